@@ -1,0 +1,46 @@
+"""The region hierarchy from ``reference/regions.csv`` and helpers on 12-digit codes.
+
+Codes: 2 province + 2 city + 2 county + 3 township + 3 village digits, zero-padded upwards.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+LEVELS = ("province", "city", "county", "township", "village")
+
+
+def county_of(code: str) -> str:
+    return code[:6] + "000000"
+
+
+def township_of(code: str) -> str:
+    return code[:9] + "000"
+
+
+def is_valid_code(code: str | None) -> bool:
+    return bool(code) and len(code) == 12 and code.isdigit()
+
+
+def read_regions(path: str | Path) -> pd.DataFrame:
+    """Read regions.csv with codes kept as strings (leading digits matter, never parse as int)."""
+    df = pd.read_csv(
+        path,
+        dtype={"code": str, "name": str, "level": str, "parent_code": str},
+        encoding="utf-8-sig",
+    )
+    missing = {"code", "name", "level", "parent_code", "lat", "lon", "population"} - set(df.columns)
+    if missing:
+        raise ValueError(f"{path}: regions.csv lacks columns {sorted(missing)}")
+    df["code"] = df["code"].str.strip()
+    df["parent_code"] = df["parent_code"].fillna("").str.strip()
+    return df
+
+
+def read_bureaus(path: str | Path) -> pd.DataFrame:
+    df = pd.read_csv(path, dtype=str, encoding="utf-8-sig").fillna("")
+    missing = {"region_code", "unit_name", "email", "webhook_url"} - set(df.columns)
+    if missing:
+        raise ValueError(f"{path}: bureaus.csv lacks columns {sorted(missing)}")
+    return df

@@ -1,0 +1,137 @@
+"""Schemas of the silver and gold tables: the contract between stages.
+
+Each silver job ends with ``select(*columns_of(SCHEMA))`` so that what it publishes is exactly this.
+Times are Spark TIMESTAMP (instants; the session time zone is Asia/Shanghai), ``week_start`` is the
+Monday (DATE) of the ISO week in Asia/Shanghai, and the table's partition column.
+Free-text columns are masked before they reach silver; identities survive only as keyed pseudonyms.
+"""
+from __future__ import annotations
+
+from pyspark.sql import types as T
+
+S, TS, D, I, DB, B = T.StringType(), T.TimestampType(), T.DateType(), T.IntegerType(), T.DoubleType(), T.BooleanType()
+
+
+def _schema(*fields: tuple) -> T.StructType:
+    return T.StructType([T.StructField(name, typ, nullable) for name, typ, nullable in fields])
+
+
+# silver/hotline_calls: one row per call (newest version of each call_id)
+HOTLINE_CALLS = _schema(
+    ("call_id", S, False),
+    ("line", S, True),                 # 12348 / 12345
+    ("started_at", TS, False),
+    ("duration_sec", I, True),
+    ("caller_key", S, True),           # HMAC pseudonym of the normalised caller number
+    ("region_code", S, False),         # as recorded (village or township level)
+    ("township_code", S, False),
+    ("county_code", S, False),
+    ("request_type", S, True),         # 咨询 求助 投诉 举报 建议
+    ("topic", S, True),                # operator's words, masked
+    ("dispute_type", S, False),        # one of the 15 types (fengqiao.disputes)
+    ("is_wage_arrears", B, False),
+    ("transcript_text", S, True),      # turns joined as "坐席:…\n来电人:…", masked
+    ("has_escalation_terms", B, False),
+    ("satisfaction", I, True),
+    ("work_order_id", S, True),
+    ("updated_at", TS, False),
+    ("source_file", S, False),         # path relative to the lake's bronze/
+    ("week_start", D, False),
+)
+
+# silver/work_orders: one row per order (newest snapshot of each order_id)
+WORK_ORDERS = _schema(
+    ("order_id", S, False),
+    ("created_at", TS, False),
+    ("channel", S, True),              # 热线 网络 窗口 移动端
+    ("call_id", S, True),
+    ("region_code", S, False),
+    ("township_code", S, False),
+    ("county_code", S, False),
+    ("category", S, True),             # 大类/小类
+    ("dispute_type", S, False),
+    ("is_wage_arrears", B, False),
+    ("summary", S, True),              # masked
+    ("has_escalation_terms", B, False),
+    ("urgency", S, True),              # 一般 紧急 特急
+    ("status", S, True),               # 受理 分派 办理中 退回 办结
+    ("assigned_unit", S, True),
+    ("due_at", TS, True),
+    ("closed_at", TS, True),
+    ("is_repeat", B, False),
+    ("repeat_of", S, True),
+    ("satisfaction", I, True),
+    ("updated_at", TS, False),
+    ("source_file", S, False),
+    ("week_start", D, False),          # week of created_at
+)
+
+# silver/mediation_cases: one row per case (newest 更新时间 of each 案件编号)
+MEDIATION_CASES = _schema(
+    ("case_id", S, False),             # 案件编号
+    ("dispute_type", S, False),        # 纠纷类型
+    ("case_source", S, True),          # 纠纷来源
+    ("region_code", S, False),         # 行政区划代码
+    ("township_code", S, False),
+    ("county_code", S, False),
+    ("accepted_date", D, False),       # 受理日期
+    ("occurred_date", D, True),        # 发生日期
+    ("party_count", I, True),          # 当事人数
+    ("amount_yuan", DB, True),         # 涉案金额
+    ("involves_migrant_workers", B, True),
+    ("criminal_tendency", B, True),    # 民转刑倾向
+    ("group_tendency", B, True),       # 群体性倾向
+    ("mediation_org", S, True),        # 调解组织
+    ("mediator_key", S, True),         # pseudonym of 调解员
+    ("result", S, True),               # 调解成功 调解不成功 调解中 终止
+    ("status", S, True),               # 已受理 调解中 已结案 已回访
+    ("summary", S, True),              # 纠纷简介, masked
+    ("has_escalation_terms", B, False),
+    ("party_key", S, True),            # pseudonym of the first party's phone (or name) for repeat counts
+    ("updated_at", TS, False),
+    ("source_file", S, False),
+    ("week_start", D, False),          # week of accepted_date
+)
+
+# silver/quarantine: every rejected record, with why
+QUARANTINE = _schema(
+    ("feed", S, False),
+    ("source_file", S, False),
+    ("line_no", T.LongType(), True),
+    ("reason", S, False),
+    ("raw_masked", S, True),           # the raw record with personal data masked
+    ("quarantined_at", TS, False),
+)
+
+# gold/risk_scores (contract columns first)
+RISK_SCORES = _schema(
+    ("region_code", S, False),
+    ("level", S, False),               # county / township
+    ("week_start", D, False),
+    ("score", DB, False),              # 0-1 chance of escalation within the horizon
+    ("risk_level", S, True),           # 红 橙 黄 蓝 or null
+    ("flagged", B, False),
+    ("model_version", S, False),
+    ("reasons", T.ArrayType(S), False),
+    ("county_code", S, False),
+    ("region_name", S, True),
+    ("rank_in_week", I, True),
+)
+
+# gold/alerts
+ALERTS = _schema(
+    ("alert_id", S, False),
+    ("region_code", S, False),
+    ("week_start", D, False),
+    ("risk_level", S, True),
+    ("recipient_unit", S, False),
+    ("channel", S, False),             # email / webhook
+    ("sent_at", TS, True),
+    ("status", S, False),              # sent / failed
+    ("recipient_address", S, True),
+    ("detail", S, True),
+)
+
+
+def columns_of(schema: T.StructType) -> list[str]:
+    return [f.name for f in schema.fields]

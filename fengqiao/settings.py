@@ -1,0 +1,69 @@
+"""One place for configuration: every path, engine address and secret comes from here.
+
+Values are read from environment variables (prefix ``FENGQIAO_``) each time ``get_settings()`` is
+called, so the CLI, the Airflow tasks and the tests can point the same code at another lake or
+engine without editing it. Nothing secret has a default that would work in production.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Where the upstream drop is read from and where the lake is written.
+    source_dir: Path
+    lake_dir: Path
+    # Registry of trained models (kept outside the lake: a fresh lake still finds a model).
+    model_dir: Path
+    # Spark: SPARK_MASTER is the standard variable; local[2] fits the 2-core default machine.
+    spark_master: str
+    spark_driver_memory: str
+    spark_shuffle_partitions: int
+    # Keyed pseudonyms for callers and parties (HMAC-SHA256). Never commit a real key.
+    pseudonym_key: str
+    # Alerts over SMTP.
+    smtp_host: str | None
+    smtp_port: int
+    smtp_user: str | None
+    smtp_password: str | None
+    smtp_sender: str
+    smtp_starttls: bool
+    # Scoring.
+    alert_budget_share: float  # share of townships flagged per week (e.g. 0.02 = top 2 %)
+    horizon_weeks: int
+    # Only drops up to this date (inclusive, YYYY-MM-DD) are read; None = everything ready.
+    through: str | None = None
+    timezone: str = "Asia/Shanghai"
+    extra: dict = field(default_factory=dict)
+
+
+def get_settings() -> Settings:
+    home = Path(_env("FENGQIAO_HOME", ".fengqiao")).resolve()
+    return Settings(
+        source_dir=Path(_env("FENGQIAO_SOURCE", str(home / "source"))).resolve(),
+        lake_dir=Path(_env("FENGQIAO_LAKE", str(home / "lake"))).resolve(),
+        model_dir=Path(_env("FENGQIAO_MODEL_DIR", str(home / "models"))).resolve(),
+        spark_master=_env("SPARK_MASTER", "local[2]"),
+        spark_driver_memory=_env("FENGQIAO_SPARK_DRIVER_MEMORY", "4g"),
+        spark_shuffle_partitions=int(_env("FENGQIAO_SPARK_SHUFFLE_PARTITIONS", "8")),
+        # The development key is derived per machine-less default so that tests are deterministic;
+        # deployments must set FENGQIAO_PSEUDONYM_KEY (see README, "Personal data").
+        pseudonym_key=_env("FENGQIAO_PSEUDONYM_KEY", "fengqiao-development-key-not-for-production"),
+        smtp_host=_env("FENGQIAO_SMTP_HOST"),
+        smtp_port=int(_env("FENGQIAO_SMTP_PORT", "25")),
+        smtp_user=_env("FENGQIAO_SMTP_USER"),
+        smtp_password=_env("FENGQIAO_SMTP_PASSWORD"),
+        smtp_sender=_env("FENGQIAO_SMTP_SENDER", "fengqiao-alerts@localhost"),
+        smtp_starttls=_env("FENGQIAO_SMTP_STARTTLS", "false").lower() in ("1", "true", "yes"),
+        alert_budget_share=float(_env("FENGQIAO_ALERT_BUDGET", "0.02")),
+        horizon_weeks=int(_env("FENGQIAO_HORIZON_WEEKS", "4")),
+        through=_env("FENGQIAO_THROUGH"),
+    )

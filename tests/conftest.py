@@ -1,0 +1,21 @@
+"""Shared fixtures: one Spark session for the whole test run (starting Spark costs ~10 s)."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+# Tests never talk to anything but loopback, and keep Spark small on the 2-core CI machine.
+os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+os.environ.setdefault("FENGQIAO_SPARK_DRIVER_MEMORY", "1g")
+os.environ.setdefault("FENGQIAO_SPARK_SHUFFLE_PARTITIONS", "2")
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+
+
+@pytest.fixture(scope="session")
+def spark():
+    from fengqiao.spark import get_spark, stop_spark
+
+    session = get_spark("fengqiao-tests")
+    yield session
+    stop_spark()
