@@ -108,3 +108,50 @@ def recover_interrupted_publish(target: Path) -> None:
         os.rename(previous, target)
     elif previous.exists():
         shutil.rmtree(previous)
+
+
+def write_table(df, lake: Lake, layer: str, name: str, partition_by: tuple[str, ...] = ("week_start",)) -> Path:
+    """Write a pandas DataFrame as a Hive-partitioned Parquet table and publish it atomically.
+
+    For the small gold tables (scores, alerts) that are built in pandas. Spark jobs write their
+    own output to ``lake.new_staging_path`` and call :func:`publish_directory`.
+    """
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    target = lake.root / layer / name
+    staged = lake.new_staging_path(f"{layer}-{name}")
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    part_cols = [c for c in partition_by if c in df.columns]
+    if part_cols:
+        # Partition values as ISO strings: readable directory names (week_start=2025-03-03).
+        for col in part_cols:
+            idx = table.schema.get_field_index(col)
+            table = table.set_column(idx, col, pa.array(df[col].astype(str).tolist(), pa.string()))
+    ds.write_dataset(
+        table,
+        staged,
+        format="parquet",
+        partitioning=ds.partitioning(pa.schema([(c, pa.string()) for c in part_cols]), flavor="hive") if part_cols else None,
+        existing_data_behavior="error",
+        basename_template="part-{i}.parquet",
+    )
+    staged.mkdir(parents=True, exist_ok=True)  # an empty table still publishes as an empty folder
+    publish_directory(staged, target)
+    return target
+
+
+def read_table(path: str | os.PathLike, columns: list[str] | None = None, filters=None):
+    """Read a lake table (Hive-partitioned Parquet) into pandas; ``week_start`` comes back as date."""
+    import pandas as pd
+    import pyarrow.dataset as ds
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"lake table {path} does not exist yet: run the stage that builds it first")
+    dataset = ds.dataset(path, format="parquet", partitioning="hive", exclude_invalid_files=True,
+                         ignore_prefixes=[".", "_"])
+    df = dataset.to_table(columns=columns, filter=filters).to_pandas()
+    if "week_start" in df.columns:
+        df["week_start"] = pd.to_datetime(df["week_start"].astype(str)).dt.date
+    return df
