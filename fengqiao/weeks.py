@@ -23,3 +23,19 @@ def weeks_between(first: dt.date, last: dt.date) -> list[dt.date]:
         out.append(start)
         start += dt.timedelta(days=7)
     return out
+
+
+# Spring Festival (春节, first day of the lunar year): wage arrears peak in the weeks before it.
+SPRING_FESTIVAL: tuple[dt.date, ...] = (
+    dt.date(2022, 2, 1), dt.date(2023, 1, 22), dt.date(2024, 2, 10), dt.date(2025, 1, 29),
+    dt.date(2026, 2, 17), dt.date(2027, 2, 6), dt.date(2028, 1, 26), dt.date(2029, 2, 13),
+    dt.date(2030, 2, 3),
+)
+
+
+def weeks_to_spring_festival(day: dt.date) -> int:
+    """Whole weeks from ``day`` until the next Spring Festival (0 in the festival's week)."""
+    for festival in SPRING_FESTIVAL:
+        if festival >= week_start(day):
+            return (week_start(festival) - week_start(day)).days // 7
+    raise ValueError(f"{day} is past the last Spring Festival known to fengqiao.weeks")
