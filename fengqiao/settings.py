@@ -19,6 +19,7 @@ def _env(name: str, default: str | None = None) -> str | None:
 @dataclass(frozen=True)
 class Settings:
     # Where the upstream drop is read from and where the lake is written.
+    home: Path
     source_dir: Path
     lake_dir: Path
     # Registry of trained models (kept outside the lake: a fresh lake still finds a model).
@@ -40,6 +41,7 @@ class Settings:
     alert_budget_share: float  # share of townships flagged per week (e.g. 0.02 = top 2 %)
     horizon_weeks: int
     # Only drops up to this date (inclusive, YYYY-MM-DD) are read; None = everything ready.
+    airflow_home: Path | None = None
     through: str | None = None
     timezone: str = "Asia/Shanghai"
     extra: dict = field(default_factory=dict)
@@ -48,6 +50,7 @@ class Settings:
 def get_settings() -> Settings:
     home = Path(_env("FENGQIAO_HOME", ".fengqiao")).resolve()
     return Settings(
+        home=home,
         source_dir=Path(_env("FENGQIAO_SOURCE", str(home / "source"))).resolve(),
         lake_dir=Path(_env("FENGQIAO_LAKE", str(home / "lake"))).resolve(),
         model_dir=Path(_env("FENGQIAO_MODEL_DIR", str(home / "models"))).resolve(),
@@ -65,5 +68,6 @@ def get_settings() -> Settings:
         smtp_starttls=_env("FENGQIAO_SMTP_STARTTLS", "false").lower() in ("1", "true", "yes"),
         alert_budget_share=float(_env("FENGQIAO_ALERT_BUDGET", "0.02")),
         horizon_weeks=int(_env("FENGQIAO_HORIZON_WEEKS", "4")),
+        airflow_home=Path(_env("AIRFLOW_HOME", str(home / "airflow"))).resolve(),
         through=_env("FENGQIAO_THROUGH"),
     )

@@ -1,0 +1,55 @@
+"""What people receive: the weekly briefing for leaders and alerts for justice bureaus.
+
+Both run when new scores are published; the briefing DAG takes a `week_start` parameter so that
+any past week's briefing can be rendered again.
+"""
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import Param, dag, task
+
+from fengqiao import pipeline
+from fengqiao.assets import ALERTS, BRIEFING, RISK_SCORES
+
+COMMON = dict(
+    schedule=[RISK_SCORES],
+    start_date=pendulum.datetime(2024, 1, 1, tz="Asia/Shanghai"),
+    catchup=False,
+    max_active_runs=1,
+    params={"week_start": Param(None, type=["null", "string"], format="date",
+                                description="Monday of the week (YYYY-MM-DD); empty = latest scored week")},
+)
+
+
+@dag(
+    dag_id="fengqiao_briefing",
+    description="矛盾纠纷风险研判周报: the weekly risk briefing (HTML)",
+    default_args={"owner": "fengqiao", "retries": 1, "retry_delay": pendulum.duration(minutes=1)},
+    tags=["fengqiao", "outputs"],
+    **COMMON,
+)
+def fengqiao_briefing():
+    @task(outlets=[BRIEFING])
+    def render_briefing(params=None) -> dict:
+        return pipeline.publish_briefing((params or {}).get("week_start"))
+
+    render_briefing()
+
+
+@dag(
+    dag_id="fengqiao_alerts",
+    description="One message per flagged region to its county 司法局 or township 司法所",
+    default_args={"owner": "fengqiao", "retries": 3, "retry_delay": pendulum.duration(minutes=5)},
+    tags=["fengqiao", "outputs"],
+    **COMMON,
+)
+def fengqiao_alerts():
+    @task(outlets=[ALERTS])
+    def send_alerts(params=None) -> dict:
+        return pipeline.send_alerts((params or {}).get("week_start"))
+
+    send_alerts()
+
+
+fengqiao_briefing()
+fengqiao_alerts()

@@ -1,0 +1,91 @@
+"""One narrow record per contact, whatever feed it came from.
+
+The three silver tables are projected onto ``RECORD_COLUMNS`` and unioned (no shuffle), so that
+counts and signals of all feeds come out of one group-by. Feed-specific flags are null-free:
+a flag that does not apply to a feed is false there (party_count stays null outside mediation so
+that means and maxima ignore it).
+"""
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+HOTLINE, ORDERS, CASES = "hotline", "orders", "cases"
+
+RECORD_COLUMNS = [
+    "township_code", "county_code", "week_start", "feed",
+    "dispute_type", "is_wage_arrears", "has_escalation_terms",
+    "is_complaint",                                   # hotline: request_type 投诉
+    "is_repeat_order", "is_returned", "is_urgent",    # orders
+    "party_count", "has_result", "is_failed", "is_criminal", "is_group",  # mediation
+]
+
+# Results that close a mediation either way; 调解中 (still running) is not yet a success or a failure.
+FINAL_RESULTS = ("调解成功", "调解不成功", "终止")
+FAILED_RESULT = "调解不成功"
+URGENT = ("紧急", "特急")
+RETURNED = "退回"
+COMPLAINT = "投诉"
+
+
+def _flag(condition: Column) -> Column:
+    # Null inputs (an empty status, an unknown urgency) mean "not flagged", never null.
+    return F.coalesce(condition, F.lit(False))
+
+
+_FALSE = F.lit(False)
+_NO_PARTIES = F.lit(None).cast("int")
+
+
+def _common(feed: str) -> list[Column]:
+    return [
+        F.col("township_code"), F.col("county_code"), F.col("week_start"), F.lit(feed).alias("feed"),
+        F.col("dispute_type"),
+        _flag(F.col("is_wage_arrears")).alias("is_wage_arrears"),
+        _flag(F.col("has_escalation_terms")).alias("has_escalation_terms"),
+    ]
+
+
+def hotline_records(calls: DataFrame) -> DataFrame:
+    return calls.select(
+        *_common(HOTLINE),
+        _flag(F.col("request_type") == COMPLAINT).alias("is_complaint"),
+        _FALSE.alias("is_repeat_order"), _FALSE.alias("is_returned"), _FALSE.alias("is_urgent"),
+        _NO_PARTIES.alias("party_count"), _FALSE.alias("has_result"), _FALSE.alias("is_failed"),
+        _FALSE.alias("is_criminal"), _FALSE.alias("is_group"),
+    )
+
+
+def order_records(orders: DataFrame) -> DataFrame:
+    return orders.select(
+        *_common(ORDERS),
+        _FALSE.alias("is_complaint"),
+        _flag(F.col("is_repeat")).alias("is_repeat_order"),
+        _flag(F.col("status") == RETURNED).alias("is_returned"),
+        _flag(F.col("urgency").isin(*URGENT)).alias("is_urgent"),
+        _NO_PARTIES.alias("party_count"), _FALSE.alias("has_result"), _FALSE.alias("is_failed"),
+        _FALSE.alias("is_criminal"), _FALSE.alias("is_group"),
+    )
+
+
+def case_records(cases: DataFrame) -> DataFrame:
+    return cases.select(
+        *_common(CASES),
+        _FALSE.alias("is_complaint"),
+        _FALSE.alias("is_repeat_order"), _FALSE.alias("is_returned"), _FALSE.alias("is_urgent"),
+        F.col("party_count").cast("int").alias("party_count"),
+        _flag(F.col("result").isin(*FINAL_RESULTS)).alias("has_result"),
+        _flag(F.col("result") == FAILED_RESULT).alias("is_failed"),
+        _flag(F.col("criminal_tendency")).alias("is_criminal"),
+        _flag(F.col("group_tendency")).alias("is_group"),
+    )
+
+
+def union_records(calls: DataFrame, orders: DataFrame, cases: DataFrame) -> DataFrame:
+    """All contacts of the three feeds as ``RECORD_COLUMNS`` (a narrow union, no shuffle)."""
+    return (
+        hotline_records(calls)
+        .unionByName(order_records(orders))
+        .unionByName(case_records(cases))
+        .select(*RECORD_COLUMNS)
+    )

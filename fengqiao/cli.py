@@ -1,0 +1,156 @@
+"""``fengqiao``: simulate a province, run the pipeline through Airflow, backtest, query the lake."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Fengqiao: early warning of dispute escalation from hotline, work-order and mediation data.")
+
+
+def _echo(message: str) -> None:
+    typer.echo(message, err=False)
+
+
+@app.command()
+def simulate(
+    out: Path = typer.Option(..., "--out", help="Folder to write the source drop into (the contract's layout)."),
+    seed: int = typer.Option(42, help="Random seed; the same seed writes the same bytes."),
+    scale: str = typer.Option("city", help="small (2 counties), city (济南市, ~200 townships) or province (山东省)."),
+    weeks: Optional[int] = typer.Option(None, help="Number of weeks (default: the scale's own)."),
+    start: str = typer.Option("2024-11-04", help="First day simulated (YYYY-MM-DD)."),
+) -> None:
+    """Simulate a province's hotline, work-order and mediation drops with ground truth in truth/."""
+    from fengqiao.simulator import simulate as run_simulation
+
+    started = time.time()
+    summary = run_simulation(out, seed=seed, scale=scale, weeks=weeks, start=dt.date.fromisoformat(start),
+                             progress=lambda msg: _echo(f"  {msg}"))
+    _echo(f"simulated {scale} (seed {seed}) into {out} in {time.time() - started:.0f} s")
+    for key, value in summary.items():
+        _echo(f"  {key}: {value}")
+
+
+@app.command()
+def train(
+    model_dir: Optional[Path] = typer.Option(None, help="Model registry (default FENGQIAO_MODEL_DIR)."),
+    seed: int = typer.Option(20240101, help="Seed of the simulated training province."),
+    scale: str = typer.Option("city", help="Scale of the simulated training province."),
+    weeks: Optional[int] = typer.Option(None, help="Weeks to simulate for training."),
+) -> None:
+    """Train the escalation model on a simulated province and register it."""
+    from fengqiao.settings import get_settings
+    from models.bootstrap import train_on_simulated_province
+
+    target = (model_dir or get_settings().model_dir).resolve()
+    version = train_on_simulated_province(target, seed=seed, scale=scale, weeks=weeks, echo=_echo)
+    _echo(f"registered {version} in {target}")
+
+
+@app.command()
+def run(
+    source: Path = typer.Option(..., "--source", help="Source drop following the contract."),
+    lake: Path = typer.Option(..., "--lake", help="Lake folder (created if missing)."),
+    through: Optional[str] = typer.Option(None, help="Only read day folders up to this date (YYYY-MM-DD)."),
+    week: Optional[str] = typer.Option(None, help="Week (Monday) for the briefing and alerts; default latest."),
+) -> None:
+    """Run every stage in order through the Airflow DAGs: bronze, silver, audit, features, scores, outputs."""
+    from fengqiao.airflow_runner import PipelineRunError, prepare_airflow_home, run_dags
+    from fengqiao.lake import Lake
+    from fengqiao.settings import get_settings
+    from models.bootstrap import ensure_model
+
+    source, lake = source.resolve(), lake.resolve()
+    if not source.is_dir():
+        raise typer.BadParameter(f"{source} is not a folder", param_hint="--source")
+    missing = [sub for sub in ("reference/regions.csv", "reference/bureaus.csv") if not (source / sub).is_file()]
+    if missing:
+        raise typer.BadParameter(f"{source} lacks {', '.join(missing)} (see the source contract)", param_hint="--source")
+    if through:
+        dt.date.fromisoformat(through)
+    os.environ.update({"FENGQIAO_SOURCE": str(source), "FENGQIAO_LAKE": str(lake)})
+    if through:
+        os.environ["FENGQIAO_THROUGH"] = through
+    settings = get_settings()
+    lake.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    # Train (once) before Airflow takes over the terminal, so its progress is visible.
+    version = ensure_model(settings.model_dir, echo=_echo)
+    _echo(f"model: {version}")
+    prepare_airflow_home(settings.airflow_home)
+
+    from contextlib import nullcontext
+
+    from fengqiao.outputs.mailsink import local_mail_sink
+
+    # Without an SMTP server configured, alerts go to a local mail sink whose messages are kept
+    # as .eml files in the lake: the demo sends real SMTP, to loopback only.
+    sink = nullcontext(None) if settings.smtp_host else local_mail_sink(Lake.at(lake).mailbox)
+    with sink as address:
+        if address:
+            os.environ["FENGQIAO_SMTP_HOST"], os.environ["FENGQIAO_SMTP_PORT"] = address[0], str(address[1])
+            _echo(f"no FENGQIAO_SMTP_HOST set: alerts go to a local mail sink ({address[0]}:{address[1]}), "
+                  f"saved in {Lake.at(lake).mailbox}")
+        try:
+            run_dags(lake, run_conf={"week_start": week}, echo=_echo)
+        except PipelineRunError as exc:
+            _echo(f"pipeline failed: {exc}")
+            raise typer.Exit(code=1)
+    from fengqiao.report import summarise_run
+
+    _echo(summarise_run(Lake.at(lake), seconds=time.time() - started))
+
+
+@app.command()
+def backtest(
+    lake: Path = typer.Option(..., "--lake", help="Lake that `fengqiao run` has scored."),
+    truth: Path = typer.Option(..., "--truth", help="The simulator's truth/ folder (episodes.csv)."),
+    budget: float = typer.Option(0.02, help="Share of townships alerted each week."),
+) -> None:
+    """Compare the model with count baselines on simulator ground truth."""
+    from fengqiao.lake import Lake
+    from models.backtest import backtest as run_backtest
+    from models.backtest import format_backtest
+
+    table = run_backtest(Lake.at(lake), truth, budget_share=budget)
+    _echo(format_backtest(table))
+
+
+@app.command()
+def query(
+    sql: str = typer.Argument(..., help="SQL over the lake's tables, e.g. \"select * from risk_scores limit 5\"."),
+    lake: Path = typer.Option(..., "--lake", help="Lake folder."),
+    max_rows: int = typer.Option(50, help="Rows to print at most."),
+) -> None:
+    """Query the lake's silver and gold Parquet with DuckDB (each table is a view of its name)."""
+    from fengqiao.analyst import connect
+
+    con = connect(lake)
+    try:
+        result = con.sql(sql)
+    except Exception as exc:  # duckdb raises several error types; all are the user's SQL
+        _echo(f"query failed: {exc}")
+        raise typer.Exit(code=2)
+    if result is None:
+        return
+    frame = result.fetchdf()
+    import pandas as pd
+
+    with pd.option_context("display.max_columns", 50, "display.width", 200, "display.unicode.east_asian_width", True):
+        _echo(frame.head(max_rows).to_string(index=False))
+    if len(frame) > max_rows:
+        _echo(f"… {len(frame)} rows, {max_rows} shown")
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

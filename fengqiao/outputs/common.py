@@ -1,0 +1,168 @@
+"""Helpers shared by the briefing and the alerts: week labels, warning levels, routing to bureaus,
+and a last scrub of text that leaves the lake for people.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+import pandas as pd
+
+from fengqiao.regions import county_of
+
+# Warning levels, most severe first, with the colours local rules use for them.
+LEVELS = ("红", "橙", "黄", "蓝")
+LEVEL_RANK = {level: i for i, level in enumerate(LEVELS)}
+LEVEL_COLOURS = {"红": "#cf1322", "橙": "#fa8c16", "黄": "#fadb14", "蓝": "#1677ff"}
+LEVEL_TEXT_COLOURS = {"红": "#ffffff", "橙": "#ffffff", "黄": "#262626", "蓝": "#ffffff"}
+LEVEL_NAMES = {"红": "红色", "橙": "橙色", "黄": "黄色", "蓝": "蓝色"}
+
+
+# --- weeks ----------------------------------------------------------------------------------------
+def as_date(value) -> dt.date:
+    """A date from a date, datetime, pandas Timestamp or ISO string."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return pd.Timestamp(str(value)).date()
+
+
+def day_label(day: dt.date) -> str:
+    return f"{day.month}月{day.day}日"
+
+
+def week_label(week_start: dt.date) -> str:
+    """``2025年第12周（3月17日—3月23日）`` for the ISO week starting on ``week_start``."""
+    iso_year, iso_week, _ = week_start.isocalendar()
+    return f"{iso_year}年第{iso_week}周（{day_label(week_start)}—{day_label(week_start + dt.timedelta(days=6))}）"
+
+
+def week_short_label(week_start: dt.date) -> str:
+    """``2025年第12周`` (for subjects)."""
+    iso_year, iso_week, _ = week_start.isocalendar()
+    return f"{iso_year}年第{iso_week}周"
+
+
+def latest_scored_week(scores: pd.DataFrame) -> dt.date:
+    if scores.empty:
+        raise ValueError("gold/risk_scores holds no rows: run the scoring stage first")
+    return max(as_date(w) for w in scores["week_start"].unique())
+
+
+# --- values ---------------------------------------------------------------------------------------
+def probability_text(score) -> str:
+    """A 0-1 score as a percentage: ``63%``, or ``3.4%`` below 10 %."""
+    if score is None or pd.isna(score):
+        return "—"
+    score = float(score)
+    return f"{score:.0%}" if score >= 0.1 else f"{score:.1%}"
+
+
+def change_ratio(this, previous) -> float | None:
+    """Week-on-week change (0.12 = +12 %); None when there is no base to compare with."""
+    if this is None or previous is None or pd.isna(this) or pd.isna(previous) or previous == 0:
+        return None
+    return (float(this) - float(previous)) / float(previous)
+
+
+def change_text(ratio: float | None) -> str:
+    if ratio is None:
+        return "—"
+    if abs(ratio) < 0.0005:
+        return "持平"
+    return f"{'↑' if ratio > 0 else '↓'}{abs(ratio):.1%}"
+
+
+def level_of(value) -> str | None:
+    return value if isinstance(value, str) and value in LEVEL_RANK else None
+
+
+# --- personal data: a last guard -------------------------------------------------------------------
+# Gold holds aggregates only, but reasons and names are free text written by other stages: mask
+# anything shaped like a phone, ID or bank card number before it reaches a briefing or a mail.
+_PERSONAL_PATTERNS = (
+    re.compile(r"(?<![0-9A-Za-z])\d{17}[0-9Xx](?![0-9A-Za-z])"),  # resident ID
+    re.compile(r"(?<!\d)\d{16,19}(?!\d)"),                       # bank card
+    re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)"),                     # mobile
+    re.compile(r"(?<!\d)0\d{2,3}-?\d{7,8}(?!\d)"),               # landline
+)
+
+
+def scrub(text) -> str:
+    text = "" if text is None else str(text)
+    for pattern in _PERSONAL_PATTERNS:
+        text = pattern.sub("***", text)
+    return text
+
+
+def reasons_list(value) -> list[str]:
+    """The ``reasons`` cell (list, numpy array, string or null) as a list of scrubbed strings."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        items = [value]
+    else:
+        try:
+            items = list(value)
+        except TypeError:
+            items = [] if pd.isna(value) else [value]
+    return [scrub(item) for item in items if item is not None and str(item).strip()]
+
+
+# --- regions and bureaus --------------------------------------------------------------------------
+def region_names(regions: pd.DataFrame) -> dict[str, str]:
+    return dict(zip(regions["code"], regions["name"]))
+
+
+def top_area_name(regions: pd.DataFrame) -> str:
+    """Name of the highest unit in regions.csv (the province, or the city for a city's drop)."""
+    for level in ("province", "city"):
+        rows = regions[regions["level"] == level]
+        if len(rows) == 1:
+            return str(rows["name"].iloc[0])
+        if len(rows) > 1:
+            break
+    return "全辖区"
+
+
+@dataclass(frozen=True)
+class Bureau:
+    region_code: str
+    unit_name: str
+    email: str
+
+
+def bureau_index(bureaus: pd.DataFrame | None) -> dict[str, Bureau]:
+    if bureaus is None or bureaus.empty:
+        return {}
+    return {
+        str(row.region_code).strip(): Bureau(str(row.region_code).strip(), str(row.unit_name).strip(),
+                                              str(row.email).strip())
+        for row in bureaus.itertuples(index=False)
+    }
+
+
+def route(region_code: str, index: dict[str, Bureau]) -> Bureau | None:
+    """The bureau that receives alerts for a region.
+
+    A township goes to its own justice office when bureaus.csv lists one, else to its county's
+    bureau; a county goes to its county bureau. Never to a bureau of another county.
+    """
+    county = county_of(region_code)
+    bureau = index.get(region_code) or index.get(county)
+    if bureau is not None and county_of(bureau.region_code) != county:
+        raise AssertionError(f"bureau {bureau.unit_name} ({bureau.region_code}) is outside county {county} "
+                             f"of region {region_code}")
+    return bureau
+
+
+def county_bureau_name(county_code: str, names: dict[str, str], index: dict[str, Bureau]) -> str:
+    bureau = index.get(county_code)
+    return bureau.unit_name if bureau else f"{names.get(county_code, county_code)}司法局"
+
+
+def township_office_name(township_code: str, names: dict[str, str], index: dict[str, Bureau]) -> str:
+    bureau = index.get(township_code)
+    return bureau.unit_name if bureau else f"{names.get(township_code, township_code)}司法所"

@@ -1,0 +1,147 @@
+"""Masking of personal data in free text, and keyed pseudonyms, as native Spark expressions.
+
+The same rules exist as one table of regexes so that Spark (Java regex) and plain Python
+(:func:`mask_text`, for log lines and quarantine messages built on the driver) mask alike.
+Order matters: the longest digit patterns (ID, bank card) are replaced before phone numbers so a
+card number is not half-masked as a phone. Over-masking is preferred to leaking.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from functools import reduce
+
+from pyspark.sql import Column
+from pyspark.sql import functions as F
+
+_CJK = "\u4e00-\u9fff"
+_NO_DIGIT_BEFORE = r"(?<![0-9])"
+_NO_DIGIT_AFTER = r"(?![0-9])"
+# Words that commonly follow 我是 but are not names ("我是来咨询的", "我是业主"): not masked.
+_NOT_A_NAME = "(?!来|想|在|说|要|个|这|那|不|他|她|本|农民|业主|外地|这里|村里|工人|老人|房东|租户|司机)"
+
+# (name, pattern, replacement token, keep group 1 before the token)
+_RULES: list[tuple[str, str, str, bool]] = [
+    ("id_card", _NO_DIGIT_BEFORE + r"[1-9][0-9]{16}[0-9Xx](?![0-9A-Za-z])", "[身份证]", False),
+    ("bank_card", _NO_DIGIT_BEFORE + r"(?:[0-9]{16,19}|[0-9]{4}(?:[ -][0-9]{4}){3}(?:[ -]?[0-9]{1,3})?)"
+     + _NO_DIGIT_AFTER, "[银行卡]", False),
+    ("mobile", _NO_DIGIT_BEFORE + r"(?:(?:\+|00)?86[ -]?)?1[3-9][0-9](?:[ -]?[0-9]{4}){2}" + _NO_DIGIT_AFTER,
+     "[电话]", False),
+    ("landline", _NO_DIGIT_BEFORE + r"(?:\(0[0-9]{2,3}\)|0[0-9]{2,3})[ -]?[0-9]{7,8}" + _NO_DIGIT_AFTER,
+     "[电话]", False),
+    # Street address: a few characters of street name, 路/街/巷/道, house number 号, then any
+    # 号楼/栋/单元/室 parts. The name part stops at words like 在/住 so the sentence stays readable.
+    ("street_address", rf"[^\s0-9，。,、：:；;！？!?在住是到从于的和]{{1,8}}(?:大道|路|街|巷|道)[0-9一二三四五六七八九十百]+号"
+     rf"(?:[0-9]+(?:号楼|栋|幢))?(?:[0-9]+单元)?(?:[0-9]+室?)?", "[地址]", False),
+    ("building", _NO_DIGIT_BEFORE + r"[0-9]+(?:号楼|栋|幢)(?:[0-9]+单元)?(?:[0-9]+室?)?|[0-9]+单元[0-9]+室?",
+     "[地址]", False),
+    ("name_after_cue", rf"((?:我叫|叫我|名叫|我姓名是|姓名[:：]?|我是{_NOT_A_NAME})\s*)[{_CJK}]{{2,3}}", "[姓名]", True),
+]
+
+# Personal fields of a raw JSON record (a truncated hotline line cannot be parsed into columns).
+_JSON_FIELD_RULES: list[tuple[str, str, str, bool]] = [
+    ("json_caller_name", r'("caller_name"\s*:\s*)"[^"]*"?', '"[姓名]"', True),
+    ("json_address", r'("address_text"\s*:\s*)"[^"]*"?', '"[地址]"', True),
+    ("json_caller_number", r'("caller_number"\s*:\s*)"[^"]*"?', '"[电话]"', True),
+]
+
+_NAME_SEPARATORS = r"[、,，;；\s]+"
+
+
+def _java_replacement(token: str, keep_prefix: bool) -> str:
+    return ("$1" if keep_prefix else "") + token
+
+
+def _apply_rules(col: Column, rules) -> Column:
+    return reduce(
+        lambda acc, rule: F.regexp_replace(acc, rule[1], _java_replacement(rule[2], rule[3])), rules, col
+    )
+
+
+def mask_personal_data(col: Column | str) -> Column:
+    """Replace phone, ID, bank-card numbers, street addresses and cued names in free text."""
+    column = F.col(col) if isinstance(col, str) else col
+    return _apply_rules(column, _RULES)
+
+
+def mask_raw_record(col: Column | str) -> Column:
+    """Mask a raw delivered record (JSON line or CSV line) for the quarantine table."""
+    column = F.col(col) if isinstance(col, str) else col
+    return mask_personal_data(_apply_rules(column, _JSON_FIELD_RULES))
+
+
+def mask_known_names(text_col: Column | str, name_col: Column | str) -> Column:
+    """Replace the record's own known names (one or several, separated by 、,，;) in its text.
+
+    A native higher-order ``aggregate`` over the split names: no Python UDF. Single characters are
+    skipped: replacing a one-character "name" would shred the text.
+    """
+    text = F.col(text_col) if isinstance(text_col, str) else text_col
+    names = F.col(name_col) if isinstance(name_col, str) else name_col
+    parts = F.coalesce(F.split(names, _NAME_SEPARATORS), F.array().cast("array<string>"))
+    return F.aggregate(
+        parts,
+        text,
+        lambda acc, name: F.when(F.length(F.trim(name)) >= 2, F.replace(acc, F.trim(name), F.lit("[姓名]")))
+        .otherwise(acc),
+    )
+
+
+def normalise_phone(col: Column | str) -> Column:
+    """Digits of a phone number without +86/0086, spaces, dashes or brackets; null when empty."""
+    column = F.col(col) if isinstance(col, str) else col
+    digits = F.regexp_replace(column, r"[\s\-()（）]", "")
+    national = F.regexp_replace(digits, r"^(?:\+86|0086|86(?=1[3-9][0-9]{9}$))", "")
+    return F.when(F.length(national) > 0, national)
+
+
+def _hmac_pads(key: str) -> tuple[str, str]:
+    key_bytes = key.encode("utf-8")
+    if len(key_bytes) > 64:  # RFC 2104: long keys are hashed first
+        key_bytes = hashlib.sha256(key_bytes).digest()
+    key_bytes = key_bytes.ljust(64, b"\0")
+    ipad = bytes(b ^ 0x36 for b in key_bytes).hex()
+    opad = bytes(b ^ 0x5C for b in key_bytes).hex()
+    return ipad, opad
+
+
+def pseudonym(col: Column | str, key: str) -> Column:
+    """HMAC-SHA256(key, value) as 64 hex characters, in native Spark; null for null/blank values.
+
+    Keyed, so a pseudonym cannot be reversed by hashing every phone number; the key stays out of
+    the lake (settings). Equal to ``hmac.new(key, value, sha256).hexdigest()``.
+    """
+    column = F.col(col) if isinstance(col, str) else col
+    ipad, opad = _hmac_pads(key)
+    inner = F.sha2(F.concat(F.unhex(F.lit(ipad)), F.encode(column, "UTF-8")), 256)
+    outer = F.sha2(F.concat(F.unhex(F.lit(opad)), F.unhex(inner)), 256)
+    return F.when(F.length(F.trim(column)) > 0, outer)
+
+
+# --- the same rules in plain Python ----------------------------------------------------------------
+
+def _python_rules(rules):
+    return [(re.compile(pattern), (r"\g<1>" if keep else "") + token) for _, pattern, token, keep in rules]
+
+
+_PY_RULES = _python_rules(_RULES)
+_PY_JSON_RULES = _python_rules(_JSON_FIELD_RULES)
+
+
+def mask_text(s: str | None) -> str | None:
+    """Pure-Python twin of :func:`mask_personal_data` (plus raw-record fields) for driver-side text."""
+    if s is None:
+        return None
+    for pattern, replacement in _PY_JSON_RULES + _PY_RULES:
+        s = pattern.sub(replacement, s)
+    return s
+
+
+def mask_known_names_text(s: str | None, names: str | None) -> str | None:
+    """Pure-Python twin of :func:`mask_known_names`."""
+    if not s or not names:
+        return s
+    for name in re.split(_NAME_SEPARATORS, names):
+        if len(name.strip()) >= 2:
+            s = s.replace(name.strip(), "[姓名]")
+    return s

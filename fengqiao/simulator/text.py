@@ -1,0 +1,234 @@
+"""Chinese text for simulated records: people, numbers, topics, transcripts, summaries.
+
+All functions take a ``random.Random`` (fast per-record draws; numpy is used for the bulk counts).
+Topics use words that ``fengqiao.disputes.KEYWORD_RULES`` maps to the intended type, except the
+deliberately vague ones, so that the pipeline's mapping has something real to do.
+"""
+from __future__ import annotations
+
+import random
+
+from fengqiao.lexicon import COLLECTIVE_TERMS, THREAT_TERMS
+
+SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎余潘杜戴夏钟汪田任姜范方石姚谭廖邹熊金陆郝孔白崔康毛邱秦江史顾侯邵孟龙万段"
+GIVEN = "伟芳娜秀敏静丽强磊军洋勇艳杰娟涛明超兰霞平刚桂英华建国红玉梅琴云莲志海波宁鹏飞斌辉浩亮凯健俊峰振鑫宇晨欣怡佳雪婷子涵博文"
+_MOBILE = ("130", "131", "132", "133", "135", "136", "137", "138", "139", "150", "151", "152", "155", "157",
+           "158", "159", "166", "170", "176", "177", "180", "181", "182", "185", "186", "187", "188", "189", "191", "199")
+AREA_CODES = {"3701": "0531", "3702": "0532", "3703": "0533", "3704": "0632", "3705": "0546", "3706": "0535",
+              "3707": "0536", "3708": "0537", "3709": "0538", "3710": "0631", "3711": "0633", "3713": "0539",
+              "3714": "0534", "3715": "0635", "3716": "0543", "3717": "0530"}
+_CARD_BIN = ("622848", "621700", "622202", "623668", "621226", "622588", "622700", "621483")
+_ID_W = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+
+
+def person_name(r: random.Random) -> str:
+    n = 1 if r.random() < 0.3 else 2
+    return r.choice(SURNAMES) + "".join(r.choice(GIVEN) for _ in range(n))
+
+
+def phone(r: random.Random, city4: str = "3701") -> str:
+    """A phone number in one of the written forms seen in real exports."""
+    x = r.random()
+    if x < 0.15:
+        return f"{AREA_CODES.get(city4, '0531')}-{r.randint(20000000, 89999999)}"
+    m = r.choice(_MOBILE) + f"{r.randint(0, 99999999):08d}"
+    if x < 0.65:
+        return m
+    if x < 0.82:
+        return f"+86 {m[:3]} {m[3:7]} {m[7:]}"
+    return f"{m[:3]}-{m[3:7]}-{m[7:]}"
+
+
+def id_number(r: random.Random, county6: str) -> str:
+    """An 18-digit resident ID number with a valid GB 11643 check character."""
+    body = f"{county6}{r.randint(1950, 2005)}{r.randint(1, 12):02d}{r.randint(1, 28):02d}{r.randint(0, 999):03d}"
+    check = "10X98765432"[sum(int(c) * w for c, w in zip(body, _ID_W)) % 11]
+    return body + check
+
+
+def bank_card(r: random.Random) -> str:
+    """A 16- or 19-digit card number that passes the Luhn check."""
+    length = 19 if r.random() < 0.5 else 16
+    digits = r.choice(_CARD_BIN) + "".join(str(r.randint(0, 9)) for _ in range(length - 7))
+    total = 0
+    for i, c in enumerate(reversed(digits)):
+        d = int(c)
+        if i % 2 == 0:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return digits + str((10 - total % 10) % 10)
+
+
+def street_address(r: random.Random, county_name: str) -> str:
+    road = r.choice(("泉城", "经十", "解放", "和平", "人民", "文化", "建设", "花园", "工业", "胜利", "幸福", "青年", "齐鲁", "舜耕"))
+    if r.random() < 0.6:
+        return f"{county_name}{road}{r.choice(('路', '街', '大道'))}{r.randint(1, 399)}号"
+    return f"{county_name}{road}{r.choice(('花园', '小区', '家园', '苑'))}{r.randint(1, 30)}号楼{r.randint(1, 6)}单元{r.randint(1, 30)}0{r.randint(1, 4)}室"
+
+
+# Per type: (topics the operator types, what the caller says, the operator's advice, mediation brief).
+# Topic words must hit the intended KEYWORD_RULES entry (earlier rules win).
+TYPE_TEXT: dict[str, dict[str, tuple[str, ...]]] = {
+    "婚姻家庭": dict(
+        topic=("离婚纠纷", "离婚财产分割", "赡养老人", "抚养费", "彩礼返还", "家暴求助", "夫妻矛盾", "婚姻咨询"),
+        say=("我和爱人闹离婚，想问问财产怎么分", "我父亲年纪大了，几个兄弟都不管赡养", "孩子抚养费对方一直不给",
+             "订婚给了十几万彩礼，现在女方悔婚不退", "我丈夫喝了酒就打人，我不敢回家", "婆媳天天吵架，日子过不下去了"),
+        brief=("双方因离婚财产分割发生纠纷", "子女之间因老人赡养问题发生争执", "因抚养费给付问题发生纠纷",
+               "双方因彩礼返还发生纠纷", "夫妻感情不和引发家庭矛盾")),
+    "邻里": dict(
+        topic=("邻里纠纷", "邻居漏水", "相邻通行", "院墙纠纷", "邻居吵架"),
+        say=("楼上邻居家漏水，把我家天花板泡坏了", "邻居把出村的路堵了，车过不去", "邻居垒院墙占了我家的地方",
+             "邻居家养狗天天叫，说了也不听", "和邻居因为排水沟吵起来了"),
+        brief=("因楼上漏水引发邻里纠纷", "双方因通行问题发生邻里矛盾", "因院墙界址发生邻里纠纷", "邻里之间因琐事发生口角")),
+    "房屋宅基地": dict(
+        topic=("宅基地纠纷", "房屋买卖", "盖房纠纷", "房产继承", "建房挡光"),
+        say=("我家宅基地被邻村的人占了", "前几年买的房子，卖家现在不给过户", "邻居盖房子超高挡了我家采光",
+             "老人去世了，兄妹几个为房产分割闹翻了"),
+        brief=("双方因宅基地使用权发生纠纷", "因房屋买卖过户发生纠纷", "因建房挡光发生纠纷", "因房产继承发生纠纷")),
+    "合同": dict(
+        topic=("借款纠纷", "合同违约", "欠款不还", "借钱不还", "租赁合同"),
+        say=("朋友借了我五万块钱，到期不还", "签了装修合同，对方干了一半就跑了", "对方违约不交货，定金也不退",
+             "租的门面房东要提前收回，合同还没到期"),
+        brief=("双方因民间借贷发生纠纷", "因合同违约发生纠纷", "因欠款不还发生纠纷")),
+    "生产经营": dict(
+        topic=("合伙经营", "生意纠纷", "养殖纠纷", "承包经营"),
+        say=("和别人合伙做生意，现在账算不清", "我承包的鱼塘被人放了药", "合伙开的饭店赔了，对方不认账"),
+        brief=("双方因合伙经营收益分配发生纠纷", "因养殖经营发生纠纷")),
+    "损害赔偿": dict(
+        topic=("人身损害赔偿", "财物损坏", "打伤赔偿", "受伤赔偿"),
+        say=("我被人打伤了，住了一个星期院，对方不赔", "孩子在别人家玩受伤了", "我的三轮车被人弄坏了不给赔"),
+        brief=("因人身损害赔偿发生纠纷", "因财物损坏赔偿发生纠纷")),
+    "山林土地": dict(
+        topic=("土地承包纠纷", "承包地调整", "林地权属", "地界纠纷", "山林纠纷"),
+        say=("村里重新分地，我家承包地少了两亩", "我家的林地被邻村的人砍了树", "两家地界说不清，天天吵"),
+        brief=("双方因土地承包经营权发生纠纷", "因林地权属发生纠纷", "因地界不清发生纠纷")),
+    "征地拆迁": dict(
+        topic=("征地补偿", "拆迁安置", "补偿款纠纷", "拆迁补偿"),
+        say=("村里的地被征了，补偿款一直没发下来", "拆迁安置房拖了三年还没交", "拆迁补偿标准太低，我们不同意",
+             "征地的时候说好的安置没兑现"),
+        brief=("村民因征地补偿款发放发生纠纷", "因拆迁安置问题发生纠纷", "因拆迁补偿标准发生纠纷")),
+    "环境污染": dict(
+        topic=("噪音扰民", "排污问题", "厂子异味", "粉尘污染", "污染投诉"),
+        say=("村边的厂子晚上排污，河水都黑了", "工地晚上施工噪音太大睡不着", "养殖场的异味熏得人没法开窗",
+             "搅拌站粉尘太大，庄稼都落满了灰"),
+        brief=("因企业排污引发纠纷", "因施工噪音扰民发生纠纷", "因养殖异味发生纠纷")),
+    "劳动争议": dict(
+        topic=("欠薪", "拖欠工资", "农民工工资", "讨薪", "劳动合同", "工伤认定", "辞退赔偿", "加班费"),
+        say=("我在工地干了半年，工钱一分没给", "老板拖欠工资三个月了，找不到人", "公司不签劳动合同就把我辞退了",
+             "我在厂里干活受了伤，老板不给认工伤", "年底了包工头还欠着我们的工资没发"),
+        brief=("农民工因工程款拖欠工资发生纠纷", "因拖欠工资发生劳动争议", "因解除劳动合同发生争议", "因工伤赔偿发生劳动争议")),
+    "消费": dict(
+        topic=("预付卡退款", "消费维权", "网购退款", "商家不退款", "买到假货"),
+        say=("健身房的预付卡办了，现在店关门了", "网购的东西有质量问题，商家不给退", "买的电动车没骑几天就坏了",
+             "美容店办卡充了五千，现在人跑了"),
+        brief=("因预付卡退费发生消费纠纷", "因商品质量问题发生消费纠纷")),
+    "医疗": dict(
+        topic=("医疗纠纷", "医疗事故", "手术纠纷", "医患矛盾"),
+        say=("我母亲在医院做手术后出了问题", "医生误诊耽误了治疗", "在诊所打完针孩子就不好了"),
+        brief=("患者家属与医院因诊疗结果发生纠纷", "因手术后遗症发生医疗纠纷")),
+    "道路交通事故": dict(
+        topic=("交通事故赔偿", "车祸理赔", "交通事故", "被车撞了"),
+        say=("我骑电动车被小轿车撞了，对方不赔", "出了车祸，保险公司拖着不理赔", "交通事故责任认定我不服"),
+        brief=("双方因道路交通事故赔偿发生纠纷", "因交通事故责任认定发生纠纷")),
+    "物业": dict(
+        topic=("物业纠纷", "物业收费", "小区停车费", "电梯故障", "业主维权"),
+        say=("小区物业不管事，还要涨物业费", "小区电梯坏了一个月没人修", "物业把小区停车费涨了一倍",
+             "开发商和物业勾结，公共收益不公开"),
+        brief=("业主与物业公司因收费问题发生纠纷", "因小区电梯维修发生物业纠纷", "业主与物业因停车管理发生纠纷")),
+    "其他": dict(
+        topic=("法律咨询", "公证咨询", "法律援助申请", "其他"),
+        say=("我想问问怎么申请法律援助", "想咨询一下公证需要带什么材料", "我有个事不知道该找哪个部门"),
+        brief=("其他民间纠纷", "因琐事发生口角")),
+}
+VAGUE_TOPICS = ("咨询", "求助", "纠纷", "问题反映", "转办", "投诉", None)
+MEDIA_TOPICS = {"消费": ("预付卡跑路", "健身房预付卡退款", "预付卡消费"),
+                "医疗": ("医院收费咨询", "医疗费报销", "医疗纠纷咨询")}
+ADVICE = ("建议您先保留好相关证据，可以申请人民调解。", "您可以向当地司法所申请调解，也可以到法律援助中心申请援助。",
+          "这种情况建议先协商，协商不成可以向法院起诉。", "我们会把您反映的情况转给相关部门处理。")
+THREAT_SAY = ("再不解决我就跟他同归于尽", "逼急了我就拼命", "这事我跟他没完", "再这样下去要出人命了",
+              "我都不想活了", "他们不给钱，我们就鱼死网破", "我一定要报复")
+COLLECTIVE_SAY = ("我们几十个人准备集体上访", "大家商量好了去堵路", "我们要拉横幅找媒体曝光", "村里人联名准备一起去政府",
+                  "明天大家去政府门口静坐", "工友们说要去围堵老板的公司", "不解决我们就去上访")
+# types whose escalation tends to be collective rather than personal
+COLLECTIVE_TYPES = {"劳动争议", "征地拆迁", "物业", "环境污染", "山林土地"}
+
+
+def escalation_phrase(r: random.Random, dtype: str) -> str:
+    collective = dtype in COLLECTIVE_TYPES and r.random() < 0.75
+    return r.choice(COLLECTIVE_SAY if collective else THREAT_SAY)
+
+
+def escalation_word(r: random.Random, dtype: str) -> str:
+    collective = dtype in COLLECTIVE_TYPES and r.random() < 0.75
+    return r.choice(COLLECTIVE_TERMS if collective else THREAT_TERMS)
+
+
+def topic(r: random.Random, dtype: str, wage: bool) -> str | None:
+    if r.random() < 0.12:
+        return r.choice(VAGUE_TOPICS)
+    if wage:
+        return r.choice(("欠薪", "拖欠工资", "农民工工资", "讨薪", "工资没发"))
+    return r.choice(TYPE_TEXT[dtype]["topic"])
+
+
+def caller_says(r: random.Random, dtype: str, wage: bool) -> str:
+    if wage:
+        return r.choice(TYPE_TEXT["劳动争议"]["say"][:2] + TYPE_TEXT["劳动争议"]["say"][4:])
+    return r.choice(TYPE_TEXT[dtype]["say"])
+
+
+def transcript(r: random.Random, dtype: str, wage: bool, place: str, name: str | None, pii: dict,
+               escalate: bool, short: bool = False, media_topic: str | None = None) -> list[dict]:
+    """3-8 turns. ``pii`` holds optional 'phone', 'id', 'card', 'address' strings to mention."""
+    line = "您好，12348公共法律服务热线，请问有什么可以帮您？"
+    intro = f"你好，我叫{name}，" if name and r.random() < 0.5 else "你好，"
+    if media_topic:
+        turns = [("坐席", line), ("来电人", f"{intro}我看新闻说{media_topic}的事，想问问我这种情况能不能退。"),
+                 ("坐席", r.choice(ADVICE))]
+        return [{"speaker": s, "text": t} for s, t in turns]
+    turns = [("坐席", line), ("来电人", intro + caller_says(r, dtype, wage) + "。")]
+    extra = []
+    extra.append(("坐席", "请问事情发生在什么地方？"))
+    extra.append(("来电人", f"在{pii['address']}。" if "address" in pii else f"在{place}。"))
+    if "id" in pii:
+        extra.append(("来电人", f"我身份证号是{pii['id']}。"))
+    if "card" in pii:
+        extra.append(("来电人", f"钱就打到我这个卡上，卡号{pii['card']}。"))
+    if escalate:
+        extra.append(("来电人", escalation_phrase(r, dtype) + "！"))
+    extra.append(("坐席", r.choice(ADVICE)))
+    if "phone" in pii:
+        extra.append(("来电人", f"好的，我电话是{pii['phone']}，有消息给我打电话。"))
+    extra.append(("坐席", "好的，请保持电话畅通，感谢您的来电。"))
+    if short:
+        extra = extra[-1:]
+    keep = max(1, min(len(extra), r.randint(1, 6)))
+    # keep the escalation and personal-data turns when present, trim advice turns otherwise
+    must = [t for t in extra if t[0] == "来电人"]
+    rest = [t for t in extra if t[0] == "坐席"]
+    chosen = must + rest[: max(0, keep - len(must))]
+    chosen.sort(key=extra.index)
+    return [{"speaker": s, "text": t} for s, t in turns + chosen]
+
+
+def order_summary(r: random.Random, dtype: str, wage: bool, place: str, name: str | None,
+                  phone_txt: str | None, escalate: bool, dtype_for_esc: str) -> str:
+    who = f"来电人{name}" if name else "群众"
+    what = caller_says(r, dtype, wage)
+    s = f"{who}反映：{place}，{what}。"
+    if phone_txt and r.random() < 0.4:
+        s += f"联系电话{phone_txt}。"
+    if escalate:
+        s += f"来电人情绪激动，称{escalation_phrase(r, dtype_for_esc)}。"
+    return s + r.choice(("请尽快核实处理。", "请属地调查处理并回复。", "要求尽快解决。"))
+
+
+def mediation_brief(r: random.Random, dtype: str, wage: bool, place: str, names: list[str],
+                    escalate: bool, id_txt: str | None) -> str:
+    b = TYPE_TEXT["劳动争议"]["brief"][0] if wage else r.choice(TYPE_TEXT[dtype]["brief"])
+    s = f"{place}{names[0]}等" + (f"{len(names)}人" if len(names) > 1 else "") + f"：{b}。"
+    if id_txt:
+        s += f"申请人身份证号{id_txt}。"
+    if escalate:
+        s += f"当事人扬言{escalation_phrase(r, dtype)}，需重点关注。"
+    return s

@@ -1,0 +1,138 @@
+"""gold/region_week_features: one row per region (every township and county) × ISO week.
+
+Flow (Spark passes over the silver records: one scan of the week bounds' footers, one group-by of
+the unioned records, one shuffle of keyed calls for repeat callers; everything after that works on
+the small region × week grid):
+
+    silver calls, orders, cases ──► records (union) ──► tag levels ──► counts + signal inputs ─┐
+    silver calls ──► repeat callers per level ─────────────────────────────────────────────────┤
+    regions.csv × weeks ──► grid ◄── left join, zero-fill ◄──────────────────────────────────────┘
+        ──► signals ──► dynamics (8-week windows) ──► season ──► spatial lags ──► contract select
+
+Types: counts are bigint, shares/ratios/means double, the two calendar columns int.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import pandas as pd
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from features import FEATURE_COLUMNS, KEY_COLUMNS, SEASON_COLUMNS
+from features.counts import COUNT_OUTPUTS, weekly_counts
+from features.dynamics import add_dynamics
+from features.grid import REGION_WEEK, grid_weeks, region_week_grid, regions_frame, tag_levels, week_bounds, weeks_frame
+from features.records import union_records
+from features.season import add_season, season_lookup
+from features.signals import derive_signals, repeat_calls, signal_aggregations
+from features.spatial import add_spatial_features, edges_frame, neighbour_edges
+from fengqiao.lake import Lake, publish_directory
+from fengqiao.regions import read_regions
+from fengqiao.schemas import HOTLINE_CALLS, MEDIATION_CASES, WORK_ORDERS
+from fengqiao.weeks import week_start
+
+log = logging.getLogger(__name__)
+
+TABLE = "region_week_features"
+OUTPUT_COLUMNS = [*KEY_COLUMNS, "region_name", *FEATURE_COLUMNS]
+
+# Whole-number features (published as bigint); zero-filled for weeks without records.
+INTEGER_FEATURES = [
+    *COUNT_OUTPUTS, "returned_orders", "mediation_party_max", "large_group_cases", "failed_mediations",
+    "criminal_tendency_cases", "group_tendency_cases", "escalation_term_records",
+]
+# Signal helpers that are counts of records, zero when the region had none that week.
+_ZERO_FILLED_HELPERS = ["_n_complaints", "_n_repeat_orders", "_n_urgent_orders", "_n_results", "_n_repeat_calls"]
+
+
+def feature_type(column: str) -> T.DataType:
+    if column in INTEGER_FEATURES:
+        return T.LongType()
+    if column in SEASON_COLUMNS:
+        return T.IntegerType()
+    return T.DoubleType()
+
+
+OUTPUT_SCHEMA = T.StructType(
+    [T.StructField(c, T.DateType() if c == "week_start" else T.StringType(), c != "region_name")
+     for c in [*KEY_COLUMNS, "region_name"]]
+    + [T.StructField(c, feature_type(c), False) for c in FEATURE_COLUMNS]
+)
+
+
+def _through_filter(df: DataFrame, through: dt.date | None) -> DataFrame:
+    if through is None:
+        return df
+    return df.where(F.col("week_start") <= F.lit(week_start(through)))
+
+
+def build_region_week_features(hotline: DataFrame, orders: DataFrame, cases: DataFrame,
+                               regions_pdf: pd.DataFrame, through: dt.date | None = None) -> DataFrame:
+    """Region × week features from silver frames (schemas in fengqiao.schemas) and regions.csv.
+
+    Pure apart from one tiny eager query (the first and last week, two dates) that sizes the grid.
+    Weeks run from the first week with records to the last, or to ``through``'s week; records after
+    ``through``'s week are ignored. Records of townships missing from regions.csv still count in their
+    county (county rows aggregate records by county_code), but get no township row.
+    """
+    spark = hotline.sparkSession
+    hotline, orders, cases = (_through_filter(df, through) for df in (hotline, orders, cases))
+
+    weeks = grid_weeks(*week_bounds(hotline, orders, cases), through=through)
+    grid = region_week_grid(regions_frame(spark, regions_pdf), weeks_frame(spark, weeks))
+
+    records = tag_levels(union_records(hotline, orders, cases))
+    weekly = weekly_counts(records, signal_aggregations())
+    repeats = repeat_calls(hotline)
+
+    filled = (
+        grid.join(weekly, on=REGION_WEEK, how="left")
+        .join(repeats, on=REGION_WEEK, how="left")
+        .fillna(0, subset=[*INTEGER_FEATURES, *_ZERO_FILLED_HELPERS])
+    )
+    features = add_dynamics(derive_signals(filled))
+    features = add_season(features, season_lookup(spark, weeks))
+    features = add_spatial_features(features, edges_frame(spark, neighbour_edges(regions_pdf)))
+    # The contract: exactly these columns, in this order, with these types.
+    return features.select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in OUTPUT_SCHEMA.fields])
+
+
+def _read_silver(spark: SparkSession, lake: Lake, table: str, schema: T.StructType) -> DataFrame:
+    path = lake.silver(table)
+    if not path.exists():
+        # A feed that has never delivered (e.g. no mediation export yet) is an empty table, not a crash.
+        log.warning("silver table %s does not exist; treating it as empty", path)
+        return spark.createDataFrame([], schema)
+    return spark.read.schema(schema).parquet(str(path))
+
+
+def run(spark: SparkSession, lake: Lake, through: dt.date | None = None) -> dict:
+    """Read silver and regions.csv, build the features, write to staging and publish to gold."""
+    hotline = _read_silver(spark, lake, "hotline_calls", HOTLINE_CALLS)
+    orders = _read_silver(spark, lake, "work_orders", WORK_ORDERS)
+    cases = _read_silver(spark, lake, "mediation_cases", MEDIATION_CASES)
+    regions_pdf = read_regions(lake.reference / "regions.csv")
+
+    features = build_region_week_features(hotline, orders, cases, regions_pdf, through=through)
+
+    staged = lake.new_staging_path(f"gold-{TABLE}")
+    # One file per week (a few thousand rows each) instead of one per week per shuffle partition.
+    features.repartition("week_start").write.partitionBy("week_start").parquet(str(staged))
+    target = lake.gold(TABLE)
+    publish_directory(staged, target)
+
+    written = spark.read.parquet(str(target))  # row counts come from Parquet footers
+    summary = written.groupBy("level").count().collect()
+    bounds = written.agg(F.min("week_start").alias("first"), F.max("week_start").alias("last")).first()
+    result = {
+        "table": str(target),
+        "rows": sum(r["count"] for r in summary),
+        "rows_by_level": {r["level"]: r["count"] for r in summary},
+        "first_week": str(bounds["first"]) if bounds["first"] else None,
+        "last_week": str(bounds["last"]) if bounds["last"] else None,
+    }
+    log.info("published %s", result)
+    return result

@@ -1,0 +1,210 @@
+"""Plain-language reasons (Simplified Chinese) for a flagged region-week, with figures from the features.
+
+:func:`explain` looks at one row of gold/region_week_features and the same region's earlier rows and
+returns the 3-4 strongest of these findings, strongest first (strength = how far the figure is past the
+point where it becomes worth mentioning):
+
+* a dispute type surging against its mean of the previous 8 weeks ("劳动争议类纠纷较前8周均值上升240%"),
+* all contacts, or 欠薪 records, surging the same way,
+* repeat callers or repeat orders ("重复来电占31%"), orders sent back (退回), urgent orders, complaints,
+* failed mediations ("本周2起调解不成功"), cases with 群体性 or 民转刑 tendency, cases with 5+ parties,
+* records with escalation words from the lexicon (only the share and count, never any text),
+* neighbouring townships rising at the same time ("邻近乡镇纠纷同步上升").
+
+Only counts and shares are used: no personal text reaches a reason. The list is never empty: when no
+finding passes its threshold, a summary of the week's volume and the model score is returned.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from fengqiao.disputes import SLUG_TO_LABEL
+
+MAX_REASONS = 4
+HISTORY_WEEKS = 8
+
+
+def _num(row, col, default=0.0) -> float:
+    try:
+        v = row[col]
+    except (KeyError, IndexError):
+        return default
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        return default
+    return default if math.isnan(v) else v
+
+
+def _pct(x: float) -> str:
+    return f"{round(x * 100):d}%"
+
+
+def _history_mean(history: pd.DataFrame | None, col: str, week) -> float | None:
+    if history is None or len(history) == 0 or col not in history:
+        return None
+    h = history
+    if "week_start" in h and week is not None:
+        h = h[pd.to_datetime(h["week_start"]) < pd.to_datetime(week)]
+        h = h.sort_values("week_start").tail(HISTORY_WEEKS)
+    else:
+        h = h.tail(HISTORY_WEEKS)
+    if len(h) == 0:
+        return None
+    return float(pd.to_numeric(h[col], errors="coerce").fillna(0).mean())
+
+
+def _rise(row, history, col, week, chg_col=None) -> tuple[float, float | None, float] | None:
+    """(current, baseline mean or None, relative rise) from history, else from the *_chg_8w ratio."""
+    x = _num(row, col)
+    m = _history_mean(history, col, week)
+    if m is not None:
+        return x, m, (x - m) / m if m > 0 else (math.inf if x > 0 else 0.0)
+    if chg_col is not None:
+        ratio = _num(row, chg_col, float("nan"))
+        if not math.isnan(ratio):
+            # ratio = (x + 1) / (m + 1)  =>  m = (x + 1) / ratio - 1
+            m = max(0.0, (x + 1) / ratio - 1) if ratio > 0 else 0.0
+            return x, m, (x - m) / m if m > 0 else (math.inf if x > 0 else 0.0)
+    return None
+
+
+def _surge_text(prefix: str, x: float, m: float, rise: float, unit: str = "起") -> str:
+    if m < 0.5 or math.isinf(rise):
+        return f"{prefix}本周{int(round(x))}{unit}，前{HISTORY_WEEKS}周平均不足1{unit}"
+    return f"{prefix}较前{HISTORY_WEEKS}周均值上升{_pct(rise)}（本周{int(round(x))}{unit}，此前周均{m:.1f}{unit}）"
+
+
+def explain(row, history: pd.DataFrame | None = None) -> list[str]:
+    """Top reasons (strongest first, at most 4, never empty) for one region-week row.
+
+    ``row``: a mapping/Series with the feature columns (and ``week_start``); ``history``: the same
+    region's rows of earlier weeks (rows of the same or later weeks are ignored), or None.
+    """
+    week = row["week_start"] if "week_start" in row else None
+    found: list[tuple[float, str]] = []
+
+    def add(strength: float, text: str) -> None:
+        found.append((float(strength), text))
+
+    # Dispute types surging against their own recent mean.
+    type_cols = [c for c in row.index if c.startswith("type_")] if hasattr(row, "index") else \
+        [c for c in row if str(c).startswith("type_")]
+    best_types = []
+    for col in type_cols:
+        slug = col[len("type_"):]
+        if slug not in SLUG_TO_LABEL:
+            continue
+        r = _rise(row, history, col, week)
+        if r is None:
+            continue
+        x, m, rise = r
+        if x >= 3 and x - m >= 2 and rise >= 0.5:
+            strength = 1.0 + min(rise, 10.0) / 2 + math.log1p(x - m) / 3
+            best_types.append((strength, _surge_text(f"{SLUG_TO_LABEL[slug]}类纠纷", x, m, rise)))
+    for s, t in sorted(best_types, reverse=True)[:2]:
+        add(s, t)
+
+    r = _rise(row, history, "total_contacts", week, "total_contacts_chg_8w")
+    if r is not None:
+        x, m, rise = r
+        if x >= 5 and rise >= 0.5:
+            add(0.8 + min(rise, 10.0) / 3,
+                _surge_text("来电、工单和调解案件合计", x, m, rise, unit="件"))
+    r = _rise(row, history, "wage_arrears", week, "wage_arrears_chg_8w")
+    if r is not None:
+        x, m, rise = r
+        if x >= 2 and rise >= 0.5:
+            add(1.0 + min(rise, 10.0) / 2, _surge_text("欠薪相关诉求", x, m, rise, unit="件"))
+
+    group = _num(row, "group_tendency_cases")
+    if group >= 1:
+        add(1.5 + group / 2, f"{int(group)}起案件有群体性倾向")
+    crim = _num(row, "criminal_tendency_cases")
+    if crim >= 1:
+        add(1.5 + crim / 2, f"{int(crim)}起案件有民转刑倾向")
+    failed = _num(row, "failed_mediations")
+    if failed >= 1:
+        add(1.0 + failed / 2, f"本周{int(failed)}起调解不成功")
+    large = _num(row, "large_group_cases")
+    if large >= 1:
+        pmax = _num(row, "mediation_party_max")
+        extra = f"（最多{int(pmax)}人）" if pmax >= 5 else ""
+        add(0.9 + large / 2, f"{int(large)}起案件当事人达5人以上{extra}")
+    esc_share, esc_n = _num(row, "escalation_term_share"), _num(row, "escalation_term_records")
+    if esc_n >= 1 and esc_share >= 0.03:
+        add(1.0 + esc_share * 10,
+            f"{_pct(esc_share)}的记录（{int(esc_n)}条）含过激言辞（威胁、堵路、集体上访等词语）")
+    rep = _num(row, "repeat_caller_share")
+    if rep >= 0.2 and _num(row, "hotline_calls") >= 3:
+        add(0.6 + rep * 3, f"重复来电占{_pct(rep)}")
+    rep_o = _num(row, "repeat_order_share")
+    if rep_o >= 0.2 and _num(row, "work_orders") >= 3:
+        add(0.5 + rep_o * 3, f"重复工单占{_pct(rep_o)}")
+    returned = _num(row, "returned_orders")
+    if returned >= 2:
+        add(0.6 + returned / 4, f"{int(returned)}件工单被退回")
+    urgent = _num(row, "urgent_order_share")
+    if urgent >= 0.25 and _num(row, "work_orders") >= 3:
+        add(0.4 + urgent * 2, f"紧急、特急工单占{_pct(urgent)}")
+    complaint = _num(row, "complaint_share")
+    if complaint >= 0.35 and _num(row, "hotline_calls") >= 3:
+        add(0.3 + complaint * 2, f"投诉类来电占{_pct(complaint)}")
+
+    nb_type = _num(row, "nb_max_type_chg_8w", float("nan"))
+    nb_total = _num(row, "nb_total_contacts_chg_8w", float("nan"))
+    if not math.isnan(nb_type) and nb_type >= 1.8:
+        add(0.7 + min(nb_type, 10.0) / 4, f"邻近乡镇纠纷同步上升（类型最大增幅{_pct(nb_type - 1)}）")
+    elif not math.isnan(nb_total) and nb_total >= 1.4:
+        add(0.6 + min(nb_total, 10.0) / 4, f"邻近乡镇纠纷总量同步上升{_pct(nb_total - 1)}")
+
+    wtsf = _num(row, "weeks_to_spring_festival", float("nan"))
+    if not math.isnan(wtsf) and wtsf <= 6 and _num(row, "wage_arrears") >= 2:
+        add(0.5, f"距春节约{int(wtsf)}周，正值欠薪问题高发期")
+
+    found.sort(key=lambda p: p[0], reverse=True)
+    out, seen = [], set()
+    for _, text in found:
+        if text not in seen:
+            out.append(text)
+            seen.add(text)
+        if len(out) == MAX_REASONS:
+            break
+    if not out:
+        total = _num(row, "total_contacts")
+        score = _num(row, "score", float("nan"))
+        text = f"本周来电、工单和调解案件共{int(total)}件"
+        if not math.isnan(score):
+            text += f"，模型综合评估升级概率约{_pct(score)}"
+        else:
+            text += "，多项指标综合评估居本周前列"
+        out.append(text)
+    return out
+
+
+def explain_frame(rows: pd.DataFrame, features_df: pd.DataFrame) -> list[list[str]]:
+    """:func:`explain` for each row of ``rows`` (keys region_code, week_start), history from ``features_df``."""
+    if len(rows) == 0:
+        return []
+    feats = features_df.copy()
+    feats["region_code"] = feats["region_code"].astype(str)
+    feats["_w"] = pd.to_datetime(feats["week_start"])
+    by_region = {code: g.sort_values("_w") for code, g in feats.groupby("region_code")}
+    out = []
+    for _, r in rows.iterrows():
+        code = str(r["region_code"])
+        g = by_region.get(code)
+        w = pd.to_datetime(r["week_start"])
+        if g is None:
+            out.append(explain(r, None))
+            continue
+        cur = g[g["_w"] == w]
+        hist = g[(g["_w"] < w)].tail(HISTORY_WEEKS)
+        base = cur.iloc[0].copy() if len(cur) else r.copy()
+        if "score" in r:
+            base["score"] = r["score"]
+        out.append(explain(base, hist))
+    return out

@@ -1,0 +1,159 @@
+"""A file registry of trained models: skops files, JSON metadata and a ``current.json`` pointer.
+
+Layout of ``model_dir`` (``FENGQIAO_MODEL_DIR``; outside the lake, so a fresh lake still finds a model)::
+
+    <version>.skops      the fitted estimator, saved with ``skops.io.dump`` (no pickle)
+    <version>.json       metadata: model_version, training window, sha256 of the training frame,
+                         feature columns, metrics, horizon, sklearn/skops versions, sha256 of the .skops file
+    current.json         {"model_version": ..., "model_file": ..., "metadata_file": ...}
+
+Loading never trusts a file blindly: the types that ``skops.io.get_untrusted_types`` reports must all be in
+``ALLOWED_TYPES`` (the scikit-learn and numpy types this project's pipeline is built from), and the file's
+sha256 must match its metadata; otherwise :class:`UntrustedModelError` is raised.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+
+import sklearn
+import skops
+import skops.io as sio
+
+CURRENT = "current.json"
+
+# Everything a model of models.escalation may contain beyond skops's default-trusted types.
+ALLOWED_TYPES = frozenset({
+    "models.escalation.log1p_nonneg",
+    "sklearn.calibration.CalibratedClassifierCV",
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
+    "sklearn.isotonic.IsotonicRegression",
+    "sklearn.compose._column_transformer.ColumnTransformer",
+    "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier",
+    "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn._loss.loss.HalfBinomialLoss",
+    "sklearn._loss.link.LogitLink",
+    "sklearn._loss.link.Interval",
+    "sklearn._loss._loss.CyHalfBinomialLoss",
+    "sklearn.frozen._frozen.FrozenEstimator",
+    "sklearn.pipeline.Pipeline",
+    "sklearn.preprocessing._function_transformer.FunctionTransformer",
+    "sklearn.utils._bunch.Bunch",
+    "builtins.slice",
+    "numpy.dtype",
+    "numpy.ndarray",
+    "numpy.float64",
+    "numpy.int64",
+    "numpy.bool_",
+    "collections.OrderedDict",
+    "builtins.dict",
+    "builtins.list",
+    "builtins.tuple",
+    "builtins.str",
+    "builtins.int",
+    "builtins.float",
+    "builtins.bool",
+})
+
+
+class NoModelError(FileNotFoundError):
+    """No trained model in the registry."""
+
+
+class UntrustedModelError(RuntimeError):
+    """The model file holds types outside the allow-list, or does not match its metadata."""
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def _atomic_write_json(path: Path, obj: dict) -> None:
+    _atomic_write_bytes(path, json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True, default=str).encode("utf-8"))
+
+
+def _safe_version(version: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,120}", version):
+        raise ValueError(f"model version {version!r} is not a safe file name")
+    return version
+
+
+def register(model, metadata: dict, model_dir: Path) -> str:
+    """Save ``model`` and its metadata under ``model_dir`` and make it the current model; returns the version.
+
+    The version is ``metadata["model_version"]`` when given, else ``escalation-<last training week>-<first 8
+    hex of the training fingerprint>`` (derived from the training data, so retraining on the same data gives
+    the same version and overwrites it).
+    """
+    model_dir = Path(model_dir)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    meta = dict(metadata)
+    version = meta.get("model_version")
+    if not version:
+        window = meta.get("training_window") or {}
+        last = str(window.get("last_week", "unknown")).replace("-", "")
+        fp = str(meta.get("training_data_sha256", "0" * 8))[:8]
+        version = f"escalation-{last}-{fp}"
+    version = _safe_version(str(version))
+    meta["model_version"] = version
+    meta.setdefault("sklearn_version", sklearn.__version__)
+    meta.setdefault("skops_version", skops.__version__)
+
+    model_file = model_dir / f"{version}.skops"
+    _atomic_write_bytes(model_file, sio.dumps(model))
+    meta["model_file"] = model_file.name
+    meta["model_sha256"] = _sha256_file(model_file)
+    _atomic_write_json(model_dir / f"{version}.json", meta)
+    _atomic_write_json(model_dir / CURRENT, {"model_version": version, "model_file": model_file.name,
+                                             "metadata_file": f"{version}.json"})
+    return version
+
+
+def load_current(model_dir: Path, allowed_types=ALLOWED_TYPES):
+    """The current model and its metadata: ``(model, metadata)``.
+
+    Raises :class:`NoModelError` when the registry is empty and :class:`UntrustedModelError` when the file
+    holds a type outside ``allowed_types`` or its sha256 differs from the metadata.
+    """
+    model_dir = Path(model_dir)
+    pointer = model_dir / CURRENT
+    if not pointer.exists():
+        raise NoModelError(
+            f"no trained model in {model_dir}: run `fengqiao train` (on a simulated province whose drop has "
+            f"truth/) or point FENGQIAO_MODEL_DIR at a directory that holds one")
+    current = json.loads(pointer.read_text(encoding="utf-8"))
+    return load_version(model_dir, current["model_version"], allowed_types)
+
+
+def load_version(model_dir: Path, version: str, allowed_types=ALLOWED_TYPES):
+    model_dir = Path(model_dir)
+    version = _safe_version(version)
+    meta_file, model_file = model_dir / f"{version}.json", model_dir / f"{version}.skops"
+    if not meta_file.exists() or not model_file.exists():
+        raise NoModelError(f"model {version} is named in {model_dir / CURRENT} but its files are missing: "
+                           f"run `fengqiao train` again")
+    metadata = json.loads(meta_file.read_text(encoding="utf-8"))
+    expected = metadata.get("model_sha256")
+    if expected and _sha256_file(model_file) != expected:
+        raise UntrustedModelError(f"{model_file.name} does not match the sha256 in {meta_file.name}")
+    untrusted = sio.get_untrusted_types(file=model_file)
+    unknown = sorted(set(untrusted) - set(allowed_types))
+    if unknown:
+        raise UntrustedModelError(f"{model_file.name} holds types outside the allow-list: {unknown}")
+    model = sio.load(model_file, trusted=list(untrusted))
+    return model, metadata
