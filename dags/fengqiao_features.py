@@ -1,11 +1,10 @@
 """Audit silver with Great Expectations, then publish gold/region_week_features (Spark)."""
 from __future__ import annotations
 
-import pendulum
 from airflow.sdk import dag, task
 
 from fengqiao import pipeline
-from fengqiao.assets import REGION_WEEK_FEATURES, SILVER
+from fengqiao.orchestration import REGION_WEEK_FEATURES, SILVER, START_DATE, default_args
 
 
 @dag(
@@ -14,13 +13,14 @@ from fengqiao.assets import REGION_WEEK_FEATURES, SILVER
     doc_md="Write-audit-publish: the silver tables are checked against `expectations/*.json`; a failed "
     "suite stops here with the failed expectations named, and gold is left as it was.",
     schedule=list(SILVER.values()),
-    start_date=pendulum.datetime(2024, 1, 1, tz="Asia/Shanghai"),
+    start_date=START_DATE,
     catchup=False,
     max_active_runs=1,
-    default_args={"owner": "fengqiao", "retries": 1, "retry_delay": pendulum.duration(minutes=2)},
+    default_args=default_args(),
     tags=["fengqiao", "features"],
 )
 def fengqiao_features():
+    # A failed audit is a data problem, not a passing fault: retrying would only repeat it.
     @task(retries=0, doc_md="Great Expectations suites on every silver table.")
     def validate_silver() -> dict:
         return pipeline.validate_silver()

@@ -5,14 +5,12 @@ three have been updated.
 """
 from __future__ import annotations
 
-import pendulum
 from airflow.sdk import dag, task
 
 from fengqiao import pipeline
-from fengqiao.assets import SILVER
+from fengqiao.orchestration import SILVER, START_DATE, default_args
 from fengqiao.lake import SILVER_TABLES
 
-DEFAULT_ARGS = {"owner": "fengqiao", "retries": 2, "retry_delay": pendulum.duration(minutes=2)}
 FEED_DOCS = {
     "hotline": "12348/12345 hotline calls with transcripts (JSON Lines, UTF-8).",
     "workorders": "Unified work-order system snapshots (CSV, UTF-8); the newest snapshot of each order wins.",
@@ -27,10 +25,10 @@ def ingest_dag(feed: str):
         doc_md=f"**{feed}**: {FEED_DOCS[feed]} Bronze keeps the files as delivered; silver is typed, "
         "de-duplicated, masked, with bad records quarantined.",
         schedule="@daily",
-        start_date=pendulum.datetime(2024, 1, 1, tz="Asia/Shanghai"),
+        start_date=START_DATE,
         catchup=False,
         max_active_runs=1,
-        default_args=DEFAULT_ARGS,
+        default_args=default_args(),
         tags=["fengqiao", "ingest", feed],
     )
     def ingest():

@@ -5,15 +5,14 @@ any past week's briefing can be rendered again.
 """
 from __future__ import annotations
 
-import pendulum
 from airflow.sdk import Param, dag, task
 
 from fengqiao import pipeline
-from fengqiao.assets import ALERTS, BRIEFING, RISK_SCORES
+from fengqiao.orchestration import ALERTS, BRIEFING, RISK_SCORES, START_DATE, default_args
 
 COMMON = dict(
     schedule=[RISK_SCORES],
-    start_date=pendulum.datetime(2024, 1, 1, tz="Asia/Shanghai"),
+    start_date=START_DATE,
     catchup=False,
     max_active_runs=1,
     params={"week_start": Param(None, type=["null", "string"], format="date",
@@ -24,7 +23,7 @@ COMMON = dict(
 @dag(
     dag_id="fengqiao_briefing",
     description="矛盾纠纷风险研判周报: the weekly risk briefing (HTML)",
-    default_args={"owner": "fengqiao", "retries": 1, "retry_delay": pendulum.duration(minutes=1)},
+    default_args=default_args(),
     tags=["fengqiao", "outputs"],
     **COMMON,
 )
@@ -39,7 +38,7 @@ def fengqiao_briefing():
 @dag(
     dag_id="fengqiao_alerts",
     description="One message per flagged region to its county 司法局 or township 司法所",
-    default_args={"owner": "fengqiao", "retries": 3, "retry_delay": pendulum.duration(minutes=5)},
+    default_args=default_args(extra_retries=1),
     tags=["fengqiao", "outputs"],
     **COMMON,
 )

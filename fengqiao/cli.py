@@ -75,6 +75,8 @@ def run(
     if through:
         dt.date.fromisoformat(through)
     os.environ.update({"FENGQIAO_SOURCE": str(source), "FENGQIAO_LAKE": str(lake)})
+    # A one-shot run fails at once with the reason; retries with delays are the scheduler's business.
+    os.environ.setdefault("FENGQIAO_TASK_RETRIES", "0")
     if through:
         os.environ["FENGQIAO_THROUGH"] = through
     settings = get_settings()

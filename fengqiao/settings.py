@@ -40,6 +40,9 @@ class Settings:
     # Scoring.
     alert_budget_share: float  # share of townships flagged per week (e.g. 0.02 = top 2 %)
     horizon_weeks: int
+    # Airflow task retries (the scheduler's; `fengqiao run` sets 0 to fail fast).
+    task_retries: int = 2
+    retry_delay_seconds: int = 120
     # Only drops up to this date (inclusive, YYYY-MM-DD) are read; None = everything ready.
     airflow_home: Path | None = None
     through: str | None = None
@@ -68,6 +71,8 @@ def get_settings() -> Settings:
         smtp_starttls=_env("FENGQIAO_SMTP_STARTTLS", "false").lower() in ("1", "true", "yes"),
         alert_budget_share=float(_env("FENGQIAO_ALERT_BUDGET", "0.02")),
         horizon_weeks=int(_env("FENGQIAO_HORIZON_WEEKS", "4")),
+        task_retries=int(_env("FENGQIAO_TASK_RETRIES", "2")),
+        retry_delay_seconds=int(_env("FENGQIAO_RETRY_DELAY_SECONDS", "120")),
         airflow_home=Path(_env("AIRFLOW_HOME", str(home / "airflow"))).resolve(),
         through=_env("FENGQIAO_THROUGH"),
     )
