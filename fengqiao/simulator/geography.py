@@ -22,7 +22,6 @@ PROVINCE_NAME = "山东省"
 # keyword (e.g. 林 -> 山林, 房, 家, 区 -> 小区) are left out on purpose.
 _SYL1 = list("东西南北大小新老王李张刘陈杨赵黄周吴龙凤石柳杏桃梨枣青白红金银泉河岭峪官仁义礼智信宁平和兴旺福寿康丰太华明光文武德孙马高宋郑仲崔")
 _SYL2 = list("庄屯集店营坡洼口桥湾寨坊城沟堡埠崖头岗楼泊铺亭关洲台河阳峰")
-_ROAD = list("泉城经纬建设解放和平人民文化工业花园明湖舜耕历山英雄山华山青年齐鲁胜利幸福")
 
 
 def _data_dir() -> Path:
@@ -87,11 +86,6 @@ def _name(rng: np.random.Generator, used: set[str], suffix: str) -> str:
             used.add(name)
             return name
     raise RuntimeError("name space exhausted")
-
-
-def road_name(rng) -> str:
-    i = rng.integers(0, len(_ROAD) - 1)
-    return _ROAD[i] + _ROAD[i + 1] + ("路" if rng.random() < 0.7 else "街")
 
 
 def _sample_in(poly, rng, n: int, centre=None, sigma: float = 0.0) -> list[tuple[float, float]]:

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import random
 
-from fengqiao.lexicon import COLLECTIVE_TERMS, THREAT_TERMS
-
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎余潘杜戴夏钟汪田任姜范方石姚谭廖邹熊金陆郝孔白崔康毛邱秦江史顾侯邵孟龙万段"
 GIVEN = "伟芳娜秀敏静丽强磊军洋勇艳杰娟涛明超兰霞平刚桂英华建国红玉梅琴云莲志海波宁鹏飞斌辉浩亮凯健俊峰振鑫宇晨欣怡佳雪婷子涵博文"
 _MOBILE = ("130", "131", "132", "133", "135", "136", "137", "138", "139", "150", "151", "152", "155", "157",
@@ -158,11 +156,6 @@ def escalation_phrase(r: random.Random, dtype: str) -> str:
     return r.choice(COLLECTIVE_SAY if collective else THREAT_SAY)
 
 
-def escalation_word(r: random.Random, dtype: str) -> str:
-    collective = dtype in COLLECTIVE_TYPES and r.random() < 0.75
-    return r.choice(COLLECTIVE_TERMS if collective else THREAT_TERMS)
-
-
 def topic(r: random.Random, dtype: str, wage: bool) -> str | None:
     if r.random() < 0.12:
         return r.choice(VAGUE_TOPICS)
@@ -194,14 +187,14 @@ def transcript(r: random.Random, dtype: str, wage: bool, place: str, name: str |
         extra.append(("来电人", f"我身份证号是{pii['id']}。"))
     if "card" in pii:
         extra.append(("来电人", f"钱就打到我这个卡上，卡号{pii['card']}。"))
-    if escalate:
-        extra.append(("来电人", escalation_phrase(r, dtype) + "！"))
+    threat = [("来电人", escalation_phrase(r, dtype) + "！")] if escalate else []
+    extra += threat
     extra.append(("坐席", r.choice(ADVICE)))
     if "phone" in pii:
         extra.append(("来电人", f"好的，我电话是{pii['phone']}，有消息给我打电话。"))
     extra.append(("坐席", "好的，请保持电话畅通，感谢您的来电。"))
-    if short:
-        extra = extra[-1:]
+    if short:  # a short call: the complaint, perhaps the threat, goodbye
+        extra = threat + extra[-1:]
     keep = max(1, min(len(extra), r.randint(1, 6)))
     # keep the escalation and personal-data turns when present, trim advice turns otherwise
     must = [t for t in extra if t[0] == "来电人"]

@@ -1,0 +1,189 @@
+"""What happens when: escalation episodes, confounders and seasons, as per-week multiplier arrays.
+
+Escalations raise one dispute type in one township (and, late, in its nearest neighbours) across all
+three feeds; confounders change volumes in ways that are *not* escalation (see the domain notes):
+province/city-wide seasons, a county's new hotline channel, a feed outage and its catch-up, a
+duplicated export, a media story. Everything planted is listed in ``truth/episodes.csv``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from fengqiao.disputes import TYPE_LABELS
+from fengqiao.weeks import SPRING_FESTIVAL, week_start
+
+K = len(TYPE_LABELS)
+TI = {label: i for i, label in enumerate(TYPE_LABELS)}
+
+# Base type mix (relative weights, order of TYPE_LABELS): rural townships vs urban 街道.
+MIX_RURAL = np.array([20, 18, 10, 6, 5, 6, 8, 3, 3, 7, 3, 2, 4, 1, 4], dtype=float)
+MIX_URBAN = np.array([12, 8, 3, 12, 5, 6, 0.5, 2, 3, 14, 10, 4, 5, 12, 4], dtype=float)
+# Which types escalate, how often (relative weight), and which are group disputes.
+ESCALATION_TYPES = {"劳动争议": 3.0, "征地拆迁": 2.0, "物业": 2.0, "邻里": 1.5, "婚姻家庭": 1.5,
+                    "山林土地": 1.0, "环境污染": 1.0}
+GROUP_TYPES = {"劳动争议", "征地拆迁", "物业"}
+MIN_SHARE = 0.08
+
+
+@dataclass
+class Plan:
+    n_weeks: int
+    week0: dt.date
+    # per township x type x week: volume multiplier, escalation level 0..1, episode index (-1 none)
+    mult: np.ndarray
+    level: np.ndarray
+    episode: np.ndarray
+    # per county x week: hotline and work-order volume multipliers (reporting change, outage)
+    hot_county: np.ndarray
+    ord_county: np.ndarray
+    # per type x day: seasonal multiplier; per day: extra share of wage arrears inside 劳动争议
+    season: np.ndarray
+    wage_boost: np.ndarray
+    media: list[dict] = field(default_factory=list)  # {county, week, type, topic}
+    duplicates: list[dict] = field(default_factory=list)  # {county, day, delay, same_folder}
+    pools: list[list[tuple[str, str]]] = field(default_factory=list)  # per episode: (name, phone)
+    episode_type: list[str] = field(default_factory=list)
+    truth: list[dict] = field(default_factory=list)
+    details: list[dict] = field(default_factory=list)
+
+
+def _monday(week0: dt.date, w: int) -> str:
+    return (week0 + dt.timedelta(days=7 * w)).isoformat()
+
+
+def seasons(start: dt.date, n_days: int) -> tuple[np.ndarray, np.ndarray, list[tuple[str, dt.date, dt.date, dt.date]]]:
+    """Seasonal multipliers per type and day, wage-arrears boost per day, and the seasonal waves."""
+    season = np.ones((K, n_days))
+    wage = np.zeros(n_days)
+    days = [start + dt.timedelta(days=i) for i in range(n_days)]
+    end = days[-1]
+    waves = []
+    for sf in SPRING_FESTIVAL:
+        a, b = sf - dt.timedelta(weeks=6), sf
+        if b < start or a > end:
+            continue
+        waves.append(("劳动争议", week_start(a), week_start(sf - dt.timedelta(days=7)), week_start(sf)))
+        for i, d in enumerate(days):
+            if a <= d < b:
+                x = (d - a).days / (b - a).days  # ramps up towards the festival (冬季攻坚)
+                wage[i] = 1.5 * x
+                season[TI["劳动争议"], i] *= 1 + 1.5 * x
+            if sf <= d < sf + dt.timedelta(days=7):  # the festival week itself is quiet
+                season[:, i] *= 0.6
+    for year in range(start.year, end.year + 1):
+        a, peak, b = dt.date(year, 6, 10), dt.date(year, 7, 25), dt.date(year, 9, 10)
+        if b < start or a > end:
+            continue
+        for label, amp in (("邻里", 0.45), ("物业", 0.4), ("道路交通事故", 0.35)):
+            waves.append((label, week_start(a), week_start(peak), week_start(b)))
+            for i, d in enumerate(days):
+                if a <= d <= b:
+                    x = 1 - abs((d - peak).days) / max((peak - a).days, (b - peak).days)
+                    season[TI[label], i] *= 1 + amp * max(x, 0.0)
+    return season, wage, waves
+
+
+def make_plan(geo, start: dt.date, n_weeks: int, seed: int, region_for_seasons: str, text_rng) -> Plan:
+    from .text import person_name, phone
+
+    rng = np.random.default_rng([seed, 3])
+    T, C = len(geo.t_code), len(geo.county_codes)
+    mult = np.ones((T, K, n_weeks), dtype=np.float32)
+    level = np.zeros((T, K, n_weeks), dtype=np.float32)
+    episode = np.full((T, K, n_weeks), -1, dtype=np.int32)
+    hot_c = np.ones((C, n_weeks), dtype=np.float32)
+    ord_c = np.ones((C, n_weeks), dtype=np.float32)
+    season, wage, waves = seasons(start, n_weeks * 7)
+    plan = Plan(n_weeks, start, mult, level, episode, hot_c, ord_c, season, wage)
+    years = n_weeks / 52.0
+    eid = 0
+
+    def add_truth(region, dtype, s, p, e, kind, **detail):
+        nonlocal eid
+        eid += 1
+        row = dict(episode_id=f"EP{eid:04d}", region_code=region, dispute_type=dtype,
+                   start_week=_monday(start, s) if isinstance(s, int) else s.isoformat(),
+                   peak_week=_monday(start, p) if isinstance(p, int) else p.isoformat(),
+                   end_week=_monday(start, e) if isinstance(e, int) else e.isoformat(), kind=kind)
+        plan.truth.append(row)
+        plan.details.append(dict(episode_id=row["episode_id"], kind=kind, **{k: str(v) for k, v in detail.items()}))
+
+    for label, a, p, b in waves:
+        add_truth(region_for_seasons, label, a, p, b, "seasonal",
+                  note="pre-Spring-Festival wage wave" if label == "劳动争议" else "summer wave")
+
+    # Escalations: about 5 per 100 townships per year, at least 2 so that small drops have signal.
+    n_esc = max(2, int(rng.poisson(0.05 * T * years)))
+    types = list(ESCALATION_TYPES)
+    tw = np.array([ESCALATION_TYPES[x] for x in types])
+    mix = np.where(geo.t_urban[:, None], MIX_URBAN[None, :], MIX_RURAL[None, :])
+    share = mix / mix.sum(axis=1, keepdims=True)
+    for _ in range(n_esc):
+        dtype = types[rng.choice(len(types), p=tw / tw.sum())]
+        k = TI[dtype]
+        p_t = geo.t_pop * mix[:, k]
+        t = int(rng.choice(T, p=p_t / p_t.sum()))
+        build = int(rng.integers(3, 9))
+        build = max(1, min(build, n_weeks - 3))
+        s = int(rng.integers(1, max(2, n_weeks - build - 1)))
+        p = min(s + build, n_weeks - 1)
+        e = min(p + int(rng.integers(1, 4)), n_weeks - 1)
+        peak_mult = float(rng.uniform(3.0, 6.0))
+        # A rare type (a land requisition in a town) counts as at least MIN_SHARE of the township's
+        # volume, so that 3-6x its baseline is a real surge and not 3-6x of almost nothing.
+        boost = max(1.0, MIN_SHARE / share[t, k])
+        spill = geo.t_neighbours[t][: 1 + int(rng.random() < 0.5)]
+        idx = len(plan.pools)
+        for w in range(s, e + 1):
+            f = (w - s + 1) / (p - s + 1) if w <= p else 1 - (w - p) / (e - p + 1)
+            mult[t, k, w] = max(mult[t, k, w], 1 + (peak_mult - 1) * boost * f ** 1.5)
+            level[t, k, w] = max(level[t, k, w], f)
+            episode[t, k, w] = idx
+            if w >= p - 2:  # spill-over to the nearest townships in the last weeks
+                for j in spill:
+                    mult[j, k, w] = max(mult[j, k, w], 1 + 0.5 * max(1.0, MIN_SHARE / share[j, k]))
+                    level[j, k, w] = max(level[j, k, w], 0.4 * f)
+        city4 = geo.t_code[t][:4]
+        plan.pools.append([(person_name(text_rng), phone(text_rng, city4)) for _ in range(int(rng.integers(3, 11)))])
+        plan.episode_type.append(dtype)
+        add_truth(geo.t_code[t], dtype, s, p, e, "escalation", peak_multiplier=round(peak_mult, 2),
+                  callers=len(plan.pools[-1]), neighbours=";".join(geo.t_code[j] for j in geo.t_neighbours[t][:2]))
+
+    def county_weeks(min_start: int, span: int) -> tuple[int, int]:
+        c = int(rng.integers(C))
+        s = int(rng.integers(min(min_start, n_weeks - 1), max(min_start + 1, n_weeks - span)))
+        return c, min(s, n_weeks - 1)
+
+    for _ in range(max(1, int(rng.poisson(C * years / 6)))):  # a county opens a new hotline channel
+        c, s = county_weeks(max(1, n_weeks // 4), 1)
+        f = float(rng.uniform(1.5, 2.0))
+        hot_c[c, s:] *= f
+        add_truth(geo.county_codes[c], "", s, s, n_weeks - 1, "reporting_change", feed="hotline", factor=round(f, 2))
+    for i in range(max(1, int(rng.poisson(C * years / 4)))):  # a feed goes silent, then catches up
+        n_out = int(rng.integers(1, 3))
+        c, s = county_weeks(1, n_out + 1)
+        s = min(s, max(0, n_weeks - n_out - 1))
+        catch = min(s + n_out, n_weeks - 1)
+        arr, feed = (hot_c, "hotline") if i % 2 == 0 else (ord_c, "workorders")
+        arr[c, s:catch] = 0.0
+        arr[c, catch] *= 1.5 + 0.5 * n_out
+        add_truth(geo.county_codes[c], "", s, catch, catch, "outage", feed=feed, silent_weeks=n_out)
+    for i in range(max(1, int(rng.poisson(3 * years)))):  # an export batch delivered twice
+        c, s = county_weeks(0, 1)
+        day = 7 * s + int(rng.integers(0, 7))
+        day = min(day, 7 * n_weeks - 6)
+        same = i == 0  # the first one: same folder, another file name, same bytes
+        delay = 0 if same else int(rng.integers(1, 5))
+        plan.duplicates.append(dict(county=c, day=day, delay=delay))
+        w = (day + delay) // 7
+        add_truth(geo.county_codes[c], "", w, w, w, "duplicate_export", day=(start + dt.timedelta(days=day)).isoformat(),
+                  delay_days=delay)
+    for _ in range(max(1, int(rng.poisson(2 * years)))):  # a media story: curious 咨询 calls, one week
+        c, s = county_weeks(0, 1)
+        dtype = "消费" if rng.random() < 0.6 else "医疗"
+        plan.media.append(dict(county=c, week=s, type=dtype))
+        add_truth(geo.county_codes[c], dtype, s, s, s, "media", feed="hotline")
+    return plan

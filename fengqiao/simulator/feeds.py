@@ -1,0 +1,164 @@
+"""Records of the three feeds, generated month by month.
+
+Counts per day x township x type are Poisson draws from one vectorised intensity (population x type
+mix x season x weekday x episode and confounder multipliers); only the text of each record is built
+in a Python loop, with ``random.Random`` for speed. Every record version is handed to the sink with
+the day folder it is exported in (usually its own day, sometimes 1-3 days late).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+import numpy as np
+
+from .episodes import MIX_RURAL, MIX_URBAN, K, TI
+from .hotline import HotlineRecords
+from .mediation import DATE_FORMATS, MediationRecords
+from .orders import OrderRecords
+
+# Per person per day (contract: a province of 50 M has ~10 k calls, ~5.5 k new orders, ~3.5 k cases a day).
+RATE_HOTLINE = 2.0e-4
+RATE_ORDERS_OTHER = 0.5e-4  # orders from web, window, app; ~0.3 of calls add the hotline-opened ones
+RATE_MEDIATION = 7.0e-5
+# Feed-specific emphasis on top of the township's type mix.
+FEED_MIX = {
+    "hotline": np.array([1, .8, 1, 1.2, 1, 1, 1, 1, 1, 1.5, 1.6, 1.2, 1, 1.3, 1.5]),
+    "orders": np.ones(K),
+    "mediation": np.array([1.4, 1.6, 1.2, .8, .8, 1, 1.2, .8, .8, .8, .5, .8, 1, .8, .8]),
+}
+WEEKDAY = {"hotline": (1, 1, 1, 1, 1, .65, .6), "orders": (1, 1, 1, 1, 1, .45, .4),
+           "mediation": (1, 1, 1, 1, 1, .3, .25)}
+HOUR_W = np.array([1, .5, .3, .3, .3, .5, 1, 3, 8, 10, 10, 9, 6, 7, 9, 9, 8, 7, 5, 4, 3, 2.5, 2, 1.5])
+HOUR_P = HOUR_W / HOUR_W.sum()
+DAY = 86400
+
+
+class FeedBuilder(HotlineRecords, OrderRecords, MediationRecords):
+    """Draws the counts of a month and hands each record version to the sink (the writer)."""
+
+    def __init__(self, geo, plan, start: dt.date, n_days: int, volume: float, seed: int, sink, dirt, pii,
+                 batch_digits: int = 6):
+        self.geo, self.plan, self.start, self.n_days = geo, plan, start, n_days
+        self.volume, self.seed, self.sink, self.dirt, self.pii = volume, seed, sink, dirt, pii
+        rng = np.random.default_rng([seed, 4])
+        mix = np.where(geo.t_urban[:, None], MIX_URBAN[None, :], MIX_RURAL[None, :])
+        mix = mix * rng.lognormal(0, 0.25, size=mix.shape)
+        self.base = geo.t_pop[:, None] * mix / mix.sum(axis=1, keepdims=True)  # residents x type share
+        self.days = [start + dt.timedelta(days=i) for i in range(n_days + 60)]
+        self.daystr = [d.isoformat() for d in self.days]
+        self.county_style = [DATE_FORMATS[i] for i in rng.choice(4, size=len(geo.county_codes), p=[.55, .2, .15, .1])]
+        self.order_seq: dict[int, int] = {}
+        self.call_seq: dict[int, int] = {}
+        self.case_seq: dict[int, int] = {}
+        self.last_order: dict[tuple[int, int], str] = {}  # (township, type) -> newest order id
+        self.pool_order: dict[tuple[int, int], str] = {}  # (episode, caller) -> newest order id
+        self.counts = {"hotline_calls": 0, "hotline_versions": 0, "orders": 0, "order_versions": 0,
+                       "mediation_cases": 0, "mediation_versions": 0, "calls_without_region": 0}
+        self.batch_digits = batch_digits  # records are batched per county (6) or per city (4)
+
+    # --- helpers --------------------------------------------------------------------------------
+    def iso(self, ts: int) -> str:
+        d, s = divmod(int(ts), DAY)
+        h, s = divmod(s, 3600)
+        m, s = divmod(s, 60)
+        return f"{self.daystr[d]}T{h:02d}:{m:02d}:{s:02d}+08:00"
+
+    def stamp(self, ts: int) -> str:
+        return self.iso(ts)[:19].replace("T", " ")
+
+    def late(self, r: random.Random) -> int:
+        x = r.random()
+        return 0 if x < 0.88 else 1 if x < 0.95 else 2 if x < 0.98 else 3
+
+    def emit(self, feed: str, ts: int, t: int, row, r: random.Random) -> None:
+        self.sink.add(feed, int(ts) // DAY + self.late(r), self.geo.t_code[t][: self.batch_digits], row)
+
+    def region(self, r: random.Random, t: int, p_village: float, feed: str, day: int) -> str:
+        if self.dirt.want("invalid_region_code", day, feed):
+            bad = self.geo.t_code[t][:11] if r.random() < 0.5 else self.geo.t_code[t][:3] + "O" + self.geo.t_code[t][4:]
+            self.dirt.note("invalid_region_code", feed, self.daystr[day], bad)
+            return bad
+        if self.dirt.want("unknown_region_code", day, feed):
+            bad = self.geo.t_code[t][:6] + f"{r.randint(900, 999)}000"
+            self.dirt.note("unknown_region_code", feed, self.daystr[day], bad)
+            return bad
+        if r.random() < p_village:
+            return r.choice(self.geo.t_villages[t])[0]
+        return self.geo.t_code[t]
+
+    # --- intensities ----------------------------------------------------------------------------
+    def intensity(self, feed: str, d0: int, d1: int, rate: float, county_mult=None) -> np.ndarray:
+        """Expected records per (day, township, type) for days d0..d1-1."""
+        plan, idx = self.plan, np.arange(d0, d1)
+        wk = idx // 7
+        lam = (self.base * FEED_MIX[feed][None, :])[None, :, :] * (rate * self.volume)
+        lam = lam * plan.season[:, idx].T[:, None, :]
+        lam = lam * np.array(WEEKDAY[feed])[[self.days[i].weekday() for i in idx]][:, None, None]
+        lam = lam * plan.mult[:, :, wk].transpose(2, 0, 1)
+        if county_mult is not None:
+            lam = lam * county_mult[self.geo.t_county][:, wk].T[:, :, None]
+        return lam
+
+    def draw(self, rng, lam):
+        counts = rng.poisson(lam)
+        d, t, k = np.nonzero(counts)
+        n = counts[d, t, k]
+        return np.repeat(d, n), np.repeat(t, n), np.repeat(k, n)
+
+    # --- one month ------------------------------------------------------------------------------
+    def month(self, d0: int, d1: int) -> None:
+        rng = np.random.default_rng([self.seed, 5, d0])
+        r = random.Random(f"{self.seed}-{d0}")
+        lam_h = self.intensity("hotline", d0, d1, RATE_HOTLINE, self.plan.hot_county)
+        d, t, k = self.draw(rng, lam_h)
+        media = np.zeros(len(d), dtype=bool)
+        for ev in self.plan.media:  # media story: extra short 咨询 calls, one county, one week
+            days = [x for x in range(7 * ev["week"], 7 * ev["week"] + 7) if d0 <= x < d1]
+            if not days:
+                continue
+            ts = np.nonzero(self.geo.t_county == ev["county"])[0]
+            lam = np.zeros((d1 - d0, len(self.geo.t_code), K))
+            for x in days:
+                lam[x - d0, ts, TI[ev["type"]]] = 0.9 * lam_h[x - d0, ts, :].sum(axis=1)
+            md, mt, mk = self.draw(rng, lam)
+            d, t, k = np.concatenate([d, md]), np.concatenate([t, mt]), np.concatenate([k, mk])
+            media = np.concatenate([media, np.ones(len(md), dtype=bool)])
+        order = np.lexsort((t, d))
+        d, t, k, media = d[order] + d0, t[order], k[order], media[order]
+        secs = rng.choice(24, size=len(d), p=HOUR_P) * 3600 + rng.integers(0, 3600, size=len(d))
+        self.hotline(r, d, t, k, media, d * DAY + secs, rng.random(len(d)))
+
+        lam_o = self.intensity("orders", d0, d1, RATE_ORDERS_OTHER, self.plan.ord_county)
+        d, t, k = self.draw(rng, lam_o)
+        order = np.lexsort((t, d))
+        d, t, k = d[order] + d0, t[order], k[order]
+        secs = rng.choice(24, size=len(d), p=HOUR_P) * 3600 + rng.integers(0, 3600, size=len(d))
+        ep_u = rng.random(len(d))
+        for i in range(len(d)):
+            self.order(r, int(d[i] * DAY + secs[i]), int(t[i]), int(k[i]), ep_u[i], None)
+
+        lam_m = self.intensity("mediation", d0, d1, RATE_MEDIATION)
+        d, t, k = self.draw(rng, lam_m)
+        order = np.lexsort((t, d))
+        d, t, k = d[order] + d0, t[order], k[order]
+        secs = rng.integers(8 * 3600, 18 * 3600, size=len(d))
+        ep_u = rng.random(len(d))
+        for i in range(len(d)):
+            self.case(r, int(d[i] * DAY + secs[i]), int(t[i]), int(k[i]), ep_u[i])
+
+    def episode_state(self, t: int, k: int, day: int, u: float) -> tuple[bool, float, int]:
+        """(record belongs to the episode surge, escalation level 0..1, episode index or -1)."""
+        w = min(day // 7, self.plan.n_weeks - 1)
+        m = float(self.plan.mult[t, k, w])
+        if m <= 1.0:
+            return False, 0.0, -1
+        return u < (m - 1) / m, float(self.plan.level[t, k, w]), int(self.plan.episode[t, k, w])
+
+    def wage(self, r, k: int, day: int, ep: int) -> bool:
+        if k != TI["劳动争议"]:
+            return False
+        if ep >= 0:
+            return True
+        b = self.plan.wage_boost[min(day, self.n_days - 1)]
+        return r.random() < (0.45 + b) / (1 + b)

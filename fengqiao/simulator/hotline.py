@@ -1,0 +1,105 @@
+"""Hotline calls (12348/12345): one JSON object per call, its transcript, and the order it may open."""
+from __future__ import annotations
+
+import json
+
+from fengqiao.disputes import TYPE_LABELS
+
+from . import text as tx
+
+DAY = 86400
+
+
+class HotlineRecords:
+    """Mixed into ``FeedBuilder``: builds call records from drawn (day, township, type) arrays."""
+
+    def hotline(self, r, d, t, k, media, ts, ep_u) -> None:
+        g, pii, counts = self.geo, self.pii, self.counts
+        for i in range(len(d)):
+            day, ti, ki, start = int(d[i]), int(t[i]), int(k[i]), int(ts[i])
+            is_media = bool(media[i])
+            dtype = TYPE_LABELS[ki]
+            surge, lev, ep = (False, 0.0, -1) if is_media else self.episode_state(ti, ki, day, ep_u[i])
+            wage = self.wage(r, ki, day, ep if surge else -1)
+            city4 = g.t_code[ti][:4]
+            member = -1
+            if surge and ep >= 0 and r.random() < 0.7:
+                member = r.randrange(len(self.plan.pools[ep]))
+                name, number = self.plan.pools[ep][member]
+            else:
+                name = tx.person_name(r) if r.random() < 0.7 else None
+                number = tx.phone(r, city4)
+            pii.add("name", name), pii.add("phone", number)
+            x = r.random()
+            if is_media:
+                rtype = "咨询"
+            elif surge:
+                rtype = "投诉" if x < 0.25 + 0.4 * lev else "求助" if x < 0.5 + 0.3 * lev else "举报" if x < 0.6 + 0.3 * lev else "咨询"
+            else:
+                rtype = "咨询" if x < 0.5 else "求助" if x < 0.7 else "投诉" if x < 0.88 else "举报" if x < 0.93 else "建议"
+            county_name = g.county_names[g.t_county[ti]]
+            vname = r.choice(g.t_villages[ti])[1]
+            if r.random() < 0.05:
+                region = None
+                address = f"{county_name}{g.t_name[ti]}{vname}" + r.choice(("", "附近", "一带"))
+                counts["calls_without_region"] += 1
+            else:
+                region = self.region(r, ti, 0.15, "hotline", day)
+                y = r.random()
+                address = tx.street_address(r, county_name) if y < 0.3 else f"{g.t_name[ti]}{vname}" if y < 0.7 else None
+                if y < 0.3:
+                    pii.add("address", address)
+            pdata = {}
+            short = is_media or r.random() < 0.2  # a short call mentions no numbers
+            if short:
+                pass
+            elif r.random() < 0.25:
+                pdata["phone"] = tx.phone(r, city4)
+                pii.add("phone", pdata["phone"])
+            if not short and r.random() < 0.08:
+                pdata["id"] = tx.id_number(r, g.t_code[ti][:6])
+                pii.add("id_number", pdata["id"])
+            if not short and r.random() < 0.04:
+                pdata["card"] = tx.bank_card(r)
+                pii.add("bank_card", pdata["card"])
+            if not short and r.random() < 0.15:
+                pdata["address"] = tx.street_address(r, county_name)
+                pii.add("address", pdata["address"])
+            escalate = (not is_media) and r.random() < ((0.15 + 0.5 * lev) if surge else 0.01)
+            media_topic = r.choice(tx.MEDIA_TOPICS[dtype]) if is_media else None
+            if is_media:
+                topic = media_topic
+            else:
+                topic = tx.topic(r, dtype, wage)
+            turns = tx.transcript(r, dtype, wage, f"{county_name}{g.t_name[ti]}{vname}", name, pdata, escalate,
+                                  short=short, media_topic=media_topic)
+            duration = int(r.uniform(40, 150)) if is_media else int(r.lognormvariate(5.3, 0.5))
+            if self.dirt.want("unparseable_date", day, "hotline"):
+                started = self.daystr[day][:8] + "32T25:61:00+08:00"
+                self.dirt.note("unparseable_date", "hotline", self.daystr[day], started)
+            else:
+                started = self.iso(start)
+            sat = None if r.random() < 0.3 else (r.choice((1, 1, 2, 2, 3, 4)) if surge else r.choice((2, 3, 4, 4, 5, 5, 5)))
+            self.call_seq[day] = self.call_seq.get(day, 0) + 1
+            call_id = f"RX{self.days[day].strftime('%Y%m%d')}{self.call_seq[day]:07d}"
+            order_id = None
+            if rtype != "咨询" and not is_media:
+                p_open = min(0.95, 0.6 * float(self.plan.ord_county[g.t_county[ti], min(day // 7, self.plan.n_weeks - 1)]))
+                if r.random() < p_open:
+                    order_id = self.order(r, start + duration + r.randint(120, 3600), ti, ki, ep_u[i], dict(
+                        call_id=call_id, name=name, number=number, member=member, surge=surge, lev=lev, ep=ep,
+                        wage=wage, region=region, escalate=escalate))
+            updated = start + duration + r.randint(30, 600)
+            rec = {"call_id": call_id, "line": "12348" if r.random() < 0.6 else "12345", "started_at": started,
+                   "duration_sec": duration, "caller_number": number, "caller_name": name, "region_code": region,
+                   "address_text": address, "request_type": rtype, "topic": topic, "transcript": turns,
+                   "satisfaction": sat, "work_order_id": order_id, "updated_at": self.iso(updated)}
+            self.emit("hotline", updated, ti, json.dumps(rec, ensure_ascii=False), r)
+            counts["hotline_calls"] += 1
+            counts["hotline_versions"] += 1
+            if r.random() < 0.01:  # a correction: the call-back satisfaction filled in a day or two later
+                rec["satisfaction"] = r.randint(1, 5)
+                rec["updated_at"] = self.iso(updated + r.randint(DAY // 2, 2 * DAY))
+                self.emit("hotline", updated + DAY, ti, json.dumps(rec, ensure_ascii=False), r)
+                counts["hotline_versions"] += 1
+
