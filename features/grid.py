@@ -38,12 +38,12 @@ def week_index(column: str = "week_start"):
 
 def region_rows(regions_pdf: pd.DataFrame) -> list[tuple[str, str, str, str | None]]:
     """(region_code, level, county_code, region_name) for every township and county of regions.csv."""
-    rows = []
+    rows: dict[str, tuple[str, str, str, str | None]] = {}
     for code, level, name in regions_pdf[["code", "level", "name"]].itertuples(index=False):
-        if level in LEVELS and is_valid_code(code):
+        if level in LEVELS and is_valid_code(code) and code not in rows:  # first row of a code wins
             # county_of, not parent_code: silver derives county_code from the code the same way.
-            rows.append((code, level, county_of(code), None if pd.isna(name) else str(name)))
-    return sorted(set(rows))
+            rows[code] = (code, level, county_of(code), None if pd.isna(name) else str(name))
+    return sorted(rows.values())
 
 
 def regions_frame(spark: SparkSession, regions_pdf: pd.DataFrame) -> DataFrame:

@@ -26,6 +26,7 @@ FAILED_RESULT = "调解不成功"
 URGENT = ("紧急", "特急")
 RETURNED = "退回"
 COMPLAINT = "投诉"
+LABOUR = "劳动争议"
 
 
 def _flag(condition: Column) -> Column:
@@ -33,15 +34,21 @@ def _flag(condition: Column) -> Column:
     return F.coalesce(condition, F.lit(False))
 
 
-_FALSE = F.lit(False)
-_NO_PARTIES = F.lit(None).cast("int")
+def _no(name: str) -> Column:
+    """A flag that does not apply to this feed (Columns are built per call: they need a live session)."""
+    return F.lit(False).alias(name)
 
 
-def _common(feed: str) -> list[Column]:
+def _no_parties() -> Column:
+    return F.lit(None).cast("int").alias("party_count")
+
+
+def _common(feed: str, wage_arrears: Column | None = None) -> list[Column]:
+    wage_arrears = F.col("is_wage_arrears") if wage_arrears is None else wage_arrears
     return [
         F.col("township_code"), F.col("county_code"), F.col("week_start"), F.lit(feed).alias("feed"),
         F.col("dispute_type"),
-        _flag(F.col("is_wage_arrears")).alias("is_wage_arrears"),
+        _flag(wage_arrears).alias("is_wage_arrears"),
         _flag(F.col("has_escalation_terms")).alias("has_escalation_terms"),
     ]
 
@@ -50,29 +57,31 @@ def hotline_records(calls: DataFrame) -> DataFrame:
     return calls.select(
         *_common(HOTLINE),
         _flag(F.col("request_type") == COMPLAINT).alias("is_complaint"),
-        _FALSE.alias("is_repeat_order"), _FALSE.alias("is_returned"), _FALSE.alias("is_urgent"),
-        _NO_PARTIES.alias("party_count"), _FALSE.alias("has_result"), _FALSE.alias("is_failed"),
-        _FALSE.alias("is_criminal"), _FALSE.alias("is_group"),
+        _no("is_repeat_order"), _no("is_returned"), _no("is_urgent"),
+        _no_parties(), _no("has_result"), _no("is_failed"),
+        _no("is_criminal"), _no("is_group"),
     )
 
 
 def order_records(orders: DataFrame) -> DataFrame:
     return orders.select(
         *_common(ORDERS),
-        _FALSE.alias("is_complaint"),
+        _no("is_complaint"),
         _flag(F.col("is_repeat")).alias("is_repeat_order"),
         _flag(F.col("status") == RETURNED).alias("is_returned"),
         _flag(F.col("urgency").isin(*URGENT)).alias("is_urgent"),
-        _NO_PARTIES.alias("party_count"), _FALSE.alias("has_result"), _FALSE.alias("is_failed"),
-        _FALSE.alias("is_criminal"), _FALSE.alias("is_group"),
+        _no_parties(), _no("has_result"), _no("is_failed"),
+        _no("is_criminal"), _no("is_group"),
     )
 
 
 def case_records(cases: DataFrame) -> DataFrame:
     return cases.select(
-        *_common(CASES),
-        _FALSE.alias("is_complaint"),
-        _FALSE.alias("is_repeat_order"), _FALSE.alias("is_returned"), _FALSE.alias("is_urgent"),
+        # The registry has no 欠薪 flag: a labour case involving migrant workers (涉及农民工) is the
+        # registry's form of unpaid migrant wages, which the plans file under 劳动争议.
+        *_common(CASES, (F.col("dispute_type") == LABOUR) & F.col("involves_migrant_workers")),
+        _no("is_complaint"),
+        _no("is_repeat_order"), _no("is_returned"), _no("is_urgent"),
         F.col("party_count").cast("int").alias("party_count"),
         _flag(F.col("result").isin(*FINAL_RESULTS)).alias("has_result"),
         _flag(F.col("result") == FAILED_RESULT).alias("is_failed"),

@@ -50,48 +50,53 @@ def share(numerator: str, denominator: str) -> Column:
     return F.when(den > 0, F.col(numerator) / den).otherwise(F.lit(0.0)).cast("double")
 
 
-def _per_caller_week(calls: DataFrame, region: str, level: str) -> DataFrame:
-    """Repeat calls per (region, caller, week) at one level.
-
-    A call is a repeat if its caller was heard in the same region in weeks t-4..t-1, or calls more
-    than once in week t (then every one of those calls counts).
-    """
-    per_week = (
-        calls.groupBy("county_code", "caller_key", region, "week_start")
-        .agg(F.count(F.lit(1)).alias("n_calls"))
-    )
-    # Window keys start with the repartition keys of repeat_calls, so Spark sorts without reshuffling.
-    lookback = (
-        Window.partitionBy("county_code", "caller_key", region)
-        .orderBy(week_index("week_start"))
-        .rangeBetween(-REPEAT_LOOKBACK_WEEKS, -1)
-    )
-    heard_before = F.coalesce(F.sum("n_calls").over(lookback), F.lit(0)) > 0
-    return per_week.select(
-        F.col(region).alias("region_code"),
-        F.lit(level).alias("level"),
-        "week_start",
-        F.when(heard_before | (F.col("n_calls") > 1), F.col("n_calls")).otherwise(F.lit(0)).alias("repeat_calls"),
-    )
-
-
 def repeat_calls(calls: DataFrame) -> DataFrame:
     """``_n_repeat_calls`` per (region_code, level, week_start) from silver hotline calls.
 
+    A call is a repeat if its caller was heard in the same region (township, or county) in weeks
+    t-4..t-1, or called more than once there in week t (then every one of those calls counts).
     Calls without a caller_key never count as repeats (they still count in ``hotline_calls``).
     """
     keyed = (
         calls.where(F.col("caller_key").isNotNull())
         .select("county_code", "township_code", "caller_key", "week_start")
-        # Why one repartition by (county, caller): a township lies inside its county, so this single
-        # shuffle of the calls serves both the township and the county lookback windows.
+        # Why one repartition by (county, caller): a township lies inside its county, so every window
+        # below partitions by a superset of these keys and Spark sorts without shuffling again.
         .repartition("county_code", "caller_key")
     )
-    per_level = _per_caller_week(keyed, "township_code", "township").unionByName(
-        _per_caller_week(keyed, "county_code", "county"))
+    per_week = (
+        keyed.groupBy("county_code", "caller_key", "township_code", "week_start")
+        .agg(F.count(F.lit(1)).alias("n_calls"))
+    )
+    week = week_index("week_start")
+    in_township = Window.partitionBy("county_code", "caller_key", "township_code")
+    in_county = Window.partitionBy("county_code", "caller_key")
+    before_township = F.sum("n_calls").over(in_township.orderBy(week).rangeBetween(-REPEAT_LOOKBACK_WEEKS, -1))
+    # Ranges over week numbers span the caller's rows in all townships of the county. Both county
+    # frames share one partitioning and ordering, so Spark computes them in one sorted pass.
+    before_county = F.sum("n_calls").over(in_county.orderBy(week).rangeBetween(-REPEAT_LOOKBACK_WEEKS, -1))
+    county_this_week = F.sum("n_calls").over(in_county.orderBy(week).rangeBetween(0, 0))
+
+    def repeats_if(heard_before: Column, calls_this_week: Column) -> Column:
+        # Each (township, caller, week) row contributes its own calls, so sums give the region's repeats.
+        repeat = (F.coalesce(heard_before, F.lit(0)) > 0) | (calls_this_week > 1)
+        return F.when(repeat, F.col("n_calls")).otherwise(F.lit(0))
+
+    contributions = per_week.select(
+        "county_code", "township_code", "week_start",
+        repeats_if(before_township, F.col("n_calls")).alias("township_repeats"),
+        repeats_if(before_county, county_this_week).alias("county_repeats"),
+    )
+    levels = F.array(
+        F.struct(F.lit("township").alias("level"), F.col("township_code").alias("region_code"),
+                 F.col("township_repeats").alias("repeats")),
+        F.struct(F.lit("county").alias("level"), F.col("county_code").alias("region_code"),
+                 F.col("county_repeats").alias("repeats")),
+    )
     return (
-        per_level.groupBy("region_code", "level", "week_start")
-        .agg(F.sum("repeat_calls").cast("long").alias("_n_repeat_calls"))
+        contributions.select("week_start", F.explode(levels).alias("_at"))
+        .groupBy(F.col("_at.region_code").alias("region_code"), F.col("_at.level").alias("level"), "week_start")
+        .agg(F.sum("_at.repeats").cast("long").alias("_n_repeat_calls"))
     )
 
 

@@ -1,13 +1,13 @@
 """gold/region_week_features: one row per region (every township and county) × ISO week.
 
-Flow (Spark passes over the silver records: one scan of the week bounds' footers, one group-by of
+Flow (Spark passes over the silver records: one query for the first and last week, one group-by of
 the unioned records, one shuffle of keyed calls for repeat callers; everything after that works on
-the small region × week grid):
+the small region × week grid, checkpointed once before the spatial self-join):
 
-    silver calls, orders, cases ──► records (union) ──► tag levels ──► counts + signal inputs ─┐
-    silver calls ──► repeat callers per level ─────────────────────────────────────────────────┤
-    regions.csv × weeks ──► grid ◄── left join, zero-fill ◄──────────────────────────────────────┘
-        ──► signals ──► dynamics (8-week windows) ──► season ──► spatial lags ──► contract select
+    silver calls, orders, cases -> records (union) -> tag levels -> counts + signal inputs  (1 shuffle)
+    silver calls -> repeat callers per township and county                                   (1 shuffle)
+    regions.csv x weeks -> grid, left-joined to both, zero-filled
+      -> signals -> dynamics (8-week windows) -> season -> checkpoint -> spatial lags -> contract
 
 Types: counts are bigint, shares/ratios/means double, the two calendar columns int.
 """
@@ -32,7 +32,7 @@ from features.spatial import add_spatial_features, edges_frame, neighbour_edges
 from fengqiao.lake import Lake, publish_directory
 from fengqiao.regions import read_regions
 from fengqiao.schemas import HOTLINE_CALLS, MEDIATION_CASES, WORK_ORDERS
-from fengqiao.weeks import week_start
+from fengqiao.weeks import parse_date, week_start
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,8 @@ def build_region_week_features(hotline: DataFrame, orders: DataFrame, cases: Dat
                                regions_pdf: pd.DataFrame, through: dt.date | None = None) -> DataFrame:
     """Region × week features from silver frames (schemas in fengqiao.schemas) and regions.csv.
 
-    Pure apart from one tiny eager query (the first and last week, two dates) that sizes the grid.
+    No side effects, but eager in two places: a tiny query for the first and last week (two dates)
+    that sizes the grid, and a local checkpoint of the grid-sized frame before the spatial self-join.
     Weeks run from the first week with records to the last, or to ``through``'s week; records after
     ``through``'s week are ignored. Records of townships missing from regions.csv still count in their
     county (county rows aggregate records by county_code), but get no township row.
@@ -95,6 +96,10 @@ def build_region_week_features(hotline: DataFrame, orders: DataFrame, cases: Dat
     )
     features = add_dynamics(derive_signals(filled))
     features = add_season(features, season_lookup(spark, weeks))
+    # The spatial lag joins the frame with itself; without a checkpoint Spark would scan and aggregate
+    # silver twice. The frame is the small region × week grid (~300k rows for a province), so keep it
+    # on the executors (memory, spilling to disk) and cut the lineage here.
+    features = features.localCheckpoint(eager=True)
     features = add_spatial_features(features, edges_frame(spark, neighbour_edges(regions_pdf)))
     # The contract: exactly these columns, in this order, with these types.
     return features.select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in OUTPUT_SCHEMA.fields])
@@ -109,8 +114,13 @@ def _read_silver(spark: SparkSession, lake: Lake, table: str, schema: T.StructTy
     return spark.read.schema(schema).parquet(str(path))
 
 
-def run(spark: SparkSession, lake: Lake, through: dt.date | None = None) -> dict:
-    """Read silver and regions.csv, build the features, write to staging and publish to gold."""
+def run(spark: SparkSession, lake: Lake, through: dt.date | str | None = None) -> dict:
+    """Read silver and regions.csv, build the features, write to staging and publish to gold.
+
+    ``through`` (a date or YYYY-MM-DD, e.g. settings.through) ends the grid at that date's week.
+    """
+    if isinstance(through, str):
+        through = parse_date(through)
     hotline = _read_silver(spark, lake, "hotline_calls", HOTLINE_CALLS)
     orders = _read_silver(spark, lake, "work_orders", WORK_ORDERS)
     cases = _read_silver(spark, lake, "mediation_cases", MEDIATION_CASES)

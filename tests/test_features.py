@@ -1,0 +1,304 @@
+"""Feature job on tiny hand-made silver frames (schemas from fengqiao.schemas)."""
+from __future__ import annotations
+
+import datetime as dt
+import math
+import statistics
+
+import pandas as pd
+import pytest
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from features import CHANGE_BASES, FEATURE_COLUMNS, KEY_COLUMNS, TYPE_COUNT_COLUMNS
+from features.counts import weekly_counts
+from features.dynamics import add_dynamics
+from features.grid import tag_levels
+from features.records import union_records
+from features.season import season_rows
+from features.signals import derive_signals, repeat_calls, signal_aggregations
+from features.spatial import haversine_km, neighbour_edges, spatial_lag
+from fengqiao.schemas import HOTLINE_CALLS, MEDIATION_CASES, WORK_ORDERS
+from jobs.gold_region_week_features import build_region_week_features
+
+W0 = dt.date(2025, 3, 3)  # a Monday
+
+
+def week(k: int) -> dt.date:
+    return W0 + dt.timedelta(weeks=k)
+
+
+C1, C2 = "370102000000", "370103000000"
+T1, T2, T3, T4 = "370102001000", "370102002000", "370102100000", "370103001000"
+
+REGIONS = pd.DataFrame(
+    [
+        (C1, "历下区", "county", "370100000000", 36.68, 117.07, None),
+        (T1, "解放路街道", "township", C1, 36.67, 117.03, 50000),
+        (T2, "千佛山街道", "township", C1, 36.64, 117.04, 40000),
+        (T3, "某镇", "township", C1, 36.60, 117.20, 30000),
+        (C2, "市中区", "county", "370100000000", 36.65, 116.99, None),
+        (T4, "大观园街道", "township", C2, 36.66, 116.98, 45000),
+        ("370102001001", "某村", "village", T1, 36.67, 117.03, 900),  # villages get no rows
+    ],
+    columns=["code", "name", "level", "parent_code", "lat", "lon", "population"],
+)
+
+_DEFAULTS = {T.StringType(): "x", T.BooleanType(): False, T.IntegerType(): 0,
+             T.DoubleType(): 0.0, T.TimestampType(): dt.datetime(2025, 3, 3, 9, 0), T.DateType(): W0}
+
+
+def silver(spark, schema: T.StructType, rows: list[dict]):
+    """Rows of a silver table: given fields, county/township from region_code, defaults elsewhere."""
+    full = []
+    for i, row in enumerate(rows):
+        row = dict(row)
+        code = row.setdefault("region_code", T1)
+        row.setdefault("township_code", code[:9] + "000")
+        row.setdefault("county_code", code[:6] + "000000")
+        row.setdefault("dispute_type", "其他")
+        for f in schema.fields:
+            if f.name not in row:
+                default = None if f.nullable else _DEFAULTS[f.dataType]
+                row[f.name] = f"{f.name}-{i}" if f.name.endswith("_id") else default
+        full.append(tuple(row[f.name] for f in schema.fields))
+    return spark.createDataFrame(full, schema)
+
+
+def empty(spark, schema):
+    return spark.createDataFrame([], schema)
+
+
+# --- counts and signals on records -------------------------------------------------------------
+
+def test_counts_per_feed_type_and_level(spark):
+    calls = silver(spark, HOTLINE_CALLS, [
+        {"region_code": T1, "dispute_type": "劳动争议", "is_wage_arrears": True, "request_type": "投诉"},
+        {"region_code": T1, "dispute_type": "劳动争议", "request_type": "咨询", "has_escalation_terms": True},
+        {"region_code": T2, "dispute_type": "邻里"},
+    ])
+    orders = silver(spark, WORK_ORDERS, [
+        {"region_code": T1, "dispute_type": "物业", "status": "退回", "urgency": "特急", "is_repeat": True},
+        {"region_code": T1, "dispute_type": "物业", "status": "办结", "urgency": "一般"},
+    ])
+    cases = silver(spark, MEDIATION_CASES, [
+        {"region_code": T2, "dispute_type": "邻里", "party_count": 6, "result": "调解不成功", "group_tendency": True},
+        {"region_code": T2, "dispute_type": "劳动争议", "party_count": 2, "result": "调解中",
+         "involves_migrant_workers": True},
+    ])
+    weekly = weekly_counts(tag_levels(union_records(calls, orders, cases)), signal_aggregations())
+    no_repeats = weekly.select("*", F.lit(0).cast("long").alias("_n_repeat_calls"))
+    rows = {(r["region_code"], r["level"]): r for r in derive_signals(no_repeats).collect()}
+
+    t1, t2, c1 = rows[(T1, "township")], rows[(T2, "township")], rows[(C1, "county")]
+    assert (t1["hotline_calls"], t1["work_orders"], t1["mediation_cases"], t1["total_contacts"]) == (2, 2, 0, 4)
+    assert (t1["type_labour"], t1["type_property_mgmt"], t1["type_neighbour"], t1["wage_arrears"]) == (2, 2, 0, 1)
+    assert t1["complaint_share"] == 0.5 and t1["returned_orders"] == 1
+    assert t1["urgent_order_share"] == 0.5 and t1["repeat_order_share"] == 0.5
+    assert t1["escalation_term_records"] == 1 and t1["escalation_term_share"] == 0.25
+    assert (t2["type_neighbour"], t2["type_labour"], t2["wage_arrears"]) == (2, 1, 1)
+    assert (t2["mediation_party_mean"], t2["mediation_party_max"], t2["large_group_cases"]) == (4.0, 6, 1)
+    # one case still in mediation: 1 failed out of 1 with a result
+    assert (t2["failed_mediations"], t2["failed_mediation_share"], t2["group_tendency_cases"]) == (1, 1.0, 1)
+    # county = its records counted directly; no mediation in T1 → share 0 (denominator 0)
+    assert c1["total_contacts"] == 7 and c1["type_labour"] == 3 and c1["complaint_share"] == pytest.approx(1 / 3)
+    assert t1["failed_mediation_share"] == 0.0 and t1["mediation_party_mean"] == 0.0
+    assert set(rows) == {(T1, "township"), (T2, "township"), (C1, "county")}
+
+
+def test_repeat_caller_share(spark):
+    calls = silver(spark, HOTLINE_CALLS, [
+        {"caller_key": "A", "week_start": week(0), "region_code": T1},
+        {"caller_key": "B", "week_start": week(0), "region_code": T1},
+        {"caller_key": "B", "week_start": week(0), "region_code": T1},   # twice this week: both repeat
+        {"caller_key": None, "week_start": week(0), "region_code": T1},  # unknown caller: never a repeat
+        {"caller_key": None, "week_start": week(0), "region_code": T1},
+        {"caller_key": "A", "week_start": week(3), "region_code": T1},   # heard 3 weeks ago: repeat
+        {"caller_key": "A", "week_start": week(8), "region_code": T1},   # last heard 5 weeks ago: not
+        {"caller_key": "A", "week_start": week(9), "region_code": T2},   # new township, same county
+    ])
+    got = {(r["region_code"], r["level"], r["week_start"]): r["_n_repeat_calls"]
+           for r in repeat_calls(calls).collect()}
+    assert got[(T1, "township", week(0))] == 2
+    assert got[(T1, "township", week(3))] == 1
+    assert got[(T1, "township", week(8))] == 0
+    assert got[(T2, "township", week(9))] == 0
+    assert got[(C1, "county", week(9))] == 1  # A was heard in the county in week 8
+
+
+# --- dynamics on a hand-computed series --------------------------------------------------------
+
+def test_chg_8w_and_z_on_hand_series(spark):
+    x = [3, 0, 5, 1, 2, 0, 4, 6, 2, 10]
+    labour = [0, 0, 0, 0, 0, 0, 0, 0, 0, 9]
+    cols = [*CHANGE_BASES, *TYPE_COUNT_COLUMNS]
+    rows = []
+    for k, (xk, lk) in enumerate(zip(x, labour)):
+        values = {c: 0 for c in cols}
+        values.update(total_contacts=xk, type_labour=lk)
+        rows.append(("R", "township", week(k), *[values[c] for c in cols]))
+    schema = T.StructType([T.StructField("region_code", T.StringType()), T.StructField("level", T.StringType()),
+                           T.StructField("week_start", T.DateType())] + [T.StructField(c, T.LongType()) for c in cols])
+    out = {r["week_start"]: r for r in add_dynamics(spark.createDataFrame(rows, schema)).collect()}
+
+    first, second, last = out[week(0)], out[week(1)], out[week(9)]
+    assert first["total_contacts_chg_8w"] == 1.0 and first["total_contacts_z_8w"] == 0.0  # no history
+    assert second["total_contacts_chg_8w"] == pytest.approx((0 + 1) / (3 + 1))           # one week of history
+    assert second["total_contacts_z_8w"] == pytest.approx((0 - 3) / (0 + 1))
+    # week 9: history = weeks 1..8 = [0,5,1,2,0,4,6,2], mean 2.5, population sd sqrt(4.5)
+    assert last["total_contacts_chg_8w"] == pytest.approx(11 / 3.5)
+    assert last["total_contacts_z_8w"] == pytest.approx(7.5 / (math.sqrt(4.5) + 1))
+    assert statistics.pstdev(x[1:9]) == pytest.approx(math.sqrt(4.5))
+    # week 8 uses all 8 earlier weeks (0..7), mean 21/8
+    assert out[week(8)]["total_contacts_chg_8w"] == pytest.approx(3 / (21 / 8 + 1))
+    # type_labour jumps 0 -> 9: (9+1)/(0+1) = 10; other types stay flat at 1.0
+    assert last["max_type_chg_8w"] == pytest.approx(10.0) and out[week(4)]["max_type_chg_8w"] == 1.0
+    assert all(out[week(k)]["wage_arrears_chg_8w"] == 1.0 for k in range(10))
+
+
+# --- spatial ---------------------------------------------------------------------------------
+
+def test_spatial_lag_on_toy_graph(spark):
+    values = spark.createDataFrame(
+        [("A", "township", W0, 1.0), ("B", "township", W0, 3.0), ("C", "township", W0, 8.0),
+         ("A", "township", week(1), 2.0), ("B", "township", week(1), 0.0), ("C", "township", week(1), 4.0)],
+        "region_code string, level string, week_start date, v double")
+    edges = spark.createDataFrame(
+        [("A", "township", "B"), ("A", "township", "C"), ("B", "township", "A")],
+        "region_code string, level string, neighbour_code string")  # C has no neighbours
+    got = {(r["region_code"], r["week_start"]): r["nb_v"] for r in spatial_lag(values, edges, ["v"]).collect()}
+    assert got[("A", W0)] == 5.5 and got[("A", week(1))] == 2.0   # mean of B and C, same week
+    assert got[("B", W0)] == 1.0 and got[("B", week(1))] == 2.0
+    assert got[("C", W0)] == 8.0                                   # no neighbours: own value
+
+
+def test_neighbour_edges_are_nearest_same_level():
+    edges = neighbour_edges(REGIONS)
+    town = edges[edges["level"] == "township"]
+    # 4 townships: k=5 is clamped to the 3 others; counties: 2 → 1 neighbour each
+    assert town.groupby("region_code").size().to_dict() == {T1: 3, T2: 3, T3: 3, T4: 3}
+    assert set(edges.loc[edges["level"] == "county", "neighbour_code"]) == {C1, C2}
+    nearest_t1 = town[town["region_code"] == T1].sort_values("distance_km")["neighbour_code"].iloc[0]
+    assert nearest_t1 == T2  # 3.4 km away; T4 across the county line is 4.6 km
+    assert town[town["region_code"] == T1]["distance_km"].min() == pytest.approx(
+        haversine_km(36.67, 117.03, 36.64, 117.04))
+    assert haversine_km(36.67, 117.03, 36.64, 117.04) < haversine_km(36.67, 117.03, 36.66, 116.98)
+    assert not edges["neighbour_code"].eq(edges["region_code"]).any()
+
+
+def test_season_rows():
+    rows = dict((w, (woy, wsf)) for w, woy, wsf in season_rows(
+        [dt.date(2025, 1, 20), dt.date(2025, 1, 27), dt.date(2025, 2, 3), dt.date(2025, 12, 29)]))
+    assert rows[dt.date(2025, 1, 27)] == (5, 0)     # 春节 2025-01-29 falls in this week
+    assert rows[dt.date(2025, 1, 20)] == (4, 1)
+    assert rows[dt.date(2025, 2, 3)][1] == 54      # next: 2026-02-17, in the week of 2026-02-16
+    assert rows[dt.date(2025, 12, 29)][0] == 1      # ISO week 1 of 2026
+
+
+# --- the whole job ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def built(spark):
+    calls = silver(spark, HOTLINE_CALLS, [
+        {"region_code": T1, "week_start": week(0), "dispute_type": "邻里", "caller_key": "p"},
+        {"region_code": "370102001001", "week_start": week(0), "dispute_type": "邻里", "caller_key": "q"},  # village → T1
+        {"region_code": T2, "week_start": week(0), "dispute_type": "物业"},
+        {"region_code": T4, "week_start": week(3), "dispute_type": "劳动争议", "is_wage_arrears": True},
+        {"region_code": T1, "week_start": week(3), "dispute_type": "邻里", "has_escalation_terms": True},
+        {"region_code": T1, "week_start": week(3), "dispute_type": "邻里", "caller_key": "p"},  # p again: repeat
+        {"region_code": T2, "week_start": week(4), "dispute_type": "邻里", "caller_key": "q"},  # repeat in C1 only
+    ])
+    orders = silver(spark, WORK_ORDERS, [
+        {"region_code": T3, "week_start": week(1), "dispute_type": "合同"},
+        {"region_code": T1, "week_start": week(3), "dispute_type": "邻里", "status": "退回"},
+    ])
+    cases = silver(spark, MEDIATION_CASES, [
+        {"region_code": T1, "week_start": week(3), "dispute_type": "邻里", "party_count": 3, "result": "调解中"},
+        {"region_code": T2, "week_start": week(4), "dispute_type": "婚姻家庭", "party_count": 2, "result": "调解成功"},
+    ])
+    return build_region_week_features(calls, orders, cases, REGIONS, through=dt.date(2025, 4, 9)).toPandas()
+
+
+def test_output_contract_and_no_nulls(built):
+    assert list(built.columns) == [*KEY_COLUMNS, "region_name", *FEATURE_COLUMNS]
+    assert not built[FEATURE_COLUMNS + KEY_COLUMNS].isna().any().any()
+    # 6 regions (4 townships, 2 counties; villages excluded) × weeks 0..5 (through = Wednesday of week 5)
+    assert len(built) == 6 * 6
+    assert sorted(built["week_start"].unique()) == [week(k) for k in range(6)]
+    assert set(built.loc[built["level"] == "township", "county_code"]) == {C1, C2}
+    counties = built[built["level"] == "county"]
+    assert (counties["region_code"] == counties["county_code"]).all()
+
+
+def test_zero_fill_of_missing_weeks(built):
+    t1 = built[built["region_code"] == T1].set_index("week_start")
+    assert t1.loc[week(0), "hotline_calls"] == 2 and t1.loc[week(0), "type_neighbour"] == 2
+    for k in (1, 2, 4, 5):
+        assert t1.loc[week(k), ["total_contacts", "hotline_calls", "type_neighbour"]].tolist() == [0, 0, 0]
+    # week 1 after one week with 2 contacts: (0+1)/(2+1)
+    assert t1.loc[week(1), "total_contacts_chg_8w"] == pytest.approx(1 / 3)
+    # week 3: 4 contacts; history weeks 0..2 = [2,0,0]
+    assert t1.loc[week(3), "total_contacts"] == 4 and t1.loc[week(3), "returned_orders"] == 1
+    assert t1.loc[week(3), "total_contacts_chg_8w"] == pytest.approx(5 / (2 / 3 + 1))
+    assert t1.loc[week(3), "escalation_term_share"] == pytest.approx(1 / 4)
+    assert t1.loc[week(3), "failed_mediation_share"] == 0.0  # only 调解中: no result yet
+
+
+def test_repeat_caller_share_in_build(built):
+    share = built.set_index(["region_code", "week_start"])["repeat_caller_share"]
+    assert share[(T1, week(0))] == 0.0            # p and q heard for the first time
+    assert share[(T1, week(3))] == 0.5            # p again (3 weeks later); the other call has no caller_key
+    assert share[(T2, week(4))] == 0.0 and share[(C1, week(4))] == 1.0  # q: new township, same county
+    assert share[(T1, week(5))] == 0.0            # no calls: 0, not null
+
+
+def test_county_counts_equal_sum_of_townships(built):
+    counts = ["hotline_calls", "work_orders", "mediation_cases", "total_contacts", *TYPE_COUNT_COLUMNS,
+              "wage_arrears", "returned_orders", "escalation_term_records", "failed_mediations"]
+    towns = built[built["level"] == "township"].groupby(["county_code", "week_start"])[counts].sum()
+    counties = built[built["level"] == "county"].set_index(["county_code", "week_start"])[counts]
+    pd.testing.assert_frame_equal(counties.sort_index(), towns.sort_index(), check_dtype=False)
+    assert counties["total_contacts"].sum() == 11
+
+
+def test_types_and_season(built):
+    assert str(built["total_contacts"].dtype) == "int64" and str(built["complaint_share"].dtype) == "float64"
+    assert set(built["week_of_year"]) == {10, 11, 12, 13, 14, 15}
+    assert (built["weeks_to_spring_festival"] > 40).all()  # March 2025 → 2026-02-17
+    assert (built.loc[built["week_start"] == week(0), "total_contacts_chg_8w"] == 1.0).all()
+
+
+def test_spatial_features_in_build(built):
+    wk = built[(built["week_start"] == week(3)) & (built["level"] == "county")].set_index("region_code")
+    # two counties: each one's only neighbour is the other
+    assert wk.loc[C1, "nb_escalation_term_share"] == pytest.approx(wk.loc[C2, "escalation_term_share"])
+    assert wk.loc[C2, "nb_total_contacts_chg_8w"] == pytest.approx(wk.loc[C1, "total_contacts_chg_8w"])
+
+
+def test_run_reads_silver_and_publishes_gold(spark, tmp_path):
+    from fengqiao.lake import Lake, read_table
+    from jobs.gold_region_week_features import run
+
+    lake = Lake.at(tmp_path / "lake")
+    calls = silver(spark, HOTLINE_CALLS, [{"region_code": T1, "week_start": week(0)},
+                                          {"region_code": T4, "week_start": week(2)}])
+    calls.write.partitionBy("week_start").parquet(str(lake.silver("hotline_calls")))
+    silver(spark, WORK_ORDERS, [{"region_code": T2, "week_start": week(1)}]).write.partitionBy(
+        "week_start").parquet(str(lake.silver("work_orders")))
+    # no silver/mediation_cases yet: an empty feed, not an error
+    lake.reference.mkdir(parents=True)
+    REGIONS.to_csv(lake.reference / "regions.csv", index=False)
+
+    result = run(spark, lake, through="2025-03-19")
+    assert result["rows"] == 6 * 3 and result["rows_by_level"] == {"township": 12, "county": 6}
+    gold = read_table(lake.gold("region_week_features"))
+    assert sorted(gold["week_start"].unique()) == [week(0), week(1), week(2)]
+    assert set([*KEY_COLUMNS, "region_name", *FEATURE_COLUMNS]) == set(gold.columns)
+    assert gold["total_contacts"].sum() == 2 * 3  # township + county copies of 3 records
+    assert not any(p.name.startswith("gold-") for p in lake.staging.iterdir())  # staging moved into place
+
+
+def test_no_records_gives_an_empty_table_with_the_contract(spark):
+    none = [empty(spark, s) for s in (HOTLINE_CALLS, WORK_ORDERS, MEDIATION_CASES)]
+    df = build_region_week_features(*none, REGIONS)
+    assert df.columns == [*KEY_COLUMNS, "region_name", *FEATURE_COLUMNS] and df.count() == 0
