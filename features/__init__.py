@@ -55,7 +55,7 @@ SPATIAL_COLUMNS = [
 
 SEASON_COLUMNS = [
     "week_of_year",               # ISO week number
-    "weeks_to_spring_festival",   # weeks until the next Spring Festival (0-52)
+    "weeks_to_spring_festival",   # weeks until the next Spring Festival (0-54)
 ]
 
 FEATURE_COLUMNS = COUNT_COLUMNS + SIGNAL_COLUMNS + DYNAMIC_COLUMNS + SPATIAL_COLUMNS + SEASON_COLUMNS

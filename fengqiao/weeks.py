@@ -27,9 +27,9 @@ def weeks_between(first: dt.date, last: dt.date) -> list[dt.date]:
 
 # Spring Festival (春节, first day of the lunar year): wage arrears peak in the weeks before it.
 SPRING_FESTIVAL: tuple[dt.date, ...] = (
-    dt.date(2022, 2, 1), dt.date(2023, 1, 22), dt.date(2024, 2, 10), dt.date(2025, 1, 29),
+    dt.date(2020, 1, 25), dt.date(2021, 2, 12), dt.date(2022, 2, 1), dt.date(2023, 1, 22), dt.date(2024, 2, 10), dt.date(2025, 1, 29),
     dt.date(2026, 2, 17), dt.date(2027, 2, 6), dt.date(2028, 1, 26), dt.date(2029, 2, 13),
-    dt.date(2030, 2, 3),
+    dt.date(2030, 2, 3), dt.date(2031, 1, 23), dt.date(2032, 2, 11), dt.date(2033, 1, 31),
 )
 
 

@@ -7,21 +7,32 @@ NaN: the gradient-boosting trees route them natively.
 
 Training is strictly time-ordered (:func:`time_split`): the distinct weeks are cut into
 ``fit | gap | calibrate | gap | test``. The trees are fit on the earliest weeks, the probabilities are
-calibrated on the later held-out weeks (``CalibratedClassifierCV(FrozenEstimator(...))``, isotonic when the
-calibration slice holds at least ``ISOTONIC_MIN_POSITIVES`` positives, sigmoid otherwise), and average
+calibrated on the later held-out weeks (``CalibratedClassifierCV(FrozenEstimator(...))``, sigmoid by
+default: it is strictly monotone, so the ranking that the weekly alert budget uses keeps its resolution,
+whereas isotonic calibration's plateaus tie many townships and return exact zeros; ``calibration="isotonic"``
+or ``"auto"`` (isotonic from ``ISOTONIC_MIN_POSITIVES`` calibration positives) can be asked for), and average
 precision, Brier score and base rate are reported on the final held-out slice. Each gap is
 ``horizon_weeks`` long: a label looks ``horizon_weeks`` ahead, so without the gap the last training rows
 would share escalation peaks with the first calibration rows.
 
+Slices follow 60 / 20 / 20 % of the weeks when every slice then holds an escalation; otherwise the cut
+closest to those shares in which each slice holds one is taken (a small simulated province has only a
+few episodes). With too few escalations for three slices there is no held-out evaluation (the metrics say
+so) and the model is fit and calibrated on two slices; with too few for two it is fit on every week without
+class weights and left uncalibrated (``calibration_method: "none"`` in the metadata).
+
 No look-ahead: every feature of a row is computed by the features job from that week and earlier weeks
 only; the model reads one row at a time. With ``refit_full=True`` (the default) the model that is returned
-is refit with the same protocol shifted forward (fit on all weeks before the last slice, calibrated on the
-last slice) so that the deployed model has seen the most recent data; the metrics describe the evaluation
-run, whose test slice neither model used for fitting the trees.
+is refit with the same protocol shifted forward (fit on the first ~80 % of the weeks, calibrated on the
+last ~20 %, a gap between) so that the deployed model has seen the most recent data; the metrics describe
+the evaluation run, whose test slice the evaluated model never saw.
 """
 from __future__ import annotations
 
 import math
+import os
+import warnings
+from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
@@ -46,6 +57,19 @@ ISOTONIC_MIN_POSITIVES = 100
 RANDOM_STATE = 0
 
 
+@contextmanager
+def model_threads():
+    """Limit OpenMP threads of the trees (``FENGQIAO_MODEL_THREADS``, default 1).
+
+    The gold table is small (~10^5 rows): on a shared 2-core machine OpenMP's thread start-up and spin-waits
+    made fitting ~10x slower with 2 threads than with 1.
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=int(os.environ.get("FENGQIAO_MODEL_THREADS", "1")), user_api="openmp"):
+        yield
+
+
 def log1p_nonneg(x):
     """log(1 + max(x, 0)); NaN stays NaN. A module-level function so that skops can name it."""
     return np.log1p(np.clip(np.asarray(x, dtype=float), 0.0, None))
@@ -65,42 +89,102 @@ def build_pipeline(random_state: int = RANDOM_STATE) -> Pipeline:
     return Pipeline([("features", pre), ("hgb", clf)])
 
 
-def time_split(weeks, horizon_weeks: int = 4, fractions=(0.6, 0.2, 0.2)) -> dict[str, list]:
-    """Cut the sorted distinct weeks into fit / calibrate / test with a purge gap of ``horizon_weeks``.
+class InsufficientEscalationsError(ValueError):
+    """Too few weeks or escalations for a time-ordered split in which every slice holds a positive."""
 
-    Returns ``{"fit": [...], "calibrate": [...], "test": [...]}`` (lists of week values, disjoint and in
-    time order: max(fit) < min(calibrate) <= max(calibrate) < min(test)).
+
+def time_split(weeks, horizon_weeks: int = 4, fractions=(0.6, 0.2, 0.2), targets=None,
+               min_positives: int = 1, names=("fit", "calibrate", "test")) -> dict[str, list]:
+    """Cut the sorted distinct weeks into consecutive slices (default fit / calibrate / test), with a purge
+    gap of ``horizon_weeks`` weeks between slices.
+
+    Returns ``{name: [weeks...]}``: disjoint, in time order (max of one slice < min of the next, at least
+    ``horizon_weeks + 1`` weeks apart), each at least 3 weeks long. Without ``targets`` the slices follow
+    ``fractions`` of the usable weeks. With ``targets`` (0/1 aligned to ``weeks``) the cut is the one closest
+    to ``fractions`` (in weeks) in which every slice holds at least ``min_positives`` positive rows: with few
+    escalations (a small simulated province) the boundaries move so that each slice still has one.
+    Raises :class:`InsufficientEscalationsError` when no such cut exists.
     """
+    names = tuple(names)[:len(fractions)]
     uniq = sorted(set(weeks))
-    n = len(uniq)
+    n, k = len(uniq), len(fractions)
     gap = max(0, int(horizon_weeks))
-    usable = n - 2 * gap
-    if usable < 9:
-        raise ValueError(f"{n} weeks are too few for a time-ordered fit/calibrate/test split "
-                         f"with {gap}-week gaps")
-    n_fit = max(3, int(round(usable * fractions[0])))
-    n_cal = max(3, int(round(usable * fractions[1])))
-    n_fit = min(n_fit, usable - n_cal - 3)
-    fit = uniq[:n_fit]
-    cal = uniq[n_fit + gap:n_fit + gap + n_cal]
-    test = uniq[n_fit + gap + n_cal + gap:]
-    return {"fit": fit, "calibrate": cal, "test": test}
+    usable = n - (k - 1) * gap
+    if usable < 3 * k:
+        raise InsufficientEscalationsError(f"{n} weeks are too few for a time-ordered split into {k} slices "
+                                           f"with {gap}-week gaps")
+    total = float(sum(fractions))
+    target = [usable * f / total for f in fractions]
+
+    def build(sizes):
+        out, pos = {}, 0
+        for name, size in zip(names, sizes):
+            out[name] = uniq[pos:pos + size]
+            pos += size + gap
+        return out
+
+    # Positive rows per distinct week, cumulated, to count a slice's positives in O(1).
+    if targets is None:
+        sizes = [max(3, int(round(t))) for t in target[:-1]]
+        while sum(sizes) > usable - 3:
+            i = int(np.argmax(sizes))
+            sizes[i] -= 1
+        return build(sizes + [usable - sum(sizes)])
+    index = {w: i for i, w in enumerate(uniq)}
+    per_week = np.zeros(n)
+    np.add.at(per_week, [index[w] for w in weeks], np.asarray(targets, dtype=float))
+    cum = np.concatenate([[0.0], np.cumsum(per_week)])
+
+    def positives(a, b):  # weeks uniq[a:b]
+        return cum[b] - cum[a]
+
+    best, best_cost = None, None
+    if k == 2:
+        candidates = ([a] for a in range(3, usable - 2))
+    elif k == 3:
+        candidates = ([a, b] for a in range(3, usable - 5) for b in range(3, usable - a - 2))
+    else:
+        raise ValueError("time_split supports 2 or 3 slices")
+    for head in candidates:
+        sizes = head + [usable - sum(head)]
+        pos, ok = 0, True
+        for size in sizes:
+            if positives(pos, pos + size) < min_positives:
+                ok = False
+                break
+            pos += size + gap
+        if not ok:
+            continue
+        cost = sum(abs(sz - t) for sz, t in zip(sizes, target))
+        if best_cost is None or cost < best_cost:
+            best, best_cost = sizes, cost
+    if best is None:
+        raise InsufficientEscalationsError(
+            f"no time-ordered cut of {n} weeks into {k} slices gives each slice {min_positives} escalation "
+            f"row(s) ({int(cum[-1])} positive rows in all)")
+    return build(best)
 
 
 def _calibrate(fitted: Pipeline, X, y, method: str | None = None) -> tuple[CalibratedClassifierCV, str]:
     positives = int(np.sum(y))
     if positives == 0 or positives == len(y):
-        raise ValueError("the calibration weeks hold only one class: more weeks or more episodes are needed")
+        raise InsufficientEscalationsError("the calibration weeks hold only one class")
     if method is None:
+        method = "sigmoid"
+    elif method == "auto":
         method = "isotonic" if positives >= ISOTONIC_MIN_POSITIVES else "sigmoid"
     cal = CalibratedClassifierCV(FrozenEstimator(fitted), method=method)
-    cal.fit(X, y)
+    with warnings.catch_warnings():
+        # A frozen estimator is not refit per fold (sklearn's ensemble="auto" -> one calibrator on all the
+        # calibration rows); the folds only pass predictions through, so few positives per fold do not matter.
+        warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
+        cal.fit(X, y)
     return cal, method
 
 
 def _fit_base(X, y, random_state: int) -> Pipeline:
     if int(np.sum(y)) == 0:
-        raise ValueError("the training weeks hold no escalation: more weeks or more episodes are needed")
+        raise InsufficientEscalationsError("the training weeks hold no escalation")
     return build_pipeline(random_state).fit(X, y)
 
 
@@ -128,6 +212,15 @@ def train_escalation_model(features_df: pd.DataFrame, targets: pd.Series, horizo
     probability. ``metrics`` holds the split weeks and, for the final held-out slice, average precision,
     Brier score, base rate (and the same before calibration).
     """
+    with model_threads():
+        return _train(features_df, targets, horizon_weeks, calibration, refit_full, random_state)
+
+
+def _span(weeks: list) -> dict:
+    return {"first_week": str(weeks[0]), "last_week": str(weeks[-1]), "weeks": len(weeks)}
+
+
+def _train(features_df, targets, horizon_weeks, calibration, refit_full, random_state):
     missing = [c for c in FEATURE_COLUMNS if c not in features_df.columns]
     if missing:
         raise ValueError(f"features lack columns {missing}")
@@ -137,54 +230,64 @@ def train_escalation_model(features_df: pd.DataFrame, targets: pd.Series, horizo
         keep &= (features_df["level"] == "township").to_numpy()
     df = features_df.loc[keep]
     y = y_all[keep].astype(int).to_numpy()
+    if y.sum() == 0:
+        raise InsufficientEscalationsError("the training data hold no escalation: nothing to learn from")
     weeks = pd.to_datetime(pd.Series(df["week_start"].values)).dt.date.to_numpy()
     X = df[FEATURE_COLUMNS].apply(pd.to_numeric, errors="coerce").astype(float)
 
-    split = time_split(weeks, horizon_weeks)
-    masks = {k: np.isin(weeks, np.array(v, dtype=object)) for k, v in split.items()}
-    base = _fit_base(X[masks["fit"]], y[masks["fit"]], random_state)
-    model, method = _calibrate(base, X[masks["calibrate"]], y[masks["calibrate"]], calibration)
-    p_test = model.predict_proba(X[masks["test"]])[:, 1]
-    p_test_raw = base.predict_proba(X[masks["test"]])[:, 1]
+    def mask(ws):
+        return np.isin(weeks, np.array(ws, dtype=object))
 
-    metrics = {
-        "split": {k: {"first_week": str(v[0]), "last_week": str(v[-1]), "weeks": len(v),
-                      "rows": int(masks[k].sum()), "positives": int(y[masks[k]].sum())}
-                  for k, v in split.items()},
-        "gap_weeks": int(horizon_weeks),
-        "calibration_method": method,
-        "test": _slice_metrics(y[masks["test"]], p_test),
-        "test_uncalibrated": _slice_metrics(y[masks["test"]], p_test_raw),
-        "budget_recall_test": _budget_recall(df.loc[masks["test"]], y[masks["test"]], p_test, 0.02),
-    }
-
-    if refit_full:
-        # Same protocol shifted forward: fit on every week before the last slice (less a gap), calibrate
-        # on the last slice. The test metrics above stay the honest estimate.
-        uniq = sorted(set(weeks))
-        n_last = len(split["test"])
-        last = uniq[-n_last:]
-        fit_weeks = uniq[:len(uniq) - n_last - horizon_weeks]
-        m_fit, m_cal = np.isin(weeks, np.array(fit_weeks, dtype=object)), np.isin(weeks, np.array(last, dtype=object))
-        if y[m_cal].sum() > 0 and y[m_fit].sum() > 0:
-            base = _fit_base(X[m_fit], y[m_fit], random_state)
-            model, method = _calibrate(base, X[m_cal], y[m_cal], calibration)
-            metrics["deployed"] = {"fit_first_week": str(fit_weeks[0]), "fit_last_week": str(fit_weeks[-1]),
-                                   "calibrate_first_week": str(last[0]), "calibrate_last_week": str(last[-1]),
-                                   "calibration_method": method}
-        else:
-            metrics["deployed"] = {"note": "refit skipped (a slice had no positives); evaluation model deployed",
-                                   "fit_first_week": metrics["split"]["fit"]["first_week"],
-                                   "fit_last_week": metrics["split"]["fit"]["last_week"],
-                                   "calibrate_first_week": metrics["split"]["calibrate"]["first_week"],
-                                   "calibrate_last_week": metrics["split"]["calibrate"]["last_week"],
-                                   "calibration_method": metrics["calibration_method"]}
-    else:
-        metrics["deployed"] = {"fit_first_week": metrics["split"]["fit"]["first_week"],
-                               "fit_last_week": metrics["split"]["fit"]["last_week"],
-                               "calibrate_first_week": metrics["split"]["calibrate"]["first_week"],
-                               "calibrate_last_week": metrics["split"]["calibrate"]["last_week"],
+    metrics: dict = {"gap_weeks": int(horizon_weeks), "rows": int(len(y)), "positives": int(y.sum())}
+    model = None
+    # 1. Evaluation: fit | gap | calibrate | gap | test.
+    try:
+        split = time_split(weeks, horizon_weeks, (0.6, 0.2, 0.2), targets=y)
+    except InsufficientEscalationsError as exc:
+        split = None
+        metrics["evaluation"] = f"none: {exc}"
+    if split is not None:
+        masks = {k: mask(v) for k, v in split.items()}
+        base = _fit_base(X[masks["fit"]], y[masks["fit"]], random_state)
+        model, method = _calibrate(base, X[masks["calibrate"]], y[masks["calibrate"]], calibration)
+        p_test = model.predict_proba(X[masks["test"]])[:, 1]
+        p_test_raw = base.predict_proba(X[masks["test"]])[:, 1]
+        metrics.update({
+            "evaluation": "time-ordered held-out test slice",
+            "split": {k: {**_span(v), "rows": int(masks[k].sum()), "positives": int(y[masks[k]].sum())}
+                      for k, v in split.items()},
+            "calibration_method": method,
+            "test": _slice_metrics(y[masks["test"]], p_test),
+            "test_uncalibrated": _slice_metrics(y[masks["test"]], p_test_raw),
+            "budget_recall_test": _budget_recall(df.loc[masks["test"]], y[masks["test"]], p_test, 0.02),
+        })
+        metrics["deployed"] = {"fit": _span(split["fit"]), "calibrate": _span(split["calibrate"]),
                                "calibration_method": method}
+        if not refit_full:
+            return model, metrics
+
+    # 2. Deployed model: the same protocol on the most recent data, fit | gap | calibrate (last ~20 %).
+    try:
+        split2 = time_split(weeks, horizon_weeks, (0.8, 0.2), targets=y, names=("fit", "calibrate"))
+    except InsufficientEscalationsError as exc:
+        split2 = None
+        note = str(exc)
+    if split2 is not None:
+        base = _fit_base(X[mask(split2["fit"])], y[mask(split2["fit"])], random_state)
+        model, method = _calibrate(base, X[mask(split2["calibrate"])], y[mask(split2["calibrate"])], calibration)
+        metrics["deployed"] = {"fit": _span(split2["fit"]), "calibrate": _span(split2["calibrate"]),
+                               "calibration_method": method}
+        return model, metrics
+    if model is not None:
+        return model, metrics
+    # 3. Too few escalations to hold any out: fit every week without class weights (log-loss keeps the
+    # probabilities near the base rate) and say so in the metadata.
+    pipe = build_pipeline(random_state)
+    pipe.set_params(hgb__class_weight=None)
+    model = pipe.fit(X, y)
+    all_weeks = sorted(set(weeks))
+    metrics["deployed"] = {"fit": _span(all_weeks), "calibrate": None, "calibration_method": "none",
+                           "note": f"not calibrated on held-out weeks: {note}"}
     return model, metrics
 
 
@@ -207,4 +310,5 @@ def predict_proba(model, features_df: pd.DataFrame, feature_columns: list[str] |
     if len(features_df) == 0:
         return np.zeros(0)
     X = features_df[cols].apply(pd.to_numeric, errors="coerce").astype(float)
-    return model.predict_proba(X)[:, 1]
+    with model_threads():
+        return model.predict_proba(X)[:, 1]

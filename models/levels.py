@@ -106,7 +106,8 @@ def assign_levels(scores_df: pd.DataFrame, budget_share: float = DEFAULT_BUDGET_
         else:
             produced = [list(r) if isinstance(r, (list, tuple, np.ndarray)) else [] for r in town["reasons"].iloc[idx]]
         for i, r in zip(idx, produced):
-            reasons[i] = [str(x) for x in r]
+            reasons[i] = [str(x) for x in r] or [
+                f"综合评分{town.at[i, 'score']:.0%}，居本周乡镇第{int(town.at[i, 'rank_in_week'])}位"]
     town["reasons"] = reasons
 
     county = _aggregate_counties(town, names)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pandas as pd
 
 from fengqiao.disputes import SLUG_TO_LABEL
@@ -43,18 +42,33 @@ def _pct(x: float) -> str:
     return f"{round(x * 100):d}%"
 
 
-def _history_mean(history: pd.DataFrame | None, col: str, week) -> float | None:
-    if history is None or len(history) == 0 or col not in history:
+def _recent_history(history: pd.DataFrame | None, week) -> pd.DataFrame | None:
+    """The (at most) 8 rows of ``history`` from weeks before ``week``, oldest first."""
+    if history is None or len(history) == 0:
         return None
     h = history
     if "week_start" in h and week is not None:
-        h = h[pd.to_datetime(h["week_start"]) < pd.to_datetime(week)]
-        h = h.sort_values("week_start").tail(HISTORY_WEEKS)
-    else:
-        h = h.tail(HISTORY_WEEKS)
-    if len(h) == 0:
-        return None
-    return float(pd.to_numeric(h[col], errors="coerce").fillna(0).mean())
+        w = pd.to_datetime(h["week_start"])
+        h = h.assign(_w=w)[w < pd.Timestamp(week)].sort_values("_w")
+    h = h.tail(HISTORY_WEEKS)
+    return h if len(h) else None
+
+
+MEAN_COLUMNS_EXTRA = ("total_contacts", "wage_arrears", "repeat_caller_share", "repeat_order_share",
+                      "complaint_share", "urgent_order_share", "escalation_term_share")
+
+
+def _means_from_history(history: pd.DataFrame | None, week) -> dict[str, float]:
+    h = _recent_history(history, week)
+    if h is None:
+        return {}
+    cols = [c for c in h.columns if str(c).startswith("type_") or c in MEAN_COLUMNS_EXTRA]
+    return {c: float(v) for c, v in h[cols].apply(pd.to_numeric, errors="coerce").fillna(0).mean().items()}
+
+
+def _history_mean(means: dict, col: str, week=None) -> float | None:
+    v = means.get(col) if means else None
+    return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
 
 
 def _rise(row, history, col, week, chg_col=None) -> tuple[float, float | None, float] | None:
@@ -65,9 +79,9 @@ def _rise(row, history, col, week, chg_col=None) -> tuple[float, float | None, f
         return x, m, (x - m) / m if m > 0 else (math.inf if x > 0 else 0.0)
     if chg_col is not None:
         ratio = _num(row, chg_col, float("nan"))
-        if not math.isnan(ratio):
+        if not math.isnan(ratio) and ratio > 0:
             # ratio = (x + 1) / (m + 1)  =>  m = (x + 1) / ratio - 1
-            m = max(0.0, (x + 1) / ratio - 1) if ratio > 0 else 0.0
+            m = max(0.0, (x + 1) / ratio - 1)
             return x, m, (x - m) / m if m > 0 else (math.inf if x > 0 else 0.0)
     return None
 
@@ -85,6 +99,12 @@ def explain(row, history: pd.DataFrame | None = None) -> list[str]:
     region's rows of earlier weeks (rows of the same or later weeks are ignored), or None.
     """
     week = row["week_start"] if "week_start" in row else None
+    return _explain(row, _means_from_history(history, week))
+
+
+def _explain(row, history: dict, fallback: bool = True, score: float | None = None) -> list[str]:
+    """:func:`explain` with the previous weeks' means already computed (column -> mean)."""
+    week = None
     found: list[tuple[float, str]] = []
 
     def add(strength: float, text: str) -> None:
@@ -134,25 +154,29 @@ def explain(row, history: pd.DataFrame | None = None) -> list[str]:
         pmax = _num(row, "mediation_party_max")
         extra = f"（最多{int(pmax)}人）" if pmax >= 5 else ""
         add(0.9 + large / 2, f"{int(large)}起案件当事人达5人以上{extra}")
+    def share_finding(col: str, threshold: float, volume_col: str | None, label: str, base: float) -> None:
+        """A share worth mentioning: above ``threshold`` and, when the region has history, 10 points above
+        its own mean of the previous weeks (a high share that is normal for the place is no reason)."""
+        v = _num(row, col)
+        if v < threshold or (volume_col and _num(row, volume_col) < 3):
+            return
+        m = _history_mean(history, col)
+        if m is not None and v < m + 0.10:
+            return
+        suffix = f"（此前{HISTORY_WEEKS}周平均{_pct(m)}）" if m is not None else ""
+        add(base + v * 3 + (v - (m or 0.0)) * 2, f"{label}{_pct(v)}{suffix}")
+
     esc_share, esc_n = _num(row, "escalation_term_share"), _num(row, "escalation_term_records")
     if esc_n >= 1 and esc_share >= 0.03:
         add(1.0 + esc_share * 10,
             f"{_pct(esc_share)}的记录（{int(esc_n)}条）含过激言辞（威胁、堵路、集体上访等词语）")
-    rep = _num(row, "repeat_caller_share")
-    if rep >= 0.2 and _num(row, "hotline_calls") >= 3:
-        add(0.6 + rep * 3, f"重复来电占{_pct(rep)}")
-    rep_o = _num(row, "repeat_order_share")
-    if rep_o >= 0.2 and _num(row, "work_orders") >= 3:
-        add(0.5 + rep_o * 3, f"重复工单占{_pct(rep_o)}")
+    share_finding("repeat_caller_share", 0.2, "hotline_calls", "重复来电占", 0.6)
+    share_finding("repeat_order_share", 0.2, "work_orders", "重复工单占", 0.5)
     returned = _num(row, "returned_orders")
     if returned >= 2:
         add(0.6 + returned / 4, f"{int(returned)}件工单被退回")
-    urgent = _num(row, "urgent_order_share")
-    if urgent >= 0.25 and _num(row, "work_orders") >= 3:
-        add(0.4 + urgent * 2, f"紧急、特急工单占{_pct(urgent)}")
-    complaint = _num(row, "complaint_share")
-    if complaint >= 0.35 and _num(row, "hotline_calls") >= 3:
-        add(0.3 + complaint * 2, f"投诉类来电占{_pct(complaint)}")
+    share_finding("urgent_order_share", 0.25, "work_orders", "紧急、特急工单占", 0.4)
+    share_finding("complaint_share", 0.35, "hotline_calls", "投诉类来电占", 0.3)
 
     nb_type = _num(row, "nb_max_type_chg_8w", float("nan"))
     nb_total = _num(row, "nb_total_contacts_chg_8w", float("nan"))
@@ -173,9 +197,9 @@ def explain(row, history: pd.DataFrame | None = None) -> list[str]:
             seen.add(text)
         if len(out) == MAX_REASONS:
             break
-    if not out:
+    if not out and fallback:
         total = _num(row, "total_contacts")
-        score = _num(row, "score", float("nan"))
+        score = _num(row, "score", float("nan")) if score is None else float(score)
         text = f"本周来电、工单和调解案件共{int(total)}件"
         if not math.isnan(score):
             text += f"，模型综合评估升级概率约{_pct(score)}"
@@ -185,26 +209,49 @@ def explain(row, history: pd.DataFrame | None = None) -> list[str]:
     return out
 
 
-def explain_frame(rows: pd.DataFrame, features_df: pd.DataFrame) -> list[list[str]]:
-    """:func:`explain` for each row of ``rows`` (keys region_code, week_start), history from ``features_df``."""
+def history_means(features_df: pd.DataFrame) -> pd.DataFrame:
+    """Per row of ``features_df``: mean of each type and volume column over the region's previous 8 rows
+    (weeks), vectorised; NaN where the region has no earlier week."""
+    f = features_df.copy()
+    f["region_code"] = f["region_code"].astype(str)
+    f["_w"] = pd.to_datetime(f["week_start"])
+    f = f.sort_values(["region_code", "_w"])
+    cols = [c for c in f.columns if str(c).startswith("type_") or c in MEAN_COLUMNS_EXTRA]
+    vals = f[cols].apply(pd.to_numeric, errors="coerce").fillna(0)
+    means = (vals.groupby(f["region_code"]).shift(1)
+             .groupby(f["region_code"]).rolling(HISTORY_WEEKS, min_periods=1).mean()
+             .reset_index(level=0, drop=True))
+    means = means.reindex(f.index)
+    means.index = pd.MultiIndex.from_arrays([f["region_code"], f["_w"]])
+    return means
+
+
+def explain_frame(rows: pd.DataFrame, features_df: pd.DataFrame, means: pd.DataFrame | None = None,
+                  fallback: bool = True) -> list[list[str]]:
+    """:func:`explain` for each row of ``rows`` (keys region_code, week_start), history from ``features_df``.
+
+    ``means`` (from :func:`history_means`) may be passed in to reuse it across calls. With
+    ``fallback=False`` a row with no notable finding gets ``[]`` (the caller supplies its own reason,
+    e.g. the EARS statistic, whose score is not a probability).
+    """
     if len(rows) == 0:
         return []
     feats = features_df.copy()
     feats["region_code"] = feats["region_code"].astype(str)
-    feats["_w"] = pd.to_datetime(feats["week_start"])
-    by_region = {code: g.sort_values("_w") for code, g in feats.groupby("region_code")}
+    feats.index = pd.MultiIndex.from_arrays([feats["region_code"], pd.to_datetime(feats["week_start"])])
+    feats = feats[~feats.index.duplicated()]
+    if means is None:
+        means = history_means(features_df)
+    means = means[~means.index.duplicated()]
+    keys = pd.MultiIndex.from_arrays([rows["region_code"].astype(str), pd.to_datetime(rows["week_start"])])
+    cur = feats.reindex(keys)
+    prev = means.reindex(keys)
+    scores = rows["score"].to_numpy() if "score" in rows else [None] * len(rows)
     out = []
-    for _, r in rows.iterrows():
-        code = str(r["region_code"])
-        g = by_region.get(code)
-        w = pd.to_datetime(r["week_start"])
-        if g is None:
-            out.append(explain(r, None))
-            continue
-        cur = g[g["_w"] == w]
-        hist = g[(g["_w"] < w)].tail(HISTORY_WEEKS)
-        base = cur.iloc[0].copy() if len(cur) else r.copy()
-        if "score" in r:
-            base["score"] = r["score"]
-        out.append(explain(base, hist))
+    for i in range(len(rows)):
+        row = cur.iloc[i]
+        if row.isna().all():
+            row = rows.iloc[i]
+        m = prev.iloc[i]
+        out.append(_explain(row, {k: v for k, v in m.items() if pd.notna(v)}, fallback, scores[i]))
     return out

@@ -1,0 +1,190 @@
+"""gold/risk_scores (the registered escalation model) and gold/baseline_scores (EARS C2), townships and counties.
+
+Reads gold/region_week_features and the current model of the registry (``FENGQIAO_MODEL_DIR``); never reads
+``truth/``. Each week's flags follow :func:`models.levels.assign_levels` (alert budget
+``FENGQIAO_ALERT_BUDGET``, small-count guard, colour thresholds); flagged regions get reasons from
+:mod:`models.reasons`. Both tables have exactly the columns of ``fengqiao.schemas.RISK_SCORES``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from fengqiao.lake import Lake, read_table, write_table
+from fengqiao.weeks import week_start as monday_of
+from models.ears import RISK_SCORE_COLUMNS, ALARM_THRESHOLDS, ears_scores
+from models.escalation import predict_proba
+from models.levels import DEFAULT_BUDGET_SHARE, assign_levels
+from models.reasons import explain_frame
+from models.registry import load_current
+
+BASELINE_METHOD = "C2"
+
+
+def _reasons_fn(features_df: pd.DataFrame, lead: dict | None = None):
+    """Reasons for flagged rows; with ``lead`` (row id -> text) that text comes first (baseline)."""
+    def fn(rows: pd.DataFrame) -> list[list[str]]:
+        if lead is None:
+            return explain_frame(rows, features_df)
+        produced = explain_frame(rows, features_df, fallback=False)
+        out = [([lead[i]] if i in lead else []) + r[:3] for i, r in zip(rows["_row"], produced)]
+        empty = [j for j, r in enumerate(out) if not r]
+        if empty:
+            for j, r in zip(empty, explain_frame(rows.iloc[empty], features_df)):
+                out[j] = r
+        return out
+    return fn
+
+
+def _finish(df: pd.DataFrame) -> pd.DataFrame:
+    out = df[RISK_SCORE_COLUMNS].copy()
+    out["week_start"] = pd.to_datetime(out["week_start"]).dt.date
+    out["score"] = out["score"].astype(float)
+    out["flagged"] = out["flagged"].astype(bool)
+    out["rank_in_week"] = out["rank_in_week"].astype("Int32")
+    out["reasons"] = [list(r) for r in out["reasons"]]
+    out["region_code"] = out["region_code"].astype(str)
+    out["county_code"] = out["county_code"].astype(str)
+    return out.sort_values(["week_start", "level", "rank_in_week"], ascending=[True, False, True],
+                           ignore_index=True)
+
+
+def _prepare(features_df: pd.DataFrame) -> pd.DataFrame:
+    f = features_df.copy()
+    f["region_code"] = f["region_code"].astype(str)
+    if "county_code" not in f:
+        f["county_code"] = f["region_code"].str[:6] + "000000"
+    f["county_code"] = f["county_code"].astype(str)
+    f["week_start"] = pd.to_datetime(f["week_start"]).dt.date
+    if "region_name" not in f:
+        f["region_name"] = None
+    return f.reset_index(drop=True)
+
+
+def score_features(features_df: pd.DataFrame, model, metadata: dict,
+                   budget_share: float = DEFAULT_BUDGET_SHARE, weeks=None) -> pd.DataFrame:
+    """Score every township row with ``model``, flag and colour, aggregate counties: a risk_scores frame.
+
+    ``weeks`` (optional iterable of dates) restricts the output to those weeks; all rows of
+    ``features_df`` still serve as history for the reasons.
+    """
+    f = _prepare(features_df)
+    target = f if weeks is None else f[f["week_start"].isin(set(weeks))]
+    town = target[target["level"] == "township"]
+    p = predict_proba(model, town, metadata.get("feature_columns"))
+    scores = pd.DataFrame({
+        "region_code": town["region_code"].values, "level": "township", "week_start": town["week_start"].values,
+        "score": p, "county_code": town["county_code"].values, "region_name": town["region_name"].values,
+        "total_contacts": town["total_contacts"].values if "total_contacts" in town else 0,
+        "model_version": str(metadata.get("model_version", "unknown")),
+    })
+    counties = target[target["level"] == "county"][["region_code", "level", "week_start", "county_code", "region_name"]]
+    scores = pd.concat([scores, counties.assign(score=0.0)], ignore_index=True)
+    return _finish(assign_levels(scores, budget_share=budget_share, reasons_fn=_reasons_fn(f)))
+
+
+def baseline_features(features_df: pd.DataFrame, budget_share: float = DEFAULT_BUDGET_SHARE,
+                      method: str = BASELINE_METHOD, weeks=None) -> pd.DataFrame:
+    """EARS scores (default C2 on total_contacts) with the same flags, colours, counties and reasons."""
+    f = _prepare(features_df)
+    town_all = f[f["level"] == "township"]
+    ears = ears_scores(town_all, method=method)          # EARS needs the full history of each township
+    ears["_row"] = range(len(ears))
+    if weeks is not None:
+        ears = ears[pd.Series(ears["week_start"]).isin(set(weeks)).to_numpy()]
+    thr = ALARM_THRESHOLDS[method.upper()]
+    lead = {i: f"EARS {method.upper()}统计量为{s:.1f}（报警阈值{thr:g}）"
+            for i, s in zip(ears["_row"], ears["ears_stat"]) if pd.notna(s)}
+    target = f if weeks is None else f[f["week_start"].isin(set(weeks))]
+    counties = target[target["level"] == "county"][["region_code", "level", "week_start", "county_code", "region_name"]]
+    scores = pd.concat([ears, counties.assign(score=0.0, model_version=ears["model_version"].iloc[0] if len(ears)
+                                               else f"ears-{method.lower()}")], ignore_index=True)
+    return _finish(assign_levels(scores, budget_share=budget_share, reasons_fn=_reasons_fn(f, lead)))
+
+
+def _select_weeks(all_weeks: list[dt.date], weeks) -> list[dt.date] | None:
+    if weeks is None or (isinstance(weeks, str) and weeks == "all"):
+        return None
+    if isinstance(weeks, str) and weeks == "latest":
+        return all_weeks[-1:]
+    if isinstance(weeks, str):
+        raise ValueError(f"weeks={weeks!r}: use 'all', 'latest', a number of weeks or a list of week starts")
+    if isinstance(weeks, int):
+        return all_weeks[-weeks:]
+    return sorted(pd.to_datetime(pd.Series(list(weeks))).dt.date)
+
+
+def _for_parquet(df: pd.DataFrame) -> pd.DataFrame:
+    """Keep the Arrow types of columns that can be all-null or all-empty in a quiet run.
+
+    ``write_table`` lets pyarrow infer types from pandas: a column of only ``[]`` would become
+    ``list<null>`` and one of only ``None`` the ``null`` type. Reasons are given as numpy unicode arrays
+    (inferred ``list<string>``); an all-null string column is given pandas' ``string`` dtype.
+    """
+    out = df.copy()
+    out["reasons"] = [np.array([str(x) for x in r], dtype=str) for r in out["reasons"]]
+    for col in ("risk_level", "region_name"):
+        if out[col].isna().all():
+            out[col] = pd.array([None] * len(out), dtype="string")
+    out["score"] = out["score"].astype("float64")
+    out["flagged"] = out["flagged"].astype(bool)
+    out["rank_in_week"] = out["rank_in_week"].astype("Int32")
+    return out
+
+
+def _merge(lake: Lake, name: str, new: pd.DataFrame, scored_weeks) -> pd.DataFrame:
+    """Replace ``scored_weeks`` in an existing table, keep its other weeks."""
+    if scored_weeks is None:
+        return new
+    try:
+        old = read_table(lake.gold(name))
+    except FileNotFoundError:
+        return new
+    old = old[~old["week_start"].isin(set(scored_weeks))]
+    if len(old) == 0:
+        return new
+    old["reasons"] = [list(r) if r is not None else [] for r in old["reasons"]]
+    return _finish(pd.concat([old[RISK_SCORE_COLUMNS], new], ignore_index=True))
+
+
+def run(lake: Lake, model_dir: Path, through=None, weeks="all", budget_share: float | None = None) -> dict:
+    """Score gold/region_week_features and publish gold/risk_scores and gold/baseline_scores.
+
+    ``through``: last date (inclusive, date or YYYY-MM-DD) whose week is scored; later weeks are ignored.
+    ``weeks``: ``"all"`` (rewrite both tables), ``"latest"``, an int N (the last N weeks), or a list of
+    week starts; other weeks already in the tables are kept.
+    Raises :class:`models.registry.NoModelError` when no model is registered.
+    """
+    from fengqiao.settings import get_settings
+
+    if budget_share is None:
+        budget_share = get_settings().alert_budget_share
+    model, metadata = load_current(Path(model_dir))
+    features = read_table(lake.gold("region_week_features"))
+    if through is not None:
+        limit = monday_of(pd.Timestamp(str(through)).date())
+        features = features[features["week_start"] <= limit]
+    all_weeks = sorted(features["week_start"].unique())
+    selected = _select_weeks(all_weeks, weeks)
+
+    risk = score_features(features, model, metadata, budget_share, weeks=selected)
+    base = baseline_features(features, budget_share, weeks=selected)
+    risk_path = write_table(_for_parquet(_merge(lake, "risk_scores", risk, selected)), lake, "gold", "risk_scores")
+    base_path = write_table(_for_parquet(_merge(lake, "baseline_scores", base, selected)), lake, "gold",
+                            "baseline_scores")
+    flagged = risk[risk["flagged"]]
+    return {
+        "model_version": metadata.get("model_version"),
+        "weeks_scored": len(selected) if selected is not None else len(all_weeks),
+        "first_week": str((selected or all_weeks or [None])[0]),
+        "last_week": str((selected or all_weeks or [None])[-1]),
+        "rows": int(len(risk)),
+        "flagged_townships": int((flagged["level"] == "township").sum()),
+        "flagged_counties": int((flagged["level"] == "county").sum()),
+        "baseline_flagged_townships": int((base["flagged"] & (base["level"] == "township")).sum()),
+        "risk_scores": str(risk_path),
+        "baseline_scores": str(base_path),
+    }

@@ -1,0 +1,83 @@
+"""Train the escalation model from gold/region_week_features and the simulator's truth, then register it.
+
+Only training reads ``truth/episodes.csv``; the scoring job never does.
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import sklearn
+
+from features import FEATURE_COLUMNS, KEY_COLUMNS
+from models.escalation import train_escalation_model
+from models.labels import escalation_targets, read_episodes
+from models.registry import register
+
+
+def training_fingerprint(frame: pd.DataFrame) -> str:
+    """sha256 of a frame's contents in a canonical order (rows sorted by key, columns as given)."""
+    keys = [c for c in ("region_code", "week_start") if c in frame.columns]
+    canon = frame.sort_values(keys).reset_index(drop=True) if keys else frame.reset_index(drop=True)
+    canon = canon.astype({c: str for c in canon.columns if canon[c].dtype == object or c == "week_start"})
+    hashed = pd.util.hash_pandas_object(canon, index=False).to_numpy()
+    h = hashlib.sha256(hashed.tobytes())
+    h.update(",".join(map(str, canon.columns)).encode())
+    return h.hexdigest()
+
+
+def train_from_tables(features_df: pd.DataFrame, episodes_df: pd.DataFrame, horizon_weeks: int = 4,
+                      **kwargs):
+    """Labels from the episodes, time-ordered fit and calibration; returns ``(model, metadata)``."""
+    town = features_df[features_df["level"] == "township"].copy()
+    town["week_start"] = pd.to_datetime(town["week_start"]).dt.date
+    targets = escalation_targets(town, episodes_df, horizon_weeks)
+    # The last `horizon_weeks` weeks cannot see their whole label window: leave them out.
+    last_week = max(town["week_start"])
+    complete = (pd.to_datetime(town["week_start"]) + pd.Timedelta(weeks=horizon_weeks)) <= pd.Timestamp(last_week)
+    town, targets = town[complete.to_numpy()], targets[complete.to_numpy()]
+
+    model, metrics = train_escalation_model(town, targets, horizon_weeks=horizon_weeks, **kwargs)
+    frame = town[[c for c in KEY_COLUMNS if c in town.columns] + FEATURE_COLUMNS].assign(target=targets.values)
+    fingerprint = training_fingerprint(frame)
+    weeks = sorted(town["week_start"].unique())
+    metadata = {
+        "model_kind": "HistGradientBoostingClassifier" + (
+            f" + CalibratedClassifierCV(FrozenEstimator, {metrics['deployed']['calibration_method']})"
+            if metrics["deployed"]["calibration_method"] != "none" else " (uncalibrated: too few escalations)"),
+        # Dated by the data (the last labelled training week), not the wall clock: retraining on the same
+        # data gives the same metadata and version.
+        "created": str(weeks[-1]),
+        "created_from_data": True,
+        "training_window": {"first_week": str(weeks[0]), "last_week": str(weeks[-1]), "weeks": len(weeks)},
+        "training_rows": int(len(town)),
+        "training_positives": int(np.nansum(targets.values)),
+        "training_townships": int(town["region_code"].nunique()),
+        "training_data_sha256": fingerprint,
+        "feature_columns": list(FEATURE_COLUMNS),
+        "horizon_weeks": int(horizon_weeks),
+        "label": f"escalation episode of the township peaks in [week, week + {horizon_weeks} weeks]",
+        "metrics": metrics,
+        "sklearn_version": sklearn.__version__,
+    }
+    metadata["model_version"] = f"escalation-h{horizon_weeks}-{str(weeks[-1]).replace('-', '')}-{fingerprint[:8]}"
+    return model, metadata
+
+
+def train_and_register(features_df: pd.DataFrame, episodes_df: pd.DataFrame, model_dir: Path,
+                       horizon_weeks: int = 4, **kwargs) -> str:
+    model, metadata = train_from_tables(features_df, episodes_df, horizon_weeks, **kwargs)
+    return register(model, metadata, Path(model_dir))
+
+
+def train_from_lake(lake, truth_dir: Path, model_dir: Path, horizon_weeks: int = 4) -> str:
+    """Convenience for the CLI (``fengqiao train``): features from the lake, episodes from ``truth_dir``."""
+    from fengqiao.lake import read_table
+
+    features_df = read_table(lake.gold("region_week_features"))
+    episodes_path = Path(truth_dir) / "episodes.csv"
+    if not episodes_path.exists():
+        raise FileNotFoundError(f"{episodes_path} not found: training needs a simulated drop with truth/")
+    return train_and_register(features_df, read_episodes(episodes_path), model_dir, horizon_weeks)

@@ -1,0 +1,493 @@
+"""Models, levels, reasons, registry, scoring job and backtest on small synthetic frames (no Spark)."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features import FEATURE_COLUMNS, TYPE_COUNT_COLUMNS
+
+MONDAY = dt.date(2024, 1, 1)
+
+
+def wk(i: int) -> dt.date:
+    return MONDAY + dt.timedelta(weeks=i)
+
+
+# --- synthetic data ---------------------------------------------------------------------------
+
+def synthetic_features(n_counties=3, towns_per_county=10, n_weeks=70, episodes=(), seed=0) -> pd.DataFrame:
+    """Township and county rows with every feature column. ``episodes``: (township_index, peak_week_index)
+    pairs; each builds up labour disputes, failures and group cases over the 4 weeks up to its peak."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    towns = []
+    for c in range(n_counties):
+        county = f"3701{c + 2:02d}000000"
+        for t in range(towns_per_county):
+            towns.append((f"3701{c + 2:02d}{t + 1:03d}000", county, f"测试{c}{t}镇"))
+    boost = np.zeros((len(towns), n_weeks))
+    for ti, peak in episodes:
+        for lag, b in zip(range(4, -1, -1), (0.3, 0.6, 1.0, 1.6, 2.2)):
+            if 0 <= peak - lag < n_weeks:
+                boost[ti, peak - lag] = b
+    for ti, (code, county, name) in enumerate(towns):
+        base = rng.uniform(8, 25)
+        for w in range(n_weeks):
+            b = boost[ti, w]
+            r = {"region_code": code, "level": "township", "county_code": county, "week_start": wk(w),
+                 "region_name": name}
+            for col in FEATURE_COLUMNS:
+                r[col] = 0.0
+            types = rng.poisson(base / 15, size=len(TYPE_COUNT_COLUMNS)).astype(float)
+            types[TYPE_COUNT_COLUMNS.index("type_labour")] += rng.poisson(6 * b) if b else 0
+            for col, v in zip(TYPE_COUNT_COLUMNS, types):
+                r[col] = v
+            total = float(types.sum())
+            r.update(total_contacts=total, hotline_calls=round(total * 0.5), work_orders=round(total * 0.3),
+                     mediation_cases=total - round(total * 0.5) - round(total * 0.3),
+                     wage_arrears=float(rng.poisson(0.5 + 3 * b)),
+                     complaint_share=rng.uniform(0.1, 0.3) + 0.1 * b,
+                     repeat_caller_share=rng.uniform(0.0, 0.15) + 0.1 * b,
+                     repeat_order_share=rng.uniform(0.0, 0.1),
+                     failed_mediations=float(rng.poisson(0.2 + b)),
+                     group_tendency_cases=float(rng.poisson(0.05 + 0.8 * b)),
+                     criminal_tendency_cases=float(rng.poisson(0.02 + 0.3 * b)),
+                     escalation_term_records=float(rng.poisson(0.2 + 2 * b)),
+                     week_of_year=float(wk(w).isocalendar()[1]), weeks_to_spring_festival=float((52 - w) % 52))
+            r["escalation_term_share"] = r["escalation_term_records"] / max(total, 1.0)
+            rows.append(r)
+    df = pd.DataFrame(rows)
+    df = df.sort_values(["region_code", "week_start"]).reset_index(drop=True)
+    for base_col in ("total_contacts", "wage_arrears", "escalation_term_records", "failed_mediations"):
+        prev = df.groupby("region_code")[base_col].transform(lambda s: s.shift(1).rolling(8, min_periods=1).mean())
+        df[f"{base_col}_chg_8w"] = (df[base_col] + 1) / (prev.fillna(df[base_col]) + 1)
+    counties = (df.groupby(["county_code", "week_start"])[FEATURE_COLUMNS].sum().reset_index()
+                .assign(level="county"))
+    counties["region_code"] = counties["county_code"]
+    counties["region_name"] = "测试县" + counties["county_code"].str[4:6]
+    return pd.concat([df, counties[df.columns]], ignore_index=True)
+
+
+def spread_episodes(n_towns=30, n_weeks=70, every=3, seed=1):
+    rng = np.random.default_rng(seed)
+    return [(int(rng.integers(0, n_towns)), peak) for peak in range(12, n_weeks - 2, every)]
+
+
+def episodes_frame(features, pairs, extra=()):
+    towns = sorted(features.loc[features["level"] == "township", "region_code"].unique())
+    rows = [{"episode_id": f"e{i}", "region_code": towns[ti], "dispute_type": "劳动争议",
+             "start_week": str(wk(peak - 4)), "peak_week": str(wk(peak)), "end_week": str(wk(peak + 2)),
+             "kind": "escalation"} for i, (ti, peak) in enumerate(pairs)]
+    rows += list(extra)
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="module")
+def trained():
+    from models.train import train_from_tables
+
+    pairs = spread_episodes()
+    feats = synthetic_features(episodes=pairs)
+    eps = episodes_frame(feats, pairs)
+    model, meta = train_from_tables(feats, eps, horizon_weeks=4)
+    return feats, eps, model, meta
+
+
+# --- EARS --------------------------------------------------------------------------------------
+
+def _series_frame(values, code="370102001000"):
+    return pd.DataFrame({"region_code": code, "level": "township", "county_code": code[:6] + "000000",
+                         "week_start": [wk(i) for i in range(len(values))], "total_contacts": values,
+                         "region_name": "x"})
+
+
+def test_ears_c1_c2_c3_by_hand():
+    from models.ears import SD_FLOOR, ears_statistic
+
+    x = [10, 12, 8, 10, 12, 8, 10, 12, 8, 10, 30, 40]
+    df = _series_frame([float(v) for v in x])
+    c1, c2, c3 = (ears_statistic(df, m).to_numpy() for m in ("C1", "C2", "C3"))
+    assert np.isnan(c1[:7]).all() and not np.isnan(c1[7])
+    assert np.isnan(c2[:9]).all() and not np.isnan(c2[9])
+
+    def stat(t, lo, hi):
+        base = np.array(x[lo:hi + 1], dtype=float)
+        return (x[t] - base.mean()) / max(base.std(ddof=1), SD_FLOOR)
+
+    for t in range(7, len(x)):
+        assert c1[t] == pytest.approx(stat(t, t - 7, t - 1))
+    for t in range(9, len(x)):
+        assert c2[t] == pytest.approx(stat(t, t - 9, t - 3))
+    # By hand, week 10 (x = 30): C1 baseline weeks 3..9 = 10,12,8,10,12,8,10: mean 10, sd sqrt(16/6);
+    # C2 baseline weeks 1..7 = 12,8,10,12,8,10,12: mean 72/7, sd 1.7995.
+    assert c1[10] == pytest.approx(20 / math.sqrt(16 / 6)) and c1[10] == pytest.approx(12.2474, abs=1e-4)
+    assert c2[10] == pytest.approx(10.9556, abs=1e-4)
+    # Guard band: C2 at week 11 leaves out week 10 (30), C1 does not.
+    assert c2[11] > c1[11]
+    assert c2[11] == pytest.approx((40 - np.mean(x[2:9])) / np.std(x[2:9], ddof=1))
+    # C3 = sum_{i=0..2} max(0, C2_{t-i} - 1); C2 before week 9 missing -> 0.
+    assert c3[9] == pytest.approx(max(0, c2[9] - 1))
+    assert c3[11] == pytest.approx(sum(max(0, c2[t] - 1) for t in (9, 10, 11)))
+
+
+def test_ears_sd_floor_and_scores():
+    from models.ears import ears_scores, statistic_to_score
+
+    df = _series_frame([5.0] * 9 + [6.0, 9.0])
+    stat = ears_scores(df, "C1")["ears_stat"].to_numpy()
+    assert stat[9] == pytest.approx(1.0)  # flat baseline: sd 0 -> floor 1
+    assert np.std([5] * 6 + [6], ddof=1) < 1                          # sd 0.38 is floored to 1
+    assert stat[10] == pytest.approx(9 - 36 / 7)
+    s = statistic_to_score([0.0, 3.0, 6.0, np.nan], "C2")
+    assert s[1] == pytest.approx(0.5) and s[0] < s[1] < s[2] and s[3] == 0.0
+    out = ears_scores(df, "C2")
+    assert set(out["model_version"]) == {"ears-c2"}
+    assert out["score"].between(0, 1).all()
+
+
+# --- labels ------------------------------------------------------------------------------------
+
+def test_labels_on_toy_episode():
+    from models.labels import escalation_targets
+
+    feats = pd.concat([_series_frame([1.0] * 12), _series_frame([1.0] * 12, "370102002000"),
+                       _series_frame([1.0] * 12, "370102000000").assign(level="county")], ignore_index=True)
+    eps = pd.DataFrame([
+        {"episode_id": "a", "region_code": "370102001003", "dispute_type": "劳动争议", "start_week": str(wk(3)),
+         "peak_week": str(wk(7) + dt.timedelta(days=2)), "end_week": str(wk(9)), "kind": "escalation"},
+        {"episode_id": "b", "region_code": "370102002000", "dispute_type": "物业", "start_week": str(wk(3)),
+         "peak_week": str(wk(7)), "end_week": str(wk(9)), "kind": "seasonal"},
+    ])
+    y = escalation_targets(feats, eps, horizon_weeks=4)
+    t1 = y[(feats["region_code"] == "370102001000").to_numpy()].to_numpy()
+    assert list(t1) == [0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 0, 0]     # weeks 3..7 (village code -> township)
+    assert y[(feats["region_code"] == "370102002000").to_numpy()].sum() == 0  # confounders are not labels
+    assert y[(feats["level"] == "county").to_numpy()].isna().all()
+
+
+# --- model -------------------------------------------------------------------------------------
+
+def test_time_split_is_ordered_and_disjoint():
+    from models.escalation import time_split
+
+    weeks = [wk(i) for i in range(60)] * 3
+    s = time_split(weeks, horizon_weeks=4)
+    fit, cal, test = (set(s[k]) for k in ("fit", "calibrate", "test"))
+    assert not (fit & cal) and not (cal & test) and not (fit & test)
+    assert max(fit) < min(cal) and max(cal) < min(test)
+    assert (min(cal) - max(fit)).days // 7 == 5 and (min(test) - max(cal)).days // 7 == 5  # 4-week gaps
+
+
+def test_training_metrics_and_probabilities(trained):
+    feats, _, model, meta = trained
+    m = meta["metrics"]
+    assert m["split"]["fit"]["last_week"] < m["split"]["calibrate"]["first_week"]
+    assert m["split"]["calibrate"]["last_week"] < m["split"]["test"]["first_week"]
+    for key in ("average_precision", "brier", "base_rate"):
+        assert m["test"][key] is not None
+    assert m["test"]["average_precision"] > m["test"]["base_rate"]  # learns the planted signal
+    from models.escalation import predict_proba
+    p = predict_proba(model, feats[feats["level"] == "township"])
+    assert np.all((p >= 0) & (p <= 1))
+    assert meta["feature_columns"] == FEATURE_COLUMNS and meta["horizon_weeks"] == 4
+    assert len(meta["training_data_sha256"]) == 64
+
+
+def test_pipeline_transforms():
+    from models.escalation import LOG_COLUMNS, PASSTHROUGH_COLUMNS, build_pipeline
+
+    assert set(LOG_COLUMNS) | set(PASSTHROUGH_COLUMNS) == set(FEATURE_COLUMNS)
+    assert "total_contacts" in LOG_COLUMNS and "complaint_share" in PASSTHROUGH_COLUMNS
+    assert "total_contacts_z_8w" in PASSTHROUGH_COLUMNS
+    assert build_pipeline().steps[-1][0] == "hgb"
+
+
+# --- levels ------------------------------------------------------------------------------------
+
+def _scores(n=120, weeks=2, seed=3):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for w in range(weeks):
+        for i in range(n):
+            code = f"3701{i // 40 + 2:02d}{i % 40 + 1:03d}000"
+            rows.append({"region_code": code, "level": "township", "week_start": wk(w),
+                         "score": float(rng.uniform(0.05, 0.9)), "county_code": code[:6] + "000000",
+                         "region_name": f"镇{i}", "total_contacts": 20, "model_version": "m"})
+    return pd.DataFrame(rows)
+
+
+def test_levels_budget_and_guard():
+    from models.levels import assign_levels, level_for
+
+    s = _scores()
+    out = assign_levels(s, budget_share=0.02)
+    town = out[out["level"] == "township"]
+    assert (town.groupby("week_start")["flagged"].sum() == math.ceil(0.02 * 120)).all()  # 3 per week
+    top = town[town["week_start"] == wk(0)].nlargest(3, "score")
+    assert top["flagged"].all()
+    assert (town.loc[town["flagged"], "risk_level"].notna()).all()
+    assert town.loc[~town["flagged"], "risk_level"].isna().all()
+    assert [level_for(v) for v in (0.6, 0.35, 0.2, 0.05)] == ["红", "橙", "黄", "蓝"]
+    # At least one per week even with a tiny budget.
+    assert (assign_levels(s, budget_share=0.0001).query("level == 'township'")
+            .groupby("week_start")["flagged"].sum() == 1).all()
+    # Small-count guard: the best township with 2 contacts is skipped, the next one flagged instead.
+    best = s.loc[s[s["week_start"] == wk(0)]["score"].idxmax(), "region_code"]
+    s2 = s.copy()
+    s2.loc[(s2["region_code"] == best), "total_contacts"] = 2
+    out2 = assign_levels(s2, budget_share=0.02, min_contacts=5)
+    t2 = out2[(out2["level"] == "township") & (out2["week_start"] == wk(0))]
+    assert not t2.loc[t2["region_code"] == best, "flagged"].iloc[0]
+    assert t2["flagged"].sum() == 3
+    # Score floor: nothing flagged in a quiet week.
+    quiet = s.assign(score=0.001)
+    assert not assign_levels(quiet)["flagged"].any()
+
+
+def test_county_aggregation():
+    from models.levels import assign_levels
+
+    s = pd.DataFrame([
+        {"region_code": "370102001000", "level": "township", "week_start": wk(0), "score": 0.6,
+         "county_code": "370102000000", "total_contacts": 20},
+        {"region_code": "370102002000", "level": "township", "week_start": wk(0), "score": 0.2,
+         "county_code": "370102000000", "total_contacts": 20},
+        {"region_code": "370103001000", "level": "township", "week_start": wk(0), "score": 0.1,
+         "county_code": "370103000000", "total_contacts": 20},
+        {"region_code": "370102000000", "level": "county", "week_start": wk(0), "score": 0.0,
+         "county_code": "370102000000", "region_name": "历下区"},
+    ])
+    out = assign_levels(s, budget_share=0.02).set_index("region_code")
+    assert out.loc["370102000000", "score"] == pytest.approx(1 - 0.4 * 0.8)
+    assert out.loc["370103000000", "score"] == pytest.approx(0.1)
+    assert out.loc["370102000000", "flagged"] and out.loc["370102000000", "risk_level"] == "红"
+    assert not out.loc["370103000000", "flagged"] and out.loc["370103000000", "risk_level"] is None
+    assert out.loc["370102000000", "region_name"] == "历下区"
+    assert out.loc["370102000000", "reasons"] and out.loc["370103000000", "reasons"] == []
+
+
+# --- reasons -----------------------------------------------------------------------------------
+
+def test_reasons_chinese_with_figures():
+    from models.reasons import explain
+
+    hist = pd.DataFrame({"week_start": [wk(i) for i in range(8)], "type_labour": [2.0] * 8,
+                         "total_contacts": [20.0] * 8, "wage_arrears": [1.0] * 8})
+    row = pd.Series({c: 0.0 for c in FEATURE_COLUMNS} | {"week_start": wk(8), "type_labour": 6.8, "total_contacts": 26.0, "hotline_calls": 13.0,
+                          "repeat_caller_share": 0.31, "failed_mediations": 2.0, "group_tendency_cases": 3.0,
+                          "escalation_term_records": 3.0, "escalation_term_share": 0.12,
+                          "nb_max_type_chg_8w": 2.5})
+    reasons = explain(row, hist)
+    text = "；".join(reasons)
+    assert 1 <= len(reasons) <= 4
+    assert "3起案件有群体性倾向" in text
+    assert "劳动争议类纠纷较前8周均值上升240%" in text
+    assert all(any("\u4e00" <= ch <= "\u9fff" for ch in r) for r in reasons)
+    assert all(any(ch.isdigit() for ch in r) for r in reasons)
+    # Never empty, even with nothing notable.
+    assert explain(pd.Series({c: 0.0 for c in FEATURE_COLUMNS} | {"week_start": wk(8)}), None)
+
+
+# --- registry ----------------------------------------------------------------------------------
+
+def test_registry_round_trip(trained, tmp_path):
+    import skops.io as sio
+
+    from models.registry import ALLOWED_TYPES, UntrustedModelError, load_current, register
+
+    feats, _, model, meta = trained
+    version = register(model, meta, tmp_path)
+    assert (tmp_path / f"{version}.skops").exists() and (tmp_path / f"{version}.json").exists()
+    assert json.loads((tmp_path / "current.json").read_text())["model_version"] == version
+    untrusted = sio.get_untrusted_types(file=tmp_path / f"{version}.skops")
+    assert set(untrusted) <= ALLOWED_TYPES
+    loaded, meta2 = load_current(tmp_path)
+    X = feats.loc[feats["level"] == "township", FEATURE_COLUMNS].astype(float)
+    np.testing.assert_allclose(loaded.predict_proba(X), model.predict_proba(X))
+    assert meta2["model_version"] == version and meta2["sklearn_version"]
+    # A narrower allow-list refuses to load.
+    with pytest.raises(UntrustedModelError):
+        load_current(tmp_path, allowed_types=frozenset())
+    # A tampered file is refused.
+    path = tmp_path / f"{version}.skops"
+    path.write_bytes(path.read_bytes() + b"x")
+    with pytest.raises(UntrustedModelError):
+        load_current(tmp_path)
+
+
+def test_no_model_error(tmp_path):
+    from models.registry import NoModelError, load_current
+
+    with pytest.raises(NoModelError, match="fengqiao train"):
+        load_current(tmp_path / "empty")
+
+
+# --- scoring job -------------------------------------------------------------------------------
+
+def test_score_features_and_run(trained, tmp_path):
+    from fengqiao.lake import Lake, read_table, write_table
+    from fengqiao.schemas import RISK_SCORES, columns_of
+    from jobs import gold_risk_scores
+    from models.registry import register
+
+    feats, _, model, meta = trained
+    out = gold_risk_scores.score_features(feats, model, meta, budget_share=0.05)
+    assert list(out.columns) == columns_of(RISK_SCORES)
+    assert set(out["level"]) == {"township", "county"}
+    assert out["score"].between(0, 1).all()
+    flagged = out[out["flagged"]]
+    assert len(flagged) and all(len(r) >= 1 for r in flagged["reasons"])
+    assert all(r == [] for r in out.loc[~out["flagged"], "reasons"])
+    assert (out["model_version"] == meta["model_version"]).all()
+
+    lake = Lake.at(tmp_path / "lake")
+    write_table(feats, lake, "gold", "region_week_features")
+    register(model, meta, tmp_path / "models")
+    summary = gold_risk_scores.run(lake, tmp_path / "models", budget_share=0.05)
+    assert summary["flagged_townships"] > 0
+    for table in ("risk_scores", "baseline_scores"):
+        df = read_table(lake.gold(table))
+        assert sorted(df.columns) == sorted(columns_of(RISK_SCORES))
+    base = read_table(lake.gold("baseline_scores"))
+    assert set(base["model_version"]) == {"ears-c2"}
+    assert any("EARS C2" in r[0] for r in base.loc[base["flagged"], "reasons"])
+    # Rescoring the latest week keeps the other weeks.
+    gold_risk_scores.run(lake, tmp_path / "models", weeks="latest", budget_share=0.05)
+    assert read_table(lake.gold("risk_scores"))["week_start"].nunique() == feats["week_start"].nunique()
+
+
+# --- backtest ----------------------------------------------------------------------------------
+
+def test_backtest_known_answer(tmp_path):
+    from fengqiao.lake import Lake, write_table
+    from models.backtest import backtest, evaluate_alerts, format_backtest, top_alerts
+
+    towns = [f"370102{i:03d}000" for i in range(1, 11)]            # 10 townships: top 2% = 1 alert a week
+    O = 10                                                          # EARS needs 9 weeks before it is warm
+    rows = []
+    for w in range(-O, 12):
+        for i, code in enumerate(towns):
+            score = 0.01 * i / 10
+            if code == towns[0] and w in (5, 6, 7):                  # episode A: start 4, peak 7 -> lead 2
+                score = 0.9
+            if code == towns[1] and w == 2:                          # alert in a seasonal confounder
+                score = 0.9
+            rows.append({"region_code": code, "level": "township", "week_start": wk(O + w), "score": score,
+                         "model_version": "m", "county_code": "370102000000"})
+    scores = pd.DataFrame(rows)
+    eps = pd.DataFrame([
+        {"episode_id": "A", "region_code": towns[0], "dispute_type": "劳动争议", "start_week": str(wk(O + 4)),
+         "peak_week": str(wk(O + 7)), "end_week": str(wk(O + 8)), "kind": "escalation"},
+        {"episode_id": "B", "region_code": towns[5], "dispute_type": "物业", "start_week": str(wk(O + 8)),
+         "peak_week": str(wk(O + 10)), "end_week": str(wk(O + 11)), "kind": "escalation"},
+        {"episode_id": "S", "region_code": towns[1], "dispute_type": "物业", "start_week": str(wk(O + 1)),
+         "peak_week": str(wk(O + 2)), "end_week": str(wk(O + 3)), "kind": "seasonal"},
+    ])
+    alerts = top_alerts(scores, 0.02)
+    alerts = alerts[alerts["week_start"] >= wk(O)]
+    assert len(alerts) == 12
+    m = evaluate_alerts(alerts, eps, [wk(O + w) for w in range(12)])
+    assert m["episodes"] == 2 and m["detected"] == 1 and m["recall"] == 0.5
+    assert m["median_lead_weeks"] == 2.0
+    assert m["precision"] == pytest.approx(3 / 12)
+    assert m["false_alerts"] == 9
+    assert m["false_alerts_confounder"] == 1 and m["fa_seasonal"] == 1
+    # A county-level confounder covers all its townships: weeks 1-3 alerts all fall in it.
+    outage = {"episode_id": "O", "region_code": "370102000000", "dispute_type": "其他", "start_week": str(wk(O + 1)),
+              "peak_week": str(wk(O + 2)), "end_week": str(wk(O + 3)), "kind": "outage"}
+    m2 = evaluate_alerts(alerts, pd.concat([eps, pd.DataFrame([outage])]), [wk(O + w) for w in range(12)])
+    assert m2["fa_outage"] == 3 and m2["fa_seasonal"] == 1 and m2["false_alerts_confounder"] == 3
+    # A city code covers every township of the city; another city's code none.
+    assert evaluate_alerts(alerts, pd.concat([eps, pd.DataFrame([outage | {"region_code": "370100000000"}])]),
+                           [wk(O + w) for w in range(12)])["fa_outage"] == 3
+    assert evaluate_alerts(alerts, pd.concat([eps, pd.DataFrame([outage | {"region_code": "370200000000"}])]),
+                           [wk(O + w) for w in range(12)])["fa_outage"] == 0
+
+    lake = Lake.at(tmp_path / "lake")
+    truth = tmp_path / "truth"
+    truth.mkdir()
+    eps.to_csv(truth / "episodes.csv", index=False)
+    feats = scores.rename(columns={"score": "total_contacts"}).assign(total_contacts=10.0, region_name="x")
+    write_table(scores.assign(reasons=[[] for _ in range(len(scores))]), lake, "gold", "risk_scores")
+    write_table(feats, lake, "gold", "region_week_features")
+    res = backtest(lake, truth, budget_share=0.02)
+    assert list(res["detector"]) == ["model", "ears_c1", "ears_c2", "ears_c3"]
+    row = res.set_index("detector").loc["model"]
+    assert row["weeks"] == 13                                       # weeks 9..21: EARS C2 warm from week 9
+    assert row["recall"] == 0.5 and row["median_lead_weeks"] == 2.0 and row["fa_seasonal"] == 1
+    assert row["precision"] == pytest.approx(3 / 13)
+    assert "ears_c2" in format_backtest(res)
+
+
+def test_scoring_never_reads_truth():
+    import inspect
+
+    from jobs import gold_risk_scores
+
+    src = inspect.getsource(gold_risk_scores)
+    assert "models.labels" not in src and "episodes" not in src and "truth_dir" not in src
+
+
+def test_backtest_window_and_training_overlap():
+    from models.backtest import backtest_frames
+
+    towns = [f"370102{i:03d}000" for i in range(1, 11)]
+    scores = pd.DataFrame([{"region_code": c, "level": "township", "week_start": wk(w), "score": 0.1 + i / 100,
+                            "model_version": "m"} for w in range(10) for i, c in enumerate(towns)])
+    eps = pd.DataFrame(columns=["episode_id", "region_code", "dispute_type", "start_week", "peak_week",
+                                "end_week", "kind"])
+    res = backtest_frames({"model": scores, "other": scores}, eps, 0.02, first_week=wk(4),
+                          training_window=(str(wk(0)), str(wk(5))))
+    assert list(res["weeks"]) == [6, 6] and list(res["alerts"]) == [6, 6]
+    assert list(res["training_overlap_weeks"]) == [2, 0]
+
+
+def test_quiet_week_keeps_column_types(tmp_path):
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    from fengqiao.lake import Lake, write_table
+    from jobs.gold_risk_scores import _for_parquet
+    from models.levels import assign_levels
+
+    quiet = assign_levels(_scores(n=10, weeks=1).assign(score=0.001))
+    assert not quiet["flagged"].any()
+    path = write_table(_for_parquet(quiet), Lake.at(tmp_path), "gold", "risk_scores")
+    schema = ds.dataset(path, partitioning="hive").schema
+    assert schema.field("reasons").type == pa.list_(pa.string())
+    assert schema.field("risk_level").type == pa.string()
+
+
+def test_time_split_moves_boundaries_to_keep_an_escalation_in_each_slice():
+    from models.escalation import InsufficientEscalationsError, time_split
+
+    weeks = [wk(i) for i in range(60)]
+    y = [1 if i in (5, 30, 58) else 0 for i in range(60)]
+    plain = time_split(weeks, 4)
+    assert not any(y[weeks.index(w)] for w in plain["calibrate"])       # the plain cut misses one
+    s = time_split(weeks, 4, targets=y)
+    for name in ("fit", "calibrate", "test"):
+        assert sum(y[weeks.index(w)] for w in s[name]) >= 1, name
+    assert max(s["fit"]) < min(s["calibrate"]) and max(s["calibrate"]) < min(s["test"])
+    assert (min(s["calibrate"]) - max(s["fit"])).days // 7 > 4 and (min(s["test"]) - max(s["calibrate"])).days // 7 > 4
+    with pytest.raises(InsufficientEscalationsError):
+        time_split(weeks, 4, targets=[1 if i == 30 else 0 for i in range(60)])
+
+
+@pytest.mark.parametrize("pairs,calibrated", [([(3, 20), (7, 45)], True), ([(3, 30)], False)])
+def test_training_with_few_escalations(pairs, calibrated):
+    from models.escalation import predict_proba
+    from models.train import train_from_tables
+
+    feats = synthetic_features(n_counties=2, towns_per_county=8, n_weeks=60, episodes=pairs)
+    model, meta = train_from_tables(feats, episodes_frame(feats, pairs))
+    m = meta["metrics"]
+    assert m["evaluation"].startswith("none")                          # too few escalations to hold out a test
+    assert (m["deployed"]["calibration_method"] != "none") == calibrated
+    p = predict_proba(model, feats[feats["level"] == "township"])
+    assert np.all((p >= 0) & (p <= 1))
