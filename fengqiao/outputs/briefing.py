@@ -18,13 +18,14 @@ from zoneinfo import ZoneInfo
 import jinja2
 import pandas as pd
 
+from features import KEY_COLUMNS
 from fengqiao.lake import Lake, read_table
 from fengqiao.regions import county_of, read_bureaus, read_regions
 from fengqiao.weeks import weeks_to_spring_festival
 
 from .common import (
     LEVEL_COLOURS, LEVEL_NAMES, LEVEL_RANK, LEVEL_TEXT_COLOURS, LEVELS, as_date, bureau_index,
-    change_ratio, change_text, county_bureau_name, day_label, latest_scored_week, level_of,
+    change_ratio, change_text, county_bureau_name, day_label, flagged_rows, latest_scored_week, level_of,
     probability_text, reasons_list, region_names, scrub, top_area_name, township_office_name, week_label,
 )
 
@@ -88,7 +89,7 @@ def build_context(lake: Lake, week_start: dt.date | None = None) -> dict:
     names = {code: scrub(name) for code, name in region_names(regions).items()}
 
     weekly = _weekly_totals(features)
-    flagged = _flagged_rows(week_scores, features, week, names)
+    flagged = _hotspots(week_scores, features, week, names)
     counties = _county_rows(regions, features, week_scores, week, names)
     completeness = _completeness(lake, weekly, week)
     model_versions = sorted({str(v) for v in week_scores["model_version"].dropna()})
@@ -105,7 +106,7 @@ def build_context(lake: Lake, week_start: dt.date | None = None) -> dict:
         "completeness": completeness,
         "recommendations": _recommendations(flagged, completeness, week, names, bureaus),
         "model_versions": model_versions,
-        "generated_at": dt.datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y年%m月%d日 %H:%M"),
+        "generated_at": _now_label(),
         "levels": LEVELS,
         "level_colours": LEVEL_COLOURS,
         "level_text_colours": LEVEL_TEXT_COLOURS,
@@ -113,13 +114,7 @@ def build_context(lake: Lake, week_start: dt.date | None = None) -> dict:
 
 
 def _read_features(lake: Lake) -> pd.DataFrame:
-    features = read_table(lake.gold("region_week_features"))
-    for col in COUNT_COLUMNS:
-        if col not in features.columns:
-            features[col] = 0
-    if "county_code" not in features.columns:
-        features["county_code"] = features["region_code"].map(county_of)
-    return features
+    return read_table(lake.gold("region_week_features"), columns=[*KEY_COLUMNS, *COUNT_COLUMNS])
 
 
 def _base_level(features: pd.DataFrame) -> pd.DataFrame:
@@ -148,7 +143,7 @@ def _overview(weekly: pd.DataFrame, week_scores: pd.DataFrame, week: dt.date, fl
 
     level_table = []
     for scope, scope_label in LEVEL_SCOPES:
-        rows = week_scores[(week_scores["level"] == scope) & week_scores["flagged"].fillna(False).astype(bool)]
+        rows = flagged_rows(week_scores[week_scores["level"] == scope])
         counts = {level: int((rows["risk_level"] == level).sum()) for level in LEVELS}
         level_table.append({"scope": scope_label, "counts": counts, "total": int(len(rows)),
                             "scored": int((week_scores["level"] == scope).sum())})
@@ -173,9 +168,9 @@ def _overview(weekly: pd.DataFrame, week_scores: pd.DataFrame, week: dt.date, fl
     return {"feeds": feeds, "levels": level_table, "lead": lead}
 
 
-def _flagged_rows(week_scores: pd.DataFrame, features: pd.DataFrame, week: dt.date,
+def _hotspots(week_scores: pd.DataFrame, features: pd.DataFrame, week: dt.date,
                   names: dict[str, str]) -> list[dict]:
-    rows = week_scores[week_scores["flagged"].fillna(False).astype(bool)].copy()
+    rows = flagged_rows(week_scores)
     region_totals = features.set_index(["region_code", "week_start"])["total_contacts"]
     region_totals = region_totals[~region_totals.index.duplicated()]
     previous = week - dt.timedelta(days=7)
@@ -211,11 +206,8 @@ def _flagged_rows(week_scores: pd.DataFrame, features: pd.DataFrame, week: dt.da
 def _county_rows(regions: pd.DataFrame, features: pd.DataFrame, week_scores: pd.DataFrame,
                  week: dt.date, names: dict[str, str]) -> list[dict]:
     county_codes = sorted(regions.loc[regions["level"] == "county", "code"])
-    has_county_rows = (features["level"] == "county").any()
-    base = features[features["level"] == ("county" if has_county_rows else "township")]
-    key = "region_code" if has_county_rows else "county_code"
-    per_week = base.groupby([key, "week_start"])["total_contacts"].sum()
-    flagged = week_scores[week_scores["flagged"].fillna(False).astype(bool)]
+    per_week = _base_level(features).groupby(["county_code", "week_start"])["total_contacts"].sum()
+    flagged = flagged_rows(week_scores)
     townships = regions[regions["level"] == "township"]
     previous = week - dt.timedelta(days=7)
     out = []
@@ -273,8 +265,10 @@ def _completeness(lake: Lake, weekly: pd.DataFrame, week: dt.date) -> dict:
             quarantined = int(len(mine))
             counts = mine["reason"].fillna("未注明").map(scrub).value_counts()
             reasons = [{"reason": reason, "count": int(n)} for reason, n in counts.items()]
+        # Worth a recommendation (not only a note): volume far off its average, or most days missing.
+        serious = (ratio is not None and not 0.5 <= ratio <= 2) or (days is not None and days <= 4)
         feeds.append({
-            "feed": feed, "label": label, "this": this,
+            "feed": feed, "label": label, "this": this, "serious": serious,
             "average": None if average is None else round(average, 1),
             "ratio": "—" if ratio is None else f"{ratio:.0%}",
             "low": ratio is not None and ratio < 0.5,
@@ -292,7 +286,7 @@ def _completeness(lake: Lake, weekly: pd.DataFrame, week: dt.date) -> dict:
 def _read_manifest(lake: Lake) -> tuple[pd.DataFrame | None, str | None]:
     path = lake.bronze_manifest
     if not path.exists():
-        return None, "未找到原始数据落地清单（bronze/_manifest.parquet），无法统计到数天数和文件数。"
+        return None, "未找到原始数据落地清单（bronze/_manifest.parquet），无法统计有数据天数和落地文件数。"
     manifest = pd.read_parquet(path, columns=["feed", "day"])
     manifest["day"] = pd.to_datetime(manifest["day"].astype(str), errors="coerce").dt.date
     return manifest, None
@@ -302,16 +296,14 @@ def _read_quarantine(lake: Lake) -> tuple[pd.DataFrame | None, str | None]:
     path = lake.quarantine
     if not path.exists():
         return None, "未找到隔离记录表（silver/quarantine），无法统计隔离记录。"
+    if not any(path.rglob("*.parquet")):  # published empty: nothing was rejected
+        return pd.DataFrame({"feed": [], "reason": [], "day": []}), None
     # Never read raw_masked: the briefing counts rejected records, it does not show them.
-    wanted = ["feed", "source_file", "reason", "quarantined_at"]
-    quarantine = read_table(path)
-    quarantine = quarantine[[c for c in wanted if c in quarantine.columns]].copy()
+    quarantine = read_table(path, columns=["feed", "source_file", "reason", "quarantined_at"])
     from_path = quarantine["source_file"].astype(str).str.extract(_DAY_IN_PATH, expand=False)
     day = pd.to_datetime(from_path, errors="coerce")
-    if "quarantined_at" in quarantine.columns:
-        landed = pd.to_datetime(quarantine["quarantined_at"], errors="coerce", utc=True)
-        landed = landed.dt.tz_convert("Asia/Shanghai").dt.tz_localize(None)
-        day = day.fillna(landed)
+    landed = pd.to_datetime(quarantine["quarantined_at"], errors="coerce", utc=True)
+    day = day.fillna(landed.dt.tz_convert("Asia/Shanghai").dt.tz_localize(None))
     quarantine["day"] = day.dt.date
     quarantine["feed"] = quarantine["feed"].astype(str)
     return quarantine, None
@@ -323,7 +315,7 @@ def _trend_charts(weekly: pd.DataFrame, scores: pd.DataFrame, week: dt.date) -> 
     totals = [_int(_value(weekly, w, "total_contacts")) for w in weeks]
     town = scores[scores["level"] == "township"]
     scored_weeks = set(town["week_start"])
-    flagged_per_week = town[town["flagged"].fillna(False).astype(bool)].groupby("week_start").size()
+    flagged_per_week = flagged_rows(town).groupby("week_start").size()
     flagged = [int(flagged_per_week.get(w, 0)) if w in scored_weeks else None for w in weeks]
     return [
         line_chart(weeks, totals, "群众诉求总量（热线＋工单＋人民调解）", "件", "#1d39c4"),
@@ -380,7 +372,7 @@ def line_chart(weeks: list[dt.date], values: list[int | None], title: str, unit:
         "left": left, "right": width - right, "top": top, "bottom": top + plot_h,
         "lines": lines, "points": points, "x_ticks": x_ticks, "y_ticks": y_ticks, "last": last,
         "empty": not known,
-        "caption": f"{day_label(weeks[0])}至{day_label(weeks[-1] + dt.timedelta(days=6))}，共{len(weeks)}周",
+        "caption": f"{_full_day(weeks[0])}至{_full_day(weeks[-1] + dt.timedelta(days=6))}，共{len(weeks)}周",
     }
 
 
@@ -389,7 +381,10 @@ _ACTIONS = {
     "红": "于48小时内组织专人赴实地开展全面排查，逐件核实相关纠纷，落实领导包案和化解稳控措施，"
           "必要时会同公安、信访、人社等部门联合处置，并及时向当地党委政府报告",
     "橙": "在一周内开展重点排查，摸清矛盾纠纷底数和当事人诉求，组织调解组织提前介入，防止矛盾激化升级",
-    "黄": "纳入日常排查重点，加强跟踪研判，做好调解力量调度",
+}
+# For yellow and blue places, listed together per county: "请X司法局对A、B<action>".
+_MILD_ACTIONS = {
+    "黄": "加强日常排查和跟踪研判，做好调解力量调度",
     "蓝": "保持关注，做好常态化排查化解",
 }
 
@@ -415,18 +410,20 @@ def _recommendations(flagged: list[dict], completeness: dict, week: dt.date, nam
             milder.setdefault((f["county_code"], level), []).append(place)
     for (county, level), places in sorted(milder.items(), key=lambda kv: (LEVEL_RANK[kv[0][1]], kv[0][0])):
         out.append(f"【{LEVEL_NAMES[level]}】请{county_bureau_name(county, names, bureaus)}对"
-                   f"{'、'.join(places)}{_ACTIONS[level]}。")
+                   f"{'、'.join(places)}{_MILD_ACTIONS[level]}。")
     if urgent:
         out.append("请收到预警的司法局、司法所在7日内通过预警邮件中的确认编号反馈核查及处置情况，"
                    "反馈结果将用于检验和改进研判模型。")
-    if weeks_to_spring_festival(week) <= 8:
+    if _weeks_to_festival(week) <= 8:
         out.append("春节前为拖欠农民工工资问题高发期，请各地司法行政机关配合人社部门开展冬季攻坚，"
                    "对工程建设领域欠薪线索优先受理、快速调处。")
     for f in completeness["issues"]:
+        if not f["serious"]:
+            continue
         out.append(f"{f['label']}数据：{'；'.join(f['notes'])}。请信息中心核实数据报送情况，"
                    "相关地区研判结果请审慎使用。")
-    if not out:
-        out.append("本周未发现需重点关注的地区，请各地继续做好矛盾纠纷常态化排查化解工作。")
+    if not flagged:
+        out.insert(0, "本周未发现需重点关注的地区，请各地继续做好矛盾纠纷常态化排查化解工作。")
     return out
 
 
@@ -436,6 +433,22 @@ def _county_scope(county_name: str) -> str:
 
 
 # --- small formatting helpers -------------------------------------------------------------------------
+def _now_label() -> str:
+    now = dt.datetime.now(ZoneInfo("Asia/Shanghai"))
+    return f"{now.year}年{day_label(now.date())} {now:%H:%M}"
+
+
+def _weeks_to_festival(week: dt.date) -> int:
+    try:
+        return weeks_to_spring_festival(week)
+    except ValueError:  # past the calendar in fengqiao.weeks: no seasonal hint
+        return 99
+
+
+def _full_day(day: dt.date) -> str:
+    return f"{day.year}年{day_label(day)}"
+
+
 def _int(value) -> int | None:
     return None if value is None or pd.isna(value) else int(value)
 

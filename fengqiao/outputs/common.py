@@ -4,11 +4,11 @@ and a last scrub of text that leaves the lake for people.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 
 import pandas as pd
 
+from fengqiao.privacy import mask_text
 from fengqiao.regions import county_of
 
 # Warning levels, most severe first, with the colours local rules use for them.
@@ -79,22 +79,17 @@ def level_of(value) -> str | None:
     return value if isinstance(value, str) and value in LEVEL_RANK else None
 
 
+def flagged_rows(scores: pd.DataFrame) -> pd.DataFrame:
+    """Rows of gold/risk_scores with ``flagged`` true (null counts as not flagged)."""
+    return scores[scores["flagged"].fillna(False).astype(bool)]
+
+
 # --- personal data: a last guard -------------------------------------------------------------------
-# Gold holds aggregates only, but reasons and names are free text written by other stages: mask
-# anything shaped like a phone, ID or bank card number before it reaches a briefing or a mail.
-_PERSONAL_PATTERNS = (
-    re.compile(r"(?<![0-9A-Za-z])\d{17}[0-9Xx](?![0-9A-Za-z])"),  # resident ID
-    re.compile(r"(?<!\d)\d{16,19}(?!\d)"),                       # bank card
-    re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)"),                     # mobile
-    re.compile(r"(?<!\d)0\d{2,3}-?\d{7,8}(?!\d)"),               # landline
-)
-
-
 def scrub(text) -> str:
-    text = "" if text is None else str(text)
-    for pattern in _PERSONAL_PATTERNS:
-        text = pattern.sub("***", text)
-    return text
+    """Gold holds aggregates only, but reasons and names are text written by other stages: mask
+    anything shaped like a phone, ID or bank card number, address or cued name (fengqiao.privacy)
+    before it reaches a briefing or a mail."""
+    return mask_text("" if text is None else str(text))
 
 
 def reasons_list(value) -> list[str]:
@@ -150,12 +145,7 @@ def route(region_code: str, index: dict[str, Bureau]) -> Bureau | None:
     A township goes to its own justice office when bureaus.csv lists one, else to its county's
     bureau; a county goes to its county bureau. Never to a bureau of another county.
     """
-    county = county_of(region_code)
-    bureau = index.get(region_code) or index.get(county)
-    if bureau is not None and county_of(bureau.region_code) != county:
-        raise AssertionError(f"bureau {bureau.unit_name} ({bureau.region_code}) is outside county {county} "
-                             f"of region {region_code}")
-    return bureau
+    return index.get(region_code) or index.get(county_of(region_code))
 
 
 def county_bureau_name(county_code: str, names: dict[str, str], index: dict[str, Bureau]) -> str:

@@ -1,0 +1,165 @@
+"""The weekly briefing: sections, figures, the SVG trend, no personal data, escaping."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pandas as pd
+import pytest
+
+from fengqiao.lake import read_table, write_table
+from fengqiao.schemas import QUARANTINE, columns_of
+from fengqiao.outputs.briefing import line_chart, nice_ticks
+from jobs import output_briefing
+from outputs_lake import (
+    GANSHIQIAO, JIEFANGLU, ORANGE_REASONS, PLANTED_PERSONAL, RED_REASONS, WEEKS,
+    YELLOW_REASONS, build_tiny_lake, regions_frame,
+)
+
+SECTIONS = ["一、总体态势", "二、重点风险区域", "三、趋势", "四、分县（市、区）情况", "五、数据完整性", "六、工作建议"]
+PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])\d{17}[0-9Xx](?![0-9A-Za-z])")
+
+
+def _section(html: str, title: str) -> str:
+    start = html.index(title)
+    end = html.index("</section>", start)
+    return html[start:end]
+
+
+@pytest.fixture
+def lake(tmp_path):
+    return build_tiny_lake(tmp_path / "lake")
+
+
+def test_briefing_holds_every_section_the_week_and_the_flagged_places(lake):
+    path = output_briefing.run(lake)
+
+    assert path == lake.briefings / "2025-03-17.html"
+    html = path.read_text(encoding="utf-8")
+    assert (lake.briefings / "latest.html").read_text(encoding="utf-8") == html
+    assert '<meta charset="utf-8">' in html
+    assert "《矛盾纠纷风险研判周报》" in html
+    assert "2025年第12周（3月17日—3月23日）" in html
+    for title in SECTIONS:
+        assert title in html
+    assert "<script" not in html and "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
+
+    overview = _section(html, "一、总体态势")
+    assert "252" in overview and "198" in overview      # this week's and last week's totals
+    assert "↑27.3%" in overview                        # 环比
+
+    hotspots = _section(html, "二、重点风险区域")
+    for name in ("解放路街道", "杆石桥街道"):
+        assert name in hotspots
+    for reason in RED_REASONS + ORANGE_REASONS + YELLOW_REASONS:
+        assert reason in hotspots
+    assert hotspots.index("解放路街道") < hotspots.index("杆石桥街道")   # red before orange
+    assert "82%" in hotspots and "56%" in hotspots
+    assert "background: #cf1322" in hotspots and "background: #fa8c16" in hotspots
+    assert "千佛山街道" not in hotspots                                   # flagged last week only
+
+    trend = _section(html, "三、趋势")
+    assert trend.count("<svg") == 2 and "<polyline" in trend
+    assert "3/17" in trend and "群众诉求总量" in trend and "预警乡镇（街道）数" in trend
+
+    counties = _section(html, "四、分县（市、区）情况")
+    rows = re.findall(r"<tr><td class=\"left\">(.*?)</td>", counties)
+    assert [r.split("（")[0] for r in rows] == ["历下区", "市中区"]     # ranked by highest level
+    assert "149" in counties and "103" in counties
+
+    completeness = _section(html, "五、数据完整性")
+    assert "截断的JSON行：2条" in completeness and "受理日期无法解析：1条" in completeness
+    assert "旧周的隔离记录" not in completeness                         # another week's rejects
+    assert "5/7" in completeness and "7/7" in completeness
+
+    advice = _section(html, "六、工作建议")
+    assert "请历下区司法局会同解放路街道司法所" in advice
+    assert "请市中区司法局会同杆石桥街道司法所" in advice
+    assert "gbm-test-2025.03" in html
+
+
+def test_briefing_holds_no_personal_data(lake):
+    html = output_briefing.run(lake).read_text(encoding="utf-8")
+    # The planted strings sit in quarantine.raw_masked, which the briefing must never show.
+    for planted in PLANTED_PERSONAL:
+        assert planted not in html
+    assert not PHONE.search(html) and not ID_NUMBER.search(html)
+    # The patterns do catch what they are meant to (so the check above can fail).
+    assert PHONE.search(f"<td>{PLANTED_PERSONAL[1]}</td>") and ID_NUMBER.search(f" {PLANTED_PERSONAL[2]} ")
+
+
+def test_numbers_in_reasons_are_masked(lake):
+    scores = read_table(lake.gold("risk_scores"))
+    scores["reasons"] = [list(r) + (["来电人13912345678反复来电"] if code == JIEFANGLU else [])
+                         for code, r in zip(scores["region_code"], scores["reasons"])]
+    write_table(scores, lake, "gold", "risk_scores")
+
+    html = output_briefing.run(lake).read_text(encoding="utf-8")
+
+    assert "13912345678" not in html and "来电人[电话]反复来电" in html
+
+
+def test_missing_quarantine_and_manifest_are_stated(tmp_path):
+    lake = build_tiny_lake(tmp_path / "lake", with_quarantine=False, with_manifest=False)
+    html = output_briefing.run(lake).read_text(encoding="utf-8")
+    completeness = _section(html, "五、数据完整性")
+    assert "未找到原始数据落地清单" in completeness and "未找到隔离记录表" in completeness
+
+
+def test_a_feed_outage_becomes_a_recommendation(lake):
+    html = output_briefing.run(lake).read_text(encoding="utf-8")
+    assert "本周有2天未收到数据" in _section(html, "五、数据完整性")          # a note only:
+    assert "请信息中心核实" not in _section(html, "六、工作建议")             # 2 days missing is common
+
+    manifest = pd.read_parquet(lake.bronze_manifest)
+    manifest = manifest[~((manifest["feed"] == "mediation") & (manifest["day"] >= "2025-03-20"))]
+    manifest.to_parquet(lake.bronze_manifest, index=False)
+    html = output_briefing.run(lake).read_text(encoding="utf-8")
+    assert "人民调解案件数据：本周有4天未收到数据。请信息中心核实" in _section(html, "六、工作建议")
+
+
+def test_a_quiet_week_with_an_empty_quarantine(tmp_path):
+    lake = build_tiny_lake(tmp_path / "lake", with_quarantine=False)
+    write_table(pd.DataFrame(columns=columns_of(QUARANTINE)), lake, "silver", "quarantine", partition_by=("feed",))
+    scores = read_table(lake.gold("risk_scores"))
+    scores["flagged"], scores["risk_level"] = False, None
+    write_table(scores, lake, "gold", "risk_scores")
+
+    html = output_briefing.run(lake).read_text(encoding="utf-8")
+
+    assert "本周无预警地区" in _section(html, "二、重点风险区域")
+    assert "本周未发现需重点关注的地区" in _section(html, "六、工作建议")
+    assert "未找到隔离记录表" not in html and "截断的JSON行" not in html
+
+
+def test_an_earlier_week_and_an_unscored_week(lake):
+    path = output_briefing.run(lake, "2025-03-10")
+    html = path.read_text(encoding="utf-8")
+    assert path.name == "2025-03-10.html"
+    assert "2025年第11周（3月10日—3月16日）" in html and "千佛山街道" in _section(html, "二、重点风险区域")
+    with pytest.raises(ValueError, match="no scores"):
+        output_briefing.run(lake, dt.date(2024, 1, 1))
+
+
+def test_region_names_are_escaped(lake):
+    regions = regions_frame()
+    regions.loc[regions["code"] == GANSHIQIAO, "name"] = "<script>alert(1)</script>街道"
+    regions.to_csv(lake.reference / "regions.csv", index=False)
+    html = output_briefing.run(lake).read_text(encoding="utf-8")
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;街道" in html
+
+
+def test_line_chart_ticks_and_gaps():
+    assert nice_ticks(252) == [0, 100, 200, 300]
+    assert nice_ticks(0) == [0, 1]
+    weeks = WEEKS[-5:]
+    chart = line_chart(weeks, [10, 12, None, 9, 30], "t", "件", "#000")
+    assert len(chart["lines"]) == 2 and len(chart["points"]) == 4
+    xs = [p["x"] for p in chart["points"]]
+    assert xs == sorted(xs) and chart["left"] <= xs[0] and xs[-1] <= chart["right"]
+    ys = [p["y"] for p in chart["points"]]
+    assert all(chart["top"] <= y <= chart["bottom"] for y in ys)
+    assert ys[-1] == min(ys)                                   # the highest value is drawn highest
+    assert line_chart(weeks, [None] * 5, "t", "件", "#000")["empty"]
+
