@@ -20,6 +20,13 @@ _NO_DIGIT_AFTER = r"(?![0-9])"
 # Words that commonly follow 我是 but are not names ("我是来咨询的", "我是业主"): not masked.
 _NOT_A_NAME = "(?!来|想|在|说|要|个|这|那|不|他|她|本|农民|业主|外地|这里|村里|工人|老人|房东|租户|司机)"
 
+_SURNAMES = ("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁"
+             "任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+             "傅阎康齐常乔温施牛洪葛樊柴殷庞聂童颜申包左鲁卫祝梅应单焦车安尚伍舒柳裴宗项房詹翁甘景纪邢蓝司褚盛岳")
+# Roles that introduce a person's name in order summaries and case notes ("来电人张伟反映").
+_ROLE_CUES = "来电人|当事人|申请人|被申请人|反映人|联系人|投诉人|举报人"
+_NOT_A_NAME_AFTER_ROLE = "(?!反映|来电|投诉|表示|要求|称|等|的|和|与|及|在|于|因|对)"
+
 # (name, pattern, replacement token, keep group 1 before the token)
 _RULES: list[tuple[str, str, str, bool]] = [
     ("id_card", _NO_DIGIT_BEFORE + r"[1-9][0-9]{16}[0-9Xx](?![0-9A-Za-z])", "[身份证]", False),
@@ -31,11 +38,17 @@ _RULES: list[tuple[str, str, str, bool]] = [
      "[电话]", False),
     # Street address: a few characters of street name, 路/街/巷/道, house number 号, then any
     # 号楼/栋/单元/室 parts. The name part stops at words like 在/住 so the sentence stays readable.
-    ("street_address", rf"[^\s0-9，。,、：:；;！？!?在住是到从于的和]{{1,8}}(?:大道|路|街|巷|道)[0-9一二三四五六七八九十百]+号"
+    ("street_address", rf"[^\s0-9，。,、：:；;！？!?在住是到从于的和]{{1,8}}(?:大道|路|街|巷|道)[0-9一二三四五六七八九十百]+(?:号楼|栋|幢|号)"
      rf"(?:[0-9]+(?:号楼|栋|幢))?(?:[0-9]+单元)?(?:[0-9]+室?)?", "[地址]", False),
     ("building", _NO_DIGIT_BEFORE + r"[0-9]+(?:号楼|栋|幢)(?:[0-9]+单元)?(?:[0-9]+室?)?|[0-9]+单元[0-9]+室?",
      "[地址]", False),
     ("name_after_cue", rf"((?:我叫|叫我|名叫|我姓名是|姓名[:：]?|我是{_NOT_A_NAME})\s*)[{_CJK}]{{2,3}}", "[姓名]", True),
+    ("name_after_role", rf"((?:{_ROLE_CUES})[:：]?\s*){_NOT_A_NAME_AFTER_ROLE}[{_CJK}]{{2,3}}"
+     rf"(?=反映|来电|投诉|表示|称|等|[，,:：。；;\s])", "[姓名]", True),
+    # A common surname plus one or two characters right before a reporting verb or a title
+    # ("张伟反映", "李女士称"): how order summaries and case notes name people without a cue word.
+    ("name_before_verb", rf"(?<![感多])[{_SURNAMES}](?![您你我他她谢们余])[{_CJK}]{{1,2}}(?=反映|诉称|先生|女士|等人)",
+     "[姓名]", False),
 ]
 
 # Personal fields of a raw JSON record (a truncated hotline line cannot be parsed into columns).

@@ -6,6 +6,7 @@ again under another name and is not landed twice, which also makes a re-run land
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
@@ -69,17 +70,28 @@ def _land_reference(source: Path, lake: Lake) -> int:
     return copied
 
 
-def land_drops(source: Path, lake: Lake, through: date | None = None, log=print) -> dict:
-    """Land every new file of every ready day folder (≤ ``through``) into bronze; return counts."""
-    source = Path(source)
+def land_drops(source: Path, lake: Lake, through: date | None = None, log=print,
+               feeds: tuple[str, ...] = FEEDS) -> dict:
+    """Land every new file of every ready day folder (≤ ``through``) into bronze; return counts.
+
+    The per-feed ingest DAGs may run at once: an exclusive lock on ``bronze/_manifest.lock`` makes
+    each read-modify-write of the shared manifest (and the reference swap) one at a time.
+    """
+    lake.bronze_manifest.parent.mkdir(parents=True, exist_ok=True)
+    with open(lake.bronze_manifest.with_name("_manifest.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _land_locked(Path(source), lake, through, log, feeds)
+
+
+def _land_locked(source: Path, lake: Lake, through: date | None, log, feeds: tuple[str, ...]) -> dict:
     manifest = read_manifest(lake)
     known_sha = set(manifest.column("sha256").to_pylist())
     known_paths = set(manifest.column("bronze_path").to_pylist())
     new_rows: list[dict] = []
     per_feed = {feed: {"landed": 0, "already_landed": 0, "skipped_duplicate": 0, "skipped_not_ready": 0}
-                for feed in FEEDS}
+                for feed in feeds}
 
-    for feed in FEEDS:
+    for feed in feeds:
         counts = per_feed[feed]
         for folder in sorted(p for p in (source / feed).glob("*") if p.is_dir()):
             day = _day_of(folder)

@@ -1,0 +1,297 @@
+"""Pieces shared by the three silver jobs: reading bronze, parsing, regions, versions, quarantine.
+
+Everything returns native Spark column expressions (no Python UDFs); the only driver-side work is
+listing bronze files and reading their header lines, a few hundred small reads at most.
+"""
+from __future__ import annotations
+
+import shutil
+from functools import reduce
+from pathlib import Path
+
+from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from fengqiao.disputes import KEYWORD_RULES, WAGE_ARREARS_WORDS
+from fengqiao.lake import Lake, publish_directory
+from fengqiao.regions import read_regions
+
+CORRUPT = "_corrupt_record"
+
+# Readable text for each quarantine code; the reason column holds "code | text".
+REASON_TEXT = {
+    "malformed_record": "the record cannot be parsed (truncated line, wrong quoting or column count)",
+    "missing_required_field": "a required field is empty",
+    "unparseable_date": "a date or time is not in any known format",
+    "invalid_region_code": "region code is not 12 digits",
+    "unknown_region_code": "region code's township is not in reference/regions.csv",
+    "missing_region_code": "no region code and the address names no known township",
+    "stray_header_row": "a repeated header row inside the file",
+    "unparseable_amount": "涉案金额 is not an amount in yuan",
+    "unparseable_integer": "an integer field holds something else",
+    "unknown_dispute_type": "纠纷类型 is not one of the 15 mediation types",
+    "unreadable_file": "the file's header is missing or in an unknown encoding; no row read",
+}
+
+
+def reason(code: str, field: str | None = None) -> Column:
+    base = code.split(":")[0]
+    label = f"{code}:{field}" if field else code
+    return F.lit(f"{label} | {REASON_TEXT[base]}")
+
+
+def first_failure(checks: list[tuple[Column, Column]]) -> Column:
+    """The reason of the first failing check (condition true = record is bad), or null."""
+    return F.coalesce(*[F.when(bad, why) for bad, why in checks], F.lit(None).cast("string"))
+
+
+def blank(col: Column) -> Column:
+    return col.isNull() | (F.trim(col) == "")
+
+
+def clean_text(name: str) -> Column:
+    """Trimmed text, null when empty (CSV writes a missing value as an empty string)."""
+    return F.when(~blank(F.col(name)), F.trim(F.col(name)))
+
+
+# --- bronze files ----------------------------------------------------------------------------
+
+def bronze_files(lake: Lake, feed: str, suffixes: tuple[str, ...]) -> list[Path]:
+    return sorted(p for p in lake.bronze(feed).glob("*/*") if p.is_file() and p.name.endswith(suffixes))
+
+
+def relative_source(path_col: Column) -> Column:
+    """``bronze/<feed>/<day>/<file>`` from Spark's file URI (the lake root may move)."""
+    return F.regexp_extract(path_col, r"(bronze/[^/]+/[^/]+/[^/]+)$", 1)
+
+
+def relative_to_lake(path: Path, lake: Lake) -> str:
+    return path.relative_to(lake.root).as_posix()
+
+
+def _header_of(path: Path, encodings: tuple[str, ...], key: str) -> tuple[str, list[str]] | None:
+    """(encoding, column names) of a CSV file; None if no encoding yields a header with ``key``.
+
+    The encoding is judged on the first 64 KB, not only the header: a work-order header is plain
+    ASCII in any encoding, its summaries are not.
+    """
+    with path.open("rb") as handle:
+        sample = handle.read(1 << 16)
+    for encoding in encodings:
+        try:
+            text = sample.decode(encoding)
+        except UnicodeDecodeError as error:
+            if error.start < len(sample) - 4:  # a character cut by the sample's end is no evidence
+                continue
+            text = sample[:error.start].decode(encoding)
+        header = text.lstrip("\ufeff").splitlines()[0] if text.strip() else ""
+        names = [name.strip().strip('"') for name in header.split(",")]
+        if key in names:
+            # Blank or repeated names (an added column without a header) get a private name.
+            seen: set[str] = set()
+            unique = []
+            for i, name in enumerate(names):
+                unique.append(name if name and name not in seen else f"_extra_{i}")
+                seen.add(name)
+            return encoding, unique
+    return None
+
+
+def read_csv_files(spark: SparkSession, lake: Lake, files: list[Path], key: str,
+                   encodings: tuple[str, ...], wanted: list[str]) -> tuple[DataFrame | None, list[str]]:
+    """Read CSV files as strings by their own headers (columns missing or added per file are fine).
+
+    Files are grouped by (encoding, header) and each group is read with a schema built from that
+    header, then projected onto ``wanted`` (absent columns are null). Returns the rows and the
+    lake-relative paths of files that could not be read at all. Empty files give no rows.
+    """
+    # GB18030 is outside Spark 4's default charset list; the JDK decodes it when allowed.
+    spark.conf.set("spark.sql.legacy.javaCharsets", "true")
+    groups: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+    unreadable: list[str] = []
+    for path in files:
+        if path.stat().st_size == 0:
+            continue
+        header = _header_of(path, encodings, key)
+        if header is None:
+            unreadable.append(relative_to_lake(path, lake))
+            continue
+        encoding, names = header
+        groups.setdefault((encoding, tuple(names)), []).append(str(path))
+    frames = []
+    for (encoding, names), paths in groups.items():
+        fields = [T.StructField(name, T.StringType()) for name in names]
+        schema = T.StructType(fields + [T.StructField(CORRUPT, T.StringType())])
+        df = (spark.read.schema(schema).option("header", True).option("encoding", encoding)
+              .option("mode", "PERMISSIVE").option("columnNameOfCorruptRecord", CORRUPT)
+              .option("multiLine", True).csv(paths))  # hand-typed line breaks inside quoted fields
+        present = set(names)
+        frames.append(df.select(
+            *[(F.col(f"`{c}`") if c in present else F.lit(None).cast("string")).alias(c) for c in wanted],
+            F.col(CORRUPT),
+            relative_source(F.col("_metadata.file_path")).alias("source_file"),
+            F.lit(None).cast("long").alias("line_no"),
+        ))
+    if not frames:
+        return None, unreadable
+    return reduce(DataFrame.unionByName, frames), unreadable
+
+
+def empty_raw(spark: SparkSession, wanted: list[str]) -> DataFrame:
+    fields = [T.StructField(c, T.StringType()) for c in wanted + [CORRUPT, "source_file"]]
+    return spark.createDataFrame([], T.StructType(fields + [T.StructField("line_no", T.LongType())]))
+
+
+def unreadable_quarantine(spark: SparkSession, feed: str, files: list[str]) -> DataFrame:
+    rows = [(feed, f, None, f"unreadable_file | {REASON_TEXT['unreadable_file']}", None) for f in files]
+    schema = "feed string, source_file string, line_no long, reason string, raw_masked string"
+    return spark.createDataFrame(rows, schema).withColumn("quarantined_at", F.current_timestamp())
+
+
+# --- parsing ---------------------------------------------------------------------------------
+
+def parse_iso_timestamp(col: Column) -> Column:
+    """ISO 8601 with offset (``2025-03-04T09:15:22+08:00``) to an instant; null if unparseable."""
+    return F.try_to_timestamp(F.trim(col))
+
+
+def _normalise_cn_date(col: Column) -> Column:
+    # 2025年3月4日 / 2025/3/4 / 2025.3.4 -> 2025-3-4; a "T" or 日 before the time becomes a space.
+    text = F.regexp_replace(F.trim(col), r"[年月/.]", "-")
+    text = F.regexp_replace(text, r"日\s*", " ")
+    return F.trim(F.regexp_replace(text, "T", " "))
+
+
+_CN_TIMESTAMP_PATTERNS = ("yyyy-M-d H:m:s", "yyyy-M-d H:m", "yyyy-M-d", "yyyyMMddHHmmss", "yyyyMMdd")
+
+
+def parse_cn_timestamp(col: Column) -> Column:
+    """Hand-kept dates with optional time: 2025-03-04, 2025/3/4, 2025年3月4日, 20250304 (+ H:m[:s])."""
+    text = _normalise_cn_date(col)
+    return F.coalesce(*[F.try_to_timestamp(text, F.lit(p)) for p in _CN_TIMESTAMP_PATTERNS])
+
+
+def parse_cn_date(col: Column) -> Column:
+    return parse_cn_timestamp(col).cast("date")
+
+
+def parse_amount(col: Column) -> Column:
+    """Yuan from 12000, 1,200.50, 1.2万 (×10 000), ¥/元 decorations; null if empty or unparseable."""
+    text = F.regexp_replace(F.trim(col), r"[,，\s¥￥元]", "")
+    number = F.regexp_replace(text, "万$", "").try_cast("double")
+    return F.when(text.endswith("万"), number * 10000).otherwise(number)
+
+
+def parse_yes_no(col: Column) -> Column:
+    text = F.lower(F.trim(col))
+    return (F.when(text.isin("是", "true", "1", "y", "yes"), F.lit(True))
+            .when(text.isin("否", "false", "0", "n", "no"), F.lit(False)))
+
+
+def parse_int(col: Column) -> Column:
+    return F.trim(col).try_cast("int")
+
+
+def week_of(ts_or_date: Column) -> Column:
+    """Monday of the ISO week in the session time zone (Asia/Shanghai)."""
+    return F.date_trunc("week", ts_or_date).cast("date")
+
+
+# --- text rules ------------------------------------------------------------------------------
+
+def _alternation(words) -> str:
+    return "|".join(words)
+
+
+def keyword_dispute_type(text: Column) -> Column:
+    """First matching keyword rule of fengqiao.disputes as one CASE WHEN; null when none matches."""
+    rules = [F.when(text.rlike(_alternation(words)), F.lit(label)) for words, label in KEYWORD_RULES]
+    return F.coalesce(*rules, F.lit(None).cast("string"))
+
+
+def mentions_wage_arrears(text: Column) -> Column:
+    return F.coalesce(text.rlike(_alternation(WAGE_ARREARS_WORDS)), F.lit(False))
+
+
+# --- regions ---------------------------------------------------------------------------------
+
+def load_regions(spark: SparkSession, lake: Lake) -> DataFrame:
+    regions = read_regions(lake.reference / "regions.csv")[["code", "name", "level"]]
+    return spark.createDataFrame(regions.astype(str), "code string, name string, level string")
+
+
+def townships(regions_df: DataFrame) -> DataFrame:
+    return regions_df.where(F.col("level") == "township").select(
+        F.col("code").alias("_township"), F.col("name").alias("_township_name"))
+
+
+def with_region_check(df: DataFrame, regions_df: DataFrame) -> DataFrame:
+    """Add township_code, county_code and ``_region_error`` (invalid/unknown code, else null)."""
+    code = F.trim(F.col("region_code"))
+    known = townships(regions_df).select("_township", F.lit(True).alias("_known_township"))
+    checked = (
+        df.withColumns({
+            "region_code": code,
+            "township_code": F.concat(F.substring(code, 1, 9), F.lit("000")),
+            "county_code": F.concat(F.substring(code, 1, 6), F.lit("000000")),
+        })
+        .join(F.broadcast(known), F.col("township_code") == F.col("_township"), "left")
+    )
+    error = (F.when(blank(F.col("region_code")), F.lit(None))
+             .when(~F.col("region_code").rlike(r"^[0-9]{12}$"), reason("invalid_region_code"))
+             .when(F.col("_known_township").isNull(), reason("unknown_region_code")))
+    return checked.withColumn("_region_error", error).drop("_township", "_known_township")
+
+
+# --- versions and quarantine -----------------------------------------------------------------
+
+def newest_version(df: DataFrame, key: str) -> DataFrame:
+    """One row per key: latest updated_at; ties go to the later source file, then the row's hash."""
+    order = Window.partitionBy(key).orderBy(
+        F.col("updated_at").desc(), F.col("source_file").desc(), F.col("_row_hash").desc())
+    return df.withColumn("_version", F.row_number().over(order)).where(F.col("_version") == 1).drop("_version")
+
+
+def row_hash(cols: list[str]) -> Column:
+    return F.sha2(F.to_json(F.struct(*[F.col(f"`{c}`") for c in cols])), 256)
+
+
+def to_quarantine(df: DataFrame, feed: str, reason_col: str, raw_masked: Column) -> DataFrame:
+    return df.select(
+        F.lit(feed).alias("feed"),
+        F.coalesce(F.col("source_file"), F.lit("")).alias("source_file"),
+        F.col("line_no").cast("long").alias("line_no"),
+        F.col(reason_col).alias("reason"),
+        raw_masked.alias("raw_masked"),
+        F.current_timestamp().alias("quarantined_at"),
+    )
+
+
+def conform(df: DataFrame, schema: T.StructType) -> DataFrame:
+    """The stage's contract: exactly the schema's columns, in order, with its types."""
+    return df.select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in schema.fields])
+
+
+# --- publishing ------------------------------------------------------------------------------
+
+def publish_silver(spark: SparkSession, df: DataFrame, lake: Lake, table: str, validate: bool = False) -> int:
+    """Write ``df`` to staging, optionally audit it with its expectation suite, then publish it.
+
+    With ``validate`` a failed suite raises SilverValidationError and the previous table stays
+    in place (write-audit-publish); without it the separate validation stage audits the table.
+    """
+    staged = lake.new_staging_path(f"silver-{table}")
+    df.write.partitionBy("week_start").parquet(str(staged))
+    written = spark.read.parquet(str(staged))  # from the written files: no second pass over bronze
+    if validate:
+        from jobs.silver_validate import raise_on_failures, validate_frame
+
+        try:
+            raise_on_failures([validate_frame(written, f"silver_{table}")])
+        except Exception:
+            shutil.rmtree(staged, ignore_errors=True)
+            raise
+    rows = written.count()
+    publish_directory(staged, lake.silver(table))
+    return rows

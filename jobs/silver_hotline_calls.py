@@ -1,0 +1,138 @@
+"""Silver hotline_calls: typed calls, newest version per call_id, placed in a township, masked.
+
+read_raw_hotline is the I/O edge (bronze JSON lines); clean_hotline_calls is a pure transform
+of the raw frame, unit-tested on tiny frames.
+"""
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from fengqiao.lake import SILVER_TABLES, Lake
+from fengqiao.lexicon import ESCALATION_REGEX
+from fengqiao.privacy import mask_known_names, mask_personal_data, mask_raw_record, normalise_phone, pseudonym
+from fengqiao.schemas import HOTLINE_CALLS
+from fengqiao.settings import get_settings
+from jobs import silver_common as C
+from jobs.silver_quarantine import publish_quarantine
+
+FEED = "hotline"
+TABLE = SILVER_TABLES[FEED]
+
+# Scalars are read as strings (a number written as "120" or 120 both survive) and cast later.
+RAW_SCHEMA = T.StructType([
+    *[T.StructField(name, T.StringType()) for name in (
+        "call_id", "line", "started_at", "duration_sec", "caller_number", "caller_name", "region_code",
+        "address_text", "request_type", "topic")],
+    T.StructField("transcript", T.ArrayType(T.StructType([
+        T.StructField("speaker", T.StringType()), T.StructField("text", T.StringType())]))),
+    *[T.StructField(name, T.StringType()) for name in ("satisfaction", "work_order_id", "updated_at")],
+    T.StructField(C.CORRUPT, T.StringType()),
+])
+RAW_FIELDS = [f.name for f in RAW_SCHEMA.fields if f.name != C.CORRUPT]
+
+
+def read_raw_hotline(spark: SparkSession, lake: Lake) -> DataFrame:
+    files = [str(p) for p in C.bronze_files(lake, FEED, (".jsonl", ".jsonl.gz", ".json", ".json.gz"))]
+    if not files:
+        return spark.createDataFrame([], RAW_SCHEMA).select(
+            "*", F.lit(None).cast("string").alias("source_file"), F.lit(None).cast("long").alias("line_no"))
+    raw = (spark.read.schema(RAW_SCHEMA).option("mode", "PERMISSIVE")
+           .option("columnNameOfCorruptRecord", C.CORRUPT).json(files))
+    # Spark's JSON reader keeps no line numbers; quarantine rows carry the file and the raw text.
+    return raw.select(
+        "*", C.relative_source(F.col("_metadata.file_path")).alias("source_file"),
+        F.lit(None).cast("long").alias("line_no"))
+
+
+def _transcript_text(transcript: Column) -> Column:
+    turns = F.transform(transcript, lambda t: F.concat(
+        F.coalesce(t["speaker"], F.lit("")), F.lit(":"), F.coalesce(t["text"], F.lit(""))))
+    return F.array_join(turns, "\n")
+
+
+def _place_by_address(calls: DataFrame, regions_df: DataFrame) -> DataFrame:
+    """Give calls without a region code the township named in their address (longest name wins)."""
+    towns = C.townships(regions_df)
+    unplaced = calls.where(C.blank(F.col("region_code")))
+    matched = unplaced.join(
+        F.broadcast(towns),
+        F.col("address_text").isNotNull() & (F.instr(F.col("address_text"), F.col("_township_name")) > 0),
+        "left",
+    )
+    best = Window.partitionBy("call_id").orderBy(F.length("_township_name").desc_nulls_last(), F.col("_township"))
+    placed = (matched.withColumn("_rank", F.row_number().over(best)).where(F.col("_rank") == 1)
+              .withColumns({
+                  "region_code": F.col("_township"),
+                  "township_code": F.col("_township"),
+                  "county_code": F.concat(F.substring("_township", 1, 6), F.lit("000000")),
+              })
+              .drop("_rank", "_township", "_township_name"))
+    return calls.where(~C.blank(F.col("region_code"))).unionByName(placed)
+
+
+def clean_hotline_calls(raw: DataFrame, regions_df: DataFrame, key: str) -> tuple[DataFrame, DataFrame]:
+    """Raw JSON rows -> (silver hotline_calls, quarantine)."""
+    parsed = raw.withColumns({
+        "started_ts": C.parse_iso_timestamp(F.col("started_at")),
+        "updated_ts": C.parse_iso_timestamp(F.col("updated_at")),
+        "_row_hash": C.row_hash(RAW_FIELDS),
+    })
+    checked = C.with_region_check(parsed, regions_df)
+    error = C.first_failure([
+        (F.col(C.CORRUPT).isNotNull(), C.reason("malformed_record")),
+        (C.blank(F.col("call_id")), C.reason("missing_required_field", "call_id")),
+        (C.blank(F.col("started_at")), C.reason("missing_required_field", "started_at")),
+        (F.col("started_ts").isNull(), C.reason("unparseable_date", "started_at")),
+        (C.blank(F.col("updated_at")), C.reason("missing_required_field", "updated_at")),
+        (F.col("updated_ts").isNull(), C.reason("unparseable_date", "updated_at")),
+        (F.col("_region_error").isNotNull(), F.col("_region_error")),
+    ])
+    checked = checked.withColumn("_error", error)
+    raw_text = F.coalesce(F.col(C.CORRUPT), F.to_json(F.struct(*RAW_FIELDS)))
+    bad_raw = mask_raw_record(mask_known_names(raw_text, F.col("caller_name")))
+    rejected = C.to_quarantine(checked.where(F.col("_error").isNotNull()), FEED, "_error", bad_raw)
+
+    good = checked.where(F.col("_error").isNull()).withColumns({
+        "call_id": F.trim("call_id"), "started_at": F.col("started_ts"), "updated_at": F.col("updated_ts")})
+    newest = _place_by_address(C.newest_version(good, "call_id"), regions_df)
+    unplaced = newest.where(C.blank(F.col("region_code"))).withColumn("_error", C.reason("missing_region_code"))
+    rejected = rejected.unionByName(C.to_quarantine(unplaced, FEED, "_error", bad_raw))
+
+    transcript_raw = _transcript_text(F.col("transcript"))
+    topic, name = F.col("topic"), F.col("caller_name")
+    satisfaction = C.parse_int(F.col("satisfaction"))
+    silver = newest.where(~C.blank(F.col("region_code"))).select(
+        "call_id",
+        C.clean_text("line").alias("line"),
+        "started_at",
+        C.parse_int(F.col("duration_sec")).alias("duration_sec"),
+        pseudonym(normalise_phone(F.col("caller_number")), key).alias("caller_key"),
+        "region_code", "township_code", "county_code",
+        C.clean_text("request_type").alias("request_type"),
+        mask_personal_data(mask_known_names(topic, name)).alias("topic"),
+        F.coalesce(C.keyword_dispute_type(topic), C.keyword_dispute_type(transcript_raw), F.lit("其他"))
+        .alias("dispute_type"),
+        (C.mentions_wage_arrears(topic) | C.mentions_wage_arrears(transcript_raw)).alias("is_wage_arrears"),
+        mask_personal_data(mask_known_names(transcript_raw, name)).alias("transcript_text"),
+        F.coalesce(F.concat_ws("\n", topic, transcript_raw).rlike(ESCALATION_REGEX), F.lit(False))
+        .alias("has_escalation_terms"),
+        F.when(satisfaction.between(1, 5), satisfaction).alias("satisfaction"),
+        C.clean_text("work_order_id").alias("work_order_id"),
+        "updated_at", "source_file",
+        C.week_of(F.col("started_at")).alias("week_start"),
+    )
+    return C.conform(silver, HOTLINE_CALLS), rejected
+
+
+def build_hotline_calls(spark: SparkSession, lake: Lake, regions_df: DataFrame) -> tuple[DataFrame, DataFrame]:
+    return clean_hotline_calls(read_raw_hotline(spark, lake), regions_df, get_settings().pseudonym_key)
+
+
+def run(spark: SparkSession, lake: Lake, validate: bool = False) -> dict:
+    """Build, publish the table and this feed's quarantine; ``validate`` audits before publishing."""
+    silver, quarantine = build_hotline_calls(spark, lake, C.load_regions(spark, lake))
+    rows = C.publish_silver(spark, silver, lake, TABLE, validate=validate)
+    rejected = publish_quarantine(spark, quarantine, lake, FEED)
+    return {"table": TABLE, "rows": rows, "quarantined": sum(rejected.values()), "quarantine_reasons": rejected}

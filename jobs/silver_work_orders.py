@@ -1,0 +1,93 @@
+"""Silver work_orders: newest snapshot per order_id, mapped to the 15 dispute types, masked.
+
+read_raw_work_orders is the I/O edge (bronze CSV, UTF-8); clean_work_orders is pure.
+"""
+from __future__ import annotations
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from fengqiao.disputes import CATEGORY_TO_TYPE, WAGE_ARREARS_CATEGORIES
+from fengqiao.lake import SILVER_TABLES, Lake
+from fengqiao.lexicon import ESCALATION_REGEX
+from fengqiao.privacy import mask_personal_data, mask_raw_record
+from fengqiao.schemas import WORK_ORDERS
+from jobs import silver_common as C
+from jobs.silver_quarantine import publish_quarantine
+
+FEED = "workorders"
+TABLE = SILVER_TABLES[FEED]
+COLUMNS = ["order_id", "created_at", "channel", "call_id", "region_code", "category", "summary", "urgency",
+           "status", "assigned_unit", "due_at", "closed_at", "is_repeat", "repeat_of", "satisfaction",
+           "updated_at"]
+
+
+def read_raw_work_orders(spark: SparkSession, lake: Lake) -> tuple[DataFrame, DataFrame]:
+    """(raw rows as strings, quarantine rows for files that could not be read at all)."""
+    files = C.bronze_files(lake, FEED, (".csv",))
+    # The contract says UTF-8; a GB18030 export is read rather than rejected.
+    raw, unreadable = C.read_csv_files(spark, lake, files, "order_id", ("utf-8", "gb18030"), COLUMNS)
+    return (raw if raw is not None else C.empty_raw(spark, COLUMNS)), C.unreadable_quarantine(spark, FEED, unreadable)
+
+
+def _category_types(spark: SparkSession) -> DataFrame:
+    return spark.createDataFrame(sorted(CATEGORY_TO_TYPE.items()), "_category string, _mapped_type string")
+
+
+def clean_work_orders(raw: DataFrame, regions_df: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """Raw CSV rows -> (silver work_orders, quarantine)."""
+    timestamps = ("created_at", "due_at", "closed_at", "updated_at")
+    parsed = raw.withColumns({"_row_hash": C.row_hash(COLUMNS),
+                              **{f"_{n}": C.parse_iso_timestamp(F.col(n)) for n in timestamps}})
+    checked = C.with_region_check(parsed, regions_df)
+    checks = [
+        (F.trim("order_id") == "order_id", C.reason("stray_header_row")),
+        (F.col(C.CORRUPT).isNotNull(), C.reason("malformed_record")),
+    ]
+    checks += [(C.blank(F.col(n)), C.reason("missing_required_field", n))
+               for n in ("order_id", "created_at", "region_code", "updated_at")]
+    checks += [(~C.blank(F.col(n)) & F.col(f"_{n}").isNull(), C.reason("unparseable_date", n)) for n in timestamps]
+    checks += [(F.col("_region_error").isNotNull(), F.col("_region_error"))]
+    checked = checked.withColumn("_error", C.first_failure(checks))
+
+    raw_text = F.coalesce(F.col(C.CORRUPT), F.concat_ws(",", *[F.coalesce(F.col(c), F.lit("")) for c in COLUMNS]))
+    rejected = C.to_quarantine(checked.where(F.col("_error").isNotNull()), FEED, "_error", mask_raw_record(raw_text))
+
+    good = checked.where(F.col("_error").isNull()).withColumns(
+        {"order_id": F.trim("order_id"), **{n: F.col(f"_{n}") for n in timestamps}})
+    newest = C.newest_version(good, "order_id").withColumn("category", C.clean_text("category"))
+    typed = newest.join(F.broadcast(_category_types(raw.sparkSession)),
+                        F.col("category") == F.col("_category"), "left")
+    text = F.concat_ws(" ", F.col("category"), F.col("summary"))
+    satisfaction = C.parse_int(F.col("satisfaction"))
+    silver = typed.select(
+        "order_id", "created_at", C.clean_text("channel").alias("channel"), C.clean_text("call_id").alias("call_id"),
+        "region_code", "township_code", "county_code", "category",
+        F.coalesce(F.col("_mapped_type"), C.keyword_dispute_type(text), F.lit("其他")).alias("dispute_type"),
+        (F.coalesce(F.col("category").isin(*sorted(WAGE_ARREARS_CATEGORIES)), F.lit(False))
+         | C.mentions_wage_arrears(F.col("summary"))).alias("is_wage_arrears"),
+        mask_personal_data(F.col("summary")).alias("summary"),
+        F.coalesce(F.col("summary").rlike(ESCALATION_REGEX), F.lit(False)).alias("has_escalation_terms"),
+        C.clean_text("urgency").alias("urgency"), C.clean_text("status").alias("status"),
+        C.clean_text("assigned_unit").alias("assigned_unit"), "due_at", "closed_at",
+        F.coalesce(C.parse_yes_no(F.col("is_repeat")), F.lit(False)).alias("is_repeat"),
+        C.clean_text("repeat_of").alias("repeat_of"),
+        F.when(satisfaction.between(1, 5), satisfaction).alias("satisfaction"),
+        "updated_at", "source_file",
+        C.week_of(F.col("created_at")).alias("week_start"),
+    )
+    return C.conform(silver, WORK_ORDERS), rejected
+
+
+def build_work_orders(spark: SparkSession, lake: Lake, regions_df: DataFrame) -> tuple[DataFrame, DataFrame]:
+    raw, unreadable = read_raw_work_orders(spark, lake)
+    silver, rejected = clean_work_orders(raw, regions_df)
+    return silver, rejected.unionByName(unreadable)
+
+
+def run(spark: SparkSession, lake: Lake, validate: bool = False) -> dict:
+    """Build, publish the table and this feed's quarantine; ``validate`` audits before publishing."""
+    silver, quarantine = build_work_orders(spark, lake, C.load_regions(spark, lake))
+    rows = C.publish_silver(spark, silver, lake, TABLE, validate=validate)
+    rejected = publish_quarantine(spark, quarantine, lake, FEED)
+    return {"table": TABLE, "rows": rows, "quarantined": sum(rejected.values()), "quarantine_reasons": rejected}
