@@ -50,7 +50,8 @@ def build_silver(feed: str) -> dict:
 
     started, lake = time.time(), _lake()
     job = importlib.import_module(f"jobs.silver_{SILVER_TABLES[feed]}")
-    counts = job.run(get_spark(), lake)
+    # Write-audit-publish: the staged table is checked against its suite before it replaces silver.
+    counts = job.run(get_spark(), lake, validate=True)
     return record_stage(lake, f"silver:{feed}", counts, started)
 
 

@@ -35,7 +35,7 @@ HOTLINE_CALLS = _schema(
     ("satisfaction", I, True),
     ("work_order_id", S, True),
     ("updated_at", TS, False),
-    ("source_file", S, False),         # path relative to the lake's bronze/
+    ("source_file", S, False),         # bronze/<feed>/<day>/<file>, relative to the lake root
     ("week_start", D, False),
 )
 

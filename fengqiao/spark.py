@@ -36,6 +36,8 @@ def get_spark(app_name: str = "fengqiao"):
             .config("spark.ui.enabled", "false")
             .config("spark.ui.showConsoleProgress", "false")
             .config("spark.sql.ansi.enabled", "false")
+            # Spark 4 only reads GB18030 (the mediation registry's encoding) with the JDK's full charset list.
+            .config("spark.sql.legacy.javaCharsets", "true")
             .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
             .config("spark.executor.extraJavaOptions", "-Duser.timezone=UTC")
         )
