@@ -295,3 +295,13 @@ def publish_silver(spark: SparkSession, df: DataFrame, lake: Lake, table: str, v
     rows = written.count()
     publish_directory(staged, lake.silver(table))
     return rows
+
+
+def run_silver_job(spark: SparkSession, lake: Lake, feed: str, table: str, build, validate: bool = False) -> dict:
+    """The shared tail of the three silver jobs: build, publish the table and the feed's quarantine."""
+    from jobs.silver_quarantine import publish_quarantine
+
+    silver, quarantine = build(spark, lake, load_regions(spark, lake))
+    rows = publish_silver(spark, silver, lake, table, validate=validate)
+    rejected = publish_quarantine(spark, quarantine, lake, feed)
+    return {"table": table, "rows": rows, "quarantined": sum(rejected.values()), "quarantine_reasons": rejected}

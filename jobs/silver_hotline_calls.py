@@ -15,7 +15,6 @@ from fengqiao.privacy import mask_known_names, mask_personal_data, mask_raw_reco
 from fengqiao.schemas import HOTLINE_CALLS
 from fengqiao.settings import get_settings
 from jobs import silver_common as C
-from jobs.silver_quarantine import publish_quarantine
 
 FEED = "hotline"
 TABLE = SILVER_TABLES[FEED]
@@ -132,7 +131,4 @@ def build_hotline_calls(spark: SparkSession, lake: Lake, regions_df: DataFrame) 
 
 def run(spark: SparkSession, lake: Lake, validate: bool = False) -> dict:
     """Build, publish the table and this feed's quarantine; ``validate`` audits before publishing."""
-    silver, quarantine = build_hotline_calls(spark, lake, C.load_regions(spark, lake))
-    rows = C.publish_silver(spark, silver, lake, TABLE, validate=validate)
-    rejected = publish_quarantine(spark, quarantine, lake, FEED)
-    return {"table": TABLE, "rows": rows, "quarantined": sum(rejected.values()), "quarantine_reasons": rejected}
+    return C.run_silver_job(spark, lake, FEED, TABLE, build_hotline_calls, validate=validate)

@@ -13,7 +13,6 @@ from fengqiao.lexicon import ESCALATION_REGEX
 from fengqiao.privacy import mask_personal_data, mask_raw_record
 from fengqiao.schemas import WORK_ORDERS
 from jobs import silver_common as C
-from jobs.silver_quarantine import publish_quarantine
 
 FEED = "workorders"
 TABLE = SILVER_TABLES[FEED]
@@ -87,7 +86,4 @@ def build_work_orders(spark: SparkSession, lake: Lake, regions_df: DataFrame) ->
 
 def run(spark: SparkSession, lake: Lake, validate: bool = False) -> dict:
     """Build, publish the table and this feed's quarantine; ``validate`` audits before publishing."""
-    silver, quarantine = build_work_orders(spark, lake, C.load_regions(spark, lake))
-    rows = C.publish_silver(spark, silver, lake, TABLE, validate=validate)
-    rejected = publish_quarantine(spark, quarantine, lake, FEED)
-    return {"table": TABLE, "rows": rows, "quarantined": sum(rejected.values()), "quarantine_reasons": rejected}
+    return C.run_silver_job(spark, lake, FEED, TABLE, build_work_orders, validate=validate)
