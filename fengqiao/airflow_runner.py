@@ -71,6 +71,39 @@ def _logs_to(path: Path):
             terminal.close()
 
 
+def _stage_lines(stages_log: Path, offset: int) -> tuple[list[str], int]:
+    """One readable line per stage summary appended to the run log since ``offset`` (counts only)."""
+    import json
+
+    if not stages_log.exists():
+        return [], offset
+    with open(stages_log, encoding="utf-8") as fh:
+        fh.seek(offset)
+        new, offset = fh.read(), fh.tell()
+    lines = []
+    for raw in new.splitlines():
+        stage = json.loads(raw)
+        name = stage.pop("stage")
+        seconds = stage.pop("seconds", None)
+        keep = {k: v for k, v in stage.items() if isinstance(v, (int, float, str)) and k not in ("table", "path", "per_feed")}
+        detail = ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}" for k, v in keep.items())
+        lines.append(f"      {name}: {detail} ({seconds} s)")
+        if stage.get("quarantine_reasons"):
+            reasons = ", ".join(f"{k.split(' |')[0]} {v:,}" for k, v in stage["quarantine_reasons"].items())
+            lines.append(f"        quarantined by reason: {reasons}")
+    return lines, offset
+
+
+def _last_error(log_path: Path) -> str:
+    """The last exception line of the task logs, so the terminal says why a stage failed."""
+    import re
+
+    sys.stdout.flush()
+    text = log_path.read_text(encoding="utf-8", errors="replace")[-200_000:]
+    found = re.findall(r"^\s*(?:[\w.]+(?:Error|Exception)): .+$", text, flags=re.M)
+    return f": {found[-1].strip()[:500]}" if found else ""
+
+
 def run_dags(lake_dir: Path, dag_ids: tuple[str, ...] = DAG_ORDER, run_conf: dict | None = None,
              echo=print) -> list[dict]:
     """Run the DAGs one after another with ``dag.test``; stop at the first failed DAG run."""
@@ -78,6 +111,8 @@ def run_dags(lake_dir: Path, dag_ids: tuple[str, ...] = DAG_ORDER, run_conf: dic
 
     log_path = lake_dir / "_runs" / f"airflow-{dt.datetime.now():%Y%m%dT%H%M%S}.log"
     results = []
+    stages_log = lake_dir / "_runs" / "stages.jsonl"
+    offset = stages_log.stat().st_size if stages_log.exists() else 0
     with _logs_to(log_path) as terminal:
         bag = DagBag(dag_folder=str(DAGS_FOLDER))
         if bag.import_errors:
@@ -93,8 +128,12 @@ def run_dags(lake_dir: Path, dag_ids: tuple[str, ...] = DAG_ORDER, run_conf: dic
                 if hasattr(run, "get_task_instances") else []
             results.append({"dag_id": dag_id, "state": state, "seconds": round(seconds, 1)})
             terminal.write(f"      {state} in {seconds:.0f} s\n")
+            lines, offset = _stage_lines(stages_log, offset)
+            for line in lines:
+                terminal.write(line + "\n")
             if "success" not in state:
                 raise PipelineRunError(
-                    f"{dag_id} ended {state} (tasks not successful: {failed}); see {log_path} for the task logs"
+                    f"{dag_id} ended {state} (tasks not successful: {failed}){_last_error(log_path)}; "
+                    f"see {log_path} for the task logs"
                 )
     return results

@@ -163,3 +163,13 @@ def test_line_chart_ticks_and_gaps():
     assert ys[-1] == min(ys)                                   # the highest value is drawn highest
     assert line_chart(weeks, [None] * 5, "t", "件", "#000")["empty"]
 
+
+
+def test_quarantine_reasons_are_shown_in_chinese():
+    from fengqiao.outputs.common import quarantine_reason_zh
+
+    assert quarantine_reason_zh("unparseable_date:受理日期 | a date or time is not in any known format") == "日期时间格式无法识别（受理日期）"
+    assert quarantine_reason_zh("stray_header_row | a repeated header row inside the file") == "文件中间夹带表头行"
+    assert quarantine_reason_zh(None) == "未注明"
+    # An unknown code is shown as it is, but never with personal data in it.
+    assert "13812345678" not in quarantine_reason_zh("odd | 13812345678")

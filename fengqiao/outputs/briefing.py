@@ -26,7 +26,7 @@ from fengqiao.weeks import weeks_to_spring_festival
 from .common import (
     LEVEL_COLOURS, LEVEL_NAMES, LEVEL_RANK, LEVEL_TEXT_COLOURS, LEVELS, as_date, bureau_index,
     change_ratio, change_text, county_bureau_name, day_label, flagged_rows, latest_scored_week, level_of,
-    probability_text, reasons_list, region_names, scrub, top_area_name, township_office_name, week_label,
+    probability_text, quarantine_reason_zh, reasons_list, region_names, scrub, top_area_name, township_office_name, week_label,
 )
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -263,7 +263,7 @@ def _completeness(lake: Lake, weekly: pd.DataFrame, week: dt.date) -> dict:
         if quarantine is not None:
             mine = quarantine[(quarantine["feed"] == feed) & quarantine["day"].isin(week_days)]
             quarantined = int(len(mine))
-            counts = mine["reason"].fillna("未注明").map(scrub).value_counts()
+            counts = mine["reason"].map(quarantine_reason_zh).value_counts()
             reasons = [{"reason": reason, "count": int(n)} for reason, n in counts.items()]
         # Worth a recommendation (not only a note): volume far off its average, or most days missing.
         serious = (ratio is not None and not 0.5 <= ratio <= 2) or (days is not None and days <= 4)

@@ -92,6 +92,34 @@ def scrub(text) -> str:
     return mask_text("" if text is None else str(text))
 
 
+# Quarantine reason codes (silver's "code[:field] | text") in the briefing's language.
+QUARANTINE_REASONS_ZH = {
+    "malformed_record": "记录格式损坏（行被截断、引号或列数错误）",
+    "missing_required_field": "必填字段为空",
+    "unparseable_date": "日期时间格式无法识别",
+    "invalid_region_code": "区划代码不是12位数字",
+    "unknown_region_code": "区划代码不在区划表中",
+    "missing_region_code": "缺少区划代码且地址无法定位到乡镇",
+    "stray_header_row": "文件中间夹带表头行",
+    "unparseable_amount": "涉案金额无法识别",
+    "unparseable_integer": "整数字段内容有误",
+    "unknown_dispute_type": "纠纷类型不在15类之内",
+    "unreadable_file": "文件无表头或编码无法识别，整个文件未入库",
+}
+
+
+def quarantine_reason_zh(reason) -> str:
+    """``unparseable_date:受理日期 | …`` -> ``日期时间格式无法识别（受理日期）``; unknown codes pass through masked."""
+    if not isinstance(reason, str) or not reason.strip():
+        return "未注明"
+    code = reason.split("|", 1)[0].strip()
+    base, _, field = code.partition(":")
+    label = QUARANTINE_REASONS_ZH.get(base)
+    if label is None:
+        return scrub(reason)
+    return f"{label}（{field}）" if field else label
+
+
 def reasons_list(value) -> list[str]:
     """The ``reasons`` cell (list, numpy array, string or null) as a list of scrubbed strings."""
     if value is None:
