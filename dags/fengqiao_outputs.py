@@ -43,11 +43,15 @@ def fengqiao_briefing():
     **COMMON,
 )
 def fengqiao_alerts():
-    @task(outlets=[ALERTS])
-    def send_alerts(params=None) -> dict:
+    @task(doc_md="Store bureaus' dispositions of earlier alerts (已核实/已排除/已处置) from the inbox.")
+    def ingest_dispositions() -> dict:
+        return pipeline.ingest_dispositions()
+
+    @task(outlets=[ALERTS], doc_md="Plan, de-duplicate (cool-down) and deliver alerts by e-mail and webhook.")
+    def send_alerts(_dispositions: dict, params=None) -> dict:
         return pipeline.send_alerts((params or {}).get("week_start"))
 
-    send_alerts()
+    send_alerts(ingest_dispositions())
 
 
 fengqiao_briefing()

@@ -136,4 +136,9 @@ def run_dags(lake_dir: Path, dag_ids: tuple[str, ...] = DAG_ORDER, run_conf: dic
                     f"{dag_id} ended {state} (tasks not successful: {failed}){_last_error(log_path)}; "
                     f"see {log_path} for the task logs"
                 )
+        if "pyspark" in sys.modules:
+            # Stop Spark while its shutdown chatter still goes to the log, not after the summary.
+            from fengqiao.spark import stop_spark
+
+            stop_spark()
     return results

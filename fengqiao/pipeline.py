@@ -42,8 +42,10 @@ def land_feed(feed: str) -> dict:
     return record_stage(lake, f"bronze:{feed}", counts, started)
 
 
-def build_silver(feed: str) -> dict:
-    """Silver: typed, newest version per record, masked; bad records quarantined."""
+def build_silver(feed: str, forget_days=()) -> dict:
+    """Silver: merge the bronze files not yet merged (typed, newest version per record, masked; bad
+    records quarantined). Nothing new: returns ``new_files: 0`` and writes nothing.
+    ``forget_days`` (backfill): re-merge those day folders from scratch."""
     import importlib
 
     from fengqiao.spark import get_spark
@@ -51,7 +53,7 @@ def build_silver(feed: str) -> dict:
     started, lake = time.time(), _lake()
     job = importlib.import_module(f"jobs.silver_{SILVER_TABLES[feed]}")
     # Write-audit-publish: the staged table is checked against its suite before it replaces silver.
-    counts = job.run(get_spark(), lake, validate=True)
+    counts = job.run(get_spark(), lake, validate=True, forget_days=tuple(forget_days))
     return record_stage(lake, f"silver:{feed}", counts, started)
 
 
@@ -98,3 +100,42 @@ def send_alerts(week_start: str | None = None) -> dict:
     started, lake = time.time(), _lake()
     counts = run(lake, dt.date.fromisoformat(week_start) if week_start else None)
     return record_stage(lake, "alerts", counts, started)
+
+
+def backfill(start: dt.date, end: dt.date) -> dict:
+    """Rebuild the day folders ``start``..``end`` on purpose, then features and scores.
+
+    For each feed: the ready source day folders in the range are landed again even though the
+    manifest has them (their manifest rows and bronze copies are forgotten first); the silver job then
+    forgets their merged-file entries, drops the silver and quarantine rows from those days and merges
+    the files landed again. Features and scores rebuild because silver changed. Days whose source
+    folder is missing or not ready are left untouched. Safe to run again if interrupted.
+    """
+    from jobs.bronze_land_drops import land_drops
+
+    if end < start:
+        raise ValueError(f"backfill range ends ({end}) before it starts ({start})")
+    summary: dict = {"from": start.isoformat(), "to": end.isoformat(), "feeds": {}}
+    settings, lake = get_settings(), _lake()
+    for feed in SILVER_TABLES:
+        started = time.time()
+        landed = land_drops(settings.source_dir, lake, through=end, since=start, feeds=(feed,), reland=True)
+        days = landed.get("relanded_days", {}).get(feed, [])
+        record_stage(lake, f"backfill-bronze:{feed}", {k: v for k, v in landed.items() if k != "per_feed"}, started)
+        silver = build_silver(feed, forget_days=days)
+        summary["feeds"][feed] = {"days": len(days), "landed": landed["landed"], "new_files": silver.get("new_files"),
+                                  "rows": silver.get("rows")}
+    summary["validate"] = validate_silver()
+    summary["features"] = build_features()
+    summary["scores"] = score_regions()
+    return summary
+
+
+def ingest_dispositions() -> dict:
+    """Store what bureaus reported back about earlier alerts (file drop in the lake's inbox)."""
+    from jobs.ingest_dispositions import run
+
+    started, lake = time.time(), _lake()
+    counts = run(lake)
+    counts = {k: v for k, v in counts.items() if k not in ("rejections", "folder")}
+    return record_stage(lake, "dispositions", counts, started)

@@ -21,9 +21,11 @@ def summarise_run(lake: Lake, seconds: float) -> str:
     ]
     if lake.gold("alerts").exists():
         alerts = read_table(lake.gold("alerts"))
+        # gold/alerts holds one row per delivery attempt and channel: count alerts, not rows.
         this_week = alerts[alerts["week_start"] == latest]
-        sent = int((this_week["status"] == "sent").sum())
-        lines.append(f"  alerts:    {sent} sent, {int((this_week['status'] != 'sent').sum())} failed this week "
+        delivered = set(this_week.loc[this_week["status"] == "sent", "alert_id"])
+        undelivered = set(this_week["alert_id"]) - delivered
+        lines.append(f"  alerts:    {len(delivered)} delivered, {len(undelivered)} not delivered this week "
                      f"(gold/alerts; mail copies in {lake.mailbox})")
     lines.append(f"  query:     fengqiao query \"select * from risk_scores where flagged\" --lake {lake.root}")
     return "\n".join(lines)

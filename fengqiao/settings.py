@@ -48,6 +48,9 @@ class Settings:
     through: str | None = None
     timezone: str = "Asia/Shanghai"
     extra: dict = field(default_factory=dict)
+    # HMAC-SHA256 key for signed webhook alerts and acknowledgements (FENGQIAO_WEBHOOK_KEY); no default:
+    # without it webhook alerts are not sent and the acknowledgement receiver does not start.
+    webhook_key: str | None = None
 
 
 def get_settings() -> Settings:
@@ -75,4 +78,5 @@ def get_settings() -> Settings:
         retry_delay_seconds=int(_env("FENGQIAO_RETRY_DELAY_SECONDS", "120")),
         airflow_home=Path(_env("AIRFLOW_HOME", str(home / "airflow"))).resolve(),
         through=_env("FENGQIAO_THROUGH"),
+        webhook_key=_env("FENGQIAO_WEBHOOK_KEY"),
     )

@@ -1,4 +1,5 @@
-"""Stage: e-mail each flagged region of a scored week to its bureau; record attempts in gold/alerts."""
+"""Stage: alert each flagged region of a scored week to its bureau (e-mail, and a signed webhook where
+bureaus.csv gives one), skipping regions still in their cool-down; record attempts in gold/alerts."""
 from __future__ import annotations
 
 import datetime as dt
@@ -6,8 +7,9 @@ import logging
 import os
 
 from fengqiao.lake import Lake, read_table
-from fengqiao.outputs.alerts import plan_alerts, send_alerts
+from fengqiao.outputs.alerts import apply_cooldown, deliver_alerts, delivered, plan_alerts
 from fengqiao.outputs.common import as_date, latest_scored_week
+from fengqiao.outputs.webhooks import delivery_options
 from fengqiao.regions import read_bureaus, read_regions
 from fengqiao.settings import get_settings
 
@@ -17,8 +19,11 @@ log = logging.getLogger(__name__)
 def run(lake: Lake | str | os.PathLike, week_start: dt.date | str | None = None) -> dict:
     """Plan and send the alerts of ``week_start`` (default: the latest scored week).
 
-    Returns counts: ``planned``, ``sent`` and ``failed`` (attempts of this run), ``skipped``
-    (already sent by an earlier run), and the ``week_start`` handled.
+    Returns counts: ``planned`` (flagged regions), ``suppressed_cooldown`` (not sent: alerted within the
+    cool-down and the level did not rise; each decision listed under ``suppressed``), ``sent`` and
+    ``failed`` (deliveries, alert × channel, as they ended in this run), ``failed_attempts`` (failed rows
+    written, retries included), ``skipped`` (deliveries already sent by an earlier run), ``by_channel``,
+    and the ``week_start`` handled.
     """
     lake = lake if isinstance(lake, Lake) else Lake.at(lake)
     scores = read_table(lake.gold("risk_scores"))
@@ -32,14 +37,20 @@ def run(lake: Lake | str | os.PathLike, week_start: dt.date | str | None = None)
     features = (read_table(features_path, columns=["region_code", "week_start", "total_contacts"])
                 if features_path.exists() else None)
     settings = get_settings()
+    options = delivery_options()
     alerts = plan_alerts(scores_week, bureaus, regions, features, horizon_weeks=settings.horizon_weeks)
-    counts = {"week_start": week.isoformat(), "planned": len(alerts), "sent": 0, "failed": 0, "skipped": 0}
+    counts = {"week_start": week.isoformat(), "planned": len(alerts), "suppressed_cooldown": 0, "sent": 0,
+              "failed": 0, "failed_attempts": 0, "skipped": 0, "by_channel": {}, "suppressed": []}
     if not alerts:
         log.info("no flagged region in the week of %s: no alerts", week)
         return counts
-    attempts = send_alerts(alerts, settings, lake)
-    counts["sent"] = int((attempts["status"] == "sent").sum())
-    counts["failed"] = int((attempts["status"] == "failed").sum())
-    counts["skipped"] = len(alerts) - len(attempts)
-    log.info("alerts for the week of %s: %s", week, counts)
+    history, _ = delivered(lake)
+    to_send, suppressed = apply_cooldown(alerts, history, options.cooldown_weeks)
+    counts["suppressed_cooldown"] = len(suppressed)
+    counts["suppressed"] = suppressed
+    if to_send:
+        report = deliver_alerts(to_send, settings, lake, options)
+        counts.update(sent=report.sent, failed=report.failed, failed_attempts=report.failed_attempts,
+                      skipped=report.skipped, by_channel=report.by_channel)
+    log.info("alerts for the week of %s: %s", week, {k: v for k, v in counts.items() if k != "suppressed"})
     return counts

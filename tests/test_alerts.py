@@ -1,25 +1,37 @@
-"""Alerts: routing to bureaus, real SMTP delivery to the local sink, gold/alerts, idempotence, failures."""
+"""Alerts: routing to bureaus, real SMTP delivery to the local sink, signed webhooks to a local HTTP
+server, gold/alerts, idempotence, failures and retries with back-off, the cool-down."""
 from __future__ import annotations
 
+import datetime as dt
 import email
 import email.policy
+import hashlib
+import hmac
+import json
 import re
 import socket
+import threading
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pandas as pd
 import pytest
 
 import fengqiao.outputs.alerts as alerts_module
-from fengqiao.lake import read_table
-from fengqiao.outputs.alerts import ALERT_COLUMNS, plan_alerts, send_alerts
+from fengqiao.lake import read_table, write_table
+from fengqiao.outputs.alerts import ALERT_COLUMNS, apply_cooldown, deliver_alerts, plan_alerts, send_alerts
 from fengqiao.outputs.common import Bureau
 from fengqiao.outputs.mailsink import local_mail_sink
+from fengqiao.outputs.webhooks import DeliveryOptions, public_url
 from fengqiao.regions import county_of, read_bureaus, read_regions
 from fengqiao.settings import get_settings
 from jobs import output_alerts
 from outputs_lake import (
-    BUREAUS, GANSHIQIAO, JIEFANGLU, LIXIA, PLANTED_PERSONAL, RED_REASONS, SHIZHONG, WEEK, build_tiny_lake,
+    BUREAUS, GANSHIQIAO, JIEFANGLU, LIXIA, PLANTED_PERSONAL, QIANFOSHAN, RED_REASONS, SHIZHONG, WEEK,
+    build_tiny_lake,
 )
+
+WEBHOOK_KEY = "test-webhook-key"
 
 # region flagged in the tiny lake's latest week -> (expected recipient address, subject)
 EXPECTED = {
@@ -33,6 +45,15 @@ BUREAU_COUNTY = {email_: county_of(code) for code, (_, email_) in BUREAUS.items(
 @pytest.fixture
 def lake(tmp_path):
     return build_tiny_lake(tmp_path / "lake")
+
+
+@pytest.fixture(autouse=True)
+def delivery_env(monkeypatch):
+    """Tiny back-off delays, default cool-down and attempts, a known webhook key."""
+    monkeypatch.setenv("FENGQIAO_ALERT_RETRY_DELAY_SECONDS", "0.01")
+    for name in ("FENGQIAO_ALERT_COOLDOWN_WEEKS", "FENGQIAO_ALERT_RETRY_ATTEMPTS", "FENGQIAO_WEBHOOK_TIMEOUT_SECONDS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("FENGQIAO_WEBHOOK_KEY", WEBHOOK_KEY)
 
 
 @pytest.fixture
@@ -93,8 +114,11 @@ def test_alerts_are_mailed_recorded_and_not_sent_twice(lake, tmp_path, smtp_env)
         first = output_alerts.run(lake)
         second = output_alerts.run(lake)
 
-    assert first == {"week_start": "2025-03-17", "planned": 3, "sent": 3, "failed": 0, "skipped": 0}
-    assert second == {"week_start": "2025-03-17", "planned": 3, "sent": 0, "failed": 0, "skipped": 3}
+    assert first == {"week_start": "2025-03-17", "planned": 3, "suppressed_cooldown": 0, "sent": 3, "failed": 0,
+                     "failed_attempts": 0, "skipped": 0, "by_channel": {"email": {"sent": 3, "failed": 0}},
+                     "suppressed": []}
+    assert second == {"week_start": "2025-03-17", "planned": 3, "suppressed_cooldown": 0, "sent": 0, "failed": 0,
+                      "failed_attempts": 0, "skipped": 3, "by_channel": {}, "suppressed": []}
 
     messages = _messages(mail)
     assert len(messages) == 3                                            # one per flagged region, none resent
@@ -127,17 +151,20 @@ def test_unreachable_server_records_failures_then_a_rerun_delivers(lake, tmp_pat
 
     counts = output_alerts.run(lake)
 
-    assert counts["failed"] == 3 and counts["sent"] == 0
+    # The first delivery tries 3 times with back-off; the server stays down, so the other two fail at once.
+    assert counts["failed"] == 3 and counts["sent"] == 0 and counts["failed_attempts"] == 5
     recorded = read_table(lake.gold("alerts"))
-    assert len(recorded) == 3 and (recorded["status"] == "failed").all()
+    assert len(recorded) == 5 and (recorded["status"] == "failed").all()
     assert recorded["detail"].str.contains("unavailable").all()
+    assert recorded["detail"].str.contains("attempt 3/3").sum() == 1
+    assert recorded["detail"].str.startswith("not attempted").sum() == 2
 
     with local_mail_sink(tmp_path / "mail") as (host, port):
         smtp_env(host, port)
         retry = output_alerts.run(lake)
     assert retry["sent"] == 3 and retry["skipped"] == 0
     recorded = read_table(lake.gold("alerts"))
-    assert sorted(recorded["status"]) == ["failed"] * 3 + ["sent"] * 3
+    assert sorted(recorded["status"]) == ["failed"] * 5 + ["sent"] * 3
 
 
 def test_a_region_without_bureau_fails_alone(lake, tmp_path, smtp_env):
@@ -173,3 +200,203 @@ def test_mail_sink_is_loopback_only(tmp_path):
     with pytest.raises(ValueError, match="loopback"):
         with local_mail_sink(tmp_path, host="0.0.0.0"):
             pass
+
+
+# --- webhooks -------------------------------------------------------------------------------------
+class _Hook:
+    """What a local webhook server received, and the statuses it answers with (then 200)."""
+
+    def __init__(self, fail_with=()):
+        self.requests: list[tuple[dict, bytes]] = []
+        self.fail_with = list(fail_with)
+        self.lock = threading.Lock()
+
+
+@contextmanager
+def webhook_server(fail_with=()):
+    hook = _Hook(fail_with)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            with hook.lock:
+                hook.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                status = hook.fail_with.pop(0) if hook.fail_with else 200
+            self.send_response(status)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield hook, f"http://127.0.0.1:{server.server_address[1]}/fengqiao/hook?access_token=SECRET-TOKEN"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _give_webhook(lake, region_code, url):
+    bureaus = read_bureaus(lake.reference / "bureaus.csv")
+    bureaus.loc[bureaus["region_code"] == region_code, "webhook_url"] = url
+    bureaus.to_csv(lake.reference / "bureaus.csv", index=False)
+
+
+def test_webhook_is_signed_json_received_by_a_local_server(lake, tmp_path, smtp_env):
+    with webhook_server() as (hook, url):
+        _give_webhook(lake, SHIZHONG, url)          # 市中区司法局: receives 杆石桥街道 and 市中区
+        with local_mail_sink(tmp_path / "mail") as (host, port):
+            smtp_env(host, port)
+            first = output_alerts.run(lake)
+            second = output_alerts.run(lake)
+
+    assert first["by_channel"] == {"email": {"sent": 3, "failed": 0}, "webhook": {"sent": 2, "failed": 0}}
+    assert second["sent"] == 0 and second["skipped"] == 5 and len(hook.requests) == 2   # never resent
+    assert len(_messages(tmp_path / "mail")) == 3                                    # e-mail still goes out
+    payloads = {}
+    for headers, body in hook.requests:
+        expected = "sha256=" + hmac.new(WEBHOOK_KEY.encode(), body, hashlib.sha256).hexdigest()
+        assert hmac.compare_digest(headers["x-fengqiao-signature"], expected)        # HMAC over the raw body
+        assert abs(int(headers["x-fengqiao-timestamp"]) - dt.datetime.now().timestamp()) < 120
+        assert headers["content-type"].startswith("application/json")
+        payload = json.loads(body.decode("utf-8"))
+        payloads[payload["region_code"]] = payload
+        assert not any(p in body.decode("utf-8") for p in PLANTED_PERSONAL)
+    assert set(payloads) == {GANSHIQIAO, SHIZHONG}
+    orange = payloads[GANSHIQIAO]
+    assert {"alert_id", "region_code", "region_name", "county_code", "week_start", "risk_level", "score", "reasons",
+            "trend", "acknowledge_ref"} <= set(orange)
+    assert orange["region_name"] == "杆石桥街道" and orange["county_code"] == SHIZHONG
+    assert orange["week_start"] == "2025-03-17" and orange["risk_level"] == "橙" and orange["score"] == 0.56
+    assert orange["reasons"] == ["物业纠纷记录为近8周均值的2.1倍", "退回工单5件"]
+    assert [p["week_start"] for p in orange["trend"]] == ["2025-02-24", "2025-03-03", "2025-03-10", "2025-03-17"]
+    assert all(isinstance(p["total_contacts"], int) for p in orange["trend"])
+    assert orange["acknowledge_ref"] == orange["alert_id"]
+    assert "杆石桥街道" in orange["title"] and orange["suggestion"].startswith("请会同")
+
+    recorded = read_table(lake.gold("alerts"))
+    web = recorded[recorded["channel"] == "webhook"]
+    assert len(web) == 2 and (web["status"] == "sent").all()
+    assert set(web["alert_id"]) == {p["alert_id"] for p in payloads.values()}
+    assert not recorded["recipient_address"].fillna("").str.contains("SECRET-TOKEN").any()  # token not kept
+    assert public_url(url) in set(web["recipient_address"])
+
+
+def test_webhook_without_key_is_recorded_failed_and_not_sent(lake, tmp_path, smtp_env, monkeypatch):
+    monkeypatch.delenv("FENGQIAO_WEBHOOK_KEY")
+    with webhook_server() as (hook, url):
+        _give_webhook(lake, SHIZHONG, url)
+        with local_mail_sink(tmp_path / "mail") as (host, port):
+            smtp_env(host, port)
+            counts = output_alerts.run(lake)
+    assert hook.requests == []
+    assert counts["by_channel"]["webhook"] == {"sent": 0, "failed": 2} and counts["failed_attempts"] == 2
+    web = read_table(lake.gold("alerts")).query("channel == 'webhook'")
+    assert web["detail"].str.contains("FENGQIAO_WEBHOOK_KEY").all()
+
+
+def test_webhook_failing_twice_then_succeeding_is_retried_with_backoff(lake, tmp_path, smtp_env):
+    scores_week, bureaus, regions, features = _inputs(lake)
+    delays = []
+    with webhook_server(fail_with=[503, 502]) as (hook, url):
+        bureaus.loc[bureaus["region_code"] == SHIZHONG, "webhook_url"] = url
+        bureaus.loc[bureaus["region_code"] == SHIZHONG, "email"] = ""      # this bureau: webhook only
+        planned = [a for a in plan_alerts(scores_week, bureaus, regions, features) if a.region_code == SHIZHONG]
+        report = deliver_alerts(planned, get_settings(), lake, DeliveryOptions(retry_attempts=3, retry_base_delay=0.01),
+                                sleep=delays.append)
+    assert len(hook.requests) == 3 and delays == [0.01, 0.02]                  # exponential back-off
+    assert report.sent == 1 and report.failed == 0 and report.failed_attempts == 2
+    rows = read_table(lake.gold("alerts")).sort_values("sent_at")
+    assert list(rows["channel"]) == ["webhook"] * 3                             # no e-mail row: webhook only
+    assert list(rows["status"]) == ["failed", "failed", "sent"]
+    assert rows["detail"].iloc[0].startswith("attempt 1/3") and "503" in rows["detail"].iloc[0]
+    assert "502" in rows["detail"].iloc[1] and rows["detail"].iloc[2] == "delivered on attempt 3/3"
+    assert rows["sent_at"].is_monotonic_increasing
+
+
+def test_webhook_permanent_error_is_not_retried(lake):
+    scores_week, bureaus, regions, features = _inputs(lake)
+    with webhook_server(fail_with=[401]) as (hook, url):
+        bureaus["webhook_url"] = url
+        bureaus["email"] = ""
+        planned = plan_alerts(scores_week, bureaus, regions, features)[:1]
+        report = deliver_alerts(planned, get_settings(), lake, DeliveryOptions(retry_base_delay=0.01))
+    assert len(hook.requests) == 1 and report.failed == 1
+    assert "HTTP 401" in read_table(lake.gold("alerts"))["detail"].iloc[0]
+
+
+def test_smtp_failing_twice_then_succeeding_is_retried(lake, tmp_path, smtp_env):
+    with local_mail_sink(tmp_path / "mail", fail_first=2) as (host, port):
+        smtp_env(host, port)
+        counts = output_alerts.run(lake)
+        again = output_alerts.run(lake)
+    assert counts["sent"] == 3 and counts["failed"] == 0 and counts["failed_attempts"] == 2
+    assert again["sent"] == 0 and again["skipped"] == 3 and again["failed_attempts"] == 0
+    assert len(_messages(tmp_path / "mail")) == 3
+    recorded = read_table(lake.gold("alerts")).sort_values("sent_at")
+    first_id = recorded["alert_id"].iloc[0]
+    mine = recorded[recorded["alert_id"] == first_id]
+    assert list(mine["status"]) == ["failed", "failed", "sent"]
+    assert mine["detail"].iloc[0].startswith("attempt 1/3: SMTPDataError: 451")
+    assert (recorded.groupby("alert_id")["status"].apply(lambda s: (s == "sent").sum()) == 1).all()
+
+
+# --- cool-down --------------------------------------------------------------------------------------
+def _history_row(region, week, level, status="sent"):
+    return {"alert_id": f"HIST-{region}-{week}", "region_code": region, "week_start": week, "risk_level": level,
+            "recipient_unit": "某司法局", "channel": "email",
+            "sent_at": pd.Timestamp(week, tz="UTC") + pd.Timedelta(days=8), "status": status, "recipient_address": "x@example.cn", "detail": None}
+
+
+def _seed_history(lake, rows):
+    df = pd.DataFrame(rows, columns=ALERT_COLUMNS)
+    df["sent_at"] = pd.to_datetime(df["sent_at"], utc=True)
+    write_table(df, lake, "gold", "alerts")
+
+
+def test_cooldown_suppresses_repeats_and_realerts_on_level_rise(lake, tmp_path, smtp_env):
+    week = lambda n: WEEK - dt.timedelta(days=7 * n)  # noqa: E731
+    _seed_history(lake, [
+        _history_row(JIEFANGLU, week(2), "红"),              # same level 2 weeks ago: suppressed
+        _history_row(GANSHIQIAO, week(1), "黄"),             # 黄 -> 橙: a rise, alerted again
+        _history_row(SHIZHONG, week(4), "红"),               # 4 weeks ago: the cool-down is over
+        _history_row(SHIZHONG, week(1), "红", "failed"),     # never delivered: does not count
+    ])
+    with local_mail_sink(tmp_path / "mail") as (host, port):
+        smtp_env(host, port)
+        counts = output_alerts.run(lake)
+    assert counts["suppressed_cooldown"] == 1 and counts["sent"] == 2
+    [decision] = counts["suppressed"]
+    assert decision["region_code"] == JIEFANGLU and decision["last_alert_week"] == week(2).isoformat()
+    assert decision["last_risk_level"] == "红" and "cool-down" in decision["reason"]
+    regions = {m["X-Fengqiao-Region-Code"] for _, m in _messages(tmp_path / "mail")}
+    assert regions == {GANSHIQIAO, SHIZHONG}                                    # the suppressed one is not sent
+    recorded = read_table(lake.gold("alerts"))
+    assert not ((recorded["region_code"] == JIEFANGLU) & (recorded["week_start"] == WEEK)).any()
+
+
+def test_cooldown_rules_and_setting(lake, tmp_path, smtp_env, monkeypatch):
+    scores_week, bureaus, regions, features = _inputs(lake)
+    planned = plan_alerts(scores_week, bureaus, regions, features)      # 红 解放路, 橙 杆石桥, 黄 市中区
+    week = lambda n: WEEK - dt.timedelta(days=7 * n)  # noqa: E731
+    history = pd.DataFrame([_history_row(JIEFANGLU, week(3), "红"), _history_row(GANSHIQIAO, week(1), "红"),
+                            _history_row(GANSHIQIAO, week(2), "蓝"), _history_row(SHIZHONG, week(1), None),
+                            _history_row(QIANFOSHAN, week(1), "红")], columns=ALERT_COLUMNS)
+    keep, suppressed = apply_cooldown(planned, history, cooldown_weeks=4)
+    assert {a.region_code for a in keep} == {SHIZHONG}                 # no colour before -> 黄 is a rise
+    assert {d["region_code"] for d in suppressed} == {JIEFANGLU, GANSHIQIAO}
+    assert next(d for d in suppressed if d["region_code"] == GANSHIQIAO)["highest_level_in_cooldown"] == "红"
+    keep, _ = apply_cooldown(planned, history, cooldown_weeks=3)       # 解放路 alerted 3 weeks ago: free again
+    assert {a.region_code for a in keep} == {SHIZHONG, JIEFANGLU}
+    assert len(apply_cooldown(planned, history, cooldown_weeks=0)[0]) == 3
+
+    _seed_history(lake, list(history.to_dict("records")))
+    monkeypatch.setenv("FENGQIAO_ALERT_COOLDOWN_WEEKS", "0")           # the setting turns it off
+    with local_mail_sink(tmp_path / "mail") as (host, port):
+        smtp_env(host, port)
+        counts = output_alerts.run(lake)
+    assert counts["suppressed_cooldown"] == 0 and counts["sent"] == 3

@@ -1,12 +1,19 @@
-"""Alerts: one e-mail per flagged region to the justice bureau or office responsible for it.
+"""Alerts: one e-mail per flagged region to the justice bureau or office responsible for it, and a
+signed JSON webhook when the bureau has a ``webhook_url``.
 
 Routing (``reference/bureaus.csv``): a township goes to its own justice office (司法所) when the
 file lists one, else to its county's justice bureau (司法局); a county goes to its county bureau.
 A bureau never receives a region of another county.
 
-Every attempt is recorded in ``gold/alerts`` (schema ``fengqiao.schemas.ALERTS``). The alert id is a
-hash of region, week and recipient, so re-running the step for a week sends nothing already sent;
-failed attempts are retried on the next run.
+Cool-down (:func:`apply_cooldown`): a region alerted (sent) in the last ``FENGQIAO_ALERT_COOLDOWN_WEEKS``
+weeks (default 4) is not alerted again unless its level rises (蓝 < 黄 < 橙 < 红).
+
+Every attempt is recorded in ``gold/alerts`` (schema ``fengqiao.schemas.ALERTS``), one row per
+attempt and channel (``email`` / ``webhook``). A failed attempt is retried in the same run with
+exponential back-off (``FENGQIAO_ALERT_RETRY_ATTEMPTS``, default 3, after 1 s then 2 s:
+``FENGQIAO_ALERT_RETRY_DELAY_SECONDS``). The alert id is a hash of region, week and recipient, so
+re-running the step for a week sends nothing already sent on that channel; deliveries that still
+failed are retried on the next run.
 """
 from __future__ import annotations
 
@@ -15,7 +22,8 @@ import hashlib
 import logging
 import smtplib
 import ssl
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -31,6 +39,9 @@ from fengqiao.settings import Settings
 from .common import (
     LEVEL_NAMES, LEVEL_RANK, as_date, bureau_index, day_label, flagged_rows, level_of, probability_text, reasons_list,
     region_names, route, scrub, township_office_name, week_label, week_short_label,
+)
+from .webhooks import (
+    DeliveryFailure, DeliveryOptions, delivery_options, json_body, now_iso, post_signed, public_url, url_problem,
 )
 
 log = logging.getLogger(__name__)
@@ -64,6 +75,18 @@ class Alert:
     body: str
     recipient_region_code: str = ""  # the bureau's own region code (county or township)
     level: str = "township"
+    recipient_webhook: str = ""      # bureaus.csv webhook_url; empty: e-mail only
+    trend: tuple[tuple[dt.date, int | None], ...] = ()  # total contacts of the last TREND_WEEKS weeks
+    suggestion: str = ""             # 工作建议
+    model_version: str | None = None
+    county_code: str = field(default="")
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        """``email`` (also when there is no address at all: recorded as failed) and/or ``webhook``."""
+        if self.recipient_webhook:
+            return ("email", "webhook") if self.recipient_email else ("webhook",)
+        return ("email",)
 
 
 def alert_id_of(region_code: str, week_start: dt.date, recipient: str) -> str:
@@ -83,6 +106,7 @@ def plan_alerts(scores_week: pd.DataFrame, bureaus: pd.DataFrame, regions: pd.Da
     """
     names = {code: scrub(name) for code, name in region_names(regions).items()}
     index = bureau_index(bureaus)
+    hooks = _webhook_index(bureaus)
     flagged = flagged_rows(scores_week).drop_duplicates("region_code")
     totals = _totals_by_region(features, set(flagged["region_code"].astype(str)))
     alerts = []
@@ -105,16 +129,21 @@ def plan_alerts(scores_week: pd.DataFrame, bureaus: pd.DataFrame, regions: pd.Da
         level = level_of(row.risk_level)
         reasons = tuple(reasons_list(row.reasons))
         aid = alert_id_of(code, week, email or unit)
+        points = _trend_points(totals, code, week)
+        suggestion = _action(level, code, names, index, is_township)
+        model_version = getattr(row, "model_version", None)
         subject = (f"【{LEVEL_NAMES[level]}预警】" if level else "【风险提示】") + \
             f"{place}矛盾纠纷风险提示（{week_short_label(week)}）"
         body = _body(unit, place, code, week, level, float(row.score), reasons,
-                     _trend(totals, code, week), aid, getattr(row, "model_version", None), horizon_weeks,
-                     names, index, is_township)
+                     _trend_text(points), aid, model_version, horizon_weeks, suggestion)
         alerts.append(Alert(
             alert_id=aid, region_code=code, region_name=name, county_name=county_name, week_start=week,
             risk_level=level, score=float(row.score), reasons=reasons, recipient_unit=unit,
             recipient_email=email, subject=subject, body=body,
             recipient_region_code=bureau.region_code if bureau else "", level=str(row.level),
+            recipient_webhook=hooks.get(bureau.region_code, "") if bureau else "", trend=points,
+            suggestion=suggestion, model_version=None if pd.isna(model_version) else str(model_version),
+            county_code=county,
         ))
     alerts.sort(key=lambda a: (LEVEL_RANK.get(a.risk_level, 9), -a.score, a.region_code))
     return alerts
@@ -132,17 +161,41 @@ def _totals_by_region(features: pd.DataFrame | None, codes: set[str]) -> dict[st
     return out
 
 
-def _trend(totals: dict, code: str, week: dt.date) -> str | None:
+def _webhook_index(bureaus: pd.DataFrame | None) -> dict[str, str]:
+    """bureaus.csv region_code -> webhook_url (non-empty only)."""
+    if bureaus is None or bureaus.empty or "webhook_url" not in bureaus.columns:
+        return {}
+    out = {}
+    for code, url in bureaus[["region_code", "webhook_url"]].itertuples(index=False):
+        if isinstance(url, str) and url.strip():
+            out[str(code).strip()] = url.strip()
+    return out
+
+
+def _trend_points(totals: dict, code: str, week: dt.date) -> tuple[tuple[dt.date, int | None], ...]:
     mine = totals.get(code)
     if not mine:
-        return None
+        return ()
     weeks = [week - dt.timedelta(days=7 * i) for i in range(TREND_WEEKS - 1, -1, -1)]
-    return " → ".join(f"{day_label(w)}当周 {mine[w]:,}件" if w in mine else f"{day_label(w)}当周 —" for w in weeks)
+    return tuple((w, mine.get(w)) for w in weeks)
+
+
+def _trend_text(points) -> str | None:
+    if not points:
+        return None
+    return " → ".join(f"{day_label(w)}当周 {n:,}件" if n is not None else f"{day_label(w)}当周 —" for w, n in points)
+
+
+def _action(level: str | None, code: str, names: dict[str, str], index: dict, is_township: bool) -> str:
+    action = _ACTIONS.get(level or "蓝")
+    if is_township and index.get(code) is None:  # the county bureau is asked to work with the office
+        action = f"请会同{township_office_name(code, names, index)}" + action.removeprefix("请")
+    return action
 
 
 def _body(unit: str, place: str, code: str, week: dt.date, level: str | None, score: float,
           reasons: tuple[str, ...], trend: str | None, aid: str, model_version, horizon_weeks: int,
-          names: dict[str, str], index: dict, is_township: bool) -> str:
+          action: str) -> str:
     lines = [f"{unit}：", ""]
     level_text = f"{LEVEL_NAMES[level]}预警" if level else "风险提示"
     lines.append(f"经矛盾纠纷风险研判模型分析，{place}（区划代码{code}）{week_label(week)}"
@@ -158,9 +211,6 @@ def _body(unit: str, place: str, code: str, week: dt.date, level: str | None, sc
         lines.append(f"近{TREND_WEEKS}周群众诉求总量（热线、工单、人民调解合计）：")
         lines.append(f"  {trend}")
         lines.append("")
-    action = _ACTIONS.get(level or "蓝")
-    if is_township and index.get(code) is None:  # the county bureau is asked to work with the office
-        action = f"请会同{township_office_name(code, names, index)}" + action.removeprefix("请")
     lines.append(f"工作建议：{action}")
     lines.append("")
     lines.append("请于收到本提示后7日内回复核查及处置情况（如已化解、正在化解、经核查无风险等），回复时请注明确认编号。")
@@ -198,13 +248,282 @@ def _require_smtp(settings: Settings) -> None:
         )
 
 
+def webhook_payload(alert: Alert) -> dict:
+    """The JSON a bureau's webhook receives: aggregates and Chinese texts only, no personal data."""
+    return {
+        "alert_id": alert.alert_id,
+        "region_code": alert.region_code,
+        "region_name": alert.region_name,
+        "county_code": alert.county_code or county_of(alert.region_code),
+        "county_name": alert.county_name,
+        "level": alert.level,
+        "week_start": alert.week_start.isoformat(),
+        "week_label": week_label(alert.week_start),
+        "risk_level": alert.risk_level,
+        "risk_level_name": f"{LEVEL_NAMES[alert.risk_level]}预警" if alert.risk_level else "风险提示",
+        "score": round(float(alert.score), 4),
+        "reasons": list(alert.reasons),
+        "trend": [{"week_start": w.isoformat(), "total_contacts": n} for w, n in alert.trend],
+        "title": alert.subject,
+        "suggestion": alert.suggestion,
+        "recipient_unit": alert.recipient_unit,
+        "model_version": alert.model_version,
+        "acknowledge_ref": alert.alert_id,
+        "acknowledge_hint": "请于7日内回复核查及处置情况（已核实/已排除/已处置），回复时注明确认编号。",
+        "sent_at": now_iso(),
+    }
+
+
+# --- history: idempotence and cool-down ------------------------------------------------------------
 def already_sent(lake: Lake) -> tuple[pd.DataFrame, set[str]]:
-    """Existing gold/alerts rows and the ids recorded as sent."""
+    """Existing gold/alerts rows and the ids recorded as sent (on any channel)."""
+    existing, done = delivered(lake)
+    return existing, {aid for aid, _ in done}
+
+
+def delivered(lake: Lake) -> tuple[pd.DataFrame, set[tuple[str, str]]]:
+    """Existing gold/alerts rows and the (alert_id, channel) pairs recorded as sent."""
     path = lake.gold("alerts")
     if not path.exists():
         return pd.DataFrame(columns=ALERT_COLUMNS), set()
     existing = read_table(path)
-    return existing, set(existing.loc[existing["status"] == "sent", "alert_id"])
+    sent = existing[existing["status"] == "sent"]
+    return existing, set(zip(sent["alert_id"], sent["channel"]))
+
+
+def _rank(level) -> int:
+    """Severity rank: 0 = 红 … 3 = 蓝, 4 = no colour (a smaller number is more severe)."""
+    return LEVEL_RANK.get(level_of(level), len(LEVEL_RANK))
+
+
+def apply_cooldown(alerts: list[Alert], history: pd.DataFrame, cooldown_weeks: int) -> tuple[list[Alert], list[dict]]:
+    """Drop alerts for regions already alerted (a ``sent`` row in ``history``, gold/alerts) in one of
+    the ``cooldown_weeks`` - 1 weeks before the alert's week, unless the level is now higher than the
+    highest level sent in that window. Returns the alerts to send and one decision per suppressed alert.
+
+    With the default 4 weeks, a region alerted in week W is not alerted again in W+1..W+3 at the same
+    or a lower level; it can be in W+4. Alerts of the same week are not touched (idempotence handles them).
+    """
+    if cooldown_weeks <= 0 or history is None or history.empty or not alerts:
+        return list(alerts), []
+    sent = history[history["status"] == "sent"][["region_code", "week_start", "risk_level"]].copy()
+    sent["region_code"] = sent["region_code"].astype(str)
+    sent["week_start"] = sent["week_start"].map(as_date)
+    by_region = {code: rows for code, rows in sent.groupby("region_code")}
+    keep, suppressed = [], []
+    for alert in alerts:
+        rows = by_region.get(alert.region_code)
+        if rows is not None:
+            earliest = alert.week_start - dt.timedelta(days=7 * (cooldown_weeks - 1))
+            window = rows[(rows["week_start"] < alert.week_start) & (rows["week_start"] >= earliest)]
+        else:
+            window = None
+        if window is None or window.empty:
+            keep.append(alert)
+            continue
+        ranks = window["risk_level"].map(_rank)
+        top = window.loc[ranks.idxmin()]
+        if _rank(alert.risk_level) < int(ranks.min()):
+            log.info("region %s: level rose from %s (alerted %s) to %s within the cool-down: alerted again",
+                     alert.region_code, top["risk_level"] or "无", top["week_start"], alert.risk_level)
+            keep.append(alert)
+            continue
+        last = window.loc[window["week_start"].idxmax()]
+        decision = {
+            "alert_id": alert.alert_id, "region_code": alert.region_code,
+            "week_start": alert.week_start.isoformat(), "risk_level": alert.risk_level,
+            "last_alert_week": as_date(last["week_start"]).isoformat(), "last_risk_level": level_of(last["risk_level"]),
+            "highest_level_in_cooldown": level_of(top["risk_level"]),
+            "reason": f"alerted within the {cooldown_weeks}-week cool-down and the level did not rise",
+        }
+        log.info("cool-down: region %s (%s) not alerted again: %s", alert.region_code, alert.risk_level or "无",
+                 decision)
+        suppressed.append(decision)
+    return keep, suppressed
+
+
+# --- delivery channels ----------------------------------------------------------------------------
+class _EmailChannel:
+    name = "email"
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.smtp: smtplib.SMTP | None = None
+        self.down: str | None = None  # the server stayed unreachable through all attempts of a delivery
+
+    def address(self, alert: Alert) -> str | None:
+        return alert.recipient_email or None
+
+    def precheck(self, alert: Alert) -> str | None:
+        if not alert.recipient_email:
+            return f"no e-mail address in bureaus.csv for {alert.recipient_unit}"
+        if self.down:
+            return f"not attempted: {self.down}"
+        return None
+
+    def send(self, alert: Alert) -> None:
+        s = self.settings
+        if self.smtp is None:
+            try:
+                self.smtp = _connect(s)
+            except smtplib.SMTPAuthenticationError as exc:  # wrong login: retrying will not help
+                raise DeliveryFailure(f"SMTP {s.smtp_host}:{s.smtp_port} refused the login: {exc.smtp_code}",
+                                      retryable=False, unreachable=True) from None
+            except (OSError, smtplib.SMTPException) as exc:
+                raise DeliveryFailure(f"SMTP {s.smtp_host}:{s.smtp_port} unavailable: {exc!r}",
+                                      unreachable=True) from None
+        try:
+            refused = self.smtp.send_message(build_message(alert, s.smtp_sender))
+        except smtplib.SMTPRecipientsRefused as exc:
+            codes = [code for code, _ in exc.recipients.values()]
+            raise DeliveryFailure(f"recipient refused: {exc.recipients}",
+                                  retryable=any(400 <= c < 500 for c in codes)) from None
+        except smtplib.SMTPResponseException as exc:
+            text = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else exc.smtp_error
+            if exc.smtp_code == 421:  # the server is closing the connection
+                self._reset()
+            raise DeliveryFailure(f"{type(exc).__name__}: {exc.smtp_code} {text}",
+                                  retryable=400 <= exc.smtp_code < 500) from None
+        except (OSError, smtplib.SMTPException) as exc:
+            self._reset()  # disconnected: reconnect for the next attempt
+            raise DeliveryFailure(f"{type(exc).__name__}: {exc}") from None
+        if refused:
+            raise DeliveryFailure(f"recipient refused: {refused}", retryable=False)
+
+    def mark_down(self, alert: Alert, detail: str) -> None:
+        self.down = detail
+
+    def _reset(self) -> None:
+        if self.smtp is not None:
+            _quietly_close(self.smtp)
+        self.smtp = None
+
+    def close(self) -> None:
+        if self.smtp is not None:
+            _quietly_close(self.smtp, quit_first=True)
+        self.smtp = None
+
+
+class _WebhookChannel:
+    name = "webhook"
+
+    def __init__(self, key: str | None, timeout: float):
+        self.key = key
+        self.timeout = timeout
+        self.down: dict[str, str] = {}  # url -> why it is unreachable in this run
+
+    def address(self, alert: Alert) -> str | None:
+        return public_url(alert.recipient_webhook) if alert.recipient_webhook else None
+
+    def precheck(self, alert: Alert) -> str | None:
+        if not self.key:
+            return "FENGQIAO_WEBHOOK_KEY is not set: webhook alerts are never sent unsigned"
+        problem = url_problem(alert.recipient_webhook)
+        if problem:
+            return problem
+        if alert.recipient_webhook in self.down:
+            return f"not attempted: {self.down[alert.recipient_webhook]}"
+        return None
+
+    def send(self, alert: Alert) -> None:
+        post_signed(alert.recipient_webhook, json_body(webhook_payload(alert)), self.key, self.timeout)
+
+    def mark_down(self, alert: Alert, detail: str) -> None:
+        self.down[alert.recipient_webhook] = detail
+
+    def close(self) -> None:
+        pass
+
+
+def _deliver(alert: Alert, channel, options: DeliveryOptions, rows: list[dict], sleep) -> bool:
+    """Up to ``options.retry_attempts`` attempts with exponential back-off; one row per attempt."""
+    address = channel.address(alert)
+    problem = channel.precheck(alert)
+    if problem:
+        rows.append(_row(alert, "failed", problem, channel.name, address))
+        return False
+    attempts = options.retry_attempts
+    for attempt in range(1, attempts + 1):
+        try:
+            channel.send(alert)
+        except DeliveryFailure as failure:
+            last = attempt == attempts or not failure.retryable
+            rows.append(_row(alert, "failed", f"attempt {attempt}/{attempts}: {failure.detail}", channel.name, address))
+            log.warning("alert %s via %s, attempt %d/%d failed: %s", alert.alert_id, channel.name, attempt, attempts,
+                        failure.detail)
+            if last:
+                if failure.unreachable:
+                    channel.mark_down(alert, f"{failure.detail} (after {attempt} attempt(s))")
+                return False
+            sleep(options.delay_after(attempt))
+            continue
+        rows.append(_row(alert, "sent", None if attempt == 1 else f"delivered on attempt {attempt}/{attempts}",
+                         channel.name, address))
+        return True
+    return False
+
+
+@dataclass
+class DeliveryReport:
+    attempts: pd.DataFrame      # the rows appended to gold/alerts by this run
+    sent: int = 0               # deliveries (alert × channel) that ended sent
+    failed: int = 0             # deliveries that ended failed after all attempts
+    skipped: int = 0            # deliveries already sent by an earlier run: not sent again
+    failed_attempts: int = 0    # failed rows (every failed attempt)
+    by_channel: dict = field(default_factory=dict)
+
+
+def deliver_alerts(alerts: list[Alert], settings: Settings, lake: Lake, options: DeliveryOptions | None = None,
+                   sleep=time.sleep) -> DeliveryReport:
+    """Deliver the alerts not yet delivered, on each of their channels, with retries; append one row per
+    attempt to gold/alerts.
+
+    A failure (no address, server unreachable, recipient refused) is recorded as ``failed`` with the
+    reason and does not stop the other alerts; it is retried on the next run. Once a server stayed
+    unreachable through all attempts of one delivery, later deliveries to it in this run fail at once.
+    """
+    options = options or delivery_options()
+    existing, done = delivered(lake)
+    unique = list({a.alert_id: a for a in alerts}.values())
+    pending: list[tuple[Alert, str]] = []
+    skipped = 0
+    for alert in unique:
+        for channel in alert.channels:
+            if (alert.alert_id, channel) in done:
+                skipped += 1
+            else:
+                pending.append((alert, channel))
+    if skipped:
+        log.info("%d delivery(ies) already sent earlier: not sent again", skipped)
+    if any(channel == "email" and alert.recipient_email for alert, channel in pending):
+        _require_smtp(settings)
+    channels = {"email": _EmailChannel(settings), "webhook": _WebhookChannel(settings.webhook_key,
+                                                                                options.webhook_timeout)}
+    rows: list[dict] = []
+    report = DeliveryReport(attempts=pd.DataFrame(columns=ALERT_COLUMNS), skipped=skipped)
+    try:
+        for alert, name in pending:
+            ok = _deliver(alert, channels[name], options, rows, sleep)
+            report.sent += ok
+            report.failed += not ok
+            stats = report.by_channel.setdefault(name, {"sent": 0, "failed": 0})
+            stats["sent" if ok else "failed"] += 1
+    finally:
+        for channel in channels.values():
+            channel.close()
+        attempts = pd.DataFrame(rows, columns=ALERT_COLUMNS)
+        if not attempts.empty:
+            attempts["sent_at"] = pd.to_datetime(attempts["sent_at"], utc=True)
+            _append(lake, existing, attempts)
+    report.attempts = attempts
+    report.failed_attempts = int((attempts["status"] == "failed").sum())
+    return report
+
+
+def send_alerts(alerts: list[Alert], settings: Settings, lake: Lake,
+                options: DeliveryOptions | None = None) -> pd.DataFrame:
+    """Deliver (see :func:`deliver_alerts`) and return the rows appended to gold/alerts."""
+    return deliver_alerts(alerts, settings, lake, options).attempts
 
 
 def _connect(settings: Settings) -> smtplib.SMTP:
@@ -222,56 +541,6 @@ def _connect(settings: Settings) -> smtplib.SMTP:
     return smtp
 
 
-def send_alerts(alerts: list[Alert], settings: Settings, lake: Lake) -> pd.DataFrame:
-    """Send the alerts not yet sent, append one row per attempt to gold/alerts, return those rows.
-
-    A failure (no address, server unreachable, recipient refused) is recorded as ``failed`` with the
-    reason and does not stop the other alerts; it is retried on the next run.
-    """
-    _require_smtp(settings)
-    existing, sent_ids = already_sent(lake)
-    pending = list({a.alert_id: a for a in alerts if a.alert_id not in sent_ids}.values())
-    skipped = len(alerts) - len(pending)
-    if skipped:
-        log.info("%d alert(s) already sent earlier: not sent again", skipped)
-    rows: list[dict] = []
-    smtp: smtplib.SMTP | None = None
-    connect_error: str | None = None
-    try:
-        for alert in pending:
-            if not alert.recipient_email:
-                rows.append(_row(alert, "failed", f"no e-mail address in bureaus.csv for {alert.recipient_unit}"))
-                continue
-            if smtp is None and connect_error is None:
-                try:
-                    smtp = _connect(settings)
-                except (OSError, smtplib.SMTPException) as exc:
-                    # Unreachable or refusing server: fail every pending alert fast, not one timeout each.
-                    connect_error = f"SMTP {settings.smtp_host}:{settings.smtp_port} unavailable: {exc!r}"
-                    log.error("%s", connect_error)
-            if smtp is None:
-                rows.append(_row(alert, "failed", connect_error))
-                continue
-            try:
-                refused = smtp.send_message(build_message(alert, settings.smtp_sender))
-                if refused:
-                    rows.append(_row(alert, "failed", f"recipient refused: {refused}"))
-                else:
-                    rows.append(_row(alert, "sent", None))
-            except (OSError, smtplib.SMTPException) as exc:
-                rows.append(_row(alert, "failed", f"{type(exc).__name__}: {exc}"))
-                if isinstance(exc, (smtplib.SMTPServerDisconnected, OSError)):
-                    _quietly_close(smtp)
-                    smtp = None  # reconnect for the next alert
-    finally:
-        if smtp is not None:
-            _quietly_close(smtp, quit_first=True)
-        attempts = pd.DataFrame(rows, columns=ALERT_COLUMNS)
-        if not attempts.empty:
-            _append(lake, existing, attempts)
-    return attempts
-
-
 def _quietly_close(smtp: smtplib.SMTP, quit_first: bool = False) -> None:
     try:
         if quit_first:
@@ -282,17 +551,19 @@ def _quietly_close(smtp: smtplib.SMTP, quit_first: bool = False) -> None:
         smtp.close()
 
 
-def _row(alert: Alert, status: str, detail: str | None) -> dict:
+
+def _row(alert: Alert, status: str, detail: str | None, channel: str = "email",
+         address: str | None = None) -> dict:
     return {
         "alert_id": alert.alert_id,
         "region_code": alert.region_code,
         "week_start": alert.week_start,
         "risk_level": alert.risk_level,
         "recipient_unit": alert.recipient_unit,
-        "channel": "email",
+        "channel": channel,
         "sent_at": pd.Timestamp.now(tz="UTC"),  # time of the attempt
         "status": status,
-        "recipient_address": alert.recipient_email or None,
+        "recipient_address": address,
         "detail": detail,
     }
 

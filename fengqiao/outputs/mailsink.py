@@ -5,7 +5,8 @@
         # then open the <n>-<recipient>.eml files in the folder.
 
 It listens on a loopback address only, accepts every recipient, and writes each message once per
-recipient, exactly as received (the bytes after DATA).
+recipient, exactly as received (the bytes after DATA). ``fail_first=n`` makes it answer the first
+``n`` messages with a temporary failure (451), to exercise the sender's retries.
 """
 from __future__ import annotations
 
@@ -25,13 +26,18 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9@._+-]")
 class _SaveToFolder:
     """aiosmtpd handler: one ``<n>-<recipient>.eml`` file per recipient of each message."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, fail_first: int = 0):
         self.folder = folder
         self._lock = threading.Lock()
+        self._failures_left = fail_first
         # Continue the numbering of a folder used before instead of overwriting its files.
         self._count = len(list(folder.glob("*.eml")))
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
+        with self._lock:
+            if self._failures_left > 0:
+                self._failures_left -= 1
+                return "451 4.3.0 Temporary failure (test sink), try again later"
         content = envelope.original_content or b""
         for rcpt in envelope.rcpt_tos:
             with self._lock:
@@ -58,8 +64,11 @@ def _free_port(host: str) -> int:
 
 
 @contextmanager
-def local_mail_sink(folder: Path, host: str = "127.0.0.1", port: int = 0) -> Iterator[tuple[str, int]]:
+def local_mail_sink(folder: Path, host: str = "127.0.0.1", port: int = 0,
+                    fail_first: int = 0) -> Iterator[tuple[str, int]]:
     """Run an SMTP server on ``host:port`` (a free port when 0) that saves mail into ``folder``.
+
+    ``fail_first``: answer the first that many messages with ``451`` (a temporary failure) instead.
 
     Yields ``(host, port)``; the server stops when the ``with`` block ends.
     """
@@ -69,7 +78,7 @@ def local_mail_sink(folder: Path, host: str = "127.0.0.1", port: int = 0) -> Ite
     folder.mkdir(parents=True, exist_ok=True)
     # aiosmtpd connects to its own port to check that it started, so it needs a real port number.
     port = port or _free_port(host)
-    controller = Controller(_SaveToFolder(folder), hostname=host, port=port)
+    controller = Controller(_SaveToFolder(folder, fail_first), hostname=host, port=port)
     controller.start()
     try:
         yield host, port

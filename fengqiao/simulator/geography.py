@@ -181,11 +181,11 @@ def build_geography(county_codes: list[str], townships_per_county: tuple[int, in
 
 
 def bureaus_frame(geo: Geography, seed: int) -> pd.DataFrame:
-    rng = np.random.default_rng([seed, 2])
+    # No webhook URLs: a simulated drop must never make the pipeline call an outside host (e-mail
+    # goes to the local sink); webhook delivery is exercised against a loopback receiver in tests.
     rows = []
     for code, name in zip(geo.county_codes, geo.county_names):
-        hook = f"https://hooks.example.cn/fengqiao/{code[:6]}" if rng.random() < 0.15 else ""
-        rows.append((code, f"{name}司法局", f"sfj{code[:6]}@sft.example.cn", hook))
+        rows.append((code, f"{name}司法局", f"sfj{code[:6]}@sft.example.cn", ""))
     for code, name in zip(geo.t_code, geo.t_name):
         rows.append((code, f"{name}司法所", f"sfs{code[:9]}@sft.example.cn", ""))
     return pd.DataFrame(rows, columns=["region_code", "unit_name", "email", "webhook_url"]).sort_values(
