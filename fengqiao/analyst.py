@@ -24,3 +24,54 @@ def connect(lake_dir: str | Path):
                 f"create view \"{table.name}\" as select * from read_parquet('{pattern}', hive_partitioning = true, union_by_name = true)"
             )
     return con
+
+
+def _table_dirs(lake_dir: Path):
+    """(name, folder) of every silver and gold table holding Parquet, as ``connect`` sees them."""
+    for layer in LAYERS:
+        base = lake_dir / layer
+        if not base.is_dir():
+            continue
+        for table in sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith(("_", "."))):
+            if any(table.rglob("*.parquet")):
+                yield table.name, table
+
+
+def register_spark_views(spark, lake_dir: str | Path) -> list[str]:
+    """Create a Spark temp view per silver and gold table (the same names as the DuckDB views).
+
+    Partition columns (``week_start``, the quarantine's ``feed``) come from the folder names. Tables
+    documented in ``fengqiao.datadict`` get the published types: pandas-written gold tables store
+    nanosecond timestamps and all-null columns that Spark cannot type on its own, so this sets
+    ``spark.sql.legacy.parquet.nanosAsLong`` (such columns then read as nanoseconds, converted back to
+    timestamps here) and casts every column to its schema type. Returns the view names, sorted.
+    """
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    from fengqiao.datadict import table_schemas
+
+    lake_dir = Path(lake_dir).resolve()
+    schemas = table_schemas()
+    # Only TIMESTAMP(NANOS) columns change: without the flag Spark refuses to read them at all.
+    spark.conf.set("spark.sql.legacy.parquet.nanosAsLong", "true")
+    names = []
+    for name, folder in _table_dirs(lake_dir):
+        df = spark.read.option("basePath", str(folder)).parquet(str(folder))
+        expected = schemas.get(name)
+        if expected is not None:
+            types = {f.name: f.dataType for f in expected.fields}
+            columns = []
+            for field in df.schema.fields:
+                want = types.get(field.name)
+                col = F.col(f"`{field.name}`")
+                if want is None or want == field.dataType:
+                    columns.append(col)
+                elif isinstance(want, T.TimestampType) and isinstance(field.dataType, T.LongType):
+                    columns.append(F.timestamp_micros(F.floor(col / 1000).cast("long")).alias(field.name))
+                else:
+                    columns.append(col.cast(want).alias(field.name))
+            df = df.select(*columns)
+        df.createOrReplaceTempView(name)
+        names.append(name)
+    return sorted(names)
