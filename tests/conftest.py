@@ -1,9 +1,13 @@
 """Shared fixtures: one Spark session for the whole test run (starting Spark costs ~10 s)."""
 from __future__ import annotations
 
+import logging
 import os
 
 import pytest
+
+# py4j logs "closing down" at interpreter exit, after pytest has closed its capture streams.
+logging.getLogger("py4j").setLevel(logging.WARNING)
 
 # Tests never talk to anything but loopback, and keep Spark small on the 2-core CI machine.
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")

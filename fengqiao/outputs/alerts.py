@@ -571,9 +571,11 @@ def _row(alert: Alert, status: str, detail: str | None, channel: str = "email",
 def _append(lake: Lake, existing: pd.DataFrame, attempts: pd.DataFrame) -> None:
     frames = [f for f in (existing[ALERT_COLUMNS] if not existing.empty else None, attempts) if f is not None]
     combined = pd.concat(frames, ignore_index=True)
-    combined["sent_at"] = pd.to_datetime(combined["sent_at"], utc=True)
+    # Microsecond UTC timestamps and typed strings (even when a column is all null): Spark cannot
+    # read Parquet nanosecond timestamps, and an all-null object column would be stored as NULL type.
+    combined["sent_at"] = pd.to_datetime(combined["sent_at"], utc=True).astype("datetime64[us, UTC]")
     for col in ("alert_id", "region_code", "risk_level", "recipient_unit", "channel", "status",
                 "recipient_address", "detail"):
-        combined[col] = combined[col].astype(object).where(combined[col].notna(), None)
+        combined[col] = combined[col].astype(object).where(combined[col].notna(), None).astype("string")
     combined["week_start"] = combined["week_start"].map(as_date)
     write_table(combined, lake, "gold", "alerts")
