@@ -12,6 +12,8 @@ def connect(lake_dir: str | Path):
 
     lake_dir = Path(lake_dir).resolve()
     con = duckdb.connect()
+    # Instants are stored in UTC; analysts read and cut them (days, weeks, months) in Beijing time.
+    con.execute("SET TimeZone = 'Asia/Shanghai'")
     for layer in LAYERS:
         base = lake_dir / layer
         if not base.is_dir():

@@ -42,8 +42,8 @@ def table_schemas() -> dict:
 def duckdb_type(table: str, spark_type: str) -> str:
     """The type a column has in the DuckDB views of ``fengqiao.analyst.connect``."""
     if spark_type == "timestamp":
-        # Spark writes INT96 instants (read by DuckDB as TIMESTAMP in UTC); pandas writes UTC-aware ones.
-        return "TIMESTAMPTZ" if TABLES[table].engine == "pandas" else "TIMESTAMP (UTC)"
+        # Spark writes UTC-adjusted INT64 micros and pandas UTC-aware timestamps: both are TIMESTAMPTZ.
+        return "TIMESTAMPTZ"
     return _DUCKDB_TYPES.get(spark_type, spark_type.upper())
 
 
@@ -70,11 +70,9 @@ Example questions with their SQL: [example-questions.md](example-questions.md).
   views. Folders starting with `_` (`_staging`, `_runs`) are never part of a table.
 - **Weeks** are ISO weeks starting Monday in Asia/Shanghai; `week_start` is that Monday (DATE).
   "This week" in the examples is the latest `week_start` of the table.
-- **Instants** (unit `instant`): Spark-written tables (silver) store UTC instants. Spark SQL shows them in
-  Asia/Shanghai (the session time zone). DuckDB shows them as `TIMESTAMP` holding **UTC** wall-clock time:
-  for Beijing time write `started_at + INTERVAL 8 HOUR` (China has no daylight saving). The gold tables
-  written with pandas (`risk_scores`, `baseline_scores`, `alerts`) hold `TIMESTAMPTZ`; use
-  `sent_at AT TIME ZONE 'Asia/Shanghai'`.
+- **Instants** (unit `instant`): every table stores instants in UTC (`TIMESTAMPTZ`). `fengqiao query` and
+  `fengqiao shell` set DuckDB's time zone to Asia/Shanghai, and Spark's session time zone is Asia/Shanghai,
+  so both show and cut (`date_trunc`) them in Beijing time.
 - **Units:** `count` = records of the row's region and week; `share 0-1` = a fraction (0.25 is 25%),
   0 when its denominator is 0; `ratio` = dimensionless, 1.0 = unchanged; `yuan` = 人民币元;
   `code` = 12-digit statistical division code (2 province, 2 city, 2 county, 3 township, 3 village digits;

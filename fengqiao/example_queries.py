@@ -83,7 +83,7 @@ order by flagged_weeks desc, red_or_orange_weeks desc, county_code;""",
 with names as (
     select distinct region_code, region_name from region_week_features where level = 'county'
 )
-select date_trunc('month', h.started_at + interval 8 hour)::date as month,   -- Beijing time
+select date_trunc('month', h.started_at)::date as month,   -- Beijing time (the session time zone)
        h.county_code,
        n.region_name as county,
        count(*) as calls,
@@ -93,7 +93,7 @@ from hotline_calls h
 left join names n on n.region_code = h.county_code
 group by all
 order by month, h.county_code;""",
-        "note": "DuckDB reads silver instants as UTC: add 8 hours for Beijing time before cutting months.",
+        "note": "Months are cut in Beijing time: fengqiao query sets DuckDB's time zone to Asia/Shanghai.",
     },
     {
         "title_zh": "按数据源和原因统计的隔离记录",

@@ -33,6 +33,9 @@ def get_spark(app_name: str = "fengqiao"):
             .config("spark.sql.session.timeZone", settings.timezone)
             .config("spark.sql.sources.partitionOverwriteMode", "static")
             .config("spark.sql.parquet.compression.codec", "zstd")
+            # Instants as UTC-adjusted INT64 micros (not legacy INT96): DuckDB and pyarrow then read
+            # them as time-zone-aware timestamps, and analysts see Beijing time, not UTC clock time.
+            .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
             .config("spark.ui.enabled", "false")
             .config("spark.ui.showConsoleProgress", "false")
             .config("spark.sql.ansi.enabled", "false")

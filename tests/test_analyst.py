@@ -221,3 +221,18 @@ def test_spark_views_cover_every_table_with_published_types(spark, tmp_path):
     feeds = {r["feed"]: r["n"] for r in spark.sql("select feed, count(*) n from quarantine group by feed").collect()}
     assert feeds == {"hotline": 2, "workorders": 1, "mediation": 3}
     assert spark.table("region_week_features").schema["wage_arrears"].dataType == T.LongType()
+
+
+def test_spark_written_instants_read_in_beijing_time(spark, tmp_path):
+    """Silver instants written by Spark are time-zone-aware in DuckDB and shown in Asia/Shanghai."""
+    import datetime as dt
+
+    lake_dir = tmp_path / "lake"
+    utc = dt.timezone.utc
+    df = spark.createDataFrame([("c1", dt.datetime(2024, 11, 4, 16, 15, tzinfo=utc))], "call_id string, started_at timestamp")
+    df.write.parquet(str(lake_dir / "silver" / "hotline_calls"))
+    con = connect(lake_dir)
+    typ = con.execute("select typeof(started_at) from hotline_calls").fetchone()[0]
+    assert typ == "TIMESTAMP WITH TIME ZONE"
+    shown = con.execute("select strftime(started_at, '%Y-%m-%d %H:%M') from hotline_calls").fetchone()[0]
+    assert shown == "2024-11-05 00:15"

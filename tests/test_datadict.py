@@ -54,7 +54,7 @@ def test_dictionary_types_follow_the_published_schemas():
     text = build_data_dictionary()
     assert "| `wage_arrears` | bigint | BIGINT | no |" in text
     assert "| `repeat_caller_share` | double | DOUBLE | no |" in text
-    assert "| `started_at` | timestamp | TIMESTAMP (UTC) | no |" in text
+    assert "| `started_at` | timestamp | TIMESTAMPTZ | no |" in text
     assert "| `sent_at` | timestamp | TIMESTAMPTZ | yes |" in text
     assert "| `reasons` | array<string> | VARCHAR[] | no |" in text
     for table in EXPECTED_COLUMNS:
