@@ -16,7 +16,8 @@ from outputs_lake import (
     YELLOW_REASONS, build_tiny_lake, regions_frame,
 )
 
-SECTIONS = ["一、总体态势", "二、重点风险区域", "三、趋势", "四、分县（市、区）情况", "五、数据完整性", "六、工作建议"]
+SECTIONS = ["一、总体态势", "二、来源构成", "三、类型分布", "四、区域分布", "五、重点风险区域", "六、热线热点与重复来电",
+            "七、趋势", "八、季节性提示", "九、数据完整性", "十、工作建议"]
 PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])\d{17}[0-9Xx](?![0-9A-Za-z])")
 
@@ -25,6 +26,16 @@ def _section(html: str, title: str) -> str:
     start = html.index(title)
     end = html.index("</section>", start)
     return html[start:end]
+
+
+@pytest.fixture(autouse=True)
+def _no_pdf(monkeypatch):
+    """These tests read the HTML; the PDF (seconds per edition) is tested in test_briefing_pdf.py."""
+    def fake_pdf(html, target):
+        target.write_bytes(b"%PDF-1.7 placeholder")
+        return target
+
+    monkeypatch.setattr("fengqiao.outputs.briefing.html_to_pdf", fake_pdf)
 
 
 @pytest.fixture
@@ -49,7 +60,7 @@ def test_briefing_holds_every_section_the_week_and_the_flagged_places(lake):
     assert "252" in overview and "198" in overview      # this week's and last week's totals
     assert "↑27.3%" in overview                        # 环比
 
-    hotspots = _section(html, "二、重点风险区域")
+    hotspots = _section(html, "五、重点风险区域")
     for name in ("解放路街道", "杆石桥街道"):
         assert name in hotspots
     for reason in RED_REASONS + ORANGE_REASONS + YELLOW_REASONS:
@@ -59,21 +70,21 @@ def test_briefing_holds_every_section_the_week_and_the_flagged_places(lake):
     assert "background: #cf1322" in hotspots and "background: #fa8c16" in hotspots
     assert "千佛山街道" not in hotspots                                   # flagged last week only
 
-    trend = _section(html, "三、趋势")
+    trend = _section(html, "七、趋势")
     assert trend.count("<svg") == 2 and "<polyline" in trend
     assert "3/17" in trend and "群众诉求总量" in trend and "预警乡镇（街道）数" in trend
 
-    counties = _section(html, "四、分县（市、区）情况")
+    counties = _section(html, "四、区域分布")
     rows = re.findall(r"<tr><td class=\"left\">(.*?)</td>", counties)
     assert [r.split("（")[0] for r in rows] == ["历下区", "市中区"]     # ranked by highest level
     assert "149" in counties and "103" in counties
 
-    completeness = _section(html, "五、数据完整性")
+    completeness = _section(html, "九、数据完整性")
     assert "截断的JSON行：2条" in completeness and "受理日期无法解析：1条" in completeness
     assert "旧周的隔离记录" not in completeness                         # another week's rejects
     assert "5/7" in completeness and "7/7" in completeness
 
-    advice = _section(html, "六、工作建议")
+    advice = _section(html, "十、工作建议")
     assert "请历下区司法局会同解放路街道司法所" in advice
     assert "请市中区司法局会同杆石桥街道司法所" in advice
     assert "gbm-test-2025.03" in html
@@ -103,20 +114,20 @@ def test_numbers_in_reasons_are_masked(lake):
 def test_missing_quarantine_and_manifest_are_stated(tmp_path):
     lake = build_tiny_lake(tmp_path / "lake", with_quarantine=False, with_manifest=False)
     html = output_briefing.run(lake).read_text(encoding="utf-8")
-    completeness = _section(html, "五、数据完整性")
+    completeness = _section(html, "九、数据完整性")
     assert "未找到原始数据落地清单" in completeness and "未找到隔离记录表" in completeness
 
 
 def test_a_feed_outage_becomes_a_recommendation(lake):
     html = output_briefing.run(lake).read_text(encoding="utf-8")
-    assert "本周有2天未收到数据" in _section(html, "五、数据完整性")          # a note only:
-    assert "请信息中心核实" not in _section(html, "六、工作建议")             # 2 days missing is common
+    assert "本周有2天未收到数据" in _section(html, "九、数据完整性")          # a note only:
+    assert "请信息中心核实" not in _section(html, "十、工作建议")             # 2 days missing is common
 
     manifest = pd.read_parquet(lake.bronze_manifest)
     manifest = manifest[~((manifest["feed"] == "mediation") & (manifest["day"] >= "2025-03-20"))]
     manifest.to_parquet(lake.bronze_manifest, index=False)
     html = output_briefing.run(lake).read_text(encoding="utf-8")
-    assert "人民调解案件数据：本周有4天未收到数据。请信息中心核实" in _section(html, "六、工作建议")
+    assert "人民调解案件数据：本周有4天未收到数据。请信息中心核实" in _section(html, "十、工作建议")
 
 
 def test_a_quiet_week_with_an_empty_quarantine(tmp_path):
@@ -128,8 +139,8 @@ def test_a_quiet_week_with_an_empty_quarantine(tmp_path):
 
     html = output_briefing.run(lake).read_text(encoding="utf-8")
 
-    assert "本周无预警地区" in _section(html, "二、重点风险区域")
-    assert "本周未发现需重点关注的地区" in _section(html, "六、工作建议")
+    assert "本周无预警地区" in _section(html, "五、重点风险区域")
+    assert "本周未发现需重点关注的地区" in _section(html, "十、工作建议")
     assert "未找到隔离记录表" not in html and "截断的JSON行" not in html
 
 
@@ -137,7 +148,7 @@ def test_an_earlier_week_and_an_unscored_week(lake):
     path = output_briefing.run(lake, "2025-03-10")
     html = path.read_text(encoding="utf-8")
     assert path.name == "2025-03-10.html"
-    assert "2025年第11周（3月10日—3月16日）" in html and "千佛山街道" in _section(html, "二、重点风险区域")
+    assert "2025年第11周（3月10日—3月16日）" in html and "千佛山街道" in _section(html, "五、重点风险区域")
     with pytest.raises(ValueError, match="no scores"):
         output_briefing.run(lake, dt.date(2024, 1, 1))
 

@@ -18,11 +18,14 @@ from zoneinfo import ZoneInfo
 import jinja2
 import pandas as pd
 
-from features import KEY_COLUMNS
+from features import KEY_COLUMNS, TYPE_COUNT_COLUMNS
+from fengqiao.disputes import DISPUTE_TYPES
 from fengqiao.lake import Lake, read_table
 from fengqiao.regions import county_of, read_bureaus, read_regions
 from fengqiao.weeks import weeks_to_spring_festival
 
+from .maps import choropleth, sparkline
+from .pdf import FONT_FAMILY, html_to_pdf
 from .common import (
     LEVEL_COLOURS, LEVEL_NAMES, LEVEL_RANK, LEVEL_TEXT_COLOURS, LEVELS, as_date, bureau_index,
     change_ratio, change_text, county_bureau_name, day_label, flagged_rows, latest_scored_week, level_of,
@@ -32,6 +35,11 @@ from .common import (
 TEMPLATES = Path(__file__).parent / "templates"
 TREND_WEEKS = 26
 BASELINE_WEEKS = 8
+SPARK_WEEKS = 12
+# SVG text does not inherit the page's CSS fonts: name them (the PDF's embedded font first).
+SVG_FONT = f"{FONT_FAMILY}, PingFang SC, Microsoft YaHei, Noto Sans CJK SC, Source Han Sans SC, sans-serif"
+TOP_TYPES = 8
+TYPE_LABELS_BY_COLUMN = {f"type_{slug}": label for label, slug in DISPUTE_TYPES}
 
 # (feed as in the lake, its count column in region_week_features, its name in the briefing)
 FEED_COLUMNS = (
@@ -43,18 +51,36 @@ COUNT_COLUMNS = [col for _, col, _ in FEED_COLUMNS] + ["total_contacts"]
 LEVEL_SCOPES = (("township", "乡镇（街道）"), ("county", "县（市、区）"))
 
 
-def render_briefing(lake: Lake, week_start: dt.date | None = None) -> Path:
-    """Write the briefing of ``week_start`` (default: the latest scored week) and return its path."""
-    context = build_context(lake, week_start)
+def render_briefing(lake: Lake, week_start: dt.date | None = None, county_code: str | None = None,
+                    pdf: bool = True) -> Path:
+    """Write the briefing of ``week_start`` (default: the latest scored week) as HTML and PDF and
+    return the HTML's path.
+
+    City-wide: ``briefings/<week>.html|.pdf`` and copies ``latest.html|.pdf``. With ``county_code``
+    (12 digits), the county's edition with only its regions: ``briefings/county/<code>/<week>.html|.pdf``.
+    """
+    context = build_context(lake, week_start, county_code=county_code)
     html = _environment().get_template("briefing.html.j2").render(**context)
-    lake.briefings.mkdir(parents=True, exist_ok=True)
-    target = lake.briefings / f"{context['week_start'].isoformat()}.html"
+    folder = lake.briefings if county_code is None else lake.briefings / "county" / context["county_code"]
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{context['week_start'].isoformat()}.html"
     _write_atomically(target, html)
-    latest = lake.briefings / "latest.html"
-    tmp = latest.with_suffix(".html.tmp")
-    shutil.copyfile(target, tmp)
-    os.replace(tmp, latest)
+    if pdf:
+        html_to_pdf(html, target.with_suffix(".pdf"))
+    if county_code is None:
+        for suffix in (".html", ".pdf") if pdf else (".html",):
+            latest = lake.briefings / f"latest{suffix}"
+            tmp = latest.with_suffix(suffix + ".tmp")
+            shutil.copyfile(target.with_suffix(suffix), tmp)
+            os.replace(tmp, latest)
     return target
+
+
+def render_county_briefings(lake: Lake, week_start: dt.date | None = None, pdf: bool = True) -> list[Path]:
+    """One edition per county of regions.csv (HTML paths; a PDF beside each)."""
+    regions = read_regions(lake.reference / "regions.csv")
+    codes = sorted(regions.loc[regions["level"] == "county", "code"].astype(str))
+    return [render_briefing(lake, week_start, county_code=code, pdf=pdf) for code in codes]
 
 
 def _environment() -> jinja2.Environment:
@@ -74,19 +100,32 @@ def _write_atomically(target: Path, text: str) -> None:
 
 
 # --- gathering the numbers ------------------------------------------------------------------------
-def build_context(lake: Lake, week_start: dt.date | None = None) -> dict:
-    """Everything the template shows, as plain Python values (tested without rendering)."""
+def build_context(lake: Lake, week_start: dt.date | None = None, county_code: str | None = None) -> dict:
+    """Everything the template shows, as plain Python values (tested without rendering).
+
+    With ``county_code`` only that county and its townships are counted and shown.
+    """
     scores = read_table(lake.gold("risk_scores"))
     week = as_date(week_start) if week_start is not None else latest_scored_week(scores)
+    features = _read_features(lake)
+    regions = read_regions(lake.reference / "regions.csv")
+    names_all = {code: scrub(name) for code, name in region_names(regions).items()}
+    area_name = scrub(top_area_name(regions))
+    if county_code is not None:
+        county_code = county_of(str(county_code))
+        if county_code not in set(regions.loc[regions["level"] == "county", "code"]):
+            raise ValueError(f"{county_code} is not a county of reference/regions.csv")
+        scores = scores[scores["county_code"].astype(str) == county_code]
+        features = features[features["county_code"].astype(str) == county_code]
+        regions = regions[(regions["code"] == county_code) | (regions["parent_code"] == county_code)]
+        area_name = names_all.get(county_code, county_code)
     week_scores = scores[scores["week_start"] == week]
     if week_scores.empty:
         raise ValueError(f"gold/risk_scores has no scores for the week of {week}: score that week first")
 
-    features = _read_features(lake)
-    regions = read_regions(lake.reference / "regions.csv")
     bureaus_path = lake.reference / "bureaus.csv"
     bureaus = bureau_index(read_bureaus(bureaus_path) if bureaus_path.exists() else None)
-    names = {code: scrub(name) for code, name in region_names(regions).items()}
+    names = names_all
 
     weekly = _weekly_totals(features)
     flagged = _hotspots(week_scores, features, week, names)
@@ -98,9 +137,16 @@ def build_context(lake: Lake, week_start: dt.date | None = None) -> dict:
         "title": "矛盾纠纷风险研判周报",
         "week_start": week,
         "week_label": week_label(week),
-        "area_name": scrub(top_area_name(regions)),
+        "area_name": area_name,
+        "county_code": county_code,
+        "is_county_edition": county_code is not None,
         "overview": _overview(weekly, week_scores, week, flagged),
+        "sources": _source_mix(weekly, week),
+        "types": _type_distribution(features, week),
+        "regional": _regional(regions, features, week_scores, week, names, counties, county_code),
         "flagged": flagged,
+        "hotline": _hotline_hotspots(lake, features, regions, week, names, county_code),
+        "seasonal": _seasonal(features, week),
         "charts": _trend_charts(weekly, scores, week),
         "counties": counties,
         "completeness": completeness,
@@ -108,13 +154,25 @@ def build_context(lake: Lake, week_start: dt.date | None = None) -> dict:
         "model_versions": model_versions,
         "generated_at": _now_label(),
         "levels": LEVELS,
+        "svg_font": SVG_FONT,
         "level_colours": LEVEL_COLOURS,
         "level_text_colours": LEVEL_TEXT_COLOURS,
     }
 
 
 def _read_features(lake: Lake) -> pd.DataFrame:
-    return read_table(lake.gold("region_week_features"), columns=[*KEY_COLUMNS, *COUNT_COLUMNS])
+    """The count columns the briefing needs, plus the type, wage-arrears and repeat-caller columns
+    when the table has them (older tables may not)."""
+    import pyarrow.dataset as ds
+
+    path = lake.gold("region_week_features")
+    try:
+        available = set(ds.dataset(path, format="parquet", partitioning="hive", exclude_invalid_files=True,
+                                   ignore_prefixes=[".", "_"]).schema.names)
+    except (FileNotFoundError, OSError):
+        available = set()
+    optional = [c for c in (*TYPE_COUNT_COLUMNS, "wage_arrears", "repeat_caller_share") if c in available]
+    return read_table(path, columns=[*KEY_COLUMNS, *COUNT_COLUMNS, *optional])
 
 
 def _base_level(features: pd.DataFrame) -> pd.DataFrame:
@@ -182,7 +240,10 @@ def _hotspots(week_scores: pd.DataFrame, features: pd.DataFrame, week: dt.date,
         name = names.get(code) or scrub(getattr(row, "region_name", None) or code)
         this, prev = region_totals.get((code, week)), region_totals.get((code, previous))
         level = level_of(row.risk_level)
+        spark_weeks = [week - dt.timedelta(days=7 * i) for i in range(SPARK_WEEKS - 1, -1, -1)]
+        spark_values = [_int(region_totals.get((code, w))) for w in spark_weeks]
         out.append({
+            "spark": sparkline(spark_values),
             "region_code": code,
             "county_code": county,
             "county_name": names.get(county, county),
@@ -230,6 +291,231 @@ def _county_rows(regions: pd.DataFrame, features: pd.DataFrame, week_scores: pd.
         })
     out.sort(key=lambda r: (LEVEL_RANK.get(r["highest"], 9), -r["flagged_townships"], -(r["this"] or 0), r["code"]))
     return out
+
+
+# --- composition, types, map, hotline, season ----------------------------------------------------------
+def _source_mix(weekly: pd.DataFrame, week: dt.date) -> list[dict]:
+    """Each feed's share of all contacts, this week and last (来源构成)."""
+    previous = week - dt.timedelta(days=7)
+    total_this, total_prev = _value(weekly, week, "total_contacts"), _value(weekly, previous, "total_contacts")
+    out = []
+    for _, col, label in FEED_COLUMNS:
+        this, prev = _value(weekly, week, col), _value(weekly, previous, col)
+        share = _share(this, total_this)
+        share_prev = _share(prev, total_prev)
+        diff = None if share is None or share_prev is None else (share - share_prev) * 100
+        out.append({
+            "label": label, "this": _int(this), "previous": _int(prev),
+            "share": _pct(share), "share_previous": _pct(share_prev),
+            "share_change": "—" if diff is None else ("持平" if abs(diff) < 0.05 else f"{diff:+.1f}"),
+            "bar": 0 if share is None else round(share * 100, 1),
+            "change": change_text(change_ratio(this, prev)), "direction": _direction(change_ratio(this, prev)),
+        })
+    return out
+
+
+def _share(part, whole) -> float | None:
+    if part is None or whole is None or pd.isna(part) or pd.isna(whole) or not whole:
+        return None
+    return float(part) / float(whole)
+
+
+def _pct(share: float | None) -> str:
+    return "—" if share is None else f"{share:.1%}"
+
+
+def _township_rows(features: pd.DataFrame) -> pd.DataFrame:
+    towns = features[features["level"] == "township"]
+    return towns if not towns.empty else _base_level(features)
+
+
+def _type_distribution(features: pd.DataFrame, week: dt.date) -> dict:
+    """The week's most frequent dispute types over all feeds, summed over townships (类型分布)."""
+    columns = [c for c in TYPE_COUNT_COLUMNS if c in features.columns]
+    if not columns:
+        return {"available": False, "rows": []}
+    per_week = _township_rows(features).groupby("week_start")[columns].sum()
+    previous = week - dt.timedelta(days=7)
+    if week not in per_week.index:
+        return {"available": False, "rows": []}
+    this = per_week.loc[week]
+    prev = per_week.loc[previous] if previous in per_week.index else None
+    total = float(this.sum())
+    top = this.sort_values(ascending=False, kind="stable")
+    top = top[top > 0].head(TOP_TYPES)
+    widest = float(top.max()) if len(top) else 1.0
+    rows = []
+    for col, value in top.items():
+        before = None if prev is None else prev[col]
+        ratio = change_ratio(value, before)
+        rows.append({"label": TYPE_LABELS_BY_COLUMN[col], "this": _int(value), "previous": _int(before),
+                     "share": _pct(_share(value, total)), "change": change_text(ratio), "direction": _direction(ratio),
+                     "bar": round(100 * float(value) / widest, 1) if widest else 0})
+    return {"available": True, "rows": rows, "total": _int(total)}
+
+
+def _regional(regions: pd.DataFrame, features: pd.DataFrame, week_scores: pd.DataFrame, week: dt.date,
+              names: dict[str, str], counties: list[dict], county_code: str | None) -> dict:
+    """The map (counties by contacts per 10,000 residents, townships by risk level) and, in a
+    county's edition, the ranking of its townships (区域分布)."""
+    population = dict(zip(regions["code"], pd.to_numeric(regions["population"], errors="coerce")))
+    townships = regions[regions["level"] == "township"]
+    town_pop = pd.to_numeric(townships["population"], errors="coerce").groupby(townships["parent_code"]).sum()
+    map_counties = []
+    for c in counties:
+        pop = population.get(c["code"])
+        if pop is None or pd.isna(pop) or pop <= 0:
+            pop = town_pop.get(c["code"])
+        rate = (c["this"] / pop * 10_000) if (c["this"] is not None and pop and not pd.isna(pop)) else None
+        c["rate"] = "—" if rate is None else f"{rate:.1f}"
+        map_counties.append({"code": c["code"], "name": c["name"], "rate": rate, "highest": c["highest"]})
+    levels = {str(r.region_code): level_of(r.risk_level) for r in flagged_rows(week_scores).itertuples(index=False)}
+    points = [{"name": names.get(r.code, r.code), "lat": _float(r.lat), "lon": _float(r.lon),
+               "level": levels.get(r.code)} for r in townships.itertuples(index=False)]
+    ranking = []
+    if county_code is not None:
+        town = features[(features["level"] == "township") & (features["week_start"] == week)]
+        prev = features[(features["level"] == "township") & (features["week_start"] == week - dt.timedelta(days=7))]
+        prev_totals = dict(zip(prev["region_code"], prev["total_contacts"]))
+        for r in town.itertuples(index=False):
+            pop = population.get(r.region_code)
+            rate = r.total_contacts / pop * 10_000 if pop and not pd.isna(pop) and pop > 0 else None
+            ratio = change_ratio(r.total_contacts, prev_totals.get(r.region_code))
+            ranking.append({"code": r.region_code, "name": names.get(r.region_code, r.region_code),
+                            "this": _int(r.total_contacts), "rate": "—" if rate is None else f"{rate:.1f}",
+                            "rate_value": rate or 0, "change": change_text(ratio), "direction": _direction(ratio),
+                            "level": levels.get(r.region_code)})
+        ranking.sort(key=lambda t: (LEVEL_RANK.get(t["level"], 9), -t["rate_value"], t["code"]))
+    return {"map": choropleth(map_counties, points), "townships": ranking}
+
+
+def _float(value) -> float | None:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(value) else value
+
+
+def _hotline_hotspots(lake: Lake, features: pd.DataFrame, regions: pd.DataFrame, week: dt.date,
+                      names: dict[str, str], county_code: str | None) -> dict:
+    """热线热点: hotline types and townships growing fastest against their last 8 weeks; repeat callers."""
+    baseline = [week - dt.timedelta(days=7 * i) for i in range(1, BASELINE_WEEKS + 1)]
+    types, types_source = _hotline_types(lake, week, baseline, county_code), "热线"
+    if types is None:
+        types_source = "全渠道"
+        columns = [c for c in TYPE_COUNT_COLUMNS if c in features.columns]
+        per_week = _township_rows(features).groupby("week_start")[columns].sum() if columns else pd.DataFrame()
+        per_week.columns = [TYPE_LABELS_BY_COLUMN[c] for c in per_week.columns]
+        types = _growth_rows(per_week, week, baseline) if columns else []
+
+    town = _township_rows(features)
+    hotline = town.pivot_table(index="week_start", columns="region_code", values="hotline_calls", aggfunc="sum")
+    places = [dict(r, name=names.get(r["label"], r["label"])) for r in _growth_rows(hotline, week, baseline, minimum=10)]
+
+    repeat, repeat_available, overall = [], "repeat_caller_share" in features.columns, None
+    if repeat_available:
+        week_rows = town[town["week_start"] == week]
+        calls = week_rows["hotline_calls"].sum()
+        if calls:
+            overall = f"{(week_rows['repeat_caller_share'].fillna(0) * week_rows['hotline_calls']).sum() / calls:.1%}"
+        now = town[(town["week_start"] == week) & (town["hotline_calls"] >= REPEAT_MIN_CALLS)]
+        now = now[now["repeat_caller_share"] >= REPEAT_SHARE_HIGH].sort_values(
+            ["repeat_caller_share", "region_code"], ascending=[False, True]).head(8)
+        for r in now.itertuples(index=False):
+            repeat.append({"name": names.get(r.region_code, r.region_code),
+                           "county": names.get(county_of(r.region_code), ""),
+                           "share": f"{r.repeat_caller_share:.0%}", "calls": _int(r.hotline_calls),
+                           "repeats": _int(round(r.repeat_caller_share * r.hotline_calls))})
+    return {"types": types[:5], "types_source": types_source, "places": places[:5], "repeat": repeat,
+            "repeat_available": repeat_available, "repeat_overall": overall, "repeat_threshold": f"{REPEAT_SHARE_HIGH:.0%}"}
+
+
+REPEAT_SHARE_HIGH = 0.3
+REPEAT_MIN_CALLS = 10
+
+
+def _hotline_types(lake: Lake, week: dt.date, baseline: list[dt.date], county_code: str | None):
+    """Hotline calls per dispute type and week from silver (type and week only), or None."""
+    path = lake.silver("hotline_calls")
+    if not path.exists():
+        return None
+    try:
+        import pyarrow.dataset as ds
+
+        wanted = [w.isoformat() for w in [week, *baseline]]
+        calls = read_table(path, columns=["county_code", "dispute_type", "week_start"],
+                           filters=ds.field("week_start").cast("string").isin(wanted))
+    except Exception:  # an unreadable silver table is no reason to lose the briefing
+        return None
+    if county_code is not None:
+        calls = calls[calls["county_code"].astype(str) == county_code]
+    if calls.empty:
+        return None
+    per_week = calls.groupby(["week_start", "dispute_type"]).size().unstack(fill_value=0)
+    return _growth_rows(per_week, week, baseline, minimum=3)
+
+
+def _growth_rows(per_week: pd.DataFrame, week: dt.date, baseline: list[dt.date], minimum: int = 3) -> list[dict]:
+    """Columns of ``per_week`` (weeks × items) whose count this week most exceeds their 8-week mean."""
+    if per_week.empty or week not in per_week.index:
+        return []
+    present = [w for w in baseline if w in per_week.index]
+    this = per_week.loc[week].fillna(0)
+    mean = per_week.loc[present].fillna(0).mean() if present else this * float("nan")
+    previous = week - dt.timedelta(days=7)
+    prev = per_week.loc[previous].fillna(0) if previous in per_week.index else None
+    rows = []
+    for item, value in this.items():
+        if value < minimum:
+            continue
+        base = mean.get(item)
+        ratio = None if base is None or pd.isna(base) else (float(value) + 1) / (float(base) + 1)
+        if ratio is None or ratio < 1.2:
+            continue
+        rows.append({"label": str(item), "this": _int(value),
+                     "mean": None if base is None or pd.isna(base) else round(float(base), 1),
+                     "ratio": ratio, "ratio_text": f"{ratio:.1f}倍",
+                     "change": change_text(change_ratio(value, None if prev is None else prev.get(item)))})
+    rows.sort(key=lambda r: (-r["ratio"], -r["this"], r["label"]))
+    return rows
+
+
+SUMMER_TYPES = (("邻里", "type_neighbour"), ("物业", "type_property_mgmt"), ("道路交通事故", "type_traffic"))
+
+
+def _seasonal(features: pd.DataFrame, week: dt.date) -> list[dict]:
+    """季节性提示: wage arrears before Spring Festival; neighbour, property and traffic disputes in summer."""
+    hints = []
+    base = _base_level(features)
+    previous = week - dt.timedelta(days=7)
+    to_festival = _weeks_to_festival(week)
+    if to_festival <= 8:
+        text = (f"距春节约{to_festival}周，进入农民工工资支付集中期，拖欠工资引发的劳动争议和群体性讨薪易发多发。"
+                if to_festival else "本周为春节所在周，节日期间值班值守和欠薪问题应急处置不可放松。")
+        if "wage_arrears" in base.columns:
+            per_week = base.groupby("week_start")["wage_arrears"].sum()
+            this, prev = per_week.get(week), per_week.get(previous)
+            if this is not None and not pd.isna(this):
+                text += f"本周涉欠薪诉求{int(this):,}件，环比{_change_words(change_ratio(this, prev))}。"
+        text += "请重点关注工程建设、劳动密集型企业集中的地区，配合人社部门做好欠薪线索快速调处。"
+        hints.append({"title": "春节前欠薪问题", "text": text})
+    middle = week + dt.timedelta(days=3)
+    if middle.month in (6, 7, 8):
+        parts = []
+        towns = _township_rows(features)
+        for label, col in SUMMER_TYPES:
+            if col in towns.columns:
+                per_week = towns.groupby("week_start")[col].sum()
+                this, prev = per_week.get(week), per_week.get(previous)
+                if this is not None and not pd.isna(this):
+                    parts.append(f"{label}纠纷{int(this):,}件（环比{change_text(change_ratio(this, prev))}）")
+        text = "夏季夜间活动增多、用电用水和噪声问题集中，邻里、物业和道路交通事故纠纷进入高发期。"
+        if parts:
+            text += "本周" + "、".join(parts) + "。"
+        text += "请加强城市社区和交通要道周边的排查化解，做好调解力量调度。"
+        hints.append({"title": "夏季高发纠纷", "text": text})
+    return hints
 
 
 # --- data completeness ----------------------------------------------------------------------------
