@@ -17,7 +17,7 @@ from outputs_lake import (
 )
 
 SECTIONS = ["一、总体态势", "二、来源构成", "三、类型分布", "四、区域分布", "五、重点风险区域", "六、热线热点与重复来电",
-            "七、趋势", "八、季节性提示", "九、数据完整性", "十、工作建议"]
+            "七、趋势", "八、季节性提示", "九、数据完整性", "十、预警反馈情况", "十一、工作建议"]
 PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])\d{17}[0-9Xx](?![0-9A-Za-z])")
 
@@ -84,7 +84,7 @@ def test_briefing_holds_every_section_the_week_and_the_flagged_places(lake):
     assert "旧周的隔离记录" not in completeness                         # another week's rejects
     assert "5/7" in completeness and "7/7" in completeness
 
-    advice = _section(html, "十、工作建议")
+    advice = _section(html, "十一、工作建议")
     assert "请历下区司法局会同解放路街道司法所" in advice
     assert "请市中区司法局会同杆石桥街道司法所" in advice
     assert "gbm-test-2025.03" in html
@@ -121,13 +121,13 @@ def test_missing_quarantine_and_manifest_are_stated(tmp_path):
 def test_a_feed_outage_becomes_a_recommendation(lake):
     html = output_briefing.run(lake).read_text(encoding="utf-8")
     assert "本周有2天未收到数据" in _section(html, "九、数据完整性")          # a note only:
-    assert "请信息中心核实" not in _section(html, "十、工作建议")             # 2 days missing is common
+    assert "请信息中心核实" not in _section(html, "十一、工作建议")             # 2 days missing is common
 
     manifest = pd.read_parquet(lake.bronze_manifest)
     manifest = manifest[~((manifest["feed"] == "mediation") & (manifest["day"] >= "2025-03-20"))]
     manifest.to_parquet(lake.bronze_manifest, index=False)
     html = output_briefing.run(lake).read_text(encoding="utf-8")
-    assert "人民调解案件数据：本周有4天未收到数据。请信息中心核实" in _section(html, "十、工作建议")
+    assert "人民调解案件数据：本周有4天未收到数据。请信息中心核实" in _section(html, "十一、工作建议")
 
 
 def test_a_quiet_week_with_an_empty_quarantine(tmp_path):
@@ -140,7 +140,7 @@ def test_a_quiet_week_with_an_empty_quarantine(tmp_path):
     html = output_briefing.run(lake).read_text(encoding="utf-8")
 
     assert "本周无预警地区" in _section(html, "五、重点风险区域")
-    assert "本周未发现需重点关注的地区" in _section(html, "十、工作建议")
+    assert "本周未发现需重点关注的地区" in _section(html, "十一、工作建议")
     assert "未找到隔离记录表" not in html and "截断的JSON行" not in html
 
 
@@ -184,3 +184,32 @@ def test_quarantine_reasons_are_shown_in_chinese():
     assert quarantine_reason_zh(None) == "未注明"
     # An unknown code is shown as it is, but never with personal data in it.
     assert "13812345678" not in quarantine_reason_zh("odd | 13812345678")
+
+
+def test_response_rates_per_county_are_reported(tmp_path):
+    """Alerts sent and bureaus' dispositions (gold/alerts, gold/alert_dispositions) appear per county."""
+
+    import pandas as pd
+
+    from fengqiao.lake import write_table
+    from fengqiao.outputs.briefing import build_context
+    from outputs_lake import JIEFANGLU, LIXIA, WEEK, build_tiny_lake
+
+    lake = build_tiny_lake(tmp_path)
+    sent_at = pd.Timestamp(WEEK, tz="UTC") + pd.Timedelta(days=1)
+    alerts = pd.DataFrame({
+        "alert_id": ["A1", "A2"], "region_code": [JIEFANGLU, LIXIA], "week_start": [WEEK, WEEK],
+        "risk_level": ["红", "橙"], "recipient_unit": ["解放路街道司法所", "历下区司法局"], "channel": ["email", "email"],
+        "sent_at": [sent_at, sent_at], "status": ["sent", "sent"], "recipient_address": ["a@x", "b@x"], "detail": [None, None],
+    })
+    write_table(alerts, lake, "gold", "alerts")
+    dispositions = pd.DataFrame({
+        "alert_id": ["A1"], "region_code": [JIEFANGLU], "week_start": [WEEK], "recipient_unit": ["解放路街道司法所"],
+        "disposition": ["handled"], "disposition_zh": ["已处置"], "disposed_at": [sent_at + pd.Timedelta(days=2)],
+        "received_via": ["file"], "note_masked": [""], "received_at": [sent_at + pd.Timedelta(days=2)],
+    })
+    write_table(dispositions, lake, "gold", "alert_dispositions")
+    responses = build_context(lake, WEEK)["responses"]
+    assert responses["sent"] == 2 and responses["acknowledged"] == 1
+    (row,) = responses["rows"]
+    assert row["county"] == "历下区" and row["share"] == "50%" and row["median_days"] == "2.0"

@@ -151,6 +151,7 @@ def build_context(lake: Lake, week_start: dt.date | None = None, county_code: st
         "counties": counties,
         "completeness": completeness,
         "recommendations": _recommendations(flagged, completeness, week, names, bureaus),
+        "responses": _responses(lake, county_code),
         "model_versions": model_versions,
         "generated_at": _now_label(),
         "levels": LEVELS,
@@ -158,6 +159,25 @@ def build_context(lake: Lake, week_start: dt.date | None = None, county_code: st
         "level_colours": LEVEL_COLOURS,
         "level_text_colours": LEVEL_TEXT_COLOURS,
     }
+
+
+def _responses(lake: Lake, county_code: str | None) -> dict:
+    """Per county: alerts sent so far and how many the bureaus have answered (gold/alert_dispositions)."""
+    from .acknowledgements import response_rates
+
+    try:
+        rates = response_rates(lake)
+    except FileNotFoundError:
+        rates = pd.DataFrame()
+    if not rates.empty and county_code is not None:
+        rates = rates[rates["county_code"].astype(str) == county_code]
+    rows = [{
+        "county": scrub(r.county_name) if isinstance(r.county_name, str) else r.county_code,
+        "sent": int(r.alerts_sent), "acknowledged": int(r.acknowledged),
+        "share": f"{r.ack_share:.0%}",
+        "median_days": "—" if pd.isna(r.median_days_to_respond) else f"{r.median_days_to_respond:.1f}",
+    } for r in rates.itertuples()]
+    return {"rows": rows, "sent": sum(r["sent"] for r in rows), "acknowledged": sum(r["acknowledged"] for r in rows)}
 
 
 def _read_features(lake: Lake) -> pd.DataFrame:
