@@ -4,6 +4,13 @@ Detectors: ``model`` (gold/risk_scores), ``baseline`` (gold/baseline_scores, EAR
 ``ears_c1``, ``ears_c2``, ``ears_c3`` computed here on ``total_contacts`` of gold/region_week_features. All are
 evaluated on the weeks present in every available detector (the intersection), townships only.
 
+``baselines`` chooses the detectors computed here: ``DEFAULT_BASELINES`` (EARS C1-C3) or ``ALL_BASELINES``,
+which adds ``farrington`` (:mod:`models.farrington`, Farrington-flexible on ``total_contacts``),
+``persistence`` (:mod:`models.persistence`, this week's count relative to the township's own history) and,
+when gold/risk_scores exists, ``model_lag1`` (the model's score of the previous week: "flag who was flagged
+last week"). :func:`backtest` defaults to ``DEFAULT_BASELINES`` so that its output keeps its columns and rows;
+pass ``baselines=ALL_BASELINES`` for the full comparison.
+
 **Alerts.** Every detector gets the same budget: in each week its alerts are the top
 ``k = max(1, ceil(budget_share × townships that week))`` townships by score (ties by region code), among
 those with a score above 0 (no evidence, no alert). Weeks in which EARS C2 cannot yet be computed for most
@@ -42,7 +49,33 @@ import pandas as pd
 
 from fengqiao.lake import Lake, read_table
 from models.ears import ears_scores
+from models.farrington import farrington_scores
 from models.labels import is_township_or_village, normalise_episodes, read_episodes
+from models.persistence import lagged_scores, persistence_scores
+
+
+DEFAULT_BASELINES = ("ears_c1", "ears_c2", "ears_c3")
+ALL_BASELINES = ("ears_c1", "ears_c2", "ears_c3", "farrington", "persistence", "model_lag1")
+
+
+def baseline_detectors(features: pd.DataFrame, baselines=ALL_BASELINES,
+                       model_scores: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
+    """The baseline detectors named in ``baselines`` on the township rows of ``features``."""
+    town = features[features["level"] == "township"] if "level" in features else features
+    out: dict[str, pd.DataFrame] = {}
+    for name in baselines:
+        if name.startswith("ears_"):
+            out[name] = ears_scores(town, method=name.split("_", 1)[1].upper())
+        elif name == "farrington":
+            out[name] = farrington_scores(town)
+        elif name == "persistence":
+            out[name] = persistence_scores(town)
+        elif name == "model_lag1":
+            if model_scores is not None and len(model_scores):
+                out[name] = lagged_scores(model_scores[model_scores["level"] == "township"])
+        else:
+            raise ValueError(f"unknown baseline {name!r}: use one of {ALL_BASELINES}")
+    return out
 
 
 def region_prefix(code: str) -> str:
@@ -159,8 +192,11 @@ def backtest_frames(detectors: dict[str, pd.DataFrame], episodes: pd.DataFrame,
 
 
 def backtest(lake: Lake, truth_dir: Path, budget_share: float = 0.02, first_week=None, last_week=None,
-             model_dir: Path | None = None) -> pd.DataFrame:
-    """Backtest every available detector of ``lake`` against ``truth_dir/episodes.csv`` (one row per detector)."""
+             model_dir: Path | None = None, baselines=DEFAULT_BASELINES) -> pd.DataFrame:
+    """Backtest every available detector of ``lake`` against ``truth_dir/episodes.csv`` (one row per detector).
+
+    ``baselines``: the detectors computed from the features (``DEFAULT_BASELINES`` or ``ALL_BASELINES``);
+    EARS C2 is always computed, to find the warm weeks, but only reported when named."""
     training_window = None
     if model_dir is not None:
         import json
@@ -180,9 +216,8 @@ def backtest(lake: Lake, truth_dir: Path, budget_share: float = 0.02, first_week
             pass
     features = read_table(lake.gold("region_week_features"))
     town = features[features["level"] == "township"]
-    for method in ("C1", "C2", "C3"):
-        detectors[f"ears_{method.lower()}"] = ears_scores(town, method=method)
-    c2 = detectors["ears_c2"]
+    detectors.update(baseline_detectors(town, baselines, detectors.get("model")))
+    c2 = detectors["ears_c2"] if "ears_c2" in detectors else ears_scores(town, method="C2")
     warm = c2.groupby("week_start")["ears_stat"].apply(lambda s: s.notna().mean() >= 0.5)
     warm_weeks = sorted(w for w, ok in warm.items() if ok)
     if warm_weeks:
