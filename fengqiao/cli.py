@@ -117,10 +117,10 @@ def backtest(
 ) -> None:
     """Compare the model with count baselines on simulator ground truth."""
     from fengqiao.lake import Lake
+    from models.backtest import ALL_BASELINES, format_backtest
     from models.backtest import backtest as run_backtest
-    from models.backtest import format_backtest
 
-    table = run_backtest(Lake.at(lake), truth, budget_share=budget)
+    table = run_backtest(Lake.at(lake), truth, budget_share=budget, baselines=ALL_BASELINES)
     _echo(format_backtest(table))
 
 
@@ -148,6 +148,50 @@ def query(
         _echo(frame.head(max_rows).to_string(index=False))
     if len(frame) > max_rows:
         _echo(f"… {len(frame)} rows, {max_rows} shown")
+
+
+@app.command()
+def shell(
+    lake: Path = typer.Option(..., "--lake", help="Lake folder."),
+) -> None:
+    """Interactive SQL over the lake's silver and gold tables (DuckDB): end SQL with ';', .tables, .schema T, .quit."""
+    from fengqiao.shell import run_shell
+
+    if not lake.is_dir():
+        raise typer.BadParameter(f"{lake} is not a folder", param_hint="--lake")
+    run_shell(lake)
+
+
+@app.command()
+def backfill(
+    source: Path = typer.Option(..., "--source", help="Source drop following the contract."),
+    lake: Path = typer.Option(..., "--lake", help="Lake folder."),
+    from_: str = typer.Option(..., "--from", help="First day folder to rebuild (YYYY-MM-DD)."),
+    to: str = typer.Option(..., "--to", help="Last day folder to rebuild (YYYY-MM-DD)."),
+) -> None:
+    """Rebuild the day folders of a date range on purpose: land and merge them again, then features and scores."""
+    from fengqiao import pipeline
+    from fengqiao.settings import get_settings
+    from models.bootstrap import ensure_model
+
+    source, lake = source.resolve(), lake.resolve()
+    if not source.is_dir():
+        raise typer.BadParameter(f"{source} is not a folder", param_hint="--source")
+    try:
+        start, end = dt.date.fromisoformat(from_), dt.date.fromisoformat(to)
+    except ValueError as exc:
+        raise typer.BadParameter(f"--from/--to: {exc}")
+    if end < start:
+        raise typer.BadParameter(f"--to {to} is before --from {from_}")
+    os.environ.update({"FENGQIAO_SOURCE": str(source), "FENGQIAO_LAKE": str(lake)})
+    os.environ.pop("FENGQIAO_THROUGH", None)
+    started = time.time()
+    _echo(f"model: {ensure_model(get_settings().model_dir, echo=_echo)}")
+    summary = pipeline.backfill(start, end)  # the stage functions the DAGs call, without Airflow
+    for feed, counts in summary["feeds"].items():
+        _echo(f"  {feed}: {counts['days']} day folders landed again ({counts['landed']} files), "
+              f"silver rows {counts['rows']}")
+    _echo(f"backfill {start}..{end} done in {time.time() - started:.0f} s; features and scores rebuilt")
 
 
 def main() -> None:  # pragma: no cover

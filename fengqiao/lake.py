@@ -12,11 +12,26 @@ Layout under the lake root::
 
 A table is written to ``_staging`` first and swapped into place only after it is complete (and,
 for silver, validated), so a crash mid-run leaves the previous version readable.
+
+Crash safety (a process killed at any point, e.g. SIGKILL or the OOM killer):
+
+- killed while writing: only its ``_staging/<name>~<host>~<pid>~<id>`` folder is incomplete; the
+  next run removes staging folders whose process is gone (:func:`clean_stale_staging`);
+- killed between the two renames of :func:`publish_directory`: the previous version waits as
+  ``<table>.previous``; :func:`recover_interrupted_publish` (called by the writing stages before
+  they read or publish a table, by :func:`read_table`, and by ``publish_directory`` itself) puts it back.
+  A per-table lock file (``.<table>.publish.lock`` beside the table) keeps a recovery from running
+  between the two renames of a publish in progress.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import os
 import shutil
+import socket
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,9 +93,78 @@ class Lake:
 
     # --- write-audit-publish ------------------------------------------------------------------
     def new_staging_path(self, name: str) -> Path:
-        path = self.staging / f"{name}-{uuid.uuid4().hex[:12]}"
+        """A fresh path under ``_staging`` (not created) named after its owner process.
+
+        ``<name>~<host>~<pid>~<id>``: :func:`clean_stale_staging` removes it once that process is gone.
+        """
+        path = self.staging / f"{name}~{_HOST}~{os.getpid()}~{uuid.uuid4().hex[:12]}"
         path.parent.mkdir(parents=True, exist_ok=True)
         return path
+
+
+_HOST = socket.gethostname().split(".")[0].replace("~", "-").replace("/", "-") or "host"
+# Staging folders of other machines (a shared lake) or of an older naming are removed only when this old.
+STALE_STAGING_SECONDS = 24 * 3600
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def clean_stale_staging(lake: Lake) -> list[str]:
+    """Remove staging folders left by processes that died (killed mid-write); return their names.
+
+    Folders of live processes are kept: the three ingest DAGs may write at the same time. A folder
+    of this host whose process id no longer runs is stale at once; others after a day.
+    """
+    removed: list[str] = []
+    if not lake.staging.is_dir():
+        return removed
+    now = time.time()
+    for entry in lake.staging.iterdir():
+        parts = entry.name.rsplit("~", 3)
+        stale = False
+        if len(parts) == 4 and parts[2].isdigit():
+            _, host, pid, _ = parts
+            if host == _HOST:
+                stale = int(pid) != os.getpid() and not _process_alive(int(pid))
+            else:
+                stale = now - entry.lstat().st_mtime > STALE_STAGING_SECONDS
+        else:
+            stale = now - entry.lstat().st_mtime > STALE_STAGING_SECONDS
+        if stale:
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+            removed.append(entry.name)
+    return removed
+
+
+@contextlib.contextmanager
+def _publish_lock(target: Path):
+    """Exclusive lock of one table's publish/recovery (a hidden file beside the table)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.parent / f".{target.name}.publish.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _recover_locked(target: Path) -> None:
+    previous = target.with_name(target.name + ".previous")
+    if previous.exists() and not target.exists():
+        os.rename(previous, target)  # the publish died between its two renames: the old copy is whole
+    elif previous.exists():
+        shutil.rmtree(previous)      # the publish finished; only removing the old copy was cut short
 
 
 def publish_directory(staged: Path, target: Path) -> None:
@@ -88,26 +172,71 @@ def publish_directory(staged: Path, target: Path) -> None:
 
     ``target`` is renamed aside, ``staged`` renamed into its place, then the old copy removed.
     Both renames are within one file system. If the process dies between the two renames the
-    old copy is left as ``<target>.previous`` and :func:`recover_interrupted_publish` restores it.
+    old copy is left as ``<target>.previous`` and :func:`recover_interrupted_publish` restores it
+    (this function first does the same, so it never deletes the only whole copy).
     """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    previous = target.with_name(target.name + ".previous")
-    if previous.exists():
-        shutil.rmtree(previous)
-    if target.exists():
-        os.rename(target, previous)
-    os.rename(staged, target)
-    if previous.exists():
-        shutil.rmtree(previous)
+    with _publish_lock(target):
+        _recover_locked(target)
+        previous = target.with_name(target.name + ".previous")
+        if target.exists():
+            os.rename(target, previous)
+        os.rename(staged, target)
+        if previous.exists():
+            shutil.rmtree(previous)
 
 
 def recover_interrupted_publish(target: Path) -> None:
     """Put back the previous version of a table whose publish was interrupted between renames."""
-    previous = target.with_name(target.name + ".previous")
-    if previous.exists() and not target.exists():
-        os.rename(previous, target)
-    elif previous.exists():
-        shutil.rmtree(previous)
+    target = Path(target)
+    if not target.with_name(target.name + ".previous").exists():
+        return  # the common case: nothing to do, no lock taken
+    with _publish_lock(target):
+        _recover_locked(target)
+
+
+def link_or_copy_tree(source: Path, destination: Path) -> None:
+    """Recreate ``source`` at ``destination`` with hard links (same file system), else copies.
+
+    Used to carry unchanged partitions of a table into its new staged version without rewriting
+    them; files of a published table are never modified in place, so sharing inodes is safe.
+    """
+    for folder, _dirs, files in os.walk(source):
+        rel = Path(folder).relative_to(source)
+        (destination / rel).mkdir(parents=True, exist_ok=True)
+        for name in files:
+            src, dst = Path(folder) / name, destination / rel / name
+            try:
+                os.link(src, dst)
+            except OSError:
+                shutil.copy2(src, dst)
+
+
+def tree_fingerprint(path: Path) -> str | None:
+    """A digest of a table folder's files (relative path, size, mtime); None if it does not exist.
+
+    Every publish writes new files (Spark names them with a random id), so a changed table changes
+    its fingerprint; an untouched one keeps it. Used by stages to notice that their input is unchanged.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        return None
+    digest = hashlib.sha256()
+    for folder, dirs, files in os.walk(path):
+        dirs.sort()
+        for name in sorted(files):
+            if name.startswith("."):
+                continue
+            stat = (Path(folder) / name).stat()
+            rel = (Path(folder) / name).relative_to(path).as_posix()
+            digest.update(f"{rel}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def file_sha256(path: Path) -> str | None:
+    path = Path(path)
+    if not path.is_file():
+        return None
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def write_table(df, lake: Lake, layer: str, name: str, partition_by: tuple[str, ...] = ("week_start",)) -> Path:
@@ -147,6 +276,10 @@ def read_table(path: str | os.PathLike, columns: list[str] | None = None, filter
     import pyarrow.dataset as ds
 
     path = Path(path)
+    try:
+        recover_interrupted_publish(path)  # a publish killed between its renames: read the previous version
+    except OSError:  # a read-only view of the lake: the next writing stage recovers it
+        pass
     if not path.exists():
         raise FileNotFoundError(f"lake table {path} does not exist yet: run the stage that builds it first")
     dataset = ds.dataset(path, format="parquet", partitioning="hive", exclude_invalid_files=True,

@@ -23,6 +23,7 @@ def _asset(layer: str, table: str) -> Asset:
 SILVER = {feed: _asset("silver", table) for feed, table in SILVER_TABLES.items()}
 REGION_WEEK_FEATURES = _asset("gold", "region_week_features")
 RISK_SCORES = _asset("gold", "risk_scores")
+HOTSPOT_PATTERNS = _asset("gold", "hotspot_patterns")
 BRIEFING = _asset("outputs", "briefing")
 ALERTS = _asset("gold", "alerts")
 

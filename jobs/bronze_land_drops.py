@@ -3,6 +3,11 @@
 Only day folders holding ``_READY`` are read (the upstream writes it last). ``truth/`` is never
 touched. A file whose content (sha256) is already in the manifest is the same batch delivered
 again under another name and is not landed twice, which also makes a re-run land nothing.
+
+A file is copied under a hidden ``.<name>.partial`` name and renamed into place, and the manifest
+is rewritten beside and renamed over, so a process killed mid-landing leaves no half file in
+bronze; the next run lands what was not yet in the manifest. ``reland`` (``fengqiao backfill``)
+forgets the manifest rows of the ready day folders in ``since``..``through`` and lands them again.
 """
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from fengqiao.lake import FEEDS, Lake, publish_directory
+from fengqiao.lake import FEEDS, Lake, clean_stale_staging, publish_directory
 
 READY_MARKER = "_READY"
 MANIFEST_SCHEMA = pa.schema([
@@ -71,19 +76,59 @@ def _land_reference(source: Path, lake: Lake) -> int:
 
 
 def land_drops(source: Path, lake: Lake, through: date | None = None, log=print,
-               feeds: tuple[str, ...] = FEEDS) -> dict:
-    """Land every new file of every ready day folder (≤ ``through``) into bronze; return counts.
+               feeds: tuple[str, ...] = FEEDS, since: date | None = None, reland: bool = False) -> dict:
+    """Land every new file of every ready day folder (``since`` ≤ day ≤ ``through``) into bronze; return counts.
 
     The per-feed ingest DAGs may run at once: an exclusive lock on ``bronze/_manifest.lock`` makes
     each read-modify-write of the shared manifest (and the reference swap) one at a time.
+    With ``reland`` the manifest rows (and bronze copies) of the ready day folders in the range are
+    forgotten first, so those days land again; ``relanded_days`` lists them per feed.
     """
     lake.bronze_manifest.parent.mkdir(parents=True, exist_ok=True)
     with open(lake.bronze_manifest.with_name("_manifest.lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        return _land_locked(Path(source), lake, through, log, feeds)
+        clean_stale_staging(lake)
+        relanded: dict[str, list[str]] = {}
+        if reland:
+            relanded = _forget_days(Path(source), lake, since, through, feeds)
+        counts = _land_locked(Path(source), lake, through, log, feeds, since)
+        if reland:
+            counts["relanded_days"] = relanded
+        return counts
 
 
-def _land_locked(source: Path, lake: Lake, through: date | None, log, feeds: tuple[str, ...]) -> dict:
+def _in_range(day: date, since: date | None, through: date | None) -> bool:
+    return (since is None or day >= since) and (through is None or day <= through)
+
+
+def _forget_days(source: Path, lake: Lake, since: date | None, through: date | None,
+                 feeds: tuple[str, ...]) -> dict[str, list[str]]:
+    """Drop the manifest rows and bronze copies of the ready source day folders in the range.
+
+    Days whose source folder is missing or not ready are left as they are: a backfill pointed at
+    an incomplete source never loses what bronze already holds.
+    """
+    forget: dict[str, list[str]] = {}
+    for feed in feeds:
+        days = sorted(folder.name for folder in (source / feed).glob("*")
+                      if folder.is_dir() and (day := _day_of(folder)) is not None
+                      and _in_range(day, since, through) and (folder / READY_MARKER).exists())
+        if days:
+            forget[feed] = days
+    if not forget:
+        return forget
+    manifest = read_manifest(lake)
+    keep = [not (row["feed"] in forget and row["day"] in forget[row["feed"]])
+            for row in manifest.select(["feed", "day"]).to_pylist()]
+    _write_manifest(lake, manifest.filter(pa.array(keep, pa.bool_())))
+    for feed, days in forget.items():
+        for day in days:
+            shutil.rmtree(lake.bronze(feed) / day, ignore_errors=True)
+    return forget
+
+
+def _land_locked(source: Path, lake: Lake, through: date | None, log, feeds: tuple[str, ...],
+                 since: date | None = None) -> dict:
     manifest = read_manifest(lake)
     known_sha = set(manifest.column("sha256").to_pylist())
     known_paths = set(manifest.column("bronze_path").to_pylist())
@@ -95,7 +140,7 @@ def _land_locked(source: Path, lake: Lake, through: date | None, log, feeds: tup
         counts = per_feed[feed]
         for folder in sorted(p for p in (source / feed).glob("*") if p.is_dir()):
             day = _day_of(folder)
-            if day is None or (through is not None and day > through):
+            if day is None or not _in_range(day, since, through):
                 continue
             files = sorted(p for p in folder.iterdir()
                            if p.is_file() and p.name != READY_MARKER and not p.name.startswith("."))
@@ -114,7 +159,9 @@ def _land_locked(source: Path, lake: Lake, through: date | None, log, feeds: tup
                     continue
                 target = lake.root / bronze_path
                 target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(path, target)  # content unchanged; the copy's sha equals the source's
+                partial = target.with_name(f".{target.name}.partial")
+                shutil.copyfile(path, partial)  # content unchanged; the copy's sha equals the source's
+                os.replace(partial, target)     # never a half file under the real name
                 known_sha.add(sha)
                 known_paths.add(bronze_path)
                 counts["landed"] += 1

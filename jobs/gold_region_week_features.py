@@ -14,6 +14,7 @@ Types: counts are bigint, shares/ratios/means double, the two calendar columns i
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 
 import pandas as pd
@@ -29,7 +30,8 @@ from features.records import union_records
 from features.season import add_season, season_lookup
 from features.signals import derive_signals, repeat_calls, signal_aggregations
 from features.spatial import add_spatial_features, edges_frame, neighbour_edges
-from fengqiao.lake import Lake, publish_directory
+from fengqiao.lake import (SILVER_TABLES, Lake, clean_stale_staging, file_sha256, publish_directory,
+                           recover_interrupted_publish, tree_fingerprint)
 from fengqiao.regions import read_regions
 from fengqiao.schemas import HOTLINE_CALLS, MEDIATION_CASES, WORK_ORDERS
 from fengqiao.weeks import parse_date, week_start
@@ -37,6 +39,8 @@ from fengqiao.weeks import parse_date, week_start
 log = logging.getLogger(__name__)
 
 TABLE = "region_week_features"
+# What the published table was built from (fingerprints of silver and regions.csv); skipped by readers.
+INPUTS_MARKER = "_inputs.json"
 OUTPUT_COLUMNS = [*KEY_COLUMNS, "region_name", *FEATURE_COLUMNS]
 
 # Whole-number features (published as bigint); zero-filled for weeks without records.
@@ -121,6 +125,18 @@ def run(spark: SparkSession, lake: Lake, through: dt.date | str | None = None) -
     """
     if isinstance(through, str):
         through = parse_date(through)
+    target = lake.gold(TABLE)
+    clean_stale_staging(lake)
+    for table in SILVER_TABLES.values():
+        recover_interrupted_publish(lake.silver(table))
+    recover_interrupted_publish(target)
+    # Nothing new: the silver tables, regions.csv and ``through`` are those of the published features.
+    inputs = {"silver": {t: tree_fingerprint(lake.silver(t)) for t in sorted(SILVER_TABLES.values())},
+              "regions": file_sha256(lake.reference / "regions.csv"), "through": str(through)}
+    marker = target / INPUTS_MARKER
+    if marker.is_file() and json.loads(marker.read_text(encoding="utf-8")) == inputs:
+        log.info("silver unchanged since %s was built: nothing to do", target)
+        return {"table": str(target), "new_files": 0, "changed": False}
     hotline = _read_silver(spark, lake, "hotline_calls", HOTLINE_CALLS)
     orders = _read_silver(spark, lake, "work_orders", WORK_ORDERS)
     cases = _read_silver(spark, lake, "mediation_cases", MEDIATION_CASES)
@@ -131,7 +147,7 @@ def run(spark: SparkSession, lake: Lake, through: dt.date | str | None = None) -
     staged = lake.new_staging_path(f"gold-{TABLE}")
     # One file per week (a few thousand rows each) instead of one per week per shuffle partition.
     features.repartition("week_start").write.partitionBy("week_start").parquet(str(staged))
-    target = lake.gold(TABLE)
+    (staged / INPUTS_MARKER).write_text(json.dumps(inputs, sort_keys=True), encoding="utf-8")  # same publish
     publish_directory(staged, target)
 
     written = spark.read.parquet(str(target))  # row counts come from Parquet footers

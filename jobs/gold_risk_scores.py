@@ -8,12 +8,14 @@ Reads gold/region_week_features and the current model of the registry (``FENGQIA
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from fengqiao.lake import Lake, read_table, write_table
+from fengqiao.lake import Lake, clean_stale_staging, read_table, recover_interrupted_publish, tree_fingerprint, write_table
 from fengqiao.weeks import week_start as monday_of
 from models.ears import RISK_SCORE_COLUMNS, ALARM_THRESHOLDS, ears_scores
 from models.escalation import predict_proba
@@ -22,6 +24,8 @@ from models.reasons import explain_frame
 from models.registry import load_current
 
 BASELINE_METHOD = "C2"
+# Inputs of the published scores (features fingerprint, model, budget, weeks), in gold/risk_scores.
+INPUTS_MARKER = "_inputs.json"
 
 
 def _reasons_fn(features_df: pd.DataFrame, lead: dict | None = None):
@@ -163,6 +167,17 @@ def run(lake: Lake, model_dir: Path, through=None, weeks="all", budget_share: fl
     if budget_share is None:
         budget_share = get_settings().alert_budget_share
     model, metadata = load_current(Path(model_dir))
+    clean_stale_staging(lake)
+    for name in ("region_week_features", "risk_scores", "baseline_scores"):
+        recover_interrupted_publish(lake.gold(name))
+    # Nothing new: same features, model, budget and weeks as the published scores.
+    inputs = {"features": tree_fingerprint(lake.gold("region_week_features")),
+              "model_version": str(metadata.get("model_version")), "budget_share": budget_share,
+              "through": str(through) if through is not None else None, "weeks": str(weeks)}
+    marker = lake.gold("risk_scores") / INPUTS_MARKER
+    if (marker.is_file() and lake.gold("baseline_scores").is_dir()
+            and json.loads(marker.read_text(encoding="utf-8")) == inputs):
+        return {"model_version": metadata.get("model_version"), "new_files": 0, "changed": False}
     features = read_table(lake.gold("region_week_features"))
     if through is not None:
         limit = monday_of(pd.Timestamp(str(through)).date())
@@ -175,6 +190,10 @@ def run(lake: Lake, model_dir: Path, through=None, weeks="all", budget_share: fl
     risk_path = write_table(_for_parquet(_merge(lake, "risk_scores", risk, selected)), lake, "gold", "risk_scores")
     base_path = write_table(_for_parquet(_merge(lake, "baseline_scores", base, selected)), lake, "gold",
                             "baseline_scores")
+    # Written after both tables: a run killed before this line scores again next time.
+    tmp = marker.with_name(f".{INPUTS_MARKER}.tmp")
+    tmp.write_text(json.dumps(inputs, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, marker)
     flagged = risk[risk["flagged"]]
     return {
         "model_version": metadata.get("model_version"),

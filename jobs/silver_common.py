@@ -2,6 +2,19 @@
 
 Everything returns native Spark column expressions (no Python UDFs); the only driver-side work is
 listing bronze files and reading their header lines, a few hundred small reads at most.
+
+Incremental merge (run_silver_job): each silver table folder holds ``_merged_files.pq``, the
+(bronze_path, sha256) of every bronze file merged into it; the feed's quarantine partition holds its
+own. A run reads only the manifest's files missing from either ledger. Their records are cleaned as in
+a full build, then merged week by week: the weeks that receive new records, that hold an older version
+of a new record's key (a record whose date moved) or rows being forgotten (backfill) are rebuilt from
+their existing rows plus the new ones, newest version per key. The new table is staged whole: rebuilt
+weeks written by Spark, untouched weeks hard-linked (copied if links are impossible) from the published
+table, and the updated ledger; then ``publish_directory`` swaps the folder in with two renames. Readers
+therefore see the old or the new table, never a mix, and a crash anywhere leaves the old one (the files
+of a published table are never modified in place, so sharing them by hard link is safe).
+The quarantine partition is staged the same way: its published files linked, the new rejects added.
+Nothing new in the manifest: nothing is read or written.
 """
 from __future__ import annotations
 
@@ -14,7 +27,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from fengqiao.disputes import KEYWORD_RULES, WAGE_ARREARS_WORDS
-from fengqiao.lake import Lake, publish_directory
+from fengqiao.lake import Lake, clean_stale_staging, link_or_copy_tree, publish_directory, recover_interrupted_publish
 from fengqiao.regions import read_regions
 
 CORRUPT = "_corrupt_record"
@@ -57,8 +70,12 @@ def clean_text(name: str) -> Column:
 
 # --- bronze files ----------------------------------------------------------------------------
 
-def bronze_files(lake: Lake, feed: str, suffixes: tuple[str, ...]) -> list[Path]:
-    return sorted(p for p in lake.bronze(feed).glob("*/*") if p.is_file() and p.name.endswith(suffixes))
+def bronze_files(lake: Lake, feed: str, suffixes: tuple[str, ...], only: list[Path] | None = None) -> list[Path]:
+    """The feed's bronze files with these suffixes; ``only`` restricts them to a given list (incremental runs)."""
+    if only is not None:
+        return sorted(p for p in only if p.name.endswith(suffixes) and p.parent.parent == lake.bronze(feed))
+    return sorted(p for p in lake.bronze(feed).glob("*/*")
+                  if p.is_file() and p.name.endswith(suffixes) and not p.name.startswith("."))
 
 
 def relative_source(path_col: Column) -> Column:
@@ -273,35 +290,185 @@ def conform(df: DataFrame, schema: T.StructType) -> DataFrame:
     return df.select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in schema.fields])
 
 
-# --- publishing ------------------------------------------------------------------------------
+# --- publishing ---------------------------------------------------------------------------------
 
-def publish_silver(spark: SparkSession, df: DataFrame, lake: Lake, table: str, validate: bool = False) -> int:
+# The bronze files merged into a silver table (and, separately, whose rejects are in the feed's
+# quarantine partition): Parquet with (bronze_path, sha256), written inside the table folder so it is
+# published by the same rename as the rows. Named without ".parquet" on purpose: readers that glob
+# "**/*.parquet" (DuckDB views) must not take it for a data file; Spark and pyarrow skip "_" files.
+LEDGER = "_merged_files.pq"
+KEYS = {"hotline_calls": "call_id", "work_orders": "order_id", "mediation_cases": "case_id"}
+
+
+def read_ledger(table_dir: Path) -> set[tuple[str, str]] | None:
+    """(bronze_path, sha256) pairs merged into the table; None when the table or its ledger is absent."""
+    import pyarrow.parquet as pq
+
+    path = Path(table_dir) / LEDGER
+    if not path.is_file():
+        return None
+    table = pq.read_table(path)
+    return set(zip(table.column("bronze_path").to_pylist(), table.column("sha256").to_pylist()))
+
+
+def write_ledger(table_dir: Path, entries: set[tuple[str, str]]) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = sorted(entries)
+    pq.write_table(pa.table({"bronze_path": pa.array([r[0] for r in rows], pa.string()),
+                             "sha256": pa.array([r[1] for r in rows], pa.string())}), Path(table_dir) / LEDGER)
+
+
+def feed_manifest(lake: Lake, feed: str, suffixes: tuple[str, ...]) -> set[tuple[str, str]]:
+    """(bronze_path, sha256) of the feed's landed files that its silver job reads (by suffix)."""
+    from jobs.bronze_land_drops import read_manifest
+
+    manifest = read_manifest(lake)
+    return {(path, sha) for f, path, sha in zip(manifest.column("feed").to_pylist(),
+                                                manifest.column("bronze_path").to_pylist(),
+                                                manifest.column("sha256").to_pylist())
+            if f == feed and path.endswith(suffixes) and (lake.root / path).is_file()}
+
+
+def _day_prefixes(feed: str, days) -> list[str]:
+    return [f"bronze/{feed}/{day}/" for day in sorted(days)]
+
+
+def _from_days(col: Column, prefixes: list[str]) -> Column:
+    if not prefixes:
+        return F.lit(False)
+    return reduce(lambda a, b: a | b, [col.startswith(p) for p in prefixes])
+
+
+def _week_of_partition(folder: Path):
+    import datetime as dt
+
+    return dt.date.fromisoformat(folder.name.split("=", 1)[1])
+
+
+def merge_silver(spark: SparkSession, new: DataFrame, lake: Lake, table: str, key: str,
+                 schema: T.StructType, drop_prefixes: list[str], staged: Path) -> dict:
+    """Write the merged table to ``staged``: changed weeks rewritten, unchanged weeks hard-linked.
+
+    Changed weeks are those holding new records, holding an older version of a new record's key
+    (a record whose week moved), or holding rows whose source file is being dropped (backfill).
+    In them, the existing rows (minus dropped sources) and the new rows are unioned and the newest
+    version per key kept: latest ``updated_at``, ties to the later ``source_file``, as a full build.
+    """
+    target = lake.silver(table)
+    parts = {_week_of_partition(p): p for p in target.glob("week_start=*") if p.is_dir()}
+    existing = None
+    if parts:
+        existing = spark.read.schema(schema).option("basePath", str(target)).parquet(
+            *[str(p) for p in parts.values()])
+    new = new.localCheckpoint(eager=True)  # built once from the new bronze files, used three times
+    weeks = {r[0] for r in new.select("week_start").distinct().collect()}
+    if existing is not None:
+        moved = existing.select(key, "week_start").join(new.select(key).distinct(), key, "left_semi")
+        weeks |= {r[0] for r in moved.select("week_start").distinct().collect()}
+        if drop_prefixes:
+            dropped = existing.where(_from_days(F.col("source_file"), drop_prefixes))
+            weeks |= {r[0] for r in dropped.select("week_start").distinct().collect()}
+    weeks.discard(None)
+    combined = new
+    if existing is not None and weeks:
+        old = existing.where(F.col("week_start").isin(*sorted(weeks)) & ~_from_days(F.col("source_file"), drop_prefixes))
+        combined = old.unionByName(new)
+    order = Window.partitionBy(key).orderBy(F.col("updated_at").desc(), F.col("source_file").desc())
+    merged = (combined.withColumn("_version", F.row_number().over(order))
+              .where(F.col("_version") == 1).drop("_version"))
+    conform(merged, schema).write.partitionBy("week_start").parquet(str(staged))
+    kept = 0
+    for week, folder in parts.items():
+        if week not in weeks:
+            link_or_copy_tree(folder, staged / folder.name)
+            kept += 1
+    return {"changed_weeks": len(weeks), "unchanged_weeks": kept}
+
+
+def publish_silver(spark: SparkSession, df: DataFrame, lake: Lake, table: str, validate: bool = False,
+                   merge: dict | None = None, ledger: set[tuple[str, str]] | None = None) -> int:
     """Write ``df`` to staging, optionally audit it with its expectation suite, then publish it.
 
     With ``validate`` a failed suite raises SilverValidationError and the previous table stays
     in place (write-audit-publish); without it the separate validation stage audits the table.
+    With ``merge`` (key, schema, drop_prefixes) ``df`` holds only new records and is merged into the
+    existing table (:func:`merge_silver`); ``ledger`` is written into the staged table. ``merge``
+    gets the merge's counts added.
     """
     staged = lake.new_staging_path(f"silver-{table}")
-    df.write.partitionBy("week_start").parquet(str(staged))
-    written = spark.read.parquet(str(staged))  # from the written files: no second pass over bronze
-    if validate:
-        from jobs.silver_validate import raise_on_failures, validate_frame
+    try:
+        if merge is not None:
+            merge.update(merge_silver(spark, df, lake, table, merge["key"], merge["schema"],
+                                      merge["drop_prefixes"], staged))
+        else:
+            df.write.partitionBy("week_start").parquet(str(staged))
+        if ledger is not None:
+            write_ledger(staged, ledger)
+        # From the written files (no second pass over bronze); the schema given, so an empty table reads too.
+        written = spark.read.schema(df.schema).parquet(str(staged))
+        if validate:
+            from jobs.silver_validate import raise_on_failures, validate_frame
 
-        try:
             raise_on_failures([validate_frame(written, f"silver_{table}")])
-        except Exception:
-            shutil.rmtree(staged, ignore_errors=True)
-            raise
-    rows = written.count()
+        rows = written.count()
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
     publish_directory(staged, lake.silver(table))
     return rows
 
 
-def run_silver_job(spark: SparkSession, lake: Lake, feed: str, table: str, build, validate: bool = False) -> dict:
-    """The shared tail of the three silver jobs: build, publish the table and the feed's quarantine."""
+def run_silver_job(spark: SparkSession, lake: Lake, feed: str, table: str, build, validate: bool = False,
+                   suffixes: tuple[str, ...] | None = None, forget_days=()) -> dict:
+    """The shared tail of the three silver jobs: build, publish the table and the feed's quarantine.
+
+    Incremental: only bronze files (manifest path + sha256) not yet in the table's ledger, or not
+    yet in the quarantine's, are read; their records are merged into the table (changed weeks only)
+    and their rejects added to the quarantine. A table without a ledger (first run, or written by an
+    older version) is built from all the feed's files. Nothing new: nothing is written and the summary
+    says ``new_files: 0``. ``forget_days`` (backfill) drops the table's and quarantine's rows from those
+    day folders and their ledger entries before merging the files landed again.
+    """
     from jobs.silver_quarantine import publish_quarantine
 
-    silver, quarantine = build(spark, lake, load_regions(spark, lake))
-    rows = publish_silver(spark, silver, lake, table, validate=validate)
-    rejected = publish_quarantine(spark, quarantine, lake, feed)
-    return {"table": table, "rows": rows, "quarantined": sum(rejected.values()), "quarantine_reasons": rejected}
+    target, q_target = lake.silver(table), lake.quarantine / f"feed={feed}"
+    clean_stale_staging(lake)
+    recover_interrupted_publish(target)
+    recover_interrupted_publish(q_target)
+    if suffixes is None:  # a job that does not declare its files: the full build of old
+        silver, quarantine = build(spark, lake, load_regions(spark, lake))
+        rows = publish_silver(spark, silver, lake, table, validate=validate)
+        rejected = publish_quarantine(spark, quarantine, lake, feed)
+        return {"table": table, "rows": rows, "quarantined": sum(rejected.values()), "quarantine_reasons": rejected}
+
+    available = feed_manifest(lake, feed, suffixes)
+    silver_ledger, q_ledger = read_ledger(target), read_ledger(q_target)
+    full = silver_ledger is None or q_ledger is None or not target.is_dir()
+    prefixes = _day_prefixes(feed, forget_days)
+    if full:
+        silver_ledger, q_ledger, prefixes = set(), set(), []
+    forgotten = {e for e in silver_ledger | q_ledger if any(e[0].startswith(p) for p in prefixes)}
+    silver_ledger, q_ledger = silver_ledger - forgotten, q_ledger - forgotten
+    todo = (available - silver_ledger) | (available - q_ledger)
+    if not todo and not forgotten:
+        return {"table": table, "new_files": 0, "changed": False}
+
+    files = sorted({lake.root / path for path, _ in todo})
+    silver, quarantine = build(spark, lake, load_regions(spark, lake), files=files)
+    merge = None if full else {"key": KEYS[table], "schema": silver.schema, "drop_prefixes": prefixes}
+    rows = publish_silver(spark, silver, lake, table, validate=validate, merge=merge, ledger=silver_ledger | todo)
+    # Rejects of files already in the quarantine (a run killed between the two publishes) are not added twice.
+    done = sorted({path for path, _ in todo} - {path for path, _ in available - q_ledger})
+    if done:
+        quarantine = quarantine.where(~F.col("source_file").isin(*done))
+    rejected = publish_quarantine(spark, quarantine, lake, feed, incremental=not full, drop_prefixes=prefixes,
+                                  ledger=q_ledger | todo)
+    summary = {"table": table, "new_files": len(todo), "rows": rows, "quarantined": sum(rejected.values()),
+               "quarantine_reasons": rejected, "mode": "full" if full else "incremental"}
+    if merge is not None:
+        summary.update(changed_weeks=merge["changed_weeks"], unchanged_weeks=merge["unchanged_weeks"])
+    if forgotten or prefixes:
+        summary["forgotten_files"] = len(forgotten)
+    return summary

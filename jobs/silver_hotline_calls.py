@@ -5,6 +5,8 @@ of the raw frame, unit-tested on tiny frames.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -18,6 +20,7 @@ from jobs import silver_common as C
 
 FEED = "hotline"
 TABLE = SILVER_TABLES[FEED]
+SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz")  # the bronze files this job reads
 
 # Scalars are read as strings (a number written as "120" or 120 both survive) and cast later.
 RAW_SCHEMA = T.StructType([
@@ -32,8 +35,9 @@ RAW_SCHEMA = T.StructType([
 RAW_FIELDS = [f.name for f in RAW_SCHEMA.fields if f.name != C.CORRUPT]
 
 
-def read_raw_hotline(spark: SparkSession, lake: Lake) -> DataFrame:
-    files = [str(p) for p in C.bronze_files(lake, FEED, (".jsonl", ".jsonl.gz", ".json", ".json.gz"))]
+def read_raw_hotline(spark: SparkSession, lake: Lake, files: list[Path] | None = None) -> DataFrame:
+    """The feed's bronze files, or only ``files`` (the new ones of an incremental run)."""
+    files = [str(p) for p in C.bronze_files(lake, FEED, SUFFIXES, only=files)]
     if not files:
         return spark.createDataFrame([], RAW_SCHEMA).select(
             "*", F.lit(None).cast("string").alias("source_file"), F.lit(None).cast("long").alias("line_no"))
@@ -125,10 +129,15 @@ def clean_hotline_calls(raw: DataFrame, regions_df: DataFrame, key: str) -> tupl
     return C.conform(silver, HOTLINE_CALLS), rejected
 
 
-def build_hotline_calls(spark: SparkSession, lake: Lake, regions_df: DataFrame) -> tuple[DataFrame, DataFrame]:
-    return clean_hotline_calls(read_raw_hotline(spark, lake), regions_df, get_settings().pseudonym_key)
+def build_hotline_calls(spark: SparkSession, lake: Lake, regions_df: DataFrame,
+                        files: list[Path] | None = None) -> tuple[DataFrame, DataFrame]:
+    return clean_hotline_calls(read_raw_hotline(spark, lake, files), regions_df, get_settings().pseudonym_key)
 
 
-def run(spark: SparkSession, lake: Lake, validate: bool = False) -> dict:
-    """Build, publish the table and this feed's quarantine; ``validate`` audits before publishing."""
-    return C.run_silver_job(spark, lake, FEED, TABLE, build_hotline_calls, validate=validate)
+def run(spark: SparkSession, lake: Lake, validate: bool = False, forget_days=()) -> dict:
+    """Merge new bronze files into the table and this feed's quarantine; ``validate`` audits before publishing.
+
+    Only files not yet merged are read (see silver_common.run_silver_job); ``forget_days`` re-merges those days.
+    """
+    return C.run_silver_job(spark, lake, FEED, TABLE, build_hotline_calls, validate=validate, suffixes=SUFFIXES,
+                            forget_days=forget_days)

@@ -21,6 +21,7 @@ from jobs import silver_common as C
 
 FEED = "mediation"
 TABLE = SILVER_TABLES[FEED]
+SUFFIXES = (".csv", ".xlsx")  # the bronze files this job reads
 COLUMNS = ["案件编号", "纠纷类型", "纠纷来源", "行政区划代码", "受理日期", "发生日期", "当事人数", "涉案金额",
            "涉及农民工", "民转刑倾向", "群体性倾向", "调解组织", "调解员", "调解结果", "案件状态", "纠纷简介",
            "当事人姓名", "当事人电话", "更新时间"]
@@ -46,12 +47,13 @@ def _read_xlsx(spark: SparkSession, lake: Lake, files: list[Path]) -> DataFrame 
     return spark.createDataFrame(rows, schema)
 
 
-def read_raw_mediation(spark: SparkSession, lake: Lake) -> tuple[DataFrame, DataFrame]:
-    """(raw rows as strings, quarantine rows for files that could not be read at all)."""
-    csv_files = C.bronze_files(lake, FEED, (".csv",))
+def read_raw_mediation(spark: SparkSession, lake: Lake,
+                       files: list[Path] | None = None) -> tuple[DataFrame, DataFrame]:
+    """(raw rows as strings, quarantine rows for files that could not be read at all); ``files``: only these."""
+    csv_files = C.bronze_files(lake, FEED, (".csv",), only=files)
     # GB18030 per the contract; a UTF-8 export (a known slip) is recognised by its header and read as such.
     raw, unreadable = C.read_csv_files(spark, lake, csv_files, "案件编号", ("utf-8", "gb18030"), COLUMNS)
-    xlsx = _read_xlsx(spark, lake, C.bronze_files(lake, FEED, (".xlsx",)))
+    xlsx = _read_xlsx(spark, lake, C.bronze_files(lake, FEED, (".xlsx",), only=files))
     frames = [f for f in (raw, xlsx) if f is not None]
     combined = frames[0].unionByName(frames[1]) if len(frames) == 2 else (frames[0] if frames else None)
     if combined is None:
@@ -130,12 +132,17 @@ def clean_mediation_cases(raw: DataFrame, regions_df: DataFrame, key: str) -> tu
     return C.conform(silver, MEDIATION_CASES), rejected
 
 
-def build_mediation_cases(spark: SparkSession, lake: Lake, regions_df: DataFrame) -> tuple[DataFrame, DataFrame]:
-    raw, unreadable = read_raw_mediation(spark, lake)
+def build_mediation_cases(spark: SparkSession, lake: Lake, regions_df: DataFrame,
+                          files: list[Path] | None = None) -> tuple[DataFrame, DataFrame]:
+    raw, unreadable = read_raw_mediation(spark, lake, files)
     silver, rejected = clean_mediation_cases(raw, regions_df, get_settings().pseudonym_key)
     return silver, rejected.unionByName(unreadable)
 
 
-def run(spark: SparkSession, lake: Lake, validate: bool = False) -> dict:
-    """Build, publish the table and this feed's quarantine; ``validate`` audits before publishing."""
-    return C.run_silver_job(spark, lake, FEED, TABLE, build_mediation_cases, validate=validate)
+def run(spark: SparkSession, lake: Lake, validate: bool = False, forget_days=()) -> dict:
+    """Merge new bronze files into the table and this feed's quarantine; ``validate`` audits before publishing.
+
+    Only files not yet merged are read (see silver_common.run_silver_job); ``forget_days`` re-merges those days.
+    """
+    return C.run_silver_job(spark, lake, FEED, TABLE, build_mediation_cases, validate=validate, suffixes=SUFFIXES,
+                            forget_days=forget_days)

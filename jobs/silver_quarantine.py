@@ -6,6 +6,9 @@ them here. ``run`` only summarises what is there, for the run log and the briefi
 """
 from __future__ import annotations
 
+import os
+import shutil
+
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -19,13 +22,43 @@ def reason_code(reason: str = "reason"):
     return F.split_part(F.col(reason), F.lit(" | "), F.lit(1))
 
 
-def publish_quarantine(spark: SparkSession, df: DataFrame, lake: Lake, feed: str) -> dict[str, int]:
-    """Replace ``silver/quarantine/feed=<feed>`` with ``df``; return its counts by reason code."""
+def publish_quarantine(spark: SparkSession, df: DataFrame, lake: Lake, feed: str, incremental: bool = False,
+                       drop_prefixes: list[str] | None = None, ledger: set | None = None) -> dict[str, int]:
+    """Replace ``silver/quarantine/feed=<feed>`` with ``df``; return its counts by reason code.
+
+    ``incremental``: ``df`` holds only the new files' rejects and is added to the partition's
+    existing files (hard-linked into the staged copy; rows from ``drop_prefixes`` day folders are
+    dropped, which rewrites the old rejects once). ``ledger`` is written into the staged partition.
+    """
+    from jobs.silver_common import _from_days, write_ledger
+
+    target = lake.quarantine / f"feed={feed}"
     staged = lake.new_staging_path(f"quarantine-{feed}")
-    conform(df, QUARANTINE).drop("feed").write.parquet(str(staged))  # feed lives in the folder name
-    by_code = spark.read.parquet(str(staged)).groupBy(reason_code().alias("code")).count().collect()
-    publish_directory(staged, lake.quarantine / f"feed={feed}")
+    try:
+        new = conform(df, QUARANTINE).drop("feed")  # feed lives in the folder name
+        old_files = sorted(target.glob("*.parquet")) if incremental and target.is_dir() else []
+        if old_files and drop_prefixes:
+            old = spark.read.schema(new.schema).parquet(*[str(f) for f in old_files])
+            new = old.where(~_from_days(F.col("source_file"), drop_prefixes)).unionByName(new)
+            old_files = []
+        new.write.parquet(str(staged))
+        for old_file in old_files:  # the rejects already published: carried over unchanged
+            link_or_copy_tree_file(old_file, staged / old_file.name)
+        if ledger is not None:
+            write_ledger(staged, ledger)
+        by_code = spark.read.parquet(str(staged)).groupBy(reason_code().alias("code")).count().collect()
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
+    publish_directory(staged, target)
     return {row["code"]: row["count"] for row in by_code}
+
+
+def link_or_copy_tree_file(source, destination) -> None:
+    try:
+        os.link(source, destination)
+    except OSError:
+        shutil.copy2(source, destination)
 
 
 def read_quarantine(spark: SparkSession, lake: Lake) -> DataFrame:

@@ -4,6 +4,8 @@ read_raw_work_orders is the I/O edge (bronze CSV, UTF-8); clean_work_orders is p
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -16,14 +18,16 @@ from jobs import silver_common as C
 
 FEED = "workorders"
 TABLE = SILVER_TABLES[FEED]
+SUFFIXES = (".csv",)  # the bronze files this job reads
 COLUMNS = ["order_id", "created_at", "channel", "call_id", "region_code", "category", "summary", "urgency",
            "status", "assigned_unit", "due_at", "closed_at", "is_repeat", "repeat_of", "satisfaction",
            "updated_at"]
 
 
-def read_raw_work_orders(spark: SparkSession, lake: Lake) -> tuple[DataFrame, DataFrame]:
-    """(raw rows as strings, quarantine rows for files that could not be read at all)."""
-    files = C.bronze_files(lake, FEED, (".csv",))
+def read_raw_work_orders(spark: SparkSession, lake: Lake,
+                         files: list[Path] | None = None) -> tuple[DataFrame, DataFrame]:
+    """(raw rows as strings, quarantine rows for files that could not be read at all); ``files``: only these."""
+    files = C.bronze_files(lake, FEED, SUFFIXES, only=files)
     # The contract says UTF-8; a GB18030 export is read rather than rejected.
     raw, unreadable = C.read_csv_files(spark, lake, files, "order_id", ("utf-8", "gb18030"), COLUMNS)
     return (raw if raw is not None else C.empty_raw(spark, COLUMNS)), C.unreadable_quarantine(spark, FEED, unreadable)
@@ -78,12 +82,17 @@ def clean_work_orders(raw: DataFrame, regions_df: DataFrame) -> tuple[DataFrame,
     return C.conform(silver, WORK_ORDERS), rejected
 
 
-def build_work_orders(spark: SparkSession, lake: Lake, regions_df: DataFrame) -> tuple[DataFrame, DataFrame]:
-    raw, unreadable = read_raw_work_orders(spark, lake)
+def build_work_orders(spark: SparkSession, lake: Lake, regions_df: DataFrame,
+                      files: list[Path] | None = None) -> tuple[DataFrame, DataFrame]:
+    raw, unreadable = read_raw_work_orders(spark, lake, files)
     silver, rejected = clean_work_orders(raw, regions_df)
     return silver, rejected.unionByName(unreadable)
 
 
-def run(spark: SparkSession, lake: Lake, validate: bool = False) -> dict:
-    """Build, publish the table and this feed's quarantine; ``validate`` audits before publishing."""
-    return C.run_silver_job(spark, lake, FEED, TABLE, build_work_orders, validate=validate)
+def run(spark: SparkSession, lake: Lake, validate: bool = False, forget_days=()) -> dict:
+    """Merge new bronze files into the table and this feed's quarantine; ``validate`` audits before publishing.
+
+    Only files not yet merged are read (see silver_common.run_silver_job); ``forget_days`` re-merges those days.
+    """
+    return C.run_silver_job(spark, lake, FEED, TABLE, build_work_orders, validate=validate, suffixes=SUFFIXES,
+                            forget_days=forget_days)

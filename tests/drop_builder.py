@@ -159,3 +159,50 @@ def _xlsx(rows: list[list]) -> bytes:
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
+
+
+# --- later deliveries (incremental ingestion tests) ----------------------------------------------
+
+def write_later_days(root: Path) -> Path:
+    """Day folders after write_drop's: corrections with a later updated_at, records moved to another week.
+
+    - workorders/2025-03-06: W1 again, newer than both of its 2025-03-03 versions (status 退回);
+    - hotline/2025-03-10: C1 corrected again; C2 with its call moved to the week of 2025-03-10;
+    - workorders/2025-03-10: W2 closed; mediation/2025-03-10: M2 with 受理日期 moved to 2025-03-10.
+    """
+    root = Path(root)
+    _write_day(root, "workorders", "2025-03-06", {"orders-5.csv": _csv(
+        [WO_HEADER, order("W1", updated="2025-03-06T09:00:00+08:00", status="退回")], "utf-8")})
+    _write_day(root, "hotline", "2025-03-10", {"calls-d.jsonl": _jsonl([
+        call("C1", updated="2025-03-10T08:00:00+08:00", topic="欠薪已经解决"),
+        call("C2", region=None, address="千佛山街道某小区门口", topic="楼上漏水",
+             started="2025-03-10T09:00:00+08:00", updated="2025-03-10T10:00:00+08:00"),
+    ])})
+    _write_day(root, "workorders", "2025-03-10", {"orders-6.csv": _csv(
+        [WO_HEADER, order("W2", category="城乡建设/物业收费", updated="2025-03-10T09:00:00+08:00", status="办结")],
+        "utf-8")})
+    _write_day(root, "mediation", "2025-03-10", {"cases-5.csv": _csv(
+        [MED_HEADER, case("M2", accepted="2025-03-10", amount="1,200.50", dtype="邻里", region="370102001001",
+                          updated="2025-03-10 09:00:00")], "gb18030")})
+    return root
+
+
+# Two deliveries of write_drop + write_later_days: the second brings earlier day folders (out of
+# order: workorders 2025-03-03 after 2025-03-06, mediation 2025-03-04 after 2025-03-05) and corrections.
+DELIVERIES = (
+    {"hotline": ["2025-03-03"], "workorders": ["2025-03-04", "2025-03-06"], "mediation": ["2025-03-05"]},
+    {"hotline": ["2025-03-04", "2025-03-10"], "workorders": ["2025-03-03", "2025-03-10"],
+     "mediation": ["2025-03-04", "2025-03-10"]},
+)
+
+
+def copy_days(full_root: Path, dest: Path, days_by_feed: dict[str, list[str]]) -> Path:
+    """Deliver some day folders of a full drop into ``dest`` (reference/ too), as an upstream would."""
+    import shutil
+
+    full_root, dest = Path(full_root), Path(dest)
+    shutil.copytree(full_root / "reference", dest / "reference", dirs_exist_ok=True)
+    for feed, days in days_by_feed.items():
+        for day in days:
+            shutil.copytree(full_root / feed / day, dest / feed / day, dirs_exist_ok=True)
+    return dest

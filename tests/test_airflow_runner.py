@@ -32,6 +32,7 @@ SCRIPT = textwrap.dedent(
     pipeline.validate_silver = stage("validate")
     pipeline.build_features = stage("features")
     pipeline.score_regions = stage("scores")
+    pipeline.find_emerging_hotspots = stage("hotspots")
     pipeline.publish_briefing = lambda week=None: stage("briefing")()
 
     def broken_alerts(week=None):
