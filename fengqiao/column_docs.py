@@ -73,10 +73,23 @@ TABLES: dict[str, TableDoc] = {
         "`week_start`", "`jobs/output_alerts.py` via `fengqiao/outputs/alerts.py` (DAG `fengqiao_alerts`)",
         "`alert_id` is a hash of region, week and recipient: an alert already `sent` is never sent again; "
         "a `failed` one is retried on the next run (a new row).", engine="pandas"),
+    "hotspot_patterns": TableDoc(
+        "gold", "one row per township × week: its emerging hot-spot category over the 12 weeks ending that week",
+        "`week_start`", "`jobs/gold_hotspot_patterns.py` via `models/hotspots.py` (DAG `fengqiao_scoring`)",
+        "Getis-Ord Gi* per week on contacts per 10,000 residents over the 5-nearest-township graph (99 "
+        "permutations, significant at p ≤ 0.10), Mann-Kendall trend of Gi* z (p ≤ 0.05), ESRI's emerging "
+        "hot-spot categories. Descriptive: it shows where clusters form, the risk score is the detector.",
+        engine="pandas"),
+    "alert_dispositions": TableDoc(
+        "gold", "one row per disposition a bureau reported for an alert", "`week_start` (the alert's week)",
+        "`jobs/ingest_dispositions.py` and the acknowledgement receiver (`fengqiao/outputs/acknowledgements.py`)",
+        "Stored once per (alert_id, disposition, disposed_at); the briefing reports response rates from it.",
+        engine="pandas"),
 }
 
 SILVER_TABLES = ("hotline_calls", "work_orders", "mediation_cases", "quarantine")
-GOLD_TABLES = ("region_week_features", "risk_scores", "baseline_scores", "alerts")
+GOLD_TABLES = ("region_week_features", "risk_scores", "baseline_scores", "alerts", "hotspot_patterns",
+               "alert_dispositions")
 
 # --- shared wording ----------------------------------------------------------------------------------
 _WEEK = ("Monday of the ISO week (Asia/Shanghai) the row belongs to; the partition column",
@@ -277,5 +290,36 @@ COLUMN_DOCS: dict[str, dict[str, tuple[str, str]]] = {
         "status": ("`sent` or `failed`", "label"),
         "recipient_address": ("e-mail address used; null when bureaus.csv has none", "text"),
         "detail": ("why an attempt failed (SMTP error, no address); null when sent", "text"),
+    },
+    "hotspot_patterns": {
+        "region_code": ("the township", "code"),
+        "level": ("always `township`", "label"),
+        "county_code": ("county of the township", "code"),
+        "region_name": ("township name from `reference/regions.csv`", "text"),
+        "week_start": ("last week of the 12-week window (Monday, Asia/Shanghai); the partition column",
+                       "date (Asia/Shanghai)"),
+        "category": ("emerging hot-spot category: new_, consecutive_, intensifying_, persistent_, diminishing_, "
+                     "sporadic_, oscillating_, historical_ hot_spot or cold_spot, or no_pattern", "label"),
+        "category_zh": ("the category in Chinese (新增热点, 连续热点, 加剧热点, … 无明显模式)", "label"),
+        "gi_z_last": ("Gi* z-score of the window's last week (positive = cluster of high values)", "z-score"),
+        "gi_p_last": ("permutation p-value of that Gi* (99 permutations)", "p-value"),
+        "trend_tau": ("Mann-Kendall tau of the township's Gi* z over the window (−1 to 1)", "tau"),
+        "trend_p": ("p-value of the Mann-Kendall trend", "p-value"),
+        "hot_weeks": ("weeks of the window in which the township was a significant hot spot", "count"),
+        "cold_weeks": ("weeks of the window in which it was a significant cold spot", "count"),
+        "window_weeks": ("length of the window", "weeks"),
+        "value": ("what Gi* was computed on, e.g. `rate` (contacts per 10,000 residents)", "label"),
+    },
+    "alert_dispositions": {
+        "alert_id": ("the alert answered (its 回复确认编号)", "id"),
+        "region_code": ("the alerted township or county", "code"),
+        "week_start": ("week of the alert (Monday, Asia/Shanghai); the partition column", "date (Asia/Shanghai)"),
+        "recipient_unit": ("司法所 or 司法局 that received the alert", "text"),
+        "disposition": ("`confirmed`, `dismissed` or `handled`", "label"),
+        "disposition_zh": ("the same in Chinese: 已核实, 已排除, 已处置", "label"),
+        "disposed_at": ("when the bureau says it disposed of the alert", "instant"),
+        "received_via": ("`file` (CSV drop) or `webhook` (signed POST)", "label"),
+        "note_masked": ("the bureau's note with personal data masked", "text"),
+        "received_at": ("when Fengqiao stored the disposition", "instant"),
     },
 }

@@ -36,6 +36,8 @@ def table_schemas() -> dict:
         "risk_scores": schemas.RISK_SCORES,
         "baseline_scores": schemas.RISK_SCORES,
         "alerts": schemas.ALERTS,
+        "hotspot_patterns": schemas.HOTSPOT_PATTERNS,
+        "alert_dispositions": schemas.ALERT_DISPOSITIONS,
     }
 
 

@@ -132,6 +132,39 @@ ALERTS = _schema(
     ("detail", S, True),
 )
 
+# gold/hotspot_patterns: emerging hot-spot category per township and week (models/hotspots.py)
+HOTSPOT_PATTERNS = _schema(
+    ("region_code", S, False),
+    ("level", S, False),
+    ("county_code", S, False),
+    ("region_name", S, True),
+    ("week_start", D, False),          # last week of the window
+    ("category", S, False),            # new_hot_spot … no_pattern
+    ("category_zh", S, False),         # 新增热点 … 无明显模式
+    ("gi_z_last", DB, True),
+    ("gi_p_last", DB, True),
+    ("trend_tau", DB, True),
+    ("trend_p", DB, True),
+    ("hot_weeks", T.LongType(), False),
+    ("cold_weeks", T.LongType(), False),
+    ("window_weeks", T.LongType(), False),
+    ("value", S, False),
+)
+
+# gold/alert_dispositions: what bureaus reported back (fengqiao/outputs/acknowledgements.py)
+ALERT_DISPOSITIONS = _schema(
+    ("alert_id", S, False),
+    ("region_code", S, False),
+    ("week_start", D, False),
+    ("recipient_unit", S, True),
+    ("disposition", S, False),         # confirmed / dismissed / handled
+    ("disposition_zh", S, False),      # 已核实 / 已排除 / 已处置
+    ("disposed_at", TS, False),
+    ("received_via", S, False),        # file / webhook
+    ("note_masked", S, True),
+    ("received_at", TS, False),
+)
+
 
 def columns_of(schema: T.StructType) -> list[str]:
     return [f.name for f in schema.fields]

@@ -158,6 +158,20 @@ def _full_tiny_lake(root) -> Lake:
         line_no=[3, 7, 2, 5, 9, 11],
     )
     write_table(quarantine, lake, "silver", "quarantine", partition_by=("feed",))
+    towns = list(TOWNSHIPS)
+    hotspots = _defaults(
+        schemas.HOTSPOT_PATTERNS, 2, region_code=towns[:2], level=["township"] * 2, county_code=[COUNTY] * 2,
+        region_name=[TOWNSHIPS[c] for c in towns[:2]], week_start=[WEEKS[-1]] * 2,
+        category=["new_hot_spot", "no_pattern"], category_zh=["新增热点", "无明显模式"], value=["rate"] * 2,
+    )
+    write_table(hotspots, lake, "gold", "hotspot_patterns")
+    dispositions = _defaults(
+        schemas.ALERT_DISPOSITIONS, 1, alert_id=["AAAA-BBBB-CCCC-DDDD-EEEE"], region_code=["370102001000"],
+        week_start=[WEEKS[-1]], disposition=["handled"], disposition_zh=["已处置"], received_via=["file"],
+        disposed_at=pd.to_datetime(["2025-03-18 09:00:00"], utc=True),
+        received_at=pd.to_datetime(["2025-03-18 10:00:00"], utc=True),
+    )
+    write_table(dispositions, lake, "gold", "alert_dispositions")
     return lake
 
 
@@ -207,8 +221,8 @@ def test_spark_views_cover_every_table_with_published_types(spark, tmp_path):
 
     lake = _full_tiny_lake(tmp_path / "lake")
     names = register_spark_views(spark, lake.root)
-    assert names == sorted(["alerts", "baseline_scores", "hotline_calls", "mediation_cases", "quarantine",
-                            "region_week_features", "risk_scores", "work_orders"])
+    assert names == sorted(["alert_dispositions", "alerts", "baseline_scores", "hotline_calls", "hotspot_patterns",
+                            "mediation_cases", "quarantine", "region_week_features", "risk_scores", "work_orders"])
     flagged = spark.sql("select week_start, count(*) n from risk_scores where flagged and level = 'township' "
                         "group by week_start order by week_start").collect()
     assert [(r["week_start"], r["n"]) for r in flagged] == [(w, 1) for w in WEEKS]

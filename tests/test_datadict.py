@@ -16,6 +16,9 @@ from fengqiao.example_queries import EXAMPLE_QUERIES, build_example_questions
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_LAKE = ROOT / "var" / "demo" / "lake"
 
+from fengqiao.outputs.acknowledgements import DISPOSITION_COLUMNS  # noqa: E402
+from models.hotspots import OUTPUT_COLUMNS  # noqa: E402
+
 EXPECTED_COLUMNS = {
     "hotline_calls": schemas.columns_of(schemas.HOTLINE_CALLS),
     "work_orders": schemas.columns_of(schemas.WORK_ORDERS),
@@ -26,6 +29,9 @@ EXPECTED_COLUMNS = {
     "risk_scores": schemas.columns_of(schemas.RISK_SCORES),
     "baseline_scores": schemas.columns_of(schemas.RISK_SCORES),
     "alerts": schemas.columns_of(schemas.ALERTS),
+    # the producers' own column lists, so that a schema drifting from what is written fails here
+    "hotspot_patterns": OUTPUT_COLUMNS,
+    "alert_dispositions": DISPOSITION_COLUMNS,
 }
 
 

@@ -212,13 +212,14 @@ def store(lake: Lake, rows: list[dict]) -> tuple[int, int]:
         fresh = incoming[fresh_mask.to_numpy()]
         if not fresh.empty:
             combined = pd.concat([f for f in (existing, fresh) if not f.empty], ignore_index=True)
+            # Microsecond UTC timestamps and typed strings, as in gold/alerts, so that Spark reads the table.
             for col in ("disposed_at", "received_at"):
-                combined[col] = pd.to_datetime(combined[col], utc=True)
+                combined[col] = pd.to_datetime(combined[col], utc=True).astype("datetime64[us, UTC]")
             combined["week_start"] = combined["week_start"].map(
                 lambda d: d if isinstance(d, dt.date) else pd.Timestamp(str(d)).date())
             for col in ("alert_id", "region_code", "recipient_unit", "disposition", "disposition_zh",
                         "received_via", "note_masked"):
-                combined[col] = combined[col].astype(object).where(combined[col].notna(), None)
+                combined[col] = combined[col].astype(object).where(combined[col].notna(), None).astype("string")
             write_table(combined[DISPOSITION_COLUMNS], lake, "gold", TABLE)
     return len(fresh), len(incoming) - len(fresh)
 
