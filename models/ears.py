@@ -32,16 +32,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from models.score_frame import RISK_SCORE_COLUMNS, unlevelled_scores  # RISK_SCORE_COLUMNS re-exported
+
 SD_FLOOR = 1.0
 ALARM_THRESHOLDS = {"C1": 3.0, "C2": 3.0, "C3": 2.0}
 SCORE_SLOPE = 1.5
 BASELINE_WEEKS = 7
 GUARD_WEEKS = {"C1": 0, "C2": 2}
 
-RISK_SCORE_COLUMNS = [
-    "region_code", "level", "week_start", "score", "risk_level", "flagged", "model_version",
-    "reasons", "county_code", "region_name", "rank_in_week",
-]
+
 
 
 def _wide_counts(features_df: pd.DataFrame, count_column: str) -> pd.DataFrame:
@@ -110,20 +109,7 @@ def ears_scores(features_df: pd.DataFrame, method: str = "C2", count_column: str
     """
     method = method.upper()
     stat = ears_statistic(features_df, method, count_column)
-    out = pd.DataFrame({
-        "region_code": features_df["region_code"].astype(str).values,
-        "level": features_df["level"].values,
-        "week_start": features_df["week_start"].values,
-        "score": statistic_to_score(stat.values, method),
-        "risk_level": None,
-        "flagged": False,
-        "model_version": f"ears-{method.lower()}",
-        "reasons": [[] for _ in range(len(features_df))],
-        "county_code": (features_df["county_code"].astype(str).values if "county_code" in features_df
-                        else features_df["region_code"].astype(str).str[:6].add("000000").values),
-        "region_name": features_df["region_name"].values if "region_name" in features_df else None,
-        "rank_in_week": pd.array([pd.NA] * len(features_df), dtype="Int32"),
-    }, index=features_df.index)
+    out = unlevelled_scores(features_df, statistic_to_score(stat.values, method), f"ears-{method.lower()}")
     out["ears_stat"] = stat.values
     if "total_contacts" in features_df:
         out["total_contacts"] = features_df["total_contacts"].values

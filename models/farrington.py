@@ -62,6 +62,7 @@ import pandas as pd
 from scipy import stats
 
 from models.ears import RISK_SCORE_COLUMNS, _wide_counts
+from models.score_frame import unlevelled_scores
 
 MODEL_VERSION = "farrington-flexible"
 WINDOW_HALF_WIDTH = 3
@@ -309,20 +310,7 @@ def farrington_scores(features_df: pd.DataFrame, count_column: str | list[str] =
         best_key = np.maximum(best_key, key)
     n = len(features_df)
     exceed = best["exceedance"].astype(float).to_numpy() if n else np.array([])
-    out = pd.DataFrame({
-        "region_code": features_df["region_code"].astype(str).values,
-        "level": features_df["level"].values,
-        "week_start": features_df["week_start"].values,
-        "score": exceedance_to_score(exceed, best_guard),
-        "risk_level": None,
-        "flagged": False,
-        "model_version": MODEL_VERSION,
-        "reasons": [[] for _ in range(n)],
-        "county_code": (features_df["county_code"].astype(str).values if "county_code" in features_df
-                        else features_df["region_code"].astype(str).str[:6].add("000000").values),
-        "region_name": features_df["region_name"].values if "region_name" in features_df else None,
-        "rank_in_week": pd.array([pd.NA] * n, dtype="Int32"),
-    }, index=features_df.index)
+    out = unlevelled_scores(features_df, exceedance_to_score(exceed, best_guard), MODEL_VERSION)
     out["farrington_expected"] = best["expected"].astype(float).to_numpy() if n else []
     out["farrington_upper"] = best["upper"].astype(float).to_numpy() if n else []
     out["farrington_exceedance"] = exceed

@@ -147,3 +147,4 @@ def _aggregate_counties(town: pd.DataFrame, names: dict) -> pd.DataFrame:
                          for c, w, f in zip(county["county_code"], county["week_start"], county["flagged"])]
     county["rank_in_week"] = _rank(county).astype("Int32")
     return county
+

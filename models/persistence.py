@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from models.ears import _wide_counts
+from models.score_frame import unlevelled_scores
 
 MODEL_VERSION = "persistence"
 MIN_HISTORY = 4
@@ -50,21 +51,7 @@ def ratio_to_score(ratio) -> np.ndarray:
 
 
 def _frame(features_df: pd.DataFrame, score: np.ndarray, version: str) -> pd.DataFrame:
-    n = len(features_df)
-    return pd.DataFrame({
-        "region_code": features_df["region_code"].astype(str).values,
-        "level": features_df["level"].values if "level" in features_df else "township",
-        "week_start": features_df["week_start"].values,
-        "score": score,
-        "risk_level": None,
-        "flagged": False,
-        "model_version": version,
-        "reasons": [[] for _ in range(n)],
-        "county_code": (features_df["county_code"].astype(str).values if "county_code" in features_df
-                        else features_df["region_code"].astype(str).str[:6].add("000000").values),
-        "region_name": features_df["region_name"].values if "region_name" in features_df else None,
-        "rank_in_week": pd.array([pd.NA] * n, dtype="Int32"),
-    }, index=features_df.index)
+    return unlevelled_scores(features_df, score, version)
 
 
 def persistence_scores(features_df: pd.DataFrame, count_column: str = "total_contacts",
