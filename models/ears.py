@@ -41,8 +41,6 @@ BASELINE_WEEKS = 7
 GUARD_WEEKS = {"C1": 0, "C2": 2}
 
 
-
-
 def _wide_counts(features_df: pd.DataFrame, count_column: str) -> pd.DataFrame:
     """Weeks × regions matrix of counts on a complete weekly grid (missing weeks inside the span = 0)."""
     df = features_df[["region_code", "week_start", count_column]].copy()
