@@ -213,3 +213,20 @@ def test_response_rates_per_county_are_reported(tmp_path):
     assert responses["sent"] == 2 and responses["acknowledged"] == 1
     (row,) = responses["rows"]
     assert row["county"] == "历下区" and row["share"] == "50%" and row["median_days"] == "2.0"
+
+
+def test_overview_gives_week_on_week_and_year_on_year_change():
+    import pandas as pd
+
+    from fengqiao.outputs.briefing import COUNT_COLUMNS, _overview
+
+    week = dt.date(2026, 3, 16)
+    weeks = [week - dt.timedelta(weeks=52), week - dt.timedelta(days=7), week]
+    weekly = pd.DataFrame([[10, 5, 5, 20], [20, 10, 10, 40], [25, 10, 15, 50]], index=weeks, columns=COUNT_COLUMNS)
+    scores = pd.DataFrame({"level": [], "flagged": [], "risk_level": []})
+    total = _overview(weekly, scores, week, [])["feeds"][-1]
+    assert (total["this"], total["previous"], total["year_ago"]) == (50, 40, 20)
+    assert total["change"] == "↑25.0%" and total["yoy"] == "↑150.0%"
+    without_last_year = _overview(weekly.drop(index=weeks[0]), scores, week, [])
+    assert without_last_year["feeds"][-1]["yoy"] == "—"
+    assert "同比" not in without_last_year["lead"] and "同比上升150.0%" in _overview(weekly, scores, week, [])["lead"]

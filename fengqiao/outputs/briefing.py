@@ -212,12 +212,14 @@ def _value(frame: pd.DataFrame, week: dt.date, col: str):
 
 def _overview(weekly: pd.DataFrame, week_scores: pd.DataFrame, week: dt.date, flagged: list[dict]) -> dict:
     previous = week - dt.timedelta(days=7)
+    year_ago = week - dt.timedelta(weeks=52)  # the same ISO week a year earlier (52 weeks keeps the weekday)
     feeds = []
     for _, col, label in (*FEED_COLUMNS, (None, "total_contacts", "合计")):
-        this, prev = _value(weekly, week, col), _value(weekly, previous, col)
-        ratio = change_ratio(this, prev)
+        this, prev, last_year = (_value(weekly, w, col) for w in (week, previous, year_ago))
+        ratio, yoy = change_ratio(this, prev), change_ratio(this, last_year)
         feeds.append({"label": label, "this": _int(this), "previous": _int(prev), "change": change_text(ratio),
-                      "direction": _direction(ratio), "is_total": col == "total_contacts"})
+                      "direction": _direction(ratio), "is_total": col == "total_contacts",
+                      "year_ago": _int(last_year), "yoy": change_text(yoy), "yoy_direction": _direction(yoy)})
 
     level_table = []
     for scope, scope_label in LEVEL_SCOPES:
@@ -233,7 +235,10 @@ def _overview(weekly: pd.DataFrame, week_scores: pd.DataFrame, week: dt.date, fl
         lead = "本周暂无汇总诉求数据。"
     else:
         lead = f"本周共汇聚群众诉求{total['this']:,}件（热线、工单、人民调解合计）"
-        lead += f"，环比{_change_words(change_ratio(total['this'], total['previous']))}。"
+        lead += f"，环比{_change_words(change_ratio(total['this'], total['previous']))}"
+        if total["year_ago"] is not None:
+            lead += f"，同比{_change_words(change_ratio(total['this'], total['year_ago']))}"
+        lead += "。"
     if town["total"]:
         lead += f"研判发现风险乡镇（街道）{town['total']}个" + (f"，其中{'、'.join(parts)}" if parts else "") + "。"
     else:
