@@ -49,7 +49,7 @@ def prepare_airflow_home(airflow_home: Path) -> None:
 
 
 @contextlib.contextmanager
-def _logs_to(path: Path):
+def logs_to(path: Path):
     """Send everything written to fds 1 and 2 to a log file; yield a writer to the real terminal."""
     path.parent.mkdir(parents=True, exist_ok=True)
     sys.stdout.flush()
@@ -113,7 +113,7 @@ def run_dags(lake_dir: Path, dag_ids: tuple[str, ...] = DAG_ORDER, run_conf: dic
     results = []
     stages_log = lake_dir / "_runs" / "stages.jsonl"
     offset = stages_log.stat().st_size if stages_log.exists() else 0
-    with _logs_to(log_path) as terminal:
+    with logs_to(log_path) as terminal:
         bag = DagBag(dag_folder=str(DAGS_FOLDER))
         if bag.import_errors:
             raise PipelineRunError(f"DAG import errors: {bag.import_errors}")

@@ -61,7 +61,7 @@ def run(
     week: Optional[str] = typer.Option(None, help="Week (Monday) for the briefing and alerts; default latest."),
 ) -> None:
     """Run every stage in order through the Airflow DAGs: bronze, silver, audit, features, scores, outputs."""
-    from fengqiao.airflow_runner import PipelineRunError, prepare_airflow_home, run_dags
+    from fengqiao.airflow_runner import PipelineRunError, logs_to, prepare_airflow_home, run_dags
     from fengqiao.lake import Lake
     from fengqiao.settings import get_settings
     from models.bootstrap import ensure_model
@@ -82,8 +82,9 @@ def run(
     settings = get_settings()
     lake.mkdir(parents=True, exist_ok=True)
     started = time.time()
-    # Train (once) before Airflow takes over the terminal, so its progress is visible.
-    version = ensure_model(settings.model_dir, echo=_echo)
+    # Train (once) if no model is registered; Spark's start-up chatter goes to the run's log.
+    with logs_to(lake / "_runs" / "training.log") as terminal:
+        version = ensure_model(settings.model_dir, echo=lambda msg: terminal.write(msg + "\n"))
     _echo(f"model: {version}")
     prepare_airflow_home(settings.airflow_home)
 
