@@ -145,9 +145,9 @@ HOTSPOT_PATTERNS = _schema(
     ("gi_p_last", DB, True),
     ("trend_tau", DB, True),
     ("trend_p", DB, True),
-    ("hot_weeks", T.LongType(), False),
-    ("cold_weeks", T.LongType(), False),
-    ("window_weeks", T.LongType(), False),
+    ("hot_weeks", I, False),
+    ("cold_weeks", I, False),
+    ("window_weeks", I, False),
     ("value", S, False),
 )
 

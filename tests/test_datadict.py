@@ -96,7 +96,7 @@ def test_generator_entry_points_write_utf8_markdown():
 
 
 def _normalise(duck_type: str) -> str:
-    return duck_type.replace(" (UTC)", "").replace("_NS", "")
+    return duck_type.replace(" (UTC)", "").replace("_NS", "").replace("TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ")
 
 
 def test_dictionary_matches_the_demo_lake():
@@ -107,7 +107,12 @@ def test_dictionary_matches_the_demo_lake():
 
     con = connect(DEMO_LAKE)
     schemas_ = table_schemas()
+    present = {r[0] for r in con.sql("select table_name from information_schema.tables").fetchall()}
+    # alert_dispositions exists only once a bureau has answered; every other table a demo run writes.
+    assert set(schemas_) - present <= {"alert_dispositions"}
     for table, schema in schemas_.items():
+        if table not in present:
+            continue
         described = {name: typ for name, typ, *_ in con.sql(f"describe {table}").fetchall()}
         assert set(described) == {f.name for f in schema.fields}, table
         for field in schema.fields:
