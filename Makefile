@@ -25,7 +25,17 @@ demo: install
 	.venv/bin/fengqiao run --source $(DEMO)/source --lake $(DEMO)/lake
 	.venv/bin/fengqiao backtest --lake $(DEMO)/lake --truth $(DEMO)/source/truth
 
+# tests/test_work_orders_db.py starts a throwaway PostgreSQL server: install its binaries (Debian) when root.
 test: install
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing the PostgreSQL server (Debian package postgresql) for the database-source tests"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get install -y -qq postgresql >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq postgresql >/dev/null; } \
+	      || { echo "could not install the Debian package postgresql; install it, then run make test again"; exit 1; }; \
+	  else \
+	    echo "note: no PostgreSQL server binaries (/usr/lib/postgresql/*/bin/initdb); the database-source tests will be skipped (install the Debian package postgresql as root)"; \
+	  fi; }
 	.venv/bin/python -m pytest
 
 clean:

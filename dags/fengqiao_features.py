@@ -4,7 +4,7 @@ from __future__ import annotations
 from airflow.sdk import dag, task
 
 from fengqiao import pipeline
-from fengqiao.orchestration import REGION_WEEK_FEATURES, SILVER, START_DATE, default_args
+from fengqiao.orchestration import REGION_WEEK_FEATURES, SILVER, START_DATE, default_args, spark_stage
 
 
 @dag(
@@ -20,16 +20,18 @@ from fengqiao.orchestration import REGION_WEEK_FEATURES, SILVER, START_DATE, def
     tags=["fengqiao", "features"],
 )
 def fengqiao_features():
+    # Both in this process, or submitted to the Spark cluster when SPARK_MASTER names one.
     # A failed audit is a data problem, not a passing fault: retrying would only repeat it.
-    @task(retries=0, doc_md="Great Expectations suites on every silver table.")
-    def validate_silver() -> dict:
-        return pipeline.validate_silver()
+    validate_silver = spark_stage("validate_silver", "validate", retries=0,
+                                  doc_md="Great Expectations suites on every silver table.")
+    build_features = spark_stage("build_features", "features", outlets=[REGION_WEEK_FEATURES],
+                                 doc_md="Spark job: counts, signals, changes, spatial lags.")
+    # Pandas on per-day counts (no Spark): which county's feed went silent; scoring marks those weeks.
+    @task(doc_md="gold/feed_health: per feed and county, freshness, volume against its own history, outages.")
+    def build_feed_health() -> dict:
+        return pipeline.build_feed_health()
 
-    @task(outlets=[REGION_WEEK_FEATURES], doc_md="Spark job: counts, signals, changes, spatial lags.")
-    def build_features(_validated: dict) -> dict:
-        return pipeline.build_features()
-
-    build_features(validate_silver())
+    validate_silver >> build_feed_health() >> build_features
 
 
 fengqiao_features()

@@ -8,7 +8,7 @@ from __future__ import annotations
 from airflow.sdk import dag, task
 
 from fengqiao import pipeline
-from fengqiao.orchestration import SILVER, START_DATE, default_args
+from fengqiao.orchestration import SILVER, START_DATE, default_args, spark_stage
 from fengqiao.lake import SILVER_TABLES
 
 FEED_DOCS = {
@@ -36,12 +36,19 @@ def ingest_dag(feed: str):
         def land_bronze() -> dict:
             return pipeline.land_feed(feed)
 
-        @task(task_id=f"build_silver_{SILVER_TABLES[feed]}", outlets=[SILVER[feed]],
-              doc_md="Parse, type, de-duplicate, mask and quarantine; publish the silver table.")
-        def build_silver(_landed: dict) -> dict:
-            return pipeline.build_silver(feed)
+        # In this process, or submitted to the Spark cluster when SPARK_MASTER names one.
+        silver = spark_stage(f"build_silver_{SILVER_TABLES[feed]}", "silver", feed, outlets=[SILVER[feed]],
+                             doc_md="Parse, type, de-duplicate, mask and quarantine; publish the silver table.")
+        land_bronze() >> silver
+        if feed == "workorders":
+            # The order system's PostgreSQL table, as well as its file exports; a logged no-op without a DSN.
+            @task(task_id="extract_work_orders_db",
+                  doc_md="Land the orders changed since the last extract (updated_at watermark) from the "
+                  "work-order database as contract CSV in bronze; skipped when FENGQIAO_WORKORDERS_DSN is unset.")
+            def extract_work_orders_db() -> dict:
+                return pipeline.extract_work_orders_db()
 
-        build_silver(land_bronze())
+            extract_work_orders_db() >> silver
 
     return ingest()
 

@@ -43,14 +43,58 @@ def train(
     seed: int = typer.Option(20240101, help="Seed of the simulated training province."),
     scale: str = typer.Option("city", help="Scale of the simulated training province."),
     weeks: Optional[int] = typer.Option(None, help="Weeks to simulate for training."),
+    lake: Optional[Path] = typer.Option(None, "--lake", help="Train on this lake's features and the bureaus' "
+                                        "dispositions (gold/alert_dispositions) instead of a simulated province."),
+    truth: Optional[Path] = typer.Option(None, "--truth", help="With --lake: the simulator's truth/ folder; its "
+                                         "labels win over dispositions. Never give it for a real drop."),
+    force: bool = typer.Option(False, "--force", help="Make the new model current even if it is worse."),
+    holdout_weeks: int = typer.Option(13, help="Latest labelled weeks held out to compare new and current model."),
+    eval_lake: Optional[Path] = typer.Option(None, "--eval-lake", help="Compare on this lake (e.g. another "
+                                             "simulated seed) instead of held-out weeks; needs --eval-truth."),
+    eval_truth: Optional[Path] = typer.Option(None, "--eval-truth", help="truth/ folder of --eval-lake."),
+    rolling: bool = typer.Option(False, "--rolling", help="With --lake: retrain every --step weeks on what was "
+                                 "known then and score the weeks after (detector model_rolling); registers nothing."),
+    step: int = typer.Option(13, help="With --rolling: weeks between origins."),
+    out: Optional[Path] = typer.Option(None, "--out", help="With --rolling: write the scores to this Parquet file."),
 ) -> None:
-    """Train the escalation model on a simulated province and register it."""
+    """Train the escalation model and register it; it becomes current only if it is at least as good as the
+    current one on the same held-out labels (champion/challenger), unless --force."""
+    from fengqiao.lake import Lake
     from fengqiao.settings import get_settings
-    from models.bootstrap import train_on_simulated_province
+    from models.lifecycle import InsufficientLabelsError, format_decision, train_on_lake, train_on_simulated
 
     target = (model_dir or get_settings().model_dir).resolve()
-    version = train_on_simulated_province(target, seed=seed, scale=scale, weeks=weeks, echo=_echo)
-    _echo(f"registered {version} in {target}")
+    if (rolling or truth or eval_lake) and lake is None:
+        raise typer.BadParameter("--truth, --eval-lake and --rolling need --lake", param_hint="--lake")
+    if eval_lake is not None and eval_truth is None:
+        raise typer.BadParameter("--eval-lake needs --eval-truth (its labels)", param_hint="--eval-truth")
+    try:
+        if rolling:
+            from models.lifecycle import lake_labels
+            from models.rolling_origin import rolling_origin_runs
+
+            features, labels, stats = lake_labels(Lake.at(lake.resolve()), truth)
+            _echo(f"labels: {stats}")
+            scores, runs = rolling_origin_runs(features, labels=labels, step_weeks=step, reasons=out is not None,
+                                               echo=_echo)
+            _echo(runs.to_string(index=False))
+            if out is not None:
+                scores.to_parquet(out, index=False)
+                _echo(f"wrote {len(scores)} rows of model_rolling scores to {out}")
+            return
+        if lake is None:
+            result = train_on_simulated(target, seed=seed, scale=scale, weeks=weeks, holdout_weeks=holdout_weeks,
+                                        force=force, echo=_echo)
+        else:
+            result = train_on_lake(Lake.at(lake.resolve()), target, truth_dir=truth, holdout_weeks=holdout_weeks,
+                                   force=force, eval_lake=Lake.at(eval_lake.resolve()) if eval_lake else None,
+                                   eval_truth_dir=eval_truth, echo=_echo)
+    except InsufficientLabelsError as exc:
+        _echo(f"not trained: {exc}")
+        raise typer.Exit(code=2)
+    _echo(format_decision(result))
+    role = "current" if result["current"] == result["model_version"] else "challenger, not current"
+    _echo(f"registered {result['model_version']} in {target} ({role})")
 
 
 @app.command()
@@ -115,14 +159,25 @@ def backtest(
     lake: Path = typer.Option(..., "--lake", help="Lake that `fengqiao run` has scored."),
     truth: Path = typer.Option(..., "--truth", help="The simulator's truth/ folder (episodes.csv)."),
     budget: float = typer.Option(0.02, help="Share of townships alerted each week."),
+    protocol: str = typer.Option("both", "--protocol", help="equal-capacity (each detector's top share every "
+                                 "week), as-sent (only where its own alarm rule fires, capped at the budget) "
+                                 "or both."),
+    report: Optional[Path] = typer.Option(None, "--report", help="HTML report to write (default "
+                                          "<lake>/reports/backtest/backtest.html)."),
 ) -> None:
-    """Compare the model with count baselines on simulator ground truth."""
+    """Compare the model with count baselines on simulator ground truth; print the tables, write the report."""
     from fengqiao.lake import Lake
-    from models.backtest import ALL_BASELINES, format_backtest
-    from models.backtest import backtest as run_backtest
+    from models.backtest import ALL_BASELINES, backtest_run, format_backtest
+    from models.backtest_report import data_fingerprint, default_report_path, write_report
 
-    table = run_backtest(Lake.at(lake), truth, budget_share=budget, baselines=ALL_BASELINES)
-    _echo(format_backtest(table))
+    if protocol.replace("-", "_") not in ("equal_capacity", "as_sent", "both"):
+        raise typer.BadParameter("use equal-capacity, as-sent or both", param_hint="--protocol")
+    target = Lake.at(lake)
+    result = backtest_run(target, truth, budget_share=budget, baselines=ALL_BASELINES,
+                          protocol=protocol.replace("-", "_"))
+    _echo(format_backtest(result.table))
+    path = write_report(result, report or default_report_path(target), data_fingerprint(target, truth))
+    _echo(f"report: {path}")
 
 
 @app.command()
@@ -193,6 +248,26 @@ def backfill(
         _echo(f"  {feed}: {counts['days']} day folders landed again ({counts['landed']} files), "
               f"silver rows {counts['rows']}")
     _echo(f"backfill {start}..{end} done in {time.time() - started:.0f} s; features and scores rebuilt")
+
+
+@app.command(name="extract-orders-db")
+def extract_orders_db(
+    lake: Path = typer.Option(..., "--lake", help="Lake folder (bronze is written there)."),
+) -> None:
+    """Land the work orders changed since the last extract from the work-order database into bronze.
+
+    The database comes from FENGQIAO_WORKORDERS_DSN (and _TABLE) in the environment, never from an
+    argument: a password on the command line would show in process lists and shell history.
+    """
+    from fengqiao import pipeline
+
+    os.environ["FENGQIAO_LAKE"] = str(lake.resolve())
+    summary = pipeline.extract_work_orders_db()
+    if "skipped" in summary:
+        _echo(f"not extracted: {summary['skipped']}")
+        raise typer.Exit(code=2)
+    _echo(f"{summary['rows_extracted']:,} rows extracted ({summary['rows_already_landed']:,} already landed), "
+          f"{summary['files_landed']} files landed; watermark {summary['watermark']}")
 
 
 def main() -> None:  # pragma: no cover

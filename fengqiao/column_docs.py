@@ -62,7 +62,9 @@ TABLES: dict[str, TableDoc] = {
         "`week_start`", "`jobs/gold_risk_scores.py` (DAG `fengqiao_scoring`)",
         "Township scores come from the model; a county's score is 1 − Π(1 − p) over its townships. "
         "Flags follow the weekly alert budget (`FENGQIAO_ALERT_BUDGET`, default 2% of townships) with "
-        "a small-count guard (≥ 5 contacts) and a score floor (0.02); see `models/levels.py`.", engine="pandas"),
+        "a small-count guard (≥ 5 contacts) and the model's alert threshold (chosen on held-out calibration "
+        "weeks, in the model's metadata; 0.02 for older models), so a quiet week flags fewer; see "
+        "`models/levels.py`. `score_h1`, `score_h2`, `score_h4` are the 1-, 2- and 4-week horizons.", engine="pandas"),
     "baseline_scores": TableDoc(
         "gold", "one row per region × week, scored by the EARS C2 count baseline instead of the model",
         "`week_start`", "`jobs/gold_risk_scores.py` (DAG `fengqiao_scoring`)",
@@ -85,11 +87,19 @@ TABLES: dict[str, TableDoc] = {
         "`jobs/ingest_dispositions.py` and the acknowledgement receiver (`fengqiao/outputs/acknowledgements.py`)",
         "Stored once per (alert_id, disposition, disposed_at); the briefing reports response rates from it.",
         engine="pandas"),
+    "feed_health": TableDoc(
+        "gold", "one row per feed (hotline, workorders, mediation) × county × ISO week, silent weeks included",
+        "`week_start`", "`jobs/gold_feed_health.py` (DAG `fengqiao_features`)",
+        "Records are counted by their own date (call started, order created, case accepted), from silver. "
+        "A county whose feed collapses (≤ 10% of the median of its previous 8 weeks, that median ≥ 5) while "
+        "the feed's other counties report as usual is an `outage`; the next week at ≥ 1.4× is its `catch_up`. "
+        "Scores of regions in a county with an outage that week get `data_gap` and a 数据中断 reason.",
+        engine="pandas"),
 }
 
 SILVER_TABLES = ("hotline_calls", "work_orders", "mediation_cases", "quarantine")
 GOLD_TABLES = ("region_week_features", "risk_scores", "baseline_scores", "alerts", "hotspot_patterns",
-               "alert_dispositions")
+               "alert_dispositions", "feed_health")
 
 # --- shared wording ----------------------------------------------------------------------------------
 _WEEK = ("Monday of the ISO week (Asia/Shanghai) the row belongs to; the partition column",
@@ -123,14 +133,22 @@ _SCORE_DOCS: dict[str, tuple[str, str]] = {
               "over its townships", "probability 0-1"),
     "risk_level": ("colour of a flagged region: 红 ≥ 0.50, 橙 ≥ 0.30, 黄 ≥ 0.15, else 蓝 (county: its most "
                    "severe township); null when not flagged", "label"),
-    "flagged": ("the region is alerted this week (within the alert budget, ≥ 5 contacts, score ≥ 0.02; a "
-                "county when any of its townships is)", "flag"),
+    "flagged": ("the region is alerted this week (within the alert budget, ≥ 5 contacts, score ≥ the model's "
+                "alert threshold, 0.02 for baselines and older models; a county when any of its townships is)",
+                "flag"),
     "model_version": ("registered model that scored the row, e.g. `escalation-h4-20260928-d6d97f4b`", "id"),
     "reasons": ("why a flagged region was flagged, in Chinese, strongest first (a county lists its flagged "
                 "townships); empty when not flagged", "list of text"),
     "county_code": ("county of the region (a county row: itself)", "code"),
     "region_name": ("name from `reference/regions.csv`", "text"),
     "rank_in_week": ("rank of the score among regions of the same level that week (1 = highest)", "rank"),
+    "score_h1": ("township: calibrated probability that a dispute escalates (its episode peaks) within 1 week; "
+                 "county: 1 − Π(1 − p) over its townships; null for baselines and single-horizon models",
+                 "probability 0-1"),
+    "score_h2": ("the same within 2 weeks", "probability 0-1"),
+    "score_h4": ("the same within 4 weeks (equal to `score` for the model)", "probability 0-1"),
+    "data_gap": ("a feed of the region's county had an outage this week (`feed_health`): the score is kept but "
+                 "may be too low, and a 数据中断 reason is added; set by the scoring stage", "flag"),
 }
 
 COLUMN_DOCS: dict[str, dict[str, tuple[str, str]]] = {
@@ -321,5 +339,29 @@ COLUMN_DOCS: dict[str, dict[str, tuple[str, str]]] = {
         "received_via": ("`file` (CSV drop) or `webhook` (signed POST)", "label"),
         "note_masked": ("the bureau's note with personal data masked", "text"),
         "received_at": ("when Fengqiao stored the disposition", "instant"),
+    },
+    "feed_health": {
+        "feed": ("`hotline`, `workorders` or `mediation`", "label"),
+        "feed_zh": ("the feed in Chinese: 热线, 工单, 人民调解", "label"),
+        "county_code": ("the county (every county of `reference/regions.csv`)", "code"),
+        "county_name": ("county name from `reference/regions.csv`", "text"),
+        "week_start": ("Monday of the ISO week (Asia/Shanghai); the partition column", "date (Asia/Shanghai)"),
+        "records": ("records of the feed dated in the county and week", "count"),
+        "days_with_data": ("days of the week with at least one record", "days 0-7"),
+        "last_data_date": ("latest day with a record up to the week's end (freshness); null before the first",
+                           "date (Asia/Shanghai)"),
+        "days_since_data": ("days from `last_data_date` to the week's end (or the last day of data)", "days"),
+        "baseline_median": ("median weekly `records` of the previous 8 weeks of the same feed and county; null "
+                            "with fewer than 3 weeks of history", "count"),
+        "ratio": ("`records` / `baseline_median` (a partial last week: over its elapsed share of the median)",
+                  "ratio"),
+        "others_ratio": ("median `ratio` of the feed's other counties that week (are the others reporting?)",
+                         "ratio"),
+        "status": ("`ok`, `outage`, `catch_up`, `low` (< 0.5), `high` (≥ 2), `feed_down` (every county "
+                   "collapsed), `no_history`", "label"),
+        "status_zh": ("the status in Chinese: 正常, 中断, 补报, 偏低, 偏高, 全市中断, 历史不足", "label"),
+        "is_outage": ("status is `outage`", "flag"),
+        "is_catch_up": ("status is `catch_up`", "flag"),
+        "week_complete": ("the week has ended within the data (false for the current, partial week)", "flag"),
     },
 }

@@ -33,11 +33,12 @@ def table_schemas() -> dict:
         "mediation_cases": schemas.MEDIATION_CASES,
         "quarantine": schemas.QUARANTINE,
         "region_week_features": OUTPUT_SCHEMA,
-        "risk_scores": schemas.RISK_SCORES,
-        "baseline_scores": schemas.RISK_SCORES,
+        "risk_scores": schemas.RISK_SCORES_PUBLISHED,
+        "baseline_scores": schemas.RISK_SCORES_PUBLISHED,
         "alerts": schemas.ALERTS,
         "hotspot_patterns": schemas.HOTSPOT_PATTERNS,
         "alert_dispositions": schemas.ALERT_DISPOSITIONS,
+        "feed_health": schemas.FEED_HEALTH,
     }
 
 

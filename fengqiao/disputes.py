@@ -93,13 +93,21 @@ def type_from_category(category: str | None) -> str | None:
     return CATEGORY_TO_TYPE.get(category.strip())
 
 
-def type_from_text(text: str | None) -> str:
-    """Mediation type guessed from free text by keyword rules; 其他 when nothing matches."""
+def keyword_type(text: str | None) -> str | None:
+    """The first matching keyword rule's type, or None (silver's ``keyword_dispute_type`` in plain Python)."""
     if text:
         for words, label in KEYWORD_RULES:
             if any(w in text for w in words):
                 return label
-    return "其他"
+    return None
+
+
+def type_from_text(text: str | None) -> str:
+    """Mediation type guessed from free text by keyword rules; 其他 when nothing matches.
+
+    The fallback when no text model is registered (models.text_models learns the same from labelled text).
+    """
+    return keyword_type(text) or "其他"
 
 
 def is_wage_arrears(category: str | None, text: str | None) -> bool:

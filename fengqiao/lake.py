@@ -239,17 +239,67 @@ def file_sha256(path: Path) -> str | None:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+# --- file layout -----------------------------------------------------------------------------------
+# Analysts cut by week (the partition folder) and by county or township (region_code). So every writer
+# puts one file in each week partition (not one per Spark task: 8 files of a few kB each per week), with
+# its rows sorted by region_code and min/max statistics per row group: DuckDB and Spark skip whole
+# weeks by folder, then the row groups whose region_code range misses a county's or township's codes
+# (codes are hierarchical, so a county's townships are one contiguous range). Row groups are bounded so
+# that a large week file (a province's hotline) has several to skip between, and several for readers
+# to scan in parallel.
+SORT_COLUMNS = ("region_code",)
+ROW_GROUP_BYTES = 16 * 1024 * 1024   # Spark (parquet-mr): buffered bytes per row group
+ROW_GROUP_ROWS = 128 * 1024          # pyarrow: rows per row group
+# A week's file is split beyond this many rows (a province's busiest hotline week is well below it).
+MAX_RECORDS_PER_FILE = 2_000_000
+# An unpartitioned table that grows by adding files (the quarantine, one file per incremental run) is
+# rewritten as one file once it holds this many.
+COMPACT_AT_FILES = 16
+SPARK_PARQUET_OPTIONS = {
+    "parquet.block.size": str(ROW_GROUP_BYTES),
+    "parquet.column.statistics.enabled": "true",
+    "maxRecordsPerFile": str(MAX_RECORDS_PER_FILE),
+}
+
+
+def write_spark_table(df, path: str | os.PathLike, partition_by: tuple[str, ...] = ("week_start",),
+                      sort_by: tuple[str, ...] = SORT_COLUMNS) -> None:
+    """Write a Spark DataFrame as a lake table: one file per partition value, rows sorted by ``sort_by``.
+
+    One shuffle by the partition columns (each week's rows meet in one task; several weeks may share a
+    task, each still gets its own file); without partition columns, one file. ``sort_by`` columns the
+    frame lacks are ignored. The schema is the frame's: nothing is added or cast.
+    """
+    from pyspark.sql import functions as F
+
+    part = [c for c in partition_by if c in df.columns]
+    keys = [c for c in sort_by if c in df.columns and c not in part]
+    # repartition, not coalesce: coalesce(1) would also run the stages before it in a single task.
+    out = df.repartition(*[F.col(c) for c in part]) if part else df.repartition(1)
+    if part or keys:
+        out = out.sortWithinPartitions(*part, *keys)
+    writer = out.write.options(**SPARK_PARQUET_OPTIONS)
+    if part:
+        writer = writer.partitionBy(*part)
+    writer.parquet(str(path))
+
+
 def write_table(df, lake: Lake, layer: str, name: str, partition_by: tuple[str, ...] = ("week_start",)) -> Path:
     """Write a pandas DataFrame as a Hive-partitioned Parquet table and publish it atomically.
 
     For the small gold tables (scores, alerts) that are built in pandas. Spark jobs write their
-    own output to ``lake.new_staging_path`` and call :func:`publish_directory`.
+    own output to ``lake.new_staging_path`` with :func:`write_spark_table` and call :func:`publish_directory`.
+    Same layout as theirs: one file per partition, rows sorted by region_code (stable, so equal keys
+    keep their order and a rebuild writes the same bytes), bounded row groups with statistics.
     """
     import pyarrow as pa
     import pyarrow.dataset as ds
 
     target = lake.root / layer / name
     staged = lake.new_staging_path(f"{layer}-{name}")
+    order = [c for c in (*partition_by, *SORT_COLUMNS) if c in df.columns]
+    if order and len(df):
+        df = df.sort_values(order, kind="mergesort")
     table = pa.Table.from_pandas(df, preserve_index=False)
     part_cols = [c for c in partition_by if c in df.columns]
     if part_cols:
@@ -264,6 +314,10 @@ def write_table(df, lake: Lake, layer: str, name: str, partition_by: tuple[str, 
         partitioning=ds.partitioning(pa.schema([(c, pa.string()) for c in part_cols]), flavor="hive") if part_cols else None,
         existing_data_behavior="error",
         basename_template="part-{i}.parquet",
+        file_options=ds.ParquetFileFormat().make_write_options(compression="zstd", write_statistics=True),
+        preserve_order=True,  # keep the sort above within each file
+        max_rows_per_group=ROW_GROUP_ROWS,
+        max_rows_per_file=MAX_RECORDS_PER_FILE,
     )
     staged.mkdir(parents=True, exist_ok=True)  # an empty table still publishes as an empty folder
     publish_directory(staged, target)

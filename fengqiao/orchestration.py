@@ -4,8 +4,19 @@ Assets: ingest → silver tables → features → risk scores → briefing and a
 Retries come from the settings: a deployment's scheduler retries a failed task after a delay
 (``FENGQIAO_TASK_RETRIES``, ``FENGQIAO_RETRY_DELAY_SECONDS``); ``fengqiao run`` sets no retries so
 that a one-shot run fails at once with the reason instead of waiting out retry delays.
+
+Spark-heavy stages (silver builds, the audit, features) are made by :func:`spark_stage`: in the
+task's own process by default (the one-machine demo, ``dag.test``), or submitted to a Spark cluster
+with the Spark provider's ``SparkSubmitOperator`` when ``SPARK_MASTER`` names one. Both run
+``fengqiao/submit.py``'s :func:`~fengqiao.submit.run_stage`, so no stage is written twice.
 """
 from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
 
 import pendulum
 from airflow.sdk import Asset
@@ -38,3 +49,86 @@ def default_args(extra_retries: int = 0) -> dict:
         "retry_delay": pendulum.duration(seconds=settings.retry_delay_seconds),
         "retry_exponential_backoff": True,
     }
+
+
+# The Airflow connection SparkSubmitOperator submits through. A deployment defines it
+# (AIRFLOW_CONN_SPARK_DEFAULT in docker-compose.yml); otherwise it is derived from SPARK_MASTER.
+SPARK_CONN_ID = "spark_default"
+
+
+def spark_connection_json(master: str) -> str:
+    """The connection for ``master`` in Airflow's JSON form: the whole master URL as host.
+
+    The provider's hook takes a ``spark`` connection's host as the master when it holds a scheme
+    (or has no port), so this works for ``spark://h:7077``, ``spark://h1:7077,h2:7077``, ``yarn``
+    and ``k8s://https://...`` alike, where a URI form would split or reject some of them.
+    """
+    return json.dumps({"conn_type": "spark", "host": master})
+
+
+def _spark_submit_binary() -> str:
+    """``spark-submit`` of the running environment (pyspark's, beside this interpreter), else from PATH."""
+    beside = Path(sys.executable).parent / "spark-submit"
+    return str(beside) if beside.is_file() else (shutil.which("spark-submit") or "spark-submit")
+
+
+def _spark_home() -> str:
+    """The pyspark package's folder: spark-submit's SPARK_HOME (its own lookup asks whichever python3 is first on PATH)."""
+    import importlib.util
+
+    return os.environ.get("SPARK_HOME") or importlib.util.find_spec("pyspark").submodule_search_locations[0]
+
+
+def submits_to_spark_cluster() -> bool:
+    """True when SPARK_MASTER names a cluster: Spark-heavy tasks are then submitted, not run in-process."""
+    from fengqiao.spark import is_cluster_master
+
+    return is_cluster_master(get_settings().spark_master)
+
+
+def _run_stage_in_process(stage: str, args: list[str]) -> dict:
+    from fengqiao.submit import run_stage
+
+    return run_stage(stage, *args)
+
+
+def spark_stage(task_id: str, stage: str, *args: str, outlets=(), doc_md: str | None = None, **task_kwargs):
+    """A task running ``fengqiao/submit.py <stage> <args>``; call it inside a DAG, chain it with ``>>``.
+
+    With a local master (``SPARK_MASTER`` unset or ``local[...]``) it is an ordinary ``@task`` that
+    runs the stage in the task's process and returns its summary as XCom. With a cluster master it is
+    a ``SparkSubmitOperator`` on :data:`SPARK_CONN_ID` whose driver runs the same file (client mode:
+    the driver stays on the Airflow worker, which sees the lake at the same path as the executors)
+    with :func:`fengqiao.spark.spark_conf`, so the driver's memory and JVM options apply from its start.
+    The stage's summary is then in the task log and in ``<lake>/_runs/stages.jsonl``.
+    """
+    settings = get_settings()
+    if not submits_to_spark_cluster():
+        from airflow.sdk import task
+
+        return task(task_id=task_id, outlets=list(outlets), doc_md=doc_md, **task_kwargs)(
+            _run_stage_in_process)(stage, list(args))
+
+    from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
+
+    import fengqiao.submit
+    from fengqiao.spark import spark_conf
+
+    os.environ.setdefault(f"AIRFLOW_CONN_{SPARK_CONN_ID.upper()}", spark_connection_json(settings.spark_master))
+    conf = spark_conf(settings)
+    conf.pop("spark.master")  # the connection gives spark-submit its --master
+    return SparkSubmitOperator(
+        task_id=task_id,
+        application=str(Path(fengqiao.submit.__file__).resolve()),
+        application_args=[stage, *args],
+        conn_id=SPARK_CONN_ID,
+        conf=conf,
+        driver_memory=settings.spark_driver_memory,
+        executor_memory=settings.spark_executor_memory,
+        name=f"fengqiao-{task_id}",
+        spark_binary=_spark_submit_binary(),
+        env_vars={"SPARK_HOME": _spark_home()},
+        outlets=list(outlets),
+        doc_md=doc_md,
+        **task_kwargs,
+    )

@@ -42,6 +42,30 @@ def land_feed(feed: str) -> dict:
     return record_stage(lake, f"bronze:{feed}", counts, started)
 
 
+def extract_work_orders_db() -> dict:
+    """Bronze: land the work orders changed since the last extract from the order system's PostgreSQL table.
+
+    A no-op (with the reason in the log and the summary) when ``FENGQIAO_WORKORDERS_DSN`` is not set.
+    """
+    started, settings, lake = time.time(), get_settings(), _lake()
+    if not settings.workorders_dsn:
+        reason = "FENGQIAO_WORKORDERS_DSN is not set: the work-order database is not read, only file drops"
+        print(f"work-order database: skipped; {reason}")
+        return record_stage(lake, "bronze:workorders-db", {"skipped": reason}, started)
+    import zoneinfo
+
+    from jobs.bronze_extract_work_orders_db import extract_work_orders
+
+    through = _through()
+    # A replayed run (FENGQIAO_THROUGH) reads only what had been updated by the end of that day.
+    until = (dt.datetime.combine(through + dt.timedelta(days=1), dt.time(), zoneinfo.ZoneInfo(settings.timezone))
+             if through else None)
+    counts = extract_work_orders(settings.workorders_dsn, lake, table=settings.workorders_table,
+                                 overlap_seconds=settings.workorders_overlap_seconds,
+                                 batch_rows=settings.workorders_batch_rows, until=until, timezone=settings.timezone)
+    return record_stage(lake, "bronze:workorders-db", counts, started)
+
+
 def build_silver(feed: str, forget_days=()) -> dict:
     """Silver: merge the bronze files not yet merged (typed, newest version per record, masked; bad
     records quarantined). Nothing new: returns ``new_files: 0`` and writes nothing.
@@ -76,6 +100,15 @@ def build_features() -> dict:
     return record_stage(lake, "features", counts, started)
 
 
+def build_feed_health() -> dict:
+    """gold/feed_health: per feed and county, freshness and volume against its own history; outages."""
+    from jobs.gold_feed_health import run
+
+    started, lake = time.time(), _lake()
+    counts = run(lake, through=_through())
+    return record_stage(lake, "feed_health", counts, started)
+
+
 def score_regions() -> dict:
     from jobs.gold_risk_scores import run
     from models.bootstrap import ensure_model
@@ -83,6 +116,9 @@ def score_regions() -> dict:
     started, settings, lake = time.time(), get_settings(), _lake()
     version = ensure_model(settings.model_dir)
     counts = run(lake, settings.model_dir, through=_through())
+    from jobs.gold_feed_health import mark_published_scores  # a county's silent feed is not a calm week
+
+    counts.update(mark_published_scores(lake))
     return record_stage(lake, "scores", {"model_version": version, **counts}, started)
 
 
@@ -126,6 +162,7 @@ def backfill(start: dt.date, end: dt.date) -> dict:
         summary["feeds"][feed] = {"days": len(days), "landed": landed["landed"], "new_files": silver.get("new_files"),
                                   "rows": silver.get("rows")}
     # Each table merged above was audited in staging before it was published (build_silver validates).
+    summary["feed_health"] = build_feed_health()
     summary["features"] = build_features()
     summary["scores"] = score_regions()
     return summary

@@ -25,7 +25,13 @@ _SURNAMES = ("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁
              "傅阎康齐常乔温施牛洪葛樊柴殷庞聂童颜申包左鲁卫祝梅应单焦车安尚伍舒柳裴宗项房詹翁甘景纪邢蓝司褚盛岳")
 # Roles that introduce a person's name in order summaries and case notes ("来电人张伟反映").
 _ROLE_CUES = "来电人|当事人|申请人|被申请人|反映人|联系人|投诉人|举报人"
-_NOT_A_NAME_AFTER_ROLE = "(?!反映|来电|投诉|表示|要求|称|等|的|和|与|及|在|于|因|对)"
+_NOT_A_NAME_AFTER_ROLE = ("(?!反映|来电|投诉|表示|要求|称|等|的|和|与|及|在|于|因|对"
+                          # header and form words that follow a role ("当事人数", "联系人电话", "申请人姓名")
+                          "|数|电话|手机|号码|姓名|名称|方式|地址|住址|信息|身份|签字|签名|双方|一方|之间|本人|代表|情况)")
+# What may follow a role's name: a reporting verb, a conjunction, punctuation or a space.
+_AFTER_ROLE_NAME = "反映|来电|投诉|表示|称|等|与|和|因|要求|拖欠|[，,:：。；;\\s]"
+# Titles that stand for a name after a role ("当事人李女士", "申请人王某某", "被申请人赵先生").
+_TITLES = "某某|某|女士|先生"
 
 # (name, pattern, replacement token, keep group 1 before the token)
 _RULES: list[tuple[str, str, str, bool]] = [
@@ -43,8 +49,11 @@ _RULES: list[tuple[str, str, str, bool]] = [
     ("building", _NO_DIGIT_BEFORE + r"[0-9]+(?:号楼|栋|幢)(?:[0-9]+单元)?(?:[0-9]+室?)?|[0-9]+单元[0-9]+室?",
      "[地址]", False),
     ("name_after_cue", rf"((?:我叫|叫我|名叫|我姓名是|姓名[:：]?|我是{_NOT_A_NAME})\s*)[{_CJK}]{{2,3}}", "[姓名]", True),
-    ("name_after_role", rf"((?:{_ROLE_CUES})[:：]?\s*){_NOT_A_NAME_AFTER_ROLE}[{_CJK}]{{2,3}}"
-     rf"(?=反映|来电|投诉|表示|称|等|[，,:：。；;\s])", "[姓名]", True),
+    ("title_after_role", rf"((?:{_ROLE_CUES})[:：]?\s*)[{_SURNAMES}](?:{_TITLES})", "[姓名]", True),
+    # A name after a role ends at a verb or punctuation, or at the end of the text when it starts
+    # with a common surname ("联系人张建国"): a bare word at the end ("联系人电话") is left alone.
+    ("name_after_role", rf"((?:{_ROLE_CUES})[:：]?\s*){_NOT_A_NAME_AFTER_ROLE}(?:[{_CJK}]{{2,3}}"
+     rf"(?={_AFTER_ROLE_NAME})|[{_SURNAMES}][{_CJK}]{{1,2}}$)", "[姓名]", True),
     # A common surname plus one or two characters right before a reporting verb or a title
     # ("张伟反映", "李女士称"): how order summaries and case notes name people without a cue word.
     ("name_before_verb", rf"(?<![感多])[{_SURNAMES}](?![您你我他她谢们余])[{_CJK}]{{1,2}}(?=反映|诉称|先生|女士|等人)",

@@ -116,6 +116,9 @@ RISK_SCORES = _schema(
     ("county_code", S, False),
     ("region_name", S, True),
     ("rank_in_week", I, True),
+    ("score_h1", DB, True),            # 0-1 chance of escalation within 1 week (null for baselines)
+    ("score_h2", DB, True),            # ... within 2 weeks
+    ("score_h4", DB, True),            # ... within 4 weeks (= score for the model)
 )
 
 # gold/alerts
@@ -168,3 +171,29 @@ ALERT_DISPOSITIONS = _schema(
 
 def columns_of(schema: T.StructType) -> list[str]:
     return [f.name for f in schema.fields]
+
+
+# gold/feed_health: one row per feed x county x week (jobs/gold_feed_health.py)
+FEED_HEALTH = _schema(
+    ("feed", S, False),                # hotline / workorders / mediation
+    ("feed_zh", S, False),             # 热线 / 工单 / 人民调解
+    ("county_code", S, False),
+    ("county_name", S, True),
+    ("week_start", D, False),
+    ("records", T.LongType(), False),  # records dated in the week
+    ("days_with_data", I, False),
+    ("last_data_date", D, True),       # latest day with a record up to the week's end
+    ("days_since_data", I, True),
+    ("baseline_median", DB, True),     # median weekly count of the previous 8 weeks
+    ("ratio", DB, True),               # records / baseline (elapsed share for a partial week)
+    ("others_ratio", DB, True),        # median ratio of the feed's other counties that week
+    ("status", S, False),              # ok outage catch_up low high feed_down no_history
+    ("status_zh", S, False),           # 正常 中断 补报 偏低 偏高 全市中断 历史不足
+    ("is_outage", B, False),
+    ("is_catch_up", B, False),
+    ("week_complete", B, False),
+)
+
+# gold/risk_scores and gold/baseline_scores as published by the scoring stage: the scoring job's columns
+# (RISK_SCORES) plus ``data_gap``, set by jobs.gold_feed_health.mark_outages in pipeline.score_regions.
+RISK_SCORES_PUBLISHED = T.StructType(RISK_SCORES.fields + [T.StructField("data_gap", B, True)])

@@ -51,6 +51,19 @@ class Settings:
     # HMAC-SHA256 key for signed webhook alerts and acknowledgements (FENGQIAO_WEBHOOK_KEY); no default:
     # without it webhook alerts are not sent and the acknowledgement receiver does not start.
     webhook_key: str | None = None
+    # The work-order system's PostgreSQL table, read incrementally by updated_at
+    # (jobs/bronze_extract_work_orders_db.py). The DSN holds a password: repr=False keeps it out of logs.
+    workorders_dsn: str | None = field(default=None, repr=False)
+    workorders_table: str = "work_orders"
+    workorders_overlap_seconds: int = 900
+    workorders_batch_rows: int = 10_000
+    # Spark on a standalone cluster (SPARK_MASTER=spark://...): memory of each executor (must fit a
+    # worker's --memory), the cores one application may take (None = all free cores; set it so that two
+    # DAGs can run at once), and the address executors reach the driver at (None = SPARK_LOCAL_IP, else
+    # Spark's own choice: the machine's first non-loopback address).
+    spark_executor_memory: str = "1g"
+    spark_cores_max: int | None = None
+    spark_driver_host: str | None = None
 
 
 def get_settings() -> Settings:
@@ -79,4 +92,11 @@ def get_settings() -> Settings:
         airflow_home=Path(_env("AIRFLOW_HOME", str(home / "airflow"))).resolve(),
         through=_env("FENGQIAO_THROUGH"),
         webhook_key=_env("FENGQIAO_WEBHOOK_KEY"),
+        workorders_dsn=_env("FENGQIAO_WORKORDERS_DSN"),
+        workorders_table=_env("FENGQIAO_WORKORDERS_TABLE", "work_orders"),
+        workorders_overlap_seconds=int(_env("FENGQIAO_WORKORDERS_OVERLAP_SECONDS", "900")),
+        workorders_batch_rows=int(_env("FENGQIAO_WORKORDERS_BATCH_ROWS", "10000")),
+        spark_executor_memory=_env("FENGQIAO_SPARK_EXECUTOR_MEMORY", "1g"),
+        spark_cores_max=int(_env("FENGQIAO_SPARK_CORES_MAX")) if _env("FENGQIAO_SPARK_CORES_MAX") else None,
+        spark_driver_host=_env("FENGQIAO_SPARK_DRIVER_HOST", _env("SPARK_LOCAL_IP")),
     )

@@ -3,15 +3,72 @@
 Starting Spark costs 8-10 s, so a process (a CLI run, an Airflow worker, the test session) makes
 one and every job reuses it. ``SPARK_MASTER`` chooses the engine: ``local[2]`` by default, or a
 standalone cluster such as ``spark://host:7077`` with no code change.
+
+:func:`spark_conf` is the single list of properties: the in-process session applies it through the
+builder, and the Airflow tasks that submit to a cluster (``fengqiao.orchestration.spark_stage``)
+pass the same dict to ``spark-submit``, where driver-side settings (memory, JVM options) only take
+effect if given before the driver's JVM starts.
 """
 from __future__ import annotations
 
 import os
+import sys
 import threading
 
-from fengqiao.settings import get_settings
+from fengqiao.settings import Settings, get_settings
 
 _lock = threading.Lock()
+
+
+def is_cluster_master(master: str) -> bool:
+    """True for a master that is not this process (``spark://``, ``yarn``, ``k8s://``), False for ``local[...]``."""
+    return not master.strip().lower().startswith("local")
+
+
+def spark_conf(settings: Settings | None = None) -> dict[str, str]:
+    """Spark properties of every Fengqiao session, local or on a cluster."""
+    settings = settings or get_settings()
+    conf = {
+        "spark.master": settings.spark_master,
+        "spark.driver.memory": settings.spark_driver_memory,
+        "spark.sql.shuffle.partitions": str(settings.spark_shuffle_partitions),
+        "spark.sql.session.timeZone": settings.timezone,
+        "spark.sql.sources.partitionOverwriteMode": "static",
+        "spark.sql.parquet.compression.codec": "zstd",
+        # Instants as UTC-adjusted INT64 micros (not legacy INT96): DuckDB and pyarrow then read
+        # them as time-zone-aware timestamps, and analysts see Beijing time, not UTC clock time.
+        "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.ansi.enabled": "false",
+        # Spark 4 only reads GB18030 (the mediation registry's encoding) with the JDK's full charset list.
+        "spark.sql.legacy.javaCharsets": "true",
+        "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
+        "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
+    }
+    if is_cluster_master(settings.spark_master):
+        conf["spark.executor.memory"] = settings.spark_executor_memory
+        if settings.spark_cores_max:
+            conf["spark.cores.max"] = str(settings.spark_cores_max)
+        if settings.spark_driver_host:
+            # Executors connect back to the driver: it must listen on an address they can reach.
+            conf["spark.driver.host"] = settings.spark_driver_host
+            conf["spark.driver.bindAddress"] = settings.spark_driver_host
+        # Executors start Python workers with this interpreter: the image puts the same locked
+        # environment at the same path on every node, so the driver's interpreter is theirs too.
+        conf["spark.pyspark.python"] = os.environ.get("PYSPARK_PYTHON") or sys.executable
+        conf["spark.pyspark.driver.python"] = sys.executable
+    return conf
+
+
+def _prepare_network(settings: Settings) -> None:
+    if not is_cluster_master(settings.spark_master):
+        # Loopback unless told otherwise: a laptop's public interface is not where Spark should listen.
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    elif os.environ.get("SPARK_LOCAL_IP") == "":
+        # Set but empty (a compose file's placeholder): Spark would resolve "" to loopback, which
+        # executors on other machines cannot reach. Unset, Spark picks a non-loopback address.
+        del os.environ["SPARK_LOCAL_IP"]
 
 
 def get_spark(app_name: str = "fengqiao"):
@@ -23,27 +80,14 @@ def get_spark(app_name: str = "fengqiao"):
         if active is not None:
             return active
         settings = get_settings()
-        # Loopback unless told otherwise: a laptop's public interface is not where Spark should listen.
-        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-        builder = (
-            SparkSession.builder.appName(app_name)
-            .master(settings.spark_master)
-            .config("spark.driver.memory", settings.spark_driver_memory)
-            .config("spark.sql.shuffle.partitions", str(settings.spark_shuffle_partitions))
-            .config("spark.sql.session.timeZone", settings.timezone)
-            .config("spark.sql.sources.partitionOverwriteMode", "static")
-            .config("spark.sql.parquet.compression.codec", "zstd")
-            # Instants as UTC-adjusted INT64 micros (not legacy INT96): DuckDB and pyarrow then read
-            # them as time-zone-aware timestamps, and analysts see Beijing time, not UTC clock time.
-            .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
-            .config("spark.ui.enabled", "false")
-            .config("spark.ui.showConsoleProgress", "false")
-            .config("spark.sql.ansi.enabled", "false")
-            # Spark 4 only reads GB18030 (the mediation registry's encoding) with the JDK's full charset list.
-            .config("spark.sql.legacy.javaCharsets", "true")
-            .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
-            .config("spark.executor.extraJavaOptions", "-Duser.timezone=UTC")
-        )
+        _prepare_network(settings)
+        builder = SparkSession.builder
+        if "PYSPARK_GATEWAY_PORT" not in os.environ:
+            # Under spark-submit (which starts the JVM and sets the gateway port) the submitter's
+            # --name (e.g. the Airflow task's) names the application; keep it.
+            builder = builder.appName(app_name)
+        for key, value in spark_conf(settings).items():
+            builder = builder.config(key, value)
         spark = builder.getOrCreate()
         spark.sparkContext.setLogLevel("ERROR")
         return spark

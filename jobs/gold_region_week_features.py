@@ -30,7 +30,7 @@ from features.records import union_records
 from features.season import add_season, season_lookup
 from features.signals import derive_signals, repeat_calls, signal_aggregations
 from features.spatial import add_spatial_features, edges_frame, neighbour_edges
-from fengqiao.lake import (SILVER_TABLES, Lake, clean_stale_staging, file_sha256, publish_directory,
+from fengqiao.lake import (SILVER_TABLES, Lake, clean_stale_staging, file_sha256, publish_directory, write_spark_table,
                            recover_interrupted_publish, tree_fingerprint)
 from fengqiao.regions import read_regions
 from fengqiao.schemas import HOTLINE_CALLS, MEDIATION_CASES, WORK_ORDERS
@@ -146,7 +146,7 @@ def run(spark: SparkSession, lake: Lake, through: dt.date | str | None = None) -
 
     staged = lake.new_staging_path(f"gold-{TABLE}")
     # One file per week (a few thousand rows each) instead of one per week per shuffle partition.
-    features.repartition("week_start").write.partitionBy("week_start").parquet(str(staged))
+    write_spark_table(features, staged)
     (staged / INPUTS_MARKER).write_text(json.dumps(inputs, sort_keys=True), encoding="utf-8")  # same publish
     publish_directory(staged, target)
 

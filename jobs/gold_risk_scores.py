@@ -18,8 +18,9 @@ import pandas as pd
 from fengqiao.lake import Lake, clean_stale_staging, read_table, recover_interrupted_publish, tree_fingerprint, write_table
 from fengqiao.weeks import week_start as monday_of
 from models.ears import RISK_SCORE_COLUMNS, ALARM_THRESHOLDS, ears_scores
-from models.escalation import predict_proba
-from models.levels import DEFAULT_BUDGET_SHARE, assign_levels
+from models.score_frame import HORIZON_SCORE_COLUMNS
+from models.escalation import CONTEXT_COLUMNS, add_context_features, predict_horizons, predict_proba
+from models.levels import DEFAULT_BUDGET_SHARE, SCORE_FLOOR, assign_levels
 from models.reasons import explain_frame
 from models.registry import load_current
 
@@ -44,11 +45,13 @@ def _reasons_fn(features_df: pd.DataFrame, lead: dict | None = None):
 
 
 def _finish(df: pd.DataFrame) -> pd.DataFrame:
-    out = df[RISK_SCORE_COLUMNS].copy()
+    out = df.reindex(columns=RISK_SCORE_COLUMNS).copy()  # tables published before the horizon columns
     out["week_start"] = pd.to_datetime(out["week_start"]).dt.date
     out["score"] = out["score"].astype(float)
     out["flagged"] = out["flagged"].astype(bool)
     out["rank_in_week"] = out["rank_in_week"].astype("Int32")
+    for col in HORIZON_SCORE_COLUMNS:
+        out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
     out["reasons"] = [list(r) for r in out["reasons"]]
     out["region_code"] = out["region_code"].astype(str)
     out["county_code"] = out["county_code"].astype(str)
@@ -68,26 +71,45 @@ def _prepare(features_df: pd.DataFrame) -> pd.DataFrame:
     return f.reset_index(drop=True)
 
 
+def alert_threshold(metadata: dict) -> float:
+    """The model's registered alert threshold (see :mod:`models.levels`); ``SCORE_FLOOR`` for older models."""
+    t = (metadata.get("alert_threshold") or {}).get("threshold") if isinstance(metadata.get("alert_threshold"),
+                                                                                dict) else None
+    try:
+        return max(SCORE_FLOOR, float(t)) if t is not None else SCORE_FLOOR
+    except (TypeError, ValueError):
+        return SCORE_FLOOR
+
+
 def score_features(features_df: pd.DataFrame, model, metadata: dict,
                    budget_share: float = DEFAULT_BUDGET_SHARE, weeks=None) -> pd.DataFrame:
     """Score every township row with ``model``, flag and colour, aggregate counties: a risk_scores frame.
 
     ``weeks`` (optional iterable of dates) restricts the output to those weeks; all rows of
-    ``features_df`` still serve as history for the reasons.
+    ``features_df`` still serve as history for the reasons. ``score`` is the model's default (4-week)
+    probability; ``score_h1/h2/h4`` come from a multi-horizon model (null for an older single model, except
+    ``score_h4`` = ``score`` when that model's horizon is 4 weeks). Flags use the model's alert threshold.
     """
     f = _prepare(features_df)
+    # Context features (township against its county and city that week) for the model and the reasons.
+    f = add_context_features(f) if any(c not in f.columns for c in CONTEXT_COLUMNS) else f
     target = f if weeks is None else f[f["week_start"].isin(set(weeks))]
     town = target[target["level"] == "township"]
     p = predict_proba(model, town, metadata.get("feature_columns"))
+    by_horizon = predict_horizons(model, town, metadata.get("feature_columns"))
+    if not by_horizon and int(metadata.get("horizon_weeks", 4) or 4) == 4:
+        by_horizon = {4: p}
     scores = pd.DataFrame({
         "region_code": town["region_code"].values, "level": "township", "week_start": town["week_start"].values,
         "score": p, "county_code": town["county_code"].values, "region_name": town["region_name"].values,
         "total_contacts": town["total_contacts"].values if "total_contacts" in town else 0,
         "model_version": str(metadata.get("model_version", "unknown")),
+        **{f"score_h{h}": by_horizon.get(h, np.full(len(town), np.nan)) for h in (1, 2, 4)},
     })
     counties = target[target["level"] == "county"][["region_code", "level", "week_start", "county_code", "region_name"]]
     scores = pd.concat([scores, counties.assign(score=0.0)], ignore_index=True)
-    return _finish(assign_levels(scores, budget_share=budget_share, reasons_fn=_reasons_fn(f)))
+    return _finish(assign_levels(scores, budget_share=budget_share, score_floor=alert_threshold(metadata),
+                                 reasons_fn=_reasons_fn(f)))
 
 
 def baseline_features(features_df: pd.DataFrame, budget_share: float = DEFAULT_BUDGET_SHARE,
@@ -136,6 +158,8 @@ def _for_parquet(df: pd.DataFrame) -> pd.DataFrame:
     out["score"] = out["score"].astype("float64")
     out["flagged"] = out["flagged"].astype(bool)
     out["rank_in_week"] = out["rank_in_week"].astype("Int32")
+    for col in HORIZON_SCORE_COLUMNS:
+        out[col] = out[col].astype("float64")
     return out
 
 
@@ -151,7 +175,7 @@ def _merge(lake: Lake, name: str, new: pd.DataFrame, scored_weeks) -> pd.DataFra
     if len(old) == 0:
         return new
     old["reasons"] = [list(r) if r is not None else [] for r in old["reasons"]]
-    return _finish(pd.concat([old[RISK_SCORE_COLUMNS], new], ignore_index=True))
+    return _finish(pd.concat([old.reindex(columns=RISK_SCORE_COLUMNS), new], ignore_index=True))
 
 
 def run(lake: Lake, model_dir: Path, through=None, weeks="all", budget_share: float | None = None) -> dict:

@@ -27,7 +27,8 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from fengqiao.disputes import KEYWORD_RULES, WAGE_ARREARS_WORDS
-from fengqiao.lake import Lake, clean_stale_staging, link_or_copy_tree, publish_directory, recover_interrupted_publish
+from fengqiao.lake import (Lake, clean_stale_staging, link_or_copy_tree, publish_directory, recover_interrupted_publish,
+                           write_spark_table)
 from fengqiao.regions import read_regions
 
 CORRUPT = "_corrupt_record"
@@ -115,6 +116,26 @@ def _header_of(path: Path, encodings: tuple[str, ...], key: str) -> tuple[str, l
     return None
 
 
+def _csv_record_lines(spark: SparkSession, paths: list[str]) -> DataFrame:
+    """(file path, record ordinal, 1-based line) of every CSV record start, the header being ordinal 0.
+
+    A record starts on a non-empty physical line when an even number of quotes precedes it in the
+    file (a newline inside a quoted field continues the record), as the CSV reader splits records.
+    Bytes are decoded as ISO-8859-1 (one char per byte): '"' and '\\n' are single bytes that never
+    occur inside a UTF-8 or GB18030 multi-byte character, so the count holds for either encoding.
+    """
+    lines = (spark.read.format("binaryFile").load(paths)
+             .select(F.col("path").alias("_path"),
+                     F.posexplode(F.split(F.decode(F.col("content"), "ISO-8859-1"), "\n")).alias("_pos", "_line")))
+    quotes = F.length("_line") - F.length(F.regexp_replace("_line", '"', ""))
+    in_file = Window.partitionBy("_path").orderBy("_pos")
+    quotes_before = F.coalesce(F.sum(quotes).over(in_file.rowsBetween(Window.unboundedPreceding, -1)), F.lit(0))
+    starts = (lines.withColumn("_open", quotes_before % 2 == 1)
+              .where(~F.col("_open") & (F.regexp_replace("_line", "\r$", "") != "")))
+    return starts.select("_path", (F.row_number().over(in_file) - 1).alias("_record"),
+                         (F.col("_pos") + 1).cast("long").alias("line_no"))
+
+
 def read_csv_files(spark: SparkSession, lake: Lake, files: list[Path], key: str,
                    encodings: tuple[str, ...], wanted: list[str]) -> tuple[DataFrame | None, list[str]]:
     """Read CSV files as strings by their own headers (columns missing or added per file are fine).
@@ -122,6 +143,12 @@ def read_csv_files(spark: SparkSession, lake: Lake, files: list[Path], key: str,
     Files are grouped by (encoding, header) and each group is read with a schema built from that
     header, then projected onto ``wanted`` (absent columns are null). Returns the rows and the
     lake-relative paths of files that could not be read at all. Empty files give no rows.
+
+    ``line_no`` is the line where the record starts in its file (1 = the header). The reader keeps
+    none, so rows are numbered in reading order within each file: a multi-line CSV file is never
+    split, so one task reads it whole, in order, and ``monotonically_increasing_id`` taken right at
+    the scan increases along the file. That ordinal is matched to the record starts counted from the
+    file's text (:func:`_csv_record_lines`).
     """
     # GB18030 is outside Spark 4's default charset list; the JDK decodes it when allowed.
     spark.conf.set("spark.sql.legacy.javaCharsets", "true")
@@ -144,11 +171,15 @@ def read_csv_files(spark: SparkSession, lake: Lake, files: list[Path], key: str,
               .option("mode", "PERMISSIVE").option("columnNameOfCorruptRecord", CORRUPT)
               .option("multiLine", True).csv(paths))  # hand-typed line breaks inside quoted fields
         present = set(names)
+        df = df.select("*", F.col("_metadata.file_path").alias("_path"), F.monotonically_increasing_id().alias("_mid"))
+        ordinal = F.row_number().over(Window.partitionBy("_path").orderBy("_mid"))  # 1 = first row after the header
+        df = (df.withColumn("_record", ordinal)
+              .join(_csv_record_lines(spark, paths), ["_path", "_record"], "left"))
         frames.append(df.select(
             *[(F.col(f"`{c}`") if c in present else F.lit(None).cast("string")).alias(c) for c in wanted],
             F.col(CORRUPT),
-            relative_source(F.col("_metadata.file_path")).alias("source_file"),
-            F.lit(None).cast("long").alias("line_no"),
+            relative_source(F.col("_path")).alias("source_file"),
+            F.col("line_no"),
         ))
     if not frames:
         return None, unreadable
@@ -378,7 +409,7 @@ def merge_silver(spark: SparkSession, new: DataFrame, lake: Lake, table: str, ke
     order = Window.partitionBy(key).orderBy(F.col("updated_at").desc(), F.col("source_file").desc())
     merged = (combined.withColumn("_version", F.row_number().over(order))
               .where(F.col("_version") == 1).drop("_version"))
-    conform(merged, schema).write.partitionBy("week_start").parquet(str(staged))
+    write_spark_table(conform(merged, schema), staged)  # one file per week, sorted by region_code
     kept = 0
     for week, folder in parts.items():
         if week not in weeks:
@@ -403,7 +434,7 @@ def publish_silver(spark: SparkSession, df: DataFrame, lake: Lake, table: str, v
             merge.update(merge_silver(spark, df, lake, table, merge["key"], merge["schema"],
                                       merge["drop_prefixes"], staged))
         else:
-            df.write.partitionBy("week_start").parquet(str(staged))
+            write_spark_table(df, staged)
         if ledger is not None:
             write_ledger(staged, ledger)
         # From the written files (no second pass over bronze); the schema given, so an empty table reads too.

@@ -41,12 +41,17 @@ def read_raw_hotline(spark: SparkSession, lake: Lake, files: list[Path] | None =
     if not files:
         return spark.createDataFrame([], RAW_SCHEMA).select(
             "*", F.lit(None).cast("string").alias("source_file"), F.lit(None).cast("long").alias("line_no"))
-    raw = (spark.read.schema(RAW_SCHEMA).option("mode", "PERMISSIVE")
-           .option("columnNameOfCorruptRecord", C.CORRUPT).json(files))
-    # Spark's JSON reader keeps no line numbers; quarantine rows carry the file and the raw text.
-    return raw.select(
-        "*", C.relative_source(F.col("_metadata.file_path")).alias("source_file"),
-        F.lit(None).cast("long").alias("line_no"))
+    # Spark's JSON reader keeps no line numbers, so each file is read whole as text (gzip too), split
+    # into its lines with their positions, and every non-blank line parsed by from_json with the reader's
+    # own parser and options: the same rows as spark.read.json, plus the true 1-based line_no.
+    lines = spark.read.text(files, wholetext=True).select(
+        F.col("_metadata.file_path").alias("_path"),
+        F.posexplode(F.split(F.col("value"), "\r?\n")).alias("_pos", "_line"))
+    parsed = F.from_json(F.col("_line"), RAW_SCHEMA,
+                         {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": C.CORRUPT})
+    return lines.where(F.trim(F.col("_line")) != "").select(
+        parsed.alias("_r"), C.relative_source(F.col("_path")).alias("source_file"),
+        (F.col("_pos") + 1).cast("long").alias("line_no")).select("_r.*", "source_file", "line_no")
 
 
 def _transcript_text(transcript: Column) -> Column:
@@ -75,8 +80,26 @@ def _place_by_address(calls: DataFrame, regions_df: DataFrame) -> DataFrame:
     return calls.where(~C.blank(F.col("region_code"))).unionByName(placed)
 
 
-def clean_hotline_calls(raw: DataFrame, regions_df: DataFrame, key: str) -> tuple[DataFrame, DataFrame]:
-    """Raw JSON rows -> (silver hotline_calls, quarantine)."""
+_CALLER = "来电人:"  # a caller's turn in transcript_text
+
+
+def model_text(topic: Column, transcript_text: Column) -> Column:
+    """What the text models read (models.text_models.hotline_input): the masked topic and the caller's turns."""
+    caller = F.array_join(F.transform(
+        F.filter(F.split(F.coalesce(transcript_text, F.lit("")), "\n"), lambda line: line.startswith(_CALLER)),
+        lambda line: F.substring(line, len(_CALLER) + 1, 1 << 20)), "")
+    return F.concat(F.coalesce(topic, F.lit("")), F.lit("。"), caller)
+
+
+def clean_hotline_calls(raw: DataFrame, regions_df: DataFrame, key: str,
+                        text_models=None) -> tuple[DataFrame, DataFrame]:
+    """Raw JSON rows -> (silver hotline_calls, quarantine).
+
+    ``text_models`` (models.text_models.TextModels, or None): when given, ``dispute_type`` comes from the
+    registered classifier and ``has_escalation_terms`` adds the cue model's hits to the lexicon's, both
+    applied in Arrow batches (mapInPandas) to the masked topic and caller turns. Without it, the keyword
+    rules and the lexicon decide, as before.
+    """
     parsed = raw.withColumns({
         "started_ts": C.parse_iso_timestamp(F.col("started_at")),
         "updated_ts": C.parse_iso_timestamp(F.col("updated_at")),
@@ -126,12 +149,23 @@ def clean_hotline_calls(raw: DataFrame, regions_df: DataFrame, key: str) -> tupl
         "updated_at", "source_file",
         C.week_of(F.col("started_at")).alias("week_start"),
     )
-    return C.conform(silver, HOTLINE_CALLS), rejected
+    silver = C.conform(silver, HOTLINE_CALLS)
+    if text_models is not None:
+        from models.text_models import apply_text_models
+
+        silver = apply_text_models(
+            silver.withColumn("_model_text", model_text(F.col("topic"), F.col("transcript_text"))),
+            text_models, HOTLINE_CALLS)
+    return silver, rejected
 
 
 def build_hotline_calls(spark: SparkSession, lake: Lake, regions_df: DataFrame,
                         files: list[Path] | None = None) -> tuple[DataFrame, DataFrame]:
-    return clean_hotline_calls(read_raw_hotline(spark, lake, files), regions_df, get_settings().pseudonym_key)
+    from models.text_models import TextModels
+
+    settings = get_settings()
+    return clean_hotline_calls(read_raw_hotline(spark, lake, files), regions_df, settings.pseudonym_key,
+                               text_models=TextModels.load(settings.model_dir))
 
 
 def run(spark: SparkSession, lake: Lake, validate: bool = False, forget_days=()) -> dict:

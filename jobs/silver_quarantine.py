@@ -12,7 +12,7 @@ import shutil
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from fengqiao.lake import Lake, publish_directory
+from fengqiao.lake import COMPACT_AT_FILES, Lake, publish_directory, write_spark_table
 from fengqiao.schemas import QUARANTINE
 from jobs.silver_common import conform
 
@@ -37,11 +37,12 @@ def publish_quarantine(spark: SparkSession, df: DataFrame, lake: Lake, feed: str
     try:
         new = conform(df, QUARANTINE).drop("feed")  # feed lives in the folder name
         old_files = sorted(target.glob("*.parquet")) if incremental and target.is_dir() else []
-        if old_files and drop_prefixes:
+        # Rows of forgotten days dropped, or too many small files from earlier runs: rewrite them as one.
+        if old_files and (drop_prefixes or len(old_files) >= COMPACT_AT_FILES):
             old = spark.read.schema(new.schema).parquet(*[str(f) for f in old_files])
             new = old.where(~_from_days(F.col("source_file"), drop_prefixes)).unionByName(new)
             old_files = []
-        new.write.parquet(str(staged))
+        write_spark_table(new, staged, partition_by=())
         for old_file in old_files:  # the rejects already published: carried over unchanged
             link_or_copy_tree_file(old_file, staged / old_file.name)
         if ledger is not None:

@@ -37,8 +37,13 @@ def _category_types(spark: SparkSession) -> DataFrame:
     return spark.createDataFrame(sorted(CATEGORY_TO_TYPE.items()), "_category string, _mapped_type string")
 
 
-def clean_work_orders(raw: DataFrame, regions_df: DataFrame) -> tuple[DataFrame, DataFrame]:
-    """Raw CSV rows -> (silver work_orders, quarantine)."""
+def clean_work_orders(raw: DataFrame, regions_df: DataFrame, text_models=None) -> tuple[DataFrame, DataFrame]:
+    """Raw CSV rows -> (silver work_orders, quarantine).
+
+    ``dispute_type``: the category table's type when it knows the category; otherwise the registered
+    text classifier on the masked summary (``text_models``, models.text_models.TextModels, applied in
+    Arrow batches by mapInPandas), or the keyword rules when none is registered.
+    """
     timestamps = ("created_at", "due_at", "closed_at", "updated_at")
     parsed = raw.withColumns({"_row_hash": C.row_hash(COLUMNS),
                               **{f"_{n}": C.parse_iso_timestamp(F.col(n)) for n in timestamps}})
@@ -78,14 +83,26 @@ def clean_work_orders(raw: DataFrame, regions_df: DataFrame) -> tuple[DataFrame,
         F.when(satisfaction.between(1, 5), satisfaction).alias("satisfaction"),
         "updated_at", "source_file",
         C.week_of(F.col("created_at")).alias("week_start"),
+        "_mapped_type",
     )
-    return C.conform(silver, WORK_ORDERS), rejected
+    if text_models is None or text_models.dispute_type is None:
+        return C.conform(silver, WORK_ORDERS), rejected
+    from models.text_models import apply_text_models
+
+    # conform's columns plus the table's type, which the classifier must not overrule
+    extended = silver.select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in WORK_ORDERS.fields],
+                             "_mapped_type")
+    return apply_text_models(extended, text_models, WORK_ORDERS, text_col="summary",
+                             keep_type_col="_mapped_type", cue_col=None), rejected
 
 
 def build_work_orders(spark: SparkSession, lake: Lake, regions_df: DataFrame,
                       files: list[Path] | None = None) -> tuple[DataFrame, DataFrame]:
+    from fengqiao.settings import get_settings
+    from models.text_models import TextModels
+
     raw, unreadable = read_raw_work_orders(spark, lake, files)
-    silver, rejected = clean_work_orders(raw, regions_df)
+    silver, rejected = clean_work_orders(raw, regions_df, text_models=TextModels.load(get_settings().model_dir))
     return silver, rejected.unionByName(unreadable)
 
 

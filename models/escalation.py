@@ -1,9 +1,26 @@
 """Escalation model: chance that a township's dispute situation peaks into an escalation within the horizon.
 
-Pipeline: a ColumnTransformer over ``features.FEATURE_COLUMNS`` (``log1p`` on count-like columns, the
-shares, ratios, z-scores and season columns passed through) and a HistGradientBoostingClassifier with
-balanced class weights (escalations are rare, ~1 % of township-weeks). Missing feature values are left as
-NaN: the gradient-boosting trees route them natively.
+Pipeline: a ColumnTransformer over ``MODEL_COLUMNS`` (``log1p`` on count-like columns, the shares,
+ratios, z-scores and season columns passed through) and a HistGradientBoostingClassifier with balanced
+class weights (escalations are rare, ~1 % of township-weeks). Missing feature values are left as NaN: the
+gradient-boosting trees route them natively.
+
+``MODEL_COLUMNS`` are ``features.FEATURE_COLUMNS`` (gold/region_week_features) plus ``CONTEXT_COLUMNS``,
+computed here from the same week's township rows (:func:`add_context_features`): a township's change
+against the rest of its county, the rest of the city and its neighbours, its share of the county, the
+hotline's change against the other channels (township and county), and its sharpest type change against
+the city's and county's median. They separate escalation (one township rising against its surroundings)
+from the confounders that lift many townships at once: a seasonal wave (the whole city), a new reporting
+channel, a feed's catch-up or a media story (one county). They are not published in gold: they depend only
+on published columns, and computing them at scoring time keeps the gold contract unchanged.
+
+**Alert threshold.** :func:`choose_alert_threshold` picks, on the calibration weeks, the lowest calibrated
+probability at which the weekly budget's alerts were right at least ``ALERT_TARGET_PRECISION`` (30 %) of
+the time; it is registered with the model and used by the scoring job as the score floor of
+:func:`models.levels.assign_levels`, so a week in which no township is likely flags fewer than the budget.
+
+**Horizons.** :class:`HorizonModels` holds one calibrated model per horizon (1, 2 and 4 weeks, trained by
+:func:`models.train.train_horizons_from_tables`); its ``predict_proba`` is the 4-week model's.
 
 Training is strictly time-ordered (:func:`time_split`): the distinct weeks are cut into
 ``fit | gap | calibrate | gap | test``. The trees are fit on the earliest weeks, the probabilities are
@@ -46,12 +63,118 @@ from sklearn.preprocessing import FunctionTransformer
 
 from features import COUNT_COLUMNS, FEATURE_COLUMNS
 
+# --- context features: a township against its county, its city and its neighbours in the same week ------
+
+CONTEXT_COLUMNS = [
+    "county_rest_chg_8w",       # the rest of the county's townships: (X + 1) / (M + 1) of their summed totals
+    "rel_county_chg_8w",        # total_contacts_chg_8w / county_rest_chg_8w (> 1: rising against its county)
+    "city_rest_chg_8w",         # the same over every other township of the drop (the city's seasonal wave)
+    "rel_city_chg_8w",          # total_contacts_chg_8w / city_rest_chg_8w
+    "county_share",             # this township's share of its county's contacts this week
+    "rel_nb_chg_8w",            # total_contacts_chg_8w / nb_total_contacts_chg_8w (against its neighbours)
+    "channel_shift",            # hotline change / change of orders + cases (one channel jumping alone)
+    "county_channel_shift",     # the same for the whole county (a new reporting channel opens county-wide)
+    "max_type_rel_city",        # max_type_chg_8w / median of it over the city's townships this week
+    "max_type_rel_county",      # max_type_chg_8w / median of it over the county's townships this week
+    "wage_rel_city",            # wage_arrears_chg_8w / the rest of the city's wage-arrears change
+]
+# Gold columns the context features are computed from (all in features.FEATURE_COLUMNS).
+_CONTEXT_INPUTS = ["total_contacts", "total_contacts_chg_8w", "hotline_calls", "hotline_calls_chg_8w",
+                   "work_orders", "work_orders_chg_8w", "mediation_cases", "mediation_cases_chg_8w",
+                   "nb_total_contacts_chg_8w", "max_type_chg_8w", "wage_arrears", "wage_arrears_chg_8w"]
+
+
+def _past_mean(x: np.ndarray, chg: np.ndarray) -> np.ndarray:
+    """The 8-week mean m behind a published ratio chg = (x + 1) / (m + 1); 0 where it cannot be recovered."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        m = (x + 1.0) / chg - 1.0
+    return np.where(np.isfinite(m), np.clip(m, 0.0, None), 0.0)
+
+
+def _ratio(a, b) -> np.ndarray:
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = a / b
+    return np.where(np.isfinite(r), r, 1.0)
+
+
+def add_context_features(features_df: pd.DataFrame) -> pd.DataFrame:
+    """``features_df`` with ``CONTEXT_COLUMNS`` added to its township rows (NaN on county rows).
+
+    Each value uses only the township rows of the same week (the township, the other townships of its
+    county, of the whole frame and its neighbours' published lag), so scoring one week, a range of weeks or
+    the whole history gives the same values, and nothing of a later week is read. The "city" is every
+    township of the frame in that week: the drop's own region (a city or a province).
+
+    Why: a seasonal wave lifts every township of the city, a new reporting channel or a feed's catch-up
+    lifts every township of one county, a media story one type in one county; an escalation lifts one
+    township against its neighbours. The 8-week means behind the published ``*_chg_8w`` ratios are
+    recovered as ``m = (x + 1) / chg - 1`` and summed, so county and city changes weigh townships by volume.
+    """
+    out = features_df.copy()
+    for col in CONTEXT_COLUMNS:
+        out[col] = np.nan
+    town_mask = (out["level"] == "township").to_numpy() if "level" in out else np.ones(len(out), dtype=bool)
+    if not town_mask.any():
+        return out
+    missing = [c for c in _CONTEXT_INPUTS if c not in out.columns]
+    if missing:
+        raise ValueError(f"context features need columns {missing}")
+    t = out.loc[town_mask, ["week_start", *_CONTEXT_INPUTS]].copy()
+    t["week_start"] = pd.to_datetime(t["week_start"])
+    t["county_code"] = (out.loc[town_mask, "county_code"].astype(str) if "county_code" in out
+                        else out.loc[town_mask, "region_code"].astype(str).str[:6] + "000000")
+    num = t[_CONTEXT_INPUTS].apply(pd.to_numeric, errors="coerce").fillna(0.0)
+    x = num["total_contacts"].to_numpy()
+    chg = num["total_contacts_chg_8w"].replace(0.0, np.nan).fillna(1.0).to_numpy()
+    m = _past_mean(x, chg)
+
+    def feed(name):
+        v = num[name].to_numpy()
+        return v, _past_mean(v, num[f"{name}_chg_8w"].replace(0.0, np.nan).fillna(1.0).to_numpy())
+
+    (h, hm), (o, om), (c, cm) = feed("hotline_calls"), feed("work_orders"), feed("mediation_cases")
+    w_, wm = feed("wage_arrears")
+    s = pd.DataFrame({"week": t["week_start"].to_numpy(), "county": t["county_code"].to_numpy(),
+                      "x": x, "m": m, "h": h, "hm": hm, "oc": o + c, "ocm": om + cm, "w": w_, "wm": wm,
+                      "type": num["max_type_chg_8w"].to_numpy()}, index=t.index)
+    by_county = s.groupby(["week", "county"])
+    by_week = s.groupby("week")
+    cty = by_county[["x", "m", "h", "hm", "oc", "ocm"]].transform("sum")
+    city = by_week[["x", "m", "w", "wm"]].transform("sum")
+    res = pd.DataFrame(index=t.index)
+    res["county_rest_chg_8w"] = (cty["x"] - s["x"] + 1.0) / (cty["m"] - s["m"] + 1.0)
+    res["rel_county_chg_8w"] = chg / res["county_rest_chg_8w"].to_numpy()
+    res["city_rest_chg_8w"] = (city["x"] - s["x"] + 1.0) / (city["m"] - s["m"] + 1.0)
+    res["rel_city_chg_8w"] = chg / res["city_rest_chg_8w"].to_numpy()
+    res["county_share"] = _ratio(s["x"], cty["x"].where(cty["x"] > 0, np.nan))
+    res["rel_nb_chg_8w"] = _ratio(chg, num["nb_total_contacts_chg_8w"].replace(0.0, np.nan))
+    res["channel_shift"] = _ratio((s["h"] + 1) / (s["hm"] + 1), (s["oc"] + 1) / (s["ocm"] + 1))
+    res["county_channel_shift"] = _ratio((cty["h"] + 1) / (cty["hm"] + 1), (cty["oc"] + 1) / (cty["ocm"] + 1))
+    res["max_type_rel_city"] = _ratio(s["type"], by_week["type"].transform("median"))
+    res["max_type_rel_county"] = _ratio(s["type"], by_county["type"].transform("median"))
+    w_chg = (s["w"] + 1.0) / (s["wm"] + 1.0)
+    res["wage_rel_city"] = _ratio(w_chg, (city["w"] - s["w"] + 1.0) / (city["wm"] - s["wm"] + 1.0))
+    for col in CONTEXT_COLUMNS:
+        out.loc[town_mask, col] = res[col].astype(float).to_numpy()
+    return out
+
+
+def with_context(features_df: pd.DataFrame) -> pd.DataFrame:
+    """``features_df`` itself when it already holds ``CONTEXT_COLUMNS``, else :func:`add_context_features`."""
+    if all(c in features_df.columns for c in CONTEXT_COLUMNS):
+        return features_df
+    return add_context_features(features_df)
+
+
+# What the pipeline reads: the published gold features and the context features computed from them.
+MODEL_COLUMNS = [*FEATURE_COLUMNS, *CONTEXT_COLUMNS]
 # Counts (and count-valued signals) are heavy-tailed: log1p. Everything else passes through.
 LOG_COLUMNS = [*COUNT_COLUMNS, "returned_orders", "mediation_party_mean", "mediation_party_max",
                "large_group_cases", "failed_mediations", "criminal_tendency_cases", "group_tendency_cases",
                "escalation_term_records"]
-LOG_COLUMNS = [c for c in FEATURE_COLUMNS if c in set(LOG_COLUMNS)]
-PASSTHROUGH_COLUMNS = [c for c in FEATURE_COLUMNS if c not in set(LOG_COLUMNS)]
+LOG_COLUMNS = [c for c in MODEL_COLUMNS if c in set(LOG_COLUMNS)]
+PASSTHROUGH_COLUMNS = [c for c in MODEL_COLUMNS if c not in set(LOG_COLUMNS)]
 
 ISOTONIC_MIN_POSITIVES = 100
 RANDOM_STATE = 0
@@ -224,6 +347,8 @@ def _train(features_df, targets, horizon_weeks, calibration, refit_full, random_
     missing = [c for c in FEATURE_COLUMNS if c not in features_df.columns]
     if missing:
         raise ValueError(f"features lack columns {missing}")
+    # Context features need every township of a week: computed before any row is dropped.
+    features_df = with_context(features_df)
     y_all = pd.Series(targets, index=features_df.index)
     keep = y_all.notna().to_numpy()
     if "level" in features_df:
@@ -233,7 +358,7 @@ def _train(features_df, targets, horizon_weeks, calibration, refit_full, random_
     if y.sum() == 0:
         raise InsufficientEscalationsError("the training data hold no escalation: nothing to learn from")
     weeks = pd.to_datetime(pd.Series(df["week_start"].values)).dt.date.to_numpy()
-    X = df[FEATURE_COLUMNS].apply(pd.to_numeric, errors="coerce").astype(float)
+    X = df[MODEL_COLUMNS].apply(pd.to_numeric, errors="coerce").astype(float)
 
     def mask(ws):
         return np.isin(weeks, np.array(ws, dtype=object))
@@ -261,6 +386,11 @@ def _train(features_df, targets, horizon_weeks, calibration, refit_full, random_
             "test_uncalibrated": _slice_metrics(y[masks["test"]], p_test_raw),
             "budget_recall_test": _budget_recall(df.loc[masks["test"]], y[masks["test"]], p_test, 0.02),
         })
+        p_cal = model.predict_proba(X[masks["calibrate"]])[:, 1]
+        threshold = choose_alert_threshold(weeks[masks["calibrate"]], y[masks["calibrate"]], p_cal)
+        metrics["alert_threshold"] = threshold
+        metrics["test_alerts"] = _threshold_metrics(weeks[masks["test"]], y[masks["test"]], p_test,
+                                                    threshold["threshold"])
         metrics["deployed"] = {"fit": _span(split["fit"]), "calibrate": _span(split["calibrate"]),
                                "calibration_method": method}
         if not refit_full:
@@ -274,7 +404,10 @@ def _train(features_df, targets, horizon_weeks, calibration, refit_full, random_
         note = str(exc)
     if split2 is not None:
         base = _fit_base(X[mask(split2["fit"])], y[mask(split2["fit"])], random_state)
-        model, method = _calibrate(base, X[mask(split2["calibrate"])], y[mask(split2["calibrate"])], calibration)
+        cal_mask = mask(split2["calibrate"])
+        model, method = _calibrate(base, X[cal_mask], y[cal_mask], calibration)
+        threshold = choose_alert_threshold(weeks[cal_mask], y[cal_mask], model.predict_proba(X[cal_mask])[:, 1])
+        metrics["alert_threshold"] = threshold
         metrics["deployed"] = {"fit": _span(split2["fit"]), "calibrate": _span(split2["calibrate"]),
                                "calibration_method": method}
         return model, metrics
@@ -285,6 +418,7 @@ def _train(features_df, targets, horizon_weeks, calibration, refit_full, random_
     pipe = build_pipeline(random_state)
     pipe.set_params(hgb__class_weight=None)
     model = pipe.fit(X, y)
+    metrics["alert_threshold"] = _base_rate_threshold(float(np.mean(y)), "no calibration slice")
     all_weeks = sorted(set(weeks))
     metrics["deployed"] = {"fit": _span(all_weeks), "calibrate": None, "calibration_method": "none",
                            "note": f"not calibrated on held-out weeks: {note}"}
@@ -301,14 +435,143 @@ def _budget_recall(df: pd.DataFrame, y, p, share: float) -> float | None:
     return float(frame.loc[frame["y"] == 1, "rank"].le(frame.loc[frame["y"] == 1, "k"]).mean())
 
 
-def predict_proba(model, features_df: pd.DataFrame, feature_columns: list[str] | None = None) -> np.ndarray:
-    """Probability of escalation for each row (columns in the order the model was trained on)."""
-    cols = list(feature_columns or FEATURE_COLUMNS)
+# --- the alert threshold --------------------------------------------------------------------------------
+
+# An alert is sent when the calibrated probability reaches the threshold chosen on the calibration weeks:
+# the lowest probability at which the alerts the budget allows would have been right at least
+# ALERT_TARGET_PRECISION of the time (a row is right when its township's escalation peaks within the horizon).
+ALERT_TARGET_PRECISION = 0.30
+# Fewer calibration alerts than this above the threshold is no estimate of precision: use the base-rate rule.
+ALERT_MIN_ALERTS = 5
+# The fallback: this many times the base rate of the training rows, never below levels.SCORE_FLOOR.
+ALERT_BASE_RATE_MULTIPLE = 5.0
+ALERT_BUDGET_SHARE = 0.02
+
+
+def _budget_rows(weeks, p, budget_share: float) -> np.ndarray:
+    """Mask of the rows that rank in their week's top ``k`` (the alert budget of models.levels)."""
+    frame = pd.DataFrame({"week": weeks, "p": p})
+    rank = frame.groupby("week")["p"].rank(ascending=False, method="first")
+    k = frame.groupby("week")["p"].transform(lambda v: max(1, math.ceil(budget_share * len(v) - 1e-9)))
+    return (rank <= k).to_numpy()
+
+
+def _base_rate_threshold(base_rate: float, why: str) -> dict:
+    from models.levels import SCORE_FLOOR
+
+    t = max(SCORE_FLOOR, ALERT_BASE_RATE_MULTIPLE * base_rate) if np.isfinite(base_rate) else SCORE_FLOOR
+    return {"threshold": float(t), "method": f"{ALERT_BASE_RATE_MULTIPLE:g} x base rate ({why})",
+            "base_rate": float(base_rate) if np.isfinite(base_rate) else None}
+
+
+def choose_alert_threshold(weeks, y, p, target_precision: float = ALERT_TARGET_PRECISION,
+                           budget_share: float = ALERT_BUDGET_SHARE) -> dict:
+    """The calibrated probability from which a township is alerted, chosen on held-out calibration rows.
+
+    Among the rows the weekly budget would alert (each week's top ``k``), sorted by probability, the
+    threshold is the lowest probability ``t`` such that the alerts with ``p >= t`` have a precision of at
+    least ``target_precision`` (and there are at least ``ALERT_MIN_ALERTS`` of them). Without such a ``t``
+    (too few escalations to measure precision, or a model that never reaches it) it is
+    ``ALERT_BASE_RATE_MULTIPLE`` × the base rate. Never below ``models.levels.SCORE_FLOOR``.
+    Returns ``{"threshold", "method", "precision", "recall", "alerts", "base_rate"}``.
+    """
+    from models.levels import SCORE_FLOOR
+
+    y = np.asarray(y, dtype=int)
+    p = np.asarray(p, dtype=float)
+    base_rate = float(y.mean()) if len(y) else float("nan")
+    if len(y) == 0 or y.sum() == 0:
+        return _base_rate_threshold(base_rate, "no escalation in the calibration weeks")
+    sent = _budget_rows(np.asarray(weeks), p, budget_share)
+    order = np.argsort(-p[sent], kind="stable")
+    ps, ys = p[sent][order], y[sent][order]
+    precision = np.cumsum(ys) / np.arange(1, len(ys) + 1)
+    ok = np.flatnonzero((precision >= target_precision) & (np.arange(1, len(ys) + 1) >= ALERT_MIN_ALERTS))
+    if len(ok) == 0:
+        return _base_rate_threshold(base_rate, f"precision {target_precision:.0%} not reached on calibration weeks")
+    n = int(ok[-1]) + 1
+    t = max(SCORE_FLOOR, float(ps[n - 1]))
+    above = ps >= t
+    return {"threshold": t, "method": f"lowest calibrated probability with precision >= {target_precision:.0%} "
+                                      f"among budget alerts of the calibration weeks",
+            "precision": float(ys[above].mean()), "alerts": int(above.sum()),
+            "recall": float(ys[above].sum() / y.sum()), "base_rate": base_rate}
+
+
+def _threshold_metrics(weeks, y, p, threshold: float, budget_share: float = ALERT_BUDGET_SHARE) -> dict:
+    """Alerts (budget top-k with p >= threshold) on a held-out slice: how many, their precision, row recall."""
+    y = np.asarray(y, dtype=int)
+    sent = _budget_rows(np.asarray(weeks), np.asarray(p), budget_share) & (np.asarray(p) >= threshold)
+    return {"alerts": int(sent.sum()), "precision": float(y[sent].mean()) if sent.any() else None,
+            "recall": float(y[sent].sum() / y.sum()) if y.sum() else None}
+
+
+# --- several horizons in one artefact -------------------------------------------------------------------
+
+class HorizonModels:
+    """Calibrated escalation models for several horizons (weeks), registered as one artefact.
+
+    ``predict_proba`` is the ``default`` horizon's (the contract's 4 weeks), so code that knows one model
+    keeps working; :func:`predict_horizons` gives every horizon. ``models`` maps ``"h<weeks>"`` to a fitted
+    estimator over ``MODEL_COLUMNS``; ``thresholds`` maps the same keys to alert thresholds.
+    """
+
+    def __init__(self, models: dict, default: str = "h4", thresholds: dict | None = None,
+                 columns: list[str] | None = None):
+        self.models = dict(models)
+        self.default = default
+        self.thresholds = dict(thresholds or {})
+        self.feature_names_in_ = np.asarray(columns if columns is not None else MODEL_COLUMNS, dtype=object)
+
+    @property
+    def horizons(self) -> list[int]:
+        return sorted(int(k[1:]) for k in self.models)
+
+    def predict_proba(self, X):
+        return self.models[self.default].predict_proba(X)
+
+    def predict_horizon_proba(self, X, horizon: int):
+        return self.models[f"h{int(horizon)}"].predict_proba(X)
+
+
+def model_columns(model, feature_columns: list[str] | None = None) -> list[str]:
+    """The columns ``model`` reads: its ``feature_names_in_`` when fitted on a frame, else ``feature_columns``."""
+    names = getattr(model, "feature_names_in_", None)
+    if names is not None:
+        return [str(c) for c in names]
+    return list(feature_columns or FEATURE_COLUMNS)
+
+
+def _model_input(model, features_df: pd.DataFrame, feature_columns: list[str] | None) -> pd.DataFrame:
+    cols = model_columns(model, feature_columns)
+    if any(c in CONTEXT_COLUMNS and c not in features_df.columns for c in cols):
+        features_df = add_context_features(features_df)
     missing = [c for c in cols if c not in features_df.columns]
     if missing:
         raise ValueError(f"features lack columns the model needs: {missing}")
+    return features_df[cols].apply(pd.to_numeric, errors="coerce").astype(float)
+
+
+def predict_proba(model, features_df: pd.DataFrame, feature_columns: list[str] | None = None) -> np.ndarray:
+    """Probability of escalation for each row (the default horizon's for :class:`HorizonModels`).
+
+    The model's own input columns decide (``feature_names_in_``); context features are computed here when
+    the model reads them and the frame lacks them, which needs every township of each week in the frame.
+    """
     if len(features_df) == 0:
         return np.zeros(0)
-    X = features_df[cols].apply(pd.to_numeric, errors="coerce").astype(float)
+    X = _model_input(model, features_df, feature_columns)
     with model_threads():
         return model.predict_proba(X)[:, 1]
+
+
+def predict_horizons(model, features_df: pd.DataFrame, feature_columns: list[str] | None = None) -> dict[int, np.ndarray]:
+    """``{horizon_weeks: probabilities}`` for every horizon of a :class:`HorizonModels` (an older single
+    model gives ``{}``)."""
+    if not isinstance(model, HorizonModels):
+        return {}
+    if len(features_df) == 0:
+        return {h: np.zeros(0) for h in model.horizons}
+    X = _model_input(model, features_df, feature_columns)
+    with model_threads():
+        return {h: model.predict_horizon_proba(X, h)[:, 1] for h in model.horizons}

@@ -6,8 +6,12 @@ is *flagged* when
 1. its ``total_contacts`` that week is at least ``min_contacts`` (default ``MIN_CONTACTS = 5``; a
    township with fewer records has no evidence worth sending a bureau; when the column is absent the
    guard is skipped),
-2. its score is at least ``score_floor`` (default ``SCORE_FLOOR = 0.02``, about twice the base rate of
-   escalation in a township-week: a quiet week flags nobody rather than the least quiet), and
+2. its score is at least ``score_floor``: for the escalation model, the alert threshold registered with it
+   (``metadata["alert_threshold"]["threshold"]``, chosen on held-out calibration weeks as the lowest
+   calibrated probability at which the budget's alerts were right at least 30 % of the time, see
+   :func:`models.escalation.choose_alert_threshold`); otherwise ``SCORE_FLOOR = 0.02``, about twice the
+   base rate of escalation in a township-week. A quiet week flags nobody rather than the least quiet, so
+   the budget is a cap, not a quota; and
 3. it is among the ``k`` highest scores of the townships that pass 1 (ties broken by region code).
 
 So a week never flags more than ``k`` townships, and flags exactly ``k`` whenever at least ``k`` pass the
@@ -22,6 +26,8 @@ map of the statistic (0.5 at the alarm threshold), so 红 there means "statistic
 chance that at least one of them escalates, if they were independent); the county is flagged when any of
 its townships is flagged, and its colour is the most severe colour of its flagged townships.
 ``rank_in_week`` ranks townships among townships and counties among counties (1 = highest score).
+The horizon scores ``score_h1``, ``score_h2``, ``score_h4`` (when the input has them) pass through for
+townships and are aggregated the same way for counties; they do not change flags or colours.
 """
 from __future__ import annotations
 
@@ -32,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from models.ears import RISK_SCORE_COLUMNS
+from models.score_frame import HORIZON_SCORE_COLUMNS
 
 LEVEL_THRESHOLDS: list[tuple[str, float]] = [("红", 0.50), ("橙", 0.30), ("黄", 0.15), ("蓝", 0.0)]
 LEVEL_ORDER = {"红": 4, "橙": 3, "黄": 2, "蓝": 1}
@@ -83,6 +90,9 @@ def assign_levels(scores_df: pd.DataFrame, budget_share: float = DEFAULT_BUDGET_
         town["region_name"] = None
     if "reasons" not in town:
         town["reasons"] = [[] for _ in range(len(town))]
+    for col in HORIZON_SCORE_COLUMNS:
+        town[col] = (pd.to_numeric(town[col], errors="coerce").astype(float) if col in town
+                     else np.full(len(town), np.nan))
     town = town.reset_index(drop=True)
 
     if "total_contacts" in town:
@@ -115,7 +125,17 @@ def assign_levels(scores_df: pd.DataFrame, budget_share: float = DEFAULT_BUDGET_
     out["flagged"] = out["flagged"].astype(bool)
     out["score"] = out["score"].astype(float)
     out["rank_in_week"] = out["rank_in_week"].astype("Int32")
+    for col in HORIZON_SCORE_COLUMNS:
+        out[col] = out[col].astype(float)
     return out
+
+
+def _county_probability(p: pd.Series) -> float:
+    """1 - Π(1 - p) over a county's townships; NaN when none of them has the score."""
+    p = p.dropna()
+    if p.empty:
+        return float("nan")
+    return float(1.0 - np.exp(np.log1p(-np.minimum(p.to_numpy(dtype=float), 1 - 1e-12)).sum()))
 
 
 def _aggregate_counties(town: pd.DataFrame, names: dict) -> pd.DataFrame:
@@ -127,6 +147,8 @@ def _aggregate_counties(town: pd.DataFrame, names: dict) -> pd.DataFrame:
     county = g.agg(log_safe=("log_safe", "sum"), flagged=("flagged", "any"), sev=("sev", "max"),
                    model_version=("model_version", "first")).reset_index()
     county["score"] = 1.0 - np.exp(county["log_safe"])
+    for col in HORIZON_SCORE_COLUMNS:
+        county[col] = g[col].agg(_county_probability).to_numpy()
     inv = {v: k for k, v in LEVEL_ORDER.items()}
     county["risk_level"] = [inv.get(int(s)) if f else None for s, f in zip(county["sev"], county["flagged"])]
     county["region_code"] = county["county_code"]

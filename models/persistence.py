@@ -17,6 +17,10 @@ Two definitions, both in the gold/risk_scores format (``model_version`` ``persis
   ratio, 0.5 at a doubling of the township's usual level, about 0.05 at its usual level (ratio 1).
   A ranking score, not a calibrated probability.
 
+  **Alarm rule** (used by the backtest's "as sent" protocol): ``ratio_t >= ALARM_RATIO = 2``, i.e. the week's
+  count is at least double the township's usual level (the score's midpoint). Persistence has no published
+  convention; doubling is the simplest threshold a bureau would accept as "unusual".
+
 * :func:`lagged_scores`: "flag who was flagged last week": each region's score of week ``t`` is the score
   another detector gave it in week ``t-1`` (its first week scores 0). Applied to the escalation model it
   measures how much of the model's hit rate is carried by episodes that were already visible a week earlier.
@@ -32,6 +36,7 @@ from models.score_frame import unlevelled_scores
 MODEL_VERSION = "persistence"
 MIN_HISTORY = 4
 SCORE_SLOPE = 3.0
+ALARM_RATIO = 2.0
 
 
 def persistence_ratio_wide(wide: pd.DataFrame, min_history: int = MIN_HISTORY) -> pd.DataFrame:

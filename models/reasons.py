@@ -9,7 +9,9 @@ point where it becomes worth mentioning):
 * repeat callers or repeat orders ("重复来电占31%"), orders sent back (退回), urgent orders, complaints,
 * failed mediations ("本周2起调解不成功"), cases with 群体性 or 民转刑 tendency, cases with 5+ parties,
 * records with escalation words from the lexicon (only the share and count, never any text),
-* neighbouring townships rising at the same time ("邻近乡镇纠纷同步上升").
+* neighbouring townships rising at the same time ("邻近乡镇纠纷同步上升"),
+* the township rising against the rest of its county ("…同区县其他乡镇仅上升5%"), from the model's context
+  features (``models.escalation.CONTEXT_COLUMNS``) when the frame holds them.
 
 Only counts and shares are used: no personal text reaches a reason. The list is never empty: when no
 finding passes its threshold, a summary of the week's volume and the model score is returned.
@@ -184,6 +186,15 @@ def _explain(row, history: dict, fallback: bool = True, score: float | None = No
         add(0.7 + min(nb_type, 10.0) / 4, f"邻近乡镇纠纷同步上升（类型最大增幅{_pct(nb_type - 1)}）")
     elif not math.isnan(nb_total) and nb_total >= 1.4:
         add(0.6 + min(nb_total, 10.0) / 4, f"邻近乡镇纠纷总量同步上升{_pct(nb_total - 1)}")
+
+    # Rising against its own county (the model's context features): not a county-wide channel or wave.
+    own_chg = _num(row, "total_contacts_chg_8w", float("nan"))
+    rest = _num(row, "county_rest_chg_8w", float("nan"))
+    if (not math.isnan(own_chg) and not math.isnan(rest) and own_chg >= 1.5 and rest > 0
+            and own_chg / rest >= 1.5 and _num(row, "total_contacts") >= 5):
+        add(0.9 + min(own_chg / rest, 10.0) / 3,
+            f"纠纷总量较前{HISTORY_WEEKS}周均值上升{_pct(own_chg - 1)}，同区县其他乡镇"
+            + (f"仅上升{_pct(rest - 1)}" if rest >= 1.0 else f"下降{_pct(1 - rest)}") + "，属局部异常上升")
 
     wtsf = _num(row, "weeks_to_spring_festival", float("nan"))
     if not math.isnan(wtsf) and wtsf <= 6 and _num(row, "wage_arrears") >= 2:

@@ -30,6 +30,7 @@ CURRENT = "current.json"
 # that other skops versions may report. Nothing outside this list is ever loaded.
 ALLOWED_TYPES = frozenset({
     "models.escalation.log1p_nonneg",
+    "models.escalation.HorizonModels",   # the 1-, 2- and 4-week models registered together
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._SigmoidCalibration",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
@@ -90,12 +91,15 @@ def _safe_version(version: str) -> str:
     return version
 
 
-def register(model, metadata: dict, model_dir: Path) -> str:
+def register(model, metadata: dict, model_dir: Path, make_current: bool = True) -> str:
     """Save ``model`` and its metadata under ``model_dir`` and make it the current model; returns the version.
 
     The version is ``metadata["model_version"]`` when given, else ``escalation-<last training week>-<first 8
     hex of the training fingerprint>`` (derived from the training data, so retraining on the same data gives
     the same version and overwrites it).
+
+    ``make_current=False`` saves the files without moving ``current.json`` (a challenger that did not beat the
+    current model, see :mod:`models.lifecycle`); :func:`set_current` promotes it later.
     """
     model_dir = Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
@@ -116,9 +120,27 @@ def register(model, metadata: dict, model_dir: Path) -> str:
     meta["model_file"] = model_file.name
     meta["model_sha256"] = _sha256_file(model_file)
     _atomic_write_json(model_dir / f"{version}.json", meta)
-    _atomic_write_json(model_dir / CURRENT, {"model_version": version, "model_file": model_file.name,
-                                             "metadata_file": f"{version}.json"})
+    if make_current:
+        set_current(model_dir, version)
     return version
+
+
+def set_current(model_dir: Path, version: str) -> None:
+    """Point ``current.json`` at an already registered ``version`` (its files must exist)."""
+    model_dir = Path(model_dir)
+    version = _safe_version(str(version))
+    if not (model_dir / f"{version}.skops").exists() or not (model_dir / f"{version}.json").exists():
+        raise NoModelError(f"model {version} is not registered in {model_dir}")
+    _atomic_write_json(model_dir / CURRENT, {"model_version": version, "model_file": f"{version}.skops",
+                                             "metadata_file": f"{version}.json"})
+
+
+def current_version(model_dir: Path) -> str | None:
+    """The current model's version, or None when the registry has none."""
+    pointer = Path(model_dir) / CURRENT
+    if not pointer.exists():
+        return None
+    return json.loads(pointer.read_text(encoding="utf-8")).get("model_version")
 
 
 def load_current(model_dir: Path, allowed_types=ALLOWED_TYPES):

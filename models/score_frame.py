@@ -1,11 +1,16 @@
 """The gold/risk_scores layout shared by every detector (model, EARS, Farrington, persistence)."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+
+# Probability of escalation within 1, 2 and 4 weeks (the model's; null for detectors without horizons).
+HORIZON_SCORE_COLUMNS = ["score_h1", "score_h2", "score_h4"]
 
 RISK_SCORE_COLUMNS = [
     "region_code", "level", "week_start", "score", "risk_level", "flagged", "model_version",
     "reasons", "county_code", "region_name", "rank_in_week",
+    *HORIZON_SCORE_COLUMNS,
 ]
 
 
@@ -29,4 +34,5 @@ def unlevelled_scores(features_df: pd.DataFrame, score, model_version: str) -> p
                         else features_df["region_code"].astype(str).str[:6].add("000000").values),
         "region_name": features_df["region_name"].values if "region_name" in features_df else None,
         "rank_in_week": pd.array([pd.NA] * n, dtype="Int32"),
+        **{col: np.full(n, np.nan) for col in HORIZON_SCORE_COLUMNS},
     }, index=features_df.index)

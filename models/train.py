@@ -12,7 +12,8 @@ import pandas as pd
 import sklearn
 
 from features import FEATURE_COLUMNS, KEY_COLUMNS
-from models.escalation import train_escalation_model
+from models.escalation import (CONTEXT_COLUMNS, MODEL_COLUMNS, HorizonModels, add_context_features, model_columns,
+                               train_escalation_model)
 from models.labels import escalation_targets, read_episodes
 from models.registry import register
 
@@ -57,6 +58,9 @@ def train_from_tables(features_df: pd.DataFrame, episodes_df: pd.DataFrame, hori
         "training_townships": int(town["region_code"].nunique()),
         "training_data_sha256": fingerprint,
         "feature_columns": list(FEATURE_COLUMNS),
+        # Computed from the feature columns of the same week when scoring (models.escalation).
+        "context_columns": [c for c in model_columns(model) if c in CONTEXT_COLUMNS],
+        "alert_threshold": metrics["alert_threshold"],
         "horizon_weeks": int(horizon_weeks),
         "label": f"escalation episode of the township peaks in [week, week + {horizon_weeks} weeks]",
         "metrics": metrics,
@@ -66,13 +70,68 @@ def train_from_tables(features_df: pd.DataFrame, episodes_df: pd.DataFrame, hori
     return model, metadata
 
 
+HORIZONS = (1, 2, 4)
+DEFAULT_HORIZON = 4  # the contract's: gold/risk_scores.score is the chance of escalation within 4 weeks
+
+
+def train_horizons_from_tables(features_df: pd.DataFrame, episodes_df: pd.DataFrame, horizons=HORIZONS,
+                               **kwargs):
+    """One calibrated model per horizon (weeks) in one :class:`models.escalation.HorizonModels`.
+
+    Each horizon has its own labels (:func:`models.labels.escalation_targets`), its own time-ordered split
+    with a purge gap of that horizon, its own calibration and alert threshold. Returns ``(model, metadata)``;
+    the metadata's top-level ``metrics``, ``alert_threshold`` and ``horizon_weeks`` are the default
+    horizon's (4 weeks when trained), ``horizons`` holds every horizon's.
+    """
+    horizons = sorted({int(h) for h in horizons})
+    default = DEFAULT_HORIZON if DEFAULT_HORIZON in horizons else horizons[-1]
+    town = features_df[features_df["level"] == "township"].copy()
+    town["week_start"] = pd.to_datetime(town["week_start"]).dt.date
+    # Context features from whole weeks, before any week is left out.
+    town = add_context_features(town)
+    fitted, per_horizon, fingerprints, head = {}, {}, [], None
+    for h in horizons:
+        model, meta = train_from_tables(town, episodes_df, h, **kwargs)
+        if h == default:
+            head = meta
+        fitted[f"h{h}"] = model
+        per_horizon[f"h{h}"] = {"horizon_weeks": h, "label": meta["label"], "metrics": meta["metrics"],
+                                "alert_threshold": meta["alert_threshold"],
+                                "training_window": meta["training_window"], "training_rows": meta["training_rows"],
+                                "training_positives": meta["training_positives"], "model_kind": meta["model_kind"]}
+        fingerprints.append(meta["training_data_sha256"])
+    combined = HorizonModels(fitted, default=f"h{default}",
+                             thresholds={k: v["alert_threshold"] for k, v in per_horizon.items()},
+                             columns=MODEL_COLUMNS)
+    fingerprint = hashlib.sha256("".join(fingerprints).encode()).hexdigest()
+    metadata = dict(head)
+    metadata.update({
+        "model_kind": f"HorizonModels({', '.join(per_horizon)}) of {per_horizon[f'h{default}']['model_kind']}",
+        "horizon_weeks": default,
+        "horizons_weeks": horizons,
+        "horizons": per_horizon,
+        "metrics": per_horizon[f"h{default}"]["metrics"],
+        "alert_threshold": per_horizon[f"h{default}"]["alert_threshold"],
+        "training_data_sha256": fingerprint,
+        "training_window": per_horizon[f"h{default}"]["training_window"],
+        "label": per_horizon[f"h{default}"]["label"],
+    })
+    last = metadata["training_window"]["last_week"].replace("-", "")
+    metadata["model_version"] = f"escalation-h{''.join(map(str, horizons))}-{last}-{fingerprint[:8]}"
+    return combined, metadata
+
+
 def train_and_register(features_df: pd.DataFrame, episodes_df: pd.DataFrame, model_dir: Path,
-                       horizon_weeks: int = 4, **kwargs) -> str:
-    model, metadata = train_from_tables(features_df, episodes_df, horizon_weeks, **kwargs)
+                       horizon_weeks: int | None = None, horizons=HORIZONS, **kwargs) -> str:
+    """Train and register: every horizon of ``horizons`` in one artefact, or only ``horizon_weeks``."""
+    if horizon_weeks is not None:
+        model, metadata = train_from_tables(features_df, episodes_df, horizon_weeks, **kwargs)
+    else:
+        model, metadata = train_horizons_from_tables(features_df, episodes_df, horizons, **kwargs)
     return register(model, metadata, Path(model_dir))
 
 
-def train_from_lake(lake, truth_dir: Path, model_dir: Path, horizon_weeks: int = 4) -> str:
+def train_from_lake(lake, truth_dir: Path, model_dir: Path, horizon_weeks: int | None = None) -> str:
     """Convenience for the CLI (``fengqiao train``): features from the lake, episodes from ``truth_dir``."""
     from fengqiao.lake import read_table
 

@@ -199,7 +199,9 @@ def test_backtest_includes_new_detectors(tmp_path):
     truth = tmp_path / "truth"
     truth.mkdir()
     eps.to_csv(truth / "episodes.csv", index=False)
-    write_table(scores.drop(columns="total_contacts").assign(reasons=[[] for _ in range(len(scores))]),
+    flagged = (scores["region_code"] == towns[0]) & scores["total_contacts"].gt(50)
+    write_table(scores.drop(columns="total_contacts").assign(reasons=[[] for _ in range(len(scores))],
+                                                             flagged=flagged),
                 lake, "gold", "risk_scores")
     write_table(scores.drop(columns="score").assign(region_name="x"), lake, "gold", "region_week_features")
     res = backtest(lake, truth, budget_share=0.02, baselines=ALL_BASELINES)
@@ -211,5 +213,18 @@ def test_backtest_includes_new_detectors(tmp_path):
     assert len(set(res["weeks"])) == 1
     default = backtest(lake, truth, budget_share=0.02)
     assert list(default["detector"]) == ["model", *DEFAULT_BASELINES]
+    assert (default["protocol"] == "equal_capacity").all()
+    # Both protocols: every detector twice; as sent never alerts more than at equal capacity, and the model
+    # sends exactly its published flags (here: township 1 in weeks 60-62, enough contacts).
+    both = backtest(lake, truth, budget_share=0.02, baselines=ALL_BASELINES, protocol="both")
+    assert list(both["protocol"]) == ["equal_capacity"] * 7 + ["as_sent"] * 7
+    assert list(both["detector"]) == list(res["detector"]) * 2
+    by = both.set_index(["detector", "protocol"])
+    for name in res["detector"]:
+        assert by.loc[(name, "as_sent"), "alerts"] <= by.loc[(name, "equal_capacity"), "alerts"], name
+        assert by.loc[(name, "as_sent"), "weeks"] == by.loc[(name, "equal_capacity"), "weeks"]
+    assert by.loc[("model", "as_sent"), "alerts"] == 3 and by.loc[("model", "as_sent"), "detected"] == 1
+    assert by.loc[("model_lag1", "as_sent"), "alerts"] == 3       # the week after each flag
+    assert by.loc[("model", "as_sent"), "alerts_per_week"] == pytest.approx(3 / by.loc[("model", "as_sent"), "weeks"])
     with pytest.raises(ValueError):
         baseline_detectors(scores, ("nonsense",))

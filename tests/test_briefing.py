@@ -230,3 +230,51 @@ def test_overview_gives_week_on_week_and_year_on_year_change():
     without_last_year = _overview(weekly.drop(index=weeks[0]), scores, week, [])
     assert without_last_year["feeds"][-1]["yoy"] == "—"
     assert "同比" not in without_last_year["lead"] and "同比上升150.0%" in _overview(weekly, scores, week, [])["lead"]
+
+
+def _feed_health_rows(week, rows):
+    """gold/feed_health rows (jobs/gold_feed_health.COLUMNS) for ``week``: (feed, county, name, status, records,
+    baseline, ratio, days_since_data)."""
+    from jobs.gold_feed_health import COLUMNS, FEED_ZH, STATUS_ZH
+
+    out = []
+    for feed, county, name, status, records, baseline, ratio, since in rows:
+        out.append({"feed": feed, "feed_zh": FEED_ZH[feed], "county_code": county, "county_name": name,
+                    "week_start": week, "records": records, "days_with_data": 0 if records == 0 else 7,
+                    "last_data_date": week - dt.timedelta(days=since - 6), "days_since_data": since,
+                    "baseline_median": baseline, "ratio": ratio, "others_ratio": 1.0, "status": status,
+                    "status_zh": STATUS_ZH[status], "is_outage": status == "outage",
+                    "is_catch_up": status == "catch_up", "week_complete": True})
+    return pd.DataFrame(out, columns=COLUMNS)
+
+
+def test_outages_and_catch_ups_are_listed_per_feed_and_county(lake):
+    from outputs_lake import LIXIA, SHIZHONG, WEEK
+
+    section = _section(output_briefing.run(lake).read_text(encoding="utf-8"), "九、数据完整性")
+    assert "未找到数据报送监测表" in section  # no gold/feed_health yet: said, not silently skipped
+
+    health = _feed_health_rows(WEEK, [
+        ("hotline", LIXIA, "历下区", "outage", 0, 174.0, 0.0, 14),
+        ("workorders", SHIZHONG, "市中区", "catch_up", 220, 90.0, 2.44, 0),
+        ("mediation", LIXIA, "历下区", "ok", 40, 41.0, 0.98, 0),
+    ])
+    write_table(health, lake, "gold", "feed_health")
+    html = output_briefing.run(lake).read_text(encoding="utf-8")
+    section = _section(html, "九、数据完整性")
+    assert "热线·历下区：本周0条（近8周中位数174条），已连续14天无数据" in section
+    assert "判定为数据中断；该地区本周风险评分可能偏低" in section
+    assert "工单·市中区：本周220条（近8周中位数90条），为常态的244%，系中断后的集中补报" in section
+    assert "人民调解·历下区" not in section  # a normal feed is not listed
+    assert "历下区热线数据本周中断，请信息中心督促补报" in _section(html, "十一、工作建议")
+
+    from fengqiao.outputs.briefing import build_context
+
+    # The county edition lists only its own county's feeds.
+    shizhong = build_context(lake, WEEK, county_code=SHIZHONG)["completeness"]
+    assert shizhong["outages"] == [] and [c["county"] for c in shizhong["catch_ups"]] == ["市中区"]
+
+    write_table(_feed_health_rows(WEEK, [("hotline", LIXIA, "历下区", "ok", 170, 174.0, 0.98, 0)]),
+                lake, "gold", "feed_health")
+    section = _section(output_briefing.run(lake).read_text(encoding="utf-8"), "九、数据完整性")
+    assert "未发现数据中断或集中补报" in section and "判定为数据中断" not in section

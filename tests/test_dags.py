@@ -47,3 +47,87 @@ def test_assets_connect_the_stages(dagbag):
     assert "Asset" in features_schedule or "asset" in features_schedule.lower()
     for dag_id in ("fengqiao_briefing", "fengqiao_alerts"):
         assert "asset" in repr(dagbag.dags[dag_id].timetable).lower()
+
+
+# --- Spark-heavy tasks: in this process by default, submitted to the cluster when SPARK_MASTER names one ---
+
+SPARK_TASKS = {
+    "fengqiao_features": {"validate_silver": ["validate"], "build_features": ["features"]},
+    "fengqiao_ingest_hotline": {"build_silver_hotline_calls": ["silver", "hotline"]},
+    "fengqiao_ingest_workorders": {"build_silver_work_orders": ["silver", "workorders"]},
+    "fengqiao_ingest_mediation": {"build_silver_mediation_cases": ["silver", "mediation"]},
+}
+
+
+def _fresh_dagbag(monkeypatch, tmp_path, **env):
+    """DagBag parsed with ``env`` (None = unset); the DAG files read SPARK_MASTER when they are parsed."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path / "airflow"))
+    # Restored (unset) after the test even though spark_stage may set it while parsing.
+    monkeypatch.setenv("AIRFLOW_CONN_SPARK_DEFAULT", "")
+    monkeypatch.delenv("AIRFLOW_CONN_SPARK_DEFAULT")
+    for key, value in env.items():
+        if value is None:
+            monkeypatch.delenv(key, raising=False)
+        else:
+            monkeypatch.setenv(key, value)
+    dagbag = DagBag(dag_folder=str(DAGS_FOLDER))
+    assert dagbag.import_errors == {}
+    return dagbag
+
+
+def test_without_a_cluster_the_spark_stages_run_in_the_task_process(monkeypatch, tmp_path):
+    from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
+
+    dagbag = _fresh_dagbag(monkeypatch, tmp_path, SPARK_MASTER=None)
+    for dag_id, tasks in SPARK_TASKS.items():
+        for task_id, args in tasks.items():
+            op = dagbag.dags[dag_id].get_task(task_id)
+            assert not isinstance(op, SparkSubmitOperator), (dag_id, task_id)
+            assert list(op.op_args) == [args[0], args[1:]]  # fengqiao.submit.run_stage(stage, *args), in-process
+    features = dagbag.dags["fengqiao_features"]
+    assert features.get_task("validate_silver").retries == 0
+    assert "validate_silver" in features.get_task("build_features").upstream_task_ids
+    assert "land_bronze" in dagbag.dags["fengqiao_ingest_hotline"].get_task("build_silver_hotline_calls").upstream_task_ids
+
+
+def test_with_a_cluster_master_the_spark_stages_are_submitted_with_the_spark_provider(monkeypatch, tmp_path):
+    from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
+
+    master = "spark://spark-master:7077"
+    dagbag = _fresh_dagbag(monkeypatch, tmp_path, SPARK_MASTER=master, FENGQIAO_SPARK_EXECUTOR_MEMORY="3g",
+                           FENGQIAO_SPARK_DRIVER_MEMORY="2g")
+    submit_py = Path(__file__).resolve().parents[1] / "fengqiao" / "submit.py"
+    for dag_id, tasks in SPARK_TASKS.items():
+        for task_id, args in tasks.items():
+            op = dagbag.dags[dag_id].get_task(task_id)
+            assert isinstance(op, SparkSubmitOperator), (dag_id, task_id)
+            assert Path(op.application) == submit_py.resolve()
+            assert op.application_args == args
+            assert op._conn_id == "spark_default"
+            assert op.conf["spark.executor.memory"] == "3g" and op.conf["spark.driver.memory"] == "2g"
+            assert "spark.master" not in op.conf  # the connection gives --master
+    features = dagbag.dags["fengqiao_features"]
+    build = features.get_task("build_features")
+    assert {o.name for o in build.outlets} == {"fengqiao.gold.region_week_features"}
+    assert features.get_task("validate_silver").retries == 0
+    assert "validate_silver" in build.upstream_task_ids
+    ingest = dagbag.dags["fengqiao_ingest_workorders"].get_task("build_silver_work_orders")
+    assert {"land_bronze", "extract_work_orders_db"} <= ingest.upstream_task_ids
+
+    # The connection is derived from SPARK_MASTER: spark-submit gets it as --master, then the file and stage.
+    hook = build._get_hook()
+    assert hook._connection["master"] == master
+    command = hook._build_spark_submit_command(build.application)
+    assert command[command.index("--master") + 1] == master
+    assert command[-2:] == [str(submit_py.resolve()), "features"]
+    assert "spark.executor.memory=3g" in command
+
+
+def test_a_defined_spark_connection_wins_over_the_derived_one(monkeypatch, tmp_path):
+    # As docker-compose.yml defines it (a URI); parsing the DAGs must not replace it.
+    dagbag = _fresh_dagbag(monkeypatch, tmp_path, SPARK_MASTER="spark://spark-master:7077",
+                           AIRFLOW_CONN_SPARK_DEFAULT="spark://other-master:7078")
+    hook = dagbag.dags["fengqiao_features"].get_task("build_features")._get_hook()
+    assert hook._connection["master"] == "spark://other-master:7078"

@@ -18,6 +18,7 @@ DEMO_LAKE = ROOT / "var" / "demo" / "lake"
 
 from fengqiao.outputs.acknowledgements import DISPOSITION_COLUMNS  # noqa: E402
 from models.hotspots import OUTPUT_COLUMNS  # noqa: E402
+from jobs import gold_feed_health as jobs_feed_health  # noqa: E402
 
 EXPECTED_COLUMNS = {
     "hotline_calls": schemas.columns_of(schemas.HOTLINE_CALLS),
@@ -26,12 +27,14 @@ EXPECTED_COLUMNS = {
     "quarantine": schemas.columns_of(schemas.QUARANTINE),
     # region_name is published with the features but is not a model feature
     "region_week_features": [*KEY_COLUMNS, "region_name", *FEATURE_COLUMNS],
-    "risk_scores": schemas.columns_of(schemas.RISK_SCORES),
-    "baseline_scores": schemas.columns_of(schemas.RISK_SCORES),
+    # as published: the scoring job's columns plus data_gap (pipeline.score_regions, jobs/gold_feed_health.py)
+    "risk_scores": schemas.columns_of(schemas.RISK_SCORES_PUBLISHED),
+    "baseline_scores": schemas.columns_of(schemas.RISK_SCORES_PUBLISHED),
     "alerts": schemas.columns_of(schemas.ALERTS),
     # the producers' own column lists, so that a schema drifting from what is written fails here
     "hotspot_patterns": OUTPUT_COLUMNS,
     "alert_dispositions": DISPOSITION_COLUMNS,
+    "feed_health": jobs_feed_health.COLUMNS,
 }
 
 

@@ -1,6 +1,7 @@
 """docker-compose.yml describes a real deployment (no Docker daemon here, so its structure is checked)."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
@@ -52,3 +53,81 @@ def test_the_image_is_built_from_the_lock_file():
     assert "openjdk-17" in dockerfile
     for name in ("airflow-scheduler", "spark-master", "spark-worker"):
         assert load()["services"][name]["image"] == "fengqiao:latest"
+
+
+# --- a real deployment: Spark connection, shared lake, mail and keys --------------------------------
+
+AIRFLOW_SERVICES = ("airflow-scheduler", "airflow-apiserver", "airflow-dag-processor", "airflow-triggerer")
+
+
+def _default(value: str) -> str:
+    """The default of a ``${VAR:-default}`` reference (or the value itself)."""
+    match = re.fullmatch(r"\$\{\w+:-([^}]*)\}", str(value))
+    return match.group(1) if match else str(value)
+
+
+def _memory_mb(text: str) -> int:
+    number, unit = re.fullmatch(r"(\d+)([mg])", text.lower()).groups()
+    return int(number) * (1024 if unit == "g" else 1)
+
+
+def test_the_dags_spark_connection_is_the_compose_master():
+    services = load()["services"]
+    master_cmd = services["spark-master"]["command"]
+    master = f"spark://{master_cmd[master_cmd.index('--host') + 1]}:{master_cmd[master_cmd.index('--port') + 1]}"
+    assert master in services["spark-worker"]["command"]
+    for name in AIRFLOW_SERVICES:
+        env = services[name]["environment"]
+        assert env["SPARK_MASTER"] == master
+        # SparkSubmitOperator's connection (spark_default) points at the same master.
+        assert env["AIRFLOW_CONN_SPARK_DEFAULT"] == master
+        # The driver runs in this container: it must not listen on loopback (nor on "", which Spark reads as loopback).
+        assert "SPARK_LOCAL_IP" not in env
+        assert services[name]["depends_on"]["spark-master"]["condition"] == "service_healthy"
+
+
+def test_executors_fit_the_workers_and_share_the_lake_at_the_drivers_path():
+    services = load()["services"]
+    env = services["airflow-scheduler"]["environment"]
+    worker = services["spark-worker"]
+    cmd = worker["command"]
+    worker_memory, worker_cores = _memory_mb(cmd[cmd.index("--memory") + 1]), int(cmd[cmd.index("--cores") + 1])
+    assert _memory_mb(_default(env["FENGQIAO_SPARK_EXECUTOR_MEMORY"])) <= worker_memory
+    assert int(_default(env["FENGQIAO_SPARK_CORES_MAX"])) < worker_cores * worker["deploy"]["replicas"]
+    lake_path = env["FENGQIAO_LAKE"]
+    assert f"lake:{lake_path}" in worker["volumes"] and f"lake:{lake_path}" in services["airflow-scheduler"]["volumes"]
+    # The lake is read-write for executors (they write tables' files); the upstream drop is not theirs to read.
+    assert not any(str(v).endswith(":ro") and lake_path in str(v) for v in worker["volumes"])
+
+
+def test_mail_and_keys_come_from_the_operators_env_file():
+    services = load()["services"]
+    env = services["airflow-scheduler"]["environment"]
+    for key in ("FENGQIAO_SMTP_HOST", "FENGQIAO_SMTP_PORT", "FENGQIAO_SMTP_USER", "FENGQIAO_SMTP_PASSWORD",
+                "FENGQIAO_SMTP_SENDER", "FENGQIAO_SMTP_STARTTLS", "FENGQIAO_PSEUDONYM_KEY", "FENGQIAO_WEBHOOK_KEY"):
+        assert str(env[key]).startswith("${" + key), key
+    # Required secrets stop `docker compose up` when missing instead of running with a development key.
+    assert env["FENGQIAO_PSEUDONYM_KEY"].startswith("${FENGQIAO_PSEUDONYM_KEY:?")
+    # Every variable the compose file reads without a default is documented in docker/env.example.
+    text = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
+    example = (ROOT / "docker" / "env.example").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^(\w+)=", example, flags=re.M))
+    for name, rest in re.findall(r"\$\{(\w+)((?::[-?])?)", text):
+        if rest != ":-":
+            assert name in documented, name
+
+
+def test_every_fengqiao_variable_of_the_compose_file_is_read_by_the_settings():
+    settings_src = (ROOT / "fengqiao" / "settings.py").read_text(encoding="utf-8")
+    env = load()["services"]["airflow-scheduler"]["environment"]
+    for key in env:
+        if key.startswith("FENGQIAO_") or key == "SPARK_MASTER":
+            assert f'"{key}"' in settings_src, f"{key} is set in docker-compose.yml but fengqiao/settings.py never reads it"
+
+
+def test_healthchecks_use_tools_the_image_installs():
+    dockerfile = (ROOT / "docker" / "Dockerfile").read_text(encoding="utf-8")
+    for name, service in load()["services"].items():
+        test = (service.get("healthcheck") or {}).get("test")
+        if test and service.get("image") == "fengqiao:latest":
+            assert re.search(rf"apt-get install[^\n]*\b{test[1]}\b", dockerfile), (name, test[1])

@@ -199,9 +199,9 @@ def test_training_metrics_and_probabilities(trained):
 
 
 def test_pipeline_transforms():
-    from models.escalation import LOG_COLUMNS, PASSTHROUGH_COLUMNS, build_pipeline
+    from models.escalation import CONTEXT_COLUMNS, LOG_COLUMNS, MODEL_COLUMNS, PASSTHROUGH_COLUMNS, build_pipeline
 
-    assert set(LOG_COLUMNS) | set(PASSTHROUGH_COLUMNS) == set(FEATURE_COLUMNS)
+    assert set(LOG_COLUMNS) | set(PASSTHROUGH_COLUMNS) == set(MODEL_COLUMNS) == set(FEATURE_COLUMNS) | set(CONTEXT_COLUMNS)
     assert "total_contacts" in LOG_COLUMNS and "complaint_share" in PASSTHROUGH_COLUMNS
     assert "total_contacts_z_8w" in PASSTHROUGH_COLUMNS
     assert build_pipeline().steps[-1][0] == "hgb"
@@ -307,8 +307,9 @@ def test_registry_round_trip(trained, tmp_path):
     untrusted = sio.get_untrusted_types(file=tmp_path / f"{version}.skops")
     assert set(untrusted) <= ALLOWED_TYPES
     loaded, meta2 = load_current(tmp_path)
-    X = feats.loc[feats["level"] == "township", FEATURE_COLUMNS].astype(float)
-    np.testing.assert_allclose(loaded.predict_proba(X), model.predict_proba(X))
+    from models.escalation import predict_proba
+    town = feats[feats["level"] == "township"]
+    np.testing.assert_allclose(predict_proba(loaded, town), predict_proba(model, town))
     assert meta2["model_version"] == version and meta2["sklearn_version"]
     # A narrower allow-list refuses to load.
     with pytest.raises(UntrustedModelError):
@@ -491,3 +492,127 @@ def test_training_with_few_escalations(pairs, calibrated):
     assert (m["deployed"]["calibration_method"] != "none") == calibrated
     p = predict_proba(model, feats[feats["level"] == "township"])
     assert np.all((p >= 0) & (p <= 1))
+
+
+# --- context features, alert threshold, horizons ------------------------------------------------
+
+def test_context_features_separate_local_rise_from_county_wide_rise():
+    from models.escalation import CONTEXT_COLUMNS, add_context_features
+
+    feats = synthetic_features(n_weeks=12, seed=5)
+    week = wk(11)
+    town = (feats["level"] == "township") & (feats["week_start"] == week)
+    county_a = feats.loc[town, "county_code"].iloc[0]
+    in_a = town & (feats["county_code"] == county_a)
+    # County A: every township doubles (a new reporting channel); one township of county B triples alone.
+    feats.loc[in_a, "total_contacts_chg_8w"] = 2.0
+    feats.loc[in_a, "total_contacts"] = feats.loc[in_a, "total_contacts"] * 2
+    lone = feats.index[town & (feats["county_code"] != county_a)][0]
+    feats.loc[lone, "total_contacts_chg_8w"] = 3.0
+    feats.loc[lone, "total_contacts"] = feats.loc[lone, "total_contacts"] * 3
+    out = add_context_features(feats)
+    assert out.loc[feats["level"] == "county", CONTEXT_COLUMNS].isna().all().all()
+    rel = out.loc[town, "rel_county_chg_8w"]
+    assert rel.loc[lone] > 2.0                                       # against its county
+    assert rel.loc[in_a].between(0.7, 1.5).all()                     # with its county
+    assert out.loc[in_a, "county_rest_chg_8w"].min() > 1.5
+    shares = out.loc[in_a, "county_share"]
+    assert abs(shares.sum() - 1.0) < 1e-9
+    # Same week alone gives the same values: nothing depends on other weeks.
+    alone = add_context_features(feats[feats["week_start"] == week])
+    np.testing.assert_allclose(alone.loc[alone["level"] == "township", CONTEXT_COLUMNS].to_numpy(dtype=float),
+                               out.loc[town, CONTEXT_COLUMNS].to_numpy(dtype=float))
+
+
+def test_alert_threshold_meets_target_precision_on_calibration_rows():
+    from models.escalation import ALERT_MIN_ALERTS, choose_alert_threshold
+    from models.levels import SCORE_FLOOR
+
+    rng = np.random.default_rng(7)
+    weeks = np.repeat(np.arange(40), 100)
+    p = rng.uniform(0, 0.2, size=len(weeks))
+    y = (rng.uniform(size=len(weeks)) < p * 2).astype(int)   # precision rises with p
+    out = choose_alert_threshold(weeks, y, p, target_precision=0.3, budget_share=0.02)
+    t = out["threshold"]
+    assert t >= SCORE_FLOOR and "precision" in out
+    sent = pd.DataFrame({"w": weeks, "p": p, "y": y})
+    sent["r"] = sent.groupby("w")["p"].rank(ascending=False, method="first")
+    top = sent[(sent["r"] <= 2) & (sent["p"] >= t)]
+    assert len(top) >= ALERT_MIN_ALERTS and top["y"].mean() >= 0.3
+    assert out["precision"] == pytest.approx(top["y"].mean())
+    # Lower thresholds would miss the target: the next budget alert below t brings precision under it.
+    lower = sent[(sent["r"] <= 2) & (sent["p"] < t)].sort_values("p", ascending=False)
+    if len(lower):
+        assert pd.concat([top, lower.head(len(lower))])["y"].mean() < 0.3
+    # No escalation in the calibration rows: the base-rate rule, never below the floor.
+    none = choose_alert_threshold(weeks, np.zeros_like(y), p)
+    assert none["threshold"] == SCORE_FLOOR and "base rate" in none["method"]
+
+
+@pytest.fixture(scope="module")
+def trained_horizons():
+    from models.train import train_horizons_from_tables
+
+    pairs = spread_episodes()
+    feats = synthetic_features(episodes=pairs)
+    eps = episodes_frame(feats, pairs)
+    model, meta = train_horizons_from_tables(feats, eps, horizons=(1, 2, 4))
+    return feats, model, meta
+
+
+def test_horizon_models_register_and_score(trained_horizons, tmp_path):
+    from fengqiao.schemas import RISK_SCORES, columns_of
+    from jobs import gold_risk_scores
+    from models.escalation import HorizonModels, predict_horizons, predict_proba
+    from models.registry import load_current, register
+
+    feats, model, meta = trained_horizons
+    assert isinstance(model, HorizonModels) and model.horizons == [1, 2, 4]
+    assert meta["horizons_weeks"] == [1, 2, 4] and meta["horizon_weeks"] == 4
+    assert set(meta["horizons"]) == {"h1", "h2", "h4"}
+    for h in ("h1", "h2", "h4"):
+        assert meta["horizons"][h]["metrics"]["gap_weeks"] == int(h[1:])
+        assert 0 < meta["horizons"][h]["alert_threshold"]["threshold"] < 1
+    assert meta["model_version"].startswith("escalation-h124-")
+    version = register(model, meta, tmp_path)
+    loaded, meta2 = load_current(tmp_path)
+    assert meta2["model_version"] == version
+    town = feats[feats["level"] == "township"]
+    by_h = predict_horizons(loaded, town)
+    np.testing.assert_allclose(by_h[4], predict_proba(model, town))
+    # A longer horizon covers more weeks before a peak: its mean probability is higher.
+    assert by_h[1].mean() < by_h[4].mean()
+
+    out = gold_risk_scores.score_features(feats, loaded, meta2, budget_share=0.05)
+    assert list(out.columns) == columns_of(RISK_SCORES)
+    t = out[out["level"] == "township"]
+    assert t[["score_h1", "score_h2", "score_h4"]].notna().all().all()
+    np.testing.assert_allclose(t["score"], t["score_h4"])
+    threshold = gold_risk_scores.alert_threshold(meta2)
+    assert threshold == meta2["alert_threshold"]["threshold"]
+    assert (t.loc[t["flagged"], "score"] >= threshold).all()
+    assert not t.loc[t["score"] < threshold, "flagged"].any()
+    c = out[out["level"] == "county"]
+    assert (c["score_h4"] >= t.groupby(["county_code", "week_start"])["score_h4"].max()
+            .reindex(list(zip(c["county_code"], c["week_start"]))).to_numpy() - 1e-12).all()
+
+
+def test_baseline_scores_have_no_horizons(trained, tmp_path):
+    from jobs import gold_risk_scores
+
+    feats, _, _, _ = trained
+    base = gold_risk_scores.baseline_features(feats, budget_share=0.05)
+    assert base[["score_h1", "score_h2", "score_h4"]].isna().all().all()
+
+
+def test_reason_for_a_township_rising_against_its_county():
+    from models.reasons import explain
+
+    base = {c: 0.0 for c in FEATURE_COLUMNS}
+    row = pd.Series({**base, "week_start": wk(10), "total_contacts": 30.0, "total_contacts_chg_8w": 3.0,
+                     "county_rest_chg_8w": 1.05})
+    reasons = explain(row)
+    assert any("同区县其他乡镇仅上升5%" in r and "上升200%" in r for r in reasons), reasons
+    # Rising with the rest of its county: no such reason.
+    same = explain(row.copy().replace({1.05: 2.8}))
+    assert not any("同区县其他乡镇" in r for r in same), same

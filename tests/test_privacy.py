@@ -26,7 +26,20 @@ CASES = [
     ("我是李小明", "[姓名]", "李小明"),
     ("张伟反映工资没发", "[姓名]", "张伟"),
     ("来电人傅兰涛反映：屋顶漏水", "[姓名]", "傅兰涛"),
+    # A role followed by a name at the end of the text, or by a title standing for the name.
+    ("联系人张建国", "[姓名]", "张建国"),
+    ("联系人：张建国，电话见附件", "[姓名]", "张建国"),
+    ("当事人李女士", "[姓名]", "李女士"),
+    ("申请人王某某与被申请人赵先生因欠款纠纷", "[姓名]", "王某某"),
+    ("被申请人赵先生拖欠工资", "[姓名]", "赵先生"),
+    ("我是刘桂兰", "[姓名]", "刘桂兰"),
+    ("当事人张建国与邻居因宅基地争执", "[姓名]", "张建国"),
 ]
+
+# Headers and form words after a role that are not names: they must come out unchanged.
+ORDINARY_ROLE_WORDS = ["当事人数", "联系人电话", "联系人电话：", "当事人数3人", "当事人双方", "当事人之间",
+                       "申请人称", "联系人方式", "申请人申请调解", "当事人姓名,当事人电话,更新时间",
+                       "案件编号,纠纷类型,当事人数,涉案金额"]
 
 
 @pytest.mark.parametrize("text,token,secret", CASES)
@@ -42,6 +55,22 @@ def test_mask_spark_matches_python(spark):
     for row in rows:
         assert row["m"] == mask_text(row["t"]), row["t"]
     assert rows[-1]["m"] == ordinary  # ordinary words survive
+
+
+def test_both_names_of_a_pair_masked():
+    masked = mask_text("申请人王某某与被申请人赵先生因欠款纠纷")
+    assert masked == "申请人[姓名]与被申请人[姓名]因欠款纠纷"
+
+
+@pytest.mark.parametrize("text", ORDINARY_ROLE_WORDS)
+def test_role_headers_not_masked_python(text):
+    assert mask_text(text) == text
+
+
+def test_role_headers_not_masked_spark(spark):
+    df = spark.createDataFrame([(t,) for t in ORDINARY_ROLE_WORDS], "t string")
+    rows = df.select("t", mask_personal_data(F.col("t")).alias("m")).collect()
+    assert [r["m"] for r in rows] == ORDINARY_ROLE_WORDS
 
 
 def test_mask_known_names(spark):

@@ -93,8 +93,21 @@ def _digests(root: Path) -> dict[str, str]:
 def test_scales_presets():
     assert set(SCALES) == {"small", "city", "province"}
     assert SCALES["small"]["volume"] == SCALES["city"]["volume"] == 0.25
-    assert SCALES["province"]["volume"] == 1.0
     assert [SCALES[s]["weeks"] for s in ("small", "city", "province")] == [26, 104, 156]
+
+
+def test_province_volumes_follow_the_contract():
+    """Expected records a day at province scale fall in the source contract's ranges (no drop written)."""
+    from fengqiao.simulator import _counties
+    from fengqiao.simulator.feeds import RATE_HOTLINE, RATE_MEDIATION
+    from fengqiao.simulator.geography import build_geography
+
+    cfg = SCALES["province"]
+    geo = build_geography(_counties(cfg["counties"]), cfg["townships"], 42)
+    people = float(geo.t_pop.sum()) * cfg["volume"]
+    assert 1500 <= len(geo.t_code) <= 2000
+    assert 5_000 <= people * RATE_HOTLINE <= 15_000  # contract: ~5,000-15,000 calls a day
+    assert 2_000 <= people * RATE_MEDIATION <= 5_000  # ~2,000-5,000 cases a day
 
 
 def test_summary(drop):
@@ -410,3 +423,67 @@ def test_duplicate_export_has_identical_bytes(drop):
             seen.setdefault(hashlib.sha256(path.read_bytes()).hexdigest(), []).append(path.name)
     twins = [names for names in seen.values() if len(names) > 1]
     assert twins and all(len(set(names)) == len(names) for names in twins)
+
+
+def _caller(number: str | None) -> str:
+    """The caller number as the pipeline normalises it (fengqiao.privacy.normalise_phone)."""
+    digits = re.sub(r"[\s\-()（）]", "", number or "")
+    return re.sub(r"^(?:\+86|0086|86(?=1[3-9][0-9]{9}$))", "", digits)
+
+
+def _iso_week(ts: str) -> int | None:
+    try:
+        d = dt.date.fromisoformat(ts[:10])
+    except ValueError:
+        return None  # planted unparseable dates
+    return d.toordinal() // 7
+
+
+def test_repeat_callers_concentrate_in_escalations(drop):
+    """Repeat share per township-week as the features define it: a caller heard in the same township in
+    the 4 weeks before, or more than once this week. Higher inside escalation episodes than elsewhere."""
+    root, _ = drop
+    calls = {}
+    for c in _hotline_records(root):
+        week = _iso_week(c["started_at"])
+        if c["region_code"] and week is not None:
+            calls[c["call_id"]] = (township_of(c["region_code"]), _caller(c["caller_number"]), week)
+    per = Counter(calls.values())
+    n, rep = Counter(), Counter()
+    for (town, caller, week), k in per.items():
+        n[(town, week)] += k
+        if k > 1 or any(per.get((town, caller, week - j)) for j in range(1, 5)):
+            rep[(town, week)] += k
+    ep = pd.read_csv(root / "truth" / "episodes.csv", dtype=str)
+    inside = set()
+    for e in ep[ep["kind"] == "escalation"].itertuples():
+        first, last = _iso_week(e.start_week), _iso_week(e.end_week)
+        inside |= {(e.region_code, w) for w in range(first, last + 1)}
+    in_n = sum(n[k] for k in n if k in inside)
+    out_n = sum(n[k] for k in n if k not in inside)
+    in_share = sum(rep[k] for k in n if k in inside) / in_n
+    out_share = sum(rep[k] for k in n if k not in inside) / out_n
+    assert in_n > 50 and out_n > 1000
+    assert 0.01 < out_share < 0.1, out_share  # background repeat callers: a few % of calls
+    assert in_share > 2 * out_share, (in_share, out_share)
+
+
+def test_repeat_orders_link_the_same_person(drop, dirty):
+    """is_repeat/repeat_of point to an earlier order of the same caller on the same matter."""
+    root, _ = drop
+    number = {c["call_id"]: _caller(c["caller_number"]) for c in _hotline_records(root)}
+    orders = _orders(root, dirty).sort_values("updated_at").drop_duplicates("order_id", keep="last")
+    by_id = orders.set_index("order_id")
+    repeats = orders[orders["is_repeat"] == "true"]
+    assert len(repeats) > 20 and (repeats["repeat_of"] != "").all()
+    assert (orders.loc[orders["is_repeat"] == "false", "repeat_of"] == "").all()
+    linked = repeats[repeats["repeat_of"].isin(by_id.index)]
+    assert len(linked) > 0.9 * len(repeats)
+    prev = by_id.loc[linked["repeat_of"]]
+    assert (prev["created_at"].to_numpy() < linked["created_at"].to_numpy()).all()
+    assert (prev["region_code"].str[:9].to_numpy() == linked["region_code"].str[:9].to_numpy()).all()
+    same_type = [CATEGORY_TO_TYPE.get(a) == CATEGORY_TO_TYPE.get(b) for a, b in zip(prev["category"], linked["category"])
+                 if a in CATEGORY_TO_TYPE and b in CATEGORY_TO_TYPE]
+    assert same_type and all(same_type)
+    both_calls = [(number.get(a), number.get(b)) for a, b in zip(prev["call_id"], linked["call_id"]) if a and b]
+    assert len(both_calls) > 10 and all(x == y and x for x, y in both_calls)

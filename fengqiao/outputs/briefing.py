@@ -130,7 +130,7 @@ def build_context(lake: Lake, week_start: dt.date | None = None, county_code: st
     weekly = _weekly_totals(features)
     flagged = _hotspots(week_scores, features, week, names)
     counties = _county_rows(regions, features, week_scores, week, names)
-    completeness = _completeness(lake, weekly, week)
+    completeness = _completeness(lake, weekly, week, county_code)
     model_versions = sorted({str(v) for v in week_scores["model_version"].dropna()})
 
     return {
@@ -547,7 +547,7 @@ def _seasonal(features: pd.DataFrame, week: dt.date) -> list[dict]:
 _DAY_IN_PATH = re.compile(r"(\d{4}-\d{2}-\d{2})")
 
 
-def _completeness(lake: Lake, weekly: pd.DataFrame, week: dt.date) -> dict:
+def _completeness(lake: Lake, weekly: pd.DataFrame, week: dt.date, county_code: str | None = None) -> dict:
     week_days = {week + dt.timedelta(days=i) for i in range(7)}
     baseline_weeks = [week - dt.timedelta(days=7 * i) for i in range(1, BASELINE_WEEKS + 1)]
     present = [w for w in baseline_weeks if w in weekly.index]
@@ -585,13 +585,43 @@ def _completeness(lake: Lake, weekly: pd.DataFrame, week: dt.date) -> dict:
             "low": ratio is not None and ratio < 0.5,
             "days": days, "files": files, "quarantined": quarantined, "reasons": reasons, "notes": notes,
         })
+    health = _feed_health(lake, week, county_code)
     return {
         "feeds": feeds,
         "baseline_weeks": len(present),
         "manifest_note": manifest_note,
         "quarantine_note": quarantine_note,
         "issues": [f for f in feeds if f["notes"]],
+        **health,
     }
+
+
+def _feed_health(lake: Lake, week: dt.date, county_code: str | None) -> dict:
+    """Outages and catch-up bursts per feed and county this week, from gold/feed_health, in Chinese."""
+    try:
+        health = read_table(lake.gold("feed_health"))
+    except FileNotFoundError:
+        return {"outages": [], "catch_ups": [], "feed_health_note":
+                "未找到数据报送监测表（gold/feed_health），无法判断各县（市、区）数据是否中断。"}
+    mine = health[health["week_start"] == week]
+    if county_code is not None:
+        mine = mine[mine["county_code"].astype(str) == county_code]
+    outages, catch_ups = [], []
+    for r in mine.sort_values(["feed", "county_code"]).itertuples(index=False):
+        place, feed = scrub(str(r.county_name or r.county_code)), r.feed_zh
+        usual = "" if pd.isna(r.baseline_median) else f"（近8周中位数{_int(r.baseline_median)}条）"
+        if r.status in ("outage", "feed_down"):
+            silent = (f"已连续{int(r.days_since_data)}天无数据" if not pd.isna(r.days_since_data)
+                      and r.days_since_data >= 7 else f"仅为常态的{r.ratio:.0%}")
+            scope = "全市各县（市、区）同时中断，疑为导出故障" if r.status == "feed_down" else "其他县（市、区）报送正常"
+            outages.append({"feed": feed, "county": place, "status": r.status_zh,
+                            "text": f"{feed}·{place}：本周{_int(r.records)}条{usual}，{silent}，{scope}，"
+                                    f"判定为数据中断；该地区本周风险评分可能偏低，不代表平稳。"})
+        elif r.status == "catch_up":
+            catch_ups.append({"feed": feed, "county": place, "status": r.status_zh,
+                              "text": f"{feed}·{place}：本周{_int(r.records)}条{usual}，为常态的{r.ratio:.0%}，"
+                                      f"系中断后的集中补报，不代表矛盾纠纷激增。"})
+    return {"outages": outages, "catch_ups": catch_ups, "feed_health_note": None}
 
 
 def _read_manifest(lake: Lake) -> tuple[pd.DataFrame | None, str | None]:
@@ -728,6 +758,9 @@ def _recommendations(flagged: list[dict], completeness: dict, week: dt.date, nam
     if _weeks_to_festival(week) <= 8:
         out.append("春节前为拖欠农民工工资问题高发期，请各地司法行政机关配合人社部门开展冬季攻坚，"
                    "对工程建设领域欠薪线索优先受理、快速调处。")
+    if completeness.get("outages"):
+        places = "、".join(f"{o['county']}{o['feed']}" for o in completeness["outages"])
+        out.append(f"{places}数据本周中断，请信息中心督促补报；补报前相关地区的风险评分可能偏低，请结合实地排查研判。")
     for f in completeness["issues"]:
         if not f["serious"]:
             continue

@@ -147,7 +147,10 @@ def make_plan(geo, start: dt.date, n_weeks: int, seed: int, region_for_seasons: 
                     mult[j, k, w] = max(mult[j, k, w], 1 + 0.5 * max(1.0, MIN_SHARE / share[j, k]))
                     level[j, k, w] = max(level[j, k, w], 0.4 * f)
         city4 = geo.t_code[t][:4]
-        plan.pools.append([(person_name(text_rng), phone(text_rng, city4)) for _ in range(int(rng.integers(3, 11)))])
+        # The aggrieved parties who call again and again: a crowd's core for group disputes (unpaid
+        # workers, home owners, villagers), one or two families for a personal one.
+        size = int(rng.integers(8, 26)) if dtype in GROUP_TYPES else int(rng.integers(2, 6))
+        plan.pools.append([(person_name(text_rng), phone(text_rng, city4)) for _ in range(size)])
         plan.episode_type.append(dtype)
         add_truth(geo.t_code[t], dtype, s, p, e, "escalation", peak_multiplier=round(peak_mult, 2),
                   callers=len(plan.pools[-1]), neighbours=";".join(geo.t_code[j] for j in geo.t_neighbours[t][:2]))

@@ -8,7 +8,9 @@ the day folder it is exported in (usually its own day, sometimes 1-3 days late).
 from __future__ import annotations
 
 import datetime as dt
+import math
 import random
+from collections import deque
 
 import numpy as np
 
@@ -32,6 +34,17 @@ WEEKDAY = {"hotline": (1, 1, 1, 1, 1, .65, .6), "orders": (1, 1, 1, 1, 1, .45, .
 HOUR_W = np.array([1, .5, .3, .3, .3, .5, 1, 3, 8, 10, 10, 9, 6, 7, 9, 9, 8, 7, 5, 4, 3, 2.5, 2, 1.5])
 HOUR_P = HOUR_W / HOUR_W.sum()
 DAY = 86400
+# Repeat contact. Outside escalations a few % of calls come from someone who called about the same
+# matter (township and type) in the past four weeks; in an escalation the aggrieved parties of the
+# episode's pool take a rising share of its surge calls as the episode builds (domain notes:
+# "the same caller again and again").
+BACKGROUND_REPEAT = 0.04
+REPEAT_WINDOW_DAYS = 28
+POOL_SHARE = {"hotline": (0.45, 0.45), "orders": (0.4, 0.4)}  # chance a surge contact is a pool member: a + b x level
+
+
+# "THH:MM:SS+08:00" for every second of a day: timestamps are a day string plus one of these.
+_CLOCK = [f"T{h:02d}:{m:02d}:{x:02d}+08:00" for h in range(24) for m in range(60) for x in range(60)]
 
 
 class FeedBuilder(HotlineRecords, OrderRecords, MediationRecords):
@@ -47,22 +60,24 @@ class FeedBuilder(HotlineRecords, OrderRecords, MediationRecords):
         self.base = geo.t_pop[:, None] * mix / mix.sum(axis=1, keepdims=True)  # residents x type share
         self.days = [start + dt.timedelta(days=i) for i in range(n_days + 60)]
         self.daystr = [d.isoformat() for d in self.days]
+        self.daycompact = [d.strftime("%Y%m%d") for d in self.days]  # for record ids
         self.county_style = [DATE_FORMATS[i] for i in rng.choice(4, size=len(geo.county_codes), p=[.55, .2, .15, .1])]
         self.order_seq: dict[int, int] = {}
         self.call_seq: dict[int, int] = {}
         self.case_seq: dict[int, int] = {}
-        self.last_order: dict[tuple[int, int], str] = {}  # (township, type) -> newest order id
-        self.pool_order: dict[tuple[int, int], str] = {}  # (episode, caller) -> newest order id
+        # A person is [name, number, last day heard, [(created, order id), ...] or None]: episode pools, and recent callers
+        # per (township, type) who may call again about the same matter.
+        self.pool_people = [[[name, number, -1, None] for name, number in pool] for pool in plan.pools]
+        self.recent: dict[tuple[int, int], deque] = {}
         self.counts = {"hotline_calls": 0, "hotline_versions": 0, "orders": 0, "order_versions": 0,
                        "mediation_cases": 0, "mediation_versions": 0, "calls_without_region": 0}
         self.batch_digits = batch_digits  # records are batched per county (6) or per city (4)
+        self.t_batch = [code[:batch_digits] for code in geo.t_code]
 
     # --- helpers --------------------------------------------------------------------------------
     def iso(self, ts: int) -> str:
         d, s = divmod(int(ts), DAY)
-        h, s = divmod(s, 3600)
-        m, s = divmod(s, 60)
-        return f"{self.daystr[d]}T{h:02d}:{m:02d}:{s:02d}+08:00"
+        return self.daystr[d] + _CLOCK[s]
 
     def stamp(self, ts: int) -> str:
         return self.iso(ts)[:19].replace("T", " ")
@@ -72,7 +87,9 @@ class FeedBuilder(HotlineRecords, OrderRecords, MediationRecords):
         return 0 if x < 0.88 else 1 if x < 0.95 else 2 if x < 0.98 else 3
 
     def emit(self, feed: str, ts: int, t: int, row, r: random.Random) -> None:
-        self.sink.add(feed, int(ts) // DAY + self.late(r), self.geo.t_code[t][: self.batch_digits], row)
+        x = r.random()  # exported late: inlined ``late`` (called once per record version)
+        self.sink.add(feed, int(ts) // DAY + (0 if x < 0.88 else 1 if x < 0.95 else 2 if x < 0.98 else 3),
+                      self.t_batch[t], row)
 
     def region(self, r: random.Random, t: int, p_village: float, feed: str, day: int) -> str:
         if self.dirt.want("invalid_region_code", day, feed):
@@ -86,6 +103,46 @@ class FeedBuilder(HotlineRecords, OrderRecords, MediationRecords):
         if r.random() < p_village:
             return r.choice(self.geo.t_villages[t])[0]
         return self.geo.t_code[t]
+
+    def who(self, r: random.Random, feed: str, ti: int, ki: int, day: int, ep: int, lev: float) -> list | None:
+        """The person behind a contact if already known: an episode's aggrieved party or a recent caller.
+
+        ``ep`` is the episode of a surge contact (else -1). None means a new person; hotline callers
+        are then registered with ``remember`` so that they may call again.
+        """
+        if ep >= 0:
+            a, b = POOL_SHARE[feed]
+            if r.random() < a + b * lev:
+                pool = self.pool_people[ep]
+                active = max(1, math.ceil(len(pool) * (0.3 + 0.7 * lev)))  # more parties join as it builds
+                return pool[r.randrange(active)]
+        bucket = self.recent.get((ti, ki))
+        if not bucket or r.random() >= BACKGROUND_REPEAT:
+            return None
+        while bucket and bucket[0][2] < day - REPEAT_WINDOW_DAYS:
+            bucket.popleft()
+        if not bucket:
+            return None
+        person = bucket[r.randrange(len(bucket))]
+        return person if person[2] >= day - REPEAT_WINDOW_DAYS else None
+
+    def remember(self, ti: int, ki: int, name, number: str, day: int) -> list:
+        bucket = self.recent.setdefault((ti, ki), deque())
+        while bucket and bucket[0][2] < day - REPEAT_WINDOW_DAYS:
+            bucket.popleft()
+        person = [name, number, day, None]
+        bucket.append(person)
+        return person
+
+    @staticmethod
+    def restyle(r: random.Random, number: str) -> str:
+        """The same mobile number as another operator types it (the pipeline normalises them)."""
+        digits = number.replace("+86", "").replace(" ", "").replace("-", "")
+        if len(digits) != 11 or not digits.startswith("1") or r.random() < 0.6:
+            return number
+        x = r.random()
+        return digits if x < 0.4 else f"+86 {digits[:3]} {digits[3:7]} {digits[7:]}" if x < 0.7 else \
+            f"{digits[:3]}-{digits[3:7]}-{digits[7:]}"
 
     # --- intensities ----------------------------------------------------------------------------
     def intensity(self, feed: str, d0: int, d1: int, rate: float, county_mult=None) -> np.ndarray:

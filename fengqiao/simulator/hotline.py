@@ -8,6 +8,7 @@ from fengqiao.disputes import TYPE_LABELS
 from . import text as tx
 
 DAY = 86400
+_encode = json.JSONEncoder(ensure_ascii=False).encode  # one encoder for all records (json.dumps builds one per call)
 
 
 class HotlineRecords:
@@ -22,13 +23,14 @@ class HotlineRecords:
             surge, lev, ep = (False, 0.0, -1) if is_media else self.episode_state(ti, ki, day, ep_u[i])
             wage = self.wage(r, ki, day, ep if surge else -1)
             city4 = g.t_code[ti][:4]
-            member = -1
-            if surge and ep >= 0 and r.random() < 0.7:
-                member = r.randrange(len(self.plan.pools[ep]))
-                name, number = self.plan.pools[ep][member]
+            person = None if is_media else self.who(r, "hotline", ti, ki, day, ep if surge else -1, lev)
+            if person is not None:
+                name, number = person[0], self.restyle(r, person[1])
+                person[2] = day
             else:
                 name = tx.person_name(r) if r.random() < 0.7 else None
                 number = tx.phone(r, city4)
+                person = self.remember(ti, ki, name, number, day)
             pii.add("name", name), pii.add("phone", number)
             x = r.random()
             if is_media:
@@ -81,25 +83,25 @@ class HotlineRecords:
                 started = self.iso(start)
             sat = None if r.random() < 0.3 else (r.choice((1, 1, 2, 2, 3, 4)) if surge else r.choice((2, 3, 4, 4, 5, 5, 5)))
             self.call_seq[day] = self.call_seq.get(day, 0) + 1
-            call_id = f"RX{self.days[day].strftime('%Y%m%d')}{self.call_seq[day]:07d}"
+            call_id = f"RX{self.daycompact[day]}{self.call_seq[day]:07d}"
             order_id = None
             if rtype != "咨询" and not is_media:
                 p_open = min(0.95, 0.6 * float(self.plan.ord_county[g.t_county[ti], min(day // 7, self.plan.n_weeks - 1)]))
                 if r.random() < p_open:
                     order_id = self.order(r, start + duration + r.randint(120, 3600), ti, ki, ep_u[i], dict(
-                        call_id=call_id, name=name, number=number, member=member, surge=surge, lev=lev, ep=ep,
+                        call_id=call_id, name=name, number=number, person=person, surge=surge, lev=lev, ep=ep,
                         wage=wage, region=region, escalate=escalate))
             updated = start + duration + r.randint(30, 600)
             rec = {"call_id": call_id, "line": "12348" if r.random() < 0.6 else "12345", "started_at": started,
                    "duration_sec": duration, "caller_number": number, "caller_name": name, "region_code": region,
                    "address_text": address, "request_type": rtype, "topic": topic, "transcript": turns,
                    "satisfaction": sat, "work_order_id": order_id, "updated_at": self.iso(updated)}
-            self.emit("hotline", updated, ti, json.dumps(rec, ensure_ascii=False), r)
+            self.emit("hotline", updated, ti, _encode(rec), r)
             counts["hotline_calls"] += 1
             counts["hotline_versions"] += 1
             if r.random() < 0.01:  # a correction: the call-back satisfaction filled in a day or two later
                 rec["satisfaction"] = r.randint(1, 5)
                 rec["updated_at"] = self.iso(updated + r.randint(DAY // 2, 2 * DAY))
-                self.emit("hotline", updated + DAY, ti, json.dumps(rec, ensure_ascii=False), r)
+                self.emit("hotline", updated + DAY, ti, _encode(rec), r)
                 counts["hotline_versions"] += 1
 

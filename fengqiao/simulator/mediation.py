@@ -57,9 +57,10 @@ class MediationRecords:
         occurred = fmt_date(self.start + dt.timedelta(days=day - r.randint(0, 60)), style)
         group = surge and dtype in GROUP_TYPES
         parties = r.randint(5, 60) if group and r.random() < 0.4 + 0.5 * lev else (2 if r.random() < 0.8 else r.randint(3, 4))
-        if surge and ep >= 0 and r.random() < 0.5:
-            names = [p[0] for p in self.plan.pools[ep][:3]]
-            phone_txt = self.plan.pools[ep][0][1]
+        if surge and ep >= 0 and r.random() < 0.5:  # the episode's aggrieved parties register a case
+            first = r.randrange(len(self.plan.pools[ep]))
+            names = [p[0] for p in (self.plan.pools[ep] * 2)[first:first + min(parties, 3)]]
+            phone_txt = self.plan.pools[ep][first][1]
         else:
             names = [tx.person_name(r) for _ in range(min(parties, 3))]
             phone_txt = tx.phone(r, g.t_code[ti][:4]) if r.random() < 0.8 else ""

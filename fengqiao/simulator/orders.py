@@ -6,6 +6,7 @@ from fengqiao.disputes import CATEGORY_TO_TYPE, TYPE_LABELS
 from . import text as tx
 
 DAY = 86400
+ORDER_MARKS_REPEAT = 0.9  # the order system links most, not all, repeat requests to the earlier order
 TYPE_CATEGORIES: dict[str, list[str]] = {}
 for _cat, _t in CATEGORY_TO_TYPE.items():
     TYPE_CATEGORIES.setdefault(_t, []).append(_cat)
@@ -26,10 +27,11 @@ class OrderRecords:
         if call is None:
             surge, lev, ep = self.episode_state(ti, ki, day, u)
             wage = self.wage(r, ki, day, ep if surge else -1)
-            member = -1
-            if surge and ep >= 0 and r.random() < 0.6:
-                member = r.randrange(len(self.plan.pools[ep]))
-                name, number = self.plan.pools[ep][member]
+            # web, window and app requests: an aggrieved party or a recent caller may file one too
+            person = self.who(r, "orders", ti, ki, day, ep if surge else -1, lev)
+            if person is not None:
+                name, number = person[0], person[1]
+                person[2] = max(person[2], day)
             else:
                 name, number = (tx.person_name(r) if r.random() < 0.6 else None), None
             escalate = r.random() < ((0.15 + 0.5 * lev) if surge else 0.01)
@@ -37,12 +39,12 @@ class OrderRecords:
             channel = r.choice(("网络", "网络", "窗口", "移动端", "移动端"))
             call_id = ""
         else:
-            surge, lev, ep, wage, member = call["surge"], call["lev"], call["ep"], call["wage"], call["member"]
+            surge, lev, ep, wage, person = call["surge"], call["lev"], call["ep"], call["wage"], call["person"]
             name, number, escalate = call["name"], call["number"], call["escalate"]
             region = call["region"] or g.t_code[ti]  # the dispatcher resolves the place
             channel, call_id = "热线", call["call_id"]
         self.order_seq[day] = self.order_seq.get(day, 0) + 1
-        oid = f"GD{self.days[day].strftime('%Y%m%d')}{self.order_seq[day]:06d}"
+        oid = f"GD{self.daycompact[day]}{self.order_seq[day]:06d}"
         if r.random() < 0.04:
             category = r.choice(UNKNOWN_CATEGORIES)
         elif wage:
@@ -57,13 +59,14 @@ class OrderRecords:
         x = r.random()
         urgency = ("特急" if x < 0.05 + 0.25 * lev else "紧急" if x < 0.2 + 0.4 * lev else "一般") if surge else \
             ("特急" if x < 0.01 else "紧急" if x < 0.08 else "一般")
-        key = (ep, member) if member >= 0 else (ti, ki)
-        prev = self.pool_order.get(key) if member >= 0 else self.last_order.get(key)
-        repeat = bool(prev) and r.random() < ((0.3 + 0.5 * lev) if member >= 0 else 0.04)
-        if member >= 0:
-            self.pool_order[key] = oid
-        else:
-            self.last_order[key] = oid
+        # is_repeat/repeat_of: the same person's earlier order on the same matter, when the system links it
+        # (calls of a month are drawn before the web orders, so look up the person's orders by time)
+        prev = None
+        if person is not None:
+            earlier = [o for o in person[3] or () if o[0] < created]
+            prev = max(earlier)[1] if earlier else None
+            person[3] = (person[3] or []) + [(created, oid)]
+        repeat = bool(prev) and r.random() < ORDER_MARKS_REPEAT
         due = created + {"特急": 2, "紧急": 5, "一般": 15}[urgency] * DAY
         bad_created = self.dirt.want("unparseable_date", day, "workorders")
         created_txt = "2025-02-30T10:00:00+08:00" if bad_created else self.iso(created)

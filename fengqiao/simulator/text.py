@@ -225,3 +225,72 @@ def mediation_brief(r: random.Random, dtype: str, wage: bool, place: str, names:
     if escalate:
         s += f"当事人扬言{escalation_phrase(r, dtype)}，需重点关注。"
     return s
+
+
+# --- labelled texts for evaluating text models (not used by the drop writer) --------------------------
+
+def labelled_texts(seed: int, n: int, feed: str = "hotline", escalate_share: float = 0.1,
+                   types: tuple[str, ...] | None = None) -> list[dict]:
+    """``n`` texts of ``feed`` drawn with the generators above, each with its true type and cue label.
+
+    For evaluating text models against keyword rules and the lexicon: the drop itself does not say
+    which type a call was drawn for or whether its text carries an escalation phrase. Types are drawn
+    uniformly from ``types`` (default: all 15), about a third of 劳动争议 texts are wage arrears, and
+    ``escalate_share`` of texts carry an escalation phrase. Personal data is planted as in the feeds
+    (names, phones, ID and card numbers, street addresses), so callers must mask before use.
+
+    Each dict: ``feed, dispute_type, wage, escalate, cue`` (``threat``, ``collective`` or None), ``name``
+    (the record's known person names, 、-joined), ``pii`` (planted numbers and addresses), and the raw text
+    fields: hotline ``topic`` and ``transcript`` (turns), workorders ``category`` and ``summary``,
+    mediation ``summary`` (纠纷简介).
+    """
+    from fengqiao.disputes import CATEGORY_TO_TYPE, TYPE_LABELS
+
+    if feed not in ("hotline", "workorders", "mediation"):
+        raise ValueError(f"unknown feed {feed!r}")
+    r = random.Random(f"labelled-{feed}-{seed}")
+    labels = list(types or TYPE_LABELS)
+    categories: dict[str, list[str]] = {}
+    for cat, t in CATEGORY_TO_TYPE.items():
+        categories.setdefault(t, []).append(cat)
+    out = []
+    for _ in range(n):
+        dtype = r.choice(labels)
+        wage = dtype == "劳动争议" and r.random() < 0.35
+        escalate = r.random() < escalate_share
+        county, place = "历下区", r.choice(("姚家街道", "龙山街道", "埠村街道", "明水街道")) + r.choice(("东村", "西村", "南苑社区"))
+        rec: dict = {"feed": feed, "dispute_type": dtype, "wage": wage, "escalate": escalate, "pii": []}
+        if feed == "hotline":
+            name = person_name(r) if r.random() < 0.7 else None
+            pii: dict = {}
+            short = r.random() < 0.2
+            if not short and r.random() < 0.25:
+                pii["phone"] = phone(r)
+            if not short and r.random() < 0.08:
+                pii["id"] = id_number(r, "370102")
+            if not short and r.random() < 0.04:
+                pii["card"] = bank_card(r)
+            if not short and r.random() < 0.15:
+                pii["address"] = street_address(r, county)
+            rec.update(name=name, topic=topic(r, dtype, wage),
+                       transcript=transcript(r, dtype, wage, county + place, name, pii, escalate, short=short))
+            rec["pii"] = list(pii.values())
+            text = "".join(t["text"] for t in rec["transcript"])
+        elif feed == "workorders":
+            name = person_name(r) if r.random() < 0.6 else None
+            number = phone(r) if r.random() < 0.5 else None
+            cat = ("劳动社保/欠薪" if wage else r.choice(("劳动社保/劳动合同", "劳动社保/工伤")) if dtype == "劳动争议"
+                   else r.choice(categories[dtype]))  # as orders.py picks them
+            rec.update(name=name, category=cat,
+                       summary=order_summary(r, dtype, wage, county + place, name, number, escalate, dtype))
+            rec["pii"] = [number] if number and number in rec["summary"] else []
+            text = rec["summary"]
+        else:
+            names = [person_name(r) for _ in range(1 if r.random() < 0.8 else r.randint(2, 3))]
+            id_txt = id_number(r, "370102") if r.random() < 0.05 else None
+            rec.update(name="、".join(names), summary=mediation_brief(r, dtype, wage, place, names, escalate, id_txt))
+            rec["pii"] = [id_txt] if id_txt else []
+            text = rec["summary"]
+        rec["cue"] = (None if not escalate else "collective" if any(p in text for p in COLLECTIVE_SAY) else "threat")
+        out.append(rec)
+    return out

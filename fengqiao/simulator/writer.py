@@ -116,7 +116,8 @@ class DropWriter:
         if feed == "hotline":
             text = "\n".join(rows) + "\n"
             if r.random() < self.gz_share:
-                return stem + ".jsonl.gz", gzip.compress(text.encode("utf-8"), mtime=0)
+                # level 1: ~4x faster than the default 6 for ~15% more bytes; province drops gzip most files
+                return stem + ".jsonl.gz", gzip.compress(text.encode("utf-8"), compresslevel=1, mtime=0)
             if len(rows) > 1 and self.dirt.want("truncated_line", day, feed):
                 cut = len(text) - len(rows[-1]) // 2 - 1
                 text = text[:cut]

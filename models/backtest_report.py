@@ -1,0 +1,350 @@
+"""The backtest as one self-contained HTML file: both protocols side by side, with four plots inline as SVG.
+
+Written by ``fengqiao backtest`` to ``<lake>/reports/backtest/backtest.html`` (``REPORT_NAME``; a stable
+name, so a re-run replaces it) or ``--report PATH``. Readers are analysts and engineers: English only.
+
+Contents: a header with the data fingerprint (:func:`data_fingerprint`: the content of the gold tables the
+backtest read and of ``truth/episodes.csv``), the evaluated weeks, budget and model version; one table per
+protocol (:mod:`models.backtest` defines every metric and both protocols); and four plots:
+
+1. recall against the alert budget (``CURVE_BUDGETS``, 0.5 % to 10 % of townships a week), per protocol;
+2. lead time before the peak of each detected episode, per detector and protocol;
+3. a reliability diagram of the model's calibrated probabilities (``score`` against the 4-week label, and
+   ``score_h1``/``score_h2``/``score_h4`` against the 1/2/4-week labels when those columns hold values):
+   :func:`reliability_bins`;
+4. false alerts on confounders by confounder kind, per detector and protocol.
+
+The same data gives the same bytes: no timestamp in the file, and matplotlib's SVG ids and date metadata
+are fixed.
+"""
+from __future__ import annotations
+
+import hashlib
+import html
+import io
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from fengqiao.lake import Lake
+from models.backtest import (
+    CURVE_BUDGETS, PROB_HORIZON_WEEKS, PROTOCOLS, BacktestRun, alarm_rule_text, labelled_rows, recall_by_budget,
+)
+
+REPORT_NAME = "backtest.html"
+RELIABILITY_BINS = 10
+PROTOCOL_TITLES = {"equal_capacity": "Equal capacity (top share of townships every week)",
+                   "as_sent": "As sent (each detector's own alarm rule, capped at the same budget)"}
+# Tables read by the backtest, for the fingerprint.
+FINGERPRINT_TABLES = ("region_week_features", "risk_scores", "baseline_scores")
+
+
+def default_report_path(lake: Lake) -> Path:
+    return lake.root / "reports" / "backtest" / REPORT_NAME
+
+
+def data_fingerprint(lake: Lake, truth_dir: Path) -> str:
+    """16 hex digits of a sha256 over the *content* of the gold tables the backtest reads and episodes.csv.
+
+    File names are left out (Spark names files with a random id): the same rows written again give the
+    same fingerprint; any changed byte changes it. Hidden and ``_`` files (locks, markers) are skipped."""
+    digest = hashlib.sha256()
+    for table in FINGERPRINT_TABLES:
+        root = lake.gold(table)
+        entries = []
+        if root.is_dir():
+            for folder, dirs, files in os.walk(root):
+                dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))
+                for name in files:
+                    if name.startswith((".", "_")):
+                        continue
+                    path = Path(folder) / name
+                    rel_dir = path.parent.relative_to(root).as_posix()
+                    entries.append(f"{rel_dir}\0{hashlib.sha256(path.read_bytes()).hexdigest()}")
+        digest.update(f"{table}\n".encode())
+        for e in sorted(entries):
+            digest.update(e.encode() + b"\n")
+    episodes = Path(truth_dir) / "episodes.csv"
+    digest.update(b"episodes\n" + (hashlib.sha256(episodes.read_bytes()).hexdigest().encode()
+                                   if episodes.is_file() else b"missing"))
+    return digest.hexdigest()[:16]
+
+
+# --- measurements behind the plots -------------------------------------------------------------------
+
+def reliability_bins(p, y, n_bins: int = RELIABILITY_BINS) -> pd.DataFrame:
+    """Equal-width bins of predicted probability: ``bin, lo, hi, n, mean_predicted, observed_rate``.
+
+    Bin ``i`` holds ``lo <= p < hi`` with ``lo = i / n_bins``; the last bin also holds ``p = 1``. Empty bins
+    keep their row with ``n = 0`` and NaN means. ``observed_rate`` is the share of positive labels."""
+    p = np.clip(np.asarray(p, dtype=float), 0.0, 1.0)
+    y = np.asarray(y, dtype=float)
+    idx = np.minimum((p * n_bins).astype(int), n_bins - 1)
+    rows = []
+    for i in range(n_bins):
+        m = idx == i
+        n = int(m.sum())
+        rows.append({"bin": i, "lo": i / n_bins, "hi": (i + 1) / n_bins, "n": n,
+                     "mean_predicted": float(p[m].mean()) if n else float("nan"),
+                     "observed_rate": float(y[m].mean()) if n else float("nan")})
+    return pd.DataFrame(rows)
+
+
+def reliability_series(run: BacktestRun, detector: str = "model") -> dict[str, pd.DataFrame]:
+    """Reliability bins of the model's ``score`` (4-week label) and of ``score_h1/h2/h4`` when present."""
+    d = run.detectors.get(detector)
+    if d is None:
+        return {}
+    out = {}
+    for label, column, horizon in (("score (4-week label)", "score", PROB_HORIZON_WEEKS),
+                                   ("score_h1 (1-week label)", "score_h1", 1),
+                                   ("score_h2 (2-week label)", "score_h2", 2),
+                                   ("score_h4 (4-week label)", "score_h4", 4)):
+        if column not in d or pd.to_numeric(d[column], errors="coerce").notna().sum() == 0:
+            continue
+        p, y = labelled_rows(d, run.episodes, run.weeks, column, horizon, run.label_end)
+        if len(p):
+            out[label] = reliability_bins(p, y)
+    return out
+
+
+# --- plots ---------------------------------------------------------------------------------------------
+
+def _pyplot():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    # Deterministic SVG: fixed ids, text as text (smaller, searchable), no creation date.
+    matplotlib.rcParams.update({"svg.hashsalt": "fengqiao-backtest", "svg.fonttype": "none",
+                                "font.family": "DejaVu Sans", "font.size": 9})
+    return plt
+
+
+def _svg(fig) -> str:
+    plt = _pyplot()
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
+    plt.close(fig)
+    text = buf.getvalue()
+    return text[text.index("<svg"):]  # drop the XML declaration and DOCTYPE: inline in HTML
+
+
+def _colours(names):
+    plt = _pyplot()
+    cmap = plt.get_cmap("tab10")
+    return {n: cmap(i % 10) for i, n in enumerate(names)}
+
+
+def plot_recall_budget(curve: pd.DataFrame, detectors: list[str], protocols=PROTOCOLS,
+                       budget_share: float | None = None) -> str:
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(protocols), figsize=(5.2 * len(protocols), 3.8), sharey=True, squeeze=False)
+    colours = _colours(detectors)
+    for ax, proto in zip(axes[0], protocols):
+        part = curve[curve["protocol"] == proto]
+        for name in detectors:
+            c = part[part["detector"] == name].sort_values("budget")
+            ax.plot(c["budget"] * 100, c["recall"] * 100, marker="o", ms=3, label=name, color=colours[name],
+                    lw=2.2 if name == "model" else 1.2)
+        if budget_share is not None:
+            ax.axvline(budget_share * 100, color="grey", ls=":", lw=1)
+        ax.set_title(proto.replace("_", " "))
+        ax.set_xlabel("alert budget (% of townships per week; dotted: this backtest's)")
+        ax.set_ylim(-3, 103)
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("recall (% of episodes detected)")
+    axes[0][-1].legend(loc="lower right", fontsize=7)
+    return _svg(fig)
+
+
+def plot_lead_times(run: BacktestRun, detectors: list[str], protocols=PROTOCOLS) -> str:
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(protocols), figsize=(5.8 * len(protocols), 0.45 * len(detectors) + 1.6),
+                             sharex=True, squeeze=False)
+    rng = np.random.default_rng(0)  # jitter only; fixed so the report is reproducible
+    from matplotlib.ticker import MaxNLocator
+
+    for ax, proto in zip(axes[0], protocols):
+        labels = []
+        for i, name in enumerate(detectors):
+            out = run.outcomes(name, proto)
+            leads = out.loc[out["detected"], "lead_weeks"].to_numpy(dtype=float)
+            y = len(detectors) - 1 - i
+            if len(leads):
+                ax.boxplot([leads], positions=[y], vert=False, widths=0.5, showfliers=False)
+                ax.scatter(leads, y + rng.uniform(-0.15, 0.15, len(leads)), s=10, alpha=0.6, zorder=3)
+            labels.append(f"{name} ({len(leads)}/{len(out)})")
+        ax.set_yticks(range(len(detectors)), list(reversed(labels)))
+        ax.set_ylim(-0.7, len(detectors) - 0.3)
+        ax.set_xlim(left=-0.5)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_title(proto.replace("_", " "))
+        ax.set_xlabel("weeks of lead before the peak (detected episodes)")
+        ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return _svg(fig)
+
+
+def plot_reliability(series: dict[str, pd.DataFrame]) -> str:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(4.8, 4.4))
+    ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=1, label="perfect calibration")
+    for label, bins in series.items():
+        b = bins[bins["n"] > 0]
+        ax.plot(b["mean_predicted"], b["observed_rate"], marker="o", ms=4, label=f"{label}, n={int(b['n'].sum())}")
+    if not series:
+        ax.text(0.5, 0.5, "no model probabilities in the evaluated weeks", ha="center", va="center")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("mean predicted probability (bin)")
+    ax.set_ylabel("observed share escalating")
+    ax.legend(loc="upper left", fontsize=7)
+    ax.grid(alpha=0.3)
+    return _svg(fig)
+
+
+def plot_confounders(table: pd.DataFrame, detectors: list[str], protocols=PROTOCOLS) -> str:
+    plt = _pyplot()
+    kinds = sorted(c[3:] for c in table.columns if c.startswith("fa_"))
+    fig, axes = plt.subplots(1, len(protocols), figsize=(5.2 * len(protocols), 3.8), sharey=True, squeeze=False)
+    colours = _colours(kinds)
+    x = np.arange(len(detectors))
+    for ax, proto in zip(axes[0], protocols):
+        part = table[table["protocol"] == proto].set_index("detector")
+        bottom = np.zeros(len(detectors))
+        for kind in kinds:
+            vals = np.array([float(part.at[d, f"fa_{kind}"]) if d in part.index else 0.0 for d in detectors])
+            ax.bar(x, vals, bottom=bottom, label=kind, color=colours[kind])
+            bottom += vals
+        ax.set_xticks(x, detectors, rotation=35, ha="right")
+        ax.set_title(proto.replace("_", " "))
+        ax.grid(axis="y", alpha=0.3)
+    axes[0][0].set_ylabel("false alert-weeks on confounders (stacked by kind)")
+    if kinds:
+        axes[0][-1].legend(fontsize=7)
+    return _svg(fig)
+
+
+# --- HTML ------------------------------------------------------------------------------------------------
+
+def _cell(v, spec: str | None = None) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "—"
+    if spec:
+        return format(v, spec)
+    if isinstance(v, (float, np.floating)) and float(v).is_integer():
+        return str(int(v))
+    return html.escape(str(v))
+
+
+TABLE_COLUMNS = [
+    ("detector", "detector", None), ("alerts_per_week", "alerts / week", ".2f"), ("alerts", "alerts", None),
+    ("episodes", "episodes", None), ("detected", "detected", None), ("recall", "recall", ".0%"),
+    ("median_lead_weeks", "median lead (weeks)", ".1f"), ("precision", "precision", ".0%"),
+    ("false_alerts", "false alerts", None), ("false_alerts_confounder", "false on confounders", None),
+    ("average_precision", "avg precision (4 w)", ".3f"), ("brier", "Brier (4 w)", ".4f"),
+]
+
+
+def _table_html(part: pd.DataFrame, proto: str) -> str:
+    kinds = sorted(c for c in part.columns if c.startswith("fa_"))
+    cols = TABLE_COLUMNS + [(k, k, None) for k in kinds]
+    head = "".join(f"<th>{html.escape(t)}</th>" for _, t, _ in cols)
+    if proto == "as_sent":
+        head += "<th>alarm rule</th>"
+    body = []
+    for r in part.itertuples(index=False):
+        r = r._asdict()
+        cells = "".join(f"<td>{_cell(r.get(c), s)}</td>" for c, _, s in cols)
+        if proto == "as_sent":
+            cells += f"<td class='rule'>{html.escape(alarm_rule_text(r['detector']))}</td>"
+        body.append(f"<tr data-detector='{html.escape(r['detector'])}'>{cells}</tr>")
+    return (f"<table class='detectors' data-protocol='{proto}'><thead><tr>{head}</tr></thead>"
+            f"<tbody>{''.join(body)}</tbody></table>")
+
+
+CSS = """
+body{font-family:DejaVu Sans,Helvetica,Arial,sans-serif;margin:24px;color:#222;max-width:1200px}
+h1{font-size:20px} h2{font-size:16px;margin-top:28px} table{border-collapse:collapse;font-size:12px}
+th,td{border:1px solid #ccc;padding:3px 6px;text-align:right} th{background:#f2f2f2}
+td:first-child,td.rule{text-align:left} .meta td{text-align:left} .note{font-size:12px;color:#555}
+figure{margin:12px 0} figcaption{font-size:12px;color:#555}
+"""
+
+
+def render_report(run: BacktestRun, fingerprint: str, budgets=CURVE_BUDGETS) -> str:
+    """The report's HTML text for a :class:`~models.backtest.BacktestRun` (see the module docstring)."""
+    table = run.table
+    protocols = [p for p in PROTOCOLS if p in set(table["protocol"])]
+    detectors = list(dict.fromkeys(table["detector"]))
+    weeks = run.weeks
+    model_version = (str(table.loc[table["detector"] == "model", "model_version"].iloc[0])
+                     if (table["detector"] == "model").any() else "—")
+    n_towns = int(next(iter(run.detectors.values()))["region_code"].nunique()) if run.detectors else 0
+    meta = [("data fingerprint", fingerprint), ("lake", run.meta.get("lake", "—")),
+            ("truth", run.meta.get("truth", "—")),
+            ("evaluated weeks", f"{len(weeks)} ({weeks[0]} to {weeks[-1]})" if weeks else "0"),
+            ("townships", str(n_towns)),
+            ("alert budget", f"{run.budget_share:.1%} of townships per week"),
+            ("small-count guard (as sent)", f"total_contacts >= {run.min_contacts} that week"),
+            ("model", model_version),
+            ("escalation episodes evaluated", str(int(table["episodes"].iloc[0])) if len(table) else "0"),
+            ("labels known through", f"{run.label_end} (probability metrics use weeks whose "
+                                     f"{PROB_HORIZON_WEEKS}-week horizon ends by then)")]
+    meta_html = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in meta)
+
+    curve = recall_by_budget(run, budgets, protocols)
+    series = reliability_series(run)
+    figures = [
+        ("recall-budget", "Recall against alert budget",
+         f"Share of escalation episodes alerted between start and peak, budgets "
+         f"{', '.join(f'{b:.1%}' for b in budgets)} of townships per week. As sent, the model cannot exceed what "
+         f"the run flagged (its budget and alert threshold).", plot_recall_budget(curve, detectors, protocols, run.budget_share)),
+        ("lead-times", "Lead time before the peak",
+         "Weeks between the first alert in an episode's [start, peak] and its peak, per detected episode "
+         "(box: quartiles; in brackets: detected/evaluated episodes).", plot_lead_times(run, detectors, protocols)),
+        ("reliability", "Reliability of the model's probabilities",
+         f"Evaluated township-weeks binned by predicted probability ({RELIABILITY_BINS} equal bins); "
+         "observed share of rows whose township's escalation peaks within the horizon.", plot_reliability(series)),
+        ("confounders", "False alerts on confounders by kind",
+         "Alert-weeks inside a confounder's region and weeks and outside any escalation of that township.",
+         plot_confounders(table, detectors, protocols)),
+    ]
+    parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Fengqiao backtest "
+             f"{html.escape(fingerprint)}</title><style>{CSS}</style></head><body>",
+             "<h1>Fengqiao backtest: detectors against the simulator's ground truth</h1>",
+             f"<table class='meta'>{meta_html}</table>",
+             "<p class='note'>Definitions of every metric and of both protocols: <code>models/backtest.py</code>. "
+             "Simulated data: these figures show how well the pipeline separates planted escalations from "
+             "planted confounders, not how it will do on real exports.</p>"]
+    for proto in protocols:
+        parts.append(f"<h2>{html.escape(PROTOCOL_TITLES[proto])}</h2>")
+        parts.append(_table_html(table[table["protocol"] == proto], proto))
+    for key, title, caption, svg in figures:
+        parts.append(f"<h2>{html.escape(title)}</h2><figure id='{key}' class='plot'>{svg}"
+                     f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+    if series:
+        rows = []
+        for label, bins in series.items():
+            for b in bins[bins["n"] > 0].itertuples(index=False):
+                rows.append(f"<tr><td>{html.escape(label)}</td><td>{b.lo:.1f}–{b.hi:.1f}</td><td>{b.n}</td>"
+                            f"<td>{b.mean_predicted:.3f}</td><td>{b.observed_rate:.3f}</td></tr>")
+        parts.append("<h2>Reliability bins</h2><table class='reliability'><thead><tr><th>probability</th><th>bin</th>"
+                     "<th>rows</th><th>mean predicted</th><th>observed</th></tr></thead><tbody>"
+                     + "".join(rows) + "</tbody></table>")
+    parts.append("</body></html>\n")
+    return "\n".join(parts)
+
+
+def write_report(run: BacktestRun, path: Path, fingerprint: str, budgets=CURVE_BUDGETS) -> Path:
+    """Write :func:`render_report` to ``path`` (atomically: a reader never sees half a report)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(render_report(run, fingerprint, budgets), encoding="utf-8")
+    os.replace(tmp, path)
+    return path

@@ -1,0 +1,411 @@
+"""Text models: the dispute type of a call or order, and escalation cues in its words.
+
+Two scikit-learn Pipelines over jieba tokens (TF-IDF of words and word pairs, then a logistic
+regression, so both give ``predict_proba``):
+
+- **dispute type** (the 15 mediation types): trained on text whose type the upstream systems already
+  state — mediation 纠纷简介 labelled by 纠纷类型, and work-order summaries whose ``大类/小类`` the category
+  table (``fengqiao.disputes.CATEGORY_TO_TYPE``) maps for certain. Applied to hotline calls (the
+  operator's topic and the caller's turns) and to orders whose category the table does not know.
+- **escalation cue** (threats, 集体上访, 堵路, 民转刑 language; yes/no): trained on simulated texts whose
+  cue the simulator knows (``fengqiao.simulator.text.labelled_texts``), like the escalation model.
+
+Both train on masked text only (silver text is masked already; :func:`masked` masks again, so a
+caller passing raw text cannot put personal data into a model), and the tokenizer drops every token
+that holds a digit, so no number of any kind can enter a vocabulary. Rare tokens (names that slipped
+through) are cut by ``min_df``.
+
+Both are saved with skops through ``models.registry``, each kind in its own sub-folder of the model
+directory (``text_dispute_type/``, ``text_escalation_cue/``) with its own ``current.json``, so the
+escalation model's pointer is untouched. Silver falls back to the keyword rules and the lexicon when
+no text model is registered.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import os
+import re
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_score, recall_score
+from sklearn.pipeline import Pipeline
+
+from fengqiao.disputes import CATEGORY_TO_TYPE, TYPE_LABELS, keyword_type
+from fengqiao.lexicon import ESCALATION_TERMS
+from fengqiao.privacy import mask_text
+
+TYPE_KIND = "text_dispute_type"
+CUE_KIND = "text_escalation_cue"
+MIN_DF = 3  # a token must occur in 3 training texts: one person's name rarely does, a dispute word always
+
+_DIGIT = re.compile(r"[0-9０-９]")
+_WORDY = re.compile(r"[\u4e00-\u9fffA-Za-z]")
+_CALLER = "来电人:"
+
+
+def tokenize(text: str) -> list[str]:
+    """jieba words of ``text`` without punctuation and without any token holding a digit."""
+    return list(_tokens(text or ""))
+
+
+@functools.lru_cache(maxsize=20_000)
+def _tokens(text: str) -> tuple[str, ...]:
+    # Cached so that the cue model reuses the words the type model cut from the same batch
+    # (Arrow batches hold 10,000 rows); segmenting is most of the models' cost.
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    return tuple(t for t in jieba.lcut(text, HMM=False) if _WORDY.search(t) and not _DIGIT.search(t))
+
+
+# Types the text pipelines hold that skops does not trust by default (measured with scikit-learn 1.9 /
+# skops 0.16 by ``skops.io.get_untrusted_types`` on a fitted pipeline); loading accepts nothing else.
+TEXT_ALLOWED_TYPES = frozenset({
+    "models.text_models.tokenize",
+    "sklearn.pipeline.Pipeline",
+    "sklearn.feature_extraction.text.TfidfVectorizer",
+    "sklearn.feature_extraction.text.TfidfTransformer",
+    "sklearn.linear_model._logistic.LogisticRegression",
+    "builtins.frozenset",
+})
+
+
+def type_pipeline() -> Pipeline:
+    return Pipeline([
+        ("tfidf", TfidfVectorizer(tokenizer=tokenize, token_pattern=None, lowercase=False, ngram_range=(1, 2),
+                                  min_df=MIN_DF, sublinear_tf=True, dtype=np.float32)),
+        ("clf", LogisticRegression(C=10.0, max_iter=2000)),
+    ])
+
+
+def cue_pipeline() -> Pipeline:
+    return Pipeline([
+        ("tfidf", TfidfVectorizer(tokenizer=tokenize, token_pattern=None, lowercase=False, ngram_range=(1, 2),
+                                  min_df=MIN_DF, sublinear_tf=True, dtype=np.float32)),
+        ("clf", LogisticRegression(C=10.0, max_iter=2000, class_weight="balanced")),
+    ])
+
+
+# --- model inputs -------------------------------------------------------------------------------
+
+def masked(texts) -> list[str]:
+    """Texts masked with the pipeline's rules (a no-op on silver text, which is masked already)."""
+    return [mask_text(t) or "" for t in texts]
+
+
+def caller_turns(transcript_text: str | None) -> str:
+    """The caller's turns of a silver transcript (``坐席:…\\n来电人:…``): the operator's script says nothing."""
+    if not transcript_text:
+        return ""
+    return "".join(line[len(_CALLER):] for line in transcript_text.split("\n") if line.startswith(_CALLER))
+
+
+def hotline_input(topic: str | None, transcript_text: str | None) -> str:
+    """What the models read of a call: the operator's topic and the caller's turns."""
+    return f"{topic or ''}。{caller_turns(transcript_text)}"
+
+
+def transcript_text(turns: list[dict]) -> str:
+    """Turns joined as silver's ``transcript_text`` (before masking)."""
+    return "\n".join(f"{t.get('speaker') or ''}:{t.get('text') or ''}" for t in turns)
+
+
+def type_training_frame(mediation: pd.DataFrame, orders: pd.DataFrame | None = None) -> pd.DataFrame:
+    """(text, label, source, week_start) from silver frames whose type is stated by the upstream system.
+
+    ``mediation``: silver mediation_cases (``summary`` = masked 纠纷简介, ``dispute_type`` = 纠纷类型).
+    ``orders``: silver work_orders; only orders whose category the table maps are used (their label is the
+    table's, not a guess), so keyword guesses never train the model.
+    """
+    frames = []
+    m = mediation.dropna(subset=["summary"])
+    m = m[m["dispute_type"].isin(TYPE_LABELS)]
+    frames.append(pd.DataFrame({"text": masked(m["summary"]), "label": m["dispute_type"].to_numpy(),
+                                "source": "mediation", "week_start": m.get("week_start")}))
+    if orders is not None and len(orders):
+        o = orders.dropna(subset=["summary", "category"])
+        mapped = o["category"].str.strip().map(CATEGORY_TO_TYPE)
+        o, mapped = o[mapped.notna()], mapped[mapped.notna()]
+        frames.append(pd.DataFrame({"text": masked(o["summary"]), "label": mapped.to_numpy(),
+                                    "source": "workorders", "week_start": o.get("week_start")}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def fingerprint(texts, labels) -> str:
+    """sha256 of the sorted (label, text) pairs: the same training data gives the same version."""
+    h = hashlib.sha256()
+    for label, text in sorted(zip(map(str, labels), texts)):
+        h.update(f"{label}\t{text}\n".encode("utf-8"))
+    return h.hexdigest()
+
+
+# --- baselines and metrics -------------------------------------------------------------------------
+
+def keyword_types(topics, transcripts) -> list[str]:
+    """Silver's keyword rule: the topic's first matching rule, else the transcript's, else 其他."""
+    return [keyword_type(t) or keyword_type(s) or "其他" for t, s in zip(topics, transcripts)]
+
+
+def lexicon_flags(texts) -> np.ndarray:
+    return np.array([any(term in (t or "") for term in ESCALATION_TERMS) for t in texts])
+
+
+def type_metrics(y_true, y_pred, top_confusions: int = 5) -> dict:
+    labels = [t for t in TYPE_LABELS if t in set(y_true) | set(y_pred)]
+    cm = confusion_matrix(y_true, y_pred, labels=labels)
+    pairs = [(int(cm[i, j]), labels[i], labels[j]) for i in range(len(labels)) for j in range(len(labels))
+             if i != j and cm[i, j]]
+    pairs.sort(reverse=True)
+    recall = {labels[i]: round(float(cm[i, i] / cm[i].sum()), 4) for i in range(len(labels)) if cm[i].sum()}
+    return {"n": int(len(y_true)), "accuracy": round(float(accuracy_score(y_true, y_pred)), 4),
+            "macro_f1": round(float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)), 4),
+            "recall_by_type": recall,
+            "top_confusions": [f"{t}→{p}: {n}" for n, t, p in pairs[:top_confusions]]}
+
+
+def cue_metrics(y_true, y_pred) -> dict:
+    y_true, y_pred = np.asarray(y_true, bool), np.asarray(y_pred, bool)
+    return {"n": int(len(y_true)), "positives": int(y_true.sum()),
+            "accuracy": round(float(accuracy_score(y_true, y_pred)), 4),
+            "precision": round(float(precision_score(y_true, y_pred, zero_division=0)), 4),
+            "recall": round(float(recall_score(y_true, y_pred, zero_division=0)), 4),
+            "f1": round(float(f1_score(y_true, y_pred, zero_division=0)), 4)}
+
+
+# --- simulated evaluation sets ---------------------------------------------------------------------
+
+def simulated_hotline_eval(seed: int, n: int) -> pd.DataFrame:
+    """Held-out simulated calls as silver sees them: masked topic and transcript, true type and cue."""
+    from fengqiao.simulator.text import labelled_texts
+
+    rows = labelled_texts(seed, n, "hotline")
+    raw = [transcript_text(r["transcript"]) for r in rows]
+    # silver masks the record's own name first, then the rules (mask_known_names, mask_personal_data)
+    own = [t.replace(r["name"], "[姓名]") if r["name"] and len(r["name"]) >= 2 else t for t, r in zip(raw, rows)]
+    frame = pd.DataFrame({
+        "topic_raw": [r["topic"] for r in rows], "transcript_raw": raw,
+        "topic": masked([r["topic"] for r in rows]), "transcript_text": masked(own),
+        "dispute_type": [r["dispute_type"] for r in rows], "escalate": [r["escalate"] for r in rows],
+        "cue": [r["cue"] for r in rows], "pii": [r["pii"] for r in rows]})
+    frame["model_text"] = [hotline_input(t, s) for t, s in zip(frame["topic"], frame["transcript_text"])]
+    return frame
+
+
+def simulated_cue_texts(seed: int, n_per_feed: int, escalate_share: float = 0.2) -> pd.DataFrame:
+    """Masked texts of the three feeds (as the models read them) with their known cue label."""
+    from fengqiao.simulator.text import labelled_texts
+
+    parts = []
+    for feed in ("hotline", "workorders", "mediation"):
+        rows = labelled_texts(seed, n_per_feed, feed, escalate_share=escalate_share)
+        if feed == "hotline":
+            texts = [hotline_input(r["topic"], transcript_text(r["transcript"])) for r in rows]
+        else:
+            texts = [r["summary"] for r in rows]
+        texts = [t.replace(r["name"], "[姓名]") if r["name"] and len(r["name"]) >= 2 else t
+                 for t, r in zip(texts, rows)]
+        parts.append(pd.DataFrame({"text": masked(texts), "escalate": [r["escalate"] for r in rows],
+                                   "cue": [r["cue"] for r in rows], "feed": feed}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def simulated_type_training(seed: int, n_per_feed: int) -> pd.DataFrame:
+    """Mediation briefs and mapped work-order summaries of a simulated province, as silver holds them."""
+    from fengqiao.simulator.text import labelled_texts
+
+    med = labelled_texts(seed, n_per_feed, "mediation")
+    orders = labelled_texts(seed, n_per_feed, "workorders")
+
+    def own(rows):  # silver masks each record's known names before the rules
+        out = []
+        for r in rows:
+            s = r["summary"]
+            for name in (r["name"] or "").split("、"):
+                if len(name) >= 2:
+                    s = s.replace(name, "[姓名]")
+            out.append(s)
+        return out
+
+    mediation = pd.DataFrame({"summary": own(med), "dispute_type": [r["dispute_type"] for r in med]})
+    work = pd.DataFrame({"summary": own(orders), "category": [r["category"] for r in orders]})
+    return type_training_frame(mediation, work)
+
+
+# --- training, registering, loading ----------------------------------------------------------------
+
+def train_type_model(training: pd.DataFrame) -> Pipeline:
+    return type_pipeline().fit(training["text"].tolist(), training["label"].to_numpy())
+
+
+def train_cue_model(texts: pd.DataFrame) -> Pipeline:
+    return cue_pipeline().fit(texts["text"].tolist(), texts["escalate"].to_numpy(bool))
+
+
+def _window(week_start) -> dict:
+    weeks = pd.Series(week_start).dropna() if week_start is not None else pd.Series([], dtype=object)
+    if weeks.empty:
+        return {"first_week": None, "last_week": None}
+    return {"first_week": str(pd.Timestamp(weeks.min()).date()), "last_week": str(pd.Timestamp(weeks.max()).date())}
+
+
+def register_text_model(model: Pipeline, kind: str, model_dir: Path, texts, labels, metrics: dict,
+                        week_start=None, extra: dict | None = None) -> str:
+    """Save a fitted text pipeline with its metadata under ``model_dir/<kind>/``; returns its version."""
+    from models.registry import register
+
+    if kind not in (TYPE_KIND, CUE_KIND):
+        raise ValueError(f"unknown text model kind {kind!r}")
+    fp = fingerprint(texts, labels)
+    window = _window(week_start)
+    stamp = (window["last_week"] or time.strftime("%Y-%m-%d")).replace("-", "")
+    counts = pd.Series(list(labels)).astype(str).value_counts().sort_index()
+    meta = {
+        "model_version": f"{kind.replace('_', '-')}-{stamp}-{fp[:8]}",
+        "kind": kind,
+        "training_window": window,
+        "training_data_sha256": fp,
+        "training_rows": int(len(texts)),
+        "label_counts": {k: int(v) for k, v in counts.items()},
+        "vocabulary_size": int(len(model.named_steps["tfidf"].vocabulary_)),
+        "metrics": metrics,
+        "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        **(extra or {}),
+    }
+    return register(model, meta, Path(model_dir) / kind)
+
+
+def load_text_model(model_dir: Path, kind: str):
+    """``(pipeline, metadata)`` of the current text model of ``kind``, or None when none is registered."""
+    from models.registry import ALLOWED_TYPES, NoModelError, load_current
+
+    folder = Path(model_dir) / kind
+    if not (folder / "current.json").exists():
+        return None
+    try:
+        return load_current(folder, allowed_types=ALLOWED_TYPES | TEXT_ALLOWED_TYPES)
+    except NoModelError:
+        return None
+
+
+@dataclass
+class TextModels:
+    """The registered text models silver applies; either may be None (then its rule is used)."""
+    dispute_type: Pipeline | None
+    cue: Pipeline | None
+    versions: dict
+
+    @classmethod
+    def load(cls, model_dir: Path) -> "TextModels | None":
+        found = {kind: load_text_model(model_dir, kind) for kind in (TYPE_KIND, CUE_KIND)}
+        if not any(found.values()):
+            return None
+        return cls(dispute_type=found[TYPE_KIND][0] if found[TYPE_KIND] else None,
+                   cue=found[CUE_KIND][0] if found[CUE_KIND] else None,
+                   versions={k: v[1]["model_version"] for k, v in found.items() if v})
+
+
+def evaluate_type_model(model: Pipeline, held_out: pd.DataFrame) -> dict:
+    """Classifier vs silver's keyword rules on held-out simulated calls (``simulated_hotline_eval``)."""
+    predicted = predict_types(model, held_out["model_text"].tolist())
+    keywords = keyword_types(held_out["topic_raw"], held_out["transcript_raw"])
+    return {"classifier": type_metrics(held_out["dispute_type"], predicted),
+            "keyword_rules": type_metrics(held_out["dispute_type"], keywords)}
+
+
+def evaluate_cue_model(model: Pipeline, held_out: pd.DataFrame) -> dict:
+    predicted = model.predict(held_out["text"].tolist()).astype(bool)
+    lexicon = lexicon_flags(held_out["text"])
+    return {"model": cue_metrics(held_out["escalate"], predicted),
+            "lexicon": cue_metrics(held_out["escalate"], lexicon),
+            "model_or_lexicon": cue_metrics(held_out["escalate"], predicted | lexicon)}
+
+
+def train_and_register_text_models(model_dir: Path, mediation: pd.DataFrame, orders: pd.DataFrame | None,
+                                   seed: int, echo=print, eval_size: int = 3000, cue_size: int = 3000,
+                                   max_rows: int = 60_000) -> dict:
+    """Train both text models, measure them on held-out simulated texts (seed + 1), register them.
+
+    The type model learns from the given silver frames (a simulated province's, in the bootstrap);
+    the cue model from simulated texts of ``seed``. Held-out texts use another seed.
+    """
+    training = type_training_frame(mediation, orders)
+    if len(training) > max_rows:  # a city's silver holds ~350 k texts; the words repeat long before that
+        training = training.sample(n=max_rows, random_state=seed).reset_index(drop=True)
+    type_model = train_type_model(training)
+    type_eval = evaluate_type_model(type_model, simulated_hotline_eval(seed + 1, eval_size))
+    v_type = register_text_model(type_model, TYPE_KIND, model_dir, training["text"], training["label"],
+                                 {"held_out_hotline": type_eval, "held_out_seed": seed + 1},
+                                 training["week_start"], {"training_sources": training["source"].value_counts().to_dict()})
+    echo(f"  text dispute-type model {v_type}: accuracy {type_eval['classifier']['accuracy']} "
+         f"vs keyword rules {type_eval['keyword_rules']['accuracy']} on {eval_size} held-out simulated calls")
+    cue_train = simulated_cue_texts(seed, cue_size // 3)
+    cue_model = train_cue_model(cue_train)
+    cue_eval = evaluate_cue_model(cue_model, simulated_cue_texts(seed + 1, eval_size // 3))
+    v_cue = register_text_model(cue_model, CUE_KIND, model_dir, cue_train["text"], cue_train["escalate"],
+                                {"held_out": cue_eval, "held_out_seed": seed + 1}, None,
+                                {"training_seed": seed})
+    echo(f"  text escalation-cue model {v_cue}: F1 {cue_eval['model']['f1']} vs lexicon {cue_eval['lexicon']['f1']}")
+    return {"dispute_type": v_type, "cue": v_cue, "type_eval": type_eval, "cue_eval": cue_eval}
+
+
+# --- Spark: applying the models in silver ----------------------------------------------------------
+
+def predict_types(model: Pipeline, texts: list[str]) -> np.ndarray:
+    """The classifier's types; 其他 for a text with no known word (nothing to go on, as the keyword rules say)."""
+    features = model.named_steps["tfidf"].transform(texts)
+    predicted = model.named_steps["clf"].predict(features).astype(object)
+    predicted[features.getnnz(axis=1) == 0] = "其他"
+    return predicted
+
+
+def predict_frame(pdf: pd.DataFrame, models: TextModels, text_col: str = "_model_text",
+                  type_col: str | None = "dispute_type", keep_type_col: str | None = None,
+                  cue_col: str | None = "has_escalation_terms") -> pd.DataFrame:
+    """One pandas batch: model text -> dispute type (unless ``keep_type_col`` holds one) and cue flag.
+
+    The cue column keeps the lexicon's hits (the model adds to them, never removes a listed term).
+    """
+    texts = pdf[text_col].fillna("")
+    if models.dispute_type is not None and type_col and len(texts):
+        todo = pdf[keep_type_col].isna().to_numpy() if keep_type_col else np.ones(len(texts), bool)
+        types = pdf[keep_type_col].to_numpy(object).copy() if keep_type_col else np.empty(len(texts), object)
+        if todo.any():
+            types[todo] = predict_types(models.dispute_type, texts[todo].tolist())
+        pdf[type_col] = types
+    if models.cue is not None and cue_col and len(texts):
+        pdf[cue_col] = pdf[cue_col].fillna(False).astype(bool).to_numpy() | models.cue.predict(texts.tolist()).astype(bool)
+    return pdf
+
+
+def _local_workers_use_this_python(spark) -> None:
+    """Make a local session's Python workers this interpreter (its pandas, scikit-learn and jieba).
+
+    PySpark starts workers with ``$PYSPARK_PYTHON`` or else whatever ``python3`` is on PATH, which need
+    not be the project's environment; fengqiao.spark sets ``spark.pyspark.python`` for clusters only.
+    """
+    sc = spark.sparkContext
+    if not os.environ.get("PYSPARK_PYTHON") and sc.master.startswith("local") and sc.pythonExec == "python3":
+        sc.pythonExec = sys.executable
+
+
+def apply_text_models(df, models: TextModels, out_schema, text_col: str = "_model_text",
+                      type_col: str | None = "dispute_type", keep_type_col: str | None = None,
+                      cue_col: str | None = "has_escalation_terms"):
+    """``df`` with the models applied batch by batch (``mapInPandas``), as ``out_schema`` (helpers dropped)."""
+    names = [f.name for f in out_schema.fields]
+    _local_workers_use_this_python(df.sparkSession)
+
+    def batches(iterator):
+        for pdf in iterator:
+            yield predict_frame(pdf, models, text_col, type_col, keep_type_col, cue_col)[names]
+
+    return df.mapInPandas(batches, out_schema)

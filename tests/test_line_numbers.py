@@ -1,0 +1,65 @@
+"""Quarantine line numbers for CSV and JSON-lines files: the true 1-based line of each record."""
+from __future__ import annotations
+
+import gzip
+import json
+
+from jobs import silver_common as C
+from jobs import silver_hotline_calls as H
+from fengqiao.lake import Lake
+
+
+def _call(call_id: str) -> str:
+    return json.dumps({"call_id": call_id, "line": "12348", "started_at": "2025-03-03T09:15:22+08:00",
+                       "transcript": [{"speaker": "来电人", "text": "工资没发"}]}, ensure_ascii=False)
+
+
+def test_hotline_line_numbers(spark, tmp_path):
+    lake = Lake(tmp_path / "lake")
+    day = lake.bronze("hotline") / "2025-03-03"
+    day.mkdir(parents=True)
+    # line 1 good, 2 blank, 3 good, 4 truncated, 5 good, 6 garbage, 7 truncated last line
+    lines = [_call("c1"), "", _call("c3"), _call("c4")[:30], _call("c5"), "not json at all", _call("c7")[:20]]
+    (day / "calls-a.jsonl").write_text("\r\n".join(lines), encoding="utf-8")
+    with gzip.open(day / "calls-b.jsonl.gz", "wt", encoding="utf-8") as handle:
+        handle.write("\n".join([_call("g1"), "{broken", "", "", _call("g5")]) + "\n")
+    rows = H.read_raw_hotline(spark, lake).collect()
+    got = {(r["source_file"].rsplit("/", 1)[1], r["line_no"], r["call_id"], r[C.CORRUPT] is not None) for r in rows}
+    assert got == {
+        ("calls-a.jsonl", 1, "c1", False), ("calls-a.jsonl", 3, "c3", False), ("calls-a.jsonl", 4, None, True),
+        ("calls-a.jsonl", 5, "c5", False), ("calls-a.jsonl", 6, None, True), ("calls-a.jsonl", 7, None, True),
+        ("calls-b.jsonl.gz", 1, "g1", False), ("calls-b.jsonl.gz", 2, None, True),
+        ("calls-b.jsonl.gz", 5, "g5", False),
+    }
+    # The same rows as Spark's own JSON reader (the values, not only the line numbers).
+    native = spark.read.schema(H.RAW_SCHEMA).json([str(p) for p in sorted(day.iterdir())])
+    assert sorted(map(str, native.collect())) == sorted(
+        str(r) for r in H.read_raw_hotline(spark, lake).drop("source_file", "line_no").collect())
+
+
+def test_csv_line_numbers(spark, tmp_path):
+    lake = Lake(tmp_path / "lake")
+    day = lake.bronze("workorders") / "2025-03-03"
+    day.mkdir(parents=True)
+    text = "\n".join([
+        "order_id,summary,status",          # 1 header
+        'o1,"漏水\n已报修",受理',              # 2-3 a quoted line break
+        "",                                  # 4 blank: skipped by the reader
+        "o5,只有两列",                         # 5 too few columns
+        'o6,"引号里,逗号",办结,多余',            # 6 too many columns
+        "order_id,summary,status",          # 7 a stray header row
+        'o8,"三行\n的\n摘要",分派',             # 8-10
+        "o11,好,办结",                        # 11
+    ])
+    (day / "orders-a.csv").write_bytes(text.encode("utf-8"))
+    (day / "orders-b.csv").write_bytes("order_id,summary,status\r\nb1,欠薪,受理\r\nb2,坏行\r\n".encode("gb18030"))
+    files = sorted(day.iterdir())
+    raw, unreadable = C.read_csv_files(spark, lake, files, "order_id", ("utf-8", "gb18030"),
+                                       ["order_id", "summary", "status"])
+    assert unreadable == []
+    got = {(r["source_file"].rsplit("/", 1)[1], r["order_id"], r["line_no"]) for r in raw.collect()}
+    assert got == {("orders-a.csv", "o1", 2), ("orders-a.csv", "o5", 5), ("orders-a.csv", "o6", 6),
+                   ("orders-a.csv", "order_id", 7), ("orders-a.csv", "o8", 8), ("orders-a.csv", "o11", 11),
+                   ("orders-b.csv", "b1", 2), ("orders-b.csv", "b2", 3)}
+    bad = {r["order_id"]: r["line_no"] for r in raw.where(raw[C.CORRUPT].isNotNull()).collect()}
+    assert bad == {"o5": 5, "o6": 6, "b2": 3}
