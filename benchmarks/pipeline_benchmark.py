@@ -193,7 +193,14 @@ class Bench:
 
     def stages(self) -> list[str]:
         out = ["bronze", *[f"silver:{f}" for f in FEEDS], "validate", "features"]
-        return out + (["scores"] if self.has_model else [])
+        out += ["scores"] if self.has_model else []
+        if self.args.stages:
+            chosen = self.args.stages.split(",")
+            unknown = set(chosen) - set(out)
+            if unknown:
+                raise SystemExit(f"unknown or unavailable stages: {sorted(unknown)}; choose from {out}")
+            out = [s for s in out if s in chosen]
+        return out
 
     def run_pipeline(self, label: str, lake: Path, through: dt.date) -> dict:
         """Every stage through ``through`` in one child process; totals and per-stage figures."""
@@ -445,6 +452,8 @@ class Bench:
             p.append(f"| {name} | {value} | {'—' if ok is None else 'yes' if ok else 'no'} |")
         if self.args.scale != "province":
             p.append(f"\nScale `{self.args.scale}` is not the targets' scale: read the ratios, not the absolute times.")
+        if self.args.stages:
+            p.append(f"\nOnly these stages were run: {', '.join(self.stages())}.")
         for note in self.notes:
             p.append(f"\n{note}")
         text = "\n".join(p)
@@ -594,6 +603,8 @@ def main(argv=None) -> None:
     default_models = Path(os.environ.get("FENGQIAO_HOME", ROOT / "var")) / "models"
     ap.add_argument("--model-dir", default=str(default_models) if default_models.exists() else None,
                     help="registered model to score with (copied; default $FENGQIAO_HOME/models or var/models)")
+    ap.add_argument("--stages", help="comma-separated subset of bronze, silver:<feed>, validate, features, scores "
+                    "(default: all; the silver jobs audit their staged tables even without `validate`)")
     ap.add_argument("--skip-history", action="store_true", help="skip the weekly runs at 1/3 and 2/3 of the history")
     ap.add_argument("--reuse-source", action="store_true", help="keep the drop already in WORK/source")
     ap.add_argument("--keep", action="store_true", help="keep the simulated drop afterwards")

@@ -235,8 +235,8 @@ COLUMN_DOCS: dict[str, dict[str, tuple[str, str]]] = {
     "quarantine": {
         "feed": ("feed the record came from: `hotline`, `workorders`, `mediation`; the partition column", "label"),
         "source_file": _SOURCE_FILE,
-        "line_no": ("line of the record in its source file; null where the reader cannot tell (e.g. a whole "
-                    "unreadable file)", "line"),
+        "line_no": ("1-based line where the record starts in its source file (JSON lines, CSV: the header is "
+                    "line 1; .xlsx: the sheet row); null where there is no line (a whole unreadable file)", "line"),
         "reason": ("`code | readable text`, e.g. `invalid_region_code | region code is not 12 digits`; the code "
                    "is `split_part(reason, ' | ', 1)`", "label + text"),
         "raw_masked": ("the raw record as delivered, personal data masked", "text"),

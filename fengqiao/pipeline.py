@@ -88,7 +88,10 @@ def validate_silver() -> dict:
 
     started, lake = time.time(), _lake()
     results = run_suites(get_spark(), lake)
-    return record_stage(lake, "validate", {"suites": len(results)}, started)
+    from jobs.silver_validate import row_count_warnings  # row-count anomalies warn, they do not stop
+
+    return record_stage(lake, "validate", {"suites": len(results), "row_count_warnings": row_count_warnings(results)},
+                        started)
 
 
 def build_features() -> dict:

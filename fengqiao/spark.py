@@ -45,6 +45,11 @@ def spark_conf(settings: Settings | None = None) -> dict[str, str]:
         "spark.sql.legacy.javaCharsets": "true",
         "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
         "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
+        # Python workers (mapInPandas of the text models) must run this environment's interpreter with its
+        # pandas, scikit-learn and jieba, not whatever python3 comes first on PATH. On a cluster the image
+        # puts the same locked environment at the same path on every node.
+        "spark.pyspark.python": os.environ.get("PYSPARK_PYTHON") or sys.executable,
+        "spark.pyspark.driver.python": sys.executable,
     }
     if is_cluster_master(settings.spark_master):
         conf["spark.executor.memory"] = settings.spark_executor_memory
@@ -54,10 +59,6 @@ def spark_conf(settings: Settings | None = None) -> dict[str, str]:
             # Executors connect back to the driver: it must listen on an address they can reach.
             conf["spark.driver.host"] = settings.spark_driver_host
             conf["spark.driver.bindAddress"] = settings.spark_driver_host
-        # Executors start Python workers with this interpreter: the image puts the same locked
-        # environment at the same path on every node, so the driver's interpreter is theirs too.
-        conf["spark.pyspark.python"] = os.environ.get("PYSPARK_PYTHON") or sys.executable
-        conf["spark.pyspark.driver.python"] = sys.executable
     return conf
 
 

@@ -273,6 +273,10 @@ def run(lake: Lake, through=None) -> dict:
     from fengqiao.settings import get_settings
 
     limit = dt.date.fromisoformat(str(through)) if through is not None else None
+    if not (lake.reference / "regions.csv").is_file() or not any(
+            lake.silver(t).is_dir() for t in SILVER_TABLES.values()):
+        # Nothing landed yet: no table, and scoring marks nothing (read_feed_health gives None).
+        return {"table": str(lake.gold(TABLE)), "skipped": "no regions.csv or no silver table yet", "rows": 0}
     # Nothing new: the same silver tables, regions and cut-off as the published table.
     inputs = {"silver": {t: tree_fingerprint(lake.silver(t)) for t in sorted(SILVER_TABLES.values())},
               "regions": file_sha256(lake.reference / "regions.csv"), "through": str(limit)}

@@ -197,7 +197,9 @@ def run(lake: Lake, model_dir: Path, through=None, weeks="all", budget_share: fl
     # Nothing new: same features, model, budget and weeks as the published scores.
     inputs = {"features": tree_fingerprint(lake.gold("region_week_features")),
               "model_version": str(metadata.get("model_version")), "budget_share": budget_share,
-              "through": str(through) if through is not None else None, "weeks": str(weeks)}
+              "through": str(through) if through is not None else None, "weeks": str(weeks),
+              # A new table layout (e.g. the horizon columns) republishes even when nothing else changed.
+              "columns": list(RISK_SCORE_COLUMNS)}
     marker = lake.gold("risk_scores") / INPUTS_MARKER
     if (marker.is_file() and lake.gold("baseline_scores").is_dir()
             and json.loads(marker.read_text(encoding="utf-8")) == inputs):

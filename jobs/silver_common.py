@@ -169,6 +169,8 @@ def read_csv_files(spark: SparkSession, lake: Lake, files: list[Path], key: str,
         schema = T.StructType(fields + [T.StructField(CORRUPT, T.StringType())])
         df = (spark.read.schema(schema).option("header", True).option("encoding", encoding)
               .option("mode", "PERMISSIVE").option("columnNameOfCorruptRecord", CORRUPT)
+              # RFC 4180 quoting: a quote inside a field is doubled (Spark's default escape is a backslash)
+              .option("escape", '"')
               .option("multiLine", True).csv(paths))  # hand-typed line breaks inside quoted fields
         present = set(names)
         df = df.select("*", F.col("_metadata.file_path").alias("_path"), F.monotonically_increasing_id().alias("_mid"))

@@ -168,10 +168,12 @@ def plot_lead_times(run: BacktestRun, detectors: list[str], protocols=PROTOCOLS)
     rng = np.random.default_rng(0)  # jitter only; fixed so the report is reproducible
     from matplotlib.ticker import MaxNLocator
 
+    outcomes = {(name, proto): run.outcomes(name, proto) for proto in protocols for name in detectors}
+    longest = max([float(o["lead_weeks"].max()) for o in outcomes.values() if o["detected"].any()], default=1.0)
     for ax, proto in zip(axes[0], protocols):
         labels = []
         for i, name in enumerate(detectors):
-            out = run.outcomes(name, proto)
+            out = outcomes[(name, proto)]
             leads = out.loc[out["detected"], "lead_weeks"].to_numpy(dtype=float)
             y = len(detectors) - 1 - i
             if len(leads):
@@ -180,7 +182,7 @@ def plot_lead_times(run: BacktestRun, detectors: list[str], protocols=PROTOCOLS)
             labels.append(f"{name} ({len(leads)}/{len(out)})")
         ax.set_yticks(range(len(detectors)), list(reversed(labels)))
         ax.set_ylim(-0.7, len(detectors) - 0.3)
-        ax.set_xlim(left=-0.5)
+        ax.set_xlim(-0.5, longest + 0.5)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(proto.replace("_", " "))
         ax.set_xlabel("weeks of lead before the peak (detected episodes)")

@@ -121,6 +121,7 @@ def _silver(lake: Lake, rows: dict):
 
 def test_run_from_silver_publishes_and_marks_scores(tmp_path):
     lake = Lake(tmp_path / "lake")
+    assert "skipped" in FH.run(lake) and not lake.gold("feed_health").exists()  # nothing landed yet
     lake.reference.mkdir(parents=True)
     regions = ["code,name,level,parent_code,lat,lon,population"] + [
         f"{c},{n},county,370100000000,36.6,117.0," for c, n in zip(COUNTIES["county_code"], COUNTIES["county_name"])]

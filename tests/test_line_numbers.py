@@ -50,6 +50,7 @@ def test_csv_line_numbers(spark, tmp_path):
         "order_id,summary,status",          # 7 a stray header row
         'o8,"三行\n的\n摘要",分派',             # 8-10
         "o11,好,办结",                        # 11
+        'o12,"他说""要堵路""\n了",受理',          # 12-13 RFC 4180 doubled quotes and a line break
     ])
     (day / "orders-a.csv").write_bytes(text.encode("utf-8"))
     (day / "orders-b.csv").write_bytes("order_id,summary,status\r\nb1,欠薪,受理\r\nb2,坏行\r\n".encode("gb18030"))
@@ -60,6 +61,9 @@ def test_csv_line_numbers(spark, tmp_path):
     got = {(r["source_file"].rsplit("/", 1)[1], r["order_id"], r["line_no"]) for r in raw.collect()}
     assert got == {("orders-a.csv", "o1", 2), ("orders-a.csv", "o5", 5), ("orders-a.csv", "o6", 6),
                    ("orders-a.csv", "order_id", 7), ("orders-a.csv", "o8", 8), ("orders-a.csv", "o11", 11),
+                   ("orders-a.csv", "o12", 12),
                    ("orders-b.csv", "b1", 2), ("orders-b.csv", "b2", 3)}
     bad = {r["order_id"]: r["line_no"] for r in raw.where(raw[C.CORRUPT].isNotNull()).collect()}
     assert bad == {"o5": 5, "o6": 6, "b2": 3}
+    summaries = {r["order_id"]: r["summary"] for r in raw.collect()}
+    assert summaries["o12"] == '他说"要堵路"\n了' and summaries["o1"] == "漏水\n已报修"

@@ -540,7 +540,7 @@ def test_alert_threshold_meets_target_precision_on_calibration_rows():
     top = sent[(sent["r"] <= 2) & (sent["p"] >= t)]
     assert len(top) >= ALERT_MIN_ALERTS and top["y"].mean() >= 0.3
     assert out["precision"] == pytest.approx(top["y"].mean())
-    # Lower thresholds would miss the target: the next budget alert below t brings precision under it.
+    # The lowest such threshold: alerting every budget row below it as well misses the target.
     lower = sent[(sent["r"] <= 2) & (sent["p"] < t)].sort_values("p", ascending=False)
     if len(lower):
         assert pd.concat([top, lower.head(len(lower))])["y"].mean() < 0.3

@@ -130,15 +130,16 @@ def _raw_calls(spark):
     tail = [T.StructField("source_file", T.StringType()), T.StructField("line_no", T.LongType())]
     schema = T.StructType(list(H.RAW_SCHEMA.fields) + tail)
 
-    def call(cid, topic, say):
+    def call(cid, topic, say, satisfaction="4", duration="65"):
         turns = [("坐席", "您好"), ("来电人", f"我叫王小明，电话13812345678，{say}")]
-        return (cid, "12348", "2025-03-03T09:15:22+08:00", "65", "13812345678", "王小明", "370102001001", None,
-                "投诉", topic, turns, "4", None, "2025-03-03T10:00:00+08:00", None, "bronze/hotline/x/a.jsonl", None)
+        return (cid, "12348", "2025-03-03T09:15:22+08:00", duration, "13812345678", "王小明", "370102001001", None,
+                "投诉", topic, turns, satisfaction, None, "2025-03-03T10:00:00+08:00", None, "bronze/hotline/x/a.jsonl",
+                None)
 
     return spark.createDataFrame([
         call("A", "工资没发", "老板拖欠工资三个月了，找不到人"),
         call("B", "咨询", "婆媳天天吵架，日子过不下去了"),          # no keyword rule matches
-        call("C", None, "小区物业不管事，还要涨物业费。我们要集体上访"),
+        call("C", None, "小区物业不管事，还要涨物业费。我们要集体上访", satisfaction=None, duration=None),
     ], schema)
 
 
@@ -157,12 +158,20 @@ def test_silver_uses_the_classifier_when_registered_and_keywords_otherwise(spark
     for cid, row in fallback.items():
         topic = {"A": "工资没发", "B": "咨询", "C": None}[cid]
         assert row["dispute_type"] == (keyword_type(topic) or keyword_type(row["transcript_text"]) or "其他")
-    # model path: the classifier's prediction on the masked topic and caller turns
-    texts = [TM.hotline_input(with_model[c]["topic"], with_model[c]["transcript_text"]) for c in "ABC"]
-    assert [with_model[c]["dispute_type"] for c in "ABC"] == list(TM.predict_types(type_model, texts))
-    assert fallback["B"]["dispute_type"] != with_model["B"]["dispute_type"]
-    expected_cue = TM.lexicon_flags(texts) | cue_model.predict(texts).astype(bool)
-    assert [with_model[c]["has_escalation_terms"] for c in "ABC"] == list(expected_cue)
+    # model path: calls the rules type keep the rules' type; the one they cannot type (B) gets the
+    # classifier's prediction on its masked topic and caller turns
+    assert fallback["B"]["dispute_type"] == "其他"
+    for c in "AC":
+        assert with_model[c]["dispute_type"] == fallback[c]["dispute_type"] != "其他"
+    text_b = TM.hotline_input(with_model["B"]["topic"], with_model["B"]["transcript_text"])
+    assert with_model["B"]["dispute_type"] == TM.predict_types(type_model, [text_b])[0] != "其他"
+    # escalation cues stay the lexicon's (the cue model is measured, not applied in silver)
+    assert [with_model[c]["has_escalation_terms"] for c in "ABC"] == [fallback[c]["has_escalation_terms"] for c in "ABC"]
+    assert with_model["C"]["has_escalation_terms"] is True
+    for cid in "ABC":  # every other column passes through the Arrow batches unchanged (nulls, times, dates)
+        other = [f.name for f in H.HOTLINE_CALLS.fields if f.name != "dispute_type"]
+        assert [with_model[cid][c] for c in other] == [fallback[cid][c] for c in other]
+    assert with_model["C"]["satisfaction"] is None and with_model["C"]["duration_sec"] is None
     for row in with_model.values():  # masked before the model read it
         assert "13812345678" not in row["transcript_text"] and "王小明" not in row["transcript_text"]
 
@@ -186,4 +195,7 @@ def test_work_orders_keep_the_category_table_and_classify_the_rest(spark, region
     assert with_model["U1"]["dispute_type"] == TM.predict_types(type_model, [with_model["U1"]["summary"]])[0]
     assert with_model["U1"]["dispute_type"] != fallback["U1"]["dispute_type"]
     assert with_model["U2"]["dispute_type"] == fallback["U2"]["dispute_type"] == "其他"
-    assert with_model["U1"]["has_escalation_terms"] == fallback["U1"]["has_escalation_terms"]
+    other = [f.name for f in W.WORK_ORDERS.fields if f.name != "dispute_type"]
+    for oid in ("K1", "U1", "U2"):  # the rest passes through the Arrow batches unchanged
+        assert [with_model[oid][c] for c in other] == [fallback[oid][c] for c in other]
+    assert with_model["U1"]["closed_at"] is None and with_model["U1"]["satisfaction"] is None
