@@ -233,10 +233,15 @@ def tree_fingerprint(path: Path) -> str | None:
 
 
 def file_sha256(path: Path) -> str | None:
+    """sha256 of a file's bytes, read in 1 MiB chunks (bronze files can be large); None if it is absent."""
     path = Path(path)
     if not path.is_file():
         return None
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 # --- file layout -----------------------------------------------------------------------------------

@@ -42,7 +42,7 @@ from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 
-from fengqiao.lake import Lake
+from fengqiao.lake import Lake, file_sha256
 
 FEED = "workorders"
 # The contract's work-order header, in order (jobs/silver_work_orders.py reads these names).
@@ -246,14 +246,6 @@ class _PartWriter:
             partial.unlink(missing_ok=True)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _land_parts(lake: Lake, parts: list[tuple[Path, Path]], log) -> tuple[list[str], int]:
     """Rename the finished parts into bronze and add them to the manifest, under the manifest's lock.
 
@@ -271,7 +263,7 @@ def _land_parts(lake: Lake, parts: list[tuple[Path, Path]], log) -> tuple[list[s
         known_paths = set(manifest.column("bronze_path").to_pylist())
         rows, renames = [], []
         for partial, final in parts:  # decide everything first: a refusal leaves bronze untouched
-            sha = _sha256(partial)
+            sha = file_sha256(partial)
             if sha in known_sha:
                 partial.unlink()
                 skipped += 1

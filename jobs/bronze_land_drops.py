@@ -12,7 +12,6 @@ forgets the manifest rows of the ready day folders in ``since``..``through`` and
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import os
 import shutil
 from datetime import date, datetime, timezone
@@ -21,7 +20,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from fengqiao.lake import FEEDS, Lake, clean_stale_staging, publish_directory
+from fengqiao.lake import FEEDS, Lake, clean_stale_staging, file_sha256, publish_directory
 
 READY_MARKER = "_READY"
 MANIFEST_SCHEMA = pa.schema([
@@ -33,14 +32,6 @@ MANIFEST_SCHEMA = pa.schema([
     ("bytes", pa.int64()),
     ("landed_at", pa.timestamp("us", tz="UTC")),
 ])
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _day_of(folder: Path) -> date | None:
@@ -152,7 +143,7 @@ def _land_locked(source: Path, lake: Lake, through: date | None, log, feeds: tup
                 if bronze_path in known_paths:
                     counts["already_landed"] += 1
                     continue
-                sha = _sha256(path)
+                sha = file_sha256(path)
                 if sha in known_sha:
                     counts["skipped_duplicate"] += 1
                     log(f"bronze: {feed}/{folder.name}/{path.name} repeats a landed batch; not landed again")

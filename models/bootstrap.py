@@ -5,10 +5,11 @@ province simulated with a different seed than any demo drop (its ``truth/`` is t
 not the deployment's). Once bureaus return dispositions of alerts, retraining on those replaces it.
 The registered artefact holds the 1-, 2- and 4-week models (:func:`models.train.train_and_register`).
 
-Where the time goes (city scale, measured 2026-11-23 on the shared 2-core machine): simulating the
-training city and landing and cleaning its three feeds into silver take nearly all of it (the hotline's
-silver job alone is the largest part); building its features about half a minute; fitting and calibrating
-the three horizons' models (two fits each: the evaluation split and the deployed refit) a small part.
+Where the time goes (seed 20240101, city scale, measured 2026-11-23 stage by stage on the shared 2-core
+machine under a load average of ~15-20): simulate 155 s, land 12 s + 4 s + 1 s, silver hotline 1,254 s,
+work orders 228 s, mediation 165 s, features 12 s; fitting and calibrating the three horizons' models (two
+fits each: the evaluation split and the deployed refit) 15 s wall at a lower load (94 s under the full
+load). The silver jobs, not the model, are what to speed up.
 """
 from __future__ import annotations
 
@@ -33,30 +34,41 @@ def ensure_model(model_dir: Path, echo=print) -> str:
         return train_on_simulated_province(model_dir, seed=TRAINING_SEED, scale=TRAINING_SCALE, echo=echo)
 
 
+def build_simulated_lake(work: Path, seed: int, scale: str, weeks: int | None = None, echo=print) -> tuple[Path, Path]:
+    """Simulate a province into ``work/source`` and build its silver and features in ``work/lake``.
+
+    Returns (source, lake_dir). The source's ``truth/`` is the simulator's: training material, never a
+    deployment's drop."""
+    from fengqiao import pipeline
+    from fengqiao.envscope import settings_env
+    from fengqiao.lake import FEEDS
+    from fengqiao.simulator import simulate
+
+    source, lake_dir = work / "source", work / "lake"
+    echo(f"  simulating the training province (seed {seed}, scale {scale}) into {source} …")
+    simulate(source, seed=seed, scale=scale, weeks=weeks, progress=None)
+    with settings_env(FENGQIAO_SOURCE=str(source), FENGQIAO_LAKE=str(lake_dir), FENGQIAO_THROUGH=None):
+        for feed in FEEDS:
+            echo(f"  landing and cleaning {feed} …")
+            pipeline.land_feed(feed)
+            pipeline.build_silver(feed)
+        echo("  building features …")
+        pipeline.build_features()
+    return source, lake_dir
+
+
 def train_on_simulated_province(model_dir: Path, seed: int, scale: str, weeks: int | None = None,
                                 work_dir: Path | None = None, echo=print) -> str:
     """Simulate a province, build its silver and features, train on its truth, register the model."""
     import pandas as pd
 
-    from fengqiao import pipeline
-    from fengqiao.envscope import settings_env
-    from fengqiao.lake import FEEDS, Lake, read_table
-    from fengqiao.simulator import simulate
+    from fengqiao.lake import Lake, read_table
     from models.train import train_and_register
 
     own_dir = work_dir is None
     work = Path(work_dir or tempfile.mkdtemp(prefix="fengqiao-train-"))
     try:
-        source, lake_dir = work / "source", work / "lake"
-        echo(f"  simulating the training province into {source} …")
-        simulate(source, seed=seed, scale=scale, weeks=weeks, progress=None)
-        with settings_env(FENGQIAO_SOURCE=str(source), FENGQIAO_LAKE=str(lake_dir), FENGQIAO_THROUGH=None):
-            for feed in FEEDS:
-                echo(f"  landing and cleaning {feed} …")
-                pipeline.land_feed(feed)
-                pipeline.build_silver(feed)
-            echo("  building features …")
-            pipeline.build_features()
+        source, lake_dir = build_simulated_lake(work, seed, scale, weeks, echo)
         features = read_table(Lake.at(lake_dir).gold("region_week_features"))
         episodes = pd.read_csv(source / "truth" / "episodes.csv", dtype={"region_code": str})
         echo("  training the escalation model …")

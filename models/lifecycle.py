@@ -493,23 +493,12 @@ def train_on_simulated(model_dir: Path, seed: int, scale: str, weeks: int | None
     import shutil
     import tempfile
 
-    from fengqiao import pipeline
-    from fengqiao.envscope import settings_env
-    from fengqiao.lake import FEEDS, Lake
-    from fengqiao.simulator import simulate
+    from fengqiao.lake import Lake
+    from models.bootstrap import build_simulated_lake
 
     work = Path(tempfile.mkdtemp(prefix="fengqiao-train-"))
     try:
-        source, lake_dir = work / "source", work / "lake"
-        echo(f"  simulating the training province (seed {seed}, scale {scale}) into {source} …")
-        simulate(source, seed=seed, scale=scale, weeks=weeks, progress=None)
-        with settings_env(FENGQIAO_SOURCE=str(source), FENGQIAO_LAKE=str(lake_dir), FENGQIAO_THROUGH=None):
-            for feed in FEEDS:
-                echo(f"  landing and cleaning {feed} …")
-                pipeline.land_feed(feed)
-                pipeline.build_silver(feed)
-            echo("  building features …")
-            pipeline.build_features()
+        source, lake_dir = build_simulated_lake(work, seed, scale, weeks, echo)
         echo("  training the escalation model …")
         return train_on_lake(Lake.at(lake_dir), model_dir, truth_dir=source / "truth", horizon_weeks=horizon_weeks,
                              holdout_weeks=holdout_weeks, force=force, echo=echo)
