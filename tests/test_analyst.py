@@ -172,6 +172,14 @@ def _full_tiny_lake(root) -> Lake:
         received_at=pd.to_datetime(["2025-03-18 10:00:00"], utc=True),
     )
     write_table(dispositions, lake, "gold", "alert_dispositions")
+    feeds = ["hotline", "workorders", "mediation"]
+    health = _defaults(
+        schemas.FEED_HEALTH, 6, feed=feeds * 2, feed_zh=["热线", "工单", "人民调解"] * 2, county_code=[COUNTY] * 6,
+        county_name=[COUNTY_NAME] * 6, week_start=[WEEKS[-2]] * 3 + [WEEKS[-1]] * 3,
+        status=["ok", "ok", "ok", "outage", "ok", "ok"], status_zh=["正常", "正常", "正常", "中断", "正常", "正常"],
+        is_outage=[False, False, False, True, False, False], is_catch_up=[False] * 6,
+    )
+    write_table(health, lake, "gold", "feed_health")
     return lake
 
 
@@ -221,7 +229,7 @@ def test_spark_views_cover_every_table_with_published_types(spark, tmp_path):
 
     lake = _full_tiny_lake(tmp_path / "lake")
     names = register_spark_views(spark, lake.root)
-    assert names == sorted(["alert_dispositions", "alerts", "baseline_scores", "hotline_calls", "hotspot_patterns",
+    assert names == sorted(["alert_dispositions", "alerts", "baseline_scores", "feed_health", "hotline_calls", "hotspot_patterns",
                             "mediation_cases", "quarantine", "region_week_features", "risk_scores", "work_orders"])
     flagged = spark.sql("select week_start, count(*) n from risk_scores where flagged and level = 'township' "
                         "group by week_start order by week_start").collect()

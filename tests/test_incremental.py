@@ -37,17 +37,16 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _register_tiny_model(model_dir: Path) -> None:
     """A small model of the registry's kind, fitted on random rows: scoring needs one, not a good one."""
-    from features import FEATURE_COLUMNS
-    from models.escalation import build_pipeline
+    from models.escalation import MODEL_COLUMNS, build_pipeline
     from models.registry import register
 
     rng = np.random.default_rng(0)
-    X = pd.DataFrame(rng.poisson(3.0, size=(400, len(FEATURE_COLUMNS))).astype(float), columns=FEATURE_COLUMNS)
+    X = pd.DataFrame(rng.poisson(3.0, size=(400, len(MODEL_COLUMNS))).astype(float), columns=MODEL_COLUMNS)
     y = (rng.random(400) < 0.2).astype(int)
     model = build_pipeline()
     model.set_params(hgb__max_iter=20)
     model.fit(X, y)
-    register(model, {"model_version": "test-tiny", "feature_columns": list(FEATURE_COLUMNS)}, model_dir)
+    register(model, {"model_version": "test-tiny", "feature_columns": list(MODEL_COLUMNS)}, model_dir)
 
 
 def _env(source: Path, lake: Path, model_dir: Path) -> dict:
