@@ -75,19 +75,40 @@ def data_fingerprint(lake: Lake, truth_dir: Path) -> str:
 
 # --- measurements behind the plots -------------------------------------------------------------------
 
-def reliability_bins(p, y, n_bins: int = RELIABILITY_BINS) -> pd.DataFrame:
-    """Equal-width bins of predicted probability: ``bin, lo, hi, n, mean_predicted, observed_rate``.
+# Quantile levels of the "tail" bins of the reliability diagram.
+TAIL_LEVELS = np.array([0.0, 0.5, 0.75, 0.9, 0.95, 0.975, 0.99, 0.995, 0.999, 1.0])
 
-    Bin ``i`` holds ``lo <= p < hi`` with ``lo = i / n_bins``; the last bin also holds ``p = 1``. Empty bins
-    keep their row with ``n = 0`` and NaN means. ``observed_rate`` is the share of positive labels."""
+
+def reliability_bins(p, y, n_bins: int = RELIABILITY_BINS, strategy: str = "uniform") -> pd.DataFrame:
+    """Bins of predicted probability: ``bin, lo, hi, n, mean_predicted, observed_rate``.
+
+    ``strategy="tail"``: quantile edges at ``TAIL_LEVELS`` (half the rows in the first bin, then ever finer
+    slices of the top: the top 0.1% is the last bin), which is where alerts are decided.
+    ``strategy="uniform"``: bin ``i`` holds ``lo <= p < hi`` with ``lo = i / n_bins``; the last bin also holds
+    ``p = 1``. ``strategy="quantile"``: the edges are the quantiles of ``p`` (as many rows in each bin as ties
+    allow; duplicate edges merge bins), the last bin closed above. Escalation is rare, so nearly every
+    township-week has a probability under 0.05: equal-width bins put almost all rows in the first bin and leave
+    a few noisy points above it, quantile bins spread the points where the rows are. Empty bins keep their row
+    with ``n = 0`` and NaN means. ``observed_rate`` is the share of positive labels."""
     p = np.clip(np.asarray(p, dtype=float), 0.0, 1.0)
     y = np.asarray(y, dtype=float)
-    idx = np.minimum((p * n_bins).astype(int), n_bins - 1)
+    if strategy in ("quantile", "tail"):
+        levels = np.linspace(0, 1, n_bins + 1) if strategy == "quantile" else TAIL_LEVELS
+        edges = np.unique(np.quantile(p, levels)) if len(p) else np.array([0.0, 1.0])
+        if len(edges) < 2:
+            edges = np.array([edges[0], edges[0]])
+        idx = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, len(edges) - 2)
+        bounds = list(zip(edges[:-1], edges[1:]))
+    elif strategy == "uniform":
+        idx = np.minimum((p * n_bins).astype(int), n_bins - 1)
+        bounds = [(i / n_bins, (i + 1) / n_bins) for i in range(n_bins)]
+    else:
+        raise ValueError(f"unknown binning strategy {strategy!r}: uniform, quantile or tail")
     rows = []
-    for i in range(n_bins):
+    for i, (lo, hi) in enumerate(bounds):
         m = idx == i
         n = int(m.sum())
-        rows.append({"bin": i, "lo": i / n_bins, "hi": (i + 1) / n_bins, "n": n,
+        rows.append({"bin": i, "lo": float(lo), "hi": float(hi), "n": n,
                      "mean_predicted": float(p[m].mean()) if n else float("nan"),
                      "observed_rate": float(y[m].mean()) if n else float("nan")})
     return pd.DataFrame(rows)
@@ -107,7 +128,7 @@ def reliability_series(run: BacktestRun, detector: str = "model") -> dict[str, p
             continue
         p, y = labelled_rows(d, run.episodes, run.weeks, column, horizon, run.label_end)
         if len(p):
-            out[label] = reliability_bins(p, y)
+            out[label] = reliability_bins(p, y, strategy="tail")
     return out
 
 
@@ -194,14 +215,18 @@ def plot_lead_times(run: BacktestRun, detectors: list[str], protocols=PROTOCOLS)
 def plot_reliability(series: dict[str, pd.DataFrame]) -> str:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(4.8, 4.4))
-    ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=1, label="perfect calibration")
+    top = 0.0
     for label, bins in series.items():
         b = bins[bins["n"] > 0]
+        top = max(top, float(np.nanmax(b[["mean_predicted", "observed_rate"]].to_numpy())) if len(b) else 0.0)
         ax.plot(b["mean_predicted"], b["observed_rate"], marker="o", ms=4, label=f"{label}, n={int(b['n'].sum())}")
+    # Probabilities of a rare event crowd near 0: zoom to the range the bins cover (square axes).
+    top = min(1.0, max(0.05, top * 1.1))
+    ax.plot([0, top], [0, top], ls="--", color="grey", lw=1, label="perfect calibration")
     if not series:
         ax.text(0.5, 0.5, "no model probabilities in the evaluated weeks", ha="center", va="center")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
+    ax.set_xlim(0, top)
+    ax.set_ylim(0, top)
     ax.set_xlabel("mean predicted probability (bin)")
     ax.set_ylabel("observed share escalating")
     ax.legend(loc="upper left", fontsize=7)
@@ -310,7 +335,8 @@ def render_report(run: BacktestRun, fingerprint: str, budgets=CURVE_BUDGETS) -> 
          "Weeks between the first alert in an episode's [start, peak] and its peak, per detected episode "
          "(box: quartiles; in brackets: detected/evaluated episodes).", plot_lead_times(run, detectors, protocols)),
         ("reliability", "Reliability of the model's probabilities",
-         f"Evaluated township-weeks binned by predicted probability ({RELIABILITY_BINS} equal bins); "
+         "Evaluated township-weeks binned by quantiles of predicted probability (50%, 75%, 90%, 95%, 97.5%, 99%, "
+         "99.5%, 99.9%: the last bin is the top 0.1%); "
          "observed share of rows whose township's escalation peaks within the horizon.", plot_reliability(series)),
         ("confounders", "False alerts on confounders by kind",
          "Alert-weeks inside a confounder's region and weeks and outside any escalation of that township.",

@@ -154,6 +154,26 @@ def test_reliability_bins_match_a_direct_count():
     assert small.loc[5, "n"] == 0 and math.isnan(small.loc[5, "observed_rate"])
 
 
+def test_quantile_reliability_bins_hold_equal_shares_and_match_a_direct_count():
+    rng = np.random.default_rng(11)
+    p = rng.beta(0.3, 20, 1000)                      # a rare event: nearly all probabilities under 0.05
+    y = (rng.uniform(0, 1, len(p)) < p).astype(float)
+    bins = reliability_bins(p, y, n_bins=10, strategy="quantile")
+    assert len(bins) == 10 and bins["n"].sum() == len(p) and set(bins["n"]) == {100}
+    uniform = reliability_bins(p, y, n_bins=10)
+    assert uniform["n"].iloc[0] > 900                # why quantile bins: equal widths lump the rows together
+    for b in bins.itertuples(index=False):
+        inside = (p >= b.lo) & ((p < b.hi) | ((b.bin == 9) & (p == b.hi)))
+        assert b.n == inside.sum()
+        assert b.mean_predicted == pytest.approx(p[inside].mean())
+        assert b.observed_rate == pytest.approx(y[inside].mean())
+    with pytest.raises(ValueError):
+        reliability_bins(p, y, strategy="equal")
+    tail = reliability_bins(p, y, strategy="tail")      # finer slices of the top: 500, 250, ..., 1 rows
+    assert list(tail["n"]) == [500, 250, 150, 50, 25, 15, 5, 4, 1]
+    assert tail["mean_predicted"].is_monotonic_increasing
+
+
 # --- report ------------------------------------------------------------------------------------------------
 
 def _report_run():
