@@ -359,7 +359,7 @@ def render_report(run: BacktestRun, fingerprint: str, budgets=CURVE_BUDGETS) -> 
         rows = []
         for label, bins in series.items():
             for b in bins[bins["n"] > 0].itertuples(index=False):
-                rows.append(f"<tr><td>{html.escape(label)}</td><td>{b.lo:.1f}–{b.hi:.1f}</td><td>{b.n}</td>"
+                rows.append(f"<tr><td>{html.escape(label)}</td><td>{b.lo:.3f}–{b.hi:.3f}</td><td>{b.n}</td>"
                             f"<td>{b.mean_predicted:.3f}</td><td>{b.observed_rate:.3f}</td></tr>")
         parts.append("<h2>Reliability bins</h2><table class='reliability'><thead><tr><th>probability</th><th>bin</th>"
                      "<th>rows</th><th>mean predicted</th><th>observed</th></tr></thead><tbody>"
