@@ -46,8 +46,9 @@ def spark_conf(settings: Settings | None = None) -> dict[str, str]:
         "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
         "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
         # Python workers (mapInPandas of the text models) must run this environment's interpreter with its
-        # pandas, scikit-learn and jieba, not whatever python3 comes first on PATH. On a cluster the image
-        # puts the same locked environment at the same path on every node.
+        # pandas, scikit-learn and jieba, not whatever python3 comes first on PATH. spark-submit (the
+        # cluster path) reads these; an in-process session reads $PYSPARK_PYTHON, set in get_spark. On a
+        # cluster the image puts the same locked environment at the same path on every node.
         "spark.pyspark.python": os.environ.get("PYSPARK_PYTHON") or sys.executable,
         "spark.pyspark.driver.python": sys.executable,
     }
@@ -82,6 +83,9 @@ def get_spark(app_name: str = "fengqiao"):
             return active
         settings = get_settings()
         _prepare_network(settings)
+        # PySpark starts Python workers with $PYSPARK_PYTHON, else "python3" from PATH, which need not be
+        # this environment (spark-submit sets the variable from spark.pyspark.python itself).
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         builder = SparkSession.builder
         if "PYSPARK_GATEWAY_PORT" not in os.environ:
             # Under spark-submit (which starts the JVM and sets the gateway port) the submitter's

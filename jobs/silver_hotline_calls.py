@@ -161,12 +161,12 @@ def clean_hotline_calls(raw: DataFrame, regions_df: DataFrame, key: str,
     unmatched = F.col("dispute_type") == F.lit(_UNMATCHED)
     if text_models is None or text_models.dispute_type is None:
         return silver.withColumn("dispute_type", F.when(unmatched, F.lit("其他")).otherwise(F.col("dispute_type"))), rejected
-    from models.text_models import apply_text_models
+    from models.text_models import apply_type_model
 
     # Only the calls the rules could not type pass through Python.
-    classified = apply_text_models(
+    classified = apply_type_model(
         silver.where(unmatched).withColumn("_model_text", model_text(F.col("topic"), F.col("transcript_text"))),
-        text_models, HOTLINE_CALLS, cue_col=None)
+        text_models, HOTLINE_CALLS)
     return silver.where(~unmatched).unionByName(classified), rejected
 
 

@@ -87,13 +87,13 @@ def clean_work_orders(raw: DataFrame, regions_df: DataFrame, text_models=None) -
     )
     if text_models is None or text_models.dispute_type is None:
         return C.conform(silver, WORK_ORDERS), rejected
-    from models.text_models import apply_text_models
+    from models.text_models import apply_type_model
 
-    # conform's columns plus the table's type, which the classifier must not overrule
-    extended = silver.select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in WORK_ORDERS.fields],
-                             "_mapped_type")
-    return apply_text_models(extended, text_models, WORK_ORDERS, text_col="summary",
-                             keep_type_col="_mapped_type", cue_col=None), rejected
+    # The table's type stands; only orders of unknown categories pass through Python to the classifier.
+    known = F.col("_mapped_type").isNotNull()
+    classified = apply_type_model(C.conform(silver.where(~known), WORK_ORDERS), text_models, WORK_ORDERS,
+                                  text_col="summary")
+    return C.conform(silver.where(known), WORK_ORDERS).unionByName(classified), rejected
 
 
 def build_work_orders(spark: SparkSession, lake: Lake, regions_df: DataFrame,

@@ -6,9 +6,12 @@ regression, so both give ``predict_proba``):
 - **dispute type** (the 15 mediation types): trained on text whose type the upstream systems already
   state — mediation 纠纷简介 labelled by 纠纷类型, and work-order summaries whose ``大类/小类`` the category
   table (``fengqiao.disputes.CATEGORY_TO_TYPE``) maps for certain. Applied to hotline calls (the
-  operator's topic and the caller's turns) and to orders whose category the table does not know.
+  operator's topic and the caller's turns) that the keyword rules cannot type, and to orders whose
+  category the table does not know (:func:`apply_type_model`).
 - **escalation cue** (threats, 集体上访, 堵路, 民转刑 language; yes/no): trained on simulated texts whose
   cue the simulator knows (``fengqiao.simulator.text.labelled_texts``), like the escalation model.
+  Measured against the lexicon (``fengqiao.lexicon``) and registered, but not applied in silver: on
+  held-out simulated texts it added nothing to the lexicon.
 
 Both train on masked text only (silver text is masked already; :func:`masked` masks again, so a
 caller passing raw text cannot put personal data into a model), and the tokenizer drops every token
@@ -17,17 +20,15 @@ through) are cut by ``min_df``.
 
 Both are saved with skops through ``models.registry``, each kind in its own sub-folder of the model
 directory (``text_dispute_type/``, ``text_escalation_cue/``) with its own ``current.json``, so the
-escalation model's pointer is untouched. Silver falls back to the keyword rules and the lexicon when
-no text model is registered.
+escalation model's pointer is untouched. Without a registered type model, silver types what the keyword
+rules and category table cannot as 其他.
 """
 from __future__ import annotations
 
 import functools
 import hashlib
 import logging
-import os
 import re
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,8 +60,8 @@ def tokenize(text: str) -> list[str]:
 
 @functools.lru_cache(maxsize=20_000)
 def _tokens(text: str) -> tuple[str, ...]:
-    # Cached so that the cue model reuses the words the type model cut from the same batch
-    # (Arrow batches hold 10,000 rows); segmenting is most of the models' cost.
+    # Cached: training and evaluation cut the same texts more than once (fit then predict, and both
+    # models on the same held-out texts); segmenting is most of the models' cost.
     import jieba
 
     jieba.setLogLevel(logging.WARNING)
@@ -298,7 +299,7 @@ def load_text_model(model_dir: Path, kind: str):
 
 @dataclass
 class TextModels:
-    """The registered text models silver applies; either may be None (then its rule is used)."""
+    """The registered text models (either may be None); silver applies ``dispute_type``."""
     dispute_type: Pipeline | None
     cue: Pipeline | None
     versions: dict
@@ -367,45 +368,15 @@ def predict_types(model: Pipeline, texts: list[str]) -> np.ndarray:
     return predicted
 
 
-def predict_frame(pdf: pd.DataFrame, models: TextModels, text_col: str = "_model_text",
-                  type_col: str | None = "dispute_type", keep_type_col: str | None = None,
-                  cue_col: str | None = "has_escalation_terms") -> pd.DataFrame:
-    """One pandas batch: model text -> dispute type (unless ``keep_type_col`` holds one) and cue flag.
-
-    The cue column keeps the lexicon's hits (the model adds to them, never removes a listed term).
-    """
-    texts = pdf[text_col].fillna("")
-    if models.dispute_type is not None and type_col and len(texts):
-        todo = pdf[keep_type_col].isna().to_numpy() if keep_type_col else np.ones(len(texts), bool)
-        types = pdf[keep_type_col].to_numpy(object).copy() if keep_type_col else np.empty(len(texts), object)
-        if todo.any():
-            types[todo] = predict_types(models.dispute_type, texts[todo].tolist())
-        pdf[type_col] = types
-    if models.cue is not None and cue_col and len(texts):
-        pdf[cue_col] = pdf[cue_col].fillna(False).astype(bool).to_numpy() | models.cue.predict(texts.tolist()).astype(bool)
-    return pdf
-
-
-def _local_workers_use_this_python(spark) -> None:
-    """Make a local session's Python workers this interpreter (its pandas, scikit-learn and jieba).
-
-    PySpark starts workers with ``$PYSPARK_PYTHON`` or else whatever ``python3`` is on PATH, which need
-    not be the project's environment; fengqiao.spark sets ``spark.pyspark.python`` for clusters only.
-    """
-    sc = spark.sparkContext
-    if not os.environ.get("PYSPARK_PYTHON") and sc.master.startswith("local") and sc.pythonExec == "python3":
-        sc.pythonExec = sys.executable
-
-
-def apply_text_models(df, models: TextModels, out_schema, text_col: str = "_model_text",
-                      type_col: str | None = "dispute_type", keep_type_col: str | None = None,
-                      cue_col: str | None = "has_escalation_terms"):
-    """``df`` with the models applied batch by batch (``mapInPandas``), as ``out_schema`` (helpers dropped)."""
+def apply_type_model(df, models: TextModels, out_schema, text_col: str = "_model_text"):
+    """``df`` with ``dispute_type`` from the classifier on ``text_col``, batch by batch (``mapInPandas``), as
+    ``out_schema`` (helper columns dropped). Callers pass only the rows their rules could not type: every
+    row passed goes through Python and jieba."""
     names = [f.name for f in out_schema.fields]
-    _local_workers_use_this_python(df.sparkSession)
 
     def batches(iterator):
         for pdf in iterator:
-            yield predict_frame(pdf, models, text_col, type_col, keep_type_col, cue_col)[names]
+            pdf["dispute_type"] = predict_types(models.dispute_type, pdf[text_col].fillna("").tolist())
+            yield pdf[names]
 
     return df.mapInPandas(batches, out_schema)
