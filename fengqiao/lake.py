@@ -232,6 +232,19 @@ def tree_fingerprint(path: Path) -> str | None:
     return digest.hexdigest()
 
 
+def partition_fingerprints(path: Path) -> dict[str, str]:
+    """:func:`tree_fingerprint` of each ``<column>=<value>`` partition folder of a table, by folder name.
+
+    Publishes rewrite only the partitions that changed and hard-link the others (same name, size and
+    mtime), so comparing two of these maps tells which partitions (weeks) a publish touched.
+    An absent table gives an empty map.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        return {}
+    return {p.name: tree_fingerprint(p) for p in sorted(path.iterdir()) if p.is_dir() and "=" in p.name}
+
+
 def file_sha256(path: Path) -> str | None:
     """sha256 of a file's bytes, read in 1 MiB chunks (bronze files can be large); None if it is absent."""
     path = Path(path)

@@ -9,6 +9,13 @@ the small region × week grid, checkpointed once before the spatial self-join):
     regions.csv x weeks -> grid, left-joined to both, zero-filled
       -> signals -> dynamics (8-week windows) -> season -> checkpoint -> spatial lags -> contract
 
+Incremental (``run``): the published table records, per silver table, a fingerprint of each week
+partition it was built from. A later run rebuilds only from the earliest week whose silver partitions
+changed (or that is new) onwards, reading silver from LOOKBACK_WEEKS before it (the 8-week windows and
+the 4-week repeat-caller look-back need nothing older); the published weeks before it are hard-linked
+into the new version. A weekly run therefore reads ~10 weeks of silver, however long the history.
+Anything else (regions.csv, ``through`` moved back, the column list, no usable marker) rebuilds all.
+
 Types: counts are bigint, shares/ratios/means double, the two calendar columns int.
 """
 from __future__ import annotations
@@ -24,14 +31,14 @@ from pyspark.sql import types as T
 
 from features import FEATURE_COLUMNS, KEY_COLUMNS, SEASON_COLUMNS
 from features.counts import COUNT_OUTPUTS, weekly_counts
-from features.dynamics import add_dynamics
+from features.dynamics import HISTORY_WEEKS, add_dynamics
 from features.grid import REGION_WEEK, grid_weeks, region_week_grid, regions_frame, tag_levels, week_bounds, weeks_frame
 from features.records import union_records
 from features.season import add_season, season_lookup
-from features.signals import derive_signals, repeat_calls, signal_aggregations
+from features.signals import REPEAT_LOOKBACK_WEEKS, derive_signals, repeat_calls, signal_aggregations
 from features.spatial import add_spatial_features, edges_frame, neighbour_edges
-from fengqiao.lake import (SILVER_TABLES, Lake, clean_stale_staging, file_sha256, publish_directory, write_spark_table,
-                           recover_interrupted_publish, tree_fingerprint)
+from fengqiao.lake import (SILVER_TABLES, Lake, clean_stale_staging, file_sha256, link_or_copy_tree,
+                           partition_fingerprints, publish_directory, recover_interrupted_publish, write_spark_table)
 from fengqiao.regions import read_regions
 from fengqiao.schemas import HOTLINE_CALLS, MEDIATION_CASES, WORK_ORDERS
 from fengqiao.weeks import parse_date, week_start
@@ -42,6 +49,9 @@ TABLE = "region_week_features"
 # What the published table was built from (fingerprints of silver and regions.csv); skipped by readers.
 INPUTS_MARKER = "_inputs.json"
 OUTPUT_COLUMNS = [*KEY_COLUMNS, "region_name", *FEATURE_COLUMNS]
+# Weeks of silver before the first rebuilt week that its features depend on (dynamics, repeat callers).
+LOOKBACK_WEEKS = max(HISTORY_WEEKS, REPEAT_LOOKBACK_WEEKS)
+MARKER_VERSION = 2  # per-week partition fingerprints (version 1 held one digest per table)
 
 # Whole-number features (published as bigint); zero-filled for weeks without records.
 INTEGER_FEATURES = [
@@ -74,7 +84,8 @@ def _through_filter(df: DataFrame, through: dt.date | None) -> DataFrame:
 
 
 def build_region_week_features(hotline: DataFrame, orders: DataFrame, cases: DataFrame,
-                               regions_pdf: pd.DataFrame, through: dt.date | None = None) -> DataFrame:
+                               regions_pdf: pd.DataFrame, through: dt.date | None = None,
+                               since: dt.date | None = None) -> DataFrame:
     """Region × week features from silver frames (schemas in fengqiao.schemas) and regions.csv.
 
     No side effects, but eager in two places: a tiny query for the first and last week (two dates)
@@ -82,11 +93,21 @@ def build_region_week_features(hotline: DataFrame, orders: DataFrame, cases: Dat
     Weeks run from the first week with records to the last, or to ``through``'s week; records after
     ``through``'s week are ignored. Records of townships missing from regions.csv still count in their
     county (county rows aggregate records by county_code), but get no township row.
+
+    ``since`` (a Monday after the first week with records + LOOKBACK_WEEKS): only weeks from ``since``
+    on are returned, computed from silver weeks ``since`` - LOOKBACK_WEEKS onwards; the rows equal
+    those of a full build (the grid starts at that week, so a quiet week there is a row of zeros).
     """
     spark = hotline.sparkSession
     hotline, orders, cases = (_through_filter(df, through) for df in (hotline, orders, cases))
+    read_from = None
+    if since is not None:
+        read_from = week_start(since) - dt.timedelta(weeks=LOOKBACK_WEEKS)
+        # A filter on the partition column: Spark lists and reads only those week folders.
+        hotline, orders, cases = (df.where(F.col("week_start") >= F.lit(read_from)) for df in (hotline, orders, cases))
 
-    weeks = grid_weeks(*week_bounds(hotline, orders, cases), through=through)
+    first, last = week_bounds(hotline, orders, cases)
+    weeks = grid_weeks(read_from if read_from is not None else first, last, through=through)
     grid = region_week_grid(regions_frame(spark, regions_pdf), weeks_frame(spark, weeks))
 
     records = tag_levels(union_records(hotline, orders, cases))
@@ -100,6 +121,8 @@ def build_region_week_features(hotline: DataFrame, orders: DataFrame, cases: Dat
     )
     features = add_dynamics(derive_signals(filled))
     features = add_season(features, season_lookup(spark, weeks))
+    if since is not None:  # the look-back weeks only fed the windows above
+        features = features.where(F.col("week_start") >= F.lit(week_start(since)))
     # The spatial lag joins the frame with itself; without a checkpoint Spark would scan and aggregate
     # silver twice. The frame is the small region × week grid (~300k rows for a province), so keep it
     # on the executors (memory, spilling to disk) and cut the lineage here.
@@ -118,10 +141,58 @@ def _read_silver(spark: SparkSession, lake: Lake, table: str, schema: T.StructTy
     return spark.read.schema(schema).parquet(str(path))
 
 
-def run(spark: SparkSession, lake: Lake, through: dt.date | str | None = None) -> dict:
+def _week_of(partition: str) -> dt.date | None:
+    """The Monday of a ``week_start=YYYY-MM-DD`` folder name; None for anything else."""
+    try:
+        return dt.date.fromisoformat(partition.split("=", 1)[1])
+    except (IndexError, ValueError):
+        return None
+
+
+def plan_rebuild(previous: dict | None, inputs: dict, published_weeks: list[dt.date]) -> dict:
+    """What a run must rebuild: ``{"mode": "none" | "full" | "incremental", "since": Monday, "why": ...}``.
+
+    ``previous`` is the published table's marker, ``inputs`` this run's (same shape), ``published_weeks``
+    the table's week partitions. Incremental only when regions.csv, the columns and the marker's version
+    are unchanged, ``through`` did not move back, and the earliest changed week leaves LOOKBACK_WEEKS of
+    published history before it; the rebuild then starts at that week.
+    """
+    if not previous or previous.get("version") != MARKER_VERSION or not published_weeks:
+        return {"mode": "full", "why": "no published table with per-week inputs"}
+    if previous.get("regions") != inputs["regions"] or previous.get("columns") != inputs["columns"]:
+        return {"mode": "full", "why": "regions.csv or the feature columns changed"}
+    if previous == inputs:
+        return {"mode": "none", "why": "silver, regions.csv and through unchanged"}
+    changed: set[dt.date] = set()
+    for table, parts in inputs["silver"].items():
+        before = previous.get("silver", {}).get(table, {})
+        for name in set(parts) | set(before):
+            if parts.get(name) != before.get(name):
+                week = _week_of(name)
+                if week is None:
+                    return {"mode": "full", "why": f"silver/{table}/{name} is not a week partition"}
+                changed.add(week)
+    old_through, new_through = previous.get("through"), inputs["through"]
+    if old_through != new_through:
+        if "None" in (old_through, new_through) or new_through < old_through:
+            # Back in time, or between a date and "everything": published weeks may have to go.
+            return {"mode": "full", "why": f"through moved from {old_through} to {new_through}"}
+        # Later: the grid grows past the old through's week, with or without new silver there.
+        changed.add(week_start(dt.date.fromisoformat(old_through)) + dt.timedelta(weeks=1))
+    if not changed:
+        return {"mode": "none", "why": "no week partition changed"}
+    since = min(changed)
+    if since - dt.timedelta(weeks=LOOKBACK_WEEKS) <= min(published_weeks):
+        return {"mode": "full", "why": f"earliest changed week {since} is within {LOOKBACK_WEEKS} weeks of the first"}
+    return {"mode": "incremental", "since": since, "why": f"{len(changed)} changed week(s) from {since}"}
+
+
+def run(spark: SparkSession, lake: Lake, through: dt.date | str | None = None, full: bool = False) -> dict:
     """Read silver and regions.csv, build the features, write to staging and publish to gold.
 
     ``through`` (a date or YYYY-MM-DD, e.g. settings.through) ends the grid at that date's week.
+    Rebuilds only the weeks whose silver changed, and those after them (see :func:`plan_rebuild`),
+    unless ``full``.
     """
     if isinstance(through, str):
         through = parse_date(through)
@@ -130,23 +201,35 @@ def run(spark: SparkSession, lake: Lake, through: dt.date | str | None = None) -
     for table in SILVER_TABLES.values():
         recover_interrupted_publish(lake.silver(table))
     recover_interrupted_publish(target)
-    # Nothing new: the silver tables, regions.csv and ``through`` are those of the published features.
-    inputs = {"silver": {t: tree_fingerprint(lake.silver(t)) for t in sorted(SILVER_TABLES.values())},
+    inputs = {"version": MARKER_VERSION, "columns": OUTPUT_COLUMNS,
+              "silver": {t: partition_fingerprints(lake.silver(t)) for t in sorted(SILVER_TABLES.values())},
               "regions": file_sha256(lake.reference / "regions.csv"), "through": str(through)}
     marker = target / INPUTS_MARKER
-    if marker.is_file() and json.loads(marker.read_text(encoding="utf-8")) == inputs:
-        log.info("silver unchanged since %s was built: nothing to do", target)
+    previous = json.loads(marker.read_text(encoding="utf-8")) if marker.is_file() else None
+    published = {w: p for p in (target.iterdir() if target.is_dir() else []) if p.is_dir()
+                 for w in [_week_of(p.name)] if w is not None}
+    plan = {"mode": "full", "why": "asked for a full rebuild"} if full else plan_rebuild(previous, inputs, sorted(published))
+    if plan["mode"] == "none":
+        log.info("features: nothing to do (%s)", plan["why"])
         return {"table": str(target), "new_files": 0, "changed": False}
+    since = plan.get("since")
+    log.info("features: %s rebuild (%s)", plan["mode"], plan["why"])
     hotline = _read_silver(spark, lake, "hotline_calls", HOTLINE_CALLS)
     orders = _read_silver(spark, lake, "work_orders", WORK_ORDERS)
     cases = _read_silver(spark, lake, "mediation_cases", MEDIATION_CASES)
     regions_pdf = read_regions(lake.reference / "regions.csv")
 
-    features = build_region_week_features(hotline, orders, cases, regions_pdf, through=through)
+    features = build_region_week_features(hotline, orders, cases, regions_pdf, through=through, since=since)
 
     staged = lake.new_staging_path(f"gold-{TABLE}")
     # One file per week (a few thousand rows each) instead of one per week per shuffle partition.
     write_spark_table(features, staged)
+    kept = 0
+    if since is not None:  # the weeks before the rebuild keep their published files (hard links)
+        for week, folder in sorted(published.items()):
+            if week < since:
+                link_or_copy_tree(folder, staged / folder.name)
+                kept += 1
     (staged / INPUTS_MARKER).write_text(json.dumps(inputs, sort_keys=True), encoding="utf-8")  # same publish
     publish_directory(staged, target)
 
@@ -155,6 +238,9 @@ def run(spark: SparkSession, lake: Lake, through: dt.date | str | None = None) -
     bounds = written.agg(F.min("week_start").alias("first"), F.max("week_start").alias("last")).first()
     result = {
         "table": str(target),
+        "mode": plan["mode"],
+        "rebuilt_from": str(since) if since else None,
+        "kept_weeks": kept,
         "rows": sum(r["count"] for r in summary),
         "rows_by_level": {r["level"]: r["count"] for r in summary},
         "first_week": str(bounds["first"]) if bounds["first"] else None,

@@ -302,3 +302,127 @@ def test_no_records_gives_an_empty_table_with_the_contract(spark):
     none = [empty(spark, s) for s in (HOTLINE_CALLS, WORK_ORDERS, MEDIATION_CASES)]
     df = build_region_week_features(*none, REGIONS)
     assert df.columns == [*KEY_COLUMNS, "region_name", *FEATURE_COLUMNS] and df.count() == 0
+
+
+# --- incremental rebuild ------------------------------------------------------------------------
+
+_TYPES = ["邻里", "劳动争议", "婚姻家庭", "物业"]
+
+
+def _records(weeks, seed: int, tag: str):
+    """Deterministic rows for every township and week: a few calls (some from repeat callers), orders, cases."""
+    import random
+
+    r = random.Random(seed)
+    calls, orders, cases = [], [], []
+    for k in weeks:
+        for town in (T1, T2, T3, T4):
+            for _ in range(r.randint(0, 4)):
+                calls.append({"region_code": town, "week_start": week(k), "dispute_type": r.choice(_TYPES),
+                              "caller_key": f"c{r.randint(0, 5)}" if r.random() < 0.7 else None,
+                              "request_type": r.choice(["投诉", "咨询"]), "has_escalation_terms": r.random() < 0.2,
+                              "call_id": f"{tag}-call-{len(calls)}"})
+            for _ in range(r.randint(0, 2)):
+                orders.append({"region_code": town, "week_start": week(k), "dispute_type": r.choice(_TYPES),
+                               "order_id": f"{tag}-order-{len(orders)}"})
+            if r.random() < 0.5:
+                cases.append({"region_code": town, "week_start": week(k), "dispute_type": r.choice(_TYPES),
+                              "party_count": r.randint(1, 7), "result": r.choice(["调解成功", "调解不成功"]),
+                              "case_id": f"{tag}-case-{len(cases)}"})
+    return calls, orders, cases
+
+
+def _write_weeks(spark, lake, rows_by_table, weeks):
+    """Rewrite only these weeks' partition folders, as the silver merge does (others untouched)."""
+    import shutil
+
+    schemas = {"hotline_calls": HOTLINE_CALLS, "work_orders": WORK_ORDERS, "mediation_cases": MEDIATION_CASES}
+    for table, rows in rows_by_table.items():
+        df = silver(spark, schemas[table], rows)
+        for k in weeks:
+            folder = lake.silver(table) / f"week_start={week(k)}"
+            shutil.rmtree(folder, ignore_errors=True)
+            part = df.where(F.col("week_start") == F.lit(week(k))).drop("week_start")
+            if part.count():
+                part.coalesce(1).write.parquet(str(folder))
+
+
+@pytest.fixture()
+def history_lake(spark, tmp_path):
+    """A lake with 14 weeks of silver (weeks 0..13) and its features published."""
+    from fengqiao.lake import Lake
+    from jobs.gold_region_week_features import run
+
+    lake = Lake.at(tmp_path / "lake")
+    lake.reference.mkdir(parents=True)
+    REGIONS.to_csv(lake.reference / "regions.csv", index=False)
+    calls, orders, cases = _records(range(14), seed=1, tag="a")
+    rows = {"hotline_calls": calls, "work_orders": orders, "mediation_cases": cases}
+    _write_weeks(spark, lake, rows, range(14))
+    assert run(spark, lake)["mode"] == "full"
+    return lake, rows
+
+
+def _gold(path):
+    from fengqiao.lake import read_table
+
+    return read_table(path).sort_values(["region_code", "level", "week_start"], ignore_index=True)
+
+
+def test_incremental_rebuild_equals_full_and_skips_old_weeks(spark, history_lake, tmp_path):
+    import os
+    import shutil
+
+    from fengqiao.lake import Lake
+    from jobs.gold_region_week_features import run
+
+    lake, rows = history_lake
+    # A late record lands in week 11 and a new week 14 arrives: silver rewrites weeks 11 and 14 only.
+    late, new_o, new_c = _records([11, 14], seed=2, tag="b")
+    rows = {"hotline_calls": rows["hotline_calls"] + late, "work_orders": rows["work_orders"] + new_o,
+            "mediation_cases": rows["mediation_cases"] + new_c}
+    _write_weeks(spark, lake, rows, [11, 14])
+    # An old week's file is overwritten with garbage of the same size and mtime: its fingerprint is
+    # unchanged, so only a run that re-reads old history would trip over it.
+    old_file = next((lake.silver("hotline_calls") / f"week_start={week(1)}").glob("*.parquet"))
+    reference = tmp_path / "reference"
+    shutil.copytree(lake.root, reference)  # a copy of the same silver, intact, for the full rebuild
+    stat = old_file.stat()
+    old_file.write_bytes(b"\0" * stat.st_size)
+    os.utime(old_file, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+    result = run(spark, lake)
+    assert result["mode"] == "incremental" and result["rebuilt_from"] == str(week(11))
+    assert result["kept_weeks"] == 11 and result["last_week"] == str(week(14))
+
+    full = run(spark, Lake.at(reference), full=True)
+    assert full["mode"] == "full"
+    got, want = _gold(lake.gold("region_week_features")), _gold(Lake.at(reference).gold("region_week_features"))
+    assert len(got) == len(want) == 6 * 15
+    pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-12, atol=1e-12)
+    # And the published weeks before week 11 are the very same files (hard links), not rewritten.
+    assert run(spark, lake)["changed"] is False
+
+
+def test_rebuild_plan(history_lake):
+    import json
+
+    from jobs.gold_region_week_features import INPUTS_MARKER, plan_rebuild
+
+    lake, _ = history_lake
+    target = lake.gold("region_week_features")
+    previous = json.loads((target / INPUTS_MARKER).read_text(encoding="utf-8"))
+    published = [week(k) for k in range(14)]
+    same = json.loads(json.dumps(previous))
+    assert plan_rebuild(previous, same, published)["mode"] == "none"
+    early = json.loads(json.dumps(previous))
+    early["silver"]["work_orders"][f"week_start={week(3)}"] = "changed"
+    assert plan_rebuild(previous, early, published)["mode"] == "full"  # needs weeks before the first
+    moved_back = dict(previous, through="2025-04-01")
+    later = dict(previous, through=str(week(20)))
+    previous_dated = dict(previous, through=str(week(13)))
+    assert plan_rebuild(previous_dated, moved_back, published)["mode"] == "full"
+    plan = plan_rebuild(previous_dated, later, published)
+    assert plan["mode"] == "incremental" and plan["since"] == week(14)
+    assert plan_rebuild(previous, dict(previous, regions="other"), published)["mode"] == "full"
+    assert plan_rebuild(dict(previous, version=1), previous, published)["mode"] == "full"
