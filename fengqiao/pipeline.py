@@ -118,10 +118,8 @@ def score_regions() -> dict:
 
     started, settings, lake = time.time(), get_settings(), _lake()
     version = ensure_model(settings.model_dir)
+    # The job also marks regions of a county with a feed outage (gold/feed_health) before it writes.
     counts = run(lake, settings.model_dir, through=_through())
-    from jobs.gold_feed_health import mark_published_scores  # a county's silent feed is not a calm week
-
-    counts.update(mark_published_scores(lake))
     return record_stage(lake, "scores", {"model_version": version, **counts}, started)
 
 

@@ -195,5 +195,5 @@ FEED_HEALTH = _schema(
 )
 
 # gold/risk_scores and gold/baseline_scores as published by the scoring stage: the scoring job's columns
-# (RISK_SCORES) plus ``data_gap``, set by jobs.gold_feed_health.mark_outages in pipeline.score_regions.
+# (RISK_SCORES) plus ``data_gap``, set by jobs.gold_feed_health.mark_outages in jobs/gold_risk_scores.run.
 RISK_SCORES_PUBLISHED = T.StructType(RISK_SCORES.fields + [T.StructField("data_gap", B, True)])

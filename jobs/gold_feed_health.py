@@ -21,8 +21,10 @@ For every feed, county and ISO week up to the last day any feed has data (or ``t
   departures; ``feed_down`` when every county of the feed collapses together (a province-wide export
   failure); ``no_history`` until ``MIN_HISTORY_WEEKS`` weeks of history exist; else ``ok``.
 
-:func:`mark_outages` then keeps a region's scores but marks those in a county with an outage in the
-scored week (``data_gap`` and a Chinese reason), so that a silent feed is not read as a calm week.
+:func:`mark_outages` keeps a region's scores but marks those in a county with an outage in the scored week
+(``data_gap`` and a Chinese reason), so that a silent feed is not read as a calm week. The scoring job
+(:mod:`jobs.gold_risk_scores`) applies it to gold/risk_scores and gold/baseline_scores before it writes them,
+with this table's fingerprint among its inputs, so a change of feed health redoes the marks.
 """
 from __future__ import annotations
 
@@ -210,43 +212,6 @@ def read_feed_health(lake: Lake) -> pd.DataFrame | None:
         return read_table(lake.gold(TABLE))
     except FileNotFoundError:
         return None
-
-
-def mark_published_scores(lake: Lake) -> dict:
-    """Apply :func:`mark_outages` to the published gold/risk_scores and gold/baseline_scores.
-
-    Rewrites a table only when its marks change (a re-run on the same data writes nothing) and keeps
-    the scoring job's inputs marker (``_inputs.json``) in gold/risk_scores.
-    """
-    health = read_feed_health(lake)
-    summary = {}
-    for name in ("risk_scores", "baseline_scores"):
-        try:
-            scores = read_table(lake.gold(name))
-        except FileNotFoundError:
-            continue
-        marked = mark_outages(scores, health)
-        before = [list(r) if r is not None else [] for r in scores["reasons"]]
-        unchanged = ("data_gap" in scores and scores["data_gap"].fillna(False).astype(bool).tolist()
-                     == marked["data_gap"].tolist() and before == marked["reasons"].tolist())
-        summary[f"{name}_data_gap_rows"] = int(marked["data_gap"].sum())
-        if unchanged:
-            continue
-        marker = lake.gold(name) / "_inputs.json"
-        kept = marker.read_bytes() if marker.is_file() else None
-        marked["reasons"] = [np.array([str(x) for x in r], dtype=str) for r in marked["reasons"]]
-        for col in ("risk_level", "region_name"):
-            if col in marked and marked[col].isna().all():
-                marked[col] = pd.array([None] * len(marked), dtype="string")
-        if "rank_in_week" in marked:
-            marked["rank_in_week"] = marked["rank_in_week"].astype("Int32")
-        write_table(marked, lake, "gold", name)
-        if kept is not None:
-            # The marks follow from the same inputs: the scoring job's marker stays valid.
-            tmp = marker.with_name(".inputs.json.tmp")
-            tmp.write_bytes(kept)
-            tmp.replace(marker)
-    return summary
 
 
 # --- job -----------------------------------------------------------------------------------------

@@ -3,7 +3,10 @@
 Reads gold/region_week_features and the current model of the registry (``FENGQIAO_MODEL_DIR``); never reads
 ``truth/``. Each week's flags follow :func:`models.levels.assign_levels` (alert budget
 ``FENGQIAO_ALERT_BUDGET``, small-count guard, colour thresholds); flagged regions get reasons from
-:mod:`models.reasons`. Both tables have exactly the columns of ``fengqiao.schemas.RISK_SCORES``.
+:mod:`models.reasons`. Regions of a county whose feed had an outage that week in gold/feed_health keep their
+score but get ``data_gap`` and a 数据中断 reason (:func:`jobs.gold_feed_health.mark_outages`), applied to every
+week of a table right before its one write. Both tables have exactly the columns of
+``fengqiao.schemas.RISK_SCORES_PUBLISHED`` (``RISK_SCORES`` plus ``data_gap``).
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ import pandas as pd
 
 from fengqiao.lake import Lake, clean_stale_staging, read_table, recover_interrupted_publish, tree_fingerprint, write_table
 from fengqiao.weeks import week_start as monday_of
+from jobs.gold_feed_health import mark_outages, read_feed_health
 from models.ears import RISK_SCORE_COLUMNS, ALARM_THRESHOLDS, ears_scores
 from models.score_frame import HORIZON_SCORE_COLUMNS
 from models.escalation import CONTEXT_COLUMNS, add_context_features, predict_horizons, predict_proba
@@ -25,8 +29,9 @@ from models.reasons import explain_frame
 from models.registry import load_current
 
 BASELINE_METHOD = "C2"
-# Inputs of the published scores (features fingerprint, model, budget, weeks), in gold/risk_scores.
+# Inputs of the published scores (features and feed-health fingerprints, model, budget, weeks), in gold/risk_scores.
 INPUTS_MARKER = "_inputs.json"
+TABLES = ("risk_scores", "baseline_scores")
 
 
 def _reasons_fn(features_df: pd.DataFrame, lead: dict | None = None):
@@ -160,22 +165,77 @@ def _for_parquet(df: pd.DataFrame) -> pd.DataFrame:
     out["rank_in_week"] = out["rank_in_week"].astype("Int32")
     for col in HORIZON_SCORE_COLUMNS:
         out[col] = out[col].astype("float64")
+    if "data_gap" in out:
+        out["data_gap"] = out["data_gap"].fillna(False).astype(bool)
     return out
 
 
-def _merge(lake: Lake, name: str, new: pd.DataFrame, scored_weeks) -> pd.DataFrame:
-    """Replace ``scored_weeks`` in an existing table, keep its other weeks."""
-    if scored_weeks is None:
-        return new
+def _published(lake: Lake, name: str) -> pd.DataFrame | None:
+    """A published scores table as written (``data_gap`` included if present), reasons as lists; None if absent."""
     try:
         old = read_table(lake.gold(name))
     except FileNotFoundError:
+        return None
+    old["reasons"] = [list(r) if r is not None else [] for r in old["reasons"]]
+    return old
+
+
+def _merge(lake: Lake, name: str, new: pd.DataFrame, scored_weeks) -> pd.DataFrame:
+    """Replace ``scored_weeks`` in an existing table, keep its other weeks (their marks are redone on write)."""
+    if scored_weeks is None:
+        return new
+    old = _published(lake, name)
+    if old is None:
         return new
     old = old[~old["week_start"].isin(set(scored_weeks))]
     if len(old) == 0:
         return new
-    old["reasons"] = [list(r) if r is not None else [] for r in old["reasons"]]
     return _finish(pd.concat([old.reindex(columns=RISK_SCORE_COLUMNS), new], ignore_index=True))
+
+
+def _marked(scores: pd.DataFrame, health: pd.DataFrame | None) -> pd.DataFrame:
+    """The frame as it is written: every week marked from the current gold/feed_health.
+
+    All weeks, not only those scored in this run, so that the marks of kept weeks follow feed health too;
+    :func:`mark_outages` first drops an earlier 数据中断 reason, so marking is idempotent.
+    """
+    return _for_parquet(mark_outages(scores, health))
+
+
+def _marks(df: pd.DataFrame) -> list[tuple]:
+    """(week, region, level, data_gap, reasons) per row, in a fixed order: what marking can change."""
+    gap = df["data_gap"].fillna(False).astype(bool) if "data_gap" in df else pd.Series(None, index=df.index)
+    rows = zip(pd.to_datetime(df["week_start"]).dt.date, df["region_code"].astype(str), df["level"].astype(str),
+               gap, ([str(x) for x in r] if r is not None else [] for r in df["reasons"]))
+    return sorted((w, c, lv, g, tuple(r)) for w, c, lv, g, r in rows)
+
+
+def _write_marker(marker: Path, inputs: dict) -> None:
+    tmp = marker.with_name(f".{INPUTS_MARKER}.tmp")
+    tmp.write_text(json.dumps(inputs, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, marker)
+
+
+def _remark(lake: Lake, inputs: dict, marker: Path, model_version) -> dict:
+    """Only gold/feed_health changed: keep the published scores, redo their marks (no rescoring).
+
+    A table is rewritten only when its marks change; the marker is then brought up to date, so the
+    next run with the same inputs writes nothing.
+    """
+    health = read_feed_health(lake)
+    summary: dict = {"model_version": model_version, "rescored": False, "remarked": []}
+    for name in TABLES:
+        old = _published(lake, name)
+        marked = _marked(_finish(old.reindex(columns=RISK_SCORE_COLUMNS)), health)
+        summary[f"{name}_data_gap_rows"] = int(marked["data_gap"].sum())
+        if "data_gap" in old and _marks(old) == _marks(marked):
+            continue
+        write_table(marked, lake, "gold", name)
+        summary["remarked"].append(name)
+    # Written after both tables: a run killed before this line marks again next time.
+    _write_marker(marker, inputs)
+    summary["changed"] = bool(summary["remarked"])
+    return summary
 
 
 def run(lake: Lake, model_dir: Path, through=None, weeks="all", budget_share: float | None = None) -> dict:
@@ -192,18 +252,25 @@ def run(lake: Lake, model_dir: Path, through=None, weeks="all", budget_share: fl
         budget_share = get_settings().alert_budget_share
     model, metadata = load_current(Path(model_dir))
     clean_stale_staging(lake)
-    for name in ("region_week_features", "risk_scores", "baseline_scores"):
+    for name in ("region_week_features", "feed_health", *TABLES):
         recover_interrupted_publish(lake.gold(name))
-    # Nothing new: same features, model, budget and weeks as the published scores.
+    # Nothing new: same features, feed health, model, budget and weeks as the published scores.
     inputs = {"features": tree_fingerprint(lake.gold("region_week_features")),
+              # the outage marks (data_gap, 数据中断 reason) follow gold/feed_health
+              "feed_health": tree_fingerprint(lake.gold("feed_health")),
               "model_version": str(metadata.get("model_version")), "budget_share": budget_share,
               "through": str(through) if through is not None else None, "weeks": str(weeks),
               # A new table layout (e.g. the horizon columns) republishes even when nothing else changed.
               "columns": list(RISK_SCORE_COLUMNS)}
     marker = lake.gold("risk_scores") / INPUTS_MARKER
-    if (marker.is_file() and lake.gold("baseline_scores").is_dir()
-            and json.loads(marker.read_text(encoding="utf-8")) == inputs):
-        return {"model_version": metadata.get("model_version"), "new_files": 0, "changed": False}
+    stored = json.loads(marker.read_text(encoding="utf-8")) if marker.is_file() else None
+    if stored is not None and lake.gold("baseline_scores").is_dir():
+        if stored == inputs:
+            return {"model_version": metadata.get("model_version"), "new_files": 0, "changed": False}
+        # A marker written before feed health was an input has no "feed_health": compared like a change of it.
+        if {k: v for k, v in stored.items() if k != "feed_health"} == \
+                {k: v for k, v in inputs.items() if k != "feed_health"}:
+            return _remark(lake, inputs, marker, metadata.get("model_version"))
     features = read_table(lake.gold("region_week_features"))
     if through is not None:
         limit = monday_of(pd.Timestamp(str(through)).date())
@@ -213,13 +280,13 @@ def run(lake: Lake, model_dir: Path, through=None, weeks="all", budget_share: fl
 
     risk = score_features(features, model, metadata, budget_share, weeks=selected)
     base = baseline_features(features, budget_share, weeks=selected)
-    risk_path = write_table(_for_parquet(_merge(lake, "risk_scores", risk, selected)), lake, "gold", "risk_scores")
-    base_path = write_table(_for_parquet(_merge(lake, "baseline_scores", base, selected)), lake, "gold",
-                            "baseline_scores")
+    health = read_feed_health(lake)  # a county's silent feed is not a calm week
+    risk_out = _marked(_merge(lake, "risk_scores", risk, selected), health)
+    base_out = _marked(_merge(lake, "baseline_scores", base, selected), health)
+    risk_path = write_table(risk_out, lake, "gold", "risk_scores")
+    base_path = write_table(base_out, lake, "gold", "baseline_scores")
     # Written after both tables: a run killed before this line scores again next time.
-    tmp = marker.with_name(f".{INPUTS_MARKER}.tmp")
-    tmp.write_text(json.dumps(inputs, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, marker)
+    _write_marker(marker, inputs)
     flagged = risk[risk["flagged"]]
     return {
         "model_version": metadata.get("model_version"),
@@ -232,4 +299,6 @@ def run(lake: Lake, model_dir: Path, through=None, weeks="all", budget_share: fl
         "baseline_flagged_townships": int((base["flagged"] & (base["level"] == "township")).sum()),
         "risk_scores": str(risk_path),
         "baseline_scores": str(base_path),
+        "risk_scores_data_gap_rows": int(risk_out["data_gap"].sum()),
+        "baseline_scores_data_gap_rows": int(base_out["data_gap"].sum()),
     }

@@ -119,14 +119,13 @@ def _silver(lake: Lake, rows: dict):
                 lake, "silver", "mediation_cases")
 
 
-def test_run_from_silver_publishes_and_marks_scores(tmp_path):
-    lake = Lake(tmp_path / "lake")
-    assert "skipped" in FH.run(lake) and not lake.gold("feed_health").exists()  # nothing landed yet
-    lake.reference.mkdir(parents=True)
+def _regions_and_silver(lake: Lake, silent) -> pd.DataFrame:
+    """regions.csv with the four counties and silver tables of six weeks, ``silent`` (feed, county, week)."""
+    lake.reference.mkdir(parents=True, exist_ok=True)
     regions = ["code,name,level,parent_code,lat,lon,population"] + [
         f"{c},{n},county,370100000000,36.6,117.0," for c, n in zip(COUNTIES["county_code"], COUNTIES["county_name"])]
     (lake.reference / "regions.csv").write_text("\n".join(regions) + "\n", encoding="utf-8")
-    daily = _daily(weeks=6, silent={("hotline", "370105000000", 5)})
+    daily = _daily(weeks=6, silent=set(silent))
     rows = {"hotline": [], "workorders": [], "mediation": []}
     for feed, county, day, n in daily.itertuples(index=False):
         # 23:30 Beijing time is the previous day in UTC: the day must be taken in Asia/Shanghai.
@@ -135,6 +134,13 @@ def test_run_from_silver_publishes_and_marks_scores(tmp_path):
         when = day if feed == "mediation" else ts
         rows[feed] += [(county, when, week)] * n
     _silver(lake, rows)
+    return daily
+
+
+def test_run_from_silver_publishes(tmp_path):
+    lake = Lake(tmp_path / "lake")
+    assert "skipped" in FH.run(lake) and not lake.gold("feed_health").exists()  # nothing landed yet
+    daily = _regions_and_silver(lake, {("hotline", "370105000000", 5)})
     counts = FH.daily_counts(lake)
     pd.testing.assert_frame_equal(
         counts.sort_values(["feed", "county_code", "day"], ignore_index=True),
@@ -148,22 +154,136 @@ def test_run_from_silver_publishes_and_marks_scores(tmp_path):
     before = tree_fingerprint(lake.gold("feed_health"))
     assert FH.run(lake)["new_files"] == 0 and tree_fingerprint(lake.gold("feed_health")) == before
 
-    week = MONDAY + dt.timedelta(weeks=5)
-    scores = pd.DataFrame({"region_code": ["370105001000", "370102001000"], "level": "township",
-                           "week_start": [week, week], "score": [0.1, 0.2], "risk_level": [None, "蓝"],
-                           "flagged": [False, True], "model_version": "m", "reasons": [[], ["x"]],
-                           "county_code": ["370105000000", "370102000000"], "region_name": ["a", "b"],
-                           "rank_in_week": pd.array([2, 1], dtype="Int32")})
-    write_table(scores, lake, "gold", "risk_scores")
-    (lake.gold("risk_scores") / "_inputs.json").write_text('{"k": 1}', encoding="utf-8")
-    assert FH.mark_published_scores(lake)["risk_scores_data_gap_rows"] == 1
-    published = read_table(lake.gold("risk_scores")).sort_values("region_code")
-    assert published["data_gap"].tolist() == [False, True]
-    assert list(published["reasons"].iloc[1]) == ["数据中断：热线数据本周缺失，评分可能偏低"]
-    assert (lake.gold("risk_scores") / "_inputs.json").read_text(encoding="utf-8") == '{"k": 1}'
-    marked = tree_fingerprint(lake.gold("risk_scores"))
-    FH.mark_published_scores(lake)  # nothing changed: nothing rewritten
-    assert tree_fingerprint(lake.gold("risk_scores")) == marked
+
+# --- the scoring job marks what it publishes -------------------------------------------------------
+
+def _features(weeks=6, towns=2, seed=1) -> pd.DataFrame:
+    """gold/region_week_features for the four counties (``towns`` townships each) with every feature column."""
+    from features import FEATURE_COLUMNS
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for county, name in zip(COUNTIES["county_code"], COUNTIES["county_name"]):
+        codes = [(county, "county", name)] + [(f"{county[:6]}{t + 1:03d}000", "township", f"{name}{t + 1}镇")
+                                               for t in range(towns)]
+        for code, level, region_name in codes:
+            for w in range(weeks):
+                row = {"region_code": code, "level": level, "county_code": county,
+                       "week_start": MONDAY + dt.timedelta(weeks=w), "region_name": region_name}
+                row.update({c: float(rng.poisson(12)) for c in FEATURE_COLUMNS})
+                rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _register_tiny_model(model_dir: Path) -> None:
+    """A small model of the registry's kind fitted on random rows: scoring needs one, not a good one."""
+    from models.escalation import MODEL_COLUMNS, build_pipeline
+    from models.registry import register
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.poisson(3.0, size=(300, len(MODEL_COLUMNS))).astype(float), columns=MODEL_COLUMNS)
+    y = (rng.random(300) < 0.2).astype(int)
+    model = build_pipeline()
+    model.set_params(hgb__max_iter=10)
+    model.fit(X, y)
+    register(model, {"model_version": "test-tiny", "feature_columns": list(MODEL_COLUMNS)}, model_dir)
+
+
+def _files(lake: Lake) -> dict[str, tuple[bytes, int]]:
+    """Bytes and mtime of every file of the two published scores tables (the inputs marker included)."""
+    out = {}
+    for name in ("risk_scores", "baseline_scores"):
+        for path in sorted(lake.gold(name).rglob("*")):
+            if path.is_file():
+                out[path.relative_to(lake.root).as_posix()] = (path.read_bytes(), path.stat().st_mtime_ns)
+    return out
+
+
+def _gaps(lake: Lake, name: str) -> set[tuple[str, dt.date]]:
+    df = read_table(lake.gold(name))
+    assert df["data_gap"].dtype == bool
+    return set(zip(df.loc[df["data_gap"], "region_code"], df.loc[df["data_gap"], "week_start"]))
+
+
+def _frame(lake: Lake, name: str) -> pd.DataFrame:
+    df = read_table(lake.gold(name))
+    df["reasons"] = [list(r) for r in df["reasons"]]
+    return df.sort_values(["week_start", "region_code"], ignore_index=True)
+
+
+def _in_county(county: str, week: int, towns=2) -> set[tuple[str, dt.date]]:
+    when = MONDAY + dt.timedelta(weeks=week)
+    return {(county, when)} | {(f"{county[:6]}{t + 1:03d}000", when) for t in range(towns)}
+
+
+def test_scoring_job_marks_outages_and_follows_feed_health(tmp_path):
+    import shutil
+
+    from fengqiao.schemas import RISK_SCORES_PUBLISHED
+    from jobs import gold_risk_scores as GRS
+
+    lake, models = Lake(tmp_path / "lake"), tmp_path / "models"
+    _register_tiny_model(models)
+    write_table(_features(), lake, "gold", "region_week_features")
+    first_outage = ("hotline", "370105000000", 5)
+    _regions_and_silver(lake, {first_outage})
+    assert FH.run(lake)["outages"] == 1
+
+    # The scores written by the scoring job carry the marks: every region of the county, that week only.
+    summary = GRS.run(lake, models, budget_share=0.05)
+    expected = _in_county("370105000000", 5)
+    assert summary["risk_scores_data_gap_rows"] == len(expected) == 3
+    for name in ("risk_scores", "baseline_scores"):
+        df = _frame(lake, name)
+        assert sorted(read_table(lake.gold(name)).columns) == sorted(columns_of(RISK_SCORES_PUBLISHED))
+        assert _gaps(lake, name) == expected
+        gap_reasons = df.loc[df["data_gap"], "reasons"]
+        assert all(r[-1] == "数据中断：热线数据本周缺失，评分可能偏低" for r in gap_reasons)
+        assert not any(x.startswith("数据中断：") for r in df.loc[~df["data_gap"], "reasons"] for x in r)
+    scores_before = _frame(lake, "risk_scores")[["week_start", "region_code", "score"]]
+
+    # Nothing changed: nothing is written (same bytes, same mtimes, marker included).
+    published = _files(lake)
+    again = GRS.run(lake, models, budget_share=0.05)
+    assert again["changed"] is False and again["new_files"] == 0
+    assert _files(lake) == published
+
+    # Only feed health changes (one more outage, in an earlier week): the marks follow, without rescoring.
+    second_outage = ("workorders", "370102000000", 4)
+    _regions_and_silver(lake, {first_outage, second_outage})
+    assert FH.run(lake)["outages"] == 2
+    remarked = GRS.run(lake, models, budget_share=0.05)
+    assert remarked["changed"] is True and remarked["rescored"] is False
+    assert sorted(remarked["remarked"]) == ["baseline_scores", "risk_scores"]
+    for name in ("risk_scores", "baseline_scores"):
+        assert _gaps(lake, name) == expected | _in_county("370102000000", 4)
+    gap4 = _frame(lake, "risk_scores").query("region_code == '370102001000'")
+    assert gap4["reasons"].iloc[4][-1] == "数据中断：工单数据本周缺失，评分可能偏低"
+    pd.testing.assert_frame_equal(_frame(lake, "risk_scores")[["week_start", "region_code", "score"]],
+                                  scores_before)  # the scores are kept
+    # The same tables as a full rescoring from the same inputs would publish.
+    fresh = Lake(tmp_path / "fresh")
+    shutil.copytree(lake.root, fresh.root)
+    (fresh.gold("risk_scores") / GRS.INPUTS_MARKER).unlink()
+    assert "rescored" not in GRS.run(fresh, models, budget_share=0.05)
+    for name in ("risk_scores", "baseline_scores"):
+        pd.testing.assert_frame_equal(_frame(lake, name), _frame(fresh, name), obj=name)
+    # ...and once marked, a run with nothing new writes nothing again.
+    published = _files(lake)
+    assert GRS.run(lake, models, budget_share=0.05)["changed"] is False
+    assert _files(lake) == published
+
+    # Scoring only the latest week keeps the earlier weeks, and their marks still follow feed health:
+    # the second outage goes away, and its week (not rescored) loses its mark.
+    _regions_and_silver(lake, {first_outage})
+    assert FH.run(lake)["outages"] == 1
+    latest = GRS.run(lake, models, weeks="latest", budget_share=0.05)
+    assert latest["weeks_scored"] == 1 and latest["first_week"] == str(MONDAY + dt.timedelta(weeks=5))
+    for name in ("risk_scores", "baseline_scores"):
+        assert _gaps(lake, name) == expected
+        assert read_table(lake.gold(name))["week_start"].nunique() == 6
+    unmarked = _frame(lake, "risk_scores").query("data_gap == False")["reasons"]
+    assert not any(x.startswith("数据中断：") for r in unmarked for x in r)  # the old reason is gone too
 
 
 # --- planted outages of the simulator ----------------------------------------------------------------

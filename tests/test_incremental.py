@@ -90,11 +90,10 @@ def build_reference(spark, source: Path, lake_dir: Path, model_dir: Path) -> Non
     for job in (silver_hotline_calls, silver_work_orders, silver_mediation_cases):
         job.run(spark, lake)
     gold_region_week_features.run(spark, lake)
-    gold_risk_scores.run(lake, model_dir)
-    from jobs import gold_feed_health  # as pipeline.score_regions: scores marked where a feed went silent
+    from jobs import gold_feed_health  # before scoring, as in the pipeline: scores marked where a feed went silent
 
     gold_feed_health.run(lake)
-    gold_feed_health.mark_published_scores(lake)
+    gold_risk_scores.run(lake, model_dir)
 
 
 def tree_hashes(lake: Path, layers=("silver", "gold")) -> dict[str, str]:

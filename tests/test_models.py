@@ -332,7 +332,7 @@ def test_no_model_error(tmp_path):
 
 def test_score_features_and_run(trained, tmp_path):
     from fengqiao.lake import Lake, read_table, write_table
-    from fengqiao.schemas import RISK_SCORES, columns_of
+    from fengqiao.schemas import RISK_SCORES, RISK_SCORES_PUBLISHED, columns_of
     from jobs import gold_risk_scores
     from models.registry import register
 
@@ -353,7 +353,9 @@ def test_score_features_and_run(trained, tmp_path):
     assert summary["flagged_townships"] > 0
     for table in ("risk_scores", "baseline_scores"):
         df = read_table(lake.gold(table))
-        assert sorted(df.columns) == sorted(columns_of(RISK_SCORES))
+        # as published: plus data_gap, all false here (no gold/feed_health, so no outage to mark)
+        assert sorted(df.columns) == sorted(columns_of(RISK_SCORES_PUBLISHED))
+        assert df["data_gap"].dtype == bool and not df["data_gap"].any()
     base = read_table(lake.gold("baseline_scores"))
     assert set(base["model_version"]) == {"ears-c2"}
     assert any("EARS C2" in r[0] for r in base.loc[base["flagged"], "reasons"])
