@@ -12,19 +12,30 @@ the summary and the Data Docs), not a stop: a holiday or a real lull must not ha
 gold/feed_health judges volumes per county. Every validation of the stage is rendered as Great
 Expectations Data Docs (HTML) under ``<lake>/_quality/data_docs/`` (``index.html``), published whole
 by rename, so the folder always holds one complete run.
+
+Incremental audit: a run validates only the week partitions it has not validated before. The lake keeps
+``<lake>/_quality/validated.json``: per table, the sha256 of its suite file and, per ``week_start=``
+partition that passed, a fingerprint of the partition's files (name, size, mtime_ns). Publishes
+rewrite only the weeks that changed and hard-link the others, so an untouched week keeps its
+fingerprint and is skipped; a rewritten week, a new one, or every week of a table whose suite was
+edited is validated (all the table's such partitions in one batch). The state is replaced only after
+every blocking suite passed, so a failed partition is validated again by the next run. The row-count
+check reads only the weeks that cover its window (RECENT_DAYS + HISTORY_DAYS days, plus slack).
 """
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import math
+import os
 from pathlib import Path
 
 import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from fengqiao.lake import SILVER_TABLES, Lake, publish_directory
+from fengqiao.lake import SILVER_TABLES, Lake, publish_directory, tree_fingerprint
 
 EXPECTATIONS_DIR = Path(__file__).resolve().parent.parent / "expectations"
 DAILY_COUNTS_SUITE = "silver_daily_counts"
@@ -32,6 +43,11 @@ DOCS_SITE = "fengqiao_quality"
 # The record's own date of each silver table (the day it counts in).
 DATE_COLUMNS = {"hotline_calls": "started_at", "work_orders": "created_at", "mediation_cases": "accepted_date"}
 RECENT_DAYS, HISTORY_DAYS, MIN_HISTORY_DAYS = 7, 56, 14
+# Weeks read for the row-count check beyond RECENT_DAYS + HISTORY_DAYS: the last record may fall on any
+# day of the newest week, so one more week keeps the window whole.
+COUNT_SLACK_DAYS = 7
+PARTITION_PREFIX = "week_start="
+STATE_VERSION = 1
 DAY_LOW, DAY_HIGH, WEEK_LOW, WEEK_HIGH = 0.25, 4.0, 0.5, 2.0
 
 
@@ -104,6 +120,18 @@ def _run_suite(context, engine: str, asset: str, frame, suite_name: str, paramet
                docs: bool) -> dict:
     """Validate ``frame`` (Spark or pandas) against a suite; through a Checkpoint that stores the result
     and updates the Data Docs when ``docs``."""
+    try:
+        return _run_suite_once(context, engine, asset, frame, suite_name, parameters, docs)
+    finally:
+        if engine == "spark":
+            # GE persists a Spark batch and never releases it. Left cached, it holds executor memory and,
+            # worse, answers a later read of the same files (same plan) with the rows of that moment,
+            # so a partition rewritten since would be validated as it was.
+            frame.unpersist()
+
+
+def _run_suite_once(context, engine: str, asset: str, frame, suite_name: str, parameters: dict,
+                    docs: bool) -> dict:
     import great_expectations as gx
     from great_expectations.checkpoint import UpdateDataDocsAction
 
@@ -193,7 +221,9 @@ def raise_on_failures(reports: list[dict]) -> None:
     if failed:
         lines = []
         for report in failed:
-            lines.append(f"{report['suite']}: {len(report['failures'])} of {report['evaluated']} expectations failed")
+            where = f" in {report['where']}" if report.get("where") else ""
+            lines.append(f"{report['suite']}{where}: {len(report['failures'])} of {report['evaluated']} "
+                         "expectations failed")
             lines += [f"  - {failure}" for failure in report["failures"]]
         raise SilverValidationError("silver validation failed; gold is not built from it\n" + "\n".join(lines))
 
@@ -202,29 +232,144 @@ def data_docs_dir(lake: Lake) -> Path:
     return lake.root / "_quality" / "data_docs"
 
 
+# --- incremental audit: which partitions were validated -------------------------------------------
+
+def state_path(lake: Lake) -> Path:
+    return lake.root / "_quality" / "validated.json"
+
+
+def suite_hash(suite_name: str) -> str:
+    """sha256 of a suite's JSON file: editing a suite invalidates every partition validated under it."""
+    return hashlib.sha256((EXPECTATIONS_DIR / f"{suite_name}.json").read_bytes()).hexdigest()
+
+
+def read_state(lake: Lake) -> dict:
+    """{table: {"suite_sha256", "partitions": {folder name: fingerprint}}}; empty when absent or unreadable
+    (then everything is validated again, which is always safe)."""
+    try:
+        document = json.loads(state_path(lake).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(document, dict) or document.get("version") != STATE_VERSION:
+        return {}
+    return document.get("tables") or {}
+
+
+def write_state(lake: Lake, tables: dict) -> None:
+    """Replace the state file whole (temp file + rename): a crash leaves the old state or the new one."""
+    path = state_path(lake)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temp.write_text(json.dumps({"version": STATE_VERSION, "tables": tables}, ensure_ascii=False, indent=1,
+                               sort_keys=True), encoding="utf-8")
+    os.replace(temp, path)
+
+
+def partition_folders(path: Path) -> dict[str, Path]:
+    """The ``week_start=`` partition folders of a table, by folder name."""
+    return {p.name: p for p in sorted(Path(path).glob(f"{PARTITION_PREFIX}*")) if p.is_dir()}
+
+
+def _week(name: str) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(name[len(PARTITION_PREFIX):])
+    except ValueError:  # e.g. Hive's null partition: never skipped, never trusted as a date
+        return None
+
+
+def count_partitions(names, days: int = RECENT_DAYS + HISTORY_DAYS + COUNT_SLACK_DAYS) -> list[str]:
+    """The partitions the row-count check needs: weeks (named by their ISO Monday) starting at most
+    ``days`` before the newest week's Monday, plus any not named by a date."""
+    weeks = {name: _week(name) for name in names}
+    dated = [w for w in weeks.values() if w is not None]
+    if not dated:
+        return sorted(weeks)
+    first = max(dated) - dt.timedelta(days=days)
+    return sorted(name for name, week in weeks.items() if week is None or week >= first)
+
+
+def _read_partitions(spark: SparkSession, table_path: Path, names) -> DataFrame:
+    # basePath keeps week_start a column when only some partition folders are read.
+    return spark.read.option("basePath", str(table_path)).parquet(*[str(table_path / n) for n in names])
+
+
+def _failing_partitions(spark: SparkSession, table_path: Path, names: list[str], suite_name: str,
+                        parameters: dict) -> list[str]:
+    """The partitions among ``names`` (which failed together) that fail on their own, by bisection:
+    about 2·log2(n) suite runs per bad partition instead of one per partition. Empty when the failure
+    only exists across partitions."""
+    if len(names) == 1:
+        return list(names)
+    middle = len(names) // 2
+    found = []
+    for half in (names[:middle], names[middle:]):
+        if not validate_frame(_read_partitions(spark, table_path, half), suite_name, parameters)["success"]:
+            found += _failing_partitions(spark, table_path, half, suite_name, parameters)
+    return found
+
+
+def _table_report(spark: SparkSession, context, table: str, table_path: Path, parts: dict[str, Path],
+                  todo: list[str], parameters: dict, docs: bool) -> dict:
+    suite = f"silver_{table}"
+    counts = {"validated_partitions": len(todo), "skipped_partitions": len(parts) - len(todo)}
+    if not parts:
+        return {"table": table, "suite": suite, "success": False, "evaluated": 0, **counts,
+                "failures": [f"table silver/{table} has no {PARTITION_PREFIX} partitions: nothing to validate"]}
+    if not todo:
+        return {"table": table, "suite": suite, "success": True, "evaluated": 0, "failures": [], **counts,
+                "note": "every partition was validated before and is unchanged"}
+    report = {"table": table, **_run_suite(context, "spark", table, _read_partitions(spark, table_path, todo),
+                                           suite, parameters, docs), **counts}
+    if not report["success"]:
+        bad = _failing_partitions(spark, table_path, todo, suite, parameters)
+        where = (f"week partition(s) {', '.join(bad)} of silver/{table}" if bad else
+                 f"silver/{table} across week partitions {', '.join(todo)} (each passes on its own)")
+        report.update(failed_partitions=bad, where=where)
+    return report
+
+
 def validate_silver(spark: SparkSession, lake: Lake, docs: bool = True) -> list[dict]:
-    """Validate every silver table and its row counts; raise SilverValidationError if a blocking
-    expectation fails. With ``docs`` the Data Docs of this run replace ``<lake>/_quality/data_docs``
-    first, so a failed run's page shows what failed."""
+    """Validate the silver partitions not validated before, and each table's row counts; raise
+    SilverValidationError if a blocking expectation fails. With ``docs`` the Data Docs of this run
+    replace ``<lake>/_quality/data_docs`` first, so a failed run's page shows what failed."""
     staged = lake.new_staging_path("quality-data-docs") if docs else None
     context = _context(staged)
     parameters = suite_parameters()
-    reports = []
+    state = read_state(lake)
+    new_state, reports = {}, []
     for table in SILVER_TABLES.values():
         path = lake.silver(table)
         if not path.exists():
             reports.append({"suite": f"silver_{table}", "success": False, "evaluated": 0,
                             "failures": [f"table silver/{table} does not exist: its silver job has not run"]})
             continue
-        df = spark.read.parquet(str(path))
-        reports.append({"table": table, **_run_suite(context, "spark", table, df, f"silver_{table}", parameters,
-                                                     docs)})
-        reports.append(_count_report(context, table, df, docs))
+        # Fingerprints first: a partition rewritten while it is read gets a new one and is validated again.
+        parts = partition_folders(path)
+        prints = {name: tree_fingerprint(folder) for name, folder in parts.items()}
+        digest = suite_hash(f"silver_{table}")
+        known = state.get(table) or {}
+        seen = (known.get("partitions") or {}) if known.get("suite_sha256") == digest else {}
+        todo = [name for name in parts if name not in seen or seen[name] != prints[name]]
+        # Uniqueness of keys is checked within the validated weeks only; across weeks the merge keeps it
+        # (a new record whose key sits in another week rebuilds that week too: merge_silver), and a full
+        # build rewrites every week, so all are validated together.
+        reports.append(_table_report(spark, context, table, path, parts, todo, parameters, docs))
+        new_state[table] = {"suite_sha256": digest, "partitions": prints}
+        if parts:
+            reports.append(_count_report(context, table, _read_partitions(spark, path, count_partitions(parts)),
+                                         docs))
     if staged is not None:
         context.build_data_docs(site_names=[DOCS_SITE])
         publish_directory(staged, data_docs_dir(lake))
     raise_on_failures(reports)
+    # Only now: every blocking suite passed, so every partition fingerprinted above is good.
+    write_state(lake, {**state, **new_state})
     return reports
+
+
+def partition_counts(reports: list[dict]) -> dict:
+    """How many silver partitions this run validated and how many it skipped as validated before."""
+    return {key: sum(r.get(f"{key}_partitions", 0) for r in reports) for key in ("validated", "skipped")}
 
 
 def row_count_warnings(reports: list[dict]) -> list[str]:
