@@ -80,10 +80,29 @@ def _apply_rules(col: Column, rules) -> Column:
     )
 
 
+# The rules in three groups, each behind a cheap test of the input text that every match of the group
+# needs (a find of a short literal or three digits). Why: the rules are tried at every position of
+# every transcript (~0.1 ms a call); most texts hold no digits, no address words and no name cues, and
+# skip the group. Exact, not a heuristic: the tokens put in by earlier rules ([电话], [地址], ...) hold
+# none of these characters, so a later rule can only match where its group's test already holds on
+# the input.
+_RULE_GROUPS: list[tuple[str, list[str]]] = [
+    (r"[0-9]{3}", ["id_card", "bank_card", "mobile", "landline"]),
+    (r"(?:路|街|巷|道)[0-9一二三四五六七八九十百]|[0-9](?:号楼|栋|幢|单元)", ["street_address", "building"]),
+    (rf"我叫|叫我|名叫|姓名|我是|{_ROLE_CUES}|反映|诉称|先生|女士|等人",
+     ["name_after_cue", "title_after_role", "name_after_role", "name_before_verb"]),
+]
+assert [n for _, names in _RULE_GROUPS for n in names] == [r[0] for r in _RULES], "groups must keep the rule order"
+_GROUPED = [(guard, [r for r in _RULES if r[0] in names]) for guard, names in _RULE_GROUPS]
+
+
 def mask_personal_data(col: Column | str) -> Column:
     """Replace phone, ID, bank-card numbers, street addresses and cued names in free text."""
     column = F.col(col) if isinstance(col, str) else col
-    return _apply_rules(column, _RULES)
+    masked = column
+    for guard, rules in _GROUPED:
+        masked = F.when(column.rlike(guard), _apply_rules(masked, rules)).otherwise(masked)
+    return masked
 
 
 def mask_raw_record(col: Column | str) -> Column:

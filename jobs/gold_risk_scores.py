@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fengqiao.lake import Lake, clean_stale_staging, read_table, recover_interrupted_publish, tree_fingerprint, write_table
+from fengqiao.lake import (Lake, clean_stale_staging, partition_fingerprints, read_table, recover_interrupted_publish,
+                           tree_fingerprint, write_table)
 from fengqiao.weeks import week_start as monday_of
 from jobs.gold_feed_health import mark_outages, read_feed_health
 from models.ears import RISK_SCORE_COLUMNS, ALARM_THRESHOLDS, ears_scores
@@ -238,6 +239,29 @@ def _remark(lake: Lake, inputs: dict, marker: Path, model_version) -> dict:
     return summary
 
 
+def changed_feature_weeks(stored: dict | None, inputs: dict) -> list[dt.date] | None:
+    """The weeks whose feature partitions changed since the published scores, when only those need
+    scoring; None when everything must be scored (no per-week record, another model, budget, column
+    list or week selection, ``through`` moved back, or a week gone from the features).
+
+    Why this is exact: a township-week's score, flag and colour depend on that week's features only
+    (context features compare townships within the week); its reasons and the EARS baseline look at
+    earlier weeks, and the features job rewrites every week from the earliest changed one onwards.
+    """
+    if not stored or "feature_weeks" not in stored or inputs["weeks"] != "all":
+        return None
+    if any(stored.get(k) != inputs[k] for k in ("model_version", "budget_share", "columns", "weeks")):
+        return None
+    old_through, new_through = stored.get("through"), inputs["through"]
+    if old_through != new_through and (old_through is None or new_through is None or new_through < old_through):
+        return None
+    before, now = stored["feature_weeks"], inputs["feature_weeks"]
+    if set(before) - set(now):
+        return None
+    changed = sorted(dt.date.fromisoformat(name.split("=", 1)[1]) for name in now if now[name] != before.get(name))
+    return changed or None
+
+
 def run(lake: Lake, model_dir: Path, through=None, weeks="all", budget_share: float | None = None) -> dict:
     """Score gold/region_week_features and publish gold/risk_scores and gold/baseline_scores.
 
@@ -261,7 +285,9 @@ def run(lake: Lake, model_dir: Path, through=None, weeks="all", budget_share: fl
               "model_version": str(metadata.get("model_version")), "budget_share": budget_share,
               "through": str(through) if through is not None else None, "weeks": str(weeks),
               # A new table layout (e.g. the horizon columns) republishes even when nothing else changed.
-              "columns": list(RISK_SCORE_COLUMNS)}
+              "columns": list(RISK_SCORE_COLUMNS),
+              # per week: a weekly run rescores only the weeks the features job rewrote
+              "feature_weeks": partition_fingerprints(lake.gold("region_week_features"))}
     marker = lake.gold("risk_scores") / INPUTS_MARKER
     stored = json.loads(marker.read_text(encoding="utf-8")) if marker.is_file() else None
     if stored is not None and lake.gold("baseline_scores").is_dir():
@@ -277,6 +303,9 @@ def run(lake: Lake, model_dir: Path, through=None, weeks="all", budget_share: fl
         features = features[features["week_start"] <= limit]
     all_weeks = sorted(features["week_start"].unique())
     selected = _select_weeks(all_weeks, weeks)
+    changed = changed_feature_weeks(stored if lake.gold("baseline_scores").is_dir() else None, inputs)
+    if selected is None and changed is not None:
+        selected = [w for w in changed if w in set(all_weeks)]
 
     risk = score_features(features, model, metadata, budget_share, weeks=selected)
     base = baseline_features(features, budget_share, weeks=selected)

@@ -364,6 +364,47 @@ def test_score_features_and_run(trained, tmp_path):
     assert read_table(lake.gold("risk_scores"))["week_start"].nunique() == feats["week_start"].nunique()
 
 
+def test_weekly_run_rescores_only_the_feature_weeks_that_changed(trained, tmp_path):
+    import shutil
+
+    from fengqiao.lake import Lake, read_table, write_table
+    from jobs import gold_risk_scores
+    from models.registry import register
+
+    feats, _, model, meta = trained
+    register(model, meta, tmp_path / "models")
+    weeks = sorted(feats["week_start"].unique())
+    lake = Lake.at(tmp_path / "lake")
+    write_table(feats[feats["week_start"] < weeks[-1]], lake, "gold", "region_week_features")
+    first = gold_risk_scores.run(lake, tmp_path / "models", budget_share=0.05)
+    assert first["weeks_scored"] == len(weeks) - 1
+
+    # The features job's weekly run: the last week arrives and the week before is rewritten (a late
+    # record doubled a township's contacts); every other week partition keeps its files.
+    changed = feats.copy()
+    late = (changed["week_start"] == weeks[-2]) & (changed["level"] == "township")
+    changed.loc[late, "total_contacts"] = changed.loc[late, "total_contacts"] * 2 + 7
+    scratch = Lake.at(tmp_path / "scratch")
+    write_table(changed, scratch, "gold", "region_week_features")
+    for week in weeks[-2:]:
+        folder = f"week_start={week}"
+        shutil.rmtree(lake.gold("region_week_features") / folder, ignore_errors=True)
+        shutil.copytree(scratch.gold("region_week_features") / folder, lake.gold("region_week_features") / folder)
+    second = gold_risk_scores.run(lake, tmp_path / "models", budget_share=0.05)
+    assert second["weeks_scored"] == 2 and second["first_week"] == str(weeks[-2])
+
+    # The same tables as scoring everything from scratch.
+    fresh = Lake.at(tmp_path / "fresh")
+    shutil.copytree(lake.gold("region_week_features"), fresh.gold("region_week_features"))
+    assert gold_risk_scores.run(fresh, tmp_path / "models", budget_share=0.05)["weeks_scored"] == len(weeks)
+    for table in ("risk_scores", "baseline_scores"):
+        key = ["week_start", "level", "region_code"]
+        got = read_table(lake.gold(table)).sort_values(key, ignore_index=True)
+        want = read_table(fresh.gold(table)).sort_values(key, ignore_index=True)
+        assert got["score"].tolist() != [] and (got["week_start"] == weeks[-2]).any()
+        pd.testing.assert_frame_equal(got, want)
+
+
 # --- backtest ----------------------------------------------------------------------------------
 
 def test_backtest_known_answer(tmp_path):
