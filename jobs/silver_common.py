@@ -468,11 +468,17 @@ def publish_silver(spark: SparkSession, df: DataFrame, lake: Lake, table: str, v
                            .parquet(*[str(p) for p in folders]) if folders else None)
             if audited is not None:  # None: the merge only emptied weeks (all their rows moved or forgotten)
                 raise_on_failures([validate_frame(audited, f"silver_{table}")])
+            passed = ([p.name for p in folders] if merge is not None else
+                      [p.name for p in staged.glob("week_start=*") if p.is_dir()])
         rows = written.count()
     except BaseException:
         shutil.rmtree(staged, ignore_errors=True)
         raise
     publish_directory(staged, lake.silver(table))
+    if validate:
+        from jobs.silver_validate import record_validated
+
+        record_validated(lake, table, passed)  # the audit stage need not check these files again
     return rows
 
 

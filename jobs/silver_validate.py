@@ -24,7 +24,9 @@ check reads only the weeks that cover its window (RECENT_DAYS + HISTORY_DAYS day
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import hashlib
 import json
 import math
@@ -265,6 +267,35 @@ def write_state(lake: Lake, tables: dict) -> None:
     os.replace(temp, path)
 
 
+@contextlib.contextmanager
+def _state_lock(lake: Lake):
+    """The three silver jobs and the audit stage may record partitions at the same time."""
+    path = state_path(lake).with_name(".validated.lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def record_validated(lake: Lake, table: str, names) -> None:
+    """Add published partitions that passed the table's suite at publish time (write-audit-publish in the
+    silver jobs) to the state, so that the audit stage does not check the same files again."""
+    digest = suite_hash(f"silver_{table}")
+    with _state_lock(lake):
+        state = read_state(lake)
+        entry = state.get(table) or {}
+        partitions = dict(entry.get("partitions") or {}) if entry.get("suite_sha256") == digest else {}
+        for name in names:
+            fingerprint = tree_fingerprint(lake.silver(table) / name)
+            if fingerprint is not None:
+                partitions[name] = fingerprint
+        state[table] = {"suite_sha256": digest, "partitions": partitions}
+        write_state(lake, state)
+
+
 def partition_folders(path: Path) -> dict[str, Path]:
     """The ``week_start=`` partition folders of a table, by folder name."""
     return {p.name: p for p in sorted(Path(path).glob(f"{PARTITION_PREFIX}*")) if p.is_dir()}
@@ -363,7 +394,8 @@ def validate_silver(spark: SparkSession, lake: Lake, docs: bool = True) -> list[
         publish_directory(staged, data_docs_dir(lake))
     raise_on_failures(reports)
     # Only now: every blocking suite passed, so every partition fingerprinted above is good.
-    write_state(lake, {**state, **new_state})
+    with _state_lock(lake):
+        write_state(lake, {**read_state(lake), **new_state})
     return reports
 
 

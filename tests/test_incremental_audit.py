@@ -200,3 +200,17 @@ def test_merge_audits_only_the_rebuilt_weeks(spark, tmp_path, cases):
     # A full build audits every week, so it does catch the planted row.
     with pytest.raises(SilverValidationError, match="expect_column_values_to_match_regex\\(column=region_code"):
         C.publish_silver(spark, spark.read.parquet(str(table)), lake, TABLE, validate=True)
+
+
+def test_weeks_audited_at_publish_are_not_audited_again(spark, tmp_path, monkeypatch, cases, reads):
+    monkeypatch.setattr(V, "SILVER_TABLES", {"mediation": TABLE})
+    lake = Lake.at(tmp_path / "lake")
+    C.publish_silver(spark, cases, lake, TABLE, validate=True)  # a full build: every week audited
+    assert V.partition_counts(V.validate_silver(spark, lake, docs=False)) == {"validated": 0, "skipped": 4}
+    merge = {"key": "case_id", "schema": cases.schema, "drop_prefixes": []}
+    C.publish_silver(spark, _silver(spark, [case("N1", accepted="2025-01-29")]), lake, TABLE, validate=True,
+                     merge=merge)
+    assert V.partition_counts(V.validate_silver(spark, lake, docs=False)) == {"validated": 0, "skipped": 4}
+    # A week rewritten behind the audit's back (not by a publish) is still checked.
+    _rewrite(lake.silver(TABLE) / WEEKS[1])
+    assert V.partition_counts(V.validate_silver(spark, lake, docs=False)) == {"validated": 1, "skipped": 3}
