@@ -14,6 +14,7 @@ import pytest
 from fengqiao.lake import Lake, read_table, tree_fingerprint, write_table
 from fengqiao.schemas import FEED_HEALTH, columns_of
 from jobs import gold_feed_health as FH
+from tiny_model import register_tiny_model
 
 MONDAY = dt.date(2025, 1, 6)
 COUNTIES = pd.DataFrame({"county_code": ["370102000000", "370103000000", "370104000000", "370105000000"],
@@ -175,20 +176,6 @@ def _features(weeks=6, towns=2, seed=1) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _register_tiny_model(model_dir: Path) -> None:
-    """A small model of the registry's kind fitted on random rows: scoring needs one, not a good one."""
-    from models.escalation import MODEL_COLUMNS, build_pipeline
-    from models.registry import register
-
-    rng = np.random.default_rng(0)
-    X = pd.DataFrame(rng.poisson(3.0, size=(300, len(MODEL_COLUMNS))).astype(float), columns=MODEL_COLUMNS)
-    y = (rng.random(300) < 0.2).astype(int)
-    model = build_pipeline()
-    model.set_params(hgb__max_iter=10)
-    model.fit(X, y)
-    register(model, {"model_version": "test-tiny", "feature_columns": list(MODEL_COLUMNS)}, model_dir)
-
-
 def _files(lake: Lake) -> dict[str, tuple[bytes, int]]:
     """Bytes and mtime of every file of the two published scores tables (the inputs marker included)."""
     out = {}
@@ -223,7 +210,7 @@ def test_scoring_job_marks_outages_and_follows_feed_health(tmp_path):
     from jobs import gold_risk_scores as GRS
 
     lake, models = Lake(tmp_path / "lake"), tmp_path / "models"
-    _register_tiny_model(models)
+    register_tiny_model(models, rows=300, iterations=10)
     write_table(_features(), lake, "gold", "region_week_features")
     first_outage = ("hotline", "370105000000", 5)
     _regions_and_silver(lake, {first_outage})

@@ -21,33 +21,19 @@ import textwrap
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from drop_builder import DELIVERIES, copy_days, write_drop, write_later_days
 from fengqiao.envscope import settings_env
 from fengqiao.lake import FEEDS, SILVER_TABLES, Lake, read_table
+from tiny_model import register_tiny_model
 
 KEYS = {"hotline_calls": "call_id", "work_orders": "order_id", "mediation_cases": "case_id"}
 ROOT = Path(__file__).resolve().parents[1]
 
 
 # --- helpers -----------------------------------------------------------------------------------
-
-def _register_tiny_model(model_dir: Path) -> None:
-    """A small model of the registry's kind, fitted on random rows: scoring needs one, not a good one."""
-    from models.escalation import MODEL_COLUMNS, build_pipeline
-    from models.registry import register
-
-    rng = np.random.default_rng(0)
-    X = pd.DataFrame(rng.poisson(3.0, size=(400, len(MODEL_COLUMNS))).astype(float), columns=MODEL_COLUMNS)
-    y = (rng.random(400) < 0.2).astype(int)
-    model = build_pipeline()
-    model.set_params(hgb__max_iter=20)
-    model.fit(X, y)
-    register(model, {"model_version": "test-tiny", "feature_columns": list(MODEL_COLUMNS)}, model_dir)
-
 
 def _env(source: Path, lake: Path, model_dir: Path) -> dict:
     return {"FENGQIAO_SOURCE": str(source), "FENGQIAO_LAKE": str(lake), "FENGQIAO_MODEL_DIR": str(model_dir),
@@ -138,7 +124,7 @@ def scenario(spark, tmp_path_factory):
     full = write_later_days(write_drop(work / "full"))
     shutil.rmtree(full / "truth")
     models = work / "models"
-    _register_tiny_model(models)
+    register_tiny_model(models)
 
     everything = {feed: sorted(set(DELIVERIES[0].get(feed, []) + DELIVERIES[1].get(feed, []))) for feed in FEEDS}
     once_source = copy_days(full, work / "once-source", everything)
