@@ -16,7 +16,7 @@ One run prints a Markdown report (date, machine, scale) with:
    8 weeks) against a full scan, in DuckDB.
 
 Stages run in a child process (one Spark session, as in ``fengqiao run``) with the ``FENGQIAO_*``
-environment pointing into the scratch folder. Memory is the peak of the summed RSS of the child's
+environment pointing into the scratch folder. Memory is the peak of the summed PSS of the child's
 whole process tree (Python, the Spark JVM and anything they start), sampled from ``/proc`` every
 0.2 s; a stage's peak is the highest sample taken while it ran (the JVM keeps its heap, so later
 stages include what earlier stages left behind). Nothing here asserts on timings.
@@ -70,20 +70,45 @@ def _rss_kb(pid: int) -> int:
     return 0
 
 
-def tree_rss_bytes(pid: int) -> int:
-    seen, todo, total = set(), [pid], 0
+def _pss_kb(pid: int) -> int:
+    """Proportional set size: shared pages counted once across the processes that share them."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
+            for line in fh:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _tree(pid: int) -> list[int]:
+    seen, todo = [], [pid]
     while todo:
         p = todo.pop()
         if p in seen:
             continue
-        seen.add(p)
-        total += _rss_kb(p)
+        seen.append(p)
         todo += _children(p)
-    return total * 1024
+    return seen
+
+
+def tree_rss_bytes(pid: int) -> int:
+    return 1024 * sum(_rss_kb(p) for p in _tree(pid))
+
+
+def tree_memory_bytes(pid: int) -> tuple[int, int]:
+    """(summed PSS, summed RSS) of a process tree. RSS counts a page shared by forked processes (Spark's
+    Python workers share their daemon's pages) once per process, so its sum overstates; PSS does not."""
+    pids = _tree(pid)
+    return 1024 * sum(_pss_kb(p) for p in pids), 1024 * sum(_rss_kb(p) for p in pids)
+
+
+RSS_PEAKS: dict[str, int] = {}  # log path -> peak summed RSS of that run (reported beside the PSS peak)
 
 
 class Sampler(threading.Thread):
-    """Samples the summed RSS of a process tree until stopped."""
+    """Samples the summed PSS of a process tree until stopped (and keeps the peak of the summed RSS)."""
 
     def __init__(self, pid: int, every: float = 0.2):
         super().__init__(daemon=True)
@@ -91,7 +116,9 @@ class Sampler(threading.Thread):
 
     def run(self) -> None:
         while not self._stop_flag.is_set():
-            self.samples.append((time.time(), tree_rss_bytes(self.pid)))
+            pss, rss = tree_memory_bytes(self.pid)
+            self.samples.append((time.time(), pss))
+            self.rss_peak = max(getattr(self, "rss_peak", 0), rss)
             self._stop_flag.wait(self.every)
 
     def stop(self) -> list[tuple[float, int]]:
@@ -101,7 +128,8 @@ class Sampler(threading.Thread):
 
 
 def run_measured(cmd: list[str], env: dict, log: Path) -> tuple[float, int, list[tuple[float, int]], int]:
-    """Run ``cmd``; return (seconds, peak tree RSS in bytes, samples, exit code). Output goes to ``log``."""
+    """Run ``cmd``; return (seconds, peak tree PSS in bytes, samples, exit code). Output goes to ``log``;
+    the peak of the summed RSS is kept in ``RSS_PEAKS[str(log)]``."""
     started = time.time()
     with open(log, "ab") as fh:
         proc = subprocess.Popen(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT)
@@ -109,6 +137,7 @@ def run_measured(cmd: list[str], env: dict, log: Path) -> tuple[float, int, list
         sampler.start()
         code = proc.wait()
         samples = sampler.stop()
+    RSS_PEAKS[str(log)] = getattr(sampler, "rss_peak", 0)
     return time.time() - started, max((s for _, s in samples), default=0), samples, code
 
 
@@ -220,7 +249,8 @@ class Bench:
             inside = [s for t, s in samples if m["start"] <= t <= m["end"]]
             stages.append(dict(stage=m["stage"], seconds=m["end"] - m["start"], peak=max(inside, default=0)))
         new = {f: after[f] - before[f] for f in FEEDS}
-        out = dict(label=label, seconds=seconds, peak=peak, stages=stages, rows=after, new_rows=new,
+        out = dict(label=label, seconds=seconds, peak=peak, rss_peak=RSS_PEAKS.get(str(self.logs / f"{label}.log"), 0),
+                   stages=stages, rows=after, new_rows=new,
                    new_total=sum(new.values()))
         print(f"[bench] {label}: {mins(seconds)}, peak {gb(peak)}, {out['new_total']:,} new silver rows", flush=True)
         return out
@@ -360,8 +390,12 @@ class Bench:
             shutil.rmtree(lake_b, ignore_errors=True)
         history.append((weeks, weekly, backfill))
 
-        engines = self.feature_engines(lake_a)
-        layout = self.layout_and_query(lake_a)
+        engines = layout = None
+        if all((lake_a / "silver" / t).is_dir() for t in SILVER.values()):
+            engines = self.feature_engines(lake_a)
+            layout = self.layout_and_query(lake_a)
+        else:  # e.g. --stages without every silver job: nothing to compare or to query
+            print("[bench] not every silver table was built: engine comparison and layout skipped", flush=True)
         self.report(when, weeks, sim, backfill, weekly, history, engines, layout)
         if not a.keep:
             shutil.rmtree(self.source, ignore_errors=True)
@@ -390,6 +424,9 @@ class Bench:
                      f"{gb(w.get('peak', 0))} |")
         p.append(f"| **whole run** (incl. Python and Spark start) | **{mins(backfill['seconds'])}** | "
                  f"**{gb(backfill['peak'])}** | **{mins(weekly['seconds'])}** | **{gb(weekly['peak'])}** |\n")
+        p.append(f"Memory is the summed PSS of the process tree (pages shared between processes counted once); the "
+                 f"summed RSS, which counts them in every process, peaked at {gb(backfill['rss_peak'])} (backfill) and "
+                 f"{gb(weekly['rss_peak'])} (weekly).\n")
 
         p.append("### Cost per record as history grows\n")
         p.append("| history | weekly run | new silver records | weekly s per 1,000 records | backfill | "
@@ -403,11 +440,19 @@ class Bench:
             p.append(f"| {h} weeks | {mins(run['seconds'])} | {run['new_total']:,} | {per:.2f} | {bf} |")
         p.append("")
 
-        e = engines
+        e = engines or {}
+        feat = next((s for s in backfill["stages"] if s["stage"] == "features"), None)
+        if engines:
+            self._engines_section(p, e, feat)
+        if layout:
+            self._layout_section(p, layout)
+        self._targets_section(p, weeks, backfill, weekly, history, costs, e, feat)
+
+    @staticmethod
+    def _engines_section(p: list[str], e: dict, feat: dict | None) -> None:
         p.append("### Feature aggregation: Spark vs DuckDB over the same silver files\n")
         p.append("| what | time |")
         p.append("|---|---|")
-        feat = next((s for s in backfill["stages"] if s["stage"] == "features"), None)
         if feat:
             p.append(f"| Spark feature job (`features` stage of the backfill, every feature) | {mins(feat['seconds'])} |")
         p.append(f"| core aggregation, Spark SQL (session already up; start took {e['spark_start_s']:.1f} s) | "
@@ -418,6 +463,8 @@ class Bench:
                  + f". The core aggregation ({e['columns']}) over {e['region_weeks']:,} region-weeks; "
                  f"checked against gold/region_week_features: {e['check']}.\n")
 
+    @staticmethod
+    def _layout_section(p: list[str], layout: dict) -> None:
         p.append("### Lake layout and an analyst's query\n")
         p.append("| table | files | partitions | size | median file | row groups | rows | files with statistics |")
         p.append("|---|---|---|---|---|---|---|---|")
@@ -429,11 +476,12 @@ class Bench:
                  f"over all counties and weeks (full scan): **{layout['full_s'] * 1000:.0f} ms**"
                  + (f" (typical query: {layout['scanned']})" if layout["scanned"] else "") + ".\n")
 
+    def _targets_section(self, p, weeks, backfill, weekly, history, costs, e, feat) -> None:
         p.append("### Against the targets (province scale, 3 years, 2 cores / 24 GB)\n")
         t = TARGETS
         first_h = history[0][0]
         ratio_cost = costs[weeks] / costs[first_h] if first_h != weeks else float("nan")
-        feat_ratio = feat["seconds"] / e["duckdb_s"] if feat else float("nan")
+        feat_ratio = feat["seconds"] / e["duckdb_s"] if feat and e else float("nan")
         peak = max(backfill["peak"], weekly["peak"])
         checks = [
             ("backfill ≤ 30 min", mins(backfill["seconds"]), backfill["seconds"] <= 60 * t["backfill_min"]),
