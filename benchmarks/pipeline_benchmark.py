@@ -59,27 +59,25 @@ def _children(pid: int) -> list[int]:
     return out
 
 
-def _rss_kb(pid: int) -> int:
+def _proc_kb(path: str, key: str) -> int:
+    """A ``key: <n> kB`` line of a /proc file; 0 when the process is gone."""
     try:
-        with open(f"/proc/{pid}/status") as fh:
+        with open(path) as fh:
             for line in fh:
-                if line.startswith("VmRSS:"):
+                if line.startswith(key):
                     return int(line.split()[1])
     except OSError:
         pass
     return 0
+
+
+def _rss_kb(pid: int) -> int:
+    return _proc_kb(f"/proc/{pid}/status", "VmRSS:")
 
 
 def _pss_kb(pid: int) -> int:
     """Proportional set size: shared pages counted once across the processes that share them."""
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as fh:
-            for line in fh:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
+    return _proc_kb(f"/proc/{pid}/smaps_rollup", "Pss:")
 
 
 def _tree(pid: int) -> list[int]:
@@ -391,11 +389,13 @@ class Bench:
         history.append((weeks, weekly, backfill))
 
         engines = layout = None
-        if all((lake_a / "silver" / t).is_dir() for t in SILVER.values()):
+        # The comparison reads every silver table and checks against the published features.
+        if all((lake_a / "silver" / t).is_dir() for t in SILVER.values()) and \
+                (lake_a / "gold" / "region_week_features").is_dir():
             engines = self.feature_engines(lake_a)
             layout = self.layout_and_query(lake_a)
         else:  # e.g. --stages without every silver job: nothing to compare or to query
-            print("[bench] not every silver table was built: engine comparison and layout skipped", flush=True)
+            print("[bench] silver or features not built (--stages): engine comparison and layout skipped", flush=True)
         self.report(when, weeks, sim, backfill, weekly, history, engines, layout)
         if not a.keep:
             shutil.rmtree(self.source, ignore_errors=True)

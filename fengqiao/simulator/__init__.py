@@ -10,10 +10,11 @@ Volumes follow per-capita rates times the preset's ``volume`` factor: 0.25 for "
 orders and ~3 k mediation cases a day, ~20 M records in 3 years).
 Measured on 2 cores: small (26 weeks) ~10 s; city (104 weeks, ~860 k records, ~1.7 M record
 versions, ~26 k files, ~0.75 GB) ~40-50 s of CPU; province, 4 weeks (2026-11-23): 525 k records,
-1.07 M record versions, 1,349 files, 273 MB, 23.7 s of CPU and 1.0 GB peak memory. Memory stays
-near that for any length (a month of records is buffered; the caller registry keeps four weeks);
-time and bytes grow with the weeks (156 weeks would be ~15 min of CPU and ~10 GB by linear
-extrapolation, not measured). Files are batched per city and day at province scale.
+1.07 M record versions, 1,349 files, 273 MB, 23.7 s of CPU and 1.0 GB peak memory; province, all
+156 weeks (2026-11-24, seed 42): 22,468,421 records (12.9 M calls, 6.2 M orders, 3.3 M cases),
+45.4 M record versions, 52,532 files, 13.2 GB, 1,117 s of CPU (25 min 37 s of wall time beside a
+test run) and 1.71 GB peak memory (a month of records is buffered; the caller registry keeps four
+weeks). Files are batched per city and day at province scale.
 
 What is planted (all of it listed in ``truth/``): escalation episodes (``episodes.py``), confounders
 (seasonal waves, reporting changes, outages, duplicate exports, media stories), dirty records and
