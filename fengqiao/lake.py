@@ -232,6 +232,20 @@ def tree_fingerprint(path: Path) -> str | None:
     return digest.hexdigest()
 
 
+def week_of_partition(name: str):
+    """The Monday of a ``week_start=YYYY-MM-DD`` partition folder name; None for any other name
+    (another column, or Hive's null partition)."""
+    import datetime as dt
+
+    column, _, value = name.partition("=")
+    if column != "week_start":
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
 def partition_fingerprints(path: Path) -> dict[str, str]:
     """:func:`tree_fingerprint` of each ``<column>=<value>`` partition folder of a table, by folder name.
 

@@ -38,7 +38,8 @@ from features.season import add_season, season_lookup
 from features.signals import REPEAT_LOOKBACK_WEEKS, derive_signals, repeat_calls, signal_aggregations
 from features.spatial import add_spatial_features, edges_frame, neighbour_edges
 from fengqiao.lake import (SILVER_TABLES, Lake, clean_stale_staging, file_sha256, link_or_copy_tree,
-                           partition_fingerprints, publish_directory, recover_interrupted_publish, write_spark_table)
+                           partition_fingerprints, publish_directory, recover_interrupted_publish, week_of_partition,
+                           write_spark_table)
 from fengqiao.regions import read_regions
 from fengqiao.schemas import HOTLINE_CALLS, MEDIATION_CASES, WORK_ORDERS
 from fengqiao.weeks import parse_date, week_start
@@ -141,14 +142,6 @@ def _read_silver(spark: SparkSession, lake: Lake, table: str, schema: T.StructTy
     return spark.read.schema(schema).parquet(str(path))
 
 
-def _week_of(partition: str) -> dt.date | None:
-    """The Monday of a ``week_start=YYYY-MM-DD`` folder name; None for anything else."""
-    try:
-        return dt.date.fromisoformat(partition.split("=", 1)[1])
-    except (IndexError, ValueError):
-        return None
-
-
 def plan_rebuild(previous: dict | None, inputs: dict, published_weeks: list[dt.date]) -> dict:
     """What a run must rebuild: ``{"mode": "none" | "full" | "incremental", "since": Monday, "why": ...}``.
 
@@ -168,7 +161,7 @@ def plan_rebuild(previous: dict | None, inputs: dict, published_weeks: list[dt.d
         before = previous.get("silver", {}).get(table, {})
         for name in set(parts) | set(before):
             if parts.get(name) != before.get(name):
-                week = _week_of(name)
+                week = week_of_partition(name)
                 if week is None:
                     return {"mode": "full", "why": f"silver/{table}/{name} is not a week partition"}
                 changed.add(week)
@@ -207,7 +200,7 @@ def run(spark: SparkSession, lake: Lake, through: dt.date | str | None = None, f
     marker = target / INPUTS_MARKER
     previous = json.loads(marker.read_text(encoding="utf-8")) if marker.is_file() else None
     published = {w: p for p in (target.iterdir() if target.is_dir() else []) if p.is_dir()
-                 for w in [_week_of(p.name)] if w is not None}
+                 for w in [week_of_partition(p.name)] if w is not None}
     plan = {"mode": "full", "why": "asked for a full rebuild"} if full else plan_rebuild(previous, inputs, sorted(published))
     if plan["mode"] == "none":
         log.info("features: nothing to do (%s)", plan["why"])

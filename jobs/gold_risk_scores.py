@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from fengqiao.lake import (Lake, clean_stale_staging, partition_fingerprints, read_table, recover_interrupted_publish,
-                           tree_fingerprint, write_table)
+                           tree_fingerprint, week_of_partition, write_table)
 from fengqiao.weeks import week_start as monday_of
 from jobs.gold_feed_health import mark_outages, read_feed_health
 from models.ears import RISK_SCORE_COLUMNS, ALARM_THRESHOLDS, ears_scores
@@ -258,8 +258,10 @@ def changed_feature_weeks(stored: dict | None, inputs: dict) -> list[dt.date] | 
     before, now = stored["feature_weeks"], inputs["feature_weeks"]
     if set(before) - set(now):
         return None
-    changed = sorted(dt.date.fromisoformat(name.split("=", 1)[1]) for name in now if now[name] != before.get(name))
-    return changed or None
+    changed = [week_of_partition(name) for name in now if now[name] != before.get(name)]
+    if None in changed:  # not a week partition: score everything
+        return None
+    return sorted(changed) or None
 
 
 def run(lake: Lake, model_dir: Path, through=None, weeks="all", budget_share: float | None = None) -> dict:

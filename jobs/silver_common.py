@@ -28,7 +28,7 @@ from pyspark.sql import types as T
 
 from fengqiao.disputes import KEYWORD_RULES, WAGE_ARREARS_WORDS
 from fengqiao.lake import (Lake, clean_stale_staging, link_or_copy_tree, publish_directory, recover_interrupted_publish,
-                           write_spark_table)
+                           week_of_partition, write_spark_table)
 from fengqiao.regions import read_regions
 
 CORRUPT = "_corrupt_record"
@@ -380,14 +380,6 @@ def _week_of_partition(folder: Path):
     return dt.date.fromisoformat(folder.name.split("=", 1)[1])
 
 
-def _is_week_folder(folder: Path) -> bool:
-    try:
-        _week_of_partition(folder)
-    except ValueError:
-        return False
-    return True
-
-
 def merge_silver(spark: SparkSession, new: DataFrame, lake: Lake, table: str, key: str,
                  schema: T.StructType, drop_prefixes: list[str], staged: Path) -> dict:
     """Write the merged table to ``staged``: changed weeks rewritten, unchanged weeks hard-linked.
@@ -463,7 +455,7 @@ def publish_silver(spark: SparkSession, df: DataFrame, lake: Lake, table: str, v
                 # A folder not named by a date (Hive's null partition) cannot be an untouched week: audited.
                 rebuilt = {f"week_start={w}" for w in merge["weeks"]}
                 folders = [p for p in sorted(staged.glob("week_start=*")) if p.is_dir()
-                           and (p.name in rebuilt or not _is_week_folder(p))]
+                           and (p.name in rebuilt or week_of_partition(p.name) is None)]
                 audited = (spark.read.schema(df.schema).option("basePath", str(staged))
                            .parquet(*[str(p) for p in folders]) if folders else None)
             if audited is not None:  # None: the merge only emptied weeks (all their rows moved or forgotten)

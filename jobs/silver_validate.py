@@ -37,7 +37,8 @@ import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from fengqiao.lake import SILVER_TABLES, Lake, publish_directory, tree_fingerprint
+from fengqiao.lake import (SILVER_TABLES, Lake, partition_fingerprints, publish_directory, tree_fingerprint,
+                           week_of_partition)
 
 EXPECTATIONS_DIR = Path(__file__).resolve().parent.parent / "expectations"
 DAILY_COUNTS_SUITE = "silver_daily_counts"
@@ -301,17 +302,10 @@ def partition_folders(path: Path) -> dict[str, Path]:
     return {p.name: p for p in sorted(Path(path).glob(f"{PARTITION_PREFIX}*")) if p.is_dir()}
 
 
-def _week(name: str) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(name[len(PARTITION_PREFIX):])
-    except ValueError:  # e.g. Hive's null partition: never skipped, never trusted as a date
-        return None
-
-
 def count_partitions(names, days: int = RECENT_DAYS + HISTORY_DAYS + COUNT_SLACK_DAYS) -> list[str]:
     """The partitions the row-count check needs: weeks (named by their ISO Monday) starting at most
     ``days`` before the newest week's Monday, plus any not named by a date."""
-    weeks = {name: _week(name) for name in names}
+    weeks = {name: week_of_partition(name) for name in names}
     dated = [w for w in weeks.values() if w is not None]
     if not dated:
         return sorted(weeks)
@@ -376,7 +370,7 @@ def validate_silver(spark: SparkSession, lake: Lake, docs: bool = True) -> list[
             continue
         # Fingerprints first: a partition rewritten while it is read gets a new one and is validated again.
         parts = partition_folders(path)
-        prints = {name: tree_fingerprint(folder) for name, folder in parts.items()}
+        prints = {name: f for name, f in partition_fingerprints(path).items() if name in parts}
         digest = suite_hash(f"silver_{table}")
         known = state.get(table) or {}
         seen = (known.get("partitions") or {}) if known.get("suite_sha256") == digest else {}
