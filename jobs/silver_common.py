@@ -116,24 +116,36 @@ def _header_of(path: Path, encodings: tuple[str, ...], key: str) -> tuple[str, l
     return None
 
 
-def _csv_record_lines(spark: SparkSession, paths: list[str]) -> DataFrame:
-    """(file path, record ordinal, 1-based line) of every CSV record start, the header being ordinal 0.
+def _csv_record_starts(spark: SparkSession, paths: list[str]) -> DataFrame:
+    """One row per CSV file: ``_path`` and ``_starts``, the ascending 0-based line positions where records start.
 
     A record starts on a non-empty physical line when an even number of quotes precedes it in the
-    file (a newline inside a quoted field continues the record), as the CSV reader splits records.
-    Bytes are decoded as ISO-8859-1 (one char per byte): '"' and '\\n' are single bytes that never
-    occur inside a UTF-8 or GB18030 multi-byte character, so the count holds for either encoding.
+    file (a newline inside a quoted field continues the record), as the CSV reader splits records;
+    the header is the first start. Bytes are decoded as ISO-8859-1 (one char per byte): '"' and '\\n'
+    are single bytes that never occur inside a UTF-8 or GB18030 multi-byte character, so the count
+    holds for either encoding.
+
+    Computed within each file's row by array functions, with no row per line and no shuffle: only a
+    line with an odd number of quotes changes the parity, so the lines continuing a quoted field are
+    those after an odd-numbered such line up to the next one (or to the end of the file when a quote
+    is never closed). A file is one small row in the result, broadcast to the data rows.
     """
-    lines = (spark.read.format("binaryFile").load(paths)
-             .select(F.col("path").alias("_path"),
-                     F.posexplode(F.split(F.decode(F.col("content"), "ISO-8859-1"), "\n")).alias("_pos", "_line")))
-    quotes = F.length("_line") - F.length(F.regexp_replace("_line", '"', ""))
-    in_file = Window.partitionBy("_path").orderBy("_pos")
-    quotes_before = F.coalesce(F.sum(quotes).over(in_file.rowsBetween(Window.unboundedPreceding, -1)), F.lit(0))
-    starts = (lines.withColumn("_open", quotes_before % 2 == 1)
-              .where(~F.col("_open") & (F.regexp_replace("_line", "\r$", "") != "")))
-    return starts.select("_path", (F.row_number().over(in_file) - 1).alias("_record"),
-                         (F.col("_pos") + 1).cast("long").alias("line_no"))
+    lines = F.col("_lines")  # a column, not the split expression: lambdas would re-split the file per line
+    count = F.size(lines)
+    positions = F.sequence(F.lit(0), count - 1)
+    odd = F.filter(positions, lambda i: (F.length(lines[i]) - F.length(F.replace(lines[i], F.lit('"'), F.lit(""))))
+                   % 2 == 1)
+    pairs = F.sequence(F.lit(0), ((F.size(odd) + 1) / 2).cast("int") - 1)
+
+    def continued(j):  # the lines inside the j-th quoted span: after its opening line, up to its closing one
+        first, last = odd[j * 2] + 1, F.coalesce(odd[j * 2 + 1], count - 1)
+        return F.when(first <= last, F.sequence(first, last)).otherwise(F.array().cast("array<int>"))
+
+    inside = F.when(F.size(odd) > 0, F.flatten(F.transform(pairs, continued))).otherwise(F.array().cast("array<int>"))
+    non_empty = F.filter(positions, lambda i: ~lines[i].isin("", "\r"))
+    return (spark.read.format("binaryFile").load(paths)
+            .select(F.col("path").alias("_path"), F.split(F.decode(F.col("content"), "ISO-8859-1"), "\n").alias("_lines"))
+            .select("_path", F.array_except(non_empty, inside).alias("_starts")))
 
 
 def read_csv_files(spark: SparkSession, lake: Lake, files: list[Path], key: str,
@@ -144,11 +156,10 @@ def read_csv_files(spark: SparkSession, lake: Lake, files: list[Path], key: str,
     header, then projected onto ``wanted`` (absent columns are null). Returns the rows and the
     lake-relative paths of files that could not be read at all. Empty files give no rows.
 
-    ``line_no`` is the line where the record starts in its file (1 = the header). The reader keeps
-    none, so rows are numbered in reading order within each file: a multi-line CSV file is never
-    split, so one task reads it whole, in order, and ``monotonically_increasing_id`` taken right at
-    the scan increases along the file. That ordinal is matched to the record starts counted from the
-    file's text (:func:`_csv_record_lines`).
+    ``line_no`` is null here: only quarantined rows need it, and :func:`with_line_numbers` gives it to
+    them. The rows carry what it needs instead: ``_path`` and ``_mid``, a ``monotonically_increasing_id``
+    taken right at the scan. A multi-line CSV file is never split, so one task reads it whole, in order,
+    and ``_mid`` increases along the file (it also orders two versions of a record in one file).
     """
     # GB18030 is outside Spark 4's default charset list; the JDK decodes it when allowed.
     spark.conf.set("spark.sql.legacy.javaCharsets", "true")
@@ -173,24 +184,49 @@ def read_csv_files(spark: SparkSession, lake: Lake, files: list[Path], key: str,
               .option("escape", '"')
               .option("multiLine", True).csv(paths))  # hand-typed line breaks inside quoted fields
         present = set(names)
-        df = df.select("*", F.col("_metadata.file_path").alias("_path"), F.monotonically_increasing_id().alias("_mid"))
-        ordinal = F.row_number().over(Window.partitionBy("_path").orderBy("_mid"))  # 1 = first row after the header
-        df = (df.withColumn("_record", ordinal)
-              .join(_csv_record_lines(spark, paths), ["_path", "_record"], "left"))
         frames.append(df.select(
             *[(F.col(f"`{c}`") if c in present else F.lit(None).cast("string")).alias(c) for c in wanted],
             F.col(CORRUPT),
-            relative_source(F.col("_path")).alias("source_file"),
-            F.col("line_no"),
+            relative_source(F.col("_metadata.file_path")).alias("source_file"),
+            F.lit(None).cast("long").alias("line_no"),
+            F.col("_metadata.file_path").alias("_path"),
+            F.monotonically_increasing_id().alias("_mid"),
         ))
     if not frames:
         return None, unreadable
     return reduce(DataFrame.unionByName, frames), unreadable
 
 
+def with_line_numbers(rows: DataFrame, raw: DataFrame) -> DataFrame:
+    """``rows`` (a subset of ``raw`` from :func:`read_csv_files`, e.g. the rejected ones) with their ``line_no``.
+
+    Per file, the ``_mid`` of its first row (an aggregate over two narrow columns of the same scan, so
+    the same ids) gives each row's ordinal, which indexes the file's record starts
+    (:func:`_csv_record_starts`); both are one small row per file, broadcast to the rows, which are
+    never shuffled for it. Rows that already have a ``line_no`` (spreadsheets, JSON) keep it.
+    Why only a subset: the file's text is read and split a second time for this, a quarter of the
+    work-order job when it was done for every row, and only quarantined rows show line numbers.
+    """
+    if "_mid" not in raw.columns:
+        return rows
+    paths = sorted(raw.inputFiles())  # the CSV files scanned (spreadsheet rows come from no file)
+    if not paths:
+        return rows
+    csv_rows = raw.where(F.col("_mid").isNotNull())
+    first = csv_rows.groupBy("_path").agg(F.min("_mid").alias("_first"))
+    per_file = first.join(_csv_record_starts(rows.sparkSession, paths), "_path", "left")
+    ordinal = F.col("_mid") - F.col("_first") + 1  # 1 = first row after the header
+    line = F.element_at(F.col("_starts"), (ordinal + 1).cast("int")) + 1  # element 1 is the header
+    return (rows.join(F.broadcast(per_file), "_path", "left")
+            .withColumn("line_no", F.coalesce(F.col("line_no"), line.cast("long")))
+            .drop("_first", "_starts"))
+
+
 def empty_raw(spark: SparkSession, wanted: list[str]) -> DataFrame:
     fields = [T.StructField(c, T.StringType()) for c in wanted + [CORRUPT, "source_file"]]
-    return spark.createDataFrame([], T.StructType(fields + [T.StructField("line_no", T.LongType())]))
+    return spark.createDataFrame([], T.StructType(fields + [T.StructField("line_no", T.LongType()),
+                                                            T.StructField("_path", T.StringType()),
+                                                            T.StructField("_mid", T.LongType())]))
 
 
 def unreadable_quarantine(spark: SparkSession, feed: str, files: list[str]) -> DataFrame:
@@ -297,14 +333,14 @@ def with_region_check(df: DataFrame, regions_df: DataFrame) -> DataFrame:
 # --- versions and quarantine -----------------------------------------------------------------
 
 def newest_version(df: DataFrame, key: str) -> DataFrame:
-    """One row per key: latest updated_at; ties go to the later source file, then the row's hash."""
-    order = Window.partitionBy(key).orderBy(
-        F.col("updated_at").desc(), F.col("source_file").desc(), F.col("_row_hash").desc())
+    """One row per key: latest updated_at; ties go to the later source file, then the later line in it.
+
+    The line (or, for CSV rows, their order in the file, ``_mid``) decides only between two versions with
+    the same time in one file (an export that wrote a record twice); the later line is the later write. Deterministic without hashing every row's text.
+    """
+    in_file = [F.col("line_no").desc_nulls_last()] + ([F.col("_mid").desc_nulls_last()] if "_mid" in df.columns else [])
+    order = Window.partitionBy(key).orderBy(F.col("updated_at").desc(), F.col("source_file").desc(), *in_file)
     return df.withColumn("_version", F.row_number().over(order)).where(F.col("_version") == 1).drop("_version")
-
-
-def row_hash(cols: list[str]) -> Column:
-    return F.sha2(F.to_json(F.struct(*[F.col(f"`{c}`") for c in cols])), 256)
 
 
 def to_quarantine(df: DataFrame, feed: str, reason_col: str, raw_masked: Column) -> DataFrame:

@@ -111,7 +111,6 @@ def clean_hotline_calls(raw: DataFrame, regions_df: DataFrame, key: str,
     parsed = raw.withColumns({
         "started_ts": C.parse_iso_timestamp(F.col("started_at")),
         "updated_ts": C.parse_iso_timestamp(F.col("updated_at")),
-        "_row_hash": C.row_hash(RAW_FIELDS),
     })
     checked = C.with_region_check(parsed, regions_df)
     error = C.first_failure([

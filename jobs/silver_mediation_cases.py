@@ -44,7 +44,9 @@ def _read_xlsx(spark: SparkSession, lake: Lake, files: list[Path]) -> DataFrame 
         return None
     schema = T.StructType([T.StructField(c, T.StringType()) for c in COLUMNS + [C.CORRUPT, "source_file"]]
                           + [T.StructField("line_no", T.LongType())])
-    return spark.createDataFrame(rows, schema)
+    # The CSV rows' private columns (silver_common.read_csv_files), empty: a spreadsheet row has its line.
+    return spark.createDataFrame(rows, schema).withColumns(
+        {"_path": F.lit(None).cast("string"), "_mid": F.lit(None).cast("long")})
 
 
 def read_raw_mediation(spark: SparkSession, lake: Lake,
@@ -73,7 +75,6 @@ def clean_mediation_cases(raw: DataFrame, regions_df: DataFrame, key: str) -> tu
         "_updated": C.parse_cn_timestamp(F.col("更新时间")),
         "_amount": C.parse_amount(F.col("涉案金额")),
         "_parties": C.parse_int(F.col("当事人数")),
-        "_row_hash": C.row_hash([c if c != "行政区划代码" else "region_code" for c in COLUMNS]),
     })
     checked = C.with_region_check(parsed, regions_df)
     checks = [
@@ -98,7 +99,8 @@ def clean_mediation_cases(raw: DataFrame, regions_df: DataFrame, key: str) -> tu
     raw_text = F.coalesce(F.col(C.CORRUPT), F.concat_ws(",", *raw_cols))
     known = F.concat_ws("、", F.col("当事人姓名"), F.col("调解员"))
     bad_raw = mask_raw_record(mask_known_names(raw_text, known))
-    rejected = C.to_quarantine(checked.where(F.col("_error").isNotNull()), FEED, "_error", bad_raw)
+    rejected = C.to_quarantine(C.with_line_numbers(checked.where(F.col("_error").isNotNull()), raw), FEED, "_error",
+                               bad_raw)
 
     good = checked.where(F.col("_error").isNull()).withColumns(
         {"案件编号": F.trim("案件编号"), "updated_at": F.col("_updated")})

@@ -45,8 +45,7 @@ def clean_work_orders(raw: DataFrame, regions_df: DataFrame, text_models=None) -
     Arrow batches by mapInPandas), or the keyword rules when none is registered.
     """
     timestamps = ("created_at", "due_at", "closed_at", "updated_at")
-    parsed = raw.withColumns({"_row_hash": C.row_hash(COLUMNS),
-                              **{f"_{n}": C.parse_iso_timestamp(F.col(n)) for n in timestamps}})
+    parsed = raw.withColumns({f"_{n}": C.parse_iso_timestamp(F.col(n)) for n in timestamps})
     checked = C.with_region_check(parsed, regions_df)
     checks = [
         (F.trim("order_id") == "order_id", C.reason("stray_header_row")),
@@ -59,7 +58,8 @@ def clean_work_orders(raw: DataFrame, regions_df: DataFrame, text_models=None) -
     checked = checked.withColumn("_error", C.first_failure(checks))
 
     raw_text = F.coalesce(F.col(C.CORRUPT), F.concat_ws(",", *[F.coalesce(F.col(c), F.lit("")) for c in COLUMNS]))
-    rejected = C.to_quarantine(checked.where(F.col("_error").isNotNull()), FEED, "_error", mask_raw_record(raw_text))
+    rejected = C.to_quarantine(C.with_line_numbers(checked.where(F.col("_error").isNotNull()), raw), FEED, "_error",
+                               mask_raw_record(raw_text))
 
     good = checked.where(F.col("_error").isNull()).withColumns(
         {"order_id": F.trim("order_id"), **{n: F.col(f"_{n}") for n in timestamps}})

@@ -58,6 +58,8 @@ def test_csv_line_numbers(spark, tmp_path):
     raw, unreadable = C.read_csv_files(spark, lake, files, "order_id", ("utf-8", "gb18030"),
                                        ["order_id", "summary", "status"])
     assert unreadable == []
+    assert raw.where(raw["line_no"].isNotNull()).count() == 0  # given to the rows that need it (quarantine)
+    raw = C.with_line_numbers(raw, raw)
     got = {(r["source_file"].rsplit("/", 1)[1], r["order_id"], r["line_no"]) for r in raw.collect()}
     assert got == {("orders-a.csv", "o1", 2), ("orders-a.csv", "o5", 5), ("orders-a.csv", "o6", 6),
                    ("orders-a.csv", "order_id", 7), ("orders-a.csv", "o8", 8), ("orders-a.csv", "o11", 11),
@@ -67,3 +69,17 @@ def test_csv_line_numbers(spark, tmp_path):
     assert bad == {"o5": 5, "o6": 6, "b2": 3}
     summaries = {r["order_id"]: r["summary"] for r in raw.collect()}
     assert summaries["o12"] == '他说"要堵路"\n了' and summaries["o1"] == "漏水\n已报修"
+
+
+def test_csv_record_starts_quoted_blank_lines_and_unclosed_quote(spark, tmp_path):
+    """Lines inside a quoted field (blank ones too) start no record; an unclosed quote runs to the file's end."""
+    files = {
+        "d.csv": 'order_id,summary,status\n\nd1,"a\n\nb",x\r\nd2,y,z\n',   # blank line 1; d1 spans lines 2-4
+        "c.csv": 'order_id,summary,status\nc1,"never closed\n\nc2,x,y\n',  # everything after c1 is inside its quote
+        "e.csv": 'order_id,summary,status\ne1,"""quoted""",x\ne2,"two\nlines",y\n',  # doubled quotes balance
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_bytes(text.encode("utf-8"))
+    got = {r["_path"].rsplit("/", 1)[1]: list(r["_starts"])
+           for r in C._csv_record_starts(spark, [str(tmp_path / n) for n in files]).collect()}
+    assert got == {"d.csv": [0, 2, 5], "c.csv": [0, 1], "e.csv": [0, 1, 2]}
