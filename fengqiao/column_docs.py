@@ -34,7 +34,7 @@ TABLES: dict[str, TableDoc] = {
         "silver", "one row per call (the newest version of each `call_id`)", "`week_start` (week of `started_at`)",
         "`jobs/silver_hotline_calls.py` (DAG `fengqiao_ingest_hotline`)",
         "Calls with an invalid or unknown region code, an unparseable date or a malformed line are in "
-        "`quarantine` instead. Calls with no region code at all are dropped (the operator did not record one)."),
+        "`quarantine` instead. A call with no region code is placed in the township its address names; if it names none, the line is in `quarantine` (`missing_region_code`)."),
     "work_orders": TableDoc(
         "silver", "one row per work order (the newest snapshot of each `order_id`)",
         "`week_start` (week of `created_at`)",

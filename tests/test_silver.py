@@ -71,11 +71,14 @@ def test_clean_hotline_calls(spark, regions):
         _call("C3", region="3701"), _call("C4", region="370199001001"),
         _call("C5", region=None, address="不知道"), _call("C6", started="2025-02-30T25:00:00+08:00"),
         (None,) * 14 + (f'{{"call_id": "C7", "caller_name": "{PII["caller_name"]}", "caller_nu', "f", None),
+        # A correction that no township can be found for is quarantined; the placed version stays.
+        _call("C8", topic="邻居噪音"), _call("C8", region=None, address="不知道", updated="2025-03-06T10:00:00+08:00"),
     ])
     silver, quarantine = H.clean_hotline_calls(raw, regions, KEY)
     collected = silver.collect()
     rows = {r["call_id"]: r for r in collected}
-    assert set(rows) == {"C1", "C2"}
+    assert set(rows) == {"C1", "C2", "C8"}
+    assert rows["C8"]["region_code"] == "370102001001" and rows["C8"]["updated_at"] == _shanghai(2025, 3, 3, 10, 0)
     assert rows["C1"]["updated_at"] == _shanghai(2025, 3, 5, 10, 0)  # session time zone Asia/Shanghai
     assert rows["C1"]["source_file"] == "bronze/hotline/x/c.jsonl"   # tie on updated_at: later file wins
     assert rows["C1"]["dispute_type"] == "劳动争议" and rows["C1"]["is_wage_arrears"]
@@ -88,7 +91,7 @@ def test_clean_hotline_calls(spark, regions):
     assert _types(quarantine.schema) == _types(QUARANTINE)
     rejected = quarantine.collect()
     assert _codes(rejected) == ["invalid_region_code", "malformed_record", "missing_region_code",
-                       "unknown_region_code", "unparseable_date:started_at"]
+                                "missing_region_code", "unknown_region_code", "unparseable_date:started_at"]
     _assert_no_pii(collected)
     _assert_no_pii(rejected)
 
@@ -199,3 +202,16 @@ def test_run_on_a_drop(spark, tmp_path):
     for df in (hotline, mediation, orders, quarantine):
         _assert_no_pii(df.collect())
     assert not any(str(Path(tmp_path)) in str(r) for r in quarantine.select("source_file").collect())
+
+
+def test_township_by_address_longest_name_then_lower_code(spark):
+    regions = spark.createDataFrame([
+        ("370102001000", "解放路街道", "township"), ("370102002000", "解放街道", "township"),
+        ("370112100000", "港沟镇", "township"), ("370112200000", "港沟镇", "township"),
+        ("370102000000", "历下区", "county"), ("370102003000", "", "township"),
+    ], "code string, name string, level string")
+    df = spark.createDataFrame([("a", "历下区解放街道旁解放路街道12号"), ("b", "港沟镇政府对面"), ("c", "历下区某处"),
+                                ("d", None)], "id string, address string")
+    got = {r["id"]: r["t"] for r in df.select("id", H.township_by_address(F.col("address"), regions).alias("t")).collect()}
+    # the longer name wins wherever it stands; equal names go to the lower code; a county or an empty name is no match
+    assert got == {"a": "370102001000", "b": "370112100000", "c": None, "d": None}
