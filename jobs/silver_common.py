@@ -458,7 +458,8 @@ def merge_silver(spark: SparkSession, new: DataFrame, lake: Lake, table: str, ke
 
 
 def publish_silver(spark: SparkSession, df: DataFrame, lake: Lake, table: str, validate: bool = False,
-                   merge: dict | None = None, ledger: set[tuple[str, str]] | None = None) -> int:
+                   merge: dict | None = None, ledger: set[tuple[str, str]] | None = None,
+                   step_seconds: dict | None = None) -> int:
     """Write ``df`` to staging, optionally audit it with its expectation suite, then publish it.
 
     With ``validate`` a failed suite raises SilverValidationError and the previous table stays
@@ -466,8 +467,13 @@ def publish_silver(spark: SparkSession, df: DataFrame, lake: Lake, table: str, v
     With ``merge`` (key, schema, drop_prefixes) ``df`` holds only new records and is merged into the
     existing table (:func:`merge_silver`); ``ledger`` is written into the staged table. ``merge``
     gets the merge's counts and rebuilt ``weeks`` added, and ``validate`` then audits only the
-    rebuilt weeks (the untouched ones are the published, already audited files).
+    rebuilt weeks (the untouched ones are the published, already audited files). ``step_seconds`` gets
+    the time of the build-and-write (``write``: reading bronze, cleaning, merging, writing) and ``audit``.
     """
+    import time
+
+    steps = step_seconds if step_seconds is not None else {}
+    started = time.perf_counter()
     staged = lake.new_staging_path(f"silver-{table}")
     try:
         if merge is not None:
@@ -479,6 +485,7 @@ def publish_silver(spark: SparkSession, df: DataFrame, lake: Lake, table: str, v
             write_ledger(staged, ledger)
         # From the written files (no second pass over bronze); the schema given, so an empty table reads too.
         written = spark.read.schema(df.schema).parquet(str(staged))
+        steps["write"] = round(time.perf_counter() - started, 1)
         if validate:
             from jobs.silver_validate import raise_on_failures, validate_frame
 
@@ -498,6 +505,7 @@ def publish_silver(spark: SparkSession, df: DataFrame, lake: Lake, table: str, v
                 raise_on_failures([validate_frame(audited, f"silver_{table}")])
             passed = ([p.name for p in folders] if merge is not None else
                       [p.name for p in staged.glob("week_start=*") if p.is_dir()])
+            steps["audit"] = round(time.perf_counter() - started - steps["write"], 1)
         rows = written.count()
     except BaseException:
         shutil.rmtree(staged, ignore_errors=True)
@@ -545,18 +553,24 @@ def run_silver_job(spark: SparkSession, lake: Lake, feed: str, table: str, build
     if not todo and not forgotten:
         return {"table": table, "new_files": 0, "changed": False}
 
+    import time
+
     files = sorted({lake.root / path for path, _ in todo})
     silver, quarantine = build(spark, lake, load_regions(spark, lake), files=files)
     merge = None if full else {"key": KEYS[table], "schema": silver.schema, "drop_prefixes": prefixes}
-    rows = publish_silver(spark, silver, lake, table, validate=validate, merge=merge, ledger=silver_ledger | todo)
+    steps: dict = {}  # where the time goes, in the run log (progress on a long step shows in it)
+    rows = publish_silver(spark, silver, lake, table, validate=validate, merge=merge, ledger=silver_ledger | todo,
+                          step_seconds=steps)
+    started = time.perf_counter()
     # Rejects of files already in the quarantine (a run killed between the two publishes) are not added twice.
     done = sorted({path for path, _ in todo} - {path for path, _ in available - q_ledger})
     if done:
         quarantine = quarantine.where(~F.col("source_file").isin(*done))
     rejected = publish_quarantine(spark, quarantine, lake, feed, incremental=not full, drop_prefixes=prefixes,
                                   ledger=q_ledger | todo)
+    steps["quarantine"] = round(time.perf_counter() - started, 1)
     summary = {"table": table, "new_files": len(todo), "rows": rows, "quarantined": sum(rejected.values()),
-               "quarantine_reasons": rejected, "mode": "full" if full else "incremental"}
+               "quarantine_reasons": rejected, "mode": "full" if full else "incremental", "step_seconds": steps}
     if merge is not None:
         summary.update(changed_weeks=merge["changed_weeks"], unchanged_weeks=merge["unchanged_weeks"])
     if forgotten or prefixes:
