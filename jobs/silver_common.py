@@ -19,6 +19,7 @@ Nothing new in the manifest: nothing is read or written.
 from __future__ import annotations
 
 import shutil
+import time
 from functools import reduce
 from pathlib import Path
 
@@ -410,12 +411,6 @@ def _from_days(col: Column, prefixes: list[str]) -> Column:
     return reduce(lambda a, b: a | b, [col.startswith(p) for p in prefixes])
 
 
-def _week_of_partition(folder: Path):
-    import datetime as dt
-
-    return dt.date.fromisoformat(folder.name.split("=", 1)[1])
-
-
 def merge_silver(spark: SparkSession, new: DataFrame, lake: Lake, table: str, key: str,
                  schema: T.StructType, drop_prefixes: list[str], staged: Path) -> dict:
     """Write the merged table to ``staged``: changed weeks rewritten, unchanged weeks hard-linked.
@@ -427,7 +422,7 @@ def merge_silver(spark: SparkSession, new: DataFrame, lake: Lake, table: str, ke
     Returns the counts of changed and unchanged weeks and ``weeks``, the rebuilt weeks' ISO Mondays.
     """
     target = lake.silver(table)
-    parts = {_week_of_partition(p): p for p in target.glob("week_start=*") if p.is_dir()}
+    parts = {week_of_partition(p.name): p for p in target.glob("week_start=*") if p.is_dir()}
     existing = None
     if parts:
         existing = spark.read.schema(schema).option("basePath", str(target)).parquet(
@@ -470,8 +465,6 @@ def publish_silver(spark: SparkSession, df: DataFrame, lake: Lake, table: str, v
     rebuilt weeks (the untouched ones are the published, already audited files). ``step_seconds`` gets
     the time of the build-and-write (``write``: reading bronze, cleaning, merging, writing) and ``audit``.
     """
-    import time
-
     steps = step_seconds if step_seconds is not None else {}
     started = time.perf_counter()
     staged = lake.new_staging_path(f"silver-{table}")
@@ -552,8 +545,6 @@ def run_silver_job(spark: SparkSession, lake: Lake, feed: str, table: str, build
     todo = (available - silver_ledger) | (available - q_ledger)
     if not todo and not forgotten:
         return {"table": table, "new_files": 0, "changed": False}
-
-    import time
 
     files = sorted({lake.root / path for path, _ in todo})
     silver, quarantine = build(spark, lake, load_regions(spark, lake), files=files)
