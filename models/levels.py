@@ -8,7 +8,7 @@ is *flagged* when
    guard is skipped),
 2. its score is at least ``score_floor``: for the escalation model, the alert threshold registered with it
    (``metadata["alert_threshold"]["threshold"]``, chosen on held-out calibration weeks as the lowest
-   calibrated probability at which the budget's alerts were right at least 30 % of the time, see
+   calibrated probability at which the budget's alerts were right at least 40 % of the time, see
    :func:`models.escalation.choose_alert_threshold`); otherwise ``SCORE_FLOOR = 0.02``, about twice the
    base rate of escalation in a township-week. A quiet week flags nobody rather than the least quiet, so
    the budget is a cap, not a quota; and

@@ -186,7 +186,7 @@ def train_on_labels(features_df: pd.DataFrame, labels: pd.DataFrame, horizon_wee
     import sklearn
 
     from models.escalation import CONTEXT_COLUMNS, model_columns, train_escalation_model
-    from models.train import training_fingerprint
+    from models.train import model_version_for, training_fingerprint, training_settings
 
     rows, targets = labelled_rows(features_df, labels)
     if rows.empty or targets.sum() == 0:
@@ -224,7 +224,9 @@ def train_on_labels(features_df: pd.DataFrame, labels: pd.DataFrame, horizon_wee
                                     "probabilities describe alerted-like weeks and run high for the rest")
     if label_info:
         metadata["labels"] = label_info
-    metadata["model_version"] = f"escalation-h{horizon_weeks}-{str(weeks[-1]).replace('-', '')}-{fingerprint[:8]}"
+    metadata["training_settings"] = training_settings(**train_kwargs)
+    metadata["model_version"] = model_version_for(str(horizon_weeks), weeks[-1], fingerprint,
+                                                   metadata["training_settings"])
     return model, metadata
 
 

@@ -5,6 +5,7 @@ Only training reads ``truth/episodes.csv``; the scoring job never does.
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,23 @@ def training_fingerprint(frame: pd.DataFrame) -> str:
     h = hashlib.sha256(hashed.tobytes())
     h.update(",".join(map(str, canon.columns)).encode())
     return h.hexdigest()
+
+
+def training_settings(**kwargs) -> dict:
+    """The settings that shape a model beyond its data: they are stored in its metadata and enter its version,
+    so that retraining the same data with another alert-threshold rule (say) does not reuse the old version."""
+    from models.escalation import ALERT_BUDGET_SHARE, ALERT_TARGET_PRECISION, RANDOM_STATE
+
+    return {"alert_target_precision": ALERT_TARGET_PRECISION, "alert_budget_share": ALERT_BUDGET_SHARE,
+            "calibration": kwargs.get("calibration"), "refit_full": kwargs.get("refit_full", True),
+            "random_state": kwargs.get("random_state", RANDOM_STATE)}
+
+
+def model_version_for(horizons: str, last_week, data_sha256: str, settings: dict) -> str:
+    """``escalation-h<horizons>-<last training week>-<8 hex of the data and settings>``."""
+    h = hashlib.sha256(data_sha256.encode())
+    h.update(json.dumps(settings, sort_keys=True).encode())
+    return f"escalation-h{horizons}-{str(last_week).replace('-', '')}-{h.hexdigest()[:8]}"
 
 
 def train_from_tables(features_df: pd.DataFrame, episodes_df: pd.DataFrame, horizon_weeks: int = 4,
@@ -66,7 +84,9 @@ def train_from_tables(features_df: pd.DataFrame, episodes_df: pd.DataFrame, hori
         "metrics": metrics,
         "sklearn_version": sklearn.__version__,
     }
-    metadata["model_version"] = f"escalation-h{horizon_weeks}-{str(weeks[-1]).replace('-', '')}-{fingerprint[:8]}"
+    metadata["training_settings"] = training_settings(**kwargs)
+    metadata["model_version"] = model_version_for(str(horizon_weeks), weeks[-1], fingerprint,
+                                                   metadata["training_settings"])
     return model, metadata
 
 
@@ -116,8 +136,8 @@ def train_horizons_from_tables(features_df: pd.DataFrame, episodes_df: pd.DataFr
         "training_window": per_horizon[f"h{default}"]["training_window"],
         "label": per_horizon[f"h{default}"]["label"],
     })
-    last = metadata["training_window"]["last_week"].replace("-", "")
-    metadata["model_version"] = f"escalation-h{''.join(map(str, horizons))}-{last}-{fingerprint[:8]}"
+    metadata["model_version"] = model_version_for("".join(map(str, horizons)), metadata["training_window"]["last_week"],
+                                                   fingerprint, metadata["training_settings"])
     return combined, metadata
 
 
