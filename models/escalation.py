@@ -468,8 +468,8 @@ def _base_rate_threshold(base_rate: float, why: str) -> dict:
             "base_rate": float(base_rate) if np.isfinite(base_rate) else None}
 
 
-def choose_alert_threshold(weeks, y, p, target_precision: float = ALERT_TARGET_PRECISION,
-                           budget_share: float = ALERT_BUDGET_SHARE) -> dict:
+def choose_alert_threshold(weeks, y, p, target_precision: float | None = None,
+                           budget_share: float | None = None) -> dict:
     """The calibrated probability from which a township is alerted, chosen on held-out calibration rows.
 
     Among the rows the weekly budget would alert (each week's top ``k``), sorted by probability, the
@@ -481,6 +481,9 @@ def choose_alert_threshold(weeks, y, p, target_precision: float = ALERT_TARGET_P
     """
     from models.levels import SCORE_FLOOR
 
+    # Read when called, not when defined: the module's values are what models.train records in the metadata.
+    target_precision = ALERT_TARGET_PRECISION if target_precision is None else target_precision
+    budget_share = ALERT_BUDGET_SHARE if budget_share is None else budget_share
     y = np.asarray(y, dtype=int)
     p = np.asarray(p, dtype=float)
     base_rate = float(y.mean()) if len(y) else float("nan")

@@ -659,3 +659,24 @@ def test_reason_for_a_township_rising_against_its_county():
     # Rising with the rest of its county: no such reason.
     same = explain(row.copy().replace({1.05: 2.8}))
     assert not any("同区县其他乡镇" in r for r in same), same
+
+
+def test_model_version_names_the_data_and_the_training_settings(monkeypatch):
+    """Retraining the same data with the same settings gives the same version; another alert-threshold
+    rule on the same data gives another version (and the settings are in the metadata)."""
+    import models.escalation as escalation
+    from models.train import train_from_tables
+
+    pairs = spread_episodes()
+    feats = synthetic_features(episodes=pairs)
+    eps = episodes_frame(feats, pairs)
+    _, first = train_from_tables(feats, eps, 4)
+    _, again = train_from_tables(feats, eps, 4)
+    assert first["model_version"] == again["model_version"]
+    assert first["training_settings"]["alert_target_precision"] == escalation.ALERT_TARGET_PRECISION
+    monkeypatch.setattr(escalation, "ALERT_TARGET_PRECISION", 0.55)
+    _, other = train_from_tables(feats, eps, 4)
+    assert other["training_settings"]["alert_target_precision"] == 0.55
+    assert other["training_data_sha256"] == first["training_data_sha256"]
+    assert other["model_version"] != first["model_version"]
+    assert "55%" in other["alert_threshold"]["method"] or "base rate" in other["alert_threshold"]["method"]
