@@ -172,6 +172,19 @@ def test_spatial_lag_on_toy_graph(spark):
     assert got[("C", W0)] == 8.0                                   # no neighbours: own value
 
 
+def test_spatial_lag_sums_neighbours_in_ascending_order(spark):
+    """Neighbour means must not depend on the order a shuffle delivers rows in (float addition is not
+    associative; two builds of the same lake once gave different bits and model versions): the values
+    are summed in ascending order. In delivery order 1e16 + (-1e16) + 1 = 1, sorted (-1e16 + 1) + 1e16 = 0."""
+    values = spark.createDataFrame(
+        [("N1", "township", W0, 1e16), ("N2", "township", W0, -1e16), ("N3", "township", W0, 1.0),
+         ("X", "township", W0, 5.0)], "region_code string, level string, week_start date, v double").coalesce(1)
+    edges = spark.createDataFrame([("X", "township", n) for n in ("N1", "N2", "N3")],
+                                  "region_code string, level string, neighbour_code string")
+    got = {r["region_code"]: r["nb_v"] for r in spatial_lag(values, edges, ["v"]).collect()}
+    assert got["X"] == 0.0
+
+
 def test_neighbour_edges_are_nearest_same_level():
     edges = neighbour_edges(REGIONS)
     town = edges[edges["level"] == "township"]
