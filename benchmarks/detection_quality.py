@@ -57,6 +57,12 @@ def seed_env(home: Path, source: Path, lake: Path, model_dir: Path) -> dict:
     return env
 
 
+def repo_relative(path) -> str:
+    """``path`` relative to the repository when it lies inside it: a committed report names no machine's paths."""
+    p = Path(path).resolve()
+    return str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else str(p)
+
+
 def run_logged(cmd: list[str], env: dict, log: Path) -> float:
     started = time.time()
     with open(log, "w", encoding="utf-8") as fh:
@@ -182,7 +188,7 @@ def main(argv=None) -> None:
     summary.to_csv(out / "detection_quality.csv", index=False)
     header = (f"# Detection quality, {dt.date.today().isoformat()}\n\n"
               f"Scale `{args.scale}`, seeds {', '.join(map(str, args.seeds))}, alert budget {args.budget:.1%} of "
-              f"townships per week, model registry `{model_dir}`; {platform.node()}, {os.cpu_count()} cores. "
+              f"townships per week, model registry `{repo_relative(model_dir)}`; {platform.node()}, {os.cpu_count()} cores. "
               f"Protocols and metrics: `models/backtest.py`. Timings (s): "
               + "; ".join(f"seed {s}: " + ", ".join(f"{k} {v:.0f}" for k, v in t.items()) for s, t in timings.items()))
     (out / "detection_quality.md").write_text(to_markdown(summary, header), encoding="utf-8")
