@@ -316,13 +316,16 @@ def write_spark_table(df, path: str | os.PathLike, partition_by: tuple[str, ...]
     writer.parquet(str(path))
 
 
-def write_table(df, lake: Lake, layer: str, name: str, partition_by: tuple[str, ...] = ("week_start",)) -> Path:
+def write_table(df, lake: Lake, layer: str, name: str, partition_by: tuple[str, ...] = ("week_start",),
+                keep: tuple[str, ...] | list[str] = ()) -> Path:
     """Write a pandas DataFrame as a Hive-partitioned Parquet table and publish it atomically.
 
     For the small gold tables (scores, alerts) that are built in pandas. Spark jobs write their
     own output to ``lake.new_staging_path`` with :func:`write_spark_table` and call :func:`publish_directory`.
     Same layout as theirs: one file per partition, rows sorted by region_code (stable, so equal keys
     keep their order and a rebuild writes the same bytes), bounded row groups with statistics.
+    ``keep``: partition folders (e.g. ``week_start=2025-03-03``) of the published table carried into the
+    new version by hard link instead of being rewritten; ``df`` must hold none of their rows.
     """
     import pyarrow as pa
     import pyarrow.dataset as ds
@@ -352,6 +355,10 @@ def write_table(df, lake: Lake, layer: str, name: str, partition_by: tuple[str, 
         max_rows_per_file=MAX_RECORDS_PER_FILE,
     )
     staged.mkdir(parents=True, exist_ok=True)  # an empty table still publishes as an empty folder
+    for folder in keep:
+        if (staged / folder).exists():
+            raise ValueError(f"{layer}/{name}: partition {folder} is both written and kept")
+        link_or_copy_tree(target / folder, staged / folder)
     publish_directory(staged, target)
     return target
 

@@ -15,24 +15,33 @@ import json
 import os
 from pathlib import Path
 
+import hashlib
+
 import numpy as np
 import pandas as pd
+import pyarrow.dataset as ds
 
 from fengqiao.lake import (Lake, clean_stale_staging, partition_fingerprints, read_table, recover_interrupted_publish,
                            tree_fingerprint, week_of_partition, write_table)
 from fengqiao.weeks import week_start as monday_of
 from jobs.gold_feed_health import mark_outages, read_feed_health
-from models.ears import RISK_SCORE_COLUMNS, ALARM_THRESHOLDS, ears_scores
+from models.ears import ALARM_THRESHOLDS, BASELINE_WEEKS, GUARD_WEEKS, RISK_SCORE_COLUMNS, ears_scores
 from models.score_frame import HORIZON_SCORE_COLUMNS
 from models.escalation import CONTEXT_COLUMNS, add_context_features, predict_horizons, predict_proba
 from models.levels import DEFAULT_BUDGET_SHARE, SCORE_FLOOR, assign_levels
-from models.reasons import explain_frame
+from models.reasons import HISTORY_WEEKS, explain_frame
 from models.registry import load_current
 
 BASELINE_METHOD = "C2"
 # Inputs of the published scores (features and feed-health fingerprints, model, budget, weeks), in gold/risk_scores.
 INPUTS_MARKER = "_inputs.json"
 TABLES = ("risk_scores", "baseline_scores")
+# Weeks of features before a scored week that its scores depend on: the reasons' means of the previous
+# HISTORY_WEEKS weeks, and EARS' baseline (guard weeks + BASELINE_WEEKS, two more for C3). A run that
+# scores some weeks reads only these weeks of features before them, so a weekly run reads the same
+# amount at year 3 as at year 1 (the features grid has a row for every region and week, so the previous
+# N rows of a region are its previous N weeks).
+LOOKBACK_WEEKS = max(HISTORY_WEEKS, 1 + max(GUARD_WEEKS.values()) + BASELINE_WEEKS + 2)
 
 
 def _reasons_fn(features_df: pd.DataFrame, lead: dict | None = None):
@@ -181,17 +190,64 @@ def _published(lake: Lake, name: str) -> pd.DataFrame | None:
     return old
 
 
-def _merge(lake: Lake, name: str, new: pd.DataFrame, scored_weeks) -> pd.DataFrame:
-    """Replace ``scored_weeks`` in an existing table, keep its other weeks (their marks are redone on write)."""
+def outage_fingerprints(health: pd.DataFrame | None) -> dict[str, str]:
+    """Per week (ISO Monday): a digest of the (feed, county) outages in gold/feed_health that week.
+
+    A week's marks (``data_gap``, the 数据中断 reason) depend on that week's outages only, so a week
+    whose digest is unchanged keeps its published files when other weeks are rescored.
+    """
+    if health is None or not len(health):
+        return {}
+    gaps = health[health["is_outage"].astype(bool)]
+    by_week: dict[str, list[str]] = {}
+    for feed, county, week in zip(gaps["feed"].astype(str), gaps["county_code"].astype(str),
+                                  pd.to_datetime(gaps["week_start"]).dt.date):
+        by_week.setdefault(week.isoformat(), []).append(f"{feed}:{county}")
+    return {w: hashlib.sha256("\n".join(sorted(v)).encode()).hexdigest()[:16] for w, v in sorted(by_week.items())}
+
+
+def _partitions(path: Path) -> dict[str, dt.date | None]:
+    """The partition folders of a published table, by name, with their week (None if not a week)."""
+    if not path.is_dir():
+        return {}
+    return {p.name: week_of_partition(p.name) for p in sorted(path.iterdir()) if p.is_dir() and "=" in p.name}
+
+
+def _read_partitions(path: Path, names: list[str], columns: list[str] | None = None) -> pd.DataFrame:
+    """Rows of the named week partitions of a published table (reasons as lists)."""
+    values = [n.partition("=")[2] for n in names]
+    df = read_table(path, columns=columns, filters=ds.field("week_start").isin(values))
+    if "reasons" in df:
+        df["reasons"] = [list(r) if r is not None else [] for r in df["reasons"]]
+    return df
+
+
+def publish_weeks(lake: Lake, name: str, scored: pd.DataFrame, scored_weeks, health: pd.DataFrame | None,
+                  remark_weeks: set[str] | None) -> int:
+    """Publish ``scored`` (the rescored weeks) into table ``name``, keeping its other weeks.
+
+    Without ``scored_weeks`` (None) the table is ``scored`` alone. Otherwise the published weeks not
+    rescored are hard-linked unchanged, except those in ``remark_weeks`` (ISO Mondays whose outages
+    changed; None = all of them), which are read and marked again from ``health``. Returns the
+    table's ``data_gap`` rows.
+    """
+    target = lake.gold(name)
     if scored_weeks is None:
-        return new
-    old = _published(lake, name)
-    if old is None:
-        return new
-    old = old[~old["week_start"].isin(set(scored_weeks))]
-    if len(old) == 0:
-        return new
-    return _finish(pd.concat([old.reindex(columns=RISK_SCORE_COLUMNS), new], ignore_index=True))
+        out = _marked(scored, health)
+        write_table(out, lake, "gold", name)
+        return int(out["data_gap"].sum())
+    rescored = {f"week_start={w}" for w in scored_weeks}
+    others = {n: w for n, w in _partitions(target).items() if n not in rescored}
+    remark = [n for n, w in others.items() if remark_weeks is None or w is None or w.isoformat() in remark_weeks]
+    keep = [n for n in others if n not in remark]
+    frame = scored
+    if remark:
+        old = _read_partitions(target, remark)
+        frame = _finish(pd.concat([old.reindex(columns=RISK_SCORE_COLUMNS), scored], ignore_index=True))
+    out = _marked(frame, health)
+    write_table(out, lake, "gold", name, keep=keep)
+    kept_gaps = _read_partitions(target, keep, ["data_gap"])["data_gap"].sum() if keep else 0
+    return int(out["data_gap"].sum() + kept_gaps)
 
 
 def _marked(scores: pd.DataFrame, health: pd.DataFrame | None) -> pd.DataFrame:
@@ -239,6 +295,19 @@ def _remark(lake: Lake, inputs: dict, marker: Path, model_version) -> dict:
     return summary
 
 
+def _without(d: dict, *keys: str) -> dict:
+    return {k: v for k, v in d.items() if k not in keys}
+
+
+def _read_features(lake: Lake, selected) -> pd.DataFrame:
+    """gold/region_week_features: all weeks, or only what scoring ``selected`` needs (LOOKBACK_WEEKS before)."""
+    path = lake.gold("region_week_features")
+    if selected is None:
+        return read_table(path)
+    first = min(selected) - dt.timedelta(weeks=LOOKBACK_WEEKS)
+    return read_table(path, filters=ds.field("week_start") >= first.isoformat())
+
+
 def changed_feature_weeks(stored: dict | None, inputs: dict) -> list[dt.date] | None:
     """The weeks whose feature partitions changed since the published scores, when only those need
     scoring; None when everything must be scored (no per-week record, another model, budget, column
@@ -280,6 +349,7 @@ def run(lake: Lake, model_dir: Path, through=None, weeks="all", budget_share: fl
     clean_stale_staging(lake)
     for name in ("region_week_features", "feed_health", *TABLES):
         recover_interrupted_publish(lake.gold(name))
+    health = read_feed_health(lake)  # a county's silent feed is not a calm week
     # Nothing new: same features, feed health, model, budget and weeks as the published scores.
     inputs = {"features": tree_fingerprint(lake.gold("region_week_features")),
               # the outage marks (data_gap, 数据中断 reason) follow gold/feed_health
@@ -289,33 +359,45 @@ def run(lake: Lake, model_dir: Path, through=None, weeks="all", budget_share: fl
               # A new table layout (e.g. the horizon columns) republishes even when nothing else changed.
               "columns": list(RISK_SCORE_COLUMNS),
               # per week: a weekly run rescores only the weeks the features job rewrote
-              "feature_weeks": partition_fingerprints(lake.gold("region_week_features"))}
+              "feature_weeks": partition_fingerprints(lake.gold("region_week_features")),
+              # per week: and re-marks only the kept weeks whose outages changed
+              "outage_weeks": outage_fingerprints(health)}
     marker = lake.gold("risk_scores") / INPUTS_MARKER
     stored = json.loads(marker.read_text(encoding="utf-8")) if marker.is_file() else None
-    if stored is not None and lake.gold("baseline_scores").is_dir():
+    published = stored is not None and lake.gold("baseline_scores").is_dir()
+    if published:
         if stored == inputs:
             return {"model_version": metadata.get("model_version"), "new_files": 0, "changed": False}
-        # A marker written before feed health was an input has no "feed_health": compared like a change of it.
-        if {k: v for k, v in stored.items() if k != "feed_health"} == \
-                {k: v for k, v in inputs.items() if k != "feed_health"}:
+        # Only feed health changed (a marker written before feed health was an input has no "feed_health"
+        # or "outage_weeks": compared like a change of it).
+        if _without(stored, "feed_health", "outage_weeks") == _without(inputs, "feed_health", "outage_weeks"):
             return _remark(lake, inputs, marker, metadata.get("model_version"))
-    features = read_table(lake.gold("region_week_features"))
-    if through is not None:
-        limit = monday_of(pd.Timestamp(str(through)).date())
-        features = features[features["week_start"] <= limit]
-    all_weeks = sorted(features["week_start"].unique())
+    limit = monday_of(pd.Timestamp(str(through)).date()) if through is not None else None
+    all_weeks = sorted(w for w in (week_of_partition(n) for n in inputs["feature_weeks"])
+                       if w is not None and (limit is None or w <= limit))
     selected = _select_weeks(all_weeks, weeks)
-    changed = changed_feature_weeks(stored if lake.gold("baseline_scores").is_dir() else None, inputs)
+    changed = changed_feature_weeks(stored if published else None, inputs)
     if selected is None and changed is not None:
         selected = [w for w in changed if w in set(all_weeks)]
 
-    risk = score_features(features, model, metadata, budget_share, weeks=selected)
-    base = baseline_features(features, budget_share, weeks=selected)
-    health = read_feed_health(lake)  # a county's silent feed is not a calm week
-    risk_out = _marked(_merge(lake, "risk_scores", risk, selected), health)
-    base_out = _marked(_merge(lake, "baseline_scores", base, selected), health)
-    risk_path = write_table(risk_out, lake, "gold", "risk_scores")
-    base_path = write_table(base_out, lake, "gold", "baseline_scores")
+    if selected is not None and not selected:  # the changed weeks all lie after ``through``
+        risk = base = _finish(pd.DataFrame(columns=RISK_SCORE_COLUMNS))
+        weeks_read = 0
+    else:
+        features = _read_features(lake, selected)
+        if limit is not None:
+            features = features[features["week_start"] <= limit]
+        if selected is None:
+            all_weeks = sorted(features["week_start"].unique())
+        risk = score_features(features, model, metadata, budget_share, weeks=selected)
+        base = baseline_features(features, budget_share, weeks=selected)
+        weeks_read = int(features["week_start"].nunique())
+    # Kept weeks are marked again only where their outages changed; all of them for an older marker.
+    before = stored.get("outage_weeks") if published else None
+    remark = None if before is None else {w for w in set(before) | set(inputs["outage_weeks"])
+                                          if before.get(w) != inputs["outage_weeks"].get(w)}
+    risk_gaps = publish_weeks(lake, "risk_scores", risk, selected, health, remark)
+    base_gaps = publish_weeks(lake, "baseline_scores", base, selected, health, remark)
     # Written after both tables: a run killed before this line scores again next time.
     _write_marker(marker, inputs)
     flagged = risk[risk["flagged"]]
@@ -328,8 +410,9 @@ def run(lake: Lake, model_dir: Path, through=None, weeks="all", budget_share: fl
         "flagged_townships": int((flagged["level"] == "township").sum()),
         "flagged_counties": int((flagged["level"] == "county").sum()),
         "baseline_flagged_townships": int((base["flagged"] & (base["level"] == "township")).sum()),
-        "risk_scores": str(risk_path),
-        "baseline_scores": str(base_path),
-        "risk_scores_data_gap_rows": int(risk_out["data_gap"].sum()),
-        "baseline_scores_data_gap_rows": int(base_out["data_gap"].sum()),
+        "features_weeks_read": weeks_read,
+        "risk_scores": str(lake.gold("risk_scores")),
+        "baseline_scores": str(lake.gold("baseline_scores")),
+        "risk_scores_data_gap_rows": risk_gaps,
+        "baseline_scores_data_gap_rows": base_gaps,
     }

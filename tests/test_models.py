@@ -390,18 +390,35 @@ def test_weekly_run_rescores_only_the_feature_weeks_that_changed(trained, tmp_pa
         folder = f"week_start={week}"
         shutil.rmtree(lake.gold("region_week_features") / folder, ignore_errors=True)
         shutil.copytree(scratch.gold("region_week_features") / folder, lake.gold("region_week_features") / folder)
+    # Meanwhile gold/feed_health found an outage in an old week: that week is marked again, no other.
+    county = str(feats.loc[feats["level"] == "township", "county_code"].iloc[0])
+    outage_week = weeks[5]
+    write_table(pd.DataFrame({"feed": ["hotline"], "county_code": [county], "week_start": [outage_week],
+                              "is_outage": [True]}), lake, "gold", "feed_health")
+    files_before = {t: {p.relative_to(lake.gold(t)): p.stat().st_ino for p in lake.gold(t).rglob("*.parquet")}
+                    for t in ("risk_scores", "baseline_scores")}
     second = gold_risk_scores.run(lake, tmp_path / "models", budget_share=0.05)
     assert second["weeks_scored"] == 2 and second["first_week"] == str(weeks[-2])
+    # Only the look-back the scores need is read, not the whole history.
+    assert second["features_weeks_read"] == gold_risk_scores.LOOKBACK_WEEKS + 2 < len(weeks)
+    assert second["risk_scores_data_gap_rows"] > 0
+    for table, before in files_before.items():
+        after = {p.relative_to(lake.gold(table)): p.stat().st_ino for p in lake.gold(table).rglob("*.parquet")}
+        rewritten = {str(p.parent) for p in after if after[p] != before.get(p)}
+        # the rescored weeks and the re-marked week are new files; every other week is the same inode
+        assert rewritten == {f"week_start={w}" for w in (weeks[-2], weeks[-1], outage_week)}, table
 
     # The same tables as scoring everything from scratch.
     fresh = Lake.at(tmp_path / "fresh")
     shutil.copytree(lake.gold("region_week_features"), fresh.gold("region_week_features"))
+    shutil.copytree(lake.gold("feed_health"), fresh.gold("feed_health"))
     assert gold_risk_scores.run(fresh, tmp_path / "models", budget_share=0.05)["weeks_scored"] == len(weeks)
     for table in ("risk_scores", "baseline_scores"):
         key = ["week_start", "level", "region_code"]
         got = read_table(lake.gold(table)).sort_values(key, ignore_index=True)
         want = read_table(fresh.gold(table)).sort_values(key, ignore_index=True)
         assert got["score"].tolist() != [] and (got["week_start"] == weeks[-2]).any()
+        assert got.loc[got["data_gap"], "week_start"].unique().tolist() == [outage_week]
         pd.testing.assert_frame_equal(got, want)
 
 
