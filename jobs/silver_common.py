@@ -411,13 +411,59 @@ def _from_days(col: Column, prefixes: list[str]) -> Column:
     return reduce(lambda a, b: a | b, [col.startswith(p) for p in prefixes])
 
 
+# Above this many new keys (a catch-up of months) the key ranges are not checked: every week is searched.
+KEY_RANGE_CHECK_MAX_KEYS = 500_000
+
+
+def weeks_that_may_hold(parts: dict, key: str, keys: list[str]) -> set:
+    """The week partitions whose files may hold one of ``keys`` (sorted), from Parquet statistics alone.
+
+    A week is left out only when every row group of its files has a min/max of ``key`` and no key
+    lies in any of those ranges, so the result is exact for the semi-join that follows (it may keep
+    weeks that hold none). Reads footers only (a few kB a week). Identifiers issued in order (dated or
+    sequential ids, as the hotline, work-order and mediation systems issue them) make each week's range
+    narrow, so a weekly run searches the weeks its corrections point to, not the whole history; random
+    identifiers keep every week.
+    """
+    import bisect
+
+    import pyarrow.parquet as pq
+
+    def as_text(value):
+        return value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else value
+
+    found = set()
+    for week, folder in parts.items():
+        for path in sorted(folder.glob("*.parquet")):
+            meta = pq.ParquetFile(path).metadata
+            names = [meta.schema.column(i).path for i in range(meta.num_columns)]
+            if key not in names:
+                found.add(week)
+                break
+            column = names.index(key)
+            for rg in range(meta.num_row_groups):
+                stats = meta.row_group(rg).column(column).statistics
+                if stats is None or not stats.has_min_max:
+                    found.add(week)
+                    break
+                low, high = as_text(stats.min), as_text(stats.max)
+                i = bisect.bisect_left(keys, low)
+                if i < len(keys) and keys[i] <= high:
+                    found.add(week)
+                    break
+            if week in found:
+                break
+    return found
+
+
 def merge_silver(spark: SparkSession, new: DataFrame, lake: Lake, table: str, key: str,
                  schema: T.StructType, drop_prefixes: list[str], staged: Path) -> dict:
     """Write the merged table to ``staged``: changed weeks rewritten, unchanged weeks hard-linked.
 
     Changed weeks are those holding new records, holding an older version of a new record's key
     (a record whose week moved), or holding rows whose source file is being dropped (backfill).
-    In them, the existing rows (minus dropped sources) and the new rows are unioned and the newest
+    The older versions are looked for only in the weeks whose key statistics allow them
+    (:func:`weeks_that_may_hold`), so a weekly run does not read every week's keys. In them, the existing rows (minus dropped sources) and the new rows are unioned and the newest
     version per key kept: latest ``updated_at``, ties to the later ``source_file``, as a full build.
     Returns the counts of changed and unchanged weeks and ``weeks``, the rebuilt weeks' ISO Mondays.
     """
@@ -430,8 +476,17 @@ def merge_silver(spark: SparkSession, new: DataFrame, lake: Lake, table: str, ke
     new = new.localCheckpoint(eager=True)  # built once from the new bronze files, used three times
     weeks = {r[0] for r in new.select("week_start").distinct().collect()}
     if existing is not None:
-        moved = existing.select(key, "week_start").join(new.select(key).distinct(), key, "left_semi")
-        weeks |= {r[0] for r in moved.select("week_start").distinct().collect()}
+        searched = parts
+        new_keys = new.select(key).distinct()
+        if new_keys.count() <= KEY_RANGE_CHECK_MAX_KEYS:
+            keys = sorted(r[0] for r in new_keys.collect() if r[0] is not None)
+            may_hold = weeks_that_may_hold(parts, key, keys)
+            searched = {w: p for w, p in parts.items() if w in may_hold}
+        if searched:
+            held = spark.read.schema(schema).option("basePath", str(target)).parquet(
+                *[str(p) for p in searched.values()])
+            moved = held.select(key, "week_start").join(new_keys, key, "left_semi")
+            weeks |= {r[0] for r in moved.select("week_start").distinct().collect()}
         if drop_prefixes:
             dropped = existing.where(_from_days(F.col("source_file"), drop_prefixes))
             weeks |= {r[0] for r in dropped.select("week_start").distinct().collect()}

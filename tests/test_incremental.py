@@ -322,3 +322,37 @@ def test_backfill_over_a_range_reproduces_the_same_silver(scenario, tmp_path, mo
     assert list(manifest_after["sha256"]) == list(manifest_before["sha256"])
     for table in ("region_week_features", "risk_scores"):
         pd.testing.assert_frame_equal(gold_frame(lake_dir, table), gold_frame(work / "once", table), obj=table)
+
+
+def test_weeks_that_may_hold_keys_come_from_key_statistics(tmp_path):
+    """A week is searched for older versions of new keys unless its key statistics rule them all out."""
+    import datetime as dt
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from jobs.silver_common import weeks_that_may_hold
+
+    def week(name, ids, stats=True, row_group=None):
+        folder = tmp_path / f"week_start={name}"
+        folder.mkdir()
+        pq.write_table(pa.table({"call_id": ids, "region_code": ["370102001000"] * len(ids)}),
+                       folder / "part-0.parquet", write_statistics=stats, row_group_size=row_group)
+        return dt.date.fromisoformat(name), folder
+
+    parts = dict([
+        week("2025-03-03", ["RX20250303001", "RX20250305002", "RX20250309003"]),
+        # two row groups with a gap between them: RX20250312 falls in the gap
+        week("2025-03-10", ["RX20250310001", "RX20250311002", "RX20250315001", "RX20250316002"], row_group=2),
+        week("2025-03-17", ["RX20250317001", "RX20250320001"], stats=False),  # no statistics: always searched
+        week("2025-03-24", ["RX20250324001", "RX20250330001"]),
+    ])
+    d = dt.date.fromisoformat
+    # a correction of a call of 03-05 and a new call: the first week and the unreadable one
+    assert weeks_that_may_hold(parts, "call_id", ["RX20250305002", "RX20250406001"]) == {d("2025-03-03"), d("2025-03-17")}
+    # inside a row group's range (whether or not it is there) keeps the week; the gap between row groups does not
+    assert weeks_that_may_hold(parts, "call_id", ["RX20250312009"]) == {d("2025-03-17")}
+    assert weeks_that_may_hold(parts, "call_id", ["RX20250315500"]) == {d("2025-03-10"), d("2025-03-17")}
+    assert weeks_that_may_hold(parts, "call_id", ["RX20250330001"]) == {d("2025-03-17"), d("2025-03-24")}
+    assert weeks_that_may_hold(parts, "order_id", ["RX20250305002"]) == set(parts)  # no such column: all
+    assert weeks_that_may_hold(parts, "call_id", []) == {d("2025-03-17")}
