@@ -44,6 +44,11 @@ def spark_conf(settings: Settings | None = None) -> dict[str, str]:
         "spark.sql.ansi.enabled": "false",
         # Spark 4 only reads GB18030 (the mediation registry's encoding) with the JDK's full charset list.
         "spark.sql.legacy.javaCharsets": "true",
+        # Spark lists a table's folders with a distributed job once there are more than 32 of them (one
+        # per week: every table after 32 weeks), a job per read that cost 1.3-3.0 s against 0.4-0.6 s
+        # listed by the driver (53 weeks of silver). A weekly run reads its tables a dozen times, so a
+        # year of history added ~15 s to it. The lake is a local or shared file system: the driver lists it.
+        "spark.sql.sources.parallelPartitionDiscovery.threshold": "100000",
         # HotSpot never JIT-compiles a method over 8,000 bytes of bytecode unless told to; whole-stage
         # codegen emits such methods for the silver stages (masking rules, many columns), which then ran
         # interpreted: silver hotline on 1.04 M calls took 188 s, 144 s with this flag (its quarantine
