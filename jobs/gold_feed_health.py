@@ -182,6 +182,16 @@ def gap_reason(feeds_zh: list[str]) -> str:
     return f"数据中断：{'、'.join(feeds_zh)}数据本周缺失，评分可能偏低"
 
 
+def outages_by_county_week(feed_health_df: pd.DataFrame) -> dict[tuple[str, dt.date], list[str]]:
+    """(county code, week Monday) -> the feeds with an outage there that week, from gold/feed_health."""
+    gaps = feed_health_df[feed_health_df["is_outage"].astype(bool)]
+    by_key: dict[tuple[str, dt.date], list[str]] = {}
+    for feed, county, week in zip(gaps["feed"], gaps["county_code"].astype(str),
+                                  pd.to_datetime(gaps["week_start"]).dt.date):
+        by_key.setdefault((county, week), []).append(feed)
+    return by_key
+
+
 def mark_outages(scores_df: pd.DataFrame, feed_health_df: pd.DataFrame | None) -> pd.DataFrame:
     """Keep every score; for regions whose county had a feed outage in the scored week, set ``data_gap``
     and add the Chinese reason (once: marking a marked frame again changes nothing)."""
@@ -191,11 +201,7 @@ def mark_outages(scores_df: pd.DataFrame, feed_health_df: pd.DataFrame | None) -
     # An earlier marking's reason is dropped first, so the reason follows the current feed_health.
     reasons = [[x for x in r if not str(x).startswith("数据中断：")] for r in reasons]
     if feed_health_df is not None and len(feed_health_df) and len(out):
-        gaps = feed_health_df[feed_health_df["is_outage"].astype(bool)]
-        by_key: dict[tuple[str, dt.date], list[str]] = {}
-        for feed, county, week in zip(gaps["feed"], gaps["county_code"].astype(str),
-                                      pd.to_datetime(gaps["week_start"]).dt.date):
-            by_key.setdefault((county, week), []).append(feed)
+        by_key = outages_by_county_week(feed_health_df)
         county = out["county_code"].astype(str) if "county_code" in out else out["region_code"].astype(str).str[:6] + "000000"
         weeks = pd.to_datetime(out["week_start"]).dt.date
         for i, key in enumerate(zip(county, weeks)):

@@ -11,11 +11,10 @@ week of a table right before its one write. Both tables have exactly the columns
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 from pathlib import Path
-
-import hashlib
 
 import numpy as np
 import pandas as pd
@@ -24,7 +23,7 @@ import pyarrow.dataset as ds
 from fengqiao.lake import (Lake, clean_stale_staging, partition_fingerprints, read_table, recover_interrupted_publish,
                            tree_fingerprint, week_of_partition, write_table)
 from fengqiao.weeks import week_start as monday_of
-from jobs.gold_feed_health import mark_outages, read_feed_health
+from jobs.gold_feed_health import mark_outages, outages_by_county_week, read_feed_health
 from models.ears import ALARM_THRESHOLDS, BASELINE_WEEKS, GUARD_WEEKS, RISK_SCORE_COLUMNS, ears_scores
 from models.score_frame import HORIZON_SCORE_COLUMNS
 from models.escalation import CONTEXT_COLUMNS, add_context_features, predict_horizons, predict_proba
@@ -198,11 +197,9 @@ def outage_fingerprints(health: pd.DataFrame | None) -> dict[str, str]:
     """
     if health is None or not len(health):
         return {}
-    gaps = health[health["is_outage"].astype(bool)]
     by_week: dict[str, list[str]] = {}
-    for feed, county, week in zip(gaps["feed"].astype(str), gaps["county_code"].astype(str),
-                                  pd.to_datetime(gaps["week_start"]).dt.date):
-        by_week.setdefault(week.isoformat(), []).append(f"{feed}:{county}")
+    for (county, week), feeds in outages_by_county_week(health).items():
+        by_week.setdefault(week.isoformat(), []).extend(f"{feed}:{county}" for feed in feeds)
     return {w: hashlib.sha256("\n".join(sorted(v)).encode()).hexdigest()[:16] for w, v in sorted(by_week.items())}
 
 

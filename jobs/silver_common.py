@@ -425,35 +425,31 @@ def weeks_that_may_hold(parts: dict, key: str, keys: list[str]) -> set:
     narrow, so a weekly run searches the weeks its corrections point to, not the whole history; random
     identifiers keep every week.
     """
+    return {week for week, folder in parts.items()
+            if any(_file_may_hold(path, key, keys) for path in sorted(folder.glob("*.parquet")))}
+
+
+def _file_may_hold(path: Path, key: str, keys: list[str]) -> bool:
+    """False only when every row group of the file has a min/max of ``key`` that no key of ``keys`` falls in."""
     import bisect
 
     import pyarrow.parquet as pq
 
-    def as_text(value):
-        return value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else value
-
-    found = set()
-    for week, folder in parts.items():
-        for path in sorted(folder.glob("*.parquet")):
-            meta = pq.ParquetFile(path).metadata
-            names = [meta.schema.column(i).path for i in range(meta.num_columns)]
-            if key not in names:
-                found.add(week)
-                break
-            column = names.index(key)
-            for rg in range(meta.num_row_groups):
-                stats = meta.row_group(rg).column(column).statistics
-                if stats is None or not stats.has_min_max:
-                    found.add(week)
-                    break
-                low, high = as_text(stats.min), as_text(stats.max)
-                i = bisect.bisect_left(keys, low)
-                if i < len(keys) and keys[i] <= high:
-                    found.add(week)
-                    break
-            if week in found:
-                break
-    return found
+    meta = pq.ParquetFile(path).metadata
+    names = [meta.schema.column(i).path for i in range(meta.num_columns)]
+    if key not in names:
+        return True
+    column = names.index(key)
+    for rg in range(meta.num_row_groups):
+        stats = meta.row_group(rg).column(column).statistics
+        if stats is None or not stats.has_min_max:
+            return True
+        low, high = (v.decode("utf-8", "surrogateescape") if isinstance(v, bytes) else v
+                     for v in (stats.min, stats.max))
+        i = bisect.bisect_left(keys, low)
+        if i < len(keys) and keys[i] <= high:
+            return True
+    return False
 
 
 def merge_silver(spark: SparkSession, new: DataFrame, lake: Lake, table: str, key: str,
@@ -478,9 +474,9 @@ def merge_silver(spark: SparkSession, new: DataFrame, lake: Lake, table: str, ke
     if existing is not None:
         searched = parts
         new_keys = new.select(key).distinct()
-        if new_keys.count() <= KEY_RANGE_CHECK_MAX_KEYS:
-            keys = sorted(r[0] for r in new_keys.collect() if r[0] is not None)
-            may_hold = weeks_that_may_hold(parts, key, keys)
+        rows = new_keys.limit(KEY_RANGE_CHECK_MAX_KEYS + 1).collect()  # one query, at most the cap + 1 keys
+        if len(rows) <= KEY_RANGE_CHECK_MAX_KEYS:
+            may_hold = weeks_that_may_hold(parts, key, sorted(r[0] for r in rows if r[0] is not None))
             searched = {w: p for w, p in parts.items() if w in may_hold}
         if searched:
             held = spark.read.schema(schema).option("basePath", str(target)).parquet(
