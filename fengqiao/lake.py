@@ -246,6 +246,15 @@ def week_of_partition(name: str):
         return None
 
 
+def week_partitions(path: str | os.PathLike) -> dict[str, Path]:
+    """The ``week_start=`` partition folders of a table, by folder name, sorted; empty when there is no table.
+
+    Hive's null partition (``week_start=__HIVE_DEFAULT_PARTITION__``) is one of them; its
+    :func:`week_of_partition` is None.
+    """
+    return {p.name: p for p in sorted(Path(path).glob("week_start=*")) if p.is_dir()}
+
+
 def partition_fingerprints(path: Path) -> dict[str, str]:
     """:func:`tree_fingerprint` of each ``<column>=<value>`` partition folder of a table, by folder name.
 

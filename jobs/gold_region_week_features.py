@@ -39,7 +39,7 @@ from features.signals import REPEAT_LOOKBACK_WEEKS, derive_signals, repeat_calls
 from features.spatial import add_spatial_features, edges_frame, neighbour_edges
 from fengqiao.lake import (SILVER_TABLES, Lake, clean_stale_staging, file_sha256, link_or_copy_tree,
                            partition_fingerprints, publish_directory, recover_interrupted_publish, week_of_partition,
-                           write_spark_table)
+                           week_partitions, write_spark_table)
 from fengqiao.regions import read_regions
 from fengqiao.schemas import HOTLINE_CALLS, MEDIATION_CASES, WORK_ORDERS
 from fengqiao.weeks import parse_date, week_start
@@ -199,8 +199,7 @@ def run(spark: SparkSession, lake: Lake, through: dt.date | str | None = None, f
               "regions": file_sha256(lake.reference / "regions.csv"), "through": str(through)}
     marker = target / INPUTS_MARKER
     previous = json.loads(marker.read_text(encoding="utf-8")) if marker.is_file() else None
-    published = {w: p for p in (target.iterdir() if target.is_dir() else []) if p.is_dir()
-                 for w in [week_of_partition(p.name)] if w is not None}
+    published = {w: p for name, p in week_partitions(target).items() for w in [week_of_partition(name)] if w is not None}
     plan = {"mode": "full", "why": "asked for a full rebuild"} if full else plan_rebuild(previous, inputs, sorted(published))
     if plan["mode"] == "none":
         log.info("features: nothing to do (%s)", plan["why"])

@@ -21,7 +21,7 @@ import pandas as pd
 import pyarrow.dataset as ds
 
 from fengqiao.lake import (Lake, clean_stale_staging, partition_fingerprints, read_table, recover_interrupted_publish,
-                           tree_fingerprint, week_of_partition, write_table)
+                           tree_fingerprint, week_of_partition, week_partitions, write_table)
 from fengqiao.weeks import week_start as monday_of
 from jobs.gold_feed_health import mark_outages, outages_by_county_week, read_feed_health
 from models.ears import ALARM_THRESHOLDS, BASELINE_WEEKS, GUARD_WEEKS, RISK_SCORE_COLUMNS, ears_scores
@@ -203,13 +203,6 @@ def outage_fingerprints(health: pd.DataFrame | None) -> dict[str, str]:
     return {w: hashlib.sha256("\n".join(sorted(v)).encode()).hexdigest()[:16] for w, v in sorted(by_week.items())}
 
 
-def _partitions(path: Path) -> dict[str, dt.date | None]:
-    """The partition folders of a published table, by name, with their week (None if not a week)."""
-    if not path.is_dir():
-        return {}
-    return {p.name: week_of_partition(p.name) for p in sorted(path.iterdir()) if p.is_dir() and "=" in p.name}
-
-
 def _read_partitions(path: Path, names: list[str], columns: list[str] | None = None) -> pd.DataFrame:
     """Rows of the named week partitions of a published table (reasons as lists)."""
     values = [n.partition("=")[2] for n in names]
@@ -234,7 +227,7 @@ def publish_weeks(lake: Lake, name: str, scored: pd.DataFrame, scored_weeks, hea
         write_table(out, lake, "gold", name)
         return int(out["data_gap"].sum())
     rescored = {f"week_start={w}" for w in scored_weeks}
-    others = {n: w for n, w in _partitions(target).items() if n not in rescored}
+    others = {n: week_of_partition(n) for n in week_partitions(target) if n not in rescored}
     remark = [n for n, w in others.items() if remark_weeks is None or w is None or w.isoformat() in remark_weeks]
     keep = [n for n in others if n not in remark]
     frame = scored

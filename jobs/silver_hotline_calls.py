@@ -171,13 +171,17 @@ def clean_hotline_calls(raw: DataFrame, regions_df: DataFrame, key: str,
     return silver.where(~unmatched).unionByName(classified), rejected
 
 
-def build_hotline_calls(spark: SparkSession, lake: Lake, regions_df: DataFrame,
-                        files: list[Path] | None = None) -> tuple[DataFrame, DataFrame]:
+def read_new_hotline(spark: SparkSession, lake: Lake, files: list[Path] | None = None) -> tuple[DataFrame, None]:
+    """The silver job's reader: the parsed lines, and no unreadable files (a JSON line fails on its own)."""
+    return read_raw_hotline(spark, lake, files), None
+
+
+def clean_with_settings(raw: DataFrame, regions_df: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """:func:`clean_hotline_calls` with the configured pseudonym key and the registered text models."""
     from models.text_models import TextModels
 
     settings = get_settings()
-    return clean_hotline_calls(read_raw_hotline(spark, lake, files), regions_df, settings.pseudonym_key,
-                               text_models=TextModels.load(settings.model_dir))
+    return clean_hotline_calls(raw, regions_df, settings.pseudonym_key, text_models=TextModels.load(settings.model_dir))
 
 
 def run(spark: SparkSession, lake: Lake, validate: bool = False, forget_days=()) -> dict:
@@ -185,5 +189,5 @@ def run(spark: SparkSession, lake: Lake, validate: bool = False, forget_days=())
 
     Only files not yet merged are read (see silver_common.run_silver_job); ``forget_days`` re-merges those days.
     """
-    return C.run_silver_job(spark, lake, FEED, TABLE, build_hotline_calls, validate=validate, suffixes=SUFFIXES,
-                            forget_days=forget_days)
+    return C.run_silver_job(spark, lake, FEED, TABLE, read_new_hotline, clean_with_settings, SUFFIXES,
+                            validate=validate, forget_days=forget_days)

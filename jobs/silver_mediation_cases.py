@@ -134,11 +134,9 @@ def clean_mediation_cases(raw: DataFrame, regions_df: DataFrame, key: str) -> tu
     return C.conform(silver, MEDIATION_CASES), rejected
 
 
-def build_mediation_cases(spark: SparkSession, lake: Lake, regions_df: DataFrame,
-                          files: list[Path] | None = None) -> tuple[DataFrame, DataFrame]:
-    raw, unreadable = read_raw_mediation(spark, lake, files)
-    silver, rejected = clean_mediation_cases(raw, regions_df, get_settings().pseudonym_key)
-    return silver, rejected.unionByName(unreadable)
+def clean_with_settings(raw: DataFrame, regions_df: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """:func:`clean_mediation_cases` with the configured pseudonym key."""
+    return clean_mediation_cases(raw, regions_df, get_settings().pseudonym_key)
 
 
 def run(spark: SparkSession, lake: Lake, validate: bool = False, forget_days=()) -> dict:
@@ -146,5 +144,5 @@ def run(spark: SparkSession, lake: Lake, validate: bool = False, forget_days=())
 
     Only files not yet merged are read (see silver_common.run_silver_job); ``forget_days`` re-merges those days.
     """
-    return C.run_silver_job(spark, lake, FEED, TABLE, build_mediation_cases, validate=validate, suffixes=SUFFIXES,
-                            forget_days=forget_days)
+    return C.run_silver_job(spark, lake, FEED, TABLE, read_raw_mediation, clean_with_settings, SUFFIXES,
+                            validate=validate, forget_days=forget_days)

@@ -38,7 +38,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from fengqiao.lake import (SILVER_TABLES, Lake, partition_fingerprints, publish_directory, tree_fingerprint,
-                           week_of_partition)
+                           week_of_partition, week_partitions)
 
 EXPECTATIONS_DIR = Path(__file__).resolve().parent.parent / "expectations"
 DAILY_COUNTS_SUITE = "silver_daily_counts"
@@ -307,11 +307,6 @@ def record_validated(lake: Lake, table: str, names) -> None:
         write_state(lake, state)
 
 
-def partition_folders(path: Path) -> dict[str, Path]:
-    """The ``week_start=`` partition folders of a table, by folder name."""
-    return {p.name: p for p in sorted(Path(path).glob(f"{PARTITION_PREFIX}*")) if p.is_dir()}
-
-
 def count_partitions(names, days: int = RECENT_DAYS + HISTORY_DAYS + COUNT_SLACK_DAYS) -> list[str]:
     """The partitions the row-count check needs: weeks (named by their ISO Monday) starting at most
     ``days`` before the newest week's Monday, plus any not named by a date."""
@@ -380,7 +375,7 @@ def validate_silver(spark: SparkSession, lake: Lake, docs: bool = True) -> list[
                             "failures": [f"table silver/{table} does not exist: its silver job has not run"]})
             continue
         # Fingerprints first: a partition rewritten while it is read gets a new one and is validated again.
-        parts = partition_folders(path)
+        parts = week_partitions(path)
         prints = {name: f for name, f in partition_fingerprints(path).items() if name in parts}
         digest = suite_hash(f"silver_{table}")
         known = state.get(table) or {}

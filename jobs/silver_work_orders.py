@@ -96,14 +96,12 @@ def clean_work_orders(raw: DataFrame, regions_df: DataFrame, text_models=None) -
     return C.conform(silver.where(known), WORK_ORDERS).unionByName(classified), rejected
 
 
-def build_work_orders(spark: SparkSession, lake: Lake, regions_df: DataFrame,
-                      files: list[Path] | None = None) -> tuple[DataFrame, DataFrame]:
+def clean_with_settings(raw: DataFrame, regions_df: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """:func:`clean_work_orders` with the registered text models."""
     from fengqiao.settings import get_settings
     from models.text_models import TextModels
 
-    raw, unreadable = read_raw_work_orders(spark, lake, files)
-    silver, rejected = clean_work_orders(raw, regions_df, text_models=TextModels.load(get_settings().model_dir))
-    return silver, rejected.unionByName(unreadable)
+    return clean_work_orders(raw, regions_df, text_models=TextModels.load(get_settings().model_dir))
 
 
 def run(spark: SparkSession, lake: Lake, validate: bool = False, forget_days=()) -> dict:
@@ -111,5 +109,5 @@ def run(spark: SparkSession, lake: Lake, validate: bool = False, forget_days=())
 
     Only files not yet merged are read (see silver_common.run_silver_job); ``forget_days`` re-merges those days.
     """
-    return C.run_silver_job(spark, lake, FEED, TABLE, build_work_orders, validate=validate, suffixes=SUFFIXES,
-                            forget_days=forget_days)
+    return C.run_silver_job(spark, lake, FEED, TABLE, read_raw_work_orders, clean_with_settings, SUFFIXES,
+                            validate=validate, forget_days=forget_days)

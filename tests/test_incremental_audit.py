@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from drop_builder import REGIONS, case
-from fengqiao.lake import Lake, tree_fingerprint, write_spark_table
+from fengqiao.lake import Lake, tree_fingerprint, week_partitions, write_spark_table
 from jobs import silver_common as C
 from jobs import silver_mediation_cases as M
 from jobs import silver_validate as V
@@ -45,7 +45,7 @@ def lake(spark, tmp_path, monkeypatch, cases):
     monkeypatch.setattr(V, "SILVER_TABLES", {"mediation": TABLE})
     lake = Lake.at(tmp_path / "lake")
     write_spark_table(cases, lake.silver(TABLE))
-    assert sorted(V.partition_folders(lake.silver(TABLE))) == WEEKS
+    assert sorted(week_partitions(lake.silver(TABLE))) == WEEKS
     return lake
 
 
@@ -191,11 +191,11 @@ def test_merge_audits_only_the_rebuilt_weeks(spark, tmp_path, cases):
     assert published.where("case_id = 'N1'").count() == 1
 
     # A bad new record is caught in its own week, and the table stays as it was.
-    before = {name: tree_fingerprint(folder) for name, folder in V.partition_folders(table).items()}
+    before = {name: tree_fingerprint(folder) for name, folder in week_partitions(table).items()}
     bad = _silver(spark, [case("N2", accepted="2025-01-15")]).withColumn("region_code", C.F.lit("37A112100002"))
     with pytest.raises(SilverValidationError, match="expect_column_values_to_match_regex\\(column=region_code"):
         C.publish_silver(spark, bad, lake, TABLE, validate=True, merge=merge())
-    assert {name: tree_fingerprint(folder) for name, folder in V.partition_folders(table).items()} == before
+    assert {name: tree_fingerprint(folder) for name, folder in week_partitions(table).items()} == before
 
     # A full build audits every week, so it does catch the planted row.
     with pytest.raises(SilverValidationError, match="expect_column_values_to_match_regex\\(column=region_code"):
