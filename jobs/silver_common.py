@@ -80,6 +80,24 @@ def bronze_files(lake: Lake, feed: str, suffixes: tuple[str, ...], only: list[Pa
                   if p.is_file() and p.name.endswith(suffixes) and not p.name.startswith("."))
 
 
+def scanned_file_path() -> Column:
+    """The file a row was read from, named as on disk (``file:/lake/bronze/...``).
+
+    Spark's ``_metadata.file_path`` is a URI: a space is ``%20``, a ``%`` is ``%25``. Decoded, a
+    delivered ``orders-2024-11-04 (1).csv`` keeps its name in ``source_file`` (as in the bronze manifest)
+    and equals the ``path`` of the binary reader (:func:`_csv_record_starts`). A ``+`` is protected
+    first: a URI leaves it alone, the form decoder would turn it into a space.
+    """
+    return F.url_decode(F.replace(F.col("_metadata.file_path"), F.lit("+"), F.lit("%2B")))
+
+
+def file_uris_as_paths(uris: list[str]) -> list[str]:
+    """Spark's percent-encoded file URIs (``DataFrame.inputFiles``) as paths a reader can load again."""
+    from urllib.parse import unquote, urlsplit, urlunsplit
+
+    return [urlunsplit(parts._replace(path=unquote(parts.path))) for parts in map(urlsplit, uris)]
+
+
 def relative_source(path_col: Column) -> Column:
     """``bronze/<feed>/<day>/<file>`` from Spark's file URI (the lake root may move)."""
     return F.regexp_extract(path_col, r"(bronze/[^/]+/[^/]+/[^/]+)$", 1)
@@ -188,9 +206,9 @@ def read_csv_files(spark: SparkSession, lake: Lake, files: list[Path], key: str,
         frames.append(df.select(
             *[(F.col(f"`{c}`") if c in present else F.lit(None).cast("string")).alias(c) for c in wanted],
             F.col(CORRUPT),
-            relative_source(F.col("_metadata.file_path")).alias("source_file"),
+            relative_source(scanned_file_path()).alias("source_file"),
             F.lit(None).cast("long").alias("line_no"),
-            F.col("_metadata.file_path").alias("_path"),
+            scanned_file_path().alias("_path"),
             F.monotonically_increasing_id().alias("_mid"),
         ))
     if not frames:
@@ -210,7 +228,7 @@ def with_line_numbers(rows: DataFrame, raw: DataFrame) -> DataFrame:
     """
     if "_mid" not in raw.columns:
         return rows
-    paths = sorted(raw.inputFiles())  # the CSV files scanned (spreadsheet rows come from no file)
+    paths = sorted(file_uris_as_paths(raw.inputFiles()))  # the CSV files scanned (spreadsheet rows come from no file)
     if not paths:
         return rows
     csv_rows = raw.where(F.col("_mid").isNotNull())

@@ -45,7 +45,7 @@ def read_raw_hotline(spark: SparkSession, lake: Lake, files: list[Path] | None =
     # into its lines with their positions, and every non-blank line parsed by from_json with the reader's
     # own parser and options: the same rows as spark.read.json, plus the true 1-based line_no.
     lines = spark.read.text(files, wholetext=True).select(
-        F.col("_metadata.file_path").alias("_path"),
+        C.scanned_file_path().alias("_path"),
         F.posexplode(F.split(F.col("value"), "\r?\n")).alias("_pos", "_line"))
     parsed = F.from_json(F.col("_line"), RAW_SCHEMA,
                          {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": C.CORRUPT})

@@ -83,3 +83,26 @@ def test_csv_record_starts_quoted_blank_lines_and_unclosed_quote(spark, tmp_path
     got = {r["_path"].rsplit("/", 1)[1]: list(r["_starts"])
            for r in C._csv_record_starts(spark, [str(tmp_path / n) for n in files]).collect()}
     assert got == {"d.csv": [0, 2, 5], "c.csv": [0, 1], "e.csv": [0, 1, 2]}
+
+
+def test_file_names_with_spaces_and_percent_signs_keep_their_names_and_line_numbers(spark, tmp_path):
+    """A delivered ``orders 2025-03-03 (1)+%.csv`` is read, named as delivered, and its bad row gets its line.
+
+    Spark names scanned files by percent-encoded URIs; read back by such a name the file is not found.
+    """
+    lake = Lake(tmp_path / "lake")
+    name = "orders 2025-03-03 (1)+%.csv"
+    day = lake.bronze("workorders") / "2025-03-03"
+    day.mkdir(parents=True)
+    (day / name).write_bytes("order_id,summary,status\no1,好,办结\no2,坏行\n".encode("utf-8"))
+    raw, unreadable = C.read_csv_files(spark, lake, [day / name], "order_id", ("utf-8",),
+                                       ["order_id", "summary", "status"])
+    assert unreadable == []
+    got = {(r["source_file"], r["order_id"], r["line_no"]) for r in C.with_line_numbers(raw, raw).collect()}
+    assert got == {(f"bronze/workorders/2025-03-03/{name}", "o1", 2), (f"bronze/workorders/2025-03-03/{name}", "o2", 3)}
+
+    calls = lake.bronze("hotline") / "2025-03-03"
+    calls.mkdir(parents=True)
+    (calls / "calls a+b 100%.jsonl").write_text(_call("c1") + "\n{broken\n", encoding="utf-8")
+    rows = {(r["source_file"], r["line_no"]) for r in H.read_raw_hotline(spark, lake).collect()}
+    assert rows == {("bronze/hotline/2025-03-03/calls a+b 100%.jsonl", 1), ("bronze/hotline/2025-03-03/calls a+b 100%.jsonl", 2)}
