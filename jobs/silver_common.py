@@ -18,6 +18,7 @@ Nothing new in the manifest: nothing is read or written.
 """
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from functools import reduce
@@ -91,6 +92,15 @@ def scanned_file_path() -> Column:
     return F.url_decode(F.replace(F.col("_metadata.file_path"), F.lit("+"), F.lit("%2B")))
 
 
+def literal_path(path) -> str:
+    """``path`` for a Spark reader, with the glob characters of its name escaped.
+
+    Spark expands ``[ ] { } * ?`` in the paths it is given: ``orders[1].csv`` would read ``orders1.csv``
+    (or fail when there is none). A backslash makes each a plain character.
+    """
+    return re.sub(r"([\\\[\]{}*?])", r"\\\1", str(path))
+
+
 def file_uris_as_paths(uris: list[str]) -> list[str]:
     """Spark's percent-encoded file URIs (``DataFrame.inputFiles``) as paths a reader can load again."""
     from urllib.parse import unquote, urlsplit, urlunsplit
@@ -162,7 +172,7 @@ def _csv_record_starts(spark: SparkSession, paths: list[str]) -> DataFrame:
 
     inside = F.when(F.size(odd) > 0, F.flatten(F.transform(pairs, continued))).otherwise(F.array().cast("array<int>"))
     non_empty = F.filter(positions, lambda i: ~lines[i].isin("", "\r"))
-    return (spark.read.format("binaryFile").load(paths)
+    return (spark.read.format("binaryFile").load([literal_path(p) for p in paths])
             .select(F.col("path").alias("_path"), F.split(F.decode(F.col("content"), "ISO-8859-1"), "\n").alias("_lines"))
             .select("_path", F.array_except(non_empty, inside).alias("_starts")))
 
@@ -192,7 +202,7 @@ def read_csv_files(spark: SparkSession, lake: Lake, files: list[Path], key: str,
             unreadable.append(relative_to_lake(path, lake))
             continue
         encoding, names = header
-        groups.setdefault((encoding, tuple(names)), []).append(str(path))
+        groups.setdefault((encoding, tuple(names)), []).append(literal_path(path))
     frames = []
     for (encoding, names), paths in groups.items():
         fields = [T.StructField(name, T.StringType()) for name in names]

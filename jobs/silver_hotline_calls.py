@@ -37,7 +37,7 @@ RAW_FIELDS = [f.name for f in RAW_SCHEMA.fields if f.name != C.CORRUPT]
 
 def read_raw_hotline(spark: SparkSession, lake: Lake, files: list[Path] | None = None) -> DataFrame:
     """The feed's bronze files, or only ``files`` (the new ones of an incremental run)."""
-    files = [str(p) for p in C.bronze_files(lake, FEED, SUFFIXES, only=files)]
+    files = [C.literal_path(p) for p in C.bronze_files(lake, FEED, SUFFIXES, only=files)]
     if not files:
         return spark.createDataFrame([], RAW_SCHEMA).select(
             "*", F.lit(None).cast("string").alias("source_file"), F.lit(None).cast("long").alias("line_no"))

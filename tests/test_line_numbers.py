@@ -85,24 +85,30 @@ def test_csv_record_starts_quoted_blank_lines_and_unclosed_quote(spark, tmp_path
     assert got == {"d.csv": [0, 2, 5], "c.csv": [0, 1], "e.csv": [0, 1, 2]}
 
 
-def test_file_names_with_spaces_and_percent_signs_keep_their_names_and_line_numbers(spark, tmp_path):
-    """A delivered ``orders 2025-03-03 (1)+%.csv`` is read, named as delivered, and its bad row gets its line.
+def test_delivered_file_names_with_spaces_percent_and_glob_characters_are_read_as_named(spark, tmp_path):
+    """``orders 2025-03-03 (1)+%.csv`` and ``orders[1].csv`` are read, named as delivered, bad rows get their lines.
 
-    Spark names scanned files by percent-encoded URIs; read back by such a name the file is not found.
+    Spark names scanned files by percent-encoded URIs (read back by such a name a file is not found) and
+    expands glob characters in the paths it is given (``orders[1].csv`` would read ``orders1.csv``).
     """
     lake = Lake(tmp_path / "lake")
-    name = "orders 2025-03-03 (1)+%.csv"
     day = lake.bronze("workorders") / "2025-03-03"
     day.mkdir(parents=True)
-    (day / name).write_bytes("order_id,summary,status\no1,好,办结\no2,坏行\n".encode("utf-8"))
-    raw, unreadable = C.read_csv_files(spark, lake, [day / name], "order_id", ("utf-8",),
+    spaced, globbed = "orders 2025-03-03 (1)+%.csv", "orders[1].csv"
+    (day / spaced).write_bytes("order_id,summary,status\no1,好,办结\no2,坏行\n".encode("utf-8"))
+    (day / globbed).write_bytes("order_id,summary,status\ng1,坏行\ng2,好,办结\n".encode("utf-8"))
+    (day / "orders1.csv").write_bytes("order_id,summary,status\nx1,不该读到,办结\n".encode("utf-8"))  # not read
+    raw, unreadable = C.read_csv_files(spark, lake, [day / spaced, day / globbed], "order_id", ("utf-8",),
                                        ["order_id", "summary", "status"])
     assert unreadable == []
-    got = {(r["source_file"], r["order_id"], r["line_no"]) for r in C.with_line_numbers(raw, raw).collect()}
-    assert got == {(f"bronze/workorders/2025-03-03/{name}", "o1", 2), (f"bronze/workorders/2025-03-03/{name}", "o2", 3)}
+    got = {(r["source_file"].rsplit("/", 1)[1], r["order_id"], r["line_no"])
+           for r in C.with_line_numbers(raw, raw).collect()}
+    assert got == {(spaced, "o1", 2), (spaced, "o2", 3), (globbed, "g1", 2), (globbed, "g2", 3)}
 
     calls = lake.bronze("hotline") / "2025-03-03"
     calls.mkdir(parents=True)
-    (calls / "calls a+b 100%.jsonl").write_text(_call("c1") + "\n{broken\n", encoding="utf-8")
+    for name in ("calls a+b 100%.jsonl", "calls{a}[1]*.jsonl"):
+        (calls / name).write_text(_call("c1") + "\n{broken\n", encoding="utf-8")
     rows = {(r["source_file"], r["line_no"]) for r in H.read_raw_hotline(spark, lake).collect()}
-    assert rows == {("bronze/hotline/2025-03-03/calls a+b 100%.jsonl", 1), ("bronze/hotline/2025-03-03/calls a+b 100%.jsonl", 2)}
+    assert rows == {(f"bronze/hotline/2025-03-03/{name}", line)
+                    for name in ("calls a+b 100%.jsonl", "calls{a}[1]*.jsonl") for line in (1, 2)}
