@@ -34,6 +34,20 @@ def test_good_silver_passes(mediation_silver):
     raise_on_failures([report])  # does not raise
 
 
+def test_audit_reads_the_table_without_caching_it(mediation_silver, monkeypatch):
+    """Great Expectations caches a Spark batch by default; on 156 weeks of province calls building that cache
+    ran the driver out of heap. The audit must query the files instead, passing and failing as before."""
+    def no_cache(self, *args, **kwargs):
+        raise AssertionError("the audit cached the table it checks")
+
+    frame_class = type(mediation_silver)  # Spark 4's classic DataFrame, which implements persist and cache
+    monkeypatch.setattr(frame_class, "persist", no_cache)
+    monkeypatch.setattr(frame_class, "cache", no_cache)
+    assert validate_frame(mediation_silver, "silver_mediation_cases")["success"]
+    bad = mediation_silver.withColumn("dispute_type", F.lit("不存在的类型"))
+    assert not validate_frame(bad, "silver_mediation_cases")["success"]
+
+
 def test_bad_silver_fails_with_named_expectations(mediation_silver):
     bad = mediation_silver.unionByName(mediation_silver.limit(1)).withColumn(
         "party_count", F.when(F.col("case_id") == "M2", F.lit(0)).otherwise(F.col("party_count")))
