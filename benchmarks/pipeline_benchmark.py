@@ -37,7 +37,17 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-START = dt.date(2024, 11, 4)  # the simulator's default first Monday
+SIMULATOR_START = dt.date(2024, 11, 4)  # the simulator's default first Monday
+START = SIMULATOR_START  # this run's first Monday, set by main() (first_monday)
+
+
+def first_monday(simulated_weeks: int, today: dt.date | None = None) -> dt.date:
+    """The simulator's default first Monday, or the latest earlier one from which ``simulated_weeks`` end before
+    this week. Why: the silver audits reject records dated after tomorrow, so a drop must lie in the past;
+    156 weeks from 2024-11-04 reach into 2027 (a 156-week run on 2026-12-02 failed its first audit so)."""
+    today = today or dt.date.today()
+    this_monday = today - dt.timedelta(days=today.weekday())
+    return min(SIMULATOR_START, this_monday - dt.timedelta(weeks=simulated_weeks))
 FEEDS = ("hotline", "workorders", "mediation")
 SILVER = {"hotline": "hotline_calls", "workorders": "work_orders", "mediation": "mediation_cases"}
 DEFAULT_WEEKS = {"small": 9, "city": 104, "province": 156}
@@ -260,7 +270,7 @@ class Bench:
             return dict(seconds=None, peak=None, weeks=weeks)
         shutil.rmtree(self.source, ignore_errors=True)
         cmd = [sys.executable, "-m", "fengqiao.cli", "simulate", "--out", str(self.source), "--scale",
-               self.args.scale, "--weeks", str(weeks), "--seed", str(self.args.seed)]
+               self.args.scale, "--weeks", str(weeks), "--seed", str(self.args.seed), "--start", START.isoformat()]
         print(f"[bench] simulate {self.args.scale}, {weeks} weeks ...", flush=True)
         seconds, peak, _, code = run_measured(cmd, self.env(self.work / "unused", START), self.logs / "simulate.log")
         if code != 0:
@@ -366,6 +376,8 @@ class Bench:
             shutil.rmtree(self.work)
         self.logs.mkdir(parents=True, exist_ok=True)
         when = dt.datetime.now(dt.timezone.utc)
+        global START
+        START = first_monday(weeks + 2)  # weeks + 2 simulated: see below
         self.prepare_model()
         # weeks + 2: the backfill covers `weeks`, the weekly run week weeks+1, and the drop's last day
         # folder is never ready (still being written), so one more week is simulated.
