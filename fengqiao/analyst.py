@@ -1,6 +1,7 @@
 """Analysts' access: DuckDB views over the lake's Parquet tables."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 LAYERS = ("silver", "gold")
@@ -21,11 +22,19 @@ def connect(lake_dir: str | Path):
         for table in sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith(("_", "."))):
             if not any(table.rglob("*.parquet")):
                 continue
-            pattern = str(table / "**" / "*.parquet").replace("'", "''")
+            pattern = (duckdb_literal(table) + "/**/*.parquet").replace("'", "''")
             con.execute(
                 f"create view \"{table.name}\" as select * from read_parquet('{pattern}', hive_partitioning = true, union_by_name = true)"
             )
     return con
+
+
+def duckdb_literal(path: Path) -> str:
+    """``path`` for a DuckDB glob, its glob characters as one-character classes (``[`` -> ``[[]``).
+
+    DuckDB expands ``* ? [`` anywhere in a pattern: a lake under ``/data/lake[prod]`` would match no file.
+    """
+    return re.sub(r"([\[*?])", r"[\1]", str(path))
 
 
 def _table_dirs(lake_dir: Path):
@@ -52,6 +61,7 @@ def register_spark_views(spark, lake_dir: str | Path) -> list[str]:
     from pyspark.sql import types as T
 
     from fengqiao.datadict import table_schemas
+    from fengqiao.spark import read_parquet
 
     lake_dir = Path(lake_dir).resolve()
     schemas = table_schemas()
@@ -59,7 +69,7 @@ def register_spark_views(spark, lake_dir: str | Path) -> list[str]:
     spark.conf.set("spark.sql.legacy.parquet.nanosAsLong", "true")
     names = []
     for name, folder in _table_dirs(lake_dir):
-        df = spark.read.option("basePath", str(folder)).parquet(str(folder))
+        df = read_parquet(spark, folder, base_path=folder)
         expected = schemas.get(name)
         if expected is not None:
             types = {f.name: f.dataType for f in expected.fields}

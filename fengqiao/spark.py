@@ -115,3 +115,31 @@ def stop_spark() -> None:
         active = SparkSession.getActiveSession()
         if active is not None:
             active.stop()
+
+
+def literal_path(path) -> str:
+    """``path`` for a Spark reader, with the glob characters of its name escaped.
+
+    Spark expands ``[ ] { } * ?`` in the paths it is given: ``orders[1].csv`` would read ``orders1.csv``
+    (or fail when there is none), and a lake under ``/data/lake[prod]`` would find no table at all.
+    A backslash makes each a plain character.
+    """
+    import re
+
+    return re.sub(r"([\\\[\]{}*?])", r"\\\1", str(path))
+
+
+def read_parquet(spark, paths, schema=None, base_path=None):
+    """The Parquet files or folders ``paths`` (one path or several) as one DataFrame, read as named.
+
+    ``schema`` fixes the columns (an empty or older folder then reads with the table's types);
+    ``base_path`` keeps the partition column (``week_start``) when only some partition folders are
+    read. The base path is compared with the folders found, so it stays unescaped.
+    """
+    paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+    reader = spark.read
+    if schema is not None:
+        reader = reader.schema(schema)
+    if base_path is not None:
+        reader = reader.option("basePath", str(base_path))
+    return reader.parquet(*[literal_path(p) for p in paths])

@@ -42,6 +42,7 @@ from fengqiao.lake import (SILVER_TABLES, Lake, clean_stale_staging, file_sha256
                            week_partitions, write_spark_table)
 from fengqiao.regions import read_regions
 from fengqiao.schemas import HOTLINE_CALLS, MEDIATION_CASES, WORK_ORDERS
+from fengqiao.spark import read_parquet
 from fengqiao.weeks import parse_date, week_start
 
 log = logging.getLogger(__name__)
@@ -139,7 +140,7 @@ def _read_silver(spark: SparkSession, lake: Lake, table: str, schema: T.StructTy
         # A feed that has never delivered (e.g. no mediation export yet) is an empty table, not a crash.
         log.warning("silver table %s does not exist; treating it as empty", path)
         return spark.createDataFrame([], schema)
-    return spark.read.schema(schema).parquet(str(path))
+    return read_parquet(spark, path, schema=schema)
 
 
 def plan_rebuild(previous: dict | None, inputs: dict, published_weeks: list[dt.date]) -> dict:
@@ -225,7 +226,7 @@ def run(spark: SparkSession, lake: Lake, through: dt.date | str | None = None, f
     (staged / INPUTS_MARKER).write_text(json.dumps(inputs, sort_keys=True), encoding="utf-8")  # same publish
     publish_directory(staged, target)
 
-    written = spark.read.parquet(str(target))  # row counts come from Parquet footers
+    written = read_parquet(spark, target)  # row counts come from Parquet footers
     summary = written.groupBy("level").count().collect()
     bounds = written.agg(F.min("week_start").alias("first"), F.max("week_start").alias("last")).first()
     result = {

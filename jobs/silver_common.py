@@ -18,7 +18,6 @@ Nothing new in the manifest: nothing is read or written.
 """
 from __future__ import annotations
 
-import re
 import shutil
 import time
 from functools import reduce
@@ -32,6 +31,7 @@ from fengqiao.disputes import KEYWORD_RULES, WAGE_ARREARS_WORDS
 from fengqiao.lake import (Lake, clean_stale_staging, link_or_copy_tree, publish_directory, recover_interrupted_publish,
                            week_of_partition, week_partitions, write_spark_table)
 from fengqiao.regions import read_regions
+from fengqiao.spark import literal_path, read_parquet
 
 CORRUPT = "_corrupt_record"
 
@@ -90,15 +90,6 @@ def scanned_file_path() -> Column:
     first: a URI leaves it alone, the form decoder would turn it into a space.
     """
     return F.url_decode(F.replace(F.col("_metadata.file_path"), F.lit("+"), F.lit("%2B")))
-
-
-def literal_path(path) -> str:
-    """``path`` for a Spark reader, with the glob characters of its name escaped.
-
-    Spark expands ``[ ] { } * ?`` in the paths it is given: ``orders[1].csv`` would read ``orders1.csv``
-    (or fail when there is none). A backslash makes each a plain character.
-    """
-    return re.sub(r"([\\\[\]{}*?])", r"\\\1", str(path))
 
 
 def file_uris_as_paths(uris: list[str]) -> list[str]:
@@ -495,8 +486,7 @@ def merge_silver(spark: SparkSession, new: DataFrame, lake: Lake, table: str, ke
     parts = {week_of_partition(name): p for name, p in week_partitions(target).items()}
     existing = None
     if parts:
-        existing = spark.read.schema(schema).option("basePath", str(target)).parquet(
-            *[str(p) for p in parts.values()])
+        existing = read_parquet(spark, parts.values(), schema=schema, base_path=target)
     new = new.localCheckpoint(eager=True)  # built once from the new bronze files, used three times
     weeks = {r[0] for r in new.select("week_start").distinct().collect()}
     if existing is not None:
@@ -507,8 +497,7 @@ def merge_silver(spark: SparkSession, new: DataFrame, lake: Lake, table: str, ke
             may_hold = weeks_that_may_hold(parts, key, sorted(r[0] for r in rows if r[0] is not None))
             searched = {w: p for w, p in parts.items() if w in may_hold}
         if searched:
-            held = spark.read.schema(schema).option("basePath", str(target)).parquet(
-                *[str(p) for p in searched.values()])
+            held = read_parquet(spark, searched.values(), schema=schema, base_path=target)
             moved = held.select(key, "week_start").join(new_keys, key, "left_semi")
             weeks |= {r[0] for r in moved.select("week_start").distinct().collect()}
         if drop_prefixes:
@@ -556,7 +545,7 @@ def publish_silver(spark: SparkSession, df: DataFrame, lake: Lake, table: str, v
         if ledger is not None:
             write_ledger(staged, ledger)
         # From the written files (no second pass over bronze); the schema given, so an empty table reads too.
-        written = spark.read.schema(df.schema).parquet(str(staged))
+        written = read_parquet(spark, staged, schema=df.schema)
         steps["write"] = round(time.perf_counter() - started, 1)
         if validate:
             from jobs.silver_validate import raise_on_failures, validate_frame
@@ -571,8 +560,7 @@ def publish_silver(spark: SparkSession, df: DataFrame, lake: Lake, table: str, v
                 rebuilt = {f"week_start={w}" for w in merge["weeks"]}
                 folders = [p for p in sorted(staged.glob("week_start=*")) if p.is_dir()
                            and (p.name in rebuilt or week_of_partition(p.name) is None)]
-                audited = (spark.read.schema(df.schema).option("basePath", str(staged))
-                           .parquet(*[str(p) for p in folders]) if folders else None)
+                audited = read_parquet(spark, folders, schema=df.schema, base_path=staged) if folders else None
             if audited is not None:  # None: the merge only emptied weeks (all their rows moved or forgotten)
                 raise_on_failures([validate_frame(audited, f"silver_{table}")])
             passed = ([p.name for p in folders] if merge is not None else

@@ -16,6 +16,7 @@ from fengqiao.lexicon import ESCALATION_REGEX
 from fengqiao.privacy import mask_known_names, mask_personal_data, mask_raw_record, normalise_phone, pseudonym
 from fengqiao.schemas import HOTLINE_CALLS
 from fengqiao.settings import get_settings
+from fengqiao.spark import literal_path
 from jobs import silver_common as C
 
 FEED = "hotline"
@@ -37,7 +38,7 @@ RAW_FIELDS = [f.name for f in RAW_SCHEMA.fields if f.name != C.CORRUPT]
 
 def read_raw_hotline(spark: SparkSession, lake: Lake, files: list[Path] | None = None) -> DataFrame:
     """The feed's bronze files, or only ``files`` (the new ones of an incremental run)."""
-    files = [C.literal_path(p) for p in C.bronze_files(lake, FEED, SUFFIXES, only=files)]
+    files = [literal_path(p) for p in C.bronze_files(lake, FEED, SUFFIXES, only=files)]
     if not files:
         return spark.createDataFrame([], RAW_SCHEMA).select(
             "*", F.lit(None).cast("string").alias("source_file"), F.lit(None).cast("long").alias("line_no"))

@@ -14,6 +14,7 @@ from pyspark.sql import functions as F
 
 from fengqiao.lake import COMPACT_AT_FILES, Lake, publish_directory, write_spark_table
 from fengqiao.schemas import QUARANTINE
+from fengqiao.spark import read_parquet
 from jobs.silver_common import conform
 
 
@@ -39,7 +40,7 @@ def publish_quarantine(spark: SparkSession, df: DataFrame, lake: Lake, feed: str
         old_files = sorted(target.glob("*.parquet")) if incremental and target.is_dir() else []
         # Rows of forgotten days dropped, or too many small files from earlier runs: rewrite them as one.
         if old_files and (drop_prefixes or len(old_files) >= COMPACT_AT_FILES):
-            old = spark.read.schema(new.schema).parquet(*[str(f) for f in old_files])
+            old = read_parquet(spark, old_files, schema=new.schema)
             new = old.where(~_from_days(F.col("source_file"), drop_prefixes)).unionByName(new)
             old_files = []
         write_spark_table(new, staged, partition_by=())
@@ -47,7 +48,7 @@ def publish_quarantine(spark: SparkSession, df: DataFrame, lake: Lake, feed: str
             link_or_copy_tree_file(old_file, staged / old_file.name)
         if ledger is not None:
             write_ledger(staged, ledger)
-        by_code = spark.read.parquet(str(staged)).groupBy(reason_code().alias("code")).count().collect()
+        by_code = read_parquet(spark, staged).groupBy(reason_code().alias("code")).count().collect()
     except BaseException:
         shutil.rmtree(staged, ignore_errors=True)
         raise
@@ -66,7 +67,7 @@ def read_quarantine(spark: SparkSession, lake: Lake) -> DataFrame:
     """All feeds' rejects with the QUARANTINE columns (``feed`` from the partition folders)."""
     if not any(lake.quarantine.glob("feed=*/*.parquet")):  # nothing rejected yet
         return spark.createDataFrame([], QUARANTINE)
-    return conform(spark.read.parquet(str(lake.quarantine)), QUARANTINE)
+    return conform(read_parquet(spark, lake.quarantine), QUARANTINE)
 
 
 def run(spark: SparkSession, lake: Lake) -> dict:

@@ -39,6 +39,7 @@ from pyspark.sql import functions as F
 
 from fengqiao.lake import (SILVER_TABLES, Lake, partition_fingerprints, publish_directory, tree_fingerprint,
                            week_of_partition, week_partitions)
+from fengqiao.spark import read_parquet
 
 EXPECTATIONS_DIR = Path(__file__).resolve().parent.parent / "expectations"
 DAILY_COUNTS_SUITE = "silver_daily_counts"
@@ -314,7 +315,7 @@ def count_partitions(names, days: int = RECENT_DAYS + HISTORY_DAYS + COUNT_SLACK
 
 def _read_partitions(spark: SparkSession, table_path: Path, names) -> DataFrame:
     # basePath keeps week_start a column when only some partition folders are read.
-    return spark.read.option("basePath", str(table_path)).parquet(*[str(table_path / n) for n in names])
+    return read_parquet(spark, [table_path / n for n in names], base_path=table_path)
 
 
 def _failing_partitions(spark: SparkSession, table_path: Path, names: list[str], suite_name: str,

@@ -32,6 +32,16 @@ def test_views_expose_partition_columns(tmp_path):
     assert [(str(w), n) for w, n in rows] == [("2025-03-03", 1), ("2025-03-10", 1)]
 
 
+def test_views_read_a_lake_whose_path_holds_glob_characters(tmp_path):
+    """DuckDB expands ``[ * ?`` in a pattern: ``lake[prod]`` would match no file, ``lake*`` another lake too."""
+    decoy = pd.DataFrame({"region_code": ["370102001000"], "level": ["township"], "week_start": [dt.date(2025, 3, 3)],
+                          "score": [0.9], "flagged": [True]})
+    write_table(decoy, Lake.at(tmp_path / "lakep*?" / "lake"), "gold", "risk_scores")  # what lake[prod]*? matches as a pattern
+    con = connect(_tiny_lake(tmp_path / "lake[prod]*?").root)
+    rows = con.sql("select week_start, count(*) n from risk_scores where flagged group by 1 order by 1").fetchall()
+    assert [(str(w), n) for w, n in rows] == [("2025-03-03", 1), ("2025-03-10", 1)]
+
+
 def test_query_command_prints_rows_and_reports_bad_sql(tmp_path):
     lake = _tiny_lake(tmp_path)
     runner = CliRunner()
@@ -227,7 +237,7 @@ def test_spark_views_cover_every_table_with_published_types(spark, tmp_path):
 
     from fengqiao.analyst import register_spark_views
 
-    lake = _full_tiny_lake(tmp_path / "lake")
+    lake = _full_tiny_lake(tmp_path / "lake [a]{b}")  # Spark expands glob characters in the paths it reads
     names = register_spark_views(spark, lake.root)
     assert names == sorted(["alert_dispositions", "alerts", "baseline_scores", "feed_health", "hotline_calls", "hotspot_patterns",
                             "mediation_cases", "quarantine", "region_week_features", "risk_scores", "work_orders"])

@@ -120,7 +120,9 @@ def assert_same_silver(lake: Path, expected: Path) -> None:
 
 @pytest.fixture(scope="module")
 def scenario(spark, tmp_path_factory):
-    work = tmp_path_factory.mktemp("incremental")
+    # Glob characters in the folder holding drop, lake and models: every Spark and DuckDB read must take the
+    # lake's paths literally (unescaped, Spark finds no table under ``lake[1]`` or reads another folder).
+    work = tmp_path_factory.mktemp("incremental [1]{a}")
     full = write_later_days(write_drop(work / "full"))
     shutil.rmtree(full / "truth")
     models = work / "models"
