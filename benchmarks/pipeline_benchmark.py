@@ -38,7 +38,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SIMULATOR_START = dt.date(2024, 11, 4)  # the simulator's default first Monday
-START = SIMULATOR_START  # this run's first Monday, set by main() (first_monday)
 
 
 def first_monday(simulated_weeks: int, today: dt.date | None = None) -> dt.date:
@@ -174,11 +173,6 @@ def child_main(stages: list[str], markers: Path) -> None:
 # --------------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------------
-def week_end(k: int) -> dt.date:
-    """Last day (Sunday) of the k-th week of the drop (1-based)."""
-    return START + dt.timedelta(days=7 * k - 1)
-
-
 def machine() -> str:
     cores = os.cpu_count()
     try:
@@ -220,6 +214,13 @@ class Bench:
         self.logs = self.work / "logs"
         self.rows: list[str] = []
         self.notes: list[str] = []
+        weeks = args.weeks or DEFAULT_WEEKS[args.scale]
+        # weeks + 2 simulated (see main); a drop reaching past this week starts earlier.
+        self.start = first_monday(weeks + 2)
+
+    def week_end(self, k: int) -> dt.date:
+        """Last day (Sunday) of the k-th week of the drop (1-based)."""
+        return self.start + dt.timedelta(days=7 * k - 1)
 
     def env(self, lake: Path, through: dt.date) -> dict:
         env = dict(os.environ)
@@ -270,9 +271,9 @@ class Bench:
             return dict(seconds=None, peak=None, weeks=weeks)
         shutil.rmtree(self.source, ignore_errors=True)
         cmd = [sys.executable, "-m", "fengqiao.cli", "simulate", "--out", str(self.source), "--scale",
-               self.args.scale, "--weeks", str(weeks), "--seed", str(self.args.seed), "--start", START.isoformat()]
+               self.args.scale, "--weeks", str(weeks), "--seed", str(self.args.seed), "--start", self.start.isoformat()]
         print(f"[bench] simulate {self.args.scale}, {weeks} weeks ...", flush=True)
-        seconds, peak, _, code = run_measured(cmd, self.env(self.work / "unused", START), self.logs / "simulate.log")
+        seconds, peak, _, code = run_measured(cmd, self.env(self.work / "unused", self.start), self.logs / "simulate.log")
         if code != 0:
             raise SystemExit(f"simulate failed; see {self.logs / 'simulate.log'}")
         size = sum(p.stat().st_size for p in self.source.rglob("*") if p.is_file())
@@ -296,7 +297,7 @@ class Bench:
         """The core feature aggregation as one SQL text, in DuckDB and in Spark SQL, over the same silver."""
         cmd = [sys.executable, str(Path(__file__).resolve()), "_engines", "--lake", str(lake),
                "--out", str(self.work / "engines")]
-        env = self.env(lake, week_end(1))
+        env = self.env(lake, self.week_end(1))
         print("[bench] feature aggregation in DuckDB and Spark SQL ...", flush=True)
         seconds, peak, _, code = run_measured(cmd, env, self.logs / "engines.log")
         if code != 0:
@@ -376,8 +377,6 @@ class Bench:
             shutil.rmtree(self.work)
         self.logs.mkdir(parents=True, exist_ok=True)
         when = dt.datetime.now(dt.timezone.utc)
-        global START
-        START = first_monday(weeks + 2)  # weeks + 2 simulated: see below
         self.prepare_model()
         # weeks + 2: the backfill covers `weeks`, the weekly run week weeks+1, and the drop's last day
         # folder is never ready (still being written), so one more week is simulated.
@@ -385,18 +384,18 @@ class Bench:
 
         lake_a = self.work / "lake_full"
         shutil.rmtree(lake_a, ignore_errors=True)
-        backfill = self.run_pipeline("backfill", lake_a, week_end(weeks))
-        weekly = self.run_pipeline("weekly", lake_a, week_end(weeks + 1))
+        backfill = self.run_pipeline("backfill", lake_a, self.week_end(weeks))
+        weekly = self.run_pipeline("weekly", lake_a, self.week_end(weeks + 1))
 
         history = []
         if not a.skip_history:
             lake_b = self.work / "lake_history"
             shutil.rmtree(lake_b, ignore_errors=True)
             h1, h2 = max(1, round(weeks / 3)), max(2, round(2 * weeks / 3))
-            first = self.run_pipeline(f"backfill-{h1}w", lake_b, week_end(h1))
-            history.append((h1, self.run_pipeline(f"weekly-after-{h1}w", lake_b, week_end(h1 + 1)), first))
-            self.run_pipeline(f"catch-up-to-{h2}w", lake_b, week_end(h2))
-            history.append((h2, self.run_pipeline(f"weekly-after-{h2}w", lake_b, week_end(h2 + 1)), None))
+            first = self.run_pipeline(f"backfill-{h1}w", lake_b, self.week_end(h1))
+            history.append((h1, self.run_pipeline(f"weekly-after-{h1}w", lake_b, self.week_end(h1 + 1)), first))
+            self.run_pipeline(f"catch-up-to-{h2}w", lake_b, self.week_end(h2))
+            history.append((h2, self.run_pipeline(f"weekly-after-{h2}w", lake_b, self.week_end(h2 + 1)), None))
             shutil.rmtree(lake_b, ignore_errors=True)
         history.append((weeks, weekly, backfill))
 
@@ -417,8 +416,8 @@ class Bench:
         p.append(f"## Pipeline benchmark, scale `{self.args.scale}`, {weeks} weeks of history\n")
         p.append(f"- date: {when:%Y-%m-%d %H:%M} UTC")
         p.append(f"- machine: {machine()}")
-        p.append(f"- drop: seed {self.args.seed}, {weeks + 2} weeks simulated from {START} (backfill through "
-                 f"{week_end(weeks)}, weekly run adds the week to {week_end(weeks + 1)})")
+        p.append(f"- drop: seed {self.args.seed}, {weeks + 2} weeks simulated from {self.start} (backfill through "
+                 f"{self.week_end(weeks)}, weekly run adds the week to {self.week_end(weeks + 1)})")
         if sim.get("seconds") is not None:
             p.append(f"- simulate: {mins(sim['seconds'])}, peak memory {gb(sim['peak'])}, {sim['files']:,} files, "
                      f"{gb(sim['size'])}")
