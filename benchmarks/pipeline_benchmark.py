@@ -214,9 +214,9 @@ class Bench:
         self.logs = self.work / "logs"
         self.rows: list[str] = []
         self.notes: list[str] = []
-        weeks = args.weeks or DEFAULT_WEEKS[args.scale]
+        self.weeks = args.weeks or DEFAULT_WEEKS[args.scale]
         # weeks + 2 simulated (see main); a drop reaching past this week starts earlier.
-        self.start = first_monday(weeks + 2)
+        self.start = first_monday(self.weeks + 2)
 
     def week_end(self, k: int) -> dt.date:
         """Last day (Sunday) of the k-th week of the drop (1-based)."""
@@ -369,8 +369,7 @@ class Bench:
 
     # ----------------------------------------------------------------------------------------------
     def main(self) -> None:
-        a = self.args
-        weeks = a.weeks or DEFAULT_WEEKS[a.scale]
+        a, weeks = self.args, self.weeks
         if weeks < (1 if a.skip_history else 3):
             raise SystemExit("--weeks must be at least 3 (1 with --skip-history)")
         if self.work.exists() and not a.reuse_source:

@@ -12,6 +12,7 @@ effect if given before the driver's JVM starts.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import threading
 
@@ -124,8 +125,6 @@ def literal_path(path) -> str:
     (or fail when there is none), and a lake under ``/data/lake[prod]`` would find no table at all.
     A backslash makes each a plain character.
     """
-    import re
-
     return re.sub(r"([\\\[\]{}*?])", r"\\\1", str(path))
 
 
