@@ -22,17 +22,30 @@ def _echo(message: str) -> None:
 def simulate(
     out: Path = typer.Option(..., "--out", help="Folder to write the source drop into (the contract's layout)."),
     seed: int = typer.Option(42, help="Random seed; the same seed writes the same bytes."),
-    scale: str = typer.Option("city", help="small (2 counties), city (济南市, ~200 townships) or province (山东省)."),
+    scale: str = typer.Option("city", help="small (2 counties), city (~200 townships) or province (home world only)."),
     weeks: Optional[int] = typer.Option(None, help="Number of weeks (default: the scale's own)."),
-    start: str = typer.Option("2024-11-04", help="First day simulated (YYYY-MM-DD)."),
+    start: str = typer.Option("2024-11-04", help="First day simulated (YYYY-MM-DD, a Monday)."),
+    world: str = typer.Option("home", help="home (the project's simulator, 济南市/山东省) or contract (a second "
+                              "generator written from the source contract alone)."),
+    vary: bool = typer.Option(False, "--vary/--no-vary", help="Home world: draw rates, wording and episode "
+                              "shapes per seed from wide ranges (domain randomisation)."),
 ) -> None:
     """Simulate a province's hotline, work-order and mediation drops with ground truth in truth/."""
-    from fengqiao.simulator import simulate as run_simulation
+    from fengqiao.worlds import WORLDS, simulate_world
 
+    if world not in WORLDS:
+        raise typer.BadParameter(f"use one of {', '.join(WORLDS)}", param_hint="--world")
+    try:
+        first_day = dt.date.fromisoformat(start)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--start")
     started = time.time()
-    summary = run_simulation(out, seed=seed, scale=scale, weeks=weeks, start=dt.date.fromisoformat(start),
-                             progress=lambda msg: _echo(f"  {msg}"))
-    _echo(f"simulated {scale} (seed {seed}) into {out} in {time.time() - started:.0f} s")
+    try:
+        summary = simulate_world(world, out, seed=seed, scale=scale, weeks=weeks, start=first_day, vary=vary,
+                                 progress=lambda msg: _echo(f"  {msg}"))
+    except ValueError as exc:  # unknown scale, a start that is not a Monday, too few weeks
+        raise typer.BadParameter(str(exc))
+    _echo(f"simulated {scale} of the {world} world (seed {seed}) into {out} in {time.time() - started:.0f} s")
     for key, value in summary.items():
         _echo(f"  {key}: {value}")
 

@@ -5,7 +5,8 @@ Detectors: ``model`` (gold/risk_scores), ``baseline`` (gold/baseline_scores, EAR
 evaluated on the weeks present in every available detector (the intersection), townships only.
 
 ``baselines`` chooses the detectors computed here: ``DEFAULT_BASELINES`` (EARS C1-C3) or ``ALL_BASELINES``,
-which adds ``farrington`` (:mod:`models.farrington`, Farrington-flexible on ``total_contacts``),
+which adds ``keyword_rule`` (:mod:`models.keyword_rule`, the hand-written rule over escalation words and
+the upstream systems' own warning flags, against the township's 8-week mean: the detector to beat), ``farrington`` (:mod:`models.farrington`, Farrington-flexible on ``total_contacts``),
 ``persistence`` (:mod:`models.persistence`, this week's count relative to the township's own history) and,
 when gold/risk_scores exists, ``model_lag1`` (the model's score of the previous week: "flag who was flagged
 last week"). :func:`backtest` defaults to ``DEFAULT_BASELINES`` so that its output keeps its columns and rows;
@@ -82,11 +83,14 @@ from models.ears import ALARM_THRESHOLDS, ears_scores
 from models.farrington import farrington_scores
 from models.labels import escalation_targets, is_township_or_village, normalise_episodes, read_episodes
 from models.levels import MIN_CONTACTS
+from models.keyword_rule import ALARM_EXCESS as KEYWORD_EXCESS
+from models.keyword_rule import ALARM_RATIO as KEYWORD_RATIO
+from models.keyword_rule import keyword_rule_scores
 from models.persistence import ALARM_RATIO, lagged_scores, persistence_scores
 
 
 DEFAULT_BASELINES = ("ears_c1", "ears_c2", "ears_c3")
-ALL_BASELINES = ("ears_c1", "ears_c2", "ears_c3", "farrington", "persistence", "model_lag1")
+ALL_BASELINES = ("keyword_rule", "ears_c1", "ears_c2", "ears_c3", "farrington", "persistence", "model_lag1")
 PROTOCOLS = ("equal_capacity", "as_sent")
 PROB_HORIZON_WEEKS = 4
 # Alert budgets of the recall-against-budget curve (share of townships per week).
@@ -102,6 +106,9 @@ def alarm_rule_text(name: str) -> str:
         "baseline": f"published EARS C2 score > 0.5 (C2 > {ALARM_THRESHOLDS['C2']:g})",
         "farrington": "count above the 99% upper bound (exceedance > 1; own 4-week small-count guard)",
         "persistence": f"count >= {ALARM_RATIO:g} x the township's usual level",
+        "keyword_rule": (f"warning signs >= {KEYWORD_EXCESS:g} above and >= {KEYWORD_RATIO:g} x the township's "
+                         "8-week mean (escalation words, 群体性/民转刑 flags, >= 5 parties, failed mediations, "
+                         "repeat and returned orders)"),
         "model": "published `flagged` of gold/risk_scores (registered alert threshold, run's budget)",
         "model_lag1": "flagged by the model the week before",
     }.get(name, "its `alarm` column, else its published `flagged`")
@@ -119,6 +126,8 @@ def baseline_detectors(features: pd.DataFrame, baselines=ALL_BASELINES,
             out[name] = farrington_scores(town)
         elif name == "persistence":
             out[name] = persistence_scores(town)
+        elif name == "keyword_rule":
+            out[name] = keyword_rule_scores(town)
         elif name == "model_lag1":
             if model_scores is not None and len(model_scores):
                 m = model_scores[model_scores["level"] == "township"]

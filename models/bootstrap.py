@@ -34,19 +34,21 @@ def ensure_model(model_dir: Path, echo=print) -> str:
         return train_on_simulated_province(model_dir, seed=TRAINING_SEED, scale=TRAINING_SCALE, echo=echo)
 
 
-def build_simulated_lake(work: Path, seed: int, scale: str, weeks: int | None = None, echo=print) -> tuple[Path, Path]:
-    """Simulate a province into ``work/source`` and build its silver and features in ``work/lake``.
+def build_simulated_lake(work: Path, seed: int, scale: str, weeks: int | None = None, echo=print,
+                         world: str = "home", vary: bool = False) -> tuple[Path, Path]:
+    """Simulate a province of ``world`` (:mod:`fengqiao.worlds`) into ``work/source`` and build its silver and
+    features in ``work/lake``.
 
     Returns (source, lake_dir). The source's ``truth/`` is the simulator's: training material, never a
     deployment's drop."""
     from fengqiao import pipeline
     from fengqiao.envscope import settings_env
     from fengqiao.lake import FEEDS
-    from fengqiao.simulator import simulate
+    from fengqiao.worlds import simulate_world
 
     source, lake_dir = work / "source", work / "lake"
-    echo(f"  simulating the training province (seed {seed}, scale {scale}) into {source} …")
-    simulate(source, seed=seed, scale=scale, weeks=weeks, progress=None)
+    echo(f"  simulating the {world} world (seed {seed}, scale {scale}{', varied' if vary else ''}) into {source} …")
+    simulate_world(world, source, seed=seed, scale=scale, weeks=weeks, vary=vary)
     with settings_env(FENGQIAO_SOURCE=str(source), FENGQIAO_LAKE=str(lake_dir), FENGQIAO_THROUGH=None):
         for feed in FEEDS:
             echo(f"  landing and cleaning {feed} …")

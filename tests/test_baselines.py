@@ -204,8 +204,8 @@ def test_backtest_includes_new_detectors(tmp_path):
                 lake, "gold", "risk_scores")
     write_table(scores.drop(columns="score").assign(region_name="x"), lake, "gold", "region_week_features")
     res = backtest(lake, truth, budget_share=0.02, baselines=ALL_BASELINES)
-    assert list(res["detector"]) == ["model", "ears_c1", "ears_c2", "ears_c3", "farrington", "persistence",
-                                     "model_lag1"]
+    assert list(res["detector"]) == ["model", "keyword_rule", "ears_c1", "ears_c2", "ears_c3", "farrington",
+                                     "persistence", "model_lag1"]
     assert res.set_index("detector").loc["farrington", "model_version"] == "farrington-flexible"
     assert res.set_index("detector").loc["farrington", "detected"] == 1
     assert res.set_index("detector").loc["persistence", "detected"] == 1
@@ -216,7 +216,7 @@ def test_backtest_includes_new_detectors(tmp_path):
     # Both protocols: every detector twice; as sent never alerts more than at equal capacity, and the model
     # sends exactly its published flags (here: township 1 in weeks 60-62, enough contacts).
     both = backtest(lake, truth, budget_share=0.02, baselines=ALL_BASELINES, protocol="both")
-    assert list(both["protocol"]) == ["equal_capacity"] * 7 + ["as_sent"] * 7
+    assert list(both["protocol"]) == ["equal_capacity"] * 8 + ["as_sent"] * 8
     assert list(both["detector"]) == list(res["detector"]) * 2
     by = both.set_index(["detector", "protocol"])
     for name in res["detector"]:
@@ -227,3 +227,31 @@ def test_backtest_includes_new_detectors(tmp_path):
     assert by.loc[("model", "as_sent"), "alerts_per_week"] == pytest.approx(3 / by.loc[("model", "as_sent"), "weeks"])
     with pytest.raises(ValueError):
         baseline_detectors(scores, ("nonsense",))
+
+
+# --- keyword + signals rule -------------------------------------------------------------------------
+
+def _sign_rows(signs_by_week, code="370102001000", **extra):
+    return pd.DataFrame([{"region_code": code, "level": "township", "week_start": day, "county_code": "370102000000",
+                          "escalation_term_records": s, "group_tendency_cases": 0, "criminal_tendency_cases": 0,
+                          "large_group_cases": 0, "failed_mediations": 0, "returned_orders": 0,
+                          "repeat_order_share": 0.0, "work_orders": 10, "total_contacts": 30, **extra}
+                         for day, s in zip(weeks(len(signs_by_week)).date, signs_by_week)])
+
+
+def test_keyword_rule_counts_every_sign_and_compares_with_own_history():
+    from models.keyword_rule import keyword_rule_scores, warning_signs
+
+    one = _sign_rows([1], group_tendency_cases=2, criminal_tendency_cases=1, large_group_cases=3,
+                     failed_mediations=4, returned_orders=5, repeat_order_share=0.3)
+    assert list(warning_signs(one)) == [1 + 2 + 1 + 3 + 4 + 5 + 3]
+    # Eight quiet weeks of 2 signs, then 5 (excess 3, ratio 2.5: alarm), then 4 (excess ~1.9: none).
+    out = keyword_rule_scores(_sign_rows([2] * 8 + [5, 4]))
+    assert out["score"].iloc[8] == pytest.approx(3.0)
+    assert list(out["alarm"]) == [False] * 8 + [True, False]
+    assert out["usual_signs"].iloc[9] == pytest.approx((2 * 7 + 5) / 8)
+    # A township always loud is never alarmed by being loud: 20 signs a week every week.
+    loud = keyword_rule_scores(_sign_rows([20] * 10))
+    assert not loud["alarm"].any() and loud["score"].iloc[1:].abs().max() == 0
+    # A jump of 3 over a usual level of 10 is not double: no alarm.
+    assert not keyword_rule_scores(_sign_rows([10] * 8 + [13]))["alarm"].iloc[8]
