@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/detection_quality.py --scale small --seeds 7 8         # ~10 min a seed on 2 cores
     .venv/bin/python benchmarks/detection_quality.py --scale city --seeds 42 43 44 --work /big/disk/dq
+    .venv/bin/python benchmarks/detection_quality.py --cross-world [--heldout]      # issue 17, benchmarks/cross_world.py
 
 For each seed: simulate a drop (``fengqiao simulate``), run the whole pipeline on it (``fengqiao run`` in a
 child process, with ``FENGQIAO_HOME``/``FENGQIAO_SOURCE``/``FENGQIAO_LAKE`` in the scratch folder and
@@ -32,6 +33,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 COLUMNS = ["detector", "protocol", "seed", "model_version", "weeks", "episodes", "detected", "recall",
            "median_lead_weeks", "precision", "alerts_per_week", "false_alerts", "false_alerts_confounder",
@@ -168,7 +170,22 @@ def main(argv=None) -> None:
                     help="shared model registry (default FENGQIAO_MODEL_DIR, else $FENGQIAO_HOME/models or var/models)")
     ap.add_argument("--out", default=None, help="folder for detection_quality.csv/.md (default --work)")
     ap.add_argument("--reuse", action="store_true", help="reuse a seed's lake if it was already run")
+    ap.add_argument("--cross-world", action="store_true", help="train on one world, score both (seeds from "
+                    "benchmarks/heldout_seeds.toml; see benchmarks/cross_world.py); --seeds is not used")
+    ap.add_argument("--heldout", action="store_true", help="with --cross-world: score the held-out seeds "
+                    "(report only: choose nothing on them)")
+    ap.add_argument("--worlds", nargs="+", default=["home", "contract"], help="with --cross-world: the worlds")
+    ap.add_argument("--rebuild", action="store_true", help="with --cross-world: build every drop again")
     args = ap.parse_args(argv)
+    if args.cross_world:
+        import cross_world
+
+        if args.work == str(ROOT / "var" / "detection_quality"):
+            args.work = str(ROOT / "var" / "cross_world")
+        if args.scale == "small" and "--scale" not in (argv or sys.argv):
+            args.scale = "city"
+        cross_world.main(args, echo=lambda m: print(m, flush=True))
+        return
     if 20240101 in args.seeds:
         raise SystemExit("seed 20240101 is the default model's training province: pick other seeds")
 

@@ -14,7 +14,7 @@ import sklearn
 
 from features import FEATURE_COLUMNS, KEY_COLUMNS
 from models.escalation import (CONTEXT_COLUMNS, MODEL_COLUMNS, HorizonModels, add_context_features, model_columns,
-                               train_escalation_model)
+                               train_escalation_model, with_context)
 from models.labels import escalation_targets, read_episodes
 from models.registry import register
 
@@ -47,16 +47,26 @@ def model_version_for(horizons: str, last_week, data_sha256: str, settings: dict
     return f"escalation-h{horizons}-{str(last_week).replace('-', '')}-{h.hexdigest()[:8]}"
 
 
-def train_from_tables(features_df: pd.DataFrame, episodes_df: pd.DataFrame, horizon_weeks: int = 4,
-                      **kwargs):
-    """Labels from the episodes, time-ordered fit and calibration; returns ``(model, metadata)``."""
+def complete_targets(town: pd.DataFrame, episodes_df: pd.DataFrame, horizon_weeks: int) -> pd.Series:
+    """:func:`models.labels.escalation_targets` of one drop's township rows, NaN in its last ``horizon_weeks``
+    weeks, which cannot see their whole label window."""
+    targets = escalation_targets(town, episodes_df, horizon_weeks)
+    weeks = pd.to_datetime(town["week_start"])
+    complete = (weeks + pd.Timedelta(weeks=horizon_weeks)) <= weeks.max()
+    return targets.where(complete.to_numpy())
+
+
+def train_from_tables(features_df: pd.DataFrame, episodes_df: pd.DataFrame | None, horizon_weeks: int = 4,
+                      targets: pd.Series | None = None, **kwargs):
+    """Labels from the episodes (or ``targets`` given per row, e.g. of several drops), time-ordered fit and
+    calibration; returns ``(model, metadata)``."""
     town = features_df[features_df["level"] == "township"].copy()
     town["week_start"] = pd.to_datetime(town["week_start"]).dt.date
-    targets = escalation_targets(town, episodes_df, horizon_weeks)
-    # The last `horizon_weeks` weeks cannot see their whole label window: leave them out.
-    last_week = max(town["week_start"])
-    complete = (pd.to_datetime(town["week_start"]) + pd.Timedelta(weeks=horizon_weeks)) <= pd.Timestamp(last_week)
-    town, targets = town[complete.to_numpy()], targets[complete.to_numpy()]
+    if targets is None:
+        targets = complete_targets(town, episodes_df, horizon_weeks)
+    else:
+        targets = pd.Series(targets, index=features_df.index).loc[town.index]
+    town, targets = town[targets.notna().to_numpy()], targets[targets.notna().to_numpy()]
 
     model, metrics = train_escalation_model(town, targets, horizon_weeks=horizon_weeks, **kwargs)
     frame = town[[c for c in KEY_COLUMNS if c in town.columns] + FEATURE_COLUMNS].assign(target=targets.values)
@@ -94,8 +104,27 @@ HORIZONS = (1, 2, 4)
 DEFAULT_HORIZON = 4  # the contract's: gold/risk_scores.score is the chance of escalation within 4 weeks
 
 
-def train_horizons_from_tables(features_df: pd.DataFrame, episodes_df: pd.DataFrame, horizons=HORIZONS,
-                               **kwargs):
+def train_horizons_from_drops(drops, horizons=HORIZONS, **kwargs):
+    """:func:`train_horizons_from_tables` on several drops at once: ``drops`` is a list of ``(features,
+    episodes)`` pairs, e.g. seeds of one or more simulated worlds. Context features and labels are computed
+    within each drop (a township is compared with its own county and city, never with another drop's);
+    the rows are then pooled and split by week as usual (the drops share a calendar or not, either way the
+    fit weeks precede the calibration weeks)."""
+    frames, targets = [], {int(h): [] for h in horizons}
+    for features_df, episodes_df in drops:
+        town = features_df[features_df["level"] == "township"].copy()
+        town["week_start"] = pd.to_datetime(town["week_start"]).dt.date
+        town = add_context_features(town)
+        frames.append(town)
+        for h in targets:
+            targets[h].append(complete_targets(town, episodes_df, h))
+    pooled = pd.concat(frames, ignore_index=True)
+    pooled_targets = {h: pd.concat(t, ignore_index=True) for h, t in targets.items()}
+    return train_horizons_from_tables(pooled, None, horizons, targets_by_horizon=pooled_targets, **kwargs)
+
+
+def train_horizons_from_tables(features_df: pd.DataFrame, episodes_df: pd.DataFrame | None, horizons=HORIZONS,
+                               targets_by_horizon: dict | None = None, **kwargs):
     """One calibrated model per horizon (weeks) in one :class:`models.escalation.HorizonModels`.
 
     Each horizon has its own labels (:func:`models.labels.escalation_targets`), its own time-ordered split
@@ -107,11 +136,12 @@ def train_horizons_from_tables(features_df: pd.DataFrame, episodes_df: pd.DataFr
     default = DEFAULT_HORIZON if DEFAULT_HORIZON in horizons else horizons[-1]
     town = features_df[features_df["level"] == "township"].copy()
     town["week_start"] = pd.to_datetime(town["week_start"]).dt.date
-    # Context features from whole weeks, before any week is left out.
-    town = add_context_features(town)
+    # Context features from whole weeks, before any week is left out (given already for pooled drops).
+    town = with_context(town)
     fitted, per_horizon, fingerprints, head = {}, {}, [], None
     for h in horizons:
-        model, meta = train_from_tables(town, episodes_df, h, **kwargs)
+        given = None if targets_by_horizon is None else targets_by_horizon[h].loc[town.index]
+        model, meta = train_from_tables(town, episodes_df, h, targets=given, **kwargs)
         if h == default:
             head = meta
         fitted[f"h{h}"] = model

@@ -1,0 +1,149 @@
+"""Cross-world detection quality (issue 17): choose on one world, report on another. Run on demand, never as a test.
+
+    .venv/bin/python benchmarks/detection_quality.py --cross-world                 # development seeds
+    .venv/bin/python benchmarks/detection_quality.py --cross-world --heldout       # the held-out seeds: report only
+
+Seeds come from ``benchmarks/heldout_seeds.toml`` (written down before any choice was made). For each world
+(``home``: the project's simulator; ``contract``: the generator written from the source contract alone) a
+model is trained on that world's training seeds (home training drops domain-randomised, ``--vary``) and
+scored on the evaluation seeds of *both* worlds: the same-world rows show what the model learned, the
+other-world rows whether it transfers. Every detector (the model, the keyword + signals rule, EARS,
+Farrington, persistence) is backtested on the same weeks of each evaluation drop under both protocols
+(:mod:`jobs.cross_world_backtest`, :mod:`models.backtest`).
+
+Each drop is simulated and its silver and gold features are built once (no Airflow; the stage functions
+``fengqiao run`` calls) under ``--work``, and reused by later runs (``--rebuild`` to start again).
+"""
+from __future__ import annotations
+
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SEEDS_FILE = ROOT / "benchmarks" / "heldout_seeds.toml"
+TARGETS = {"recall": 0.85, "median_lead_weeks": 3.0, "precision": 0.30, "home_recall": 0.9, "home_precision": 0.45}
+
+
+def read_seeds(path: Path = SEEDS_FILE) -> dict:
+    with open(path, "rb") as fh:
+        return tomllib.load(fh)
+
+
+def drop_dir(work: Path, world: str, seed: int, scale: str, vary: bool) -> Path:
+    return work / f"{world}{'-varied' if vary else ''}-{scale}-seed-{seed}"
+
+
+def built_drop(work: Path, world: str, seed: int, scale: str, weeks, vary: bool, rebuild: bool, echo=print):
+    """The drop's folder with source/ and lake/ (built now unless already there)."""
+    import shutil
+
+    from models.bootstrap import build_simulated_lake
+
+    folder = drop_dir(work, world, seed, scale, vary)
+    done = folder / "built"
+    if done.exists() and not rebuild:
+        return folder
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    started = time.time()
+    build_simulated_lake(folder, seed, scale, weeks, echo=echo, world=world, vary=vary)
+    done.write_text(f"{time.time() - started:.0f} s\n", encoding="utf-8")
+    echo(f"built {folder.name} in {time.time() - started:.0f} s")
+    return folder
+
+
+def cross_world_tables(args, echo=print):
+    """Build the drops, train one model per world, backtest every evaluation drop; one table of all rows."""
+    import pandas as pd
+
+    from jobs.cross_world_backtest import cross_world_backtest, read_drop
+
+    seeds = read_seeds()
+    work = Path(args.work).resolve()
+    role = "heldout" if args.heldout else "development"
+    worlds = args.worlds
+
+    def drops(world, which, vary):
+        out = []
+        for seed in seeds[world][which]:
+            folder = built_drop(work, world, seed, args.scale, args.weeks, vary, args.rebuild, echo)
+            out.append(read_drop(folder / "lake", folder / "source" / "truth"))
+        return out
+
+    evaluation = {w: drops(w, role, False) for w in worlds}
+    tables = []
+    for train_world in worlds:
+        training = drops(train_world, "training", train_world == "home")
+        every = [d for w in worlds for d in evaluation[w]]
+        tables.append(cross_world_backtest(training, every, args.budget, echo=echo))
+    return pd.concat(tables, ignore_index=True), role
+
+
+SHOWN = ["train_world", "eval_world", "eval_seed", "protocol", "detector", "episodes", "detected", "recall",
+         "median_lead_weeks", "precision", "alerts_per_week", "false_alerts_confounder", "average_precision",
+         "brier"]
+
+
+def summary_rows(table):
+    """Mean over evaluation seeds per (train world, eval world, protocol, detector), pooled recall too."""
+    keys = ["train_world", "eval_world", "protocol", "detector"]
+    num = ["recall", "median_lead_weeks", "precision", "alerts_per_week", "false_alerts_confounder",
+           "average_precision", "brier"]
+    g = table.groupby(keys, sort=False)
+    out = g[num].mean()
+    sums = g[["detected", "episodes", "alerts"]].sum()
+    out["pooled_recall"] = sums["detected"] / sums["episodes"].where(sums["episodes"] > 0)
+    out["alerts"] = sums["alerts"]
+    return out.reset_index()
+
+
+def verdicts(summary) -> list[str]:
+    """The issue's targets, checked on the model trained on the other world (as sent)."""
+    lines = []
+    s = summary[summary["protocol"] == "as_sent"].set_index(["train_world", "eval_world", "detector"])
+    for (train, ev, det), row in s.iterrows():
+        if det != "model":
+            continue
+        kw = s.loc[(train, ev, "keyword_rule")] if (train, ev, "keyword_rule") in s.index else None
+        tag = "other world" if train != ev else "same world"
+        parts = [f"recall {row['recall']:.2f}", f"lead {row['median_lead_weeks']:.1f} wk",
+                 f"precision {row['precision']:.2f}", f"confounder FA {row['false_alerts_confounder']:.0f}"]
+        if kw is not None:
+            parts.append(f"keyword rule: recall {kw['recall']:.2f}, precision {kw['precision']:.2f}, "
+                         f"confounder FA {kw['false_alerts_confounder']:.0f}")
+        lines.append(f"- trained {train} → scored {ev} ({tag}): " + "; ".join(parts))
+    return lines
+
+
+def main(args, echo=print) -> None:
+    import datetime as dt
+    import os
+    import platform
+
+    import pandas as pd
+
+    table, role = cross_world_tables(args, echo)
+    summary = summary_rows(table)
+    out = Path(args.out or args.work).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out / f"cross_world_{role}.csv", index=False)
+    seeds = read_seeds()
+    header = (f"# Cross-world detection quality ({role} seeds), {dt.date.today().isoformat()}\n\n"
+              f"Scale `{args.scale}`, alert budget {args.budget:.1%} of townships a week; "
+              + "; ".join(f"{w}: training {seeds[w]['training']}, {role} {seeds[w][role]}" for w in args.worlds)
+              + f" (benchmarks/heldout_seeds.toml); {platform.node()}, {os.cpu_count()} cores.\n")
+    with pd.option_context("display.width", 250, "display.max_columns", 40, "display.max_rows", 500):
+        text = "\n".join([header, "## Mean over seeds", "", summary.to_markdown(index=False, floatfmt=".3f"), "",
+                          "## Against the targets (as sent)", "", *verdicts(summary), "",
+                          "## Every seed", "", table[[c for c in SHOWN if c in table]].to_markdown(
+                              index=False, floatfmt=".3f"), ""])
+    (out / f"cross_world_{role}.md").write_text(text, encoding="utf-8")
+    echo(text)
+    echo(f"wrote {out / f'cross_world_{role}.md'}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit("run it as: benchmarks/detection_quality.py --cross-world [--heldout]")
