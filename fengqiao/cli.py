@@ -177,17 +177,42 @@ def backtest(
                                  "or both."),
     report: Optional[Path] = typer.Option(None, "--report", help="HTML report to write (default "
                                           "<lake>/reports/backtest/backtest.html)."),
+    train_lake: list[Path] = typer.Option([], "--train-lake", help="Cross-world mode: train a fresh model on "
+                                          "this simulated drop's lake (repeatable, paired with --train-truth) "
+                                          "and score --lake with it instead of its published scores."),
+    train_truth: list[Path] = typer.Option([], "--train-truth", help="truth/ folder of each --train-lake."),
 ) -> None:
-    """Compare the model with count baselines on simulator ground truth; print the tables, write the report."""
+    """Compare the model with count baselines and the keyword rule on simulator ground truth; print the
+    tables, write the report. With --train-lake/--train-truth: train on those drops (e.g. another world)
+    and score this one, so that what the model learned is measured on a world it never saw."""
     from fengqiao.lake import Lake
+    from fengqiao.worlds import world_label, world_of
     from models.backtest import ALL_BASELINES, backtest_run, format_backtest
     from models.backtest_report import data_fingerprint, default_report_path, write_report
 
     if protocol.replace("-", "_") not in ("equal_capacity", "as_sent", "both"):
         raise typer.BadParameter("use equal-capacity, as-sent or both", param_hint="--protocol")
+    if len(train_lake) != len(train_truth):
+        raise typer.BadParameter("give one --train-truth for each --train-lake", param_hint="--train-truth")
+    if not (truth / "episodes.csv").is_file():
+        raise typer.BadParameter(f"{truth} holds no episodes.csv (a real drop has no truth to backtest on)",
+                                 param_hint="--truth")
     target = Lake.at(lake)
-    result = backtest_run(target, truth, budget_share=budget, baselines=ALL_BASELINES,
-                          protocol=protocol.replace("-", "_"))
+    if train_lake:
+        from jobs.cross_world_backtest import backtest_drop, read_drop, train_on
+
+        training = [read_drop(lk.resolve(), tr.resolve()) for lk, tr in zip(train_lake, train_truth)]
+        scored = read_drop(lake.resolve(), truth.resolve())
+        _echo(f"cross-world: training on {', '.join(d.label for d in training)}; scoring {scored.label}")
+        model, metadata = train_on(training)
+        result, _ = backtest_drop(model, metadata, scored, budget, ALL_BASELINES, protocol=protocol.replace("-", "_"))
+        result.meta.update(lake=str(target.root), truth=str(truth), baselines=list(ALL_BASELINES),
+                           trained_on=[d.label for d in training])
+    else:
+        result = backtest_run(target, truth, budget_share=budget, baselines=ALL_BASELINES,
+                              protocol=protocol.replace("-", "_"))
+        _echo(f"scored on {world_label(world_of(truth))} by the published model "
+              f"({', '.join(sorted(set(result.table.loc[result.table['detector'] == 'model', 'model_version'])))})")
     _echo(format_backtest(result.table))
     path = write_report(result, report or default_report_path(target), data_fingerprint(target, truth))
     _echo(f"report: {path}")

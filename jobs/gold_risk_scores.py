@@ -26,7 +26,7 @@ from fengqiao.weeks import week_start as monday_of
 from jobs.gold_feed_health import mark_outages, outages_by_county_week, read_feed_health
 from models.ears import ALARM_THRESHOLDS, BASELINE_WEEKS, GUARD_WEEKS, RISK_SCORE_COLUMNS, ears_scores
 from models.score_frame import HORIZON_SCORE_COLUMNS
-from models.escalation import CONTEXT_COLUMNS, add_context_features, predict_horizons, predict_proba
+from models.escalation import predict_horizons, predict_proba, with_context
 from models.levels import DEFAULT_BUDGET_SHARE, SCORE_FLOOR, assign_levels
 from models.reasons import HISTORY_WEEKS, explain_frame
 from models.registry import load_current
@@ -106,7 +106,7 @@ def score_features(features_df: pd.DataFrame, model, metadata: dict,
     """
     f = _prepare(features_df)
     # Context features (township against its county and city that week) for the model and the reasons.
-    f = add_context_features(f) if any(c not in f.columns for c in CONTEXT_COLUMNS) else f
+    f = with_context(f)
     target = f if weeks is None else f[f["week_start"].isin(set(weeks))]
     town = target[target["level"] == "township"]
     p = predict_proba(model, town, metadata.get("feature_columns"))

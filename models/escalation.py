@@ -62,6 +62,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from features import COUNT_COLUMNS, FEATURE_COLUMNS
+from models.relative_features import RELATIVE_COLUMNS, with_relative
 
 # --- context features: a township against its county, its city and its neighbours in the same week ------
 
@@ -161,10 +162,12 @@ def add_context_features(features_df: pd.DataFrame) -> pd.DataFrame:
 
 
 def with_context(features_df: pd.DataFrame) -> pd.DataFrame:
-    """``features_df`` itself when it already holds ``CONTEXT_COLUMNS``, else :func:`add_context_features`."""
-    if all(c in features_df.columns for c in CONTEXT_COLUMNS):
-        return features_df
-    return add_context_features(features_df)
+    """``features_df`` with the derived columns the model may read: ``CONTEXT_COLUMNS`` (same week) and
+    :data:`models.relative_features.RELATIVE_COLUMNS` (own history, city median), each computed only when
+    absent. The history needs a township's earlier weeks in the frame (the scoring job reads them)."""
+    if not all(c in features_df.columns for c in CONTEXT_COLUMNS):
+        features_df = add_context_features(features_df)
+    return with_relative(features_df)
 
 
 # What the pipeline reads: the published gold features and the context features computed from them.
@@ -551,8 +554,9 @@ def model_columns(model, feature_columns: list[str] | None = None) -> list[str]:
 
 def _model_input(model, features_df: pd.DataFrame, feature_columns: list[str] | None) -> pd.DataFrame:
     cols = model_columns(model, feature_columns)
-    if any(c in CONTEXT_COLUMNS and c not in features_df.columns for c in cols):
-        features_df = add_context_features(features_df)
+    derived = set(CONTEXT_COLUMNS) | set(RELATIVE_COLUMNS)
+    if any(c in derived and c not in features_df.columns for c in cols):
+        features_df = with_context(features_df)
     missing = [c for c in cols if c not in features_df.columns]
     if missing:
         raise ValueError(f"features lack columns the model needs: {missing}")

@@ -114,7 +114,7 @@ def train_horizons_from_drops(drops, horizons=HORIZONS, **kwargs):
     for features_df, episodes_df in drops:
         town = features_df[features_df["level"] == "township"].copy()
         town["week_start"] = pd.to_datetime(town["week_start"]).dt.date
-        town = add_context_features(town)
+        town = with_context(town)
         frames.append(town)
         for h in targets:
             targets[h].append(complete_targets(town, episodes_df, h))
