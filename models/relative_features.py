@@ -37,50 +37,53 @@ MIN_HISTORY = 4
 HISTORY_NEEDED = 11  # weeks t-10 .. t-1 behind the 3-week build-up
 
 
-def _wide(town: pd.DataFrame, values: pd.Series) -> pd.DataFrame:
-    """weeks × townships of ``values`` on a complete weekly index (absent weeks NaN)."""
-    w = pd.DataFrame({"week": town["_week"].to_numpy(), "code": town["_code"].to_numpy(),
-                      "v": pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)})
-    wide = w.pivot_table(index="week", columns="code", values="v", aggfunc="sum", dropna=False)
-    return wide.reindex(pd.date_range(wide.index.min(), wide.index.max(), freq="7D"))
-
-
-def _past_mean(wide: pd.DataFrame, lag: int, span: int) -> pd.DataFrame:
-    """Mean of weeks ``t-lag-span+1 .. t-lag`` (at least MIN_HISTORY of them present)."""
-    return wide.shift(lag).rolling(span, min_periods=MIN_HISTORY).mean()
+def _past_mean(wide: np.ndarray, lag: int, span: int) -> np.ndarray:
+    """Mean of weeks ``t-lag-span+1 .. t-lag`` per column (at least MIN_HISTORY of them present), else NaN."""
+    frame = pd.DataFrame(wide).shift(lag)
+    return frame.rolling(span, min_periods=MIN_HISTORY).mean().to_numpy()
 
 
 def add_relative_features(features_df: pd.DataFrame) -> pd.DataFrame:
     """``features_df`` with ``RELATIVE_COLUMNS`` on its township rows (NaN on other rows)."""
     out = features_df.copy()
     town_mask = (out["level"] == "township").to_numpy() if "level" in out else np.ones(len(out), dtype=bool)
-    new = pd.DataFrame(np.nan, index=out.index, columns=RELATIVE_COLUMNS)
+    new = {col: np.full(len(out), np.nan) for col in RELATIVE_COLUMNS}
     if town_mask.any():
-        town = out.loc[town_mask].assign(_week=lambda d: pd.to_datetime(d["week_start"]),
-                                         _code=lambda d: d["region_code"].astype(str))
-        keys = pd.MultiIndex.from_arrays([town["_week"], town["_code"]])
+        town = out.loc[town_mask]
+        # Each township row's place in a weeks × townships matrix on a complete weekly index.
+        weeks = pd.to_datetime(town["week_start"])
+        first = weeks.min()
+        w_idx = ((weeks - first).dt.days // 7).to_numpy()
+        codes, c_idx = np.unique(town["region_code"].astype(str).to_numpy(), return_inverse=True)
+        shape = (int(w_idx.max()) + 1, len(codes))
 
-        def at_rows(wide: pd.DataFrame) -> np.ndarray:
-            return wide.stack(future_stack=True).reindex(keys).to_numpy(dtype=float)
+        def wide(values) -> np.ndarray:
+            m = np.full(shape, np.nan)
+            m[w_idx, c_idx] = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+            return m
 
-        for base in COUNT_BASES:
-            values = warning_signs(town) if base == "warning_signs" else town.get(base, pd.Series(0.0, index=town.index))
-            x = _wide(town, values)
-            m8 = _past_mean(x, 1, 8)
-            z8 = (x - m8) / np.sqrt(m8.clip(lower=0) + 1.0)
-            recent = x.rolling(3, min_periods=3).sum()
-            m3 = _past_mean(x, 3, 8)
-            z3 = (recent - 3 * m3) / np.sqrt(3 * m3.clip(lower=0) + 1.0)
-            z8_city = z8.sub(z8.median(axis=1), axis=0)
-            for suffix, wide in (("z8", z8), ("z3", z3), ("z8_city", z8_city)):
-                new.loc[town.index, f"{base}_{suffix}"] = at_rows(wide)
-        for base in SHARE_BASES:
-            if base not in town:
-                continue
-            x = _wide(town, town[base])
-            new.loc[town.index, f"{base}_d8"] = at_rows(x - _past_mean(x, 1, 8))
+        def put(col: str, matrix: np.ndarray) -> None:
+            new[col][town_mask] = matrix[w_idx, c_idx]
+
+        with np.errstate(invalid="ignore", divide="ignore"):
+            for base in COUNT_BASES:
+                values = warning_signs(town) if base == "warning_signs" else town.get(base, pd.Series(0.0, index=town.index))
+                x = wide(values)
+                m8 = _past_mean(x, 1, 8)
+                z8 = (x - m8) / np.sqrt(np.clip(m8, 0, None) + 1.0)
+                recent = pd.DataFrame(x).rolling(3, min_periods=3).sum().to_numpy()
+                m3 = _past_mean(x, 3, 8)
+                z3 = (recent - 3 * m3) / np.sqrt(3 * np.clip(m3, 0, None) + 1.0)
+                city = np.nanmedian(np.where(np.isnan(z8).all(axis=1, keepdims=True), 0.0, z8), axis=1, keepdims=True)
+                put(f"{base}_z8", z8)
+                put(f"{base}_z3", z3)
+                put(f"{base}_z8_city", z8 - city)
+            for base in SHARE_BASES:
+                if base in town:
+                    x = wide(town[base])
+                    put(f"{base}_d8", x - _past_mean(x, 1, 8))
     for col in RELATIVE_COLUMNS:
-        out[col] = new[col].to_numpy()
+        out[col] = new[col]
     return out
 
 
