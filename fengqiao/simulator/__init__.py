@@ -15,25 +15,38 @@ versions, ~26 k files, ~0.75 GB) ~40-50 s of CPU; province, 4 weeks (2026-11-23)
 45.4 M record versions, 52,532 files, 13.2 GB, 1,117 s of CPU (25 min 37 s of wall time beside a
 test run) and 1.71 GB peak memory (a month of records is buffered; the caller registry keeps four
 weeks). Files are batched per city and day at province scale.
+A varied city (``vary=True``, seed 43, 104 weeks, 2026-12-03): 558 k records (its drawn volumes), 59 s of
+CPU, 77 s of wall time, 0.23 GB peak memory.
 
-What is planted (all of it listed in ``truth/``): escalation episodes (``episodes.py``), confounders
-(seasonal waves, reporting changes, outages, duplicate exports, media stories), dirty records and
-files (``dirt.py``), and personal data in the fields and texts where real exports carry it.
+What is planted (all of it listed in ``truth/``): escalation episodes (``episodes.py``,
+``escalations.py``), confounders (seasonal waves, reporting changes, outages, duplicate exports, media
+stories), dirty records and files (``dirt.py``), and personal data in the fields and texts where real
+exports carry it.
+
+``vary=True`` (domain randomisation): rates, type mixes, seasonality and trend, wording (``wording.py``)
+and the number and shape of escalations and confounders, plus habitual complainants, are drawn per seed
+from the ranges in ``variation.py`` and written to ``truth/variation.json``; ``vary=False`` is today's
+world, byte for byte.
 """
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import json
 import random
 import shutil
 from collections import Counter
 from pathlib import Path
 from typing import Callable
 
+from fengqiao.disputes import TYPE_LABELS
+
 from .dirt import Dirt, PersonalData
 from .episodes import make_plan
 from .feeds import FeedBuilder
 from .geography import PROVINCE_CODE, build_geography, bureaus_frame, county_polygons, shandong_counties
+from .variation import Variation, draw
+from .wording import VariedText
 from .writer import DropWriter
 
 __all__ = ["SCALES", "simulate", "county_polygons"]
@@ -78,11 +91,12 @@ def _write_csv(path: Path, header: list[str], rows) -> None:
 
 def simulate(out_dir: Path, seed: int = 42, scale: str = "city", weeks: int | None = None,
              start: dt.date = dt.date(2024, 11, 4), progress: Callable[[str], None] | None = None, *,
-             xlsx_share: float = 0.03, gz_share: float | None = None) -> dict:
+             xlsx_share: float = 0.03, gz_share: float | None = None, vary: bool = False) -> dict:
     """Write a simulated drop to ``out_dir`` and return a summary.
 
     ``xlsx_share`` / ``gz_share``: share of mediation files written as .xlsx and of hotline files
     gzipped (tests raise them to be sure to see one); ``gz_share`` defaults to the scale's preset.
+    ``vary``: draw this seed's own world (``variation.py``) instead of today's fixed one.
     """
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; one of {sorted(SCALES)}")
@@ -101,12 +115,14 @@ def simulate(out_dir: Path, seed: int = 42, scale: str = "city", weeks: int | No
     geo = build_geography(_counties(cfg["counties"]), cfg["townships"], seed)
     say(f"geography: {len(geo.county_codes)} counties, {len(geo.t_code)} townships")
     season_region = PROVINCE_CODE if scale == "province" else geo.county_city[0]
-    plan = make_plan(geo, start, n_weeks, seed, season_region, random.Random(f"pools-{seed}"))
+    var = draw(seed) if vary else Variation()
+    words = VariedText(seed, var) if vary else None
+    plan = make_plan(geo, start, n_weeks, seed, season_region, random.Random(f"pools-{seed}"), var)
     dirt, pii = Dirt(seed), PersonalData()
     batch_digits = 6 if cfg["batch"] == "county" else 4
     writer = DropWriter(out_dir, start, n_days, seed, dirt, plan.duplicates, geo.county_codes, batch_digits,
                         xlsx_share, gz_share)
-    builder = FeedBuilder(geo, plan, start, n_days, cfg["volume"], seed, writer, dirt, pii, batch_digits)
+    builder = FeedBuilder(geo, plan, start, n_days, cfg["volume"], seed, writer, dirt, pii, batch_digits, var, words)
 
     d0 = 0
     while d0 < n_days:  # month by month: bounded memory, and a progress line per month
@@ -133,8 +149,16 @@ def simulate(out_dir: Path, seed: int = 42, scale: str = "city", weeks: int | No
     _write_csv(truth / "personal_data.csv", ["kind", "value"], pii.rows())
     _write_csv(truth / "dirty_records.csv", ["kind", "feed", "where", "detail"],
                ([d["kind"], d["feed"], d["where"], d["detail"]] for d in dirt.log))
+    if vary:
+        doc = {"seed": seed, "parameters": var.as_dict(), "text_banks": words.summary(),
+               "habitual_complainants": [dict(region_code=geo.t_code[h["t"]], dispute_type=TYPE_LABELS[h["k"]],
+                                              first_week=h["first"], last_week=h["last"],
+                                              calls_per_week=round(h["rate"], 3), cue_share=round(h["cue"], 3))
+                                         for h in plan.habituals]}
+        (truth / "variation.json").write_text(json.dumps(doc, ensure_ascii=False, indent=1, default=_plain) + "\n",
+                                              encoding="utf-8")
     c = builder.counts
-    return {
+    summary = {
         "scale": scale, "seed": seed, "weeks": n_weeks, "start": start.isoformat(),
         "end": (start + dt.timedelta(days=n_days - 1)).isoformat(),
         "counties": len(geo.county_codes), "townships": len(geo.t_code),
@@ -148,3 +172,12 @@ def simulate(out_dir: Path, seed: int = 42, scale: str = "city", weeks: int | No
         "files": dict(writer.files, total=sum(writer.files.values())),
         "bytes": writer.bytes,
     }
+    if vary:  # the drawn world at a glance (all of it in truth/variation.json)
+        summary["variation"] = {"volume": var.volume, "esc_rate": var.esc_rate, "subtle_share": var.subtle_share,
+                                "implied_share": var.implied_share, "habitual": len(plan.habituals)}
+    return summary
+
+
+def _plain(value):
+    """numpy scalars in the drawn values, as JSON numbers."""
+    return value.item() if hasattr(value, "item") else str(value)

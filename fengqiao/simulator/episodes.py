@@ -4,6 +4,10 @@ Escalations raise one dispute type in one township (and, late, in its nearest ne
 three feeds; confounders change volumes in ways that are *not* escalation (see the domain notes):
 province/city-wide seasons, a county's new hotline channel, a feed outage and its catch-up, a
 duplicated export, a media story. Everything planted is listed in ``truth/episodes.csv``.
+
+Escalations themselves are planted in ``escalations.py``; their number, types and shapes, and the
+confounders' rates and strengths, come from a ``Variation`` (``variation.py``): today's fixed world by
+default, a world drawn per seed with ``simulate(..., vary=True)``.
 """
 from __future__ import annotations
 
@@ -42,10 +46,14 @@ class Plan:
     # per type x day: seasonal multiplier; per day: extra share of wage arrears inside 劳动争议
     season: np.ndarray
     wage_boost: np.ndarray
-    media: list[dict] = field(default_factory=list)  # {county, week, type, topic}
+    media: list[dict] = field(default_factory=list)  # {county, week, type} (+ strength when varied)
     duplicates: list[dict] = field(default_factory=list)  # {county, day, delay, same_folder}
     pools: list[list[tuple[str, str]]] = field(default_factory=list)  # per episode: (name, phone)
     episode_type: list[str] = field(default_factory=list)
+    # varied worlds only (empty otherwise): per episode {cue: (a, b), pool: factor, collective: bool};
+    # habitual complainants {t, k, first, last, rate, cue, name, phone}
+    signal: list[dict] = field(default_factory=list)
+    habituals: list[dict] = field(default_factory=list)
     truth: list[dict] = field(default_factory=list)
     details: list[dict] = field(default_factory=list)
 
@@ -54,27 +62,35 @@ def _monday(week0: dt.date, w: int) -> str:
     return (week0 + dt.timedelta(days=7 * w)).isoformat()
 
 
-def seasons(start: dt.date, n_days: int) -> tuple[np.ndarray, np.ndarray, list[tuple[str, dt.date, dt.date, dt.date]]]:
-    """Seasonal multipliers per type and day, wage-arrears boost per day, and the seasonal waves."""
+def seasons(start: dt.date, n_days: int,
+            var=None) -> tuple[np.ndarray, np.ndarray, list[tuple[str, dt.date, dt.date, dt.date]]]:
+    """Seasonal multipliers per type and day, wage-arrears boost per day, and the seasonal waves.
+
+    ``var`` (a ``Variation``) sets the waves' length, amplitudes and timing; its defaults are today's.
+    """
+    from .variation import Variation
+
+    var = var or Variation()
     season = np.ones((K, n_days))
     wage = np.zeros(n_days)
     days = [start + dt.timedelta(days=i) for i in range(n_days)]
     end = days[-1]
     waves = []
     for sf in SPRING_FESTIVAL:
-        a, b = sf - dt.timedelta(weeks=6), sf
+        a, b = sf - dt.timedelta(weeks=var.wage_weeks), sf
         if b < start or a > end:
             continue
         waves.append(("劳动争议", week_start(a), week_start(sf - dt.timedelta(days=7)), week_start(sf)))
         for i, d in enumerate(days):
             if a <= d < b:
                 x = (d - a).days / (b - a).days  # ramps up towards the festival (冬季攻坚)
-                wage[i] = 1.5 * x
-                season[TI["劳动争议"], i] *= 1 + 1.5 * x
+                wage[i] = var.wage_amp * x
+                season[TI["劳动争议"], i] *= 1 + var.wage_amp * x
             if sf <= d < sf + dt.timedelta(days=7):  # the festival week itself is quiet
-                season[:, i] *= 0.6
+                season[:, i] *= var.festival_dip
     for year in range(start.year, end.year + 1):
-        a, peak, b = dt.date(year, 6, 10), dt.date(year, 7, 25), dt.date(year, 9, 10)
+        shift = dt.timedelta(days=var.summer_shift)
+        a, peak, b = dt.date(year, 6, 10) + shift, dt.date(year, 7, 25) + shift, dt.date(year, 9, 10) + shift
         if b < start or a > end:
             continue
         for label, amp in (("邻里", 0.45), ("物业", 0.4), ("道路交通事故", 0.35)):
@@ -82,13 +98,18 @@ def seasons(start: dt.date, n_days: int) -> tuple[np.ndarray, np.ndarray, list[t
             for i, d in enumerate(days):
                 if a <= d <= b:
                     x = 1 - abs((d - peak).days) / max((peak - a).days, (b - peak).days)
-                    season[TI[label], i] *= 1 + amp * max(x, 0.0)
+                    season[TI[label], i] *= 1 + amp * var.summer_scale * max(x, 0.0)
+    if var.yearly_amp:  # a varied world's yearly cycle on all types (today's world has none)
+        phase = np.array([(d.timetuple().tm_yday - var.yearly_peak_day) / 365.25 for d in days])
+        season *= 1 + var.yearly_amp * np.cos(2 * np.pi * phase)[None, :]
     return season, wage, waves
 
 
-def make_plan(geo, start: dt.date, n_weeks: int, seed: int, region_for_seasons: str, text_rng) -> Plan:
-    from .text import person_name, phone
+def make_plan(geo, start: dt.date, n_weeks: int, seed: int, region_for_seasons: str, text_rng, var=None) -> Plan:
+    """Plant escalations and confounders; ``var`` (a ``Variation``, default today's world) sets their rates."""
+    from .variation import Variation
 
+    var = var or Variation()
     rng = np.random.default_rng([seed, 3])
     T, C = len(geo.t_code), len(geo.county_codes)
     mult = np.ones((T, K, n_weeks), dtype=np.float32)
@@ -96,7 +117,7 @@ def make_plan(geo, start: dt.date, n_weeks: int, seed: int, region_for_seasons: 
     episode = np.full((T, K, n_weeks), -1, dtype=np.int32)
     hot_c = np.ones((C, n_weeks), dtype=np.float32)
     ord_c = np.ones((C, n_weeks), dtype=np.float32)
-    season, wage, waves = seasons(start, n_weeks * 7)
+    season, wage, waves = seasons(start, n_weeks * 7, var)
     plan = Plan(n_weeks, start, mult, level, episode, hot_c, ord_c, season, wage)
     years = n_weeks / 52.0
     eid = 0
@@ -115,58 +136,33 @@ def make_plan(geo, start: dt.date, n_weeks: int, seed: int, region_for_seasons: 
         add_truth(region_for_seasons, label, a, p, b, "seasonal",
                   note="pre-Spring-Festival wage wave" if label == "劳动争议" else "summer wave")
 
-    # Escalations: about 5 per 100 townships per year, at least 2 so that small drops have signal.
-    n_esc = max(2, int(rng.poisson(0.05 * T * years)))
-    types = list(ESCALATION_TYPES)
-    tw = np.array([ESCALATION_TYPES[x] for x in types])
-    mix = np.where(geo.t_urban[:, None], MIX_URBAN[None, :], MIX_RURAL[None, :])
-    share = mix / mix.sum(axis=1, keepdims=True)
-    for _ in range(n_esc):
-        dtype = types[rng.choice(len(types), p=tw / tw.sum())]
-        k = TI[dtype]
-        p_t = geo.t_pop * mix[:, k]
-        t = int(rng.choice(T, p=p_t / p_t.sum()))
-        build = int(rng.integers(3, 9))
-        build = max(1, min(build, n_weeks - 3))
-        s = int(rng.integers(1, max(2, n_weeks - build - 1)))
-        p = min(s + build, n_weeks - 1)
-        e = min(p + int(rng.integers(1, 4)), n_weeks - 1)
-        peak_mult = float(rng.uniform(3.0, 6.0))
-        # A rare type (a land requisition in a town) counts as at least MIN_SHARE of the township's
-        # volume, so that 3-6x its baseline is a real surge and not 3-6x of almost nothing.
-        boost = max(1.0, MIN_SHARE / share[t, k])
-        spill = geo.t_neighbours[t][: 1 + int(rng.random() < 0.5)]
-        idx = len(plan.pools)
-        for w in range(s, e + 1):
-            f = (w - s + 1) / (p - s + 1) if w <= p else 1 - (w - p) / (e - p + 1)
-            mult[t, k, w] = max(mult[t, k, w], 1 + (peak_mult - 1) * boost * f ** 1.5)
-            level[t, k, w] = max(level[t, k, w], f)
-            episode[t, k, w] = idx
-            if w >= p - 2:  # spill-over to the nearest townships in the last weeks
-                for j in spill:
-                    mult[j, k, w] = max(mult[j, k, w], 1 + 0.5 * max(1.0, MIN_SHARE / share[j, k]))
-                    level[j, k, w] = max(level[j, k, w], 0.4 * f)
-        city4 = geo.t_code[t][:4]
-        # The aggrieved parties who call again and again: a crowd's core for group disputes (unpaid
-        # workers, home owners, villagers), one or two families for a personal one.
-        size = int(rng.integers(8, 26)) if dtype in GROUP_TYPES else int(rng.integers(2, 6))
-        plan.pools.append([(person_name(text_rng), phone(text_rng, city4)) for _ in range(size)])
-        plan.episode_type.append(dtype)
-        add_truth(geo.t_code[t], dtype, s, p, e, "escalation", peak_multiplier=round(peak_mult, 2),
-                  callers=len(plan.pools[-1]), neighbours=";".join(geo.t_code[j] for j in geo.t_neighbours[t][:2]))
+    if var.vary:  # a world of its own: every type, flares and slow builds, loud and subtle, 1-4 townships
+        from .escalations import plant_habituals, plant_varied
+
+        vrng = np.random.default_rng([seed, 3, 1])  # a stream of its own: today's streams do not move
+        plant_varied(plan, geo, vrng, var, years, text_rng, add_truth)
+        plant_habituals(plan, geo, vrng, var, years, text_rng, add_truth)
+    else:
+        from .escalations import plant_default
+
+        plant_default(plan, geo, rng, years, text_rng, add_truth)
 
     def county_weeks(min_start: int, span: int) -> tuple[int, int]:
         c = int(rng.integers(C))
         s = int(rng.integers(min(min_start, n_weeks - 1), max(min_start + 1, n_weeks - span)))
         return c, min(s, n_weeks - 1)
 
-    for _ in range(max(1, int(rng.poisson(C * years / 6)))):  # a county opens a new hotline channel
+    # Confounders. Extra draws of a varied world sit behind its parameters (0 today), so that today's
+    # world draws exactly what it always drew.
+    for _ in range(max(1, int(rng.poisson(C * years / 6 * var.reporting_rate)))):  # a new hotline channel
         c, s = county_weeks(max(1, n_weeks // 4), 1)
-        f = float(rng.uniform(1.5, 2.0))
+        f = float(rng.uniform(*var.reporting_factor))
+        if var.reporting_down and rng.random() < var.reporting_down:
+            f = 1 / f  # a channel closed or merged away: fewer calls from then on
         hot_c[c, s:] *= f
         add_truth(geo.county_codes[c], "", s, s, n_weeks - 1, "reporting_change", feed="hotline", factor=round(f, 2))
-    for i in range(max(1, int(rng.poisson(C * years / 4)))):  # a feed goes silent, then catches up
-        n_out = int(rng.integers(1, 3))
+    for i in range(max(1, int(rng.poisson(C * years / 4 * var.outage_rate)))):  # silent, then catches up
+        n_out = int(rng.integers(1, var.outage_weeks_max + 1))
         c, s = county_weeks(1, n_out + 1)
         s = min(s, max(0, n_weeks - n_out - 1))
         catch = min(s + n_out, n_weeks - 1)
@@ -174,7 +170,7 @@ def make_plan(geo, start: dt.date, n_weeks: int, seed: int, region_for_seasons: 
         arr[c, s:catch] = 0.0
         arr[c, catch] *= 1.5 + 0.5 * n_out
         add_truth(geo.county_codes[c], "", s, catch, catch, "outage", feed=feed, silent_weeks=n_out)
-    for i in range(max(1, int(rng.poisson(3 * years)))):  # an export batch delivered twice
+    for i in range(max(1, int(rng.poisson(var.duplicate_rate * years)))):  # an export batch delivered twice
         c, s = county_weeks(0, 1)
         day = 7 * s + int(rng.integers(0, 7))
         day = min(day, 7 * n_weeks - 6)
@@ -184,9 +180,15 @@ def make_plan(geo, start: dt.date, n_weeks: int, seed: int, region_for_seasons: 
         w = (day + delay) // 7
         add_truth(geo.county_codes[c], "", w, w, w, "duplicate_export", day=(start + dt.timedelta(days=day)).isoformat(),
                   delay_days=delay)
-    for _ in range(max(1, int(rng.poisson(2 * years)))):  # a media story: curious 咨询 calls, one week
+    for _ in range(max(1, int(rng.poisson(var.media_rate * years)))):  # a media story: curious 咨询 calls, one week
         c, s = county_weeks(0, 1)
-        dtype = "消费" if rng.random() < 0.6 else "医疗"
-        plan.media.append(dict(county=c, week=s, type=dtype))
+        if var.vary:
+            kinds, weights = list(var.media_types), np.array(list(var.media_types.values()))
+            dtype = kinds[int(rng.choice(len(kinds), p=weights / weights.sum()))]
+            plan.media.append(dict(county=c, week=s, type=dtype,
+                                   strength=round(var.media_strength * float(rng.uniform(0.6, 1.4)), 3)))
+        else:
+            dtype = "消费" if rng.random() < 0.6 else "医疗"
+            plan.media.append(dict(county=c, week=s, type=dtype))
         add_truth(geo.county_codes[c], dtype, s, s, s, "media", feed="hotline")
     return plan

@@ -3,7 +3,9 @@
 Counts per day x township x type are Poisson draws from one vectorised intensity (population x type
 mix x season x weekday x episode and confounder multipliers); only the text of each record is built
 in a Python loop, with ``random.Random`` for speed. Every record version is handed to the sink with
-the day folder it is exported in (usually its own day, sometimes 1-3 days late).
+the day folder it is exported in (usually its own day, sometimes 1-3 days late). Rates, mixes and
+shares come from a ``Variation`` (today's world unless ``simulate(..., vary=True)``), the wording from
+the ``text`` module or a varied world's ``VariedText``.
 """
 from __future__ import annotations
 
@@ -14,7 +16,8 @@ from collections import deque
 
 import numpy as np
 
-from .episodes import MIX_RURAL, MIX_URBAN, K, TI
+from . import text as tx
+from .episodes import GROUP_TYPES, K, TI
 from .hotline import HotlineRecords
 from .mediation import DATE_FORMATS, MediationRecords
 from .orders import OrderRecords
@@ -38,7 +41,7 @@ DAY = 86400
 # matter (township and type) in the past four weeks; in an escalation the aggrieved parties of the
 # episode's pool take a rising share of its surge calls as the episode builds (domain notes:
 # "the same caller again and again").
-BACKGROUND_REPEAT = 0.04
+BACKGROUND_REPEAT = 0.04  # today's value of Variation.background_repeat
 REPEAT_WINDOW_DAYS = 28
 POOL_SHARE = {"hotline": (0.45, 0.45), "orders": (0.4, 0.4)}  # chance a surge contact is a pool member: a + b x level
 
@@ -51,12 +54,21 @@ class FeedBuilder(HotlineRecords, OrderRecords, MediationRecords):
     """Draws the counts of a month and hands each record version to the sink (the writer)."""
 
     def __init__(self, geo, plan, start: dt.date, n_days: int, volume: float, seed: int, sink, dirt, pii,
-                 batch_digits: int = 6):
+                 batch_digits: int = 6, var=None, words=None):
+        from .variation import Variation
+
         self.geo, self.plan, self.start, self.n_days = geo, plan, start, n_days
         self.volume, self.seed, self.sink, self.dirt, self.pii = volume, seed, sink, dirt, pii
+        self.var = var = var or Variation()
+        self.words = words or tx  # the text module itself, or a varied world's VariedText
+        self.feed_mix = {f: np.array(x) for f, x in var.feed_mix.items()}
+        self.weekday = {f: np.array(x) for f, x in var.weekday.items()}
+        self.late_cut = var.late
+        # a varied world's growth or decline over the drop (today's world has none)
+        self.trend = {f: np.exp(np.log1p(g) * np.arange(n_days) / 365.25) for f, g in var.trend.items() if g}
         rng = np.random.default_rng([seed, 4])
-        mix = np.where(geo.t_urban[:, None], MIX_URBAN[None, :], MIX_RURAL[None, :])
-        mix = mix * rng.lognormal(0, 0.25, size=mix.shape)
+        mix = np.where(geo.t_urban[:, None], np.array(var.mix_urban)[None, :], np.array(var.mix_rural)[None, :])
+        mix = mix * rng.lognormal(0, var.township_mix_sigma, size=mix.shape)
         self.base = geo.t_pop[:, None] * mix / mix.sum(axis=1, keepdims=True)  # residents x type share
         self.days = [start + dt.timedelta(days=i) for i in range(n_days + 60)]
         self.daystr = [d.isoformat() for d in self.days]
@@ -69,6 +81,7 @@ class FeedBuilder(HotlineRecords, OrderRecords, MediationRecords):
         # per (township, type) who may call again about the same matter.
         self.pool_people = [[[name, number, -1, None] for name, number in pool] for pool in plan.pools]
         self.recent: dict[tuple[int, int], deque] = {}
+        self.habit_people = [[h["name"], h["phone"], -1, None] for h in plan.habituals]
         self.counts = {"hotline_calls": 0, "hotline_versions": 0, "orders": 0, "order_versions": 0,
                        "mediation_cases": 0, "mediation_versions": 0, "calls_without_region": 0}
         self.batch_digits = batch_digits  # records are batched per county (6) or per city (4)
@@ -88,7 +101,8 @@ class FeedBuilder(HotlineRecords, OrderRecords, MediationRecords):
 
     def emit(self, feed: str, ts: int, t: int, row, r: random.Random) -> None:
         x = r.random()  # exported late: inlined ``late`` (called once per record version)
-        self.sink.add(feed, int(ts) // DAY + (0 if x < 0.88 else 1 if x < 0.95 else 2 if x < 0.98 else 3),
+        a, b, c = self.late_cut
+        self.sink.add(feed, int(ts) // DAY + (0 if x < a else 1 if x < b else 2 if x < c else 3),
                       self.t_batch[t], row)
 
     def region(self, r: random.Random, t: int, p_village: float, feed: str, day: int) -> str:
@@ -112,12 +126,15 @@ class FeedBuilder(HotlineRecords, OrderRecords, MediationRecords):
         """
         if ep >= 0:
             a, b = POOL_SHARE[feed]
-            if r.random() < a + b * lev:
+            share = a + b * lev
+            if self.plan.signal:  # a varied world: subtle episodes lean on their repeat callers
+                share = min(0.95, share * self.plan.signal[ep]["pool"])
+            if r.random() < share:
                 pool = self.pool_people[ep]
                 active = max(1, math.ceil(len(pool) * (0.3 + 0.7 * lev)))  # more parties join as it builds
                 return pool[r.randrange(active)]
         bucket = self.recent.get((ti, ki))
-        if not bucket or r.random() >= BACKGROUND_REPEAT:
+        if not bucket or r.random() >= self.var.background_repeat:
             return None
         while bucket and bucket[0][2] < day - REPEAT_WINDOW_DAYS:
             bucket.popleft()
@@ -149,9 +166,11 @@ class FeedBuilder(HotlineRecords, OrderRecords, MediationRecords):
         """Expected records per (day, township, type) for days d0..d1-1."""
         plan, idx = self.plan, np.arange(d0, d1)
         wk = idx // 7
-        lam = (self.base * FEED_MIX[feed][None, :])[None, :, :] * (rate * self.volume)
+        lam = (self.base * self.feed_mix[feed][None, :])[None, :, :] * (rate * self.var.volume[feed] * self.volume)
         lam = lam * plan.season[:, idx].T[:, None, :]
-        lam = lam * np.array(WEEKDAY[feed])[[self.days[i].weekday() for i in idx]][:, None, None]
+        lam = lam * self.weekday[feed][[self.days[i].weekday() for i in idx]][:, None, None]
+        if feed in self.trend:
+            lam = lam * self.trend[feed][idx][:, None, None]
         lam = lam * plan.mult[:, :, wk].transpose(2, 0, 1)
         if county_mult is not None:
             lam = lam * county_mult[self.geo.t_county][:, wk].T[:, :, None]
@@ -177,14 +196,18 @@ class FeedBuilder(HotlineRecords, OrderRecords, MediationRecords):
             ts = np.nonzero(self.geo.t_county == ev["county"])[0]
             lam = np.zeros((d1 - d0, len(self.geo.t_code), K))
             for x in days:
-                lam[x - d0, ts, TI[ev["type"]]] = 0.9 * lam_h[x - d0, ts, :].sum(axis=1)
+                lam[x - d0, ts, TI[ev["type"]]] = ev.get("strength", 0.9) * lam_h[x - d0, ts, :].sum(axis=1)
             md, mt, mk = self.draw(rng, lam)
             d, t, k = np.concatenate([d, md]), np.concatenate([t, mt]), np.concatenate([k, mk])
             media = np.concatenate([media, np.ones(len(md), dtype=bool)])
+        habit = None
+        if self.plan.habituals:  # a varied world's habitual complainants: their own calls, on top
+            d, t, k, media, habit = self.habitual_calls(rng, d0, d1, d, t, k, media)
         order = np.lexsort((t, d))
         d, t, k, media = d[order] + d0, t[order], k[order], media[order]
+        habit = None if habit is None else habit[order]
         secs = rng.choice(24, size=len(d), p=HOUR_P) * 3600 + rng.integers(0, 3600, size=len(d))
-        self.hotline(r, d, t, k, media, d * DAY + secs, rng.random(len(d)))
+        self.hotline(r, d, t, k, media, d * DAY + secs, rng.random(len(d)), habit)
 
         lam_o = self.intensity("orders", d0, d1, RATE_ORDERS_OTHER, self.plan.ord_county)
         d, t, k = self.draw(rng, lam_o)
@@ -218,4 +241,31 @@ class FeedBuilder(HotlineRecords, OrderRecords, MediationRecords):
         if ep >= 0:
             return True
         b = self.plan.wage_boost[min(day, self.n_days - 1)]
-        return r.random() < (0.45 + b) / (1 + b)
+        return r.random() < (self.var.wage_share + b) / (1 + b)
+
+    def habitual_calls(self, rng, d0: int, d1: int, d, t, k, media):
+        """Append each habitual complainant's calls of days d0..d1-1 (day offsets, as the drawn ones)."""
+        habit = np.full(len(d), -1)
+        for hi, h in enumerate(self.plan.habituals):
+            days = np.arange(max(d0, 7 * h["first"]), min(d1, 7 * h["last"] + 7)) - d0
+            n = int(rng.poisson(h["rate"] * len(days) / 7)) if len(days) else 0
+            if n:
+                d = np.concatenate([d, rng.choice(days, size=n)])
+                t, k = np.concatenate([t, np.full(n, h["t"])]), np.concatenate([k, np.full(n, h["k"])])
+                media, habit = np.concatenate([media, np.zeros(n, dtype=bool)]), np.concatenate([habit, np.full(n, hi)])
+        return d, t, k, media, habit
+
+    def cue_p(self, surge: bool, ep: int, lev: float) -> float:
+        """Chance that a contact's text carries an escalation cue (per episode in a varied world)."""
+        if not surge:
+            return self.var.bg_cue
+        if ep >= 0 and self.plan.signal:
+            a, b = self.plan.signal[ep]["cue"]
+            return a + b * lev
+        return 0.15 + 0.5 * lev
+
+    def collective(self, ep: int, dtype: str) -> bool:
+        """Is this episode a group dispute (its parties many, its cues collective)?"""
+        if ep >= 0 and self.plan.signal:
+            return self.plan.signal[ep]["collective"]
+        return dtype in GROUP_TYPES

@@ -14,16 +14,22 @@ _encode = json.JSONEncoder(ensure_ascii=False).encode  # one encoder for all rec
 class HotlineRecords:
     """Mixed into ``FeedBuilder``: builds call records from drawn (day, township, type) arrays."""
 
-    def hotline(self, r, d, t, k, media, ts, ep_u) -> None:
-        g, pii, counts = self.geo, self.pii, self.counts
+    def hotline(self, r, d, t, k, media, ts, ep_u, habit=None) -> None:
+        """``habit``: per call, the index of a varied world's habitual complainant making it, else -1."""
+        g, pii, counts, var, words = self.geo, self.pii, self.counts, self.var, self.words
+        c1, c2, c3, c4 = var.rtype_cum
         for i in range(len(d)):
             day, ti, ki, start = int(d[i]), int(t[i]), int(k[i]), int(ts[i])
             is_media = bool(media[i])
+            h = -1 if habit is None else int(habit[i])
             dtype = TYPE_LABELS[ki]
-            surge, lev, ep = (False, 0.0, -1) if is_media else self.episode_state(ti, ki, day, ep_u[i])
+            surge, lev, ep = (False, 0.0, -1) if is_media or h >= 0 else self.episode_state(ti, ki, day, ep_u[i])
             wage = self.wage(r, ki, day, ep if surge else -1)
             city4 = g.t_code[ti][:4]
-            person = None if is_media else self.who(r, "hotline", ti, ki, day, ep if surge else -1, lev)
+            if h >= 0:
+                person = self.habit_people[h]
+            else:
+                person = None if is_media else self.who(r, "hotline", ti, ki, day, ep if surge else -1, lev)
             if person is not None:
                 name, number = person[0], self.restyle(r, person[1])
                 person[2] = day
@@ -35,10 +41,12 @@ class HotlineRecords:
             x = r.random()
             if is_media:
                 rtype = "咨询"
+            elif h >= 0:  # the habitual complainant complains and reports
+                rtype = "投诉" if x < 0.55 else "举报" if x < 0.75 else "求助" if x < 0.9 else "咨询"
             elif surge:
                 rtype = "投诉" if x < 0.25 + 0.4 * lev else "求助" if x < 0.5 + 0.3 * lev else "举报" if x < 0.6 + 0.3 * lev else "咨询"
             else:
-                rtype = "咨询" if x < 0.5 else "求助" if x < 0.7 else "投诉" if x < 0.88 else "举报" if x < 0.93 else "建议"
+                rtype = "咨询" if x < c1 else "求助" if x < c2 else "投诉" if x < c3 else "举报" if x < c4 else "建议"
             county_name = g.county_names[g.t_county[ti]]
             vname = r.choice(g.t_villages[ti])[1]
             if r.random() < 0.05:
@@ -67,13 +75,14 @@ class HotlineRecords:
             if not short and r.random() < 0.15:
                 pdata["address"] = tx.street_address(r, county_name)
                 pii.add("address", pdata["address"])
-            escalate = (not is_media) and r.random() < ((0.15 + 0.5 * lev) if surge else 0.01)
-            media_topic = r.choice(tx.MEDIA_TOPICS[dtype]) if is_media else None
+            cue = self.plan.habituals[h]["cue"] if h >= 0 else self.cue_p(surge, ep, lev)
+            escalate = (not is_media) and r.random() < cue
+            media_topic = r.choice(words.MEDIA_TOPICS[dtype]) if is_media else None
             if is_media:
                 topic = media_topic
             else:
-                topic = tx.topic(r, dtype, wage)
-            turns = tx.transcript(r, dtype, wage, f"{county_name}{g.t_name[ti]}{vname}", name, pdata, escalate,
+                topic = words.topic(r, dtype, wage)
+            turns = words.transcript(r, dtype, wage, f"{county_name}{g.t_name[ti]}{vname}", name, pdata, escalate,
                                   short=short, media_topic=media_topic)
             duration = int(r.uniform(40, 150)) if is_media else int(r.lognormvariate(5.3, 0.5))
             if self.dirt.want("unparseable_date", day, "hotline"):
@@ -81,12 +90,13 @@ class HotlineRecords:
                 self.dirt.note("unparseable_date", "hotline", self.daystr[day], started)
             else:
                 started = self.iso(start)
-            sat = None if r.random() < 0.3 else (r.choice((1, 1, 2, 2, 3, 4)) if surge else r.choice((2, 3, 4, 4, 5, 5, 5)))
+            sat = None if r.random() < var.sat_missing else r.choice(var.sat_surge if surge or h >= 0 else var.sat_normal)
             self.call_seq[day] = self.call_seq.get(day, 0) + 1
             call_id = f"RX{self.daycompact[day]}{self.call_seq[day]:07d}"
             order_id = None
             if rtype != "咨询" and not is_media:
-                p_open = min(0.95, 0.6 * float(self.plan.ord_county[g.t_county[ti], min(day // 7, self.plan.n_weeks - 1)]))
+                wk = min(day // 7, self.plan.n_weeks - 1)
+                p_open = min(0.95, var.p_open * float(self.plan.ord_county[g.t_county[ti], wk]))
                 if r.random() < p_open:
                     order_id = self.order(r, start + duration + r.randint(120, 3600), ti, ki, ep_u[i], dict(
                         call_id=call_id, name=name, number=number, person=person, surge=surge, lev=lev, ep=ep,

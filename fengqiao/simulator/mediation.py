@@ -7,7 +7,6 @@ import random
 from fengqiao.disputes import TYPE_LABELS
 
 from . import text as tx
-from .episodes import GROUP_TYPES
 
 DAY = 86400
 MEDIATION_HEADER = ["案件编号", "纠纷类型", "纠纷来源", "行政区划代码", "受理日期", "发生日期", "当事人数", "涉案金额",
@@ -55,8 +54,11 @@ class MediationRecords:
             accepted = r.choice(("去年腊月", "2025-02-30", "2025年13月5日", "3/4"))
             self.dirt.note("unparseable_date", "mediation", self.daystr[day], f"{cid}:{accepted}")
         occurred = fmt_date(self.start + dt.timedelta(days=day - r.randint(0, 60)), style)
-        group = surge and dtype in GROUP_TYPES
-        parties = r.randint(5, 60) if group and r.random() < 0.4 + 0.5 * lev else (2 if r.random() < 0.8 else r.randint(3, 4))
+        var = self.var
+        group_kind = self.collective(ep, dtype)  # today: the type decides; a varied world: the episode
+        group = surge and group_kind
+        parties = r.randint(5, var.group_parties_max) if group and r.random() < 0.4 + 0.5 * lev else \
+            (2 if r.random() < var.parties_two else r.randint(3, 4))
         if surge and ep >= 0 and r.random() < 0.5:  # the episode's aggrieved parties register a case
             first = r.randrange(len(self.plan.pools[ep]))
             names = [p[0] for p in (self.plan.pools[ep] * 2)[first:first + min(parties, 3)]]
@@ -70,25 +72,26 @@ class MediationRecords:
         amount = {"劳动争议": 8000 * parties, "征地拆迁": 50000, "合同": 30000, "道路交通事故": 20000, "损害赔偿": 8000,
                   "婚姻家庭": 20000, "物业": 3000 * parties, "消费": 2000, "医疗": 40000}.get(dtype, 5000)
         amount = fmt_amount(r, amount * r.lognormvariate(0, 0.8))
-        yn = lambda p: "" if r.random() < 0.08 else ("是" if r.random() < p else "否")  # noqa: E731
-        threat = (0.1 + 0.5 * lev) if surge and dtype not in GROUP_TYPES else 0.02
-        collective = (0.5 + 0.4 * lev) if parties >= 5 else 0.01
+        yn = lambda p: "" if r.random() < var.flag_blank else ("是" if r.random() < p else "否")  # noqa: E731
+        threat = (0.1 + 0.5 * lev) if surge and not group_kind else var.flag_threat
+        collective = (0.5 + 0.4 * lev) if parties >= 5 else var.flag_collective
         id_txt = tx.id_number(r, g.t_code[ti][:6]) if r.random() < 0.05 else None
         self.pii.add("id_number", id_txt)
-        escalate = r.random() < ((0.15 + 0.5 * lev) if surge else 0.01)
+        escalate = r.random() < self.cue_p(surge, ep, lev)
         vname = r.choice(g.t_villages[ti])[1]
-        brief = tx.mediation_brief(r, dtype, wage, g.t_name[ti] + vname, names, escalate, id_txt)
+        brief = self.words.mediation_brief(r, dtype, wage, g.t_name[ti] + vname, names, escalate, id_txt)
         region = self.region(r, ti, 0.55, "mediation", day)
         org = (g.t_name[ti] if r.random() < 0.5 else vname) + "人民调解委员会"
         source = r.choices(("主动排查", "当事人申请", "热线转办", "法院委派", "公安移交", "信访转办", "其他"),
                            weights=(25, 40, 10, 7, 8, 5 + 20 * lev, 5))[0]
-        row = [cid, dtype, source, region, accepted, occurred, str(parties), amount, yn(1.0 if wage else 0.03),
+        row = [cid, dtype, source, region, accepted, occurred, str(parties), amount,
+               yn(1.0 if wage else var.flag_migrant),
                yn(threat), yn(collective), org, tx.person_name(r), "调解中", "已受理", brief,
                "、".join(names) + ("等" if parties > 3 else ""), phone_txt, self.stamp(ts)]
-        p_fail = (0.15 + 0.45 * lev) if surge else 0.1
+        p_fail = (var.fail_surge[0] + var.fail_surge[1] * lev) if surge else var.fail_base
         x = r.random()
         result = "调解不成功" if x < p_fail else "终止" if x < p_fail + 0.03 else "调解成功"
-        if r.random() < 0.4 and not surge:  # settled on the spot, registered once
+        if r.random() < var.settle_on_spot and not surge:  # settled on the spot, registered once
             row[13], row[14] = result, "已结案"
             versions = [(ts, list(row))]
         else:

@@ -6,7 +6,7 @@ from fengqiao.disputes import CATEGORY_TO_TYPE, TYPE_LABELS
 from . import text as tx
 
 DAY = 86400
-ORDER_MARKS_REPEAT = 0.9  # the order system links most, not all, repeat requests to the earlier order
+ORDER_MARKS_REPEAT = 0.9  # the order system links most, not all, repeat requests (today's Variation value)
 TYPE_CATEGORIES: dict[str, list[str]] = {}
 for _cat, _t in CATEGORY_TO_TYPE.items():
     TYPE_CATEGORIES.setdefault(_t, []).append(_cat)
@@ -34,7 +34,7 @@ class OrderRecords:
                 person[2] = max(person[2], day)
             else:
                 name, number = (tx.person_name(r) if r.random() < 0.6 else None), None
-            escalate = r.random() < ((0.15 + 0.5 * lev) if surge else 0.01)
+            escalate = r.random() < self.cue_p(surge, ep, lev)
             region = self.region(r, ti, 0.25, "workorders", day)
             channel = r.choice(("网络", "网络", "窗口", "移动端", "移动端"))
             call_id = ""
@@ -45,7 +45,8 @@ class OrderRecords:
             channel, call_id = "热线", call["call_id"]
         self.order_seq[day] = self.order_seq.get(day, 0) + 1
         oid = f"GD{self.daycompact[day]}{self.order_seq[day]:06d}"
-        if r.random() < 0.04:
+        var = self.var
+        if r.random() < var.unknown_category:
             category = r.choice(UNKNOWN_CATEGORIES)
         elif wage:
             category = "劳动社保/欠薪"
@@ -54,7 +55,7 @@ class OrderRecords:
         else:
             category = r.choice(TYPE_CATEGORIES[dtype])
         place = g.county_names[g.t_county[ti]] + g.t_name[ti]
-        summary = tx.order_summary(r, dtype, wage, place, name, number, escalate, dtype)
+        summary = self.words.order_summary(r, dtype, wage, place, name, number, escalate, dtype)
         self.pii.add("name", name)
         x = r.random()
         urgency = ("特急" if x < 0.05 + 0.25 * lev else "紧急" if x < 0.2 + 0.4 * lev else "一般") if surge else \
@@ -66,7 +67,7 @@ class OrderRecords:
             earlier = [o for o in person[3] or () if o[0] < created]
             prev = max(earlier)[1] if earlier else None
             person[3] = (person[3] or []) + [(created, oid)]
-        repeat = bool(prev) and r.random() < ORDER_MARKS_REPEAT
+        repeat = bool(prev) and r.random() < var.order_marks_repeat
         due = created + {"特急": 2, "紧急": 5, "一般": 15}[urgency] * DAY
         bad_created = self.dirt.want("unparseable_date", day, "workorders")
         created_txt = "2025-02-30T10:00:00+08:00" if bad_created else self.iso(created)
@@ -83,7 +84,7 @@ class OrderRecords:
         ts += r.randint(1800, 3 * DAY)
         row[8] = "办理中"
         versions.append((ts, list(row)))
-        if r.random() < ((0.08 + 0.35 * lev) if surge else 0.05):
+        if r.random() < ((0.08 + 0.35 * lev) if surge else var.return_rate):
             ts += r.randint(DAY, 4 * DAY)
             row[8] = "退回"
             versions.append((ts, list(row)))
@@ -92,7 +93,8 @@ class OrderRecords:
             versions.append((ts, list(row)))
         ts += r.randint(DAY, 15 * DAY)
         row[8], row[11] = "办结", self.iso(ts)
-        row[14] = str(r.choice((1, 2, 2, 3, 3, 4)) if surge else r.choice((2, 3, 4, 4, 5, 5, 5))) if r.random() < 0.85 else ""
+        sat = var.order_sat_surge if surge else var.sat_normal  # drawn only when filled in
+        row[14] = str(r.choice(sat)) if r.random() < var.order_sat_filled else ""
         versions.append((ts, list(row)))
         for vts, vrow in versions:
             vrow[15] = self.iso(vts)
