@@ -34,14 +34,18 @@ def ordinary(rng: random.Random, sp: ph.Speech, line: str, dtype: str, ctx: dict
     if crowd_cue:  # the pre-festival wage wave: crowds and deadlines in perfectly ordinary calls
         turns.append(("来电人", sp.say(rng.choice(("跟我一起做事的十几个老乡都冇拿到", "过年前拿不到钱，大家是不会罢休的",
                                                       "好多人都在等这个钱回家过年")))))
+    if rng.random() < 0.1:  # ordinary callers also complain about being passed around
+        turns.append(("来电人", sp.say(rng.choice(STAGE_EARLY))))
     if misfire:
         turns.insert(rng.randint(2, len(turns)), ("来电人", sp.say(rng.choice(MISFIRES))))
+        if rng.random() < 0.3:  # the operator reacts to the alarming words
+            turns.append(("坐席", rng.choice(ph.CALM)))
     if rng.random() < 0.6:
         turns.append(("来电人", sp.say(ask)))
     if pd:
         q, a = ph.personal_bits(rng, person, bool(bank.get("wage")))
         turns += [("坐席", q), ("来电人", sp.say(a))]
-    turns.append(("坐席", rng.choice(sit["advice"] or bank["advice"].split("|"))))
+    turns.append(("坐席", rng.choice(_EPISODE_ADVICE) if rng.random() < 0.12 else rng.choice(sit["advice"] or bank["advice"].split("|"))))
     turns.append(("来电人", sp.say(rng.choice(ph.CLOSE_CALLER))))
     if rng.random() < 0.7:
         turns.append(("坐席", rng.choice(ph.CLOSE_OP)))

@@ -96,7 +96,8 @@ def _outages(world: World, rng: random.Random, eps: list) -> None:
         d2 = d1 + rng.randint(2, 11)
         catch = d2 + 1
         eps.append(Episode(f"O{i + 1:03d}", "outage", None, c.code, d1 // 7, catch // 7, catch // 7,
-                           extra={"feed": feed, "d1": d1, "d2": d2, "catch": catch, "kept": rng.uniform(0.0, 0.2),
+                           extra={"feed": feed, "d1": d1, "d2": d2, "catch": catch,
+                                  "kept": 0.0 if rng.random() < 0.7 else rng.uniform(0.0, 0.08),
                                   "backlog": rng.uniform(0.4, 0.8)}))
 
 

@@ -123,7 +123,8 @@ def call(g, day: int, town, dtype: str, *, kind: str = "base", ep=None, prog: fl
     matter = f"{town.code}|{dtype}|{ep.eid if ep is not None else ''}"
     order_id = None
     if rng.random() < p_ord:
-        order_id = orders.from_call(g, end + dt.timedelta(minutes=rng.randint(1, 40)), town, region, dtype, call_id,
+        # the dispatcher always places an order (it must go to a unit), even when the call record has no region
+        order_id = orders.from_call(g, end + dt.timedelta(minutes=rng.randint(1, 40)), town, town.code, dtype, call_id,
                                     person, gist, req, kind=kind, prog=prog, level=level, matter=matter)
     rec["work_order_id"] = order_id
     late_link = order_id is not None and rng.random() < 0.04  # the order is linked only in a later export

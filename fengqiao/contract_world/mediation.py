@@ -60,6 +60,7 @@ def _mediator(g, town) -> str:
 def case(g, day: int, town, dtype: str, source: str | None = None, *, lead=None, order_ref: str | None = None,
          ep=None, prog: float | None = None, kind: str = "base", parties: int | None = None) -> None:
     rng, w = g.rng, g.w
+    day = g.registry_backlog(town.county, day)
     if day >= w.days:
         return
     kind = ep.kind if ep is not None else kind
@@ -78,7 +79,7 @@ def case(g, day: int, town, dtype: str, source: str | None = None, *, lead=None,
                        else rng.randint(2, 3 + int(3 * hard)))
         else:
             parties = rng.choices((2, 3, 4, 5, rng.randint(6, 12)), (0.74, 0.12, 0.07, 0.04, 0.03))[0]
-    if crowd and yuan is not None:
+    if yuan is not None and (crowd or parties >= 6):  # a group's claim is the sum of its members' claims, roughly
         yuan *= max(1, parties) * rng.uniform(0.3, 1.0)
     wage = dtype == "劳动争议" and rng.random() < 0.7
     # outcome and timing

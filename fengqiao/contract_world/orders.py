@@ -47,6 +47,8 @@ def from_call(g, created: dt.datetime, town, region, dtype, call_id, person, gis
         summary += "。" + rng.choice(_NOTE_HOT)
     elif kind == "habitual" and rng.random() < 0.7:
         summary += "。来电人多次反映同一问题。"
+    elif req == "投诉" and rng.random() < 0.015:  # ordinary callers get angry too
+        summary += "。" + rng.choice(_NOTE_HOT[:1] + _NOTE_HOT[4:])
     return _open(g, created, town, region, dtype, "热线", call_id, person, summary, kind, prog, level, matter)
 
 

@@ -84,7 +84,7 @@ class Gen:
         """Where a record made on `day` lands when its county's feed is down: same day, catch-up day, or lost.
 
         Hotline and orders are entered when the system is back, with the time of entry; part of the backlog
-        is never entered. (Mediation keeps its hand-written dates; its outages only delay the export.)
+        is never entered. (Mediation: see registry_backlog and export_delay.)
         """
         for o in self.outages[feed]:
             if o["county"] == county and o["d1"] <= day <= o["d2"]:
@@ -94,6 +94,14 @@ class Gen:
                 if r < o["kept"] + (1 - o["kept"]) * o["backlog"]:
                     return o["catch"]
                 return None
+        return day
+
+    def registry_backlog(self, county: str, day: int) -> int:
+        """Mediation: a case accepted while the county's registry was down is entered on the catch-up day, and
+        the clerk often writes that day as its 受理日期 too (the rest keep the paper date, exported late)."""
+        for o in self.outages["mediation"]:
+            if o["county"] == county and o["d1"] <= day <= o["d2"] and self.rng.random() < o["backlog"]:
+                return o["catch"]
         return day
 
     def export_delay(self, feed: str, county: str, day: int) -> int:
