@@ -15,6 +15,11 @@ from .world import SPRING_FESTIVAL
 CHANNELS = ("网络", "窗口", "移动端")
 
 
+def _cells(counts: np.ndarray):
+    ti, di = np.nonzero(counts)
+    return zip(ti.tolist(), di.tolist(), counts[ti, di].tolist())
+
+
 class Driver:
     def __init__(self, g):
         self.g = g
@@ -66,32 +71,33 @@ class Driver:
         base_o = w.base_orders[:, None] * w.mix * np.exp(self.ar_calls) * noise_c
         for day in range(wk * 7, wk * 7 + 7):
             season = w.season[:, day][None, :]
-            hf = self.hot_factor[self.county_idx, day][:, None]
-            lam = base_c * season * w.day_factor["hotline"][day] * hf
-            counts = rng.poisson(lam)
-            for ti, di in zip(*np.nonzero(counts)):
+            hf = self.hot_factor[self.county_idx, day]
+            counts = rng.poisson(base_c * season * (w.day_factor["hotline"][day] * hf)[:, None])
+            routed = (1 - 1 / hf).tolist()
+            wage_cue = float(self.wage_cue[day])
+            for ti, di, n in _cells(counts):  # plain ints: numpy scalars are slow in these loops
                 town, dtype = g.towns[ti], TYPES[di]
-                share_routed = 1 - 1 / hf[ti, 0]
-                cue = self.wage_cue[day] if di == self.wage_i else 0.0
-                for _ in range(counts[ti, di]):
+                share_routed = routed[ti]
+                cue = wage_cue if di == self.wage_i else 0.0
+                for _ in range(n):
                     line = "12345" if share_routed > 0 and g.rng.random() < share_routed else None
                     hotline.call(g, day, town, dtype, line=line, extra_level=cue)
-            mf = self.mobile_factor[self.county_idx, day][:, None]
-            lam_o = base_o * season * w.day_factor["orders"][day] * mf
-            counts = rng.poisson(lam_o)
-            for ti, di in zip(*np.nonzero(counts)):
-                extra_mobile = 1 - 1 / mf[ti, 0]
-                for _ in range(counts[ti, di]):
+            mf = self.mobile_factor[self.county_idx, day]
+            counts = rng.poisson(base_o * season * (w.day_factor["orders"][day] * mf)[:, None])
+            mobile = (1 - 1 / mf).tolist()
+            for ti, di, n in _cells(counts):
+                extra_mobile = mobile[ti]
+                for _ in range(n):
                     ch = "移动端" if extra_mobile > 0 and g.rng.random() < extra_mobile else g.rng.choices(CHANNELS, self.channel_w)[0]
                     orders.other_channel(g, day, g.towns[ti], TYPES[di], ch)
-            cf = self.case_factor[self.county_idx, day][:, None]
-            lam_m = base_m * season * w.day_factor["mediation"][day]
-            lam_m = lam_m * cf
+            cf = self.case_factor[self.county_idx, day]
+            lam_m = base_m * season * (w.day_factor["mediation"][day] * cf)[:, None]
             lam_m[:, self.wage_i] *= self.wage_drive[day]
             counts = rng.poisson(lam_m)
-            for ti, di in zip(*np.nonzero(counts)):
-                drive = 1 - 1 / cf[ti, 0] if cf[ti, 0] > 1 else (1 - 1 / self.wage_drive[day] if di == self.wage_i else 0.0)
-                for _ in range(counts[ti, di]):
+            cfl, wage_drive = cf.tolist(), float(self.wage_drive[day])
+            for ti, di, n in _cells(counts):
+                drive = 1 - 1 / cfl[ti] if cfl[ti] > 1 else (1 - 1 / wage_drive if di == self.wage_i else 0.0)
+                for _ in range(n):
                     src = "主动排查" if drive > 0 and g.rng.random() < drive else None
                     mediation.case(g, day, g.towns[ti], TYPES[di], src)
         self._episodes(wk)

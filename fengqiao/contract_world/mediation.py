@@ -53,7 +53,10 @@ def _date(rng, d: dt.date, style: int) -> str:
 
 
 def _mediator(g, town) -> str:
-    pool = g.habits[town.county]["mediators"].setdefault(town.code, [people.name(g.rng)[0] for _ in range(g.rng.randint(2, 5))])
+    mediators = g.habits[town.county]["mediators"]
+    pool = mediators.get(town.code)
+    if pool is None:  # each township has its few mediators, named the first time they are needed
+        pool = mediators[town.code] = [people.name(g.rng)[0] for _ in range(g.rng.randint(2, 5))]
     return g.rng.choice(pool)
 
 

@@ -112,7 +112,9 @@ class Gen:
 
     # --- callers -----------------------------------------------------------------------------------------
     def remember(self, town: str, dtype: str, person, day: int, order_id: str | None) -> None:
-        q = self.pool.setdefault((town, dtype), deque(maxlen=25))
+        q = self.pool.get((town, dtype))
+        if q is None:
+            q = self.pool[(town, dtype)] = deque(maxlen=25)
         q.append([person, day, order_id])
 
     def returning(self, town: str, dtype: str, day: int):
