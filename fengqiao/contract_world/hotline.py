@@ -153,5 +153,9 @@ def call(g, day: int, town, dtype: str, *, kind: str = "base", ep=None, prog: fl
     return {"call_id": call_id, "order_id": order_id, "person": person, "day": day2}
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
+
+
 def _dump(rec: dict) -> str:
-    return json.dumps(rec, ensure_ascii=False, separators=(",", ":"))
+    # one encoder for the run: json.dumps with options builds a new encoder on every call
+    return _ENCODER.encode(rec)

@@ -69,7 +69,7 @@ def draw(seed: int, geo: Geography, start: dt.date, weeks: int) -> World:
     w = World(seed, geo, start, weeks, rng)
     u = lambda a, b: float(rng.uniform(a, b))  # noqa: E731
     p = w.p
-    p.update(calls_per_10k=u(3.5, 7.0), cases_per_10k=u(1.2, 2.8), other_orders_per_10k=u(0.3, 1.2),
+    p.update(calls_per_10k=u(3.0, 6.2), cases_per_10k=u(1.0, 2.5), other_orders_per_10k=u(0.3, 1.1),
              growth_per_year={"hotline": u(-0.12, 0.22), "orders": u(-0.10, 0.2), "mediation": u(-0.08, 0.25)},
              weekend={"hotline": u(0.45, 0.8), "orders": u(0.2, 0.5), "mediation": u(0.15, 0.45)},
              monday_boost=u(1.0, 1.25), ar_phi=u(0.75, 0.92), ar_sd=u(0.08, 0.22), week_noise_k=u(6.0, 25.0),
