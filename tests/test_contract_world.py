@@ -86,6 +86,8 @@ def test_layout_and_summary(drop):
             for f in folder.iterdir():
                 assert f.name == "_READY" or re.match(pat, f.name), f
     assert list((out / "mediation").rglob("*.xlsx")), "some mediation files are .xlsx"
+    days = sorted(dt.date.fromisoformat(p.name) for p in (out / "hotline").iterdir())
+    assert days[0] == START and days[-1] == START + dt.timedelta(weeks=WEEKS, days=-1), "day folders cover the weeks"
     assert summary["records"]["hotline"] > 3000 and summary["records"]["mediation"] > 500
 
 

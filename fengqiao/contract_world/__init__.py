@@ -85,7 +85,8 @@ def simulate(out: Path, *, seed: int, scale: str = "city", weeks: int | None = N
         driver.week(wk)
         writer.flush_until(wk * 7 + 6)  # exports never hold records of later days, so this week is complete
         if (wk + 1) % 8 == 0 or wk + 1 == weeks:
-            say(f"week {wk + 1}/{weeks}: {g.counts['hotline']} calls, {g.counts['orders']} orders, {g.counts['mediation']} cases")
+            c = g.counts
+            say(f"week {wk + 1}/{weeks}: {c['hotline']} calls, {c['orders']} orders, {c['mediation']} cases")
     writer.flush_until(world.days - 1)
 
     _write_reference(out, geo, seed)

@@ -88,7 +88,10 @@ class Driver:
             for ti, di, n in _cells(counts):
                 extra_mobile = mobile[ti]
                 for _ in range(n):
-                    ch = "移动端" if extra_mobile > 0 and g.rng.random() < extra_mobile else g.rng.choices(CHANNELS, self.channel_w)[0]
+                    if extra_mobile > 0 and g.rng.random() < extra_mobile:
+                        ch = "移动端"
+                    else:
+                        ch = g.rng.choices(CHANNELS, self.channel_w)[0]
                     orders.other_channel(g, day, g.towns[ti], TYPES[di], ch)
             cf = self.case_factor[self.county_idx, day]
             lam_m = base_m * season * (w.day_factor["mediation"][day] * cf)[:, None]
@@ -124,7 +127,8 @@ class Driver:
                     shape = 1.0 - 0.5 * abs(wk - mid) / max(1.0, (e.end - e.start) / 2)
                     town = g.town[e.region]
                     for _ in range(int(rng.poisson(e.extra["rate"] * shape))):
-                        hotline.call(g, self._day_in(wk), town, e.dtype, kind="habitual", ep=e, person=e.core[0], repeat=True)
+                        hotline.call(g, self._day_in(wk), town, e.dtype, kind="habitual", ep=e, person=e.core[0],
+                                     repeat=True)
                     if g.rng.random() < 0.15:
                         orders.other_channel(g, self._day_in(wk), town, e.dtype, "网络", person=e.core[0])
             elif e.kind == "media_wave" and e.start <= wk <= e.end:

@@ -7,8 +7,8 @@ from __future__ import annotations
 import random
 
 from . import phrasing as ph
-from .escalation_talk import (AFTERMATH, HABITUAL, MATTER, MEDIA, MISFIRES, RESOLVED, STAGE_EARLY, STAGE_LATE_CROWD,
-                              STAGE_LATE_PERSONAL, STAGE_MID_CROWD, STAGE_MID_PERSONAL)
+from .escalation_talk import (AFTERMATH, HABITUAL, MATTER, MEDIA, MISFIRE_ANY, MISFIRES, RESOLVED, STAGE_EARLY,
+                              STAGE_LATE_CROWD, STAGE_LATE_PERSONAL, STAGE_MID_CROWD, STAGE_MID_PERSONAL)
 from .situations import BANK
 
 
@@ -37,7 +37,12 @@ def ordinary(rng: random.Random, sp: ph.Speech, line: str, dtype: str, ctx: dict
     if rng.random() < 0.1:  # ordinary callers also complain about being passed around
         turns.append(("来电人", sp.say(rng.choice(STAGE_EARLY))))
     if misfire:
-        turns.insert(rng.randint(2, len(turns)), ("来电人", sp.say(rng.choice(MISFIRES))))
+        own = MISFIRES.get(dtype)
+        if own and rng.random() < 0.8:
+            words = rng.choice(own)
+        else:
+            words = rng.choice(("还有个事，", "另外问一下，", "顺便问一句，")) + rng.choice(MISFIRE_ANY)
+        turns.insert(rng.randint(2, len(turns)), ("来电人", sp.say(words)))
         if rng.random() < 0.3:  # the operator reacts to the alarming words
             turns.append(("坐席", rng.choice(ph.CALM)))
     if rng.random() < 0.6:
@@ -45,7 +50,8 @@ def ordinary(rng: random.Random, sp: ph.Speech, line: str, dtype: str, ctx: dict
     if pd:
         q, a = ph.personal_bits(rng, person, bool(bank.get("wage")))
         turns += [("坐席", q), ("来电人", sp.say(a))]
-    turns.append(("坐席", rng.choice(_EPISODE_ADVICE) if rng.random() < 0.12 else rng.choice(sit["advice"] or bank["advice"].split("|"))))
+    advice = _EPISODE_ADVICE if rng.random() < 0.12 else (sit["advice"] or bank["advice"].split("|"))
+    turns.append(("坐席", rng.choice(advice)))
     turns.append(("来电人", sp.say(rng.choice(ph.CLOSE_CALLER))))
     if rng.random() < 0.7:
         turns.append(("坐席", rng.choice(ph.CLOSE_OP)))
@@ -89,7 +95,8 @@ def episode(rng: random.Random, sp: ph.Speech, line: str, dtype: str, ctx: dict,
     if pd:
         q, a = ph.personal_bits(rng, person, dtype == "劳动争议")
         turns += [("坐席", q), ("来电人", sp.say(a))]
-    turns.append(("坐席", rng.choice(_EPISODE_ADVICE) if rng.random() < 0.6 else rng.choice(BANK[dtype]["situations"][0]["advice"])))
+    advice = _EPISODE_ADVICE if rng.random() < 0.6 else BANK[dtype]["situations"][0]["advice"]
+    turns.append(("坐席", rng.choice(advice)))
     turns.append(("来电人", sp.say(rng.choice(ph.CLOSE_ANGRY if prog > 0.4 and not resolved else ph.CLOSE_CALLER))))
     return turns, statement, level
 

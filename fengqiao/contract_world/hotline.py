@@ -45,7 +45,8 @@ def _address(rng, g, town, village, with_name: bool) -> str | None:
     if town.kind == "街道":
         est = ph.place_morpheme(rng) + rng.choice(("小区", "花园", "苑", "新村"))
         if k == 0:  # a full street address: personal data
-            return f"{county}{town.name}{vname}{est}{rng.randint(1, 30)}栋{rng.randint(1, 4)}单元{rng.randint(1, 28)}0{rng.randint(1, 4)}"
+            unit = f"{rng.randint(1, 30)}栋{rng.randint(1, 4)}单元{rng.randint(1, 28)}0{rng.randint(1, 4)}"
+            return f"{county}{town.name}{vname}{est}{unit}"
         return f"{town.name}{vname}附近" if k == 1 else f"{town.name}{est}"
     if k == 0:
         return f"{county}{town.name}{vname}{rng.randint(1, 15)}组"
@@ -102,7 +103,8 @@ def call(g, day: int, town, dtype: str, *, kind: str = "base", ep=None, prog: fl
         placeable = rng.random() < 0.9
         address = _address(rng, g, town, village, placeable)
         if not placeable:
-            g.out.damage("hotline", f"{line}-{w.daystr(day2)}-{g.n_call + 1:07d}", "region_code null, address names no township")
+            g.out.damage("hotline", f"{line}-{w.daystr(day2)}-{g.n_call + 1:07d}",
+                         "region_code null, address names no township")
     topic = None if rng.random() < 0.06 else rng.choice(BANK[dtype]["topics"])
     if ep is not None and kind not in ("media", "habitual") and rng.random() < 0.35:
         topic = ep.thing + rng.choice(("", "纠纷", "问题", "反映", "投诉", "矛盾"))

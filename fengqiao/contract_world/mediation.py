@@ -98,8 +98,13 @@ def case(g, day: int, town, dtype: str, source: str | None = None, *, lead=None,
     entry = day + (0 if rng.random() < 0.6 else (rng.randint(1, 3) if rng.random() < 0.88 else rng.randint(4, 10)))
     close = day + (0 if rng.random() < 0.35 else min(60, int(rng.lognormvariate(1.8, 0.8))))
     close = max(close, entry)
-    p_mzx = (0.15 + 0.6 * hard) if (ep is not None and not crowd and kind == "escalation") else (0.06 if ep is not None else 0.003)
-    p_qt = (0.1 + 0.6 * hard) if (crowd and kind == "escalation") else (0.08 if crowd else (0.25 if parties >= 10 else 0.002))
+    # the 民转刑 / 群体性 tendencies: set often, not always, as a matter hardens; rarely otherwise
+    if ep is not None and kind == "escalation":
+        p_mzx, p_qt = (0.03, 0.1 + 0.6 * hard) if crowd else (0.15 + 0.6 * hard, 0.02)
+    elif ep is not None:
+        p_mzx, p_qt = (0.02, 0.08) if crowd else (0.06, 0.01)
+    else:
+        p_mzx, p_qt = 0.003, (0.25 if parties >= 10 else 0.002)
     yn = lambda p: "" if rng.random() < 0.06 else ("是" if rng.random() < p else "否")  # noqa: E731
     # parties and the case description
     lead = lead or people.person(rng)
@@ -109,7 +114,8 @@ def case(g, day: int, town, dtype: str, source: str | None = None, *, lead=None,
     ctx = context(rng, dtype, (lo, hi), town.name, thing=ep.thing if ep else "", n=parties)
     cause = rng.choice(BANK[dtype]["brief"].split("|"))
     if ep is not None:
-        brief = f"{nm(lead)}等{parties}人反映" + fill(rng.choice(MATTER[dtype][1]), ctx) + "，" + fill(MATTER[dtype][3], ctx) + "。"
+        said = fill(rng.choice(MATTER[dtype][1]), ctx)
+        brief = f"{nm(lead)}等{parties}人反映{said}，{fill(MATTER[dtype][3], ctx)}。"
         if hard > 0.6 and rng.random() < 0.5:
             brief += rng.choice(("当事人情绪激动，矛盾有激化风险。", "多次调解未果。", "双方积怨较深。", "已报告属地党委政府。"))
     elif crowd or parties >= 6:

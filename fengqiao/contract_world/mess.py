@@ -16,7 +16,8 @@ class Mess:
         self.rng = random.Random(seed * 104729 + 3)
         rng = self.rng
         self.days = days
-        self.p_trunc = {"hotline": rng.uniform(0.002, 0.006), "orders": rng.uniform(0.002, 0.006), "mediation": rng.uniform(0.001, 0.004)}
+        self.p_trunc = {"hotline": rng.uniform(0.002, 0.006), "orders": rng.uniform(0.002, 0.006),
+                        "mediation": rng.uniform(0.001, 0.004)}
         self.p_stray = {"orders": rng.uniform(0.005, 0.015), "mediation": rng.uniform(0.005, 0.015)}
         self.p_empty = rng.uniform(0.002, 0.006)
         self.p_late = rng.uniform(0.01, 0.04)

@@ -125,5 +125,6 @@ def spoken_count(rng: random.Random, n: int) -> str:
         return rng.choice(("十几个", "十来个", cn_int(n) + "个"))
     if n < 100:
         t = n // 10
-        return rng.choice((cn_int(t) + "十多个", _DIG[t] + _DIG[min(9, t + 1)] + "十个", _DIG[t] + _DIG[min(9, t + 1)] + "十号", cn_int(t * 10) + "来号"))
+        pair = _DIG[t] + _DIG[min(9, t + 1)]  # 二三十, 五六十
+        return rng.choice((cn_int(t) + "十多个", pair + "十个", pair + "十号", cn_int(t * 10) + "来号"))
     return rng.choice((cn_int(n // 100 * 100) + "多", cn_int(n // 100 * 100) + "多号", "上百个"))

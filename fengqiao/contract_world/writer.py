@@ -78,7 +78,8 @@ class Writer:
         folder = self.out / DIRS[feed] / date.isoformat()
         folder.mkdir(parents=True, exist_ok=True)
         late = m.delivered_late()
-        t = dt.datetime(date.year, date.month, date.day) + dt.timedelta(days=1 + late, hours=2, minutes=self.rng.randint(0, 180))
+        t = dt.datetime(date.year, date.month, date.day) + dt.timedelta(days=1 + late, hours=2,
+                                                                        minutes=self.rng.randint(0, 180))
         stamp = (t - dt.timedelta(hours=8) - dt.datetime(1970, 1, 1)).total_seconds()
         for name, data in files:
             (folder / name).write_bytes(data)
