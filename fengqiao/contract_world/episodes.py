@@ -135,9 +135,18 @@ def _escalations(world: World, rng: random.Random, eps: list, busy: dict) -> Non
         batch = TYPES[:]
         rng.shuffle(batch)
         order += batch
+    if world.weeks < 30:  # a short drop still gets one spreading episode, which needs a crowd matter
+        first = next(k for k, t in enumerate(order) if MATTER[t][0])
+        order.insert(0, order.pop(first))
     for i in range(n):
         dtype = order[i]
-        shape = "spread" if (world.weeks < 30 and i == 0) else rng.choices(("slow", "flare", "spread"), (0.5, 0.25, 0.25))[0]
+        crowd = MATTER[dtype][0]
+        if world.weeks < 30 and i == 0:
+            shape = "spread"
+        else:
+            shape = rng.choices(("slow", "flare", "spread"), (0.45, 0.25, 0.3))[0]
+        if shape == "spread" and not crowd:
+            shape = "slow"  # a family feud or a crash victim's family does not spread to the next township
         loud = rng.choices(("subtle", "normal", "loud"), (0.3, 0.45, 0.25))[0]
         build = {"slow": rng.randint(4, 10), "flare": rng.randint(1, 2), "spread": rng.randint(3, 8)}[shape]
         if world.weeks < 4:
