@@ -56,6 +56,8 @@ def train(
     seed: int = typer.Option(20240101, help="Seed of the simulated training province."),
     scale: str = typer.Option("city", help="Scale of the simulated training province."),
     weeks: Optional[int] = typer.Option(None, help="Weeks to simulate for training."),
+    world: str = typer.Option("home", help="World of the simulated training province: home or contract."),
+    vary: bool = typer.Option(False, "--vary/--no-vary", help="Home world: domain-randomised (see simulate)."),
     lake: Optional[Path] = typer.Option(None, "--lake", help="Train on this lake's features and the bureaus' "
                                         "dispositions (gold/alert_dispositions) instead of a simulated province."),
     truth: Optional[Path] = typer.Option(None, "--truth", help="With --lake: the simulator's truth/ folder; its "
@@ -97,7 +99,7 @@ def train(
             return
         if lake is None:
             result = train_on_simulated(target, seed=seed, scale=scale, weeks=weeks, holdout_weeks=holdout_weeks,
-                                        force=force, echo=_echo)
+                                        force=force, echo=_echo, world=world, vary=vary)
         else:
             result = train_on_lake(Lake.at(lake.resolve()), target, truth_dir=truth, holdout_weeks=holdout_weeks,
                                    force=force, eval_lake=Lake.at(eval_lake.resolve()) if eval_lake else None,

@@ -1,12 +1,12 @@
 """Escalation model: chance that a township's dispute situation peaks into an escalation within the horizon.
 
-Pipeline: a ColumnTransformer over ``MODEL_COLUMNS`` (``log1p`` on count-like columns, the shares,
-ratios, z-scores and season columns passed through) and a HistGradientBoostingClassifier with balanced
-class weights (escalations are rare, ~1 % of township-weeks). Missing feature values are left as NaN: the
-gradient-boosting trees route them natively.
+Pipeline: a ColumnTransformer that selects ``MODEL_COLUMNS`` and a HistGradientBoostingClassifier (no class
+weights: calibration follows). Missing feature values are left as NaN: the gradient-boosting trees route
+them natively.
 
-``MODEL_COLUMNS`` are ``features.FEATURE_COLUMNS`` (gold/region_week_features) plus ``CONTEXT_COLUMNS``,
-computed here from the same week's township rows (:func:`add_context_features`): a township's change
+``MODEL_COLUMNS`` (``TRANSFER_COLUMNS``) hold only change, never level: a township against its own recent
+weeks (:mod:`models.relative_features`, computed from the published columns when scoring) and
+``CONTEXT_COLUMNS``, computed here from the same week's township rows (:func:`add_context_features`): a township's change
 against the rest of its county, the rest of the city and its neighbours, its share of the county, the
 hotline's change against the other channels (township and county), and its sharpest type change against
 the city's and county's median. They separate escalation (one township rising against its surroundings)
@@ -61,7 +61,7 @@ from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_s
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from features import COUNT_COLUMNS, FEATURE_COLUMNS
+from features import FEATURE_COLUMNS
 from models.relative_features import RELATIVE_COLUMNS, with_relative
 
 # --- context features: a township against its county, its city and its neighbours in the same week ------
@@ -170,14 +170,26 @@ def with_context(features_df: pd.DataFrame) -> pd.DataFrame:
     return with_relative(features_df)
 
 
-# What the pipeline reads: the published gold features and the context features computed from them.
-MODEL_COLUMNS = [*FEATURE_COLUMNS, *CONTEXT_COLUMNS]
-# Counts (and count-valued signals) are heavy-tailed: log1p. Everything else passes through.
-LOG_COLUMNS = [*COUNT_COLUMNS, "returned_orders", "mediation_party_mean", "mediation_party_max",
-               "large_group_cases", "failed_mediations", "criminal_tendency_cases", "group_tendency_cases",
-               "escalation_term_records"]
-LOG_COLUMNS = [c for c in MODEL_COLUMNS if c in set(LOG_COLUMNS)]
-PASSTHROUGH_COLUMNS = [c for c in MODEL_COLUMNS if c not in set(LOG_COLUMNS)]
+# What the model reads (issue 17): only change, never level. Each township against its own recent weeks
+# (models.relative_features), against the rest of its county, city and neighbours in the same week
+# (CONTEXT_COLUMNS) and the gold table's own 8-week changes. Absolute counts, shares and season columns are
+# properties of a world (population, habits of a hotline, a registry's forms); a model fitted on them learned
+# its training world: on drops of the contract world it filled the alert budget every week. The upstream
+# warning flags and lexicon hits enter only summed as the keyword rule's warning signs (their mix and rate
+# differ between worlds, their sum rising against a township's own history does not); measured on the
+# development seeds of both worlds, 2026-12-03 (README, "Two worlds").
+TRANSFER_COLUMNS = [
+    "warning_signs_z8", "warning_signs_z3", "warning_signs_z8_city",
+    "total_contacts_z8", "total_contacts_z3", "total_contacts_z8_city",
+    "hotline_calls_z3", "work_orders_z3", "mediation_cases_z3",
+    "repeat_caller_share_d8", "repeat_order_share_d8", "complaint_share_d8", "mediation_party_mean_d8",
+    "failed_mediation_share_d8", "urgent_order_share_d8",
+    "rel_county_chg_8w", "rel_city_chg_8w", "rel_nb_chg_8w", "county_rest_chg_8w", "city_rest_chg_8w",
+    "county_share", "channel_shift", "county_channel_shift", "max_type_rel_city", "max_type_rel_county",
+    "max_type_chg_8w",
+]
+MODEL_COLUMNS = list(TRANSFER_COLUMNS)
+assert set(MODEL_COLUMNS) <= set(FEATURE_COLUMNS) | set(CONTEXT_COLUMNS) | set(RELATIVE_COLUMNS)
 
 ISOTONIC_MIN_POSITIVES = 100
 RANDOM_STATE = 0
@@ -197,20 +209,23 @@ def model_threads():
 
 
 def log1p_nonneg(x):
-    """log(1 + max(x, 0)); NaN stays NaN. A module-level function so that skops can name it."""
+    """log(1 + max(x, 0)); NaN stays NaN. Models registered before 2026-12-03 apply it to count columns:
+    kept, at module level, so that skops can name it and those artefacts still load."""
     return np.log1p(np.clip(np.asarray(x, dtype=float), 0.0, None))
 
 
 def build_pipeline(random_state: int = RANDOM_STATE) -> Pipeline:
-    pre = ColumnTransformer(
-        [("log_counts", FunctionTransformer(log1p_nonneg, feature_names_out="one-to-one"), LOG_COLUMNS),
-         ("pass", "passthrough", PASSTHROUGH_COLUMNS)],
-        remainder="drop", verbose_feature_names_out=False,
-    )
+    """The columns of ``MODEL_COLUMNS`` (all relative, none needs a transform) into gradient-boosted trees.
+
+    No class weights: the probabilities are calibrated on later weeks anyway, and with sample weights
+    scikit-learn 1.9 bins every feature by weighted percentiles, which made a fit ~4x slower (measured
+    2026-12-03: 104 s vs 24 s for one model on a city's two years) for no gain in ranking on the
+    development seeds."""
+    pre = ColumnTransformer([("pass", "passthrough", MODEL_COLUMNS)], remainder="drop",
+                            verbose_feature_names_out=False)
     clf = HistGradientBoostingClassifier(
         learning_rate=0.05, max_iter=250, max_leaf_nodes=15, min_samples_leaf=40,
-        l2_regularization=1.0, class_weight="balanced", early_stopping=False,
-        random_state=random_state,
+        l2_regularization=1.0, early_stopping=False, random_state=random_state,
     )
     return Pipeline([("features", pre), ("hgb", clf)])
 
@@ -418,9 +433,7 @@ def _train(features_df, targets, horizon_weeks, calibration, refit_full, random_
         return model, metrics
     # 3. Too few escalations to hold any out: fit every week without class weights (log-loss keeps the
     # probabilities near the base rate) and say so in the metadata.
-    pipe = build_pipeline(random_state)
-    pipe.set_params(hgb__class_weight=None)
-    model = pipe.fit(X, y)
+    model = build_pipeline(random_state).fit(X, y)
     metrics["alert_threshold"] = _base_rate_threshold(float(np.mean(y)), "no calibration slice")
     all_weeks = sorted(set(weeks))
     metrics["deployed"] = {"fit": _span(all_weeks), "calibrate": None, "calibration_method": "none",

@@ -489,7 +489,8 @@ def train_on_lake(lake, model_dir: Path, truth_dir: Path | None = None, horizon_
 
 def train_on_simulated(model_dir: Path, seed: int, scale: str, weeks: int | None = None,
                        holdout_weeks: int = DEFAULT_HOLDOUT_WEEKS, force: bool = False,
-                       horizon_weeks: int = 4, echo: Callable[[str], None] = print) -> dict:
+                       horizon_weeks: int = 4, echo: Callable[[str], None] = print, world: str = "home",
+                       vary: bool = False) -> dict:
     """``fengqiao train`` without ``--lake``: simulate a province (its truth is the simulator's, not a
     deployment's), build its features and train with champion/challenger registration."""
     import shutil
@@ -500,7 +501,7 @@ def train_on_simulated(model_dir: Path, seed: int, scale: str, weeks: int | None
 
     work = Path(tempfile.mkdtemp(prefix="fengqiao-train-"))
     try:
-        source, lake_dir = build_simulated_lake(work, seed, scale, weeks, echo)
+        source, lake_dir = build_simulated_lake(work, seed, scale, weeks, echo, world, vary)
         echo("  training the escalation model …")
         return train_on_lake(Lake.at(lake_dir), model_dir, truth_dir=source / "truth", horizon_weeks=horizon_weeks,
                              holdout_weeks=holdout_weeks, force=force, echo=echo)

@@ -198,13 +198,21 @@ def test_training_metrics_and_probabilities(trained):
     assert len(meta["training_data_sha256"]) == 64
 
 
-def test_pipeline_transforms():
-    from models.escalation import CONTEXT_COLUMNS, LOG_COLUMNS, MODEL_COLUMNS, PASSTHROUGH_COLUMNS, build_pipeline
+def test_model_reads_change_never_level():
+    """Issue 17: no absolute count, share or season column reaches the model, only changes against the
+    township's own history and its surroundings; the pipeline selects exactly those columns."""
+    from features import COUNT_COLUMNS, SEASON_COLUMNS, SIGNAL_COLUMNS
+    from models.escalation import CONTEXT_COLUMNS, MODEL_COLUMNS, build_pipeline
+    from models.relative_features import RELATIVE_COLUMNS
 
-    assert set(LOG_COLUMNS) | set(PASSTHROUGH_COLUMNS) == set(MODEL_COLUMNS) == set(FEATURE_COLUMNS) | set(CONTEXT_COLUMNS)
-    assert "total_contacts" in LOG_COLUMNS and "complaint_share" in PASSTHROUGH_COLUMNS
-    assert "total_contacts_z_8w" in PASSTHROUGH_COLUMNS
-    assert build_pipeline().steps[-1][0] == "hgb"
+    assert not set(MODEL_COLUMNS) & (set(COUNT_COLUMNS) | set(SEASON_COLUMNS) | set(SIGNAL_COLUMNS))
+    assert set(MODEL_COLUMNS) <= set(RELATIVE_COLUMNS) | set(CONTEXT_COLUMNS) | {"max_type_chg_8w"}
+    assert {"warning_signs_z8", "warning_signs_z3", "rel_county_chg_8w"} <= set(MODEL_COLUMNS)
+    pipe = build_pipeline()
+    assert pipe.steps[-1][0] == "hgb" and pipe.named_steps["hgb"].get_params()["class_weight"] is None
+    X = pd.DataFrame(np.arange(3 * (len(MODEL_COLUMNS) + 1), dtype=float).reshape(3, -1),
+                     columns=[*MODEL_COLUMNS, "total_contacts"])
+    assert pipe.named_steps["features"].fit_transform(X).shape == (3, len(MODEL_COLUMNS))
 
 
 # --- levels ------------------------------------------------------------------------------------
