@@ -64,6 +64,11 @@ def cross_world_tables(args, echo=print):
     seeds = read_seeds()
     work = Path(args.work).resolve()
     role = "heldout" if args.heldout else "development"
+    heldout = {f"{w}:{s}" for w in seeds for s in seeds[w]["heldout"]}
+    if set(args.train or ()) & heldout:
+        raise SystemExit(f"never train on a held-out seed: {sorted(set(args.train) & heldout)}")
+    if set(args.evaluate or ()) & heldout and not args.heldout:
+        raise SystemExit("scoring a held-out seed is a report: say --heldout")
     worlds = args.worlds
 
     def drops(world, which, vary):
@@ -73,12 +78,22 @@ def cross_world_tables(args, echo=print):
             out.append(read_drop(folder / "lake", folder / "source" / "truth"))
         return out
 
-    evaluation = {w: drops(w, role, False) for w in worlds}
-    tables = []
-    for train_world in worlds:
-        training = drops(train_world, "training", train_world == "home")
-        every = [d for w in worlds for d in evaluation[w]]
-        tables.append(cross_world_backtest(training, every, args.budget, echo=echo))
+    def named(specs, vary_home):
+        out = []
+        for spec in specs:
+            world, seed = spec.split(":")
+            folder = built_drop(work, world, int(seed), args.scale, args.weeks, vary_home and world == "home",
+                                args.rebuild, echo)
+            out.append(read_drop(folder / "lake", folder / "source" / "truth"))
+        return out
+
+    if args.evaluate:
+        every = named(args.evaluate, False)
+    else:
+        every = [d for w in worlds for d in drops(w, role, False)]
+    trainings = ({w: drops(w, "training", w == "home") for w in worlds} if not args.train
+                 else {"+".join(args.train): named(args.train, True)})
+    tables = [cross_world_backtest(training, every, args.budget, echo=echo) for training in trainings.values()]
     return pd.concat(tables, ignore_index=True), role
 
 
@@ -133,7 +148,10 @@ def main(args, echo=print) -> None:
     seeds = read_seeds()
     header = (f"# Cross-world detection quality ({role} seeds), {dt.date.today().isoformat()}\n\n"
               f"Scale `{args.scale}`, alert budget {args.budget:.1%} of townships a week; "
-              + "; ".join(f"{w}: training {seeds[w]['training']}, {role} {seeds[w][role]}" for w in args.worlds)
+              + ("; ".join(f"{w}: training {seeds[w]['training']}, {role} {seeds[w][role]}" for w in args.worlds)
+                 if not (args.train or args.evaluate) else
+                 f"trained on {' '.join(args.train or ['each world training seeds'])}, scored on "
+                 f"{' '.join(args.evaluate or [role + ' seeds'])}")
               + f" (benchmarks/heldout_seeds.toml); {platform.node()}, {os.cpu_count()} cores.\n")
     with pd.option_context("display.width", 250, "display.max_columns", 40, "display.max_rows", 500):
         text = "\n".join([header, "## Mean over seeds", "", summary.to_markdown(index=False, floatfmt=".3f"), "",

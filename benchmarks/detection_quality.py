@@ -176,6 +176,10 @@ def main(argv=None) -> None:
                     "(report only: choose nothing on them)")
     ap.add_argument("--worlds", nargs="+", default=["home", "contract"], help="with --cross-world: the worlds")
     ap.add_argument("--rebuild", action="store_true", help="with --cross-world: build every drop again")
+    ap.add_argument("--train", nargs="+", default=None, metavar="WORLD:SEED", help="with --cross-world: train "
+                    "one model on these drops instead of each world's training seeds (home drops varied)")
+    ap.add_argument("--evaluate", nargs="+", default=None, metavar="WORLD:SEED", help="with --cross-world: score "
+                    "these drops instead of the seeds of --heldout / development (home drops as simulated)")
     args = ap.parse_args(argv)
     if args.cross_world:
         import cross_world
