@@ -71,3 +71,29 @@ def test_read_drop_needs_truth_and_reads_the_world_stamp(tmp_path):
     (tmp_path / "truth" / "world.json").write_text(json.dumps({"world": "contract", "seed": 5}), encoding="utf-8")
     drop = read_drop(tmp_path / "lake", tmp_path / "truth")
     assert drop.label == "contract seed 5" and len(drop.features) == len(d.features)
+
+
+@pytest.mark.parametrize("world,vary", [("home", True), ("contract", False)])
+def test_each_world_stamps_its_drop(tmp_path, world, vary):
+    from fengqiao.worlds import simulate_world, world_label, world_of
+
+    summary = simulate_world(world, tmp_path / "drop", seed=5, scale="small", weeks=3, vary=vary)
+    stamp = world_of(tmp_path / "drop" / "truth")
+    assert stamp["world"] == world and stamp["seed"] == 5 and stamp["vary"] is vary
+    assert world_label(stamp).startswith(f"{world} seed 5")
+    assert (tmp_path / "drop" / "reference" / "regions.csv").is_file()
+    assert (tmp_path / "drop" / "truth" / "episodes.csv").is_file() and summary
+    with pytest.raises(ValueError, match="unknown world"):
+        simulate_world("elsewhere", tmp_path / "other", seed=5, scale="small", weeks=3)
+
+
+def test_cli_refuses_an_unknown_world_and_a_bad_start(tmp_path):
+    from typer.testing import CliRunner
+
+    from fengqiao.cli import app
+
+    runner = CliRunner()
+    bad = runner.invoke(app, ["simulate", "--out", str(tmp_path / "d"), "--world", "mars"])
+    assert bad.exit_code == 2 and "home, contract" in bad.output
+    late = runner.invoke(app, ["simulate", "--out", str(tmp_path / "d"), "--start", "2025-02-30"])
+    assert late.exit_code == 2 and not (tmp_path / "d" / "truth").exists()
