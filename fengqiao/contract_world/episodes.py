@@ -121,8 +121,9 @@ def _township_for(world: World, rng: random.Random, dtype: str, busy: dict, span
 def _matter(world: World, rng: random.Random, ep: Episode, town) -> None:
     crowd = MATTER[ep.dtype][0]
     ep.crowd = crowd
-    villages = world.geo.villages_of.get(town.code) or [None]
-    v = rng.choice(villages)
+    villages = world.geo.villages_of.get(town.code) or []
+    rural = [x for x in villages if x.kind == "村"]  # hills, fields and requisitioned land belong to 村, not 社区
+    v = rng.choice(rural or villages or [None])
     ep.thing = rng.choice(THING[ep.dtype]).format(p=place_morpheme(rng), v=(v.name if v else town.name))
     ep.n_people = rng.randint(12, 160) if crowd else rng.randint(2, 6)
     ep.core = [people.person(rng) for _ in range(rng.randint(3, 8) if crowd else rng.randint(1, 3))]
