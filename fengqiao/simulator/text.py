@@ -193,6 +193,12 @@ def transcript(r: random.Random, dtype: str, wage: bool, place: str, name: str |
     if "phone" in pii:
         extra.append(("来电人", f"好的，我电话是{pii['phone']}，有消息给我打电话。"))
     extra.append(("坐席", "好的，请保持电话畅通，感谢您的来电。"))
+    return finish_transcript(r, turns, extra, threat, short)
+
+
+def finish_transcript(r: random.Random, turns: list, extra: list, threat: list, short: bool) -> list[dict]:
+    """The opening ``turns`` and a random cut of the ``extra`` turns (the threat, advice, personal data,
+    goodbye) as transcript turns; shared by the fixed and the varied wording."""
     if short:  # a short call: the complaint, perhaps the threat, goodbye
         extra = threat + extra[-1:]
     keep = max(1, min(len(extra), r.randint(1, 6)))

@@ -127,14 +127,7 @@ class VariedText:
         if "phone" in pii:
             extra.append(("来电人", f"好的，我电话是{pii['phone']}，有消息给我打电话。"))
         extra.append(("坐席", r.choice(self.closings)))
-        if short:
-            extra = threat + extra[-1:]
-        keep = max(1, min(len(extra), r.randint(1, 6)))
-        must = [t for t in extra if t[0] == "来电人"]
-        rest = [t for t in extra if t[0] == "坐席"]
-        chosen = must + rest[: max(0, keep - len(must))]
-        chosen.sort(key=extra.index)
-        return [{"speaker": s, "text": t} for s, t in turns + chosen]
+        return tx.finish_transcript(r, turns, extra, threat, short)
 
     def order_summary(self, r: random.Random, dtype: str, wage: bool, place: str, name: str | None,
                       phone_txt: str | None, escalate: bool, dtype_for_esc: str) -> str:
