@@ -332,12 +332,17 @@ def labelled_rows(scores: pd.DataFrame, episodes: pd.DataFrame, weeks, column: s
 
 
 def probability_metrics(p: np.ndarray, y: np.ndarray, brier: bool = True) -> dict:
-    """``average_precision`` and ``brier`` (NaN without a positive, or ``brier=False``)."""
+    """``average_precision``, ``brier`` and calibration-in-the-large: ``mean_probability`` against
+    ``observed_rate`` (the last three NaN without rows, or with ``brier=False``: a score that is no
+    probability has no calibration)."""
     from sklearn.metrics import average_precision_score, brier_score_loss
 
     has_both = len(y) and 0 < y.sum() < len(y)
+    calibrated = bool(brier and len(y))
     return {"average_precision": float(average_precision_score(y, p)) if has_both else float("nan"),
-            "brier": float(brier_score_loss(y, np.clip(p, 0, 1))) if (brier and len(y)) else float("nan")}
+            "brier": float(brier_score_loss(y, np.clip(p, 0, 1))) if calibrated else float("nan"),
+            "mean_probability": float(np.mean(np.clip(p, 0, 1))) if calibrated else float("nan"),
+            "observed_rate": float(np.mean(y)) if calibrated else float("nan")}
 
 
 @dataclass
@@ -444,7 +449,8 @@ def evaluate_detectors(detectors: dict[str, pd.DataFrame], episodes: pd.DataFram
     fa_cols = [c for c in out.columns if c.startswith("fa_")]
     out[fa_cols] = out[fa_cols].fillna(0).astype(int)
     # Probability metrics last: the alert metrics keep their place for readers of older tables.
-    tail = [c for c in ("average_precision", "brier", "training_overlap_weeks") if c in out]
+    tail = [c for c in ("average_precision", "brier", "mean_probability", "observed_rate", "training_overlap_weeks")
+            if c in out]
     out = out[[c for c in out.columns if c not in tail] + tail]
     if len(protocols) > 1:  # rows grouped by protocol, detectors in their order within each
         out = out.sort_values("protocol", key=lambda s: s.map(PROTOCOLS.index), kind="stable",

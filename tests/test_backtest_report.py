@@ -132,6 +132,9 @@ def test_probability_metrics_on_the_model_only_and_censored_tail():
     p, yy = labelled_rows(model, eps, [wk(i) for i in range(12)])
     assert len(p) == 8 * len(TOWNS) and yy.sum() == 5
     assert math.isnan(probability_metrics(np.array([0.2, 0.3]), np.array([0.0, 0.0]))["average_precision"])
+    calib = probability_metrics(np.array([0.2, 0.4, 0.0]), np.array([1.0, 0.0, 0.0]))
+    assert calib["mean_probability"] == pytest.approx(0.2) and calib["observed_rate"] == pytest.approx(1 / 3)
+    assert math.isnan(probability_metrics(np.array([0.2]), np.array([1.0]), brier=False)["mean_probability"])
 
 
 # --- reliability bins ------------------------------------------------------------------------------------
