@@ -47,6 +47,14 @@ def demo(tmp_path_factory):
     with local_mail_sink(mailbox) as (host, port):
         env.update(FENGQIAO_SMTP_HOST=host, FENGQIAO_SMTP_PORT=str(port))
         out = _cli(["run", "--source", str(work / "drop"), "--lake", str(work / "lake")], env)
+        scores = read_table(Lake.at(work / "lake").gold("risk_scores"))
+        flagged = sorted(scores.loc[scores["flagged"], "week_start"])
+        assert flagged, "no township flagged in 16 weeks that hold planted escalations"
+        if not scores.loc[scores["week_start"] == scores["week_start"].max(), "flagged"].any():
+            # A quiet last week alerts nobody (the budget is a cap): send the latest week that has flags,
+            # as a bureau's past week is sent on request.
+            out += _cli(["run", "--source", str(work / "drop"), "--lake", str(work / "lake"),
+                         "--week", str(flagged[-1])], env)
     return {"work": work, "lake": Lake.at(work / "lake"), "stdout": out, "mailbox": mailbox, "env": env}
 
 
