@@ -22,8 +22,7 @@ import pandas as pd
 from fengqiao.lake import Lake, read_table
 from fengqiao.worlds import world_label, world_of
 from jobs.gold_risk_scores import score_features
-from models.backtest import ALL_BASELINES, baseline_detectors, evaluate_detectors
-from models.ears import ears_scores
+from models.backtest import ALL_BASELINES, baseline_detectors, evaluate_detectors, warm_first_week
 from models.labels import read_episodes
 from models.levels import DEFAULT_BUDGET_SHARE
 from models.train import HORIZONS, train_horizons_from_drops
@@ -58,13 +57,6 @@ def train_on(drops: list[Drop], horizons=HORIZONS):
     return model, metadata
 
 
-def _warm_weeks(town: pd.DataFrame) -> list:
-    """Weeks in which EARS C2 is defined for at least half the townships (as :func:`models.backtest.backtest_run`)."""
-    c2 = ears_scores(town, method="C2")
-    warm = c2.groupby("week_start")["ears_stat"].apply(lambda s: s.notna().mean() >= 0.5)
-    return sorted(w for w, ok in warm.items() if ok)
-
-
 def backtest_drop(model, metadata: dict, drop: Drop, budget_share: float = DEFAULT_BUDGET_SHARE,
                   baselines=ALL_BASELINES, first_week=None, protocol: str = "both"):
     """Score ``drop`` with ``model`` as the scoring job would and backtest it beside ``baselines``."""
@@ -73,11 +65,7 @@ def backtest_drop(model, metadata: dict, drop: Drop, budget_share: float = DEFAU
     scores = score_features(features, model, metadata, budget_share)
     detectors = {"model": scores}
     detectors.update(baseline_detectors(town, baselines, scores))
-    warm = _warm_weeks(town)
-    start = pd.Timestamp(str(warm[0])).date() if warm else None
-    if first_week is not None:
-        first = pd.Timestamp(str(first_week)).date()
-        start = max(start, first) if start else first
+    start = warm_first_week(town, detectors, first_week)
     data_end = pd.to_datetime(town["week_start"]).dt.date.max()
     run = evaluate_detectors(detectors, drop.episodes, budget_share, first_week=start, protocol=protocol,
                              contacts=town[["region_code", "week_start", "total_contacts"]], label_end=data_end)

@@ -494,6 +494,18 @@ def _training_window(model_dir: Path | None) -> tuple | None:
     return None
 
 
+def warm_first_week(town: pd.DataFrame, detectors: dict, first_week=None):
+    """The first week in which EARS C2 is defined for at least half the townships (every detector is warm),
+    or ``first_week`` when that is later. Uses the detectors' ``ears_c2`` frame when there is one."""
+    c2 = detectors["ears_c2"] if "ears_c2" in detectors else ears_scores(town, method="C2")
+    warm = c2.groupby("week_start")["ears_stat"].apply(lambda s: s.notna().mean() >= 0.5)
+    warm_weeks = sorted(w for w, ok in warm.items() if ok)
+    if not warm_weeks:
+        return first_week
+    start = pd.Timestamp(str(warm_weeks[0])).date()
+    return max(start, pd.Timestamp(str(first_week)).date()) if first_week is not None else start
+
+
 def backtest_run(lake: Lake, truth_dir: Path, budget_share: float = 0.02, first_week=None, last_week=None,
                  model_dir: Path | None = None, baselines=DEFAULT_BASELINES,
                  protocol: str = "equal_capacity") -> BacktestRun:
@@ -509,12 +521,7 @@ def backtest_run(lake: Lake, truth_dir: Path, budget_share: float = 0.02, first_
     features = read_table(lake.gold("region_week_features"))
     town = features[features["level"] == "township"]
     detectors.update(baseline_detectors(town, baselines, detectors.get("model")))
-    c2 = detectors["ears_c2"] if "ears_c2" in detectors else ears_scores(town, method="C2")
-    warm = c2.groupby("week_start")["ears_stat"].apply(lambda s: s.notna().mean() >= 0.5)
-    warm_weeks = sorted(w for w, ok in warm.items() if ok)
-    if warm_weeks:
-        start = pd.Timestamp(str(warm_weeks[0])).date()
-        first_week = max(start, pd.Timestamp(str(first_week)).date()) if first_week is not None else start
+    first_week = warm_first_week(town, detectors, first_week)
     data_end = pd.to_datetime(town["week_start"]).dt.date.max() if len(town) else None
     contacts = town[["region_code", "week_start", "total_contacts"]] if "total_contacts" in town else None
     run = evaluate_detectors(detectors, episodes, budget_share, first_week, last_week, training_window,

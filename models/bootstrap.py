@@ -24,7 +24,6 @@ from models.registry import NoModelError, load_current
 # the very model that `make demo` trains. One randomised world was too few: its calibration weeks could hold
 # too few clear escalations to calibrate on (measured 2026-12-03: a sigmoid of the wrong slope).
 TRAINING_SEEDS = (20240101, 20240102)
-TRAINING_SEED = TRAINING_SEEDS[0]
 TRAINING_SCALE = "city"
 TRAINING_WORLD = "home"
 TRAINING_VARY = True

@@ -13,7 +13,7 @@ import pandas as pd
 import sklearn
 
 from features import FEATURE_COLUMNS, KEY_COLUMNS
-from models.escalation import (CONTEXT_COLUMNS, MODEL_COLUMNS, HorizonModels, add_context_features, model_columns,
+from models.escalation import (CONTEXT_COLUMNS, MODEL_COLUMNS, HorizonModels, model_columns,
                                train_escalation_model, with_context)
 from models.labels import escalation_targets, read_episodes
 from models.registry import register
