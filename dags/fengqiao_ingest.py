@@ -1,7 +1,8 @@
 """Ingestion, one DAG per upstream feed: land the day's drops in bronze, then rebuild silver.
 
-Runs daily; each DAG publishes its silver table as an Asset, and the features DAG runs when all
-three have been updated.
+Runs daily; each DAG publishes its silver table as an Asset, and the features DAG runs when any of
+the three has been updated. A day with nothing new for a feed skips its silver build (a short-circuit
+task), so no asset event is emitted and nothing downstream runs for it.
 """
 from __future__ import annotations
 
@@ -39,7 +40,13 @@ def ingest_dag(feed: str):
         # In this process, or submitted to the Spark cluster when SPARK_MASTER names one.
         silver = spark_stage(f"build_silver_{SILVER_TABLES[feed]}", "silver", feed, outlets=[SILVER[feed]],
                              doc_md="Parse, type, de-duplicate, mask and quarantine; publish the silver table.")
-        land_bronze() >> silver
+        @task.short_circuit(task_id="has_new_files",
+                            doc_md="Skip the silver build (and its asset event) when every landed file is merged.")
+        def has_new_files() -> bool:
+            return pipeline.silver_has_new_files(feed)
+
+        check = has_new_files()
+        land_bronze() >> check >> silver
         if feed == "workorders":
             # The order system's PostgreSQL table, as well as its file exports; a logged no-op without a DSN.
             @task(task_id="extract_work_orders_db",
@@ -48,7 +55,7 @@ def ingest_dag(feed: str):
             def extract_work_orders_db() -> dict:
                 return pipeline.extract_work_orders_db()
 
-            extract_work_orders_db() >> silver
+            extract_work_orders_db() >> check
 
     return ingest()
 

@@ -1,7 +1,8 @@
-"""What people receive: the weekly briefing for leaders and alerts for justice bureaus.
+"""What people receive: alerts for justice bureaus, then the weekly briefing for leaders.
 
-Both run when new scores are published; the briefing DAG takes a `week_start` parameter so that
-any past week's briefing can be rendered again.
+Alerts run when new scores are published; the briefing runs when the alerts of the week have been sent,
+so that it reports them (a briefing rendered before would say no alert had gone out). Both take a
+`week_start` parameter so that any past week can be done again.
 """
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from fengqiao import pipeline
 from fengqiao.orchestration import ALERTS, BRIEFING, RISK_SCORES, START_DATE, default_args
 
 COMMON = dict(
-    schedule=[RISK_SCORES],
     start_date=START_DATE,
     catchup=False,
     max_active_runs=1,
@@ -23,6 +23,7 @@ COMMON = dict(
 @dag(
     dag_id="fengqiao_briefing",
     description="矛盾纠纷风险研判周报: the weekly risk briefing (HTML)",
+    schedule=[ALERTS],
     default_args=default_args(),
     tags=["fengqiao", "outputs"],
     **COMMON,
@@ -38,6 +39,7 @@ def fengqiao_briefing():
 @dag(
     dag_id="fengqiao_alerts",
     description="One message per flagged region to its county 司法局 or township 司法所",
+    schedule=[RISK_SCORES],
     default_args=default_args(extra_retries=1),
     tags=["fengqiao", "outputs"],
     **COMMON,

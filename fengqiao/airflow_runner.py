@@ -25,8 +25,8 @@ DAG_ORDER = (
     "fengqiao_ingest_mediation",
     "fengqiao_features",
     "fengqiao_scoring",
-    "fengqiao_briefing",
     "fengqiao_alerts",
+    "fengqiao_briefing",  # after the alerts, so that it reports the alerts the week sent
 )
 DAGS_FOLDER = Path(__file__).resolve().parents[1] / "dags"
 

@@ -66,6 +66,16 @@ def extract_work_orders_db() -> dict:
     return record_stage(lake, "bronze:workorders-db", counts, started)
 
 
+def silver_has_new_files(feed: str) -> bool:
+    """True when bronze holds files of ``feed`` that silver has not merged: the scheduled ingest runs the
+    silver build (and announces a new table) only then."""
+    from jobs.silver_pending import unmerged_bronze_files
+
+    pending = unmerged_bronze_files(_lake(), feed)
+    print(f"silver:{feed}: {len(pending)} landed file(s) not yet merged" + ("" if pending else "; nothing to build"))
+    return bool(pending)
+
+
 def build_silver(feed: str, forget_days=()) -> dict:
     """Silver: merge the bronze files not yet merged (typed, newest version per record, masked; bad
     records quarantined). Nothing new: returns ``new_files: 0`` and writes nothing.

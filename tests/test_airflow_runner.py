@@ -28,6 +28,7 @@ SCRIPT = textwrap.dedent(
         return run
 
     pipeline.land_feed = lambda feed: stage("bronze:" + feed)()
+    pipeline.silver_has_new_files = lambda feed: feed != "mediation"  # nothing new for one feed
     pipeline.build_silver = lambda feed: stage("silver:" + feed)()
     pipeline.validate_silver = stage("validate")
     pipeline.build_features = stage("features")
@@ -57,11 +58,15 @@ def test_runner_runs_the_dags_in_order_and_stops_at_the_failed_one(tmp_path):
     out = proc.stdout
     assert proc.returncode == 0, proc.stderr[-3000:]
     order = ["fengqiao_ingest_hotline", "fengqiao_ingest_workorders", "fengqiao_ingest_mediation",
-             "fengqiao_features", "fengqiao_scoring", "fengqiao_briefing", "fengqiao_alerts"]
+             "fengqiao_features", "fengqiao_scoring", "fengqiao_alerts"]
     positions = [out.index(f"] {dag_id} …") for dag_id in order]
     assert positions == sorted(positions)
+    # The briefing comes after the alerts (it reports them), so a failed alert stage stops before it.
+    assert "] fengqiao_briefing …" not in out
     # Each stage's summary is shown under its DAG; the failure names the DAG and where the logs are.
     assert "silver:hotline: rows 3" in out
+    # A feed with nothing new skips its silver build (no asset event); its DAG run still succeeds.
+    assert "bronze:mediation: rows 3" in out and "silver:mediation" not in out
     assert "FAILED: fengqiao_alerts ended" in out
     assert "RuntimeError: mail server said no" in out
     assert "_runs/airflow-" in out

@@ -47,6 +47,10 @@ def test_assets_connect_the_stages(dagbag):
     assert "Asset" in features_schedule or "asset" in features_schedule.lower()
     for dag_id in ("fengqiao_briefing", "fengqiao_alerts"):
         assert "asset" in repr(dagbag.dags[dag_id].timetable).lower()
+    # Alerts follow the scores; the briefing follows the alerts, so that it reports the alerts the week sent.
+    assert "fengqiao.gold.risk_scores" in repr(dagbag.dags["fengqiao_alerts"].timetable)
+    assert "fengqiao.gold.alerts" in repr(dagbag.dags["fengqiao_briefing"].timetable)
+    assert "fengqiao.gold.risk_scores" not in repr(dagbag.dags["fengqiao_briefing"].timetable)
 
 
 # --- Spark-heavy tasks: in this process by default, submitted to the cluster when SPARK_MASTER names one ---

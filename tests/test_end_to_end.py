@@ -83,6 +83,16 @@ def test_briefing_is_written_in_chinese(demo):
     assert "<svg" in html
 
 
+def test_briefing_reports_the_alerts_its_week_sent(demo):
+    # The briefing is rendered after the alerts, so the edition of a week that sent alerts reports them.
+    alerts = read_table(demo["lake"].gold("alerts"))
+    weeks = sorted(set(alerts.loc[alerts["status"] == "sent", "week_start"]))
+    assert weeks
+    for week in weeks:
+        html = (demo["lake"].briefings / f"{pd.Timestamp(week).date().isoformat()}.html").read_text(encoding="utf-8")
+        assert "尚无已发出的预警" not in html, week
+
+
 def test_each_alert_reached_its_own_bureau_by_smtp(demo):
     lake = demo["lake"]
     alerts = read_table(lake.gold("alerts"))

@@ -55,6 +55,8 @@ def run_stages(source: Path, lake: Path, model_dir: Path, audit: bool = True) ->
     with settings_env(**_env(source, lake, model_dir)):
         for feed in FEEDS:
             out[f"bronze:{feed}"] = pipeline.land_feed(feed)
+            # What the ingest DAG's short-circuit asks before it builds silver (and announces the table).
+            out[f"pending:{feed}"] = pipeline.silver_has_new_files(feed)
             if audit:
                 out[f"silver:{feed}"] = pipeline.build_silver(feed)
             else:
@@ -146,6 +148,7 @@ def test_two_deliveries_give_the_same_silver_as_one_run(scenario):
     assert scenario["second"]["silver:workorders"]["mode"] == "incremental"
     # The second run read only the files it had not merged: workorders 2025-03-03 (2 files) and 2025-03-10.
     assert scenario["second"]["silver:workorders"]["new_files"] == 3
+    assert scenario["second"]["pending:workorders"] is True
     assert_same_silver(work / "inc", work / "once")
     orders = silver_frame(work / "inc", "work_orders").set_index("order_id")
     assert orders.loc["W1", "status"] == "退回"  # the 2025-03-06 version beats the earlier day delivered later
@@ -168,6 +171,7 @@ def test_rerun_with_nothing_new_changes_no_file(scenario):
     again = run_stages(scenario["inc_source"], lake, scenario["models"])
     for feed in FEEDS:
         assert again[f"bronze:{feed}"]["landed"] == 0
+        assert again[f"pending:{feed}"] is False  # the scheduled DAG would skip the silver build
         assert again[f"silver:{feed}"]["new_files"] == 0 and again[f"silver:{feed}"]["changed"] is False
     assert again["features"]["new_files"] == 0 and again["features"]["changed"] is False
     assert again["scores"]["new_files"] == 0 and again["scores"]["changed"] is False
