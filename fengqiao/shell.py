@@ -1,15 +1,16 @@
-"""``fengqiao shell``: an interactive SQL prompt over the lake's DuckDB views.
+"""``fengqiao shell``: an interactive SQL prompt over the DuckDB views of one analyst role's tables.
 
 SQL runs when a statement ends with ``;`` (it may span lines). Dot commands, at the start of a line:
 
-    .tables            the views (silver and gold tables) with their row counts
+    .tables            the views (the role's tables) with their row counts
     .schema TABLE      the columns of a view, with types and meanings (docs/data-dictionary.md)
     .maxrows N         rows printed at most (default 50)
     .help              this list
     .quit / .exit      leave (so does end of input, Ctrl-D)
 
-``run_shell(lake_dir, stdin, stdout)`` reads commands from any text stream, so it is testable by
-feeding input; prompts are printed only when ``stdin`` is a terminal.
+``run_shell(lake_dir, stdin, stdout, access)`` reads commands from any text stream, so it is testable by
+feeding input; prompts are printed only when ``stdin`` is a terminal. The connection is
+:func:`fengqiao.analyst.connect`'s: only the role's tables, no files, extensions or settings.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ PROMPT, CONTINUATION = "fengqiao> ", "      ..> "
 
 HELP = """\
 SQL statements end with ';' and may span several lines. Commands:
-  .tables            list the views (silver and gold tables)
+  .tables            list the views (the tables your role reads)
   .schema TABLE      columns of a view with types and meanings
   .maxrows N         print at most N rows (now {max_rows})
   .help              this help
@@ -77,19 +78,19 @@ def format_rows(columns: list[str], rows: list[tuple], max_rows: int) -> str:
 
 
 class _Shell:
-    def __init__(self, con, out: TextIO):
+    def __init__(self, con, out: TextIO, access):
         self.con = con
         self.out = out
+        self.access = access
         self.max_rows = DEFAULT_MAX_ROWS
 
     def say(self, text: str = "") -> None:
         self.out.write(text + "\n")
 
     def views(self) -> list[str]:
-        rows = self.con.execute(
-            "select table_name from information_schema.tables where table_type = 'VIEW' order by table_name"
-        ).fetchall()
-        return [r[0] for r in rows]
+        from fengqiao.analyst import table_names
+
+        return table_names(self.con)
 
     # --- dot commands -------------------------------------------------------------------------------
     def command(self, line: str) -> bool:
@@ -121,7 +122,7 @@ class _Shell:
 
         views = self.views()
         if not views:
-            self.say("no tables: the lake has no silver or gold Parquet yet")
+            self.say(f"no tables: the lake has none the {self.access.describe()} reads yet")
             return
         rows = []
         for view in views:
@@ -157,7 +158,9 @@ class _Shell:
             if total > self.max_rows:
                 total = result.aggregate("count(*)").fetchall()[0][0]
         except Exception as exc:  # duckdb raises several error types; all are the user's SQL
-            self.say(f"error: {exc}")
+            from fengqiao.analyst import explain_error
+
+            self.say(f"error: {explain_error(exc, self.access, self.views())}")
             return
         out = format_rows(columns, rows, self.max_rows)
         if total > len(rows):
@@ -165,9 +168,12 @@ class _Shell:
         self.say(out)
 
 
-def run_shell(lake_dir: str | Path, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
-    """Read SQL and dot commands from ``stdin`` until ``.quit`` or end of input; return 0."""
-    from fengqiao.analyst import connect
+def run_shell(lake_dir: str | Path, stdin: TextIO | None = None, stdout: TextIO | None = None,
+              access=None) -> int:
+    """Read SQL and dot commands from ``stdin`` until ``.quit`` or end of input; return 0.
+
+    ``access``: a :class:`fengqiao.analyst.Access` (default the province analyst)."""
+    from fengqiao.analyst import Access, connect
 
     stdin = sys.stdin if stdin is None else stdin
     stdout = sys.stdout if stdout is None else stdout
@@ -177,10 +183,12 @@ def run_shell(lake_dir: str | Path, stdin: TextIO | None = None, stdout: TextIO 
             import readline  # noqa: F401
         except ImportError:  # pragma: no cover
             pass
-    shell = _Shell(connect(lake_dir), stdout)
+    access = access or Access()
+    shell = _Shell(connect(lake_dir, access), stdout, access)
     views = shell.views()
     if interactive:
-        shell.say(f"Fengqiao lake {Path(lake_dir)}: {len(views)} tables ({', '.join(views) or 'none'}).")
+        shell.say(f"Fengqiao lake {Path(lake_dir)} as {access.describe()}: {len(views)} tables "
+                  f"({', '.join(views) or 'none'}).")
         shell.say("End SQL with ';'. .help for commands, .quit to leave.")
     buffer: list[str] = []
     while True:
