@@ -110,10 +110,39 @@ def connect(lake_dir: str | Path, role: str | Access | None = None, county: str 
     access = role if isinstance(role, Access) else access_for(role, county, lake_dir)
     con = duckdb.connect(config=LOCKED_CONFIG)
     con.execute("SET TimeZone = 'Asia/Shanghai'")
-    for name, dataset in role_datasets(lake_dir, access):
-        con.register(name, dataset)
+    refresh(con, lake_dir, access)
     con.execute("SET lock_configuration = true")
     return con
+
+
+def refresh(con, lake_dir: str | Path, access: Access, registered=()) -> list[str]:
+    """Register the role's tables as they are now in the lake (a publish since replaced their files) and
+    drop those of ``registered`` (the names of the last refresh) that are gone; return the names."""
+    current = dict(role_datasets(lake_dir, access))
+    for name in set(registered) - set(current):
+        con.unregister(name)
+    for name, dataset in current.items():
+        con.register(name, dataset)
+    return sorted(current)
+
+
+def lake_version(lake_dir: str | Path, access: Access) -> tuple:
+    """Modification times of the role's layer, table and partition folders: every publish (a folder
+    renamed into place) changes one, so a long session knows when to :func:`refresh`."""
+    stamps = []
+    for layer in LAYERS[access.role]:
+        base = Path(lake_dir) / layer
+        folders = [base, *(p for p in base.glob("*/") if _TABLE_NAME.fullmatch(p.name))] if base.is_dir() else []
+        for folder in folders:
+            stamps += [(str(p), _mtime(p)) for p in (folder, *folder.glob("*=*/"))]
+    return tuple(stamps)
+
+
+def _mtime(path: Path) -> int | None:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:  # renamed away by a publish in progress: the next look sees the new folder
+        return None
 
 
 def role_datasets(lake_dir: str | Path, access: Access):

@@ -78,11 +78,24 @@ def format_rows(columns: list[str], rows: list[tuple], max_rows: int) -> str:
 
 
 class _Shell:
-    def __init__(self, con, out: TextIO, access):
-        self.con = con
+    def __init__(self, lake_dir: Path, out: TextIO, access):
+        from fengqiao.analyst import connect, lake_version, table_names
+
+        self.lake_dir, self.access = lake_dir, access
+        self.version = lake_version(lake_dir, access)
+        self.con = connect(lake_dir, access)
+        self.registered = table_names(self.con)
         self.out = out
-        self.access = access
         self.max_rows = DEFAULT_MAX_ROWS
+
+    def sync(self) -> None:
+        """Read the lake's tables anew when a pipeline run has published since (a session may last days)."""
+        from fengqiao.analyst import lake_version, refresh
+
+        version = lake_version(self.lake_dir, self.access)
+        if version != self.version:
+            self.registered = refresh(self.con, self.lake_dir, self.access, self.registered)
+            self.version = version
 
     def say(self, text: str = "") -> None:
         self.out.write(text + "\n")
@@ -120,6 +133,7 @@ class _Shell:
     def tables(self) -> None:
         from fengqiao.column_docs import TABLES
 
+        self.sync()
         views = self.views()
         if not views:
             self.say(f"no tables: the lake has none the {self.access.describe()} reads yet")
@@ -135,6 +149,7 @@ class _Shell:
         from fengqiao.column_docs import COLUMN_DOCS
 
         table = table.strip('"').rstrip(";")
+        self.sync()
         if table not in self.views():
             self.say(f"no table {table!r} (see .tables)")
             return
@@ -148,6 +163,7 @@ class _Shell:
     # --- SQL ------------------------------------------------------------------------------------------
     def sql(self, statement: str) -> None:
         try:
+            self.sync()
             result = self.con.sql(statement)
             if result is None:
                 self.say("ok")
@@ -173,7 +189,7 @@ def run_shell(lake_dir: str | Path, stdin: TextIO | None = None, stdout: TextIO 
     """Read SQL and dot commands from ``stdin`` until ``.quit`` or end of input; return 0.
 
     ``access``: a :class:`fengqiao.analyst.Access` (default the province analyst)."""
-    from fengqiao.analyst import Access, connect
+    from fengqiao.analyst import Access
 
     stdin = sys.stdin if stdin is None else stdin
     stdout = sys.stdout if stdout is None else stdout
@@ -184,7 +200,7 @@ def run_shell(lake_dir: str | Path, stdin: TextIO | None = None, stdout: TextIO 
         except ImportError:  # pragma: no cover
             pass
     access = access or Access()
-    shell = _Shell(connect(lake_dir, access), stdout, access)
+    shell = _Shell(Path(lake_dir).resolve(), stdout, access)
     views = shell.views()
     if interactive:
         shell.say(f"Fengqiao lake {Path(lake_dir)} as {access.describe()}: {len(views)} tables "
