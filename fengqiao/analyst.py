@@ -180,8 +180,15 @@ def _table_folders(lake_dir: Path, layer: str):
     if not base.is_dir():
         return
     for folder in sorted(base.iterdir()):
-        if folder.is_dir() and _TABLE_NAME.fullmatch(folder.name) and any(folder.rglob("*.parquet")):
+        if folder.is_dir() and _TABLE_NAME.fullmatch(folder.name) and _parquet_files(folder):
             yield folder.name, folder
+
+
+def _parquet_files(folder: Path) -> list[Path]:
+    """The table's Parquet files, not those under hidden or ``_`` folders, nor other files (the silver
+    jobs' ``_merged_files.pq`` ledger, Spark's ``_SUCCESS`` and ``.crc`` files)."""
+    return [p for p in sorted(folder.rglob("*.parquet"))
+            if not any(part.startswith((".", "_")) for part in p.relative_to(folder).parts)]
 
 
 def _table_dataset(folder: Path, hidden: tuple[str, ...] = ()):
@@ -191,21 +198,23 @@ def _table_dataset(folder: Path, hidden: tuple[str, ...] = ()):
     import pyarrow as pa
     import pyarrow.dataset as ds
 
-    keys = []
-    for path in sorted(folder.rglob("*.parquet")):
-        for part in path.relative_to(folder).parts[:-1]:
-            key = part.partition("=")[0]
-            if "=" in part and key not in keys:
-                keys.append(key)
+    files = _parquet_files(folder)
+    keys = list(dict.fromkeys(part.partition("=")[0] for path in files
+                              for part in path.relative_to(folder).parts[:-1] if "=" in part))
     partitioning = ds.partitioning(
         pa.schema([(k, pa.date32() if k == "week_start" else pa.string()) for k in keys]), flavor="hive")
-    found = ds.dataset(folder, format="parquet", partitioning=partitioning)
-    schema = pa.unify_schemas([f.physical_schema for f in found.get_fragments()] + [partitioning.schema],
+    paths = [str(p) for p in files]
+
+    def dataset(schema=None):
+        return ds.dataset(paths, format="parquet", partitioning=partitioning, partition_base_dir=str(folder),
+                          schema=schema)
+
+    schema = pa.unify_schemas([f.physical_schema for f in dataset().get_fragments()] + [partitioning.schema],
                               promote_options="permissive")
     for column in hidden:
         if column in schema.names:
             schema = schema.remove(schema.get_field_index(column))
-    return ds.dataset(folder, format="parquet", partitioning=partitioning, schema=schema)
+    return dataset(schema)
 
 
 def explain_error(exc: Exception, access: Access, tables: list[str] | None = None) -> str:

@@ -249,7 +249,11 @@ def query(
     from fengqiao.analyst import connect, explain_error, table_names
 
     access = _analyst_access(lake, role, county)
-    con = connect(lake, access)
+    try:
+        con = connect(lake, access)
+    except Exception as exc:  # an unreadable Parquet file of the lake (pyarrow and OS errors)
+        _echo(f"cannot read the lake's tables: {explain_error(exc, access)}")
+        raise typer.Exit(code=1)
     try:
         result = con.sql(sql)
         frame = None if result is None else result.fetchdf()
@@ -277,7 +281,9 @@ def shell(
 
     if not lake.is_dir():
         raise typer.BadParameter(f"{lake} is not a folder", param_hint="--lake")
-    run_shell(lake, access=_analyst_access(lake, role, county))
+    code = run_shell(lake, access=_analyst_access(lake, role, county))
+    if code:
+        raise typer.Exit(code=code)
 
 
 @app.command()

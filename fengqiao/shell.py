@@ -186,10 +186,11 @@ class _Shell:
 
 def run_shell(lake_dir: str | Path, stdin: TextIO | None = None, stdout: TextIO | None = None,
               access=None) -> int:
-    """Read SQL and dot commands from ``stdin`` until ``.quit`` or end of input; return 0.
+    """Read SQL and dot commands from ``stdin`` until ``.quit`` or end of input; return 0 (1 when the lake's
+    tables cannot be read).
 
     ``access``: a :class:`fengqiao.analyst.Access` (default the province analyst)."""
-    from fengqiao.analyst import Access
+    from fengqiao.analyst import Access, explain_error
 
     stdin = sys.stdin if stdin is None else stdin
     stdout = sys.stdout if stdout is None else stdout
@@ -200,7 +201,11 @@ def run_shell(lake_dir: str | Path, stdin: TextIO | None = None, stdout: TextIO 
         except ImportError:  # pragma: no cover
             pass
     access = access or Access()
-    shell = _Shell(Path(lake_dir).resolve(), stdout, access)
+    try:
+        shell = _Shell(Path(lake_dir).resolve(), stdout, access)
+    except Exception as exc:  # an unreadable Parquet file of the lake (pyarrow and OS errors)
+        stdout.write(f"error: cannot read the lake's tables: {explain_error(exc, access)}\n")
+        return 1
     views = shell.views()
     if interactive:
         shell.say(f"Fengqiao lake {Path(lake_dir)} as {access.describe()}: {len(views)} tables "

@@ -286,3 +286,15 @@ def test_spark_written_instants_read_in_beijing_time(spark, tmp_path):
     assert typ == "TIMESTAMP WITH TIME ZONE"
     shown = con.execute("select strftime(started_at, '%Y-%m-%d %H:%M') from hotline_calls").fetchone()[0]
     assert shown == "2024-11-05 00:15"
+
+
+def test_an_unreadable_table_file_is_one_line_not_a_traceback(tmp_path):
+    lake = _tiny_lake(tmp_path)
+    next((lake.root / "gold" / "risk_scores").rglob("*.parquet")).write_bytes(b"PAR1 cut short")
+    runner = CliRunner()
+    for args in (["query", "select 1"], ["shell"]):
+        result = runner.invoke(app, [*args, "--lake", str(lake.root)], input=".quit\n")
+        assert result.exit_code == 1, result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and "cannot read the lake's tables" in lines[0], result.output

@@ -7,6 +7,7 @@ and a gold table without region codes. No Spark.
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 
 import duckdb
 import pandas as pd
@@ -38,6 +39,10 @@ def lake(tmp_path_factory):
     write_table(pd.DataFrame({"feed": ["hotline"] * 2, "county_code": [LIXIA, SHIZHONG], "week_start": [WEEK] * 2,
                               "records": [10, 20]}), lake, "gold", "feed_health")
     write_table(pd.DataFrame({"week_start": [WEEK], "total_contacts": [99]}), lake, "gold", "province_totals")
+    # Not tables: the silver jobs' ledger and Spark's marker beside the Parquet, an interrupted publish's copy.
+    (lake.root / "silver" / "hotline_calls" / "_merged_files.pq").write_bytes(b"not parquet")
+    (lake.root / "silver" / "hotline_calls" / "_SUCCESS").touch()
+    shutil.copytree(lake.root / "gold" / "risk_scores", lake.root / "gold" / "risk_scores.previous")
     models = lake.root.parent / "models"
     models.mkdir()
     (models / "registry.json").write_text('{"current": "escalation-h4"}', encoding="utf-8")
