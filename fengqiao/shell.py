@@ -88,14 +88,21 @@ class _Shell:
         self.out = out
         self.max_rows = DEFAULT_MAX_ROWS
 
-    def sync(self) -> None:
-        """Read the lake's tables anew when a pipeline run has published since (a session may last days)."""
-        from fengqiao.analyst import lake_version, refresh
+    def sync(self) -> bool:
+        """Read the lake's tables anew when a pipeline run has published since (a session may last days);
+        False, said, when they cannot be read now (the next command tries again)."""
+        from fengqiao.analyst import explain_error, lake_version, refresh
 
         version = lake_version(self.lake_dir, self.access)
-        if version != self.version:
+        if version == self.version:
+            return True
+        try:
             self.registered = refresh(self.con, self.lake_dir, self.access, self.registered)
-            self.version = version
+        except Exception as exc:  # a file renamed away by a publish in progress, an unreadable file
+            self.say(f"error: cannot read the lake's tables: {explain_error(exc, self.access)}")
+            return False
+        self.version = version
+        return True
 
     def say(self, text: str = "") -> None:
         self.out.write(text + "\n")
@@ -133,7 +140,8 @@ class _Shell:
     def tables(self) -> None:
         from fengqiao.column_docs import TABLES
 
-        self.sync()
+        if not self.sync():
+            return
         views = self.views()
         if not views:
             self.say(f"no tables: the lake has none the {self.access.describe()} reads yet")
@@ -149,7 +157,8 @@ class _Shell:
         from fengqiao.column_docs import COLUMN_DOCS
 
         table = table.strip('"').rstrip(";")
-        self.sync()
+        if not self.sync():
+            return
         if table not in self.views():
             self.say(f"no table {table!r} (see .tables)")
             return
@@ -162,8 +171,9 @@ class _Shell:
 
     # --- SQL ------------------------------------------------------------------------------------------
     def sql(self, statement: str) -> None:
+        if not self.sync():
+            return
         try:
-            self.sync()
             result = self.con.sql(statement)
             if result is None:
                 self.say("ok")

@@ -127,3 +127,22 @@ def test_a_session_reads_tables_republished_while_it_is_open(tmp_path):
     first, second = [block for block in out.getvalue().split("(1 row)") if block.strip()]
     assert "2025-03-10" in first and "3" in first
     assert "2025-03-17" in second and "error" not in second, out.getvalue()
+
+
+def test_a_table_unreadable_mid_session_is_an_error_line_not_the_end(tmp_path):
+    lake = _lake(tmp_path)
+
+    class Corrupting(io.StringIO):
+        def readline(self, *args):
+            line = super().readline(*args)
+            if line.startswith("select 2"):  # a new file that is no Parquet appears before the statement runs
+                (lake.root / "gold" / "risk_scores" / "week_start=2025-03-17").mkdir()
+                (lake.root / "gold" / "risk_scores" / "week_start=2025-03-17" / "part-0.parquet").write_bytes(b"x")
+            return line
+
+    out = io.StringIO()
+    text = "select 1 as one;\nselect 2 as two;\n.tables\n"
+    assert run_shell(lake.root, stdin=Corrupting(text), stdout=out) == 0
+    errors = [line for line in out.getvalue().splitlines() if line.startswith("error:")]
+    assert len(errors) == 2 and all("cannot read the lake's tables" in e for e in errors), out.getvalue()
+    assert "one" in out.getvalue()
