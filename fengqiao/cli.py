@@ -220,24 +220,48 @@ def backtest(
     _echo(f"report: {path}")
 
 
+_ROLE_HELP = ("province (default: every gold table, every region), county (gold rows of --county) or steward "
+              "(gold and masked silver); see docs/example-questions.md.")
+_COUNTY_HELP = "6-digit code of the county analyst's county, e.g. 370102 (implies --role county)."
+
+
+def _analyst_access(lake: Path, role: Optional[str], county: Optional[str]):
+    """The role asked for, or one line and exit code 2 when it cannot be granted."""
+    from fengqiao.analyst import AccessError, access_for
+
+    try:
+        return access_for(role, county, lake)
+    except AccessError as exc:
+        _echo(f"access refused: {exc}")
+        raise typer.Exit(code=2)
+
+
 @app.command()
 def query(
-    sql: str = typer.Argument(..., help="SQL over the lake's tables, e.g. \"select * from risk_scores limit 5\"."),
+    sql: str = typer.Argument(..., help="SQL over the role's tables, e.g. \"select * from risk_scores limit 5\"."),
     lake: Path = typer.Option(..., "--lake", help="Lake folder."),
     max_rows: int = typer.Option(50, help="Rows to print at most."),
+    role: Optional[str] = typer.Option(None, "--role", help=_ROLE_HELP),
+    county: Optional[str] = typer.Option(None, "--county", help=_COUNTY_HELP),
 ) -> None:
-    """Query the lake's silver and gold Parquet with DuckDB (each table is a view of its name)."""
-    from fengqiao.analyst import connect
+    """Query the lake's Parquet with DuckDB: each table the role may read is a view of its name; files,
+    extensions, settings and other tables are out of reach."""
+    from fengqiao.analyst import connect, explain_error, table_names
 
-    con = connect(lake)
+    access = _analyst_access(lake, role, county)
+    try:
+        con = connect(lake, access)
+    except Exception as exc:  # an unreadable Parquet file of the lake (pyarrow and OS errors)
+        _echo(f"cannot read the lake's tables: {explain_error(exc, access)}")
+        raise typer.Exit(code=1)
     try:
         result = con.sql(sql)
+        frame = None if result is None else result.fetchdf()
     except Exception as exc:  # duckdb raises several error types; all are the user's SQL
-        _echo(f"query failed: {exc}")
+        _echo(f"query failed: {explain_error(exc, access, table_names(con))}")
         raise typer.Exit(code=2)
-    if result is None:
+    if frame is None:
         return
-    frame = result.fetchdf()
     import pandas as pd
 
     with pd.option_context("display.max_columns", 50, "display.width", 200, "display.unicode.east_asian_width", True):
@@ -249,13 +273,17 @@ def query(
 @app.command()
 def shell(
     lake: Path = typer.Option(..., "--lake", help="Lake folder."),
+    role: Optional[str] = typer.Option(None, "--role", help=_ROLE_HELP),
+    county: Optional[str] = typer.Option(None, "--county", help=_COUNTY_HELP),
 ) -> None:
-    """Interactive SQL over the lake's silver and gold tables (DuckDB): end SQL with ';', .tables, .schema T, .quit."""
+    """Interactive SQL over the role's tables (DuckDB): end SQL with ';', .tables, .schema T, .quit."""
     from fengqiao.shell import run_shell
 
     if not lake.is_dir():
         raise typer.BadParameter(f"{lake} is not a folder", param_hint="--lake")
-    run_shell(lake)
+    code = run_shell(lake, access=_analyst_access(lake, role, county))
+    if code:
+        raise typer.Exit(code=code)
 
 
 @app.command()

@@ -1,12 +1,13 @@
 """Analysts' questions with their DuckDB SQL over the lake's views (``fengqiao query``, ``fengqiao shell``).
 
-Each entry is ``{"title_zh", "title_en", "sql"}`` (and an optional ``note``). "This week" is the latest
-``week_start`` of the table queried. ``docs/example-questions.md`` is generated from this list:
+Each entry is ``{"title_zh", "title_en", "sql"}`` (and an optional ``note``, and ``role`` when the
+question needs more than the province analyst's gold tables). "This week" is the latest ``week_start``
+of the table queried. ``docs/example-questions.md`` is generated from this list:
 
     python -m fengqiao.example_queries > docs/example-questions.md
 
-Tests run every query against a tiny lake (and against the demo lake when it exists) and check that
-the committed document equals the generated one.
+Tests run every query against a tiny lake as its role (and against the demo lake when it exists) and
+check that the committed document equals the generated one.
 """
 from __future__ import annotations
 
@@ -94,6 +95,7 @@ left join names n on n.region_code = h.county_code
 group by all
 order by month, h.county_code;""",
         "note": "Months are cut in Beijing time: fengqiao query sets DuckDB's time zone to Asia/Shanghai.",
+        "role": "steward",
     },
     {
         "title_zh": "按数据源和原因统计的隔离记录",
@@ -108,6 +110,7 @@ select feed,
 from quarantine
 group by all
 order by feed, records desc;""",
+        "role": "steward",
     },
     {
         "title_zh": "某区县近8周重复来电比例走势（以历下区为例）",
@@ -184,6 +187,7 @@ where year(m.accepted_date) = year(l.last_week)
 group by m.dispute_type
 order by cases desc;""",
         "note": "The failure rate counts only cases with a final result (成功, 不成功, 终止), as the features do.",
+        "role": "steward",
     },
     {
         "title_zh": "本周模型预警与EARS基线预警的对比",
@@ -206,6 +210,36 @@ order by model_flagged desc, model_score desc;""",
 ]
 
 
+ROLES_SECTION = [
+    "## Roles: who reads what",
+    "",
+    "`fengqiao query` and `fengqiao shell` open the lake as one role, chosen with `--role` (and `--county`):",
+    "",
+    "| role | option | tables |",
+    "|---|---|---|",
+    "| province analyst (default) | `--role province` | every gold table, every region |",
+    "| county analyst | `--role county --county 370102` (`--county` alone implies it) | the county's rows of every "
+    "gold table with a region code (`county_code`, else `region_code`) |",
+    "| data steward | `--role steward` | gold and silver (masked); the quarantine without `raw_masked` |",
+    "",
+    "The default is the province analyst: an analyst of the provincial justice department compares counties and",
+    "townships, and needs the scores, alerts, features and feed health of the whole province, but no single",
+    "call, work order or mediation case; record-level silver is for the steward who checks data quality.",
+    "A county analyst's county is a 6-digit code of a county in the lake's `reference/regions.csv`; its tables",
+    "hold only that county's rows (aggregates of neighbours, such as `nb_*` features or `others_ratio`, stay",
+    "as published).",
+    "",
+    "No role reaches bronze (raw files), the quarantine's `raw_masked` (a malformed line is masked by patterns",
+    "only and may keep a name), the model registry, reference files, outputs, the process environment or any",
+    "other file. `read_parquet`, `read_csv`, `read_text`, `glob`, `COPY … TO`, `ATTACH` of a file, `INSTALL`,",
+    "`LOAD` and `SET` of any setting fail with `not allowed for the <role>: <DuckDB's reason>`; a table outside",
+    "the role `does not exist`. Roles limit what a session reads; they are not a login. Whoever can read the",
+    "lake folder can pick any role, or read its files with other tools: give county analysts no access to the",
+    "lake and run Fengqiao for them under an account that has it, with the role fixed (a sudo rule, a service).",
+    "",
+]
+
+
 def build_example_questions() -> str:
     """Markdown of every example: Chinese and English title, note, SQL."""
     lines = [
@@ -222,11 +256,14 @@ def build_example_questions() -> str:
         "",
         "or paste it into `fengqiao shell --lake var/demo/lake` (statements end with `;`).",
         "Columns and units: [data-dictionary.md](data-dictionary.md). \"This week\" is the latest `week_start`",
-        "in the lake. Every query here is run by the test suite.",
+        "in the lake. Every query here is run by the test suite, as the role it names (else the province analyst).",
         "",
+        *ROLES_SECTION,
     ]
     for i, q in enumerate(EXAMPLE_QUERIES, start=1):
         lines += [f"## {i}. {q['title_zh']}", "", f"*{q['title_en']}*", ""]
+        if q.get("role"):
+            lines += [f"Needs `--role {q['role']}` (silver tables).", ""]
         if q.get("note"):
             lines += [q["note"], ""]
         lines += ["```sql", q["sql"].rstrip(), "```", ""]

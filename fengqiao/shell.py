@@ -1,15 +1,16 @@
-"""``fengqiao shell``: an interactive SQL prompt over the lake's DuckDB views.
+"""``fengqiao shell``: an interactive SQL prompt over the DuckDB views of one analyst role's tables.
 
 SQL runs when a statement ends with ``;`` (it may span lines). Dot commands, at the start of a line:
 
-    .tables            the views (silver and gold tables) with their row counts
+    .tables            the views (the role's tables) with their row counts
     .schema TABLE      the columns of a view, with types and meanings (docs/data-dictionary.md)
     .maxrows N         rows printed at most (default 50)
     .help              this list
     .quit / .exit      leave (so does end of input, Ctrl-D)
 
-``run_shell(lake_dir, stdin, stdout)`` reads commands from any text stream, so it is testable by
-feeding input; prompts are printed only when ``stdin`` is a terminal.
+``run_shell(lake_dir, stdin, stdout, access)`` reads commands from any text stream, so it is testable by
+feeding input; prompts are printed only when ``stdin`` is a terminal. The connection is
+:func:`fengqiao.analyst.connect`'s: only the role's tables, no files, extensions or settings.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ PROMPT, CONTINUATION = "fengqiao> ", "      ..> "
 
 HELP = """\
 SQL statements end with ';' and may span several lines. Commands:
-  .tables            list the views (silver and gold tables)
+  .tables            list the views (the tables your role reads)
   .schema TABLE      columns of a view with types and meanings
   .maxrows N         print at most N rows (now {max_rows})
   .help              this help
@@ -77,19 +78,39 @@ def format_rows(columns: list[str], rows: list[tuple], max_rows: int) -> str:
 
 
 class _Shell:
-    def __init__(self, con, out: TextIO):
-        self.con = con
+    def __init__(self, lake_dir: Path, out: TextIO, access):
+        from fengqiao.analyst import connect, lake_version, table_names
+
+        self.lake_dir, self.access = lake_dir, access
+        self.version = lake_version(lake_dir, access)
+        self.con = connect(lake_dir, access)
+        self.registered = table_names(self.con)
         self.out = out
         self.max_rows = DEFAULT_MAX_ROWS
+
+    def sync(self) -> bool:
+        """Read the lake's tables anew when a pipeline run has published since (a session may last days);
+        False, said, when they cannot be read now (the next command tries again)."""
+        from fengqiao.analyst import explain_error, lake_version, refresh
+
+        version = lake_version(self.lake_dir, self.access)
+        if version == self.version:
+            return True
+        try:
+            self.registered = refresh(self.con, self.lake_dir, self.access, self.registered)
+        except Exception as exc:  # a file renamed away by a publish in progress, an unreadable file
+            self.say(f"error: cannot read the lake's tables: {explain_error(exc, self.access)}")
+            return False
+        self.version = version
+        return True
 
     def say(self, text: str = "") -> None:
         self.out.write(text + "\n")
 
     def views(self) -> list[str]:
-        rows = self.con.execute(
-            "select table_name from information_schema.tables where table_type = 'VIEW' order by table_name"
-        ).fetchall()
-        return [r[0] for r in rows]
+        from fengqiao.analyst import table_names
+
+        return table_names(self.con)
 
     # --- dot commands -------------------------------------------------------------------------------
     def command(self, line: str) -> bool:
@@ -119,9 +140,11 @@ class _Shell:
     def tables(self) -> None:
         from fengqiao.column_docs import TABLES
 
+        if not self.sync():
+            return
         views = self.views()
         if not views:
-            self.say("no tables: the lake has no silver or gold Parquet yet")
+            self.say(f"no tables: the lake has none the {self.access.describe()} reads yet")
             return
         rows = []
         for view in views:
@@ -134,6 +157,8 @@ class _Shell:
         from fengqiao.column_docs import COLUMN_DOCS
 
         table = table.strip('"').rstrip(";")
+        if not self.sync():
+            return
         if table not in self.views():
             self.say(f"no table {table!r} (see .tables)")
             return
@@ -146,6 +171,8 @@ class _Shell:
 
     # --- SQL ------------------------------------------------------------------------------------------
     def sql(self, statement: str) -> None:
+        if not self.sync():
+            return
         try:
             result = self.con.sql(statement)
             if result is None:
@@ -157,7 +184,9 @@ class _Shell:
             if total > self.max_rows:
                 total = result.aggregate("count(*)").fetchall()[0][0]
         except Exception as exc:  # duckdb raises several error types; all are the user's SQL
-            self.say(f"error: {exc}")
+            from fengqiao.analyst import explain_error
+
+            self.say(f"error: {explain_error(exc, self.access, self.views())}")
             return
         out = format_rows(columns, rows, self.max_rows)
         if total > len(rows):
@@ -165,9 +194,13 @@ class _Shell:
         self.say(out)
 
 
-def run_shell(lake_dir: str | Path, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
-    """Read SQL and dot commands from ``stdin`` until ``.quit`` or end of input; return 0."""
-    from fengqiao.analyst import connect
+def run_shell(lake_dir: str | Path, stdin: TextIO | None = None, stdout: TextIO | None = None,
+              access=None) -> int:
+    """Read SQL and dot commands from ``stdin`` until ``.quit`` or end of input; return 0 (1 when the lake's
+    tables cannot be read).
+
+    ``access``: a :class:`fengqiao.analyst.Access` (default the province analyst)."""
+    from fengqiao.analyst import Access, explain_error
 
     stdin = sys.stdin if stdin is None else stdin
     stdout = sys.stdout if stdout is None else stdout
@@ -177,10 +210,16 @@ def run_shell(lake_dir: str | Path, stdin: TextIO | None = None, stdout: TextIO 
             import readline  # noqa: F401
         except ImportError:  # pragma: no cover
             pass
-    shell = _Shell(connect(lake_dir), stdout)
+    access = access or Access()
+    try:
+        shell = _Shell(Path(lake_dir).resolve(), stdout, access)
+    except Exception as exc:  # an unreadable Parquet file of the lake (pyarrow and OS errors)
+        stdout.write(f"error: cannot read the lake's tables: {explain_error(exc, access)}\n")
+        return 1
     views = shell.views()
     if interactive:
-        shell.say(f"Fengqiao lake {Path(lake_dir)}: {len(views)} tables ({', '.join(views) or 'none'}).")
+        shell.say(f"Fengqiao lake {Path(lake_dir)} as {access.describe()}: {len(views)} tables "
+                  f"({', '.join(views) or 'none'}).")
         shell.say("End SQL with ';'. .help for commands, .quit to leave.")
     buffer: list[str] = []
     while True:

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from fengqiao.analyst import connect
+from fengqiao.analyst import PROVINCE, STEWARD, connect
 from fengqiao.cli import app
 from fengqiao.lake import Lake, write_table
 
@@ -197,23 +197,27 @@ DEMO_LAKE = Path(__file__).resolve().parents[1] / "var" / "demo" / "lake"
 
 
 def test_tiny_lake_has_every_documented_table_with_its_columns(tmp_path):
+    """The steward sees every documented table and column but the quarantine's raw lines."""
+    from fengqiao.analyst import HIDDEN_COLUMNS
     from fengqiao.column_docs import COLUMN_DOCS
 
-    con = connect(_full_tiny_lake(tmp_path / "lake").root)
+    con = connect(_full_tiny_lake(tmp_path / "lake").root, STEWARD)
     views = {r[0] for r in con.sql("select table_name from information_schema.tables").fetchall()}
     assert views == set(COLUMN_DOCS)
     for table, docs in COLUMN_DOCS.items():
-        assert {r[0] for r in con.sql(f"describe {table}").fetchall()} == set(docs), table
+        expected = set(docs) - set(HIDDEN_COLUMNS.get(table, ()))
+        assert {r[0] for r in con.sql(f"describe {table}").fetchall()} == expected, table
 
 
 def _run_examples(lake_root) -> dict[str, int]:
+    """Rows of each example, run as the role it names (else the province analyst)."""
     from fengqiao.example_queries import EXAMPLE_QUERIES
 
-    con = connect(lake_root)
+    connections = {role: connect(lake_root, role) for role in (PROVINCE, STEWARD)}
     rows = {}
     for q in EXAMPLE_QUERIES:
         try:
-            rows[q["title_en"]] = len(con.sql(q["sql"]).fetchall())
+            rows[q["title_en"]] = len(connections[q.get("role", PROVINCE)].sql(q["sql"]).fetchall())
         except Exception as exc:  # report which question broke, with DuckDB's message
             raise AssertionError(f"example {q['title_en']!r} failed: {exc}") from exc
     return rows
@@ -223,6 +227,20 @@ def test_example_queries_run_on_a_tiny_lake(tmp_path):
     rows = _run_examples(_full_tiny_lake(tmp_path / "lake").root)
     empty = [title for title, n in rows.items() if n == 0]
     assert not empty, f"examples with no rows on the tiny lake: {empty}"
+
+
+def test_examples_marked_for_the_steward_need_silver(tmp_path):
+    """An example marked ``steward`` fails for the province analyst (a silver table is not there)."""
+    import duckdb
+
+    from fengqiao.example_queries import EXAMPLE_QUERIES
+
+    con = connect(_full_tiny_lake(tmp_path / "lake").root, PROVINCE)
+    marked = [q for q in EXAMPLE_QUERIES if q.get("role") == STEWARD]
+    assert marked
+    for q in marked:
+        with pytest.raises(duckdb.CatalogException):
+            con.sql(q["sql"]).fetchall()
 
 
 def test_example_queries_run_on_the_demo_lake():
@@ -263,8 +281,20 @@ def test_spark_written_instants_read_in_beijing_time(spark, tmp_path):
     utc = dt.timezone.utc
     df = spark.createDataFrame([("c1", dt.datetime(2024, 11, 4, 16, 15, tzinfo=utc))], "call_id string, started_at timestamp")
     df.write.parquet(str(lake_dir / "silver" / "hotline_calls"))
-    con = connect(lake_dir)
+    con = connect(lake_dir, STEWARD)
     typ = con.execute("select typeof(started_at) from hotline_calls").fetchone()[0]
     assert typ == "TIMESTAMP WITH TIME ZONE"
     shown = con.execute("select strftime(started_at, '%Y-%m-%d %H:%M') from hotline_calls").fetchone()[0]
     assert shown == "2024-11-05 00:15"
+
+
+def test_an_unreadable_table_file_is_one_line_not_a_traceback(tmp_path):
+    lake = _tiny_lake(tmp_path)
+    next((lake.root / "gold" / "risk_scores").rglob("*.parquet")).write_bytes(b"PAR1 cut short")
+    runner = CliRunner()
+    for args in (["query", "select 1"], ["shell"]):
+        result = runner.invoke(app, [*args, "--lake", str(lake.root)], input=".quit\n")
+        assert result.exit_code == 1, result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and "cannot read the lake's tables" in lines[0], result.output
