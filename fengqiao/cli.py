@@ -5,6 +5,7 @@ import datetime as dt
 import os
 import sys
 import time
+from enum import Enum
 from pathlib import Path
 from typing import Optional
 
@@ -14,31 +15,80 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Fengqiao: early warning of dispute escalation from hotline, work-order and mediation data.")
 
 
+class Scale(str, Enum):
+    small = "small"
+    city = "city"
+    province = "province"
+
+
+class World(str, Enum):
+    home = "home"
+    contract = "contract"
+
+
+class Protocol(str, Enum):
+    equal_capacity = "equal-capacity"
+    as_sent = "as-sent"
+    both = "both"
+
+
 def _echo(message: str) -> None:
     typer.echo(message, err=False)
+
+
+def _iso_date(value: Optional[str]) -> Optional[str]:
+    """Option callback: a YYYY-MM-DD date, or one clear error line before any work starts."""
+    if value is None:
+        return None
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)")
+    return value
+
+
+def _monday(value: Optional[str]) -> Optional[str]:
+    """Option callback: a YYYY-MM-DD date that is a Monday (weeks start on Monday everywhere)."""
+    if _iso_date(value) is not None and dt.date.fromisoformat(value).weekday() != 0:
+        day = dt.date.fromisoformat(value)
+        monday = day - dt.timedelta(days=day.weekday())
+        raise typer.BadParameter(f"{value} is not a Monday (its week starts on {monday})")
+    return value
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        _echo(f"fengqiao {version('fengqiao')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    """Fengqiao: early warning of dispute escalation from hotline, work-order and mediation data."""
 
 
 @app.command()
 def simulate(
     out: Path = typer.Option(..., "--out", help="Folder to write the source drop into (the contract's layout)."),
     seed: int = typer.Option(42, help="Random seed; the same seed writes the same bytes."),
-    scale: str = typer.Option("city", help="small (2 counties), city (~200 townships) or province (home world only)."),
-    weeks: Optional[int] = typer.Option(None, help="Number of weeks (default: the scale's own)."),
-    start: str = typer.Option("2024-11-04", help="First day simulated (YYYY-MM-DD, a Monday)."),
-    world: str = typer.Option("home", help="home (the project's simulator, 济南市/山东省) or contract (a second "
-                              "generator written from the source contract alone)."),
+    scale: Scale = typer.Option(Scale.city, help="small (2 counties), city (~200 townships) or province (home "
+                                "world only)."),
+    weeks: Optional[int] = typer.Option(None, min=1, help="Number of weeks (default: the scale's own)."),
+    start: str = typer.Option("2024-11-04", callback=_monday, help="First day simulated (YYYY-MM-DD, a Monday)."),
+    world: World = typer.Option(World.home, help="home (the project's simulator, 济南市/山东省) or contract (a "
+                                "second generator written from the source contract alone)."),
     vary: bool = typer.Option(False, "--vary/--no-vary", help="Home world: draw rates, wording and episode "
                               "shapes per seed from wide ranges (domain randomisation)."),
 ) -> None:
     """Simulate a province's hotline, work-order and mediation drops with ground truth in truth/."""
-    from fengqiao.worlds import WORLDS, simulate_world
+    from fengqiao.worlds import simulate_world
 
-    if world not in WORLDS:
-        raise typer.BadParameter(f"use one of {', '.join(WORLDS)}", param_hint="--world")
-    try:
-        first_day = dt.date.fromisoformat(start)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--start")
+    world, scale, first_day = world.value, scale.value, dt.date.fromisoformat(start)
     started = time.time()
     try:
         summary = simulate_world(world, out, seed=seed, scale=scale, weeks=weeks, start=first_day, vary=vary,
@@ -54,9 +104,9 @@ def simulate(
 def train(
     model_dir: Optional[Path] = typer.Option(None, help="Model registry (default FENGQIAO_MODEL_DIR)."),
     seed: int = typer.Option(20240101, help="Seed of the simulated training province."),
-    scale: str = typer.Option("city", help="Scale of the simulated training province."),
-    weeks: Optional[int] = typer.Option(None, help="Weeks to simulate for training."),
-    world: str = typer.Option("home", help="World of the simulated training province: home or contract."),
+    scale: Scale = typer.Option(Scale.city, help="Scale of the simulated training province."),
+    weeks: Optional[int] = typer.Option(None, min=1, help="Weeks to simulate for training."),
+    world: World = typer.Option(World.home, help="World of the simulated training province: home or contract."),
     vary: bool = typer.Option(False, "--vary/--no-vary", help="Home world: domain-randomised (see simulate)."),
     lake: Optional[Path] = typer.Option(None, "--lake", help="Train on this lake's features and the bureaus' "
                                         "dispositions (gold/alert_dispositions) instead of a simulated province."),
@@ -98,8 +148,9 @@ def train(
                 _echo(f"wrote {len(scores)} rows of model_rolling scores to {out}")
             return
         if lake is None:
-            result = train_on_simulated(target, seed=seed, scale=scale, weeks=weeks, holdout_weeks=holdout_weeks,
-                                        force=force, echo=_echo, world=world, vary=vary)
+            result = train_on_simulated(target, seed=seed, scale=scale.value, weeks=weeks,
+                                        holdout_weeks=holdout_weeks, force=force, echo=_echo, world=world.value,
+                                        vary=vary)
         else:
             result = train_on_lake(Lake.at(lake.resolve()), target, truth_dir=truth, holdout_weeks=holdout_weeks,
                                    force=force, eval_lake=Lake.at(eval_lake.resolve()) if eval_lake else None,
@@ -116,8 +167,10 @@ def train(
 def run(
     source: Path = typer.Option(..., "--source", help="Source drop following the contract."),
     lake: Path = typer.Option(..., "--lake", help="Lake folder (created if missing)."),
-    through: Optional[str] = typer.Option(None, help="Only read day folders up to this date (YYYY-MM-DD)."),
-    week: Optional[str] = typer.Option(None, help="Week (Monday) for the briefing and alerts; default latest."),
+    through: Optional[str] = typer.Option(None, callback=_iso_date,
+                                          help="Only read day folders up to this date (YYYY-MM-DD)."),
+    week: Optional[str] = typer.Option(None, callback=_monday,
+                                       help="Week (Monday) for the briefing and alerts; default latest."),
 ) -> None:
     """Run every stage in order through the Airflow DAGs: bronze, silver, audit, features, scores, outputs."""
     from fengqiao.airflow_runner import PipelineRunError, logs_to, prepare_airflow_home, run_dags
@@ -131,8 +184,6 @@ def run(
     missing = [sub for sub in ("reference/regions.csv", "reference/bureaus.csv") if not (source / sub).is_file()]
     if missing:
         raise typer.BadParameter(f"{source} lacks {', '.join(missing)} (see the source contract)", param_hint="--source")
-    if through:
-        dt.date.fromisoformat(through)
     os.environ.update({"FENGQIAO_SOURCE": str(source), "FENGQIAO_LAKE": str(lake)})
     # A one-shot run fails at once with the reason; retries with delays are the scheduler's business.
     os.environ.setdefault("FENGQIAO_TASK_RETRIES", "0")
@@ -174,9 +225,9 @@ def backtest(
     lake: Path = typer.Option(..., "--lake", help="Lake that `fengqiao run` has scored."),
     truth: Path = typer.Option(..., "--truth", help="The simulator's truth/ folder (episodes.csv)."),
     budget: float = typer.Option(0.02, help="Share of townships alerted each week."),
-    protocol: str = typer.Option("both", "--protocol", help="equal-capacity (each detector's top share every "
-                                 "week), as-sent (only where its own alarm rule fires, capped at the budget) "
-                                 "or both."),
+    protocol: Protocol = typer.Option(Protocol.both, "--protocol", help="equal-capacity (each detector's top "
+                                      "share every week), as-sent (only where its own alarm rule fires, capped at "
+                                      "the budget) or both."),
     report: Optional[Path] = typer.Option(None, "--report", help="HTML report to write (default "
                                           "<lake>/reports/backtest/backtest.html)."),
     train_lake: list[Path] = typer.Option([], "--train-lake", help="Cross-world mode: train a fresh model on "
@@ -192,8 +243,10 @@ def backtest(
     from models.backtest import ALL_BASELINES, backtest_run, format_backtest
     from models.backtest_report import data_fingerprint, default_report_path, write_report
 
-    if protocol.replace("-", "_") not in ("equal_capacity", "as_sent", "both"):
-        raise typer.BadParameter("use equal-capacity, as-sent or both", param_hint="--protocol")
+    protocol = protocol.value
+    if not (lake / "gold" / "risk_scores").is_dir() and not train_lake:
+        raise typer.BadParameter(f"{lake} holds no gold/risk_scores: run `fengqiao run` on it first",
+                                 param_hint="--lake")
     if len(train_lake) != len(train_truth):
         raise typer.BadParameter("give one --train-truth for each --train-lake", param_hint="--train-truth")
     if not (truth / "episodes.csv").is_file():
@@ -229,6 +282,9 @@ def _analyst_access(lake: Path, role: Optional[str], county: Optional[str]):
     """The role asked for, or one line and exit code 2 when it cannot be granted."""
     from fengqiao.analyst import AccessError, access_for
 
+    if not (lake / "gold").is_dir() and not (lake / "silver").is_dir():
+        _echo(f"no lake at {lake}: it holds neither gold/ nor silver/ (`fengqiao run --lake {lake}` builds one)")
+        raise typer.Exit(code=2)
     try:
         return access_for(role, county, lake)
     except AccessError as exc:
@@ -279,8 +335,6 @@ def shell(
     """Interactive SQL over the role's tables (DuckDB): end SQL with ';', .tables, .schema T, .quit."""
     from fengqiao.shell import run_shell
 
-    if not lake.is_dir():
-        raise typer.BadParameter(f"{lake} is not a folder", param_hint="--lake")
     code = run_shell(lake, access=_analyst_access(lake, role, county))
     if code:
         raise typer.Exit(code=code)
@@ -290,8 +344,8 @@ def shell(
 def backfill(
     source: Path = typer.Option(..., "--source", help="Source drop following the contract."),
     lake: Path = typer.Option(..., "--lake", help="Lake folder."),
-    from_: str = typer.Option(..., "--from", help="First day folder to rebuild (YYYY-MM-DD)."),
-    to: str = typer.Option(..., "--to", help="Last day folder to rebuild (YYYY-MM-DD)."),
+    from_: str = typer.Option(..., "--from", callback=_iso_date, help="First day folder to rebuild (YYYY-MM-DD)."),
+    to: str = typer.Option(..., "--to", callback=_iso_date, help="Last day folder to rebuild (YYYY-MM-DD)."),
 ) -> None:
     """Rebuild the day folders of a date range on purpose: land and merge them again, then features and scores."""
     from fengqiao import pipeline
@@ -301,10 +355,7 @@ def backfill(
     source, lake = source.resolve(), lake.resolve()
     if not source.is_dir():
         raise typer.BadParameter(f"{source} is not a folder", param_hint="--source")
-    try:
-        start, end = dt.date.fromisoformat(from_), dt.date.fromisoformat(to)
-    except ValueError as exc:
-        raise typer.BadParameter(f"--from/--to: {exc}")
+    start, end = dt.date.fromisoformat(from_), dt.date.fromisoformat(to)
     if end < start:
         raise typer.BadParameter(f"--to {to} is before --from {from_}")
     os.environ.update({"FENGQIAO_SOURCE": str(source), "FENGQIAO_LAKE": str(lake)})

@@ -1,0 +1,55 @@
+"""The command line checks its arguments before any work starts: one clear message, no traceback."""
+from __future__ import annotations
+
+from importlib.metadata import version
+
+import pytest
+from typer.testing import CliRunner
+
+from fengqiao.cli import app
+
+runner = CliRunner()
+
+
+def _invoke(*args: str):
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+def test_version_names_the_installed_release():
+    result = _invoke("--version")
+    assert result.exit_code == 0
+    assert result.output.strip() == f"fengqiao {version('fengqiao')}"
+
+
+@pytest.mark.parametrize("args,option,words", [
+    (("simulate", "--out", "{tmp}/drop", "--scale", "bogus"), "--scale", "'bogus' is not one of"),
+    (("simulate", "--out", "{tmp}/drop", "--world", "mars"), "--world", "'mars' is not one of"),
+    (("simulate", "--out", "{tmp}/drop", "--start", "2024-11-05"), "--start", "is not a Monday"),
+    (("simulate", "--out", "{tmp}/drop", "--start", "11/04/2024"), "--start", "is not a date"),
+    (("run", "--source", "{tmp}", "--lake", "{tmp}/lake", "--through", "notadate"), "--through", "is not a date"),
+    (("run", "--source", "{tmp}", "--lake", "{tmp}/lake", "--week", "2025-03-05"), "--week", "is not a Monday"),
+    (("backfill", "--source", "{tmp}", "--lake", "{tmp}/lake", "--from", "x", "--to", "2025-01-01"), "--from",
+     "is not a date"),
+    (("backtest", "--lake", "{tmp}/lake", "--truth", "{tmp}", "--protocol", "sideways"), "--protocol",
+     "is not one of"),
+])
+def test_bad_arguments_are_refused_up_front(tmp_path, args, option, words):
+    result = _invoke(*(a.format(tmp=tmp_path) for a in args))
+    assert result.exit_code == 2
+    text = " ".join(result.output.split())  # the error box wraps long lines
+    assert option in text and words in text
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "drop").exists() and not (tmp_path / "lake").exists()  # nothing was started
+
+
+def test_backtest_on_a_lake_that_was_never_scored_says_what_to_do(tmp_path):
+    result = _invoke("backtest", "--lake", str(tmp_path / "lake"), "--truth", str(tmp_path))
+    assert result.exit_code == 2
+    assert "run `fengqiao run` on it first" in " ".join(result.output.split())
+
+
+@pytest.mark.parametrize("command", [("query", "select 1"), ("shell",)])
+def test_analyst_commands_refuse_a_folder_that_is_no_lake(tmp_path, command):
+    result = _invoke(*command, "--lake", str(tmp_path / "nonexistent"))
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1 and "no lake at" in result.output
