@@ -67,7 +67,9 @@ class Settings:
 
 
 def get_settings() -> Settings:
-    home = Path(_env("FENGQIAO_HOME", ".fengqiao")).resolve()
+    # The same home as `make demo` (Makefile: FENGQIAO_HOME ?= $(CURDIR)/var), so that a `fengqiao run` after the
+    # demo finds the models the demo registered instead of training again.
+    home = Path(_env("FENGQIAO_HOME", "var")).resolve()
     return Settings(
         home=home,
         source_dir=Path(_env("FENGQIAO_SOURCE", str(home / "source"))).resolve(),

@@ -53,3 +53,21 @@ def test_analyst_commands_refuse_a_folder_that_is_no_lake(tmp_path, command):
     result = _invoke(*command, "--lake", str(tmp_path / "nonexistent"))
     assert result.exit_code == 2
     assert result.output.count("\n") == 1 and "no lake at" in result.output
+
+
+def test_cli_and_make_demo_share_one_home(monkeypatch):
+    """`fengqiao run` after `make demo` (both from the clone's root) must find the models the demo registered."""
+    import re
+    from pathlib import Path
+
+    from fengqiao.settings import get_settings
+
+    root = Path(__file__).resolve().parents[1]
+    makefile = (root / "Makefile").read_text(encoding="utf-8")
+    make_home = re.search(r"^export FENGQIAO_HOME \?= \$\(CURDIR\)/(\S+)$", makefile, re.M).group(1)
+    for name in ("FENGQIAO_HOME", "FENGQIAO_MODEL_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(root)
+    settings = get_settings()
+    assert settings.home == root / make_home
+    assert settings.model_dir == root / make_home / "models"
