@@ -4,7 +4,7 @@ from __future__ import annotations
 from airflow.sdk import dag, task
 
 from fengqiao import pipeline
-from fengqiao.orchestration import REGION_WEEK_FEATURES, SILVER, START_DATE, default_args, spark_stage
+from fengqiao.orchestration import REGION_WEEK_FEATURES, SILVER_UPDATED, START_DATE, default_args, spark_stage
 
 
 @dag(
@@ -12,8 +12,8 @@ from fengqiao.orchestration import REGION_WEEK_FEATURES, SILVER, START_DATE, def
     description="Validate silver, build weekly features per township and county",
     doc_md="Write-audit-publish: the silver tables are checked against `expectations/*.json`; a failed "
     "suite stops here with the failed expectations named, and gold is left as it was.",
-    # Any silver table updated: a day with new calls only must not wait for the other two feeds.
-    schedule=SILVER["hotline"] | SILVER["workorders"] | SILVER["mediation"],
+    # Once per ingest run that changed any silver table: a day with new calls only does not wait for the other feeds.
+    schedule=[SILVER_UPDATED],
     start_date=START_DATE,
     catchup=False,
     max_active_runs=1,

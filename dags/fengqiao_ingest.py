@@ -1,16 +1,20 @@
-"""Ingestion, one DAG per upstream feed: land the day's drops in bronze, then rebuild silver.
+"""Ingestion: land each feed's new day folders in bronze, then rebuild its silver table.
 
-Runs daily; each DAG publishes its silver table as an Asset, and the features DAG runs when any of
-the three has been updated. A day with nothing new for a feed skips its silver build (a short-circuit
-task), so no asset event is emitted and nothing downstream runs for it.
+One DAG for the three upstream feeds, run daily, so that a day's deliveries start the chain downstream
+once: each feed's silver table is its own Asset, and ``announce_silver`` emits ``fengqiao.silver``
+(the features DAG's schedule) when the feeds are done and at least one table changed. A feed with
+nothing new skips its silver build (a short-circuit task: no asset event, nothing downstream for it);
+a feed whose build fails does not hold the others back (the run is marked failed and retried, and the
+tables that were built are still announced).
 """
 from __future__ import annotations
 
 from airflow.sdk import dag, task
+from airflow.sdk.exceptions import AirflowSkipException
 
 from fengqiao import pipeline
-from fengqiao.orchestration import SILVER, START_DATE, default_args, spark_stage
 from fengqiao.lake import SILVER_TABLES
+from fengqiao.orchestration import SILVER, SILVER_UPDATED, START_DATE, default_args, spark_stage
 
 FEED_DOCS = {
     "hotline": "12348/12345 hotline calls with transcripts (JSON Lines, UTF-8).",
@@ -19,46 +23,70 @@ FEED_DOCS = {
 }
 
 
-def ingest_dag(feed: str):
-    @dag(
-        dag_id=f"fengqiao_ingest_{feed}",
-        description=f"Land and clean the {feed} feed",
-        doc_md=f"**{feed}**: {FEED_DOCS[feed]} Bronze keeps the files as delivered; silver is typed, "
-        "de-duplicated, masked, with bad records quarantined.",
-        schedule="@daily",
-        start_date=START_DATE,
-        catchup=False,
-        max_active_runs=1,
-        default_args=default_args(),
-        tags=["fengqiao", "ingest", feed],
-    )
-    def ingest():
-        @task(task_id="land_bronze", doc_md="Copy new, complete (_READY) day folders into bronze with a manifest.")
-        def land_bronze() -> dict:
-            return pipeline.land_feed(feed)
+def feed_tasks(feed: str):
+    """land → has new files? → build silver, for one feed; returns the silver build task."""
+    @task(task_id=f"land_bronze_{feed}", doc_md=f"**{feed}**: {FEED_DOCS[feed]} Copy new, complete (_READY) "
+          "day folders into bronze with a manifest; bronze keeps the files as delivered.")
+    def land_bronze() -> dict:
+        return pipeline.land_feed(feed)
 
-        # In this process, or submitted to the Spark cluster when SPARK_MASTER names one.
-        silver = spark_stage(f"build_silver_{SILVER_TABLES[feed]}", "silver", feed, outlets=[SILVER[feed]],
-                             doc_md="Parse, type, de-duplicate, mask and quarantine; publish the silver table.")
-        @task.short_circuit(task_id="has_new_files",
-                            doc_md="Skip the silver build (and its asset event) when every landed file is merged.")
-        def has_new_files() -> bool:
-            return pipeline.silver_has_new_files(feed)
+    # Only this task is skipped when nothing is new: announce_silver still runs on the other feeds' trigger rule.
+    @task.short_circuit(task_id=f"has_new_files_{feed}", ignore_downstream_trigger_rules=False,
+                        doc_md="Skip the silver build (and its asset event) when every landed file is merged.")
+    def has_new_files() -> bool:
+        return pipeline.silver_has_new_files(feed)
 
-        check = has_new_files()
-        land_bronze() >> check >> silver
-        if feed == "workorders":
-            # The order system's PostgreSQL table, as well as its file exports; a logged no-op without a DSN.
-            @task(task_id="extract_work_orders_db",
-                  doc_md="Land the orders changed since the last extract (updated_at watermark) from the "
-                  "work-order database as contract CSV in bronze; skipped when FENGQIAO_WORKORDERS_DSN is unset.")
-            def extract_work_orders_db() -> dict:
-                return pipeline.extract_work_orders_db()
+    # In this process, or submitted to the Spark cluster when SPARK_MASTER names one.
+    silver = spark_stage(f"build_silver_{SILVER_TABLES[feed]}", "silver", feed, outlets=[SILVER[feed]],
+                         doc_md="Parse, type, de-duplicate, mask and quarantine; publish the silver table.")
+    check = has_new_files()
+    land_bronze() >> check >> silver
+    if feed == "workorders":
+        # The order system's PostgreSQL table, as well as its file exports; a logged no-op without a DSN.
+        @task(task_id="extract_work_orders_db",
+              doc_md="Land the orders changed since the last extract (updated_at watermark) from the "
+              "work-order database as contract CSV in bronze; skipped when FENGQIAO_WORKORDERS_DSN is unset.")
+        def extract_work_orders_db() -> dict:
+            return pipeline.extract_work_orders_db()
 
-            extract_work_orders_db() >> check
-
-    return ingest()
+        extract_work_orders_db() >> check
+    return silver
 
 
-for _feed in SILVER_TABLES:
-    ingest_dag(_feed)
+@dag(
+    dag_id="fengqiao_ingest",
+    description="Land and clean the hotline, work-order and mediation feeds",
+    doc_md=__doc__,
+    schedule="@daily",
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    # Spark builds one silver table at a time on a small machine; a cluster deployment can raise this.
+    max_active_tasks=2,
+    default_args=default_args(),
+    tags=["fengqiao", "ingest"],
+)
+def fengqiao_ingest():
+    builds = [feed_tasks(feed) for feed in SILVER_TABLES]
+
+    # all_done: a feed whose build failed must not keep the others' new tables from the features DAG. Whether a
+    # table changed is read from the lake (its publish time), the same whether Spark ran here or on a cluster.
+    @task(outlets=[SILVER_UPDATED], trigger_rule="all_done",
+          doc_md="Announce the day's silver (asset fengqiao.silver) once every feed is done, if a table changed.")
+    def announce_silver(dag_run=None) -> dict:
+        changed = pipeline.silver_tables_published_since(dag_run.start_date)
+        if not changed:
+            raise AirflowSkipException("no silver table changed in this run: nothing to announce")
+        return {"changed": changed}
+
+    # A leaf that fails the run (upstream_failed) when a feed's build failed: announce_silver, which still ran
+    # for the other feeds, would otherwise leave the run marked successful.
+    @task(trigger_rule="none_failed", doc_md="Marks the run failed when a feed's silver build failed after retries.")
+    def every_feed_ingested() -> None:
+        return None
+
+    builds >> announce_silver()
+    builds >> every_feed_ingested()
+
+
+fengqiao_ingest()

@@ -20,9 +20,7 @@ import time
 from pathlib import Path
 
 DAG_ORDER = (
-    "fengqiao_ingest_hotline",
-    "fengqiao_ingest_workorders",
-    "fengqiao_ingest_mediation",
+    "fengqiao_ingest",
     "fengqiao_features",
     "fengqiao_scoring",
     "fengqiao_alerts",

@@ -32,18 +32,18 @@ class TableDoc:
 TABLES: dict[str, TableDoc] = {
     "hotline_calls": TableDoc(
         "silver", "one row per call (the newest version of each `call_id`)", "`week_start` (week of `started_at`)",
-        "`jobs/silver_hotline_calls.py` (DAG `fengqiao_ingest_hotline`)",
+        "`jobs/silver_hotline_calls.py` (DAG `fengqiao_ingest`, task `build_silver_hotline_calls`)",
         "Calls with an invalid or unknown region code, an unparseable date or a malformed line are in "
         "`quarantine` instead. A call with no region code is placed in the township its address names; if it names none, the line is in `quarantine` (`missing_region_code`)."),
     "work_orders": TableDoc(
         "silver", "one row per work order (the newest snapshot of each `order_id`)",
         "`week_start` (week of `created_at`)",
-        "`jobs/silver_work_orders.py` (DAG `fengqiao_ingest_workorders`)",
+        "`jobs/silver_work_orders.py` (DAG `fengqiao_ingest`, task `build_silver_work_orders`)",
         "Status updates replace the earlier snapshot: `status` is the order's latest status."),
     "mediation_cases": TableDoc(
         "silver", "one row per mediation case (the newest 更新时间 of each 案件编号)",
         "`week_start` (week of `accepted_date`)",
-        "`jobs/silver_mediation_cases.py` (DAG `fengqiao_ingest_mediation`)",
+        "`jobs/silver_mediation_cases.py` (DAG `fengqiao_ingest`, task `build_silver_mediation_cases`)",
         "Column names are English; the registry's Chinese header is given with each column."),
     "quarantine": TableDoc(
         "silver", "one row per rejected record of any feed", "`feed` (`feed=hotline`, `feed=workorders`, "

@@ -1,6 +1,6 @@
 """What every DAG shares: the Assets that connect the stages, and task defaults.
 
-Assets: ingest → silver tables → features → risk scores → briefing and alerts.
+Assets: ingest → silver tables (and fengqiao.silver once a day) → features → risk scores → alerts → briefing.
 Retries come from the settings: a deployment's scheduler retries a failed task after a delay
 (``FENGQIAO_TASK_RETRIES``, ``FENGQIAO_RETRY_DELAY_SECONDS``); ``fengqiao run`` sets no retries so
 that a one-shot run fails at once with the reason instead of waiting out retry delays.
@@ -32,6 +32,8 @@ def _asset(layer: str, table: str) -> Asset:
 
 
 SILVER = {feed: _asset("silver", table) for feed, table in SILVER_TABLES.items()}
+# A day's ingestion changed at least one silver table: what the features DAG waits for (one event a day).
+SILVER_UPDATED = Asset(name="fengqiao.silver", uri="fengqiao://lake/silver")
 REGION_WEEK_FEATURES = _asset("gold", "region_week_features")
 RISK_SCORES = _asset("gold", "risk_scores")
 HOTSPOT_PATTERNS = _asset("gold", "hotspot_patterns")

@@ -76,6 +76,13 @@ def silver_has_new_files(feed: str) -> bool:
     return bool(pending)
 
 
+def silver_tables_published_since(moment: dt.datetime) -> list[str]:
+    """Silver tables published at or after ``moment`` (their ledger of merged files is rewritten by every publish)."""
+    from jobs.silver_pending import tables_published_since
+
+    return tables_published_since(_lake(), moment)
+
+
 def build_silver(feed: str, forget_days=()) -> dict:
     """Silver: merge the bronze files not yet merged (typed, newest version per record, masked; bad
     records quarantined). Nothing new: returns ``new_files: 0`` and writes nothing.

@@ -7,10 +7,11 @@ quarantine's), the same sets :func:`jobs.silver_common.run_silver_job` compares,
 """
 from __future__ import annotations
 
+import datetime as dt
 import importlib
 
 from fengqiao.lake import SILVER_TABLES, Lake
-from jobs.silver_common import feed_manifest, read_ledger
+from jobs.silver_common import LEDGER, feed_manifest, read_ledger
 
 
 def unmerged_bronze_files(lake: Lake, feed: str) -> list[str]:
@@ -21,3 +22,10 @@ def unmerged_bronze_files(lake: Lake, feed: str) -> list[str]:
     merged = read_ledger(lake.silver(table)) or set()
     quarantined = read_ledger(lake.quarantine / f"feed={feed}") or set()
     return sorted({path for path, _sha in (available - merged) | (available - quarantined)})
+
+
+def tables_published_since(lake: Lake, moment: dt.datetime) -> list[str]:
+    """Silver tables whose ledger was written at or after ``moment``: each publish writes it with the rows."""
+    since = moment.timestamp()
+    return [table for table in SILVER_TABLES.values()
+            if (lake.silver(table) / LEDGER).is_file() and (lake.silver(table) / LEDGER).stat().st_mtime >= since]

@@ -15,7 +15,7 @@ SCRIPT = textwrap.dedent(
     import sys, time
     from pathlib import Path
     from fengqiao import pipeline
-    from fengqiao.airflow_runner import PipelineRunError, prepare_airflow_home, run_dags
+    from fengqiao.airflow_runner import DAG_ORDER, PipelineRunError, prepare_airflow_home, run_dags
     from fengqiao.lake import Lake
 
     work = Path(sys.argv[1])
@@ -29,7 +29,18 @@ SCRIPT = textwrap.dedent(
 
     pipeline.land_feed = lambda feed: stage("bronze:" + feed)()
     pipeline.silver_has_new_files = lambda feed: feed != "mediation"  # nothing new for one feed
-    pipeline.build_silver = lambda feed: stage("silver:" + feed)()
+    broken_feed = sys.argv[2] if len(sys.argv) > 2 else None
+
+    def build_silver(feed):
+        if feed == broken_feed:
+            raise RuntimeError(f"{feed} export unreadable")
+        published.append(feed)
+        return stage("silver:" + feed)()
+
+    published = []
+    pipeline.silver_tables_published_since = lambda moment: list(published)
+
+    pipeline.build_silver = build_silver
     pipeline.validate_silver = stage("validate")
     pipeline.build_features = stage("features")
     pipeline.score_regions = stage("scores")
@@ -42,7 +53,7 @@ SCRIPT = textwrap.dedent(
     pipeline.send_alerts = broken_alerts
     started = time.time()
     try:
-        run_dags(lake.root, run_conf={"week_start": None})
+        run_dags(lake.root, dag_ids=("fengqiao_ingest",) if broken_feed else DAG_ORDER, run_conf={"week_start": None})
     except PipelineRunError as exc:
         print("FAILED:", exc)
     print("SECONDS:", round(time.time() - started))
@@ -50,14 +61,18 @@ SCRIPT = textwrap.dedent(
 )
 
 
-def test_runner_runs_the_dags_in_order_and_stops_at_the_failed_one(tmp_path):
+def _run_script(tmp_path, *args: str) -> str:
     env = {**os.environ, "FENGQIAO_LAKE": str(tmp_path / "lake"), "FENGQIAO_TASK_RETRIES": "0",
            "AIRFLOW_HOME": str(tmp_path / "airflow")}
-    proc = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path)], env=env, capture_output=True,
+    proc = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path), *args], env=env, capture_output=True,
                           text=True, timeout=300)
-    out = proc.stdout
     assert proc.returncode == 0, proc.stderr[-3000:]
-    order = ["fengqiao_ingest_hotline", "fengqiao_ingest_workorders", "fengqiao_ingest_mediation",
+    return proc.stdout
+
+
+def test_runner_runs_the_dags_in_order_and_stops_at_the_failed_one(tmp_path):
+    out = _run_script(tmp_path)
+    order = ["fengqiao_ingest",
              "fengqiao_features", "fengqiao_scoring", "fengqiao_alerts"]
     positions = [out.index(f"] {dag_id} …") for dag_id in order]
     assert positions == sorted(positions)
@@ -74,3 +89,15 @@ def test_runner_runs_the_dags_in_order_and_stops_at_the_failed_one(tmp_path):
     assert "[DAG TEST]" not in out
     log = next((tmp_path / "lake" / "_runs").glob("airflow-*.log")).read_text(encoding="utf-8")
     assert "mail server said no" in log
+
+
+def test_a_broken_feed_fails_the_ingest_run_but_not_the_other_feeds(tmp_path):
+    out = _run_script(tmp_path, "hotline")
+    # The other feeds' silver tables are built (and announced to the features DAG: announce_silver ran) ...
+    assert "silver:workorders: rows 3" in out
+    failed = out[out.index("tasks not successful:"):].split("]")[0]
+    assert "announce_silver" not in failed
+    # ... and the run is reported failed, naming the feed's build, so the scheduler retries and reports it.
+    assert "FAILED: fengqiao_ingest ended failed" in out
+    assert "build_silver_hotline_calls" in failed and "every_feed_ingested" in failed
+    assert "hotline export unreadable" in out

@@ -21,8 +21,7 @@ def dagbag(tmp_path_factory):
 def test_all_dags_import_without_errors(dagbag):
     assert dagbag.import_errors == {}
     expected = {
-        "fengqiao_ingest_hotline", "fengqiao_ingest_workorders", "fengqiao_ingest_mediation",
-        "fengqiao_features", "fengqiao_scoring", "fengqiao_briefing", "fengqiao_alerts",
+        "fengqiao_ingest", "fengqiao_features", "fengqiao_scoring", "fengqiao_briefing", "fengqiao_alerts",
     }
     assert expected <= set(dagbag.dags)
 
@@ -38,8 +37,12 @@ def test_assets_connect_the_stages(dagbag):
     def outlet_names(dag):
         return {o.name for t in dag.tasks for o in t.outlets}
 
-    silver = set().union(*(outlet_names(dagbag.dags[f"fengqiao_ingest_{f}"]) for f in ("hotline", "workorders", "mediation")))
-    assert silver == {"fengqiao.silver.hotline_calls", "fengqiao.silver.work_orders", "fengqiao.silver.mediation_cases"}
+    silver = outlet_names(dagbag.dags["fengqiao_ingest"])
+    assert silver == {"fengqiao.silver.hotline_calls", "fengqiao.silver.work_orders", "fengqiao.silver.mediation_cases",
+                      "fengqiao.silver"}
+    # The features DAG runs once per ingest run that changed silver: on the one announcement, not per table.
+    assert "'fengqiao.silver'" in repr(dagbag.dags["fengqiao_features"].timetable)
+    assert "hotline_calls" not in repr(dagbag.dags["fengqiao_features"].timetable)
     assert "fengqiao.gold.region_week_features" in outlet_names(dagbag.dags["fengqiao_features"])
     assert "fengqiao.gold.risk_scores" in outlet_names(dagbag.dags["fengqiao_scoring"])
     # The features DAG waits for all three silver tables; outputs wait for scores.
@@ -57,9 +60,9 @@ def test_assets_connect_the_stages(dagbag):
 
 SPARK_TASKS = {
     "fengqiao_features": {"validate_silver": ["validate"], "build_features": ["features"]},
-    "fengqiao_ingest_hotline": {"build_silver_hotline_calls": ["silver", "hotline"]},
-    "fengqiao_ingest_workorders": {"build_silver_work_orders": ["silver", "workorders"]},
-    "fengqiao_ingest_mediation": {"build_silver_mediation_cases": ["silver", "mediation"]},
+    "fengqiao_ingest": {"build_silver_hotline_calls": ["silver", "hotline"],
+                        "build_silver_work_orders": ["silver", "workorders"],
+                        "build_silver_mediation_cases": ["silver", "mediation"]},
 }
 
 
@@ -105,7 +108,8 @@ def test_without_a_cluster_the_spark_stages_run_in_the_task_process(monkeypatch,
     features = dagbag.dags["fengqiao_features"]
     assert features.get_task("validate_silver").retries == 0
     assert "validate_silver" in _ancestors(features.get_task("build_features"))
-    assert "land_bronze" in _ancestors(dagbag.dags["fengqiao_ingest_hotline"].get_task("build_silver_hotline_calls"))
+    assert {"land_bronze_hotline", "has_new_files_hotline"} <= _ancestors(
+        dagbag.dags["fengqiao_ingest"].get_task("build_silver_hotline_calls"))
 
 
 def test_with_a_cluster_master_the_spark_stages_are_submitted_with_the_spark_provider(monkeypatch, tmp_path):
@@ -129,8 +133,8 @@ def test_with_a_cluster_master_the_spark_stages_are_submitted_with_the_spark_pro
     assert {o.name for o in build.outlets} == {"fengqiao.gold.region_week_features"}
     assert features.get_task("validate_silver").retries == 0
     assert "validate_silver" in _ancestors(build)
-    ingest = dagbag.dags["fengqiao_ingest_workorders"].get_task("build_silver_work_orders")
-    assert {"land_bronze", "extract_work_orders_db"} <= _ancestors(ingest)
+    ingest = dagbag.dags["fengqiao_ingest"].get_task("build_silver_work_orders")
+    assert {"land_bronze_workorders", "extract_work_orders_db"} <= _ancestors(ingest)
 
     # The connection is derived from SPARK_MASTER: spark-submit gets it as --master, then the file and stage.
     hook = build._get_hook()

@@ -11,6 +11,7 @@ session's Spark, except in the kill tests, where a child process runs them and i
 """
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import os
 import shutil
@@ -52,6 +53,7 @@ def run_stages(source: Path, lake: Path, model_dir: Path, audit: bool = True) ->
     from fengqiao.spark import get_spark
 
     out: dict = {}
+    started = dt.datetime.now(dt.timezone.utc)
     with settings_env(**_env(source, lake, model_dir)):
         for feed in FEEDS:
             out[f"bronze:{feed}"] = pipeline.land_feed(feed)
@@ -62,6 +64,8 @@ def run_stages(source: Path, lake: Path, model_dir: Path, audit: bool = True) ->
             else:
                 job = importlib.import_module(f"jobs.silver_{SILVER_TABLES[feed]}")
                 out[f"silver:{feed}"] = job.run(get_spark(), Lake.at(lake))
+        # What the ingest DAG's announce_silver asks before it tells the features DAG that silver changed.
+        out["published"] = pipeline.silver_tables_published_since(started)
         out["features"] = pipeline.build_features()
         out["scores"] = pipeline.score_regions()
     return out
@@ -149,6 +153,7 @@ def test_two_deliveries_give_the_same_silver_as_one_run(scenario):
     # The second run read only the files it had not merged: workorders 2025-03-03 (2 files) and 2025-03-10.
     assert scenario["second"]["silver:workorders"]["new_files"] == 3
     assert scenario["second"]["pending:workorders"] is True
+    assert "work_orders" in scenario["second"]["published"]
     assert_same_silver(work / "inc", work / "once")
     orders = silver_frame(work / "inc", "work_orders").set_index("order_id")
     assert orders.loc["W1", "status"] == "退回"  # the 2025-03-06 version beats the earlier day delivered later
@@ -173,6 +178,7 @@ def test_rerun_with_nothing_new_changes_no_file(scenario):
         assert again[f"bronze:{feed}"]["landed"] == 0
         assert again[f"pending:{feed}"] is False  # the scheduled DAG would skip the silver build
         assert again[f"silver:{feed}"]["new_files"] == 0 and again[f"silver:{feed}"]["changed"] is False
+    assert again["published"] == []  # ... and announce nothing
     assert again["features"]["new_files"] == 0 and again["features"]["changed"] is False
     assert again["scores"]["new_files"] == 0 and again["scores"]["changed"] is False
     assert tree_hashes(lake) == before

@@ -7,20 +7,14 @@ refuses to run as root). Without the server binaries the module is skipped with 
 """
 from __future__ import annotations
 
-import contextlib
 import csv
 import datetime as dt
-import glob
 import hashlib
 import io
 import json
 import os
 import re
 import secrets
-import shutil
-import socket
-import subprocess
-import tempfile
 import traceback
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -29,6 +23,7 @@ import pytest
 
 from drop_builder import PII, REGIONS
 from fengqiao.envscope import settings_env
+from fengqiao.loopback_postgres import LoopbackPostgres, server_unavailable
 from fengqiao.lake import Lake, read_table
 
 psycopg2 = pytest.importorskip("psycopg2")
@@ -43,76 +38,25 @@ PII_VALUES = (PII["caller_name"], PII["caller_phone"], PII["id_number"], PII["ba
 
 # --- a throwaway PostgreSQL server ------------------------------------------------------------------
 
-def _server_bindir() -> Path | None:
-    """The newest installed server's bin folder (Debian: /usr/lib/postgresql/<major>/bin)."""
-    candidates = glob.glob("/usr/lib/postgresql/*/bin/initdb")
-    if candidates:
-        newest = max(candidates, key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0)
-        return Path(newest).parent
-    on_path = shutil.which("initdb")
-    return Path(on_path).parent if on_path and shutil.which("pg_ctl") else None
+class PostgresServer(LoopbackPostgres):
+    """The loopback server with the work-order database and a least-privilege extractor role."""
 
+    admin_user = ADMIN
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class PostgresServer:
-    def __init__(self, bindir: Path, base: Path, as_user: list[str]):
-        self.bindir, self.base, self.as_user = bindir, base, as_user
-        self.data, self.port = base / "data", _free_port()
-        self.admin_password = secrets.token_urlsafe(16)
+    def __init__(self):
+        super().__init__()
         self.extractor_password = "Ext-" + secrets.token_urlsafe(18)  # the secret that must never be logged
 
-    def _run(self, *args: str) -> None:
-        # Output to a file, not a pipe: pg_ctl's server child would keep a pipe open.
-        with open(self.base / "command.log", "ab") as out:
-            proc = subprocess.run([*self.as_user, *args], stdout=out, stderr=subprocess.STDOUT, timeout=120)
-        if proc.returncode != 0:
-            tail = (self.base / "command.log").read_text(errors="replace")[-2000:]
-            server = self.base / "server.log"
-            tail += server.read_text(errors="replace")[-2000:] if server.exists() else ""
-            raise RuntimeError(f"{Path(args[0]).name} failed ({proc.returncode}):\n{tail}")
-
-    def start(self) -> None:
-        pwfile = self.base / "admin.pw"
-        pwfile.write_text(self.admin_password + "\n")
-        if os.geteuid() == 0:
-            import pwd
-
-            entry = pwd.getpwnam("postgres")
-            for path in (self.base, pwfile):
-                os.chown(path, entry.pw_uid, entry.pw_gid)
-        self._run(str(self.bindir / "initdb"), "-D", str(self.data), "-U", ADMIN, "--pwfile", str(pwfile),
-                  "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-locale", "--no-sync")
-        pwfile.unlink()
-        options = (f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.base} "
-                   "-c fsync=off -c max_connections=20 -c shared_buffers=16MB")
-        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.base / "server.log"),
-                  "-o", options, "-w", "-t", "60", "start")
-        with self.admin("postgres", autocommit=True) as conn, conn.cursor() as cur:
+    def start(self) -> "PostgresServer":
+        super().start()
+        with self.connect("postgres", autocommit=True) as conn, conn.cursor() as cur:
             cur.execute(f"CREATE ROLE {EXTRACTOR} LOGIN PASSWORD %s", (self.extractor_password,))
             cur.execute(f"CREATE DATABASE {DATABASE} OWNER {ADMIN} ENCODING 'UTF8'")
+        return self
 
-    def stop(self) -> None:
-        try:
-            self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
-        finally:
-            shutil.rmtree(self.base, ignore_errors=True)
-
-    @contextlib.contextmanager
     def admin(self, dbname: str = DATABASE, autocommit: bool = False):
-        """A superuser connection, committed at the end of the block and closed (max_connections is small)."""
-        conn = psycopg2.connect(host="127.0.0.1", port=self.port, user=ADMIN, password=self.admin_password,
-                                dbname=dbname)
-        conn.autocommit = autocommit  # CREATE DATABASE cannot run inside a transaction
-        try:
-            yield conn  # not "with conn": since psycopg2 2.9 that opens a transaction even in autocommit
-            conn.commit()
-        finally:
-            conn.close()
+        """A superuser connection to ``dbname`` (the work-order database by default)."""
+        return self.connect(dbname, autocommit=autocommit)
 
     def dsn(self, password: str | None = None, url: bool = True) -> str:
         password = self.extractor_password if password is None else password
@@ -123,29 +67,10 @@ class PostgresServer:
 
 @pytest.fixture(scope="module")
 def pg():
-    bindir = _server_bindir()
-    if bindir is None:
-        pytest.skip("PostgreSQL server binaries not found (/usr/lib/postgresql/*/bin/initdb): install the Debian "
-                    "package postgresql (make test does when run as root)")
-    as_user: list[str] = []
-    if os.geteuid() == 0:  # PostgreSQL refuses to run as root: run it as the postgres system user
-        import pwd
-
-        try:
-            pwd.getpwnam("postgres")
-        except KeyError:
-            pytest.skip("running as root and there is no 'postgres' system user to run the server as")
-        runuser = shutil.which("runuser")
-        if runuser is None:
-            pytest.skip("running as root and runuser(1) is missing: cannot start PostgreSQL as another user")
-        as_user = [runuser, "-u", "postgres", "--"]
-    # Under /tmp (world-traversable), not pytest's tmp folder (0700, root's): the postgres user must reach it.
-    server = PostgresServer(bindir, Path(tempfile.mkdtemp(prefix="fengqiao-pg-", dir="/tmp")), as_user)
-    try:
-        server.start()
-    except BaseException:
-        server.stop()
-        raise
+    reason = server_unavailable()
+    if reason:
+        pytest.skip(reason)
+    server = PostgresServer().start()
     yield server
     server.stop()
 
@@ -512,12 +437,16 @@ def test_the_work_orders_ingest_dag_extracts_before_silver(tmp_path_factory):
     dags = Path(__file__).resolve().parents[1] / "dags" / "fengqiao_ingest.py"
     bag = DagBag(dag_folder=str(dags))
     assert bag.import_errors == {}
-    workorders = bag.dags["fengqiao_ingest_workorders"]
-    extract_task = workorders.get_task("extract_work_orders_db")
-    assert "build_silver_work_orders" in extract_task.downstream_task_ids
+    ingest = bag.dags["fengqiao_ingest"]
+    extract_task = ingest.get_task("extract_work_orders_db")
+    # Extracted before the work orders' check for new files, so the rows it lands are built into silver.
+    assert extract_task.downstream_task_ids == {"has_new_files_workorders"}
+    assert "build_silver_work_orders" in ingest.get_task("has_new_files_workorders").downstream_task_ids
     assert extract_task.retries is not None
-    for feed in ("hotline", "mediation"):
-        assert "extract_work_orders_db" not in bag.dags[f"fengqiao_ingest_{feed}"].task_ids
+    from test_dags import _ancestors
+
+    for other in ("build_silver_hotline_calls", "build_silver_mediation_cases"):
+        assert "extract_work_orders_db" not in _ancestors(ingest.get_task(other))
 
 
 def test_cli_extracts_with_the_dsn_from_the_environment_only(pg, tmp_path):
