@@ -88,13 +88,6 @@ def sign(body: bytes, key: str | bytes) -> str:
     return SIGNATURE_PREFIX + hmac.new(_key_bytes(key), body, hashlib.sha256).hexdigest()
 
 
-def verify(body: bytes, signature: str | None, key: str | bytes) -> bool:
-    """True when ``signature`` (the header value) is the body's HMAC under ``key``; constant-time."""
-    if not signature or not key:
-        return False
-    return hmac.compare_digest(sign(body, key), signature.strip())
-
-
 def signed_headers(body: bytes, key: str | bytes, timestamp: int | None = None) -> dict[str, str]:
     return {
         "Content-Type": "application/json; charset=utf-8",
