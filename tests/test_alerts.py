@@ -408,3 +408,19 @@ def test_cooldown_rules_and_setting(lake, tmp_path, smtp_env, monkeypatch):
         smtp_env(host, port)
         counts = output_alerts.run(lake)
     assert counts["suppressed_cooldown"] == 0 and counts["sent"] == 3
+
+
+def test_an_alerts_table_from_before_references_is_read_and_extended(lake, tmp_path, smtp_env):
+    """A gold/alerts written before ``ack_ref`` existed: its sent alerts are not resent, new ones get a reference."""
+    with local_mail_sink(tmp_path / "mail") as (host, port):
+        smtp_env(host, port)
+        output_alerts.run(lake)
+        old = read_table(lake.gold("alerts"))
+        sent_before = old[old["region_code"] == JIEFANGLU].drop(columns=["ack_ref"])
+        write_table(sent_before, lake, "gold", "alerts")                    # the old schema, one alert sent
+        counts = output_alerts.run(lake)
+    # The two alerts whose rows were dropped are sent again (3 + 2 messages); the recorded one is not.
+    assert counts["skipped"] == 1 and counts["sent"] == 2 and len(_messages(tmp_path / "mail")) == 5
+    recorded = read_table(lake.gold("alerts")).set_index("region_code")
+    assert pd.isna(recorded.loc[JIEFANGLU, "ack_ref"])                         # the old row as it was
+    assert recorded.loc[[GANSHIQIAO, SHIZHONG], "ack_ref"].str.fullmatch(r"[A-Za-z0-9_-]{22}").all()

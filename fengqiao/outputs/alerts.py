@@ -338,12 +338,6 @@ def webhook_payload(alert: Alert) -> dict:
 
 
 # --- history: idempotence and cool-down ------------------------------------------------------------
-def already_sent(lake: Lake) -> tuple[pd.DataFrame, set[str]]:
-    """Existing gold/alerts rows and the ids recorded as sent (on any channel)."""
-    existing, done = delivered(lake)
-    return existing, {aid for aid, _ in done}
-
-
 def delivered(lake: Lake) -> tuple[pd.DataFrame, set[tuple[str, str]]]:
     """Existing gold/alerts rows and the (alert_id, channel) pairs recorded as sent."""
     path = lake.gold("alerts")
