@@ -437,6 +437,9 @@ class _EmailChannel:
         if self.smtp is None:
             try:
                 self.smtp = _connect(s)
+            except smtplib.SMTPNotSupportedError as exc:  # e.g. STARTTLS not offered: never fall back to clear
+                raise DeliveryFailure(f"SMTP {s.smtp_host}:{s.smtp_port}: {exc}", retryable=False,
+                                      unreachable=True) from None
             except smtplib.SMTPAuthenticationError as exc:  # wrong login: retrying will not help
                 raise DeliveryFailure(f"SMTP {s.smtp_host}:{s.smtp_port} refused the login: {exc.smtp_code}",
                                       retryable=False, unreachable=True) from None
@@ -529,6 +532,16 @@ def smtp_problem(settings: Settings) -> str | None:
     return None
 
 
+def _attempt(channel, alert: Alert) -> None:
+    """One send; any error (e.g. a value the mail library refuses) becomes a failure of this alert only."""
+    try:
+        channel.send(alert)
+    except DeliveryFailure:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise DeliveryFailure(f"{type(exc).__name__}: {one_line(exc)[:200]}", retryable=False) from None
+
+
 def _deliver(alert: Alert, channel, options: DeliveryOptions, rows: list[dict], sleep) -> bool:
     """Up to ``options.retry_attempts`` attempts with exponential back-off; one row per attempt.
 
@@ -544,12 +557,7 @@ def _deliver(alert: Alert, channel, options: DeliveryOptions, rows: list[dict], 
     attempts = options.retry_attempts
     for attempt in range(1, attempts + 1):
         try:
-            try:
-                channel.send(alert)
-            except DeliveryFailure:
-                raise
-            except Exception as exc:  # noqa: BLE001 (e.g. a value the mail library refuses): this alert only
-                raise DeliveryFailure(f"{type(exc).__name__}: {one_line(exc)[:200]}", retryable=False) from None
+            _attempt(channel, alert)
         except DeliveryFailure as failure:
             last = attempt == attempts or not failure.retryable
             rows.append(_row(alert, "failed", f"attempt {attempt}/{attempts}: {failure.detail}", channel.name, address))
