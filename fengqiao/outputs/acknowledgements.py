@@ -40,6 +40,7 @@ import contextlib
 import datetime as dt
 import fcntl
 import hashlib
+import io
 import json
 import logging
 import os
@@ -188,12 +189,15 @@ class KnownAlerts:
         text = str(value or "").strip()
         if text in self.by_ref:
             return self.by_ref[text]
-        if _TOKEN.fullmatch(text):
-            if text in self.undelivered:
-                raise DispositionRejected("this alert was never delivered (only failed attempts in gold/alerts)")
-            raise DispositionRejected(f"unknown alert_id {_shown(text)}: no alert with this reference "
-                                      "(回复确认编号) was sent")
-        aid = normalise_alert_id(text)
+        if text in self.undelivered:
+            raise DispositionRejected("this alert was never delivered (only failed attempts in gold/alerts)")
+        try:
+            aid = normalise_alert_id(text)
+        except DispositionRejected:
+            if _TOKEN.fullmatch(text):
+                raise DispositionRejected(f"unknown alert_id {_shown(text)}: no alert with this reference "
+                                          "(回复确认编号) was sent") from None
+            raise
         if aid in self.legacy:
             return self.legacy[aid]
         if aid in self.undelivered:
@@ -344,11 +348,12 @@ def _hold(lake: Lake, rows: list[dict]) -> int:
     return len(fresh)
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
+def _read_csv(content: bytes) -> pd.DataFrame:
     last: Exception | None = None
     for encoding in ("utf-8-sig", "gb18030"):
         try:
-            return pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding, skipinitialspace=True)
+            return pd.read_csv(io.BytesIO(content), dtype=str, keep_default_na=False, encoding=encoding,
+                               skipinitialspace=True)
         except UnicodeDecodeError as exc:
             last = exc
     raise DispositionRejected(f"cannot decode the file as UTF-8 or GB18030: {last}")
@@ -377,10 +382,11 @@ def _file_key(path: Path, content: bytes, keys: dict[str, BureauKey]) -> tuple[B
     return key, ""
 
 
-def _records(path: Path) -> tuple[list[tuple[str, int, dict]], str | None]:
-    """(where, line, record) per non-blank data line, or a reason the file cannot be read."""
+def _records(name: str, content: bytes) -> tuple[list[tuple[str, int, dict]], str | None]:
+    """(where, line, record) per non-blank data line of the file ``name`` (its bytes as they were checked
+    against the signature), or a reason the file cannot be read."""
     try:
-        df = _read_csv(path)
+        df = _read_csv(content)
     except (DispositionRejected, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         return [], f"file not read: {exc}"
     df = df.rename(columns=lambda c: _HEADER_ALIASES.get(str(c).strip(), str(c).strip().lower()))
@@ -390,12 +396,12 @@ def _records(path: Path) -> tuple[list[tuple[str, int, dict]], str | None]:
     out = []
     for line_no, record in enumerate(df.to_dict("records"), start=2):
         if any(str(v).strip() for v in record.values()):
-            out.append((f"{path.name}:{line_no}", line_no, record))
+            out.append((f"{name}:{line_no}", line_no, record))
     return out, None
 
 
 def _held_rows(path: Path, content: bytes, reason: str) -> list[dict]:
-    records, problem = _records(path)
+    records, problem = _records(path.name, content)
     base = {"held_at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"), "file": path.name,
             "file_sha256": hashlib.sha256(content).hexdigest(), "reason": reason}
     if problem:
@@ -427,7 +433,7 @@ def ingest_disposition_files(lake: Lake, folder: str | Path | None = None,
             held_rows += _held_rows(path, content, reason)
             log.warning("dispositions file %s held for review: %s", path.name, reason)
             continue
-        records, problem = _records(path)
+        records, problem = _records(path.name, content)
         if problem:
             rejections.append({"where": path.name, "reason": problem})
             totals["rejected"] += 1
