@@ -85,7 +85,9 @@ TABLES: dict[str, TableDoc] = {
     "alert_dispositions": TableDoc(
         "gold", "one row per disposition a bureau reported for an alert", "`week_start` (the alert's week)",
         "`jobs/ingest_dispositions.py` and the acknowledgement receiver (`fengqiao/outputs/acknowledgements.py`)",
-        "Stored once per (alert_id, disposition, disposed_at); the briefing reports response rates from it.",
+        "Only dispositions signed with the answering bureau's key, for alerts of its county, are stored; once per "
+        "(alert_id, disposition, disposed_at). The briefing reports response rates from it; rows with a `key_id` "
+        "become training labels.",
         engine="pandas"),
     "feed_health": TableDoc(
         "gold", "one row per feed (hotline, workorders, mediation) × county × ISO week, silent weeks included",
@@ -295,8 +297,8 @@ COLUMN_DOCS: dict[str, dict[str, tuple[str, str]]] = {
                     "when not flagged", "list of text"),
     },
     "alerts": {
-        "alert_id": ("hash of region, week and recipient, shown as `XXXX-XXXX-XXXX-XXXX-XXXX`; also the "
-                     "acknowledgement reference in the mail", "id"),
+        "alert_id": ("hash of region, week and recipient, shown as `XXXX-XXXX-XXXX-XXXX-XXXX`: the key that "
+                     "keeps a re-run from sending twice (the reference bureaus quote is `ack_ref`)", "id"),
         "region_code": ("the flagged township or county", "code"),
         "week_start": ("week the region was flagged for (Monday, Asia/Shanghai); the partition column",
                        "date (Asia/Shanghai)"),
@@ -308,6 +310,8 @@ COLUMN_DOCS: dict[str, dict[str, tuple[str, str]]] = {
         "status": ("`sent` or `failed`", "label"),
         "recipient_address": ("e-mail address used; null when bureaus.csv has none", "text"),
         "detail": ("why an attempt failed (SMTP error, no address); null when sent", "text"),
+        "ack_ref": ("random acknowledgement reference (回复确认编号) given to the bureau, the same on every attempt "
+                    "and channel of the alert; null in rows recorded before references existed", "id"),
     },
     "hotspot_patterns": {
         "region_code": ("the township", "code"),
@@ -329,7 +333,7 @@ COLUMN_DOCS: dict[str, dict[str, tuple[str, str]]] = {
         "value": ("what Gi* was computed on, e.g. `rate` (contacts per 10,000 residents)", "label"),
     },
     "alert_dispositions": {
-        "alert_id": ("the alert answered (its 回复确认编号)", "id"),
+        "alert_id": ("the alert answered (gold/alerts `alert_id`; the bureau quoted its `ack_ref`)", "id"),
         "region_code": ("the alerted township or county", "code"),
         "week_start": ("week of the alert (Monday, Asia/Shanghai); the partition column", "date (Asia/Shanghai)"),
         "recipient_unit": ("司法所 or 司法局 that received the alert", "text"),
@@ -339,6 +343,8 @@ COLUMN_DOCS: dict[str, dict[str, tuple[str, str]]] = {
         "received_via": ("`file` (CSV drop) or `webhook` (signed POST)", "label"),
         "note_masked": ("the bureau's note with personal data masked", "text"),
         "received_at": ("when Fengqiao stored the disposition", "instant"),
+        "key_id": ("id of the bureau key that signed the disposition; null for rows stored before dispositions "
+                   "were signed (never used as training labels)", "id"),
     },
     "feed_health": {
         "feed": ("`hotline`, `workorders` or `mediation`", "label"),

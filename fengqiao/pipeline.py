@@ -154,6 +154,7 @@ def send_alerts(week_start: str | None = None) -> dict:
 
     started, lake = time.time(), _lake()
     counts = run(lake, dt.date.fromisoformat(week_start) if week_start else None)
+    counts = {k: v for k, v in counts.items() if k != "bureau_problems"}
     return record_stage(lake, "alerts", counts, started)
 
 
@@ -193,7 +194,7 @@ def ingest_dispositions() -> dict:
 
     started, lake = time.time(), _lake()
     counts = run(lake)
-    counts = {k: v for k, v in counts.items() if k not in ("rejections", "folder")}
+    counts = {k: v for k, v in counts.items() if k not in ("rejections", "folder", "held_files")}
     return record_stage(lake, "dispositions", counts, started)
 
 

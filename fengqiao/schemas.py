@@ -133,6 +133,7 @@ ALERTS = _schema(
     ("status", S, False),              # sent / failed
     ("recipient_address", S, True),
     ("detail", S, True),
+    ("ack_ref", S, True),              # random reference the bureau quotes (null in rows before it existed)
 )
 
 # gold/hotspot_patterns: emerging hot-spot category per township and week (models/hotspots.py)
@@ -166,6 +167,7 @@ ALERT_DISPOSITIONS = _schema(
     ("received_via", S, False),        # file / webhook
     ("note_masked", S, True),
     ("received_at", TS, False),
+    ("key_id", S, True),               # bureau key that signed it; null: stored before signing, never a label
 )
 
 

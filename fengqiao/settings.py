@@ -48,9 +48,13 @@ class Settings:
     through: str | None = None
     timezone: str = "Asia/Shanghai"
     extra: dict = field(default_factory=dict)
-    # HMAC-SHA256 key for signed webhook alerts and acknowledgements (FENGQIAO_WEBHOOK_KEY); no default:
-    # without it webhook alerts are not sent and the acknowledgement receiver does not start.
+    # HMAC-SHA256 key signing outgoing webhook alerts (FENGQIAO_WEBHOOK_KEY); no default: without it webhook
+    # alerts are not sent. Never a bureau's key: bureaus sign their dispositions with their own keys.
     webhook_key: str | None = None
+    # SMTPS (TLS from the first byte, usually port 465) instead of plain SMTP + optional STARTTLS.
+    smtp_ssl: bool = False
+    # Per-bureau HMAC keys that sign dispositions (fengqiao/outputs/bureau_keys.py); a 0600 file.
+    bureau_keys_file: Path | None = None
     # The work-order system's PostgreSQL table, read incrementally by updated_at
     # (jobs/bronze_extract_work_orders_db.py). The DSN holds a password: repr=False keeps it out of logs.
     workorders_dsn: str | None = field(default=None, repr=False)
@@ -94,6 +98,8 @@ def get_settings() -> Settings:
         airflow_home=Path(_env("AIRFLOW_HOME", str(home / "airflow"))).resolve(),
         through=_env("FENGQIAO_THROUGH"),
         webhook_key=_env("FENGQIAO_WEBHOOK_KEY"),
+        smtp_ssl=_env("FENGQIAO_SMTP_SSL", "false").lower() in ("1", "true", "yes"),
+        bureau_keys_file=Path(_env("FENGQIAO_BUREAU_KEYS", str(home / "secrets" / "bureau_keys.csv"))).resolve(),
         workorders_dsn=_env("FENGQIAO_WORKORDERS_DSN"),
         workorders_table=_env("FENGQIAO_WORKORDERS_TABLE", "work_orders"),
         workorders_overlap_seconds=int(_env("FENGQIAO_WORKORDERS_OVERLAP_SECONDS", "900")),

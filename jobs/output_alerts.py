@@ -8,9 +8,9 @@ import os
 
 from fengqiao.lake import Lake, read_table
 from fengqiao.outputs.alerts import apply_cooldown, deliver_alerts, delivered, plan_alerts
-from fengqiao.outputs.common import as_date, latest_scored_week
+from fengqiao.outputs.common import as_date, latest_scored_week, read_bureaus_checked
 from fengqiao.outputs.webhooks import delivery_options
-from fengqiao.regions import read_bureaus, read_regions
+from fengqiao.regions import read_regions
 from fengqiao.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -23,7 +23,8 @@ def run(lake: Lake | str | os.PathLike, week_start: dt.date | str | None = None)
     cool-down and the level did not rise; each decision listed under ``suppressed``), ``sent`` and
     ``failed`` (deliveries, alert × channel, as they ended in this run), ``failed_attempts`` (failed rows
     written, retries included), ``skipped`` (deliveries already sent by an earlier run), ``by_channel``,
-    and the ``week_start`` handled.
+    ``bureau_rows_skipped`` with ``bureau_problems`` (rows of bureaus.csv refused on load: ``line``,
+    ``region_code``, ``reason``; the good rows are used), and the ``week_start`` handled.
     """
     lake = lake if isinstance(lake, Lake) else Lake.at(lake)
     scores = read_table(lake.gold("risk_scores"))
@@ -32,7 +33,9 @@ def run(lake: Lake | str | os.PathLike, week_start: dt.date | str | None = None)
     if scores_week.empty:
         raise ValueError(f"gold/risk_scores has no scores for the week of {week}: score that week first")
     regions = read_regions(lake.reference / "regions.csv")
-    bureaus = read_bureaus(lake.reference / "bureaus.csv")
+    bureaus, problems = read_bureaus_checked(lake.reference / "bureaus.csv", regions)
+    for problem in problems:
+        log.error("bureaus.csv line %d skipped: %s", problem["line"], problem["reason"])
     features_path = lake.gold("region_week_features")
     features = (read_table(features_path, columns=["region_code", "week_start", "total_contacts"])
                 if features_path.exists() else None)
@@ -40,7 +43,8 @@ def run(lake: Lake | str | os.PathLike, week_start: dt.date | str | None = None)
     options = delivery_options()
     alerts = plan_alerts(scores_week, bureaus, regions, features, horizon_weeks=settings.horizon_weeks)
     counts = {"week_start": week.isoformat(), "planned": len(alerts), "suppressed_cooldown": 0, "sent": 0,
-              "failed": 0, "failed_attempts": 0, "skipped": 0, "by_channel": {}, "suppressed": []}
+              "failed": 0, "failed_attempts": 0, "skipped": 0, "by_channel": {}, "suppressed": [],
+              "bureau_rows_skipped": len(problems), "bureau_problems": problems}
     if not alerts:
         log.info("no flagged region in the week of %s: no alerts", week)
         return counts
@@ -52,5 +56,6 @@ def run(lake: Lake | str | os.PathLike, week_start: dt.date | str | None = None)
         report = deliver_alerts(to_send, settings, lake, options)
         counts.update(sent=report.sent, failed=report.failed, failed_attempts=report.failed_attempts,
                       skipped=report.skipped, by_channel=report.by_channel)
-    log.info("alerts for the week of %s: %s", week, {k: v for k, v in counts.items() if k != "suppressed"})
+    log.info("alerts for the week of %s: %s", week,
+             {k: v for k, v in counts.items() if k not in ("suppressed", "bureau_problems")})
     return counts

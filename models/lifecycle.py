@@ -7,7 +7,9 @@ trainer (:mod:`models.rolling_origin`) never trains on an answer that lies in it
 
 * :func:`truth_labels`: the simulator's ``truth/episodes.csv`` through :func:`models.labels.escalation_targets`
   for every township row; known at ``week_start + horizon`` (the end of the label's window).
-* :func:`feedback_labels`: ``gold/alert_dispositions``. An alert that a bureau answered 已核实 (confirmed) or
+* :func:`feedback_labels`: ``gold/alert_dispositions``, verified rows only: those signed with the answering
+  bureau's key (a ``key_id``). Rows stored before dispositions were signed, and files held for review (which
+  never reach the table), are not labels. An alert that a bureau answered 已核实 (confirmed) or
   已处置 (handled) is a positive for its region-week; 已排除 (dismissed) is a negative. When an alert was
   answered more than once, its latest answer (``disposed_at``) counts, and the latest answer over the alerts of
   one region-week counts for it. Known from the Monday of the answer (Beijing time), never before the alert's
@@ -94,10 +96,14 @@ def truth_labels(features_df: pd.DataFrame, episodes_df: pd.DataFrame, horizon_w
 
 
 def feedback_labels(dispositions_df: pd.DataFrame) -> pd.DataFrame:
-    """Labels from gold/alert_dispositions (see the module doc): one row per answered township-week."""
+    """Labels from the verified rows of gold/alert_dispositions (see the module doc): one row per answered
+    township-week."""
     if dispositions_df is None or dispositions_df.empty:
         return _empty_labels()
     d = dispositions_df.copy()
+    if "key_id" not in d.columns:
+        return _empty_labels()
+    d = d[d["key_id"].notna() & (d["key_id"].astype(str).str.strip() != "")]
     d["disposition"] = d["disposition"].astype(str).str.strip().str.lower()
     d = d[d["disposition"].isin(POSITIVE_DISPOSITIONS + NEGATIVE_DISPOSITIONS)]
     d["region_code"] = d["region_code"].astype(str)

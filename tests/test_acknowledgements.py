@@ -1,105 +1,118 @@
-"""Acknowledgements: dispositions dropped as CSV files and sent to the signed webhook receiver land once
-in gold/alert_dispositions; unknown references are rejected; response rates per county."""
+"""Acknowledgements: dispositions dropped as signed CSV files and sent signed to the webhook receiver land
+once in gold/alert_dispositions; unknown references are rejected; response rates per county."""
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
-import urllib.error
-import urllib.request
+import secrets
+import time
 
 import pandas as pd
 import pytest
 
+from ack_client import drop_file, post
 from fengqiao.lake import read_table, write_table
 from fengqiao.outputs.acknowledgements import (
     DISPOSITION_COLUMNS, normalise_alert_id, response_rates, serve_acknowledgements,
 )
 from fengqiao.outputs.alerts import ALERT_COLUMNS, alert_id_of
+from fengqiao.outputs.bureau_keys import KeyFileError, issue_key
 from jobs import ingest_dispositions
 from outputs_lake import GANSHIQIAO, JIEFANGLU, LIXIA, SHIZHONG, WEEK, build_tiny_lake
 
-KEY = "test-ack-key"
 # Three alerts of the tiny lake's week, sent Monday 2025-03-24 08:00 (Beijing time).
 SENT_AT = pd.Timestamp("2025-03-24T00:00:00Z")
 ALERT_RED = alert_id_of(JIEFANGLU, WEEK, "jiefanglu-sfs@example.cn")
 ALERT_ORANGE = alert_id_of(GANSHIQIAO, WEEK, "shizhong-sfj@example.cn")
-ALERT_YELLOW = alert_id_of(SHIZHONG, WEEK, "shizhong-sfj@example.cn")
+ALERT_YELLOW = alert_id_of(SHIZHONG, WEEK, "shizhong-sfj@example.cn")    # recorded before alerts had references
 ALERT_FAILED = alert_id_of(JIEFANGLU, WEEK, "nobody@example.cn")
-UNKNOWN = "0000-1111-2222-3333-4444"
+REF_RED, REF_ORANGE, REF_FAILED = (secrets.token_urlsafe(16) for _ in range(3))
+UNKNOWN = secrets.token_urlsafe(16)
+HEADER = "alert_id,disposition,disposed_at,note\n"
 
 
-def _alert(aid, region, unit, status="sent", channel="email", minutes=0):
+def _alert(aid, ref, region, unit, status="sent", channel="email", minutes=0):
     return {"alert_id": aid, "region_code": region, "week_start": WEEK, "risk_level": "红", "recipient_unit": unit,
             "channel": channel, "sent_at": SENT_AT + pd.Timedelta(minutes=minutes), "status": status,
-            "recipient_address": None, "detail": None}
+            "recipient_address": None, "detail": None, "ack_ref": ref}
 
 
 @pytest.fixture
-def lake(tmp_path, monkeypatch):
+def keys(tmp_path, monkeypatch):
+    """Keys of 解放路街道司法所 and 历下区司法局 (county 历下区) and 市中区司法局, in a 0600 key file."""
+    path = tmp_path / "secrets" / "bureau_keys.csv"
+    monkeypatch.setenv("FENGQIAO_BUREAU_KEYS", str(path))
+    monkeypatch.delenv("FENGQIAO_WEBHOOK_KEY", raising=False)
+    return {"jiefanglu": issue_key(JIEFANGLU, path), "lixia": issue_key(LIXIA, path),
+            "shizhong": issue_key(SHIZHONG, path)}
+
+
+@pytest.fixture
+def lake(tmp_path, monkeypatch, keys):
     monkeypatch.delenv("FENGQIAO_DISPOSITIONS_DIR", raising=False)
     lake = build_tiny_lake(tmp_path / "lake", with_quarantine=False, with_manifest=False)
     rows = pd.DataFrame([
-        _alert(ALERT_RED, JIEFANGLU, "解放路街道司法所", status="failed"),
-        _alert(ALERT_RED, JIEFANGLU, "解放路街道司法所", minutes=1),
-        _alert(ALERT_RED, JIEFANGLU, "解放路街道司法所", channel="webhook", minutes=30),
-        _alert(ALERT_ORANGE, GANSHIQIAO, "市中区司法局"),
-        _alert(ALERT_YELLOW, SHIZHONG, "市中区司法局"),
-        _alert(ALERT_FAILED, JIEFANGLU, "解放路街道司法所", status="failed"),
+        _alert(ALERT_RED, REF_RED, JIEFANGLU, "解放路街道司法所", status="failed"),
+        _alert(ALERT_RED, REF_RED, JIEFANGLU, "解放路街道司法所", minutes=1),
+        _alert(ALERT_RED, REF_RED, JIEFANGLU, "解放路街道司法所", channel="webhook", minutes=30),
+        _alert(ALERT_ORANGE, REF_ORANGE, GANSHIQIAO, "市中区司法局"),
+        _alert(ALERT_YELLOW, None, SHIZHONG, "市中区司法局"),
+        _alert(ALERT_FAILED, REF_FAILED, JIEFANGLU, "解放路街道司法所", status="failed"),
     ], columns=ALERT_COLUMNS)
     rows["sent_at"] = pd.to_datetime(rows["sent_at"], utc=True)
     write_table(rows, lake, "gold", "alerts")
     return lake
 
 
-def _drop(folder, name, text, encoding="utf-8"):
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / name).write_bytes(text.encode(encoding))
-
-
-def test_file_drop_dispositions_are_stored_once_and_bad_ones_rejected(lake):
+def test_signed_file_drops_are_stored_once_and_bad_rows_rejected(lake, keys):
     inbox = lake.root / "inbox" / "dispositions"
-    _drop(inbox, "lixia-2025-03-26.csv",
-          "alert_id,disposition,disposed_at,note\n"
-          f"{ALERT_RED},已核实,2025-03-26T08:00:00+08:00,经核查系欠薪纠纷，联系人张建国，电话13812345678\n"
-          f"{ALERT_RED.lower().replace('-', '')},handled,2025-03-28 10:00,已组织调解\n"
-          f"{UNKNOWN},confirmed,2025-03-26,\n"
-          f"{ALERT_ORANGE},已上报,2025-03-26,\n"
-          f"{ALERT_FAILED},confirmed,2025-03-26,\n"
-          f"{ALERT_ORANGE},Dismissed,2025-03-10,\n")
-    # A bureau's Excel export: GB18030 with Chinese headers.
-    _drop(inbox, "shizhong.csv", f"确认编号,处置结果,处置时间,备注\n{ALERT_ORANGE},已排除,2025年3月27日,经核查无风险\n",
-          encoding="gb18030")
-    _drop(inbox, "broken.csv", "id,result\n1,2\n")
+    office = keys["jiefanglu"]
+    drop_file(inbox, "lixia-2025-03-26.csv", HEADER +
+              f"{REF_RED},已核实,2025-03-26T08:00:00+08:00,经核查系欠薪纠纷，联系人张建国，电话13812345678\n"
+              f" {REF_RED} ,handled,2025-03-28 10:00,已组织调解\n"
+              f"{UNKNOWN},confirmed,2025-03-26,\n"
+              f"{REF_ORANGE},confirmed,2025-03-26,\n"          # 市中区's alert: not this office's county
+              f"{REF_RED},已上报,2025-03-26,\n"
+              f"{REF_FAILED},confirmed,2025-03-26,\n"
+              f"{REF_RED},Dismissed,2025-03-10,\n", office.key_id, office.key)
+    # A bureau's Excel export: GB18030 with Chinese headers; the old-style id of an alert recorded before
+    # references existed is still understood (case and dashes forgiven).
+    shizhong = keys["shizhong"]
+    drop_file(inbox, "shizhong.csv", f"确认编号,处置结果,处置时间,备注\n{REF_ORANGE},已排除,2025年3月27日,经核查无风险\n"
+              f"{ALERT_YELLOW.lower().replace('-', '')},已处置,2025-03-29,\n", shizhong.key_id, shizhong.key,
+              encoding="gb18030")
+    drop_file(inbox, "broken.csv", "id,result\n1,2\n", shizhong.key_id, shizhong.key)
 
     first = ingest_dispositions.run(lake)
     second = ingest_dispositions.run(lake)
 
-    assert first["files"] == 3 and first["stored"] == 3 and first["rejected"] == 5
+    assert first["files"] == 3 and first["stored"] == 4 and first["rejected"] == 6 and first["held"] == 0
     reasons = {r["where"]: r["reason"] for r in first["rejections"]}
-    assert "unknown alert_id 0000-1111-2222-3333-4444" in reasons["lixia-2025-03-26.csv:4"]
-    assert "已核实/confirmed" in reasons["lixia-2025-03-26.csv:5"]
-    assert "never delivered" in reasons["lixia-2025-03-26.csv:6"]
-    assert "before the alert's week" in reasons["lixia-2025-03-26.csv:7"]
+    assert "unknown alert_id" in reasons["lixia-2025-03-26.csv:4"]
+    assert "cannot answer an alert of county 370103000000" in reasons["lixia-2025-03-26.csv:5"]
+    assert first["forbidden"] == 1
+    assert "已核实/confirmed" in reasons["lixia-2025-03-26.csv:6"]
+    assert "never delivered" in reasons["lixia-2025-03-26.csv:7"]
+    assert "before the alert's week" in reasons["lixia-2025-03-26.csv:8"]
     assert "missing columns" in reasons["broken.csv"]
-    assert second["stored"] == 0 and second["duplicates"] == 3                  # idempotent
+    assert second["stored"] == 0 and second["duplicates"] == 4                  # idempotent
 
     stored = read_table(lake.gold("alert_dispositions")).sort_values("disposed_at", ignore_index=True)
-    assert set(DISPOSITION_COLUMNS) <= set(stored.columns) and len(stored) == 3
-    assert list(stored["alert_id"]) == [ALERT_RED, ALERT_ORANGE, ALERT_RED]
-    assert list(stored["disposition"]) == ["confirmed", "dismissed", "handled"]
-    assert list(stored["disposition_zh"]) == ["已核实", "已排除", "已处置"]
+    assert set(DISPOSITION_COLUMNS) <= set(stored.columns) and len(stored) == 4
+    assert list(stored["alert_id"]) == [ALERT_RED, ALERT_ORANGE, ALERT_RED, ALERT_YELLOW]
+    assert list(stored["disposition"]) == ["confirmed", "dismissed", "handled", "handled"]
+    assert list(stored["disposition_zh"]) == ["已核实", "已排除", "已处置", "已处置"]
+    assert list(stored["key_id"]) == [office.key_id, shizhong.key_id, office.key_id, shizhong.key_id]
     assert (stored["received_via"] == "file").all() and (stored["week_start"] == WEEK).all()
-    assert list(stored["region_code"]) == [JIEFANGLU, GANSHIQIAO, JIEFANGLU]
+    assert list(stored["region_code"]) == [JIEFANGLU, GANSHIQIAO, JIEFANGLU, SHIZHONG]
     assert stored["recipient_unit"].iloc[1] == "市中区司法局"
     assert stored["disposed_at"].iloc[0] == pd.Timestamp("2025-03-26T00:00:00Z")
     note = stored["note_masked"].iloc[0]
     assert "13812345678" not in note and "张建国" not in note and "[电话]" in note
 
 
-def test_dispositions_folder_setting(lake, tmp_path, monkeypatch):
+def test_dispositions_folder_setting(lake, keys, tmp_path, monkeypatch):
     folder = tmp_path / "elsewhere"
-    _drop(folder, "a.csv", f"alert_id,disposition,disposed_at,note\n{ALERT_YELLOW},已处置,2025-03-30,\n")
+    key = keys["shizhong"]
+    drop_file(folder, "a.csv", HEADER + f"{REF_ORANGE},已处置,2025-03-30,\n", key.key_id, key.key)
     monkeypatch.setenv("FENGQIAO_DISPOSITIONS_DIR", str(folder))
     assert ingest_dispositions.run(lake)["stored"] == 1
     assert ingest_dispositions.run(lake.root)["duplicates"] == 1
@@ -107,68 +120,61 @@ def test_dispositions_folder_setting(lake, tmp_path, monkeypatch):
     assert ingest_dispositions.run(lake)["files"] == 0                       # the default inbox is empty
 
 
-def _post(url, payload: dict | bytes, key=KEY, signature=None):
-    body = payload if isinstance(payload, bytes) else json.dumps(payload, ensure_ascii=False).encode("utf-8")
-    sig = signature or "sha256=" + hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
-    request = urllib.request.Request(url, data=body, method="POST", headers={
-        "Content-Type": "application/json", "X-Fengqiao-Signature": sig, "X-Fengqiao-Timestamp": "1742774400"})
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(request, timeout=5) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        with exc:
-            return exc.code, json.loads(exc.read())
-
-
 @pytest.fixture
 def receiver(lake):
-    server = serve_acknowledgements("127.0.0.1", 0, lake, KEY, background=True)
+    server = serve_acknowledgements("127.0.0.1", 0, lake, background=True)
     host, port = server.server_address[:2]
     yield f"http://{host}:{port}/ack"
     server.shutdown()
     server.server_close()
 
 
-def test_webhook_ack_checks_the_signature_and_stores_once(lake, receiver):
-    ack = {"alert_id": ALERT_ORANGE, "disposition": "已处置", "disposed_at": "2025-03-28T15:30:00+08:00",
+def test_webhook_ack_checks_the_signature_and_stores_once(lake, keys, receiver):
+    bureau, other = keys["shizhong"], keys["lixia"]
+    ack = {"alert_id": REF_ORANGE, "disposition": "已处置", "disposed_at": "2025-03-28T15:30:00+08:00",
            "note": "已约谈开发商，当事人张伟反映已收到部分欠款，电话13812345678"}
 
-    assert _post(receiver, ack, key="wrong-key")[0] == 401
-    assert _post(receiver, ack, signature="sha256=" + "0" * 64)[0] == 401
+    assert post(receiver, ack, bureau.key_id, other.key)[0] == 401            # another bureau's key
+    assert post(receiver, ack, bureau.key_id, "0" * 64)[0] == 401
     assert not lake.gold("alert_dispositions").exists()                       # nothing stored
 
-    assert _post(receiver, ack) == (200, {"status": "stored", "alert_id": ALERT_ORANGE})
-    assert _post(receiver, ack) == (200, {"status": "duplicate", "alert_id": ALERT_ORANGE})
-    status, answer = _post(receiver, {**ack, "alert_id": UNKNOWN})
+    assert post(receiver, ack, bureau.key_id, bureau.key) == (200, {"status": "stored", "alert_id": REF_ORANGE})
+    again = post(receiver, ack, bureau.key_id, bureau.key, timestamp=int(time.time()) - 2)
+    assert again == (200, {"status": "duplicate", "alert_id": REF_ORANGE})   # a new request, the same answer
+    status, answer = post(receiver, {**ack, "alert_id": UNKNOWN}, bureau.key_id, bureau.key)
     assert status == 422 and "unknown alert_id" in answer["error"]
-    assert _post(receiver, b"not json")[0] == 400
-    assert _post(receiver.replace("/ack", "/other"), ack)[0] == 404
+    assert post(receiver, b"not json", bureau.key_id, bureau.key)[0] == 400
+    assert post(receiver.replace("/ack", "/other"), ack, bureau.key_id, bureau.key)[0] == 404
 
     stored = read_table(lake.gold("alert_dispositions"))
     assert len(stored) == 1
     row = stored.iloc[0]
-    assert (row["alert_id"], row["disposition"], row["disposition_zh"], row["received_via"]) == \
-        (ALERT_ORANGE, "handled", "已处置", "webhook")
+    assert (row["alert_id"], row["disposition"], row["disposition_zh"], row["received_via"], row["key_id"]) == \
+        (ALERT_ORANGE, "handled", "已处置", "webhook", bureau.key_id)
     assert row["region_code"] == GANSHIQIAO and "张伟" not in row["note_masked"] and "[电话]" in row["note_masked"]
 
 
-def test_receiver_needs_a_key(lake):
-    with pytest.raises(ValueError, match="FENGQIAO_WEBHOOK_KEY"):
-        serve_acknowledgements("127.0.0.1", 0, lake, "", background=True)
+def test_receiver_needs_bureau_keys(tmp_path, monkeypatch):
+    monkeypatch.setenv("FENGQIAO_BUREAU_KEYS", str(tmp_path / "none.csv"))
+    lake = build_tiny_lake(tmp_path / "lake", with_quarantine=False, with_manifest=False)
+    with pytest.raises(KeyFileError, match="FENGQIAO_BUREAU_KEYS"):
+        serve_acknowledgements("127.0.0.1", 0, lake, background=True)
 
 
-def test_alert_reference_is_forgiving_about_case_and_dashes():
+def test_old_alert_reference_is_forgiving_about_case_and_dashes():
     assert normalise_alert_id(" 5ad3 1e36 5e1f 414d 53c5 ") == "5AD3-1E36-5E1F-414D-53C5"
 
 
-def test_response_rates_per_county(lake, receiver):
-    _drop(lake.root / "inbox" / "dispositions", "d.csv",
-          "alert_id,disposition,disposed_at,note\n"
-          f"{ALERT_RED},confirmed,2025-03-26T08:01:00+08:00,\n"     # 2 days after the first sent row (08:01)
-          f"{ALERT_RED},handled,2025-04-02T08:01:00+08:00,\n")      # a later disposition: not the response time
+def test_response_rates_per_county(lake, keys, receiver):
+    office = keys["jiefanglu"]
+    drop_file(lake.root / "inbox" / "dispositions", "d.csv", HEADER +
+              f"{REF_RED},confirmed,2025-03-26T08:01:00+08:00,\n"     # 2 days after the first sent row (08:01)
+              f"{REF_RED},handled,2025-04-02T08:01:00+08:00,\n",      # a later disposition: not the response time
+              office.key_id, office.key)
     ingest_dispositions.run(lake)
-    _post(receiver, {"alert_id": ALERT_ORANGE, "disposition": "dismissed", "disposed_at": "2025-03-28T08:00:00+08:00"})
+    bureau = keys["shizhong"]
+    post(receiver, {"alert_id": REF_ORANGE, "disposition": "dismissed", "disposed_at": "2025-03-28T08:00:00+08:00"},
+         bureau.key_id, bureau.key)
 
     rates = response_rates(lake).set_index("county_code")
 

@@ -88,14 +88,16 @@ def test_plan_routes_each_flagged_region_to_its_own_bureau(lake):
     assert {a.region_code: (a.recipient_email, a.subject) for a in planned} == EXPECTED
     for a in planned:
         assert county_of(a.recipient_region_code) == county_of(a.region_code)
-        assert f"回复确认编号：{a.alert_id}" in a.body
+        assert f"回复确认编号：{a.ack_ref}" in a.body and a.alert_id not in a.body
+        assert re.fullmatch(r"[A-Za-z0-9_-]{22}", a.ack_ref)                # 128 random bits, URL-safe
         assert re.fullmatch(r"[0-9A-F]{4}(-[0-9A-F]{4}){4}", a.alert_id)   # never mistaken for a region code
     red = next(a for a in planned if a.region_code == JIEFANGLU)
     assert red.recipient_unit == "解放路街道司法所" and red.risk_level == "红" and "82%" in red.body
     assert all(reason in red.body for reason in RED_REASONS)
     assert "3月10日当周 45件 → 3月17日当周 102件" in red.body          # 4-week trend line
-    assert [a.alert_id for a in plan_alerts(scores_week, bureaus, regions, features)] == \
-        [a.alert_id for a in planned]                                     # deterministic ids
+    again = plan_alerts(scores_week, bureaus, regions, features)
+    assert [a.alert_id for a in again] == [a.alert_id for a in planned]  # deterministic ids (re-run key)
+    assert not {a.ack_ref for a in again} & {a.ack_ref for a in planned}  # references are random, not derived
     assert len({a.alert_id for a in planned}) == len(planned)
 
 
@@ -103,8 +105,10 @@ def test_plan_refuses_a_bureau_of_another_county(lake, monkeypatch):
     scores_week, bureaus, regions, features = _inputs(lake)
     monkeypatch.setattr(alerts_module, "route",
                         lambda code, index: Bureau(LIXIA, "历下区司法局", "lixia-sfj@example.cn"))
-    with pytest.raises(AssertionError, match="another county"):
-        plan_alerts(scores_week, bureaus, regions, features)
+    planned = {a.region_code: a for a in plan_alerts(scores_week, bureaus, regions, features)}
+    assert planned[JIEFANGLU].problem == ""                                      # 历下区's own township
+    for code in (GANSHIQIAO, SHIZHONG):                                          # 市中区's: never to 历下区
+        assert "another county" in planned[code].problem and planned[code].recipient_email == ""
 
 
 def test_alerts_are_mailed_recorded_and_not_sent_twice(lake, tmp_path, smtp_env):
@@ -116,12 +120,15 @@ def test_alerts_are_mailed_recorded_and_not_sent_twice(lake, tmp_path, smtp_env)
 
     assert first == {"week_start": "2025-03-17", "planned": 3, "suppressed_cooldown": 0, "sent": 3, "failed": 0,
                      "failed_attempts": 0, "skipped": 0, "by_channel": {"email": {"sent": 3, "failed": 0}},
-                     "suppressed": []}
+                     "suppressed": [], "bureau_rows_skipped": 0, "bureau_problems": []}
     assert second == {"week_start": "2025-03-17", "planned": 3, "suppressed_cooldown": 0, "sent": 0, "failed": 0,
-                      "failed_attempts": 0, "skipped": 3, "by_channel": {}, "suppressed": []}
+                      "failed_attempts": 0, "skipped": 3, "by_channel": {}, "suppressed": [],
+                      "bureau_rows_skipped": 0, "bureau_problems": []}
 
     messages = _messages(mail)
     assert len(messages) == 3                                            # one per flagged region, none resent
+    recorded = read_table(lake.gold("alerts"))
+    refs = dict(zip(recorded["alert_id"], recorded["ack_ref"]))
     seen = {}
     for path, msg in messages:
         region = msg["X-Fengqiao-Region-Code"]
@@ -132,11 +139,10 @@ def test_alerts_are_mailed_recorded_and_not_sent_twice(lake, tmp_path, smtp_env)
         assert BUREAU_COUNTY[address] == county_of(region)                # never another county's region
         assert re.search(rb"^Subject: =\?utf-8\?", path.read_bytes(), re.M | re.I)  # RFC 2047 on the wire
         body = msg.get_content()
-        assert "回复确认编号：" in body and msg["X-Fengqiao-Alert-Id"] in body
+        assert f"回复确认编号：{refs[msg['X-Fengqiao-Alert-Id']]}" in body           # the stored reference
         assert not any(p in body for p in PLANTED_PERSONAL)
     assert seen == EXPECTED
 
-    recorded = read_table(lake.gold("alerts"))
     assert set(recorded.columns) == set(ALERT_COLUMNS)
     assert len(recorded) == 3 and (recorded["status"] == "sent").all() and (recorded["channel"] == "email").all()
     assert set(recorded["region_code"]) == set(EXPECTED)
@@ -275,13 +281,15 @@ def test_webhook_is_signed_json_received_by_a_local_server(lake, tmp_path, smtp_
     assert orange["reasons"] == ["物业纠纷记录为近8周均值的2.1倍", "退回工单5件"]
     assert [p["week_start"] for p in orange["trend"]] == ["2025-02-24", "2025-03-03", "2025-03-10", "2025-03-17"]
     assert all(isinstance(p["total_contacts"], int) for p in orange["trend"])
-    assert orange["acknowledge_ref"] == orange["alert_id"]
+    assert orange["acknowledge_ref"] != orange["alert_id"]
     assert "杆石桥街道" in orange["title"] and orange["suggestion"].startswith("请会同")
 
     recorded = read_table(lake.gold("alerts"))
     web = recorded[recorded["channel"] == "webhook"]
     assert len(web) == 2 and (web["status"] == "sent").all()
     assert set(web["alert_id"]) == {p["alert_id"] for p in payloads.values()}
+    refs = recorded.groupby("alert_id")["ack_ref"].agg(set)
+    assert all(refs[p["alert_id"]] == {p["acknowledge_ref"]} for p in payloads.values())  # one ref, both channels
     assert not recorded["recipient_address"].fillna("").str.contains("SECRET-TOKEN").any()  # token not kept
     assert public_url(url) in set(web["recipient_address"])
 
@@ -400,3 +408,19 @@ def test_cooldown_rules_and_setting(lake, tmp_path, smtp_env, monkeypatch):
         smtp_env(host, port)
         counts = output_alerts.run(lake)
     assert counts["suppressed_cooldown"] == 0 and counts["sent"] == 3
+
+
+def test_an_alerts_table_from_before_references_is_read_and_extended(lake, tmp_path, smtp_env):
+    """A gold/alerts written before ``ack_ref`` existed: its sent alerts are not resent, new ones get a reference."""
+    with local_mail_sink(tmp_path / "mail") as (host, port):
+        smtp_env(host, port)
+        output_alerts.run(lake)
+        old = read_table(lake.gold("alerts"))
+        sent_before = old[old["region_code"] == JIEFANGLU].drop(columns=["ack_ref"])
+        write_table(sent_before, lake, "gold", "alerts")                    # the old schema, one alert sent
+        counts = output_alerts.run(lake)
+    # The two alerts whose rows were dropped are sent again (3 + 2 messages); the recorded one is not.
+    assert counts["skipped"] == 1 and counts["sent"] == 2 and len(_messages(tmp_path / "mail")) == 5
+    recorded = read_table(lake.gold("alerts")).set_index("region_code")
+    assert pd.isna(recorded.loc[JIEFANGLU, "ack_ref"])                         # the old row as it was
+    assert recorded.loc[[GANSHIQIAO, SHIZHONG], "ack_ref"].str.fullmatch(r"[A-Za-z0-9_-]{22}").all()

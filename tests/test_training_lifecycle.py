@@ -226,7 +226,8 @@ def _disp(alert_id, region, week, disposition, at):
     zh = {"confirmed": "已核实", "dismissed": "已排除", "handled": "已处置"}[disposition]
     return {"alert_id": alert_id, "region_code": region, "week_start": week, "recipient_unit": "x司法所",
             "disposition": disposition, "disposition_zh": zh, "disposed_at": pd.Timestamp(at, tz="UTC"),
-            "received_via": "file", "note_masked": None, "received_at": pd.Timestamp("2024-06-01", tz="UTC")}
+            "received_via": "file", "note_masked": None, "received_at": pd.Timestamp("2024-06-01", tz="UTC"),
+            "key_id": "a1b2c3d4e5f6"}
 
 
 def test_dispositions_become_labels():
@@ -240,6 +241,9 @@ def test_dispositions_become_labels():
         _disp("D", t4, wk(11), "confirmed", "2024-03-20T02:00"),    # confirmed, later dismissed: the latest counts
         _disp("D", t4, wk(11), "dismissed", "2024-04-02T02:00"),
         _disp("E", "370102000000", wk(10), "confirmed", "2024-03-13T02:00"),   # a county alert: not a township
+        # Unsigned (no key_id: stored before dispositions were signed): never a label, not even a later answer.
+        {**_disp("F", t1, wk(10), "dismissed", "2024-03-20T02:00"), "key_id": None},
+        {**_disp("G", "370102006000", wk(10), "confirmed", "2024-03-13T02:00"), "key_id": ""},
     ])
     lab = feedback_labels(disp)
     got = {(r.region_code, r.week_start): (r.target, r.known_week) for r in lab.itertuples()}

@@ -1,9 +1,23 @@
 """Alerts: one e-mail per flagged region to the justice bureau or office responsible for it, and a
 signed JSON webhook when the bureau has a ``webhook_url``.
 
-Routing (``reference/bureaus.csv``): a township goes to its own justice office (司法所) when the
-file lists one, else to its county's justice bureau (司法局); a county goes to its county bureau.
-A bureau never receives a region of another county.
+Routing (``reference/bureaus.csv``, checked on load by :func:`fengqiao.outputs.common.check_bureaus`: a
+bad row is reported with its line and skipped): a township goes to its own justice office (司法所) when the
+file lists one, else to its county's justice bureau (司法局); a county goes to its county bureau. A bureau
+never receives a region of another county: such an alert is recorded as failed instead.
+
+Isolation: each alert is planned, built and sent on its own. A failure of one (no or bad address, a
+refused webhook address, an error while building or sending it) is recorded with its reason and the other
+alerts still go out and are recorded. Header values are single-line: line breaks in a name never reach a
+mail header.
+
+Reference: each alert carries a random ``ack_ref`` (:func:`new_ack_ref`, stored in gold/alerts and kept
+across re-runs and channels) that the bureau quotes when it answers (回复确认编号); unlike ``alert_id`` it
+cannot be computed from the region, week and address.
+
+SMTP: credentials (``FENGQIAO_SMTP_USER``) are only sent over STARTTLS (``FENGQIAO_SMTP_STARTTLS``) or SMTPS
+(``FENGQIAO_SMTP_SSL``); otherwise every e-mail delivery is refused and recorded as failed. Plain SMTP without
+a login stays possible (the local mail sink).
 
 Cool-down (:func:`apply_cooldown`): a region alerted (sent) in the last ``FENGQIAO_ALERT_COOLDOWN_WEEKS``
 weeks (default 4) is not alerted again unless its level rises (蓝 < 黄 < 橙 < 红).
@@ -11,15 +25,17 @@ weeks (default 4) is not alerted again unless its level rises (蓝 < 黄 < 橙 <
 Every attempt is recorded in ``gold/alerts`` (schema ``fengqiao.schemas.ALERTS``), one row per
 attempt and channel (``email`` / ``webhook``). A failed attempt is retried in the same run with
 exponential back-off (``FENGQIAO_ALERT_RETRY_ATTEMPTS``, default 3, after 1 s then 2 s:
-``FENGQIAO_ALERT_RETRY_DELAY_SECONDS``). The alert id is a hash of region, week and recipient, so
-re-running the step for a week sends nothing already sent on that channel; deliveries that still
+``FENGQIAO_ALERT_RETRY_DELAY_SECONDS``). The alert id is a hash of region, week and recipient (an internal
+key, not the bureau's reference), so re-running the step for a week sends nothing already sent on that channel; deliveries that still
 failed are retried on the next run.
 """
 from __future__ import annotations
 
 import datetime as dt
+import dataclasses
 import hashlib
 import logging
+import secrets
 import smtplib
 import ssl
 import time
@@ -36,12 +52,15 @@ from fengqiao.regions import county_of
 from fengqiao.schemas import ALERTS, columns_of
 from fengqiao.settings import Settings
 
+from .bureau_keys import KeyFileError, load_keys
 from .common import (
-    LEVEL_NAMES, LEVEL_RANK, as_date, bureau_index, day_label, flagged_rows, level_of, probability_text, reasons_list,
-    region_names, route, scrub, township_office_name, week_label, week_short_label,
+    LEVEL_NAMES, LEVEL_RANK, as_date, bureau_index, check_bureaus, day_label, email_problem, flagged_rows, level_of,
+    one_line, probability_text, reasons_list, region_names, route, scrub, township_office_name, week_label,
+    week_short_label,
 )
 from .webhooks import (
-    DeliveryFailure, DeliveryOptions, delivery_options, json_body, now_iso, post_signed, public_url, url_problem,
+    DeliveryFailure, DeliveryOptions, _is_loopback, delivery_options, json_body, now_iso, post_signed, public_url,
+    url_problem,
 )
 
 log = logging.getLogger(__name__)
@@ -80,6 +99,8 @@ class Alert:
     suggestion: str = ""             # 工作建议
     model_version: str | None = None
     county_code: str = field(default="")
+    ack_ref: str = ""                # the random reference the bureau quotes in its answer
+    problem: str = ""                # why the alert cannot be delivered at all (recorded as failed)
 
     @property
     def channels(self) -> tuple[str, ...]:
@@ -90,10 +111,24 @@ class Alert:
 
 
 def alert_id_of(region_code: str, week_start: dt.date, recipient: str) -> str:
-    """Deterministic id (also the acknowledgement reference in the mail)."""
+    """Deterministic id: the key that makes a re-run skip what was delivered. Not a secret and not the
+    acknowledgement reference (:func:`new_ack_ref`)."""
     text = f"{region_code}|{as_date(week_start).isoformat()}|{recipient}"
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:20].upper()
     return "-".join(digest[i:i + 4] for i in range(0, 20, 4))  # 5AD3-1E36-5E1F-414D-53C5: easy to read out
+
+
+def new_ack_ref() -> str:
+    """An unguessable acknowledgement reference (128 random bits, 22 URL-safe characters)."""
+    return secrets.token_urlsafe(16)
+
+
+def with_ack_ref(alert: Alert, ref: str) -> Alert:
+    """The same alert carrying reference ``ref`` (also in its body)."""
+    if alert.ack_ref == ref:
+        return alert
+    body = alert.body.replace(alert.ack_ref, ref) if alert.ack_ref else alert.body
+    return dataclasses.replace(alert, ack_ref=ref, body=body)
 
 
 # --- planning -------------------------------------------------------------------------------------
@@ -104,49 +139,71 @@ def plan_alerts(scores_week: pd.DataFrame, bureaus: pd.DataFrame, regions: pd.Da
     ``features`` (gold/region_week_features) adds the last weeks' total contacts to the body.
     A region without a bureau still yields an alert, with an empty address (it is recorded as failed).
     """
-    names = {code: scrub(name) for code, name in region_names(regions).items()}
+    names = {code: one_line(scrub(name)) for code, name in region_names(regions).items()}
+    bureaus, _ = check_bureaus(bureaus, regions)
     index = bureau_index(bureaus)
     hooks = _webhook_index(bureaus)
     flagged = flagged_rows(scores_week).drop_duplicates("region_code")
     totals = _totals_by_region(features, set(flagged["region_code"].astype(str)))
     alerts = []
     for row in flagged.itertuples(index=False):
-        code = str(row.region_code)
-        county = county_of(code)
-        week = as_date(row.week_start)
-        bureau = route(code, index)
-        if bureau is not None and county_of(bureau.region_code) != county:
-            raise AssertionError(f"{bureau.unit_name} ({bureau.region_code}) would receive {code} of another county")
-        unit = bureau.unit_name if bureau else UNROUTED_UNIT
-        email = bureau.email if bureau else ""
-        if bureau is None:
-            log.warning("no bureau in bureaus.csv for region %s or its county %s: alert recorded as failed",
-                        code, county)
-        is_township = row.level == "township"
-        name = names.get(code) or scrub(getattr(row, "region_name", None) or code)
-        county_name = names.get(county, county)
-        place = f"{county_name}{name}" if is_township else name
-        level = level_of(row.risk_level)
-        reasons = tuple(reasons_list(row.reasons))
-        aid = alert_id_of(code, week, email or unit)
-        points = _trend_points(totals, code, week)
-        suggestion = _action(level, code, names, index, is_township)
-        model_version = getattr(row, "model_version", None)
-        subject = (f"【{LEVEL_NAMES[level]}预警】" if level else "【风险提示】") + \
-            f"{place}矛盾纠纷风险提示（{week_short_label(week)}）"
-        body = _body(unit, place, code, week, level, float(row.score), reasons,
-                     _trend_text(points), aid, model_version, horizon_weeks, suggestion)
-        alerts.append(Alert(
-            alert_id=aid, region_code=code, region_name=name, county_name=county_name, week_start=week,
-            risk_level=level, score=float(row.score), reasons=reasons, recipient_unit=unit,
-            recipient_email=email, subject=subject, body=body,
-            recipient_region_code=bureau.region_code if bureau else "", level=str(row.level),
-            recipient_webhook=hooks.get(bureau.region_code, "") if bureau else "", trend=points,
-            suggestion=suggestion, model_version=None if pd.isna(model_version) else str(model_version),
-            county_code=county,
-        ))
+        try:
+            alerts.append(_plan_one(row, names, index, hooks, totals, horizon_weeks))
+        except Exception as exc:  # noqa: BLE001 (one bad row must not stop the others: recorded as failed)
+            log.exception("alert for region %s could not be built", row.region_code)
+            alerts.append(_unbuildable(row, f"alert could not be built: {type(exc).__name__}: {one_line(exc)[:200]}"))
     alerts.sort(key=lambda a: (LEVEL_RANK.get(a.risk_level, 9), -a.score, a.region_code))
     return alerts
+
+
+def _plan_one(row, names: dict, index: dict, hooks: dict, totals: dict, horizon_weeks: int) -> Alert:
+    code = str(row.region_code)
+    county = county_of(code)
+    week = as_date(row.week_start)
+    bureau = route(code, index)
+    problem = ""
+    if bureau is not None and county_of(bureau.region_code) != county:
+        problem = f"{bureau.unit_name} ({bureau.region_code}) is a bureau of another county: not sent"
+        log.error("alert for %s: %s", code, problem)
+        bureau = None
+    unit = bureau.unit_name if bureau else UNROUTED_UNIT
+    email = bureau.email if bureau else ""
+    if bureau is None and not problem:
+        log.warning("no bureau in bureaus.csv for region %s or its county %s: alert recorded as failed", code, county)
+    is_township = row.level == "township"
+    name = names.get(code) or one_line(scrub(getattr(row, "region_name", None) or code))
+    county_name = names.get(county, county)
+    place = f"{county_name}{name}" if is_township else name
+    level = level_of(row.risk_level)
+    reasons = tuple(reasons_list(row.reasons))
+    aid = alert_id_of(code, week, email or unit)
+    ref = new_ack_ref()
+    points = _trend_points(totals, code, week)
+    suggestion = _action(level, code, names, index, is_township)
+    model_version = getattr(row, "model_version", None)
+    subject = (f"【{LEVEL_NAMES[level]}预警】" if level else "【风险提示】") + \
+        f"{place}矛盾纠纷风险提示（{week_short_label(week)}）"
+    body = _body(unit, place, code, week, level, float(row.score), reasons,
+                 _trend_text(points), ref, model_version, horizon_weeks, suggestion)
+    return Alert(
+        alert_id=aid, region_code=code, region_name=name, county_name=county_name, week_start=week,
+        risk_level=level, score=float(row.score), reasons=reasons, recipient_unit=unit,
+        recipient_email=email, subject=subject, body=body,
+        recipient_region_code=bureau.region_code if bureau else "", level=str(row.level),
+        recipient_webhook=hooks.get(bureau.region_code, "") if bureau else "", trend=points,
+        suggestion=suggestion, model_version=None if pd.isna(model_version) else str(model_version),
+        county_code=county, ack_ref=ref, problem=problem,
+    )
+
+
+def _unbuildable(row, problem: str) -> Alert:
+    """A stand-in for an alert that could not be built, so that its failure is recorded."""
+    code = one_line(getattr(row, "region_code", ""))[:20]
+    week = as_date(row.week_start)
+    return Alert(alert_id=alert_id_of(code, week, UNROUTED_UNIT), region_code=code, region_name=code,
+                 county_name="", week_start=week, risk_level=level_of(getattr(row, "risk_level", None)), score=0.0,
+                 reasons=(), recipient_unit=UNROUTED_UNIT, recipient_email="", subject="", body="",
+                 county_code=county_of(code), problem=problem)
 
 
 def _totals_by_region(features: pd.DataFrame | None, codes: set[str]) -> dict[str, dict[dt.date, int]]:
@@ -194,7 +251,7 @@ def _action(level: str | None, code: str, names: dict[str, str], index: dict, is
 
 
 def _body(unit: str, place: str, code: str, week: dt.date, level: str | None, score: float,
-          reasons: tuple[str, ...], trend: str | None, aid: str, model_version, horizon_weeks: int,
+          reasons: tuple[str, ...], trend: str | None, ref: str, model_version, horizon_weeks: int,
           action: str) -> str:
     lines = [f"{unit}：", ""]
     level_text = f"{LEVEL_NAMES[level]}预警" if level else "风险提示"
@@ -214,7 +271,7 @@ def _body(unit: str, place: str, code: str, week: dt.date, level: str | None, sc
     lines.append(f"工作建议：{action}")
     lines.append("")
     lines.append("请于收到本提示后7日内回复核查及处置情况（如已化解、正在化解、经核查无风险等），回复时请注明确认编号。")
-    lines.append(f"回复确认编号：{aid}")
+    lines.append(f"回复确认编号：{ref}")
     lines.append("")
     lines.append("——")
     lines.append("本提示由 Fengqiao 矛盾纠纷风险预警系统自动发送，仅含汇总统计，不含个人信息；"
@@ -224,15 +281,21 @@ def _body(unit: str, place: str, code: str, week: dt.date, level: str | None, sc
 
 # --- sending --------------------------------------------------------------------------------------
 def build_message(alert: Alert, sender: str) -> EmailMessage:
-    """A UTF-8 MIME message; the Chinese subject and display names are RFC 2047 encoded on output."""
+    """A UTF-8 MIME message; the Chinese subject and display names are RFC 2047 encoded on output.
+
+    Every header value is made single-line first, and an address that is not exactly one address is
+    refused (ValueError): no value can add a header or a recipient."""
+    for address in (sender, alert.recipient_email):
+        if problem := email_problem(address):
+            raise ValueError(f"address refused: {problem}")
     msg = EmailMessage()
-    msg["Subject"] = alert.subject
+    msg["Subject"] = one_line(alert.subject)
     msg["From"] = Address(display_name="矛盾纠纷风险预警系统", addr_spec=sender)
-    msg["To"] = Address(display_name=alert.recipient_unit, addr_spec=alert.recipient_email)
+    msg["To"] = Address(display_name=one_line(alert.recipient_unit), addr_spec=alert.recipient_email)
     msg["Date"] = format_datetime(dt.datetime.now(ZoneInfo("Asia/Shanghai")))
     msg["Message-ID"] = f"<{alert.alert_id.lower().replace('-', '')}@fengqiao.alerts>"
-    msg["X-Fengqiao-Alert-Id"] = alert.alert_id
-    msg["X-Fengqiao-Region-Code"] = alert.region_code
+    msg["X-Fengqiao-Alert-Id"] = one_line(alert.alert_id)
+    msg["X-Fengqiao-Region-Code"] = one_line(alert.region_code)
     msg["X-Fengqiao-Week-Start"] = alert.week_start.isoformat()
     msg.set_content(alert.body, charset="utf-8")
     return msg
@@ -243,7 +306,7 @@ def _require_smtp(settings: Settings) -> None:
         raise RuntimeError(
             "No SMTP server is configured for alerts: set FENGQIAO_SMTP_HOST (and FENGQIAO_SMTP_PORT, "
             "default 25; FENGQIAO_SMTP_SENDER; FENGQIAO_SMTP_USER and FENGQIAO_SMTP_PASSWORD if the server "
-            "needs a login; FENGQIAO_SMTP_STARTTLS=true for STARTTLS). For a demo, run "
+            "needs a login, then FENGQIAO_SMTP_STARTTLS=true or FENGQIAO_SMTP_SSL=true). For a demo, run "
             "fengqiao.outputs.mailsink.local_mail_sink and point FENGQIAO_SMTP_HOST/PORT at it."
         )
 
@@ -268,27 +331,31 @@ def webhook_payload(alert: Alert) -> dict:
         "suggestion": alert.suggestion,
         "recipient_unit": alert.recipient_unit,
         "model_version": alert.model_version,
-        "acknowledge_ref": alert.alert_id,
+        "acknowledge_ref": alert.ack_ref,
         "acknowledge_hint": "请于7日内回复核查及处置情况（已核实/已排除/已处置），回复时注明确认编号。",
         "sent_at": now_iso(),
     }
 
 
 # --- history: idempotence and cool-down ------------------------------------------------------------
-def already_sent(lake: Lake) -> tuple[pd.DataFrame, set[str]]:
-    """Existing gold/alerts rows and the ids recorded as sent (on any channel)."""
-    existing, done = delivered(lake)
-    return existing, {aid for aid, _ in done}
-
-
 def delivered(lake: Lake) -> tuple[pd.DataFrame, set[tuple[str, str]]]:
     """Existing gold/alerts rows and the (alert_id, channel) pairs recorded as sent."""
     path = lake.gold("alerts")
     if not path.exists():
         return pd.DataFrame(columns=ALERT_COLUMNS), set()
     existing = read_table(path)
+    if "ack_ref" not in existing.columns:  # written before alerts carried a reference
+        existing["ack_ref"] = None
     sent = existing[existing["status"] == "sent"]
     return existing, set(zip(sent["alert_id"], sent["channel"]))
+
+
+def stored_refs(history: pd.DataFrame) -> dict[str, str]:
+    """alert_id -> the reference already recorded for it (a re-run or another channel reuses it)."""
+    if history is None or history.empty or "ack_ref" not in history.columns:
+        return {}
+    known = history[history["ack_ref"].notna() & (history["ack_ref"].astype(str) != "")]
+    return dict(zip(known["alert_id"], known["ack_ref"].astype(str)))
 
 
 def _rank(level) -> int:
@@ -357,6 +424,10 @@ class _EmailChannel:
     def precheck(self, alert: Alert) -> str | None:
         if not alert.recipient_email:
             return f"no e-mail address in bureaus.csv for {alert.recipient_unit}"
+        if problem := email_problem(alert.recipient_email):
+            return f"recipient refused: {problem}"
+        if problem := smtp_problem(self.settings):
+            return problem
         if self.down:
             return f"not attempted: {self.down}"
         return None
@@ -366,6 +437,9 @@ class _EmailChannel:
         if self.smtp is None:
             try:
                 self.smtp = _connect(s)
+            except smtplib.SMTPNotSupportedError as exc:  # e.g. STARTTLS not offered: never fall back to clear
+                raise DeliveryFailure(f"SMTP {s.smtp_host}:{s.smtp_port}: {exc}", retryable=False,
+                                      unreachable=True) from None
             except smtplib.SMTPAuthenticationError as exc:  # wrong login: retrying will not help
                 raise DeliveryFailure(f"SMTP {s.smtp_host}:{s.smtp_port} refused the login: {exc.smtp_code}",
                                       retryable=False, unreachable=True) from None
@@ -411,13 +485,14 @@ class _WebhookChannel:
         self.key = key
         self.timeout = timeout
         self.down: dict[str, str] = {}  # url -> why it is unreachable in this run
+        self.key_problem = signing_key_problem(key)
 
     def address(self, alert: Alert) -> str | None:
         return public_url(alert.recipient_webhook) if alert.recipient_webhook else None
 
     def precheck(self, alert: Alert) -> str | None:
-        if not self.key:
-            return "FENGQIAO_WEBHOOK_KEY is not set: webhook alerts are never sent unsigned"
+        if self.key_problem:
+            return self.key_problem
         problem = url_problem(alert.recipient_webhook)
         if problem:
             return problem
@@ -435,17 +510,54 @@ class _WebhookChannel:
         pass
 
 
+def signing_key_problem(key: str | None) -> str | None:
+    """Why ``key`` (FENGQIAO_WEBHOOK_KEY) cannot sign alerts: unset, or the same as a bureau's key (that
+    bureau could then sign alerts of its own)."""
+    if not key:
+        return "FENGQIAO_WEBHOOK_KEY is not set: webhook alerts are never sent unsigned"
+    try:
+        bureau_keys = load_keys()
+    except KeyFileError:
+        return None
+    if any(k.key == key for k in bureau_keys.values()):
+        return "FENGQIAO_WEBHOOK_KEY is also a bureau's key: alerts are signed with a key of their own only"
+    return None
+
+
+def smtp_problem(settings: Settings) -> str | None:
+    """Why e-mail must not be sent with these settings: a login without TLS would send the password in clear."""
+    if settings.smtp_user and not (settings.smtp_starttls or settings.smtp_ssl):
+        return ("refused: FENGQIAO_SMTP_USER is set but neither FENGQIAO_SMTP_STARTTLS nor FENGQIAO_SMTP_SSL: "
+                "credentials are never sent in clear")
+    return None
+
+
+def _attempt(channel, alert: Alert) -> None:
+    """One send; any error (e.g. a value the mail library refuses) becomes a failure of this alert only."""
+    try:
+        channel.send(alert)
+    except DeliveryFailure:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise DeliveryFailure(f"{type(exc).__name__}: {one_line(exc)[:200]}", retryable=False) from None
+
+
 def _deliver(alert: Alert, channel, options: DeliveryOptions, rows: list[dict], sleep) -> bool:
-    """Up to ``options.retry_attempts`` attempts with exponential back-off; one row per attempt."""
-    address = channel.address(alert)
-    problem = channel.precheck(alert)
+    """Up to ``options.retry_attempts`` attempts with exponential back-off; one row per attempt.
+
+    Any error of this alert (not only a delivery failure) ends as a failed row: it never stops the others."""
+    try:
+        address = channel.address(alert)
+        problem = alert.problem or channel.precheck(alert)
+    except Exception as exc:  # noqa: BLE001
+        address, problem = None, f"refused: {type(exc).__name__}: {one_line(exc)[:200]}"
     if problem:
         rows.append(_row(alert, "failed", problem, channel.name, address))
         return False
     attempts = options.retry_attempts
     for attempt in range(1, attempts + 1):
         try:
-            channel.send(alert)
+            _attempt(channel, alert)
         except DeliveryFailure as failure:
             last = attempt == attempts or not failure.retryable
             rows.append(_row(alert, "failed", f"attempt {attempt}/{attempts}: {failure.detail}", channel.name, address))
@@ -484,7 +596,9 @@ def deliver_alerts(alerts: list[Alert], settings: Settings, lake: Lake, options:
     """
     options = options or delivery_options()
     existing, done = delivered(lake)
-    unique = list({a.alert_id: a for a in alerts}.values())
+    refs = stored_refs(existing)
+    unique = [with_ack_ref(a, refs.get(a.alert_id) or a.ack_ref or new_ack_ref())
+              for a in {a.alert_id: a for a in alerts}.values()]
     pending: list[tuple[Alert, str]] = []
     skipped = 0
     for alert in unique:
@@ -527,13 +641,21 @@ def send_alerts(alerts: list[Alert], settings: Settings, lake: Lake,
 
 
 def _connect(settings: Settings) -> smtplib.SMTP:
-    smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=SMTP_TIMEOUT_SEC)
+    """A connection over SMTPS or STARTTLS when configured (a server without STARTTLS is then an error, never
+    a silent fall-back to clear text); a login only on an encrypted connection."""
+    if settings.smtp_ssl:
+        smtp = smtplib.SMTP_SSL(settings.smtp_host, settings.smtp_port, timeout=SMTP_TIMEOUT_SEC,
+                                context=ssl.create_default_context())
+    else:
+        smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=SMTP_TIMEOUT_SEC)
     try:
         smtp.ehlo()
-        if settings.smtp_starttls:
+        if settings.smtp_starttls and not settings.smtp_ssl:
             smtp.starttls(context=ssl.create_default_context())
             smtp.ehlo()
-        if settings.smtp_user:
+        elif not settings.smtp_ssl and not _is_loopback(settings.smtp_host):
+            log.warning("SMTP to %s without TLS: set FENGQIAO_SMTP_STARTTLS or FENGQIAO_SMTP_SSL", settings.smtp_host)
+        if settings.smtp_user:  # deliver_alerts never gets here without TLS (smtp_problem)
             smtp.login(settings.smtp_user, settings.smtp_password or "")
     except BaseException:
         smtp.close()
@@ -564,7 +686,8 @@ def _row(alert: Alert, status: str, detail: str | None, channel: str = "email",
         "sent_at": pd.Timestamp.now(tz="UTC"),  # time of the attempt
         "status": status,
         "recipient_address": address,
-        "detail": detail,
+        "detail": None if detail is None else one_line(detail),
+        "ack_ref": alert.ack_ref or None,
     }
 
 
@@ -575,7 +698,7 @@ def _append(lake: Lake, existing: pd.DataFrame, attempts: pd.DataFrame) -> None:
     # read Parquet nanosecond timestamps, and an all-null object column would be stored as NULL type.
     combined["sent_at"] = pd.to_datetime(combined["sent_at"], utc=True).astype("datetime64[us, UTC]")
     for col in ("alert_id", "region_code", "risk_level", "recipient_unit", "channel", "status",
-                "recipient_address", "detail"):
+                "recipient_address", "detail", "ack_ref"):
         combined[col] = combined[col].astype(object).where(combined[col].notna(), None).astype("string")
     combined["week_start"] = combined["week_start"].map(as_date)
     write_table(combined, lake, "gold", "alerts")

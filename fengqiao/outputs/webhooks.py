@@ -1,12 +1,18 @@
-"""Signed JSON webhooks: the alert payload, HMAC signing and verification, and one POST with urllib.
+"""Signed JSON webhooks: the alert payload, HMAC signing, and one POST with urllib.
 
-Scheme (used both for alerts sent to bureaus and for acknowledgements they send back):
+Outgoing alerts (Fengqiao -> a bureau's webhook):
 
 - body: UTF-8 JSON;
-- ``X-Fengqiao-Signature: sha256=<hex>``, the HMAC-SHA256 of the raw body bytes under the shared key
-  (``FENGQIAO_WEBHOOK_KEY``);
+- ``X-Fengqiao-Signature: sha256=<hex>``, the HMAC-SHA256 of the raw body bytes under the alert signing
+  key (``FENGQIAO_WEBHOOK_KEY``), which is never a bureau's key;
 - ``X-Fengqiao-Timestamp``: Unix seconds when the request was made. The signature covers the body
   only, so the alert payload repeats the time in its signed ``sent_at`` field.
+
+Dispositions coming back are signed with each bureau's own key instead
+(:mod:`fengqiao.outputs.bureau_keys`, :mod:`fengqiao.outputs.acknowledgements`).
+
+Webhook addresses must be ``https://``; plain ``http://`` is accepted for loopback hosts only (tests, a
+local relay).
 
 Delivery options that are not in :mod:`fengqiao.settings` (cool-down, retries, timeouts, the
 dispositions folder) are read here from ``FENGQIAO_*`` environment variables by :func:`delivery_options`.
@@ -73,20 +79,13 @@ def delivery_options() -> DeliveryOptions:
 # --- signing --------------------------------------------------------------------------------------
 def _key_bytes(key: str | bytes) -> bytes:
     if not key:
-        raise ValueError("no webhook key: set FENGQIAO_WEBHOOK_KEY (a shared secret agreed with the bureaus)")
+        raise ValueError("no alert signing key: set FENGQIAO_WEBHOOK_KEY")
     return key if isinstance(key, bytes) else key.encode("utf-8")
 
 
 def sign(body: bytes, key: str | bytes) -> str:
     """``sha256=<hex>``: HMAC-SHA256 of the raw body."""
     return SIGNATURE_PREFIX + hmac.new(_key_bytes(key), body, hashlib.sha256).hexdigest()
-
-
-def verify(body: bytes, signature: str | None, key: str | bytes) -> bool:
-    """True when ``signature`` (the header value) is the body's HMAC under ``key``; constant-time."""
-    if not signature or not key:
-        return False
-    return hmac.compare_digest(sign(body, key), signature.strip())
 
 
 def signed_headers(body: bytes, key: str | bytes, timestamp: int | None = None) -> dict[str, str]:
@@ -105,9 +104,18 @@ def json_body(payload: dict) -> bytes:
 # --- URLs -----------------------------------------------------------------------------------------
 def url_problem(url: str) -> str | None:
     """Why ``url`` cannot be used as a webhook address, or None."""
-    parts = urlsplit(url)
+    if not url or any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
+        return "webhook_url in bureaus.csv is empty or holds spaces, line breaks or control characters"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises ValueError on a malformed port)
+    except ValueError:
+        return "webhook_url in bureaus.csv is not a valid address"
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        return "webhook_url in bureaus.csv is not an http(s) address"
+        return "webhook_url in bureaus.csv is not an https address"
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        return (f"webhook_url to {parts.hostname} is plain http: alerts go to https addresses only "
+                "(http only to a loopback host)")
     return None
 
 
