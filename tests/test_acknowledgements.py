@@ -186,3 +186,23 @@ def test_response_rates_per_county(lake, keys, receiver):
     assert rates.loc[SHIZHONG, "ack_share"] == 0.5 and rates.loc[SHIZHONG, "median_days_to_respond"] == 4.0
     assert response_rates(lake, WEEK)["alerts_sent"].sum() == 3
     assert response_rates(lake, "2025-03-10").empty
+
+
+def test_an_alert_asks_for_exactly_the_answers_that_are_stored(lake, keys):
+    """The codes and the reply table the alert names are those ingest_dispositions accepts: a bureau that
+    answers as the mail says is stored."""
+    import re
+
+    from fengqiao.outputs.acknowledgements import DISPOSITIONS
+    from fengqiao.outputs.alerts import REPLY_INSTRUCTIONS
+
+    offered = re.findall(r"(已\w\w)（", REPLY_INSTRUCTIONS[0])
+    assert sorted(offered) == sorted(DISPOSITIONS.values())
+    columns = re.search(r"回执表（(.+?)）", REPLY_INSTRUCTIONS[1]).group(1).split("、")
+    office = keys["jiefanglu"]
+    drop_file(lake.root / "inbox" / "dispositions", "answer.csv",
+              ",".join(columns) + f"\n{REF_RED},{offered[0]},2025-03-26,已约谈双方\n", office.key_id, office.key)
+    result = ingest_dispositions.run(lake)
+    assert result["stored"] == 1 and result["rejected"] == 0
+    stored = read_table(lake.gold("alert_dispositions"))
+    assert list(stored["disposition_zh"]) == [offered[0]]

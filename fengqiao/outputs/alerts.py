@@ -250,6 +250,16 @@ def _action(level: str | None, code: str, names: dict[str, str], index: dict, is
     return action
 
 
+# What a bureau is asked to answer, in exactly the codes and channels that ingest_dispositions accepts
+# (fengqiao/outputs/acknowledgements.py: DISPOSITIONS; a signed file in the inbox or a signed POST).
+REPLY_INSTRUCTIONS = (
+    "请于收到本提示后7日内回复核查及处置结果，处置结果只填以下三种之一："
+    "已核实（经核查确有风险）、已排除（经核查无风险）、已处置（已化解或已妥善处置）。",
+    "回复方式：以本单位回执密钥签名后，通过回执接口提交；或将签名的回执表"
+    "（确认编号、处置结果、处置时间、备注）报送回执目录。回复时请注明下列确认编号。",
+)
+
+
 def _body(unit: str, place: str, code: str, week: dt.date, level: str | None, score: float,
           reasons: tuple[str, ...], trend: str | None, ref: str, model_version, horizon_weeks: int,
           action: str) -> str:
@@ -270,7 +280,7 @@ def _body(unit: str, place: str, code: str, week: dt.date, level: str | None, sc
         lines.append("")
     lines.append(f"工作建议：{action}")
     lines.append("")
-    lines.append("请于收到本提示后7日内回复核查及处置情况（如已化解、正在化解、经核查无风险等），回复时请注明确认编号。")
+    lines.extend(REPLY_INSTRUCTIONS)
     lines.append(f"回复确认编号：{ref}")
     lines.append("")
     lines.append("——")
@@ -332,7 +342,7 @@ def webhook_payload(alert: Alert) -> dict:
         "recipient_unit": alert.recipient_unit,
         "model_version": alert.model_version,
         "acknowledge_ref": alert.ack_ref,
-        "acknowledge_hint": "请于7日内回复核查及处置情况（已核实/已排除/已处置），回复时注明确认编号。",
+        "acknowledge_hint": REPLY_INSTRUCTIONS[0],
         "sent_at": now_iso(),
     }
 
