@@ -88,9 +88,15 @@ def _rise(row, history, col, week, chg_col=None) -> tuple[float, float | None, f
     return None
 
 
+# Below this many records a week a percentage misleads a reader ("上升433%" for 4 against 0.8): counts only.
+COUNTS_ONLY_BELOW = 10
+
+
 def _surge_text(prefix: str, x: float, m: float, rise: float, unit: str = "起") -> str:
     if m < 0.5 or math.isinf(rise):
         return f"{prefix}本周{int(round(x))}{unit}，前{HISTORY_WEEKS}周平均不足1{unit}"
+    if max(x, m) < COUNTS_ONLY_BELOW:
+        return f"{prefix}本周{int(round(x))}{unit}，高于前{HISTORY_WEEKS}周平均的{m:.1f}{unit}"
     return f"{prefix}较前{HISTORY_WEEKS}周均值上升{_pct(rise)}（本周{int(round(x))}{unit}，此前周均{m:.1f}{unit}）"
 
 

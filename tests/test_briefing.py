@@ -16,8 +16,8 @@ from outputs_lake import (
     YELLOW_REASONS, build_tiny_lake, regions_frame,
 )
 
-SECTIONS = ["一、总体态势", "二、来源构成", "三、类型分布", "四、区域分布", "五、重点风险区域", "六、热线热点与重复来电",
-            "七、趋势", "八、季节性提示", "九、数据完整性", "十、预警反馈情况", "十一、工作建议"]
+SECTIONS = ["一、本周预警与工作建议", "二、总体态势", "三、来源构成", "四、类型分布", "五、区域分布",
+            "六、热线热点与重复来电", "七、趋势", "八、季节性提示", "九、数据完整性", "十、预警反馈情况"]
 PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])\d{17}[0-9Xx](?![0-9A-Za-z])")
 
@@ -56,11 +56,11 @@ def test_briefing_holds_every_section_the_week_and_the_flagged_places(lake):
         assert title in html
     assert "<script" not in html and "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
 
-    overview = _section(html, "一、总体态势")
+    overview = _section(html, "二、总体态势")
     assert "252" in overview and "198" in overview      # this week's and last week's totals
     assert "↑27.3%" in overview                        # 环比
 
-    hotspots = _section(html, "五、重点风险区域")
+    hotspots = _section(html, "一、本周预警与工作建议")
     for name in ("解放路街道", "杆石桥街道"):
         assert name in hotspots
     for reason in RED_REASONS + ORANGE_REASONS + YELLOW_REASONS:
@@ -74,7 +74,7 @@ def test_briefing_holds_every_section_the_week_and_the_flagged_places(lake):
     assert trend.count("<svg") == 2 and "<polyline" in trend
     assert "3/17" in trend and "群众诉求总量" in trend and "预警乡镇（街道）数" in trend
 
-    counties = _section(html, "四、区域分布")
+    counties = _section(html, "五、区域分布")
     rows = re.findall(r"<tr><td class=\"left\">(.*?)</td>", counties)
     assert [r.split("（")[0] for r in rows] == ["历下区", "市中区"]     # ranked by highest level
     assert "149" in counties and "103" in counties
@@ -84,10 +84,20 @@ def test_briefing_holds_every_section_the_week_and_the_flagged_places(lake):
     assert "旧周的隔离记录" not in completeness                         # another week's rejects
     assert "5/7" in completeness and "7/7" in completeness
 
-    advice = _section(html, "十一、工作建议")
+    advice = _section(html, "一、本周预警与工作建议")
     assert "请历下区司法局会同解放路街道司法所" in advice
     assert "请市中区司法局会同杆石桥街道司法所" in advice
     assert "gbm-test-2025.03" in html
+
+
+def test_the_first_page_carries_the_warnings_and_advice_and_names_the_city(lake):
+    html = output_briefing.run(lake).read_text(encoding="utf-8")
+    positions = [html.index(f"<h2>{title}</h2>") for title in SECTIONS]
+    assert positions == sorted(positions)            # warnings and 工作建议 first, before the overview
+    first = _section(html, "一、本周预警与工作建议")
+    assert "重点风险区域" in first and "工作建议" in first
+    masthead = html[html.index("<header"):html.index("</header>")]
+    assert "济南市" in masthead and "山东省" not in masthead  # the city's edition names its city
 
 
 def test_briefing_holds_no_personal_data(lake):
@@ -121,13 +131,13 @@ def test_missing_quarantine_and_manifest_are_stated(tmp_path):
 def test_a_feed_outage_becomes_a_recommendation(lake):
     html = output_briefing.run(lake).read_text(encoding="utf-8")
     assert "本周有2天未收到数据" in _section(html, "九、数据完整性")          # a note only:
-    assert "请信息中心核实" not in _section(html, "十一、工作建议")             # 2 days missing is common
+    assert "请信息中心核实" not in _section(html, "一、本周预警与工作建议")             # 2 days missing is common
 
     manifest = pd.read_parquet(lake.bronze_manifest)
     manifest = manifest[~((manifest["feed"] == "mediation") & (manifest["day"] >= "2025-03-20"))]
     manifest.to_parquet(lake.bronze_manifest, index=False)
     html = output_briefing.run(lake).read_text(encoding="utf-8")
-    assert "人民调解案件数据：本周有4天未收到数据。请信息中心核实" in _section(html, "十一、工作建议")
+    assert "人民调解案件数据：本周有4天未收到数据。请信息中心核实" in _section(html, "一、本周预警与工作建议")
 
 
 def test_a_quiet_week_with_an_empty_quarantine(tmp_path):
@@ -139,8 +149,8 @@ def test_a_quiet_week_with_an_empty_quarantine(tmp_path):
 
     html = output_briefing.run(lake).read_text(encoding="utf-8")
 
-    assert "本周无预警地区" in _section(html, "五、重点风险区域")
-    assert "本周未发现需重点关注的地区" in _section(html, "十一、工作建议")
+    assert "本周无预警地区" in _section(html, "一、本周预警与工作建议")
+    assert "本周未发现需重点关注的地区" in _section(html, "一、本周预警与工作建议")
     assert "未找到隔离记录表" not in html and "截断的JSON行" not in html
 
 
@@ -148,7 +158,7 @@ def test_an_earlier_week_and_an_unscored_week(lake):
     path = output_briefing.run(lake, "2025-03-10")
     html = path.read_text(encoding="utf-8")
     assert path.name == "2025-03-10.html"
-    assert "2025年第11周（3月10日—3月16日）" in html and "千佛山街道" in _section(html, "五、重点风险区域")
+    assert "2025年第11周（3月10日—3月16日）" in html and "千佛山街道" in _section(html, "一、本周预警与工作建议")
     with pytest.raises(ValueError, match="no scores"):
         output_briefing.run(lake, dt.date(2024, 1, 1))
 
@@ -266,7 +276,7 @@ def test_outages_and_catch_ups_are_listed_per_feed_and_county(lake):
     assert "判定为数据中断；该地区本周风险评分可能偏低" in section
     assert "工单·市中区：本周220条（近8周中位数90条），为常态的244%，系中断后的集中补报" in section
     assert "人民调解·历下区" not in section  # a normal feed is not listed
-    assert "历下区热线数据本周中断，请信息中心督促补报" in _section(html, "十一、工作建议")
+    assert "历下区热线数据本周中断，请信息中心督促补报" in _section(html, "一、本周预警与工作建议")
 
     from fengqiao.outputs.briefing import build_context
 

@@ -13,14 +13,14 @@ import pytest
 from fengqiao.disputes import DISPUTE_TYPES
 from fengqiao.lake import read_table, write_table
 from fengqiao.outputs.briefing import render_briefing, render_county_briefings
-from fengqiao.outputs.maps import RATE_COLOURS, choropleth, sparkline
+from fengqiao.outputs.maps import LEVEL_FILLS, choropleth, sparkline
 from fengqiao.outputs.pdf import FONT_FAMILY, font_path
 from jobs import output_briefing
 from outputs_lake import (
     DAGUANYUAN, GANSHIQIAO, JIEFANGLU, LIXIA, QIANFOSHAN, SHIZHONG, TOWNSHIPS, WEEK, build_tiny_lake,
 )
 
-NEW_SECTIONS = ["二、来源构成", "三、类型分布", "四、区域分布", "六、热线热点与重复来电", "八、季节性提示"]
+NEW_SECTIONS = ["三、来源构成", "四、类型分布", "五、区域分布", "六、热线热点与重复来电", "八、季节性提示"]
 
 
 def _section(html: str, title: str) -> str:
@@ -80,12 +80,13 @@ def test_pdf_is_written_with_the_embedded_cjk_font_and_a_text_layer(lake):
     assert font_path().name == "NotoSansCJK-Regular.ttc"
 
 
-def test_the_map_is_drawn_in_county_colours(lake):
+def test_the_map_is_drawn_in_warning_level_colours(lake):
     doc = pdfium.PdfDocument(str(lake.briefings / f"{WEEK.isoformat()}.pdf"))
     html = (lake.briefings / f"{WEEK.isoformat()}.html").read_text(encoding="utf-8")
-    fills = set(_section(html, "四、区域分布").split('<path d="')[0:1]) and {
-        part.split('fill="', 1)[1].split('"', 1)[0] for part in _section(html, "四、区域分布").split('<path d="')[1:]}
-    assert len(fills) == 2 and fills <= set(RATE_COLOURS)       # two counties, two classes
+    fills = set(_section(html, "五、区域分布").split('<path d="')[0:1]) and {
+        part.split('fill="', 1)[1].split('"', 1)[0] for part in _section(html, "五、区域分布").split('<path d="')[1:]}
+    # Filled by warning level, not volume: 历下区 holds the red township, 市中区 the orange one.
+    assert fills == {LEVEL_FILLS["红"], LEVEL_FILLS["橙"]}
     found = set()
     for page in doc:
         pixels = np.asarray(page.render(scale=1).to_pil().convert("RGB")).astype(int)
@@ -98,14 +99,14 @@ def test_the_map_is_drawn_in_county_colours(lake):
 
 def test_sections_hold_the_new_figures(lake):
     html = (lake.briefings / f"{WEEK.isoformat()}.html").read_text(encoding="utf-8")
-    sources = _section(html, "二、来源构成")
+    sources = _section(html, "三、来源构成")
     assert "73.8%" in sources and "62.6%" in sources and "+11.2" in sources     # 186/252 vs 124/198
-    types = _section(html, "三、类型分布")
+    types = _section(html, "四、类型分布")
     assert types.index("劳动争议") < types.index("婚姻家庭")                  # labour surged to the top
-    regions = _section(html, "四、区域分布")
+    regions = _section(html, "五、区域分布")
     assert regions.count("<path") == 2 and "历下区" in regions and "<circle" in regions
     assert "29.8" in regions                                                 # 149 per 50,000 residents
-    hotspots = _section(html, "五、重点风险区域")
+    hotspots = _section(html, "一、本周预警与工作建议")
     assert hotspots.count("<polyline") == 3                                  # one sparkline per flagged place
     hotline = _section(html, "六、热线热点与重复来电")
     assert "解放路街道" in hotline and "45%" in hotline and "本周全辖区热线重复来电占比" in hotline

@@ -294,7 +294,8 @@ def test_reasons_chinese_with_figures():
     text = "；".join(reasons)
     assert 1 <= len(reasons) <= 4
     assert "3起案件有群体性倾向" in text
-    assert "劳动争议类纠纷较前8周均值上升240%" in text
+    # Under 10 records a week the reason gives counts, not a percentage of a tiny base.
+    assert "劳动争议类纠纷本周7起，高于前8周平均的2.0起" in text and "240%" not in text
     assert all(any("\u4e00" <= ch <= "\u9fff" for ch in r) for r in reasons)
     assert all(any(ch.isdigit() for ch in r) for r in reasons)
     # Never empty, even with nothing notable.
@@ -705,3 +706,13 @@ def test_model_version_names_the_data_and_the_training_settings(monkeypatch):
     assert other["training_data_sha256"] == first["training_data_sha256"]
     assert other["model_version"] != first["model_version"]
     assert "55%" in other["alert_threshold"]["method"] or "base rate" in other["alert_threshold"]["method"]
+
+
+def test_reasons_give_percentages_only_on_counts_of_ten_or_more():
+    from models.reasons import explain
+
+    hist = pd.DataFrame({"week_start": [wk(i) for i in range(8)], "type_labour": [20.0] * 8,
+                         "total_contacts": [60.0] * 8})
+    row = pd.Series({c: 0.0 for c in FEATURE_COLUMNS} | {"week_start": wk(8), "type_labour": 56.0,
+                                                           "total_contacts": 70.0})
+    assert "劳动争议类纠纷较前8周均值上升180%（本周56起，此前周均20.0起）" in "；".join(explain(row, hist))

@@ -28,7 +28,7 @@ from .maps import choropleth, sparkline
 from .pdf import FONT_FAMILY, html_to_pdf
 from .common import (
     LEVEL_COLOURS, LEVEL_NAMES, LEVEL_RANK, LEVEL_TEXT_COLOURS, LEVELS, as_date, bureau_index,
-    change_ratio, change_text, county_bureau_name, day_label, flagged_rows, latest_scored_week, level_of,
+    change_ratio, count_change_text, county_bureau_name, day_label, flagged_rows, latest_scored_week, level_of,
     probability_text, quarantine_reason_zh, reasons_list, region_names, scrub, top_area_name, township_office_name, week_label,
 )
 
@@ -217,9 +217,9 @@ def _overview(weekly: pd.DataFrame, week_scores: pd.DataFrame, week: dt.date, fl
     for _, col, label in (*FEED_COLUMNS, (None, "total_contacts", "合计")):
         this, prev, last_year = (_value(weekly, w, col) for w in (week, previous, year_ago))
         ratio, yoy = change_ratio(this, prev), change_ratio(this, last_year)
-        feeds.append({"label": label, "this": _int(this), "previous": _int(prev), "change": change_text(ratio),
+        feeds.append({"label": label, "this": _int(this), "previous": _int(prev), "change": count_change_text(this, prev),
                       "direction": _direction(ratio), "is_total": col == "total_contacts",
-                      "year_ago": _int(last_year), "yoy": change_text(yoy), "yoy_direction": _direction(yoy)})
+                      "year_ago": _int(last_year), "yoy": count_change_text(this, last_year), "yoy_direction": _direction(yoy)})
 
     level_table = []
     for scope, scope_label in LEVEL_SCOPES:
@@ -235,9 +235,9 @@ def _overview(weekly: pd.DataFrame, week_scores: pd.DataFrame, week: dt.date, fl
         lead = "本周暂无汇总诉求数据。"
     else:
         lead = f"本周共汇聚群众诉求{total['this']:,}件（热线、工单、人民调解合计）"
-        lead += f"，环比{_change_words(change_ratio(total['this'], total['previous']))}"
+        lead += f"，环比{_change_words(total['this'], total['previous'])}"
         if total["year_ago"] is not None:
-            lead += f"，同比{_change_words(change_ratio(total['this'], total['year_ago']))}"
+            lead += f"，同比{_change_words(total['this'], total['year_ago'])}"
         lead += "。"
     if town["total"]:
         lead += f"研判发现风险乡镇（街道）{town['total']}个" + (f"，其中{'、'.join(parts)}" if parts else "") + "。"
@@ -281,7 +281,7 @@ def _hotspots(week_scores: pd.DataFrame, features: pd.DataFrame, week: dt.date,
             "probability": probability_text(row.score),
             "reasons": reasons_list(row.reasons),
             "contacts": _int(this),
-            "contacts_change": change_text(change_ratio(this, prev)),
+            "contacts_change": count_change_text(this, prev),
         })
     out.sort(key=lambda r: (LEVEL_RANK.get(r["risk_level"], 9), -r["score"], r["region_code"]))
     for rank, row in enumerate(out, start=1):
@@ -308,7 +308,7 @@ def _county_rows(regions: pd.DataFrame, features: pd.DataFrame, week_scores: pd.
             "name": names.get(code, code),
             "townships": int((townships["parent_code"] == code).sum()),
             "this": _int(this),
-            "change": change_text(ratio),
+            "change": count_change_text(this, prev),
             "direction": _direction(ratio),
             "flagged_townships": int((mine["level"] == "township").sum()),
             "county_flagged": bool((mine["level"] == "county").any()),
@@ -334,7 +334,7 @@ def _source_mix(weekly: pd.DataFrame, week: dt.date) -> list[dict]:
             "share": _pct(share), "share_previous": _pct(share_prev),
             "share_change": "—" if diff is None else ("持平" if abs(diff) < 0.05 else f"{diff:+.1f}"),
             "bar": 0 if share is None else round(share * 100, 1),
-            "change": change_text(change_ratio(this, prev)), "direction": _direction(change_ratio(this, prev)),
+            "change": count_change_text(this, prev), "direction": _direction(change_ratio(this, prev)),
         })
     return out
 
@@ -374,7 +374,7 @@ def _type_distribution(features: pd.DataFrame, week: dt.date) -> dict:
         before = None if prev is None else prev[col]
         ratio = change_ratio(value, before)
         rows.append({"label": TYPE_LABELS_BY_COLUMN[col], "this": _int(value), "previous": _int(before),
-                     "share": _pct(_share(value, total)), "change": change_text(ratio), "direction": _direction(ratio),
+                     "share": _pct(_share(value, total)), "change": count_change_text(value, before), "direction": _direction(ratio),
                      "bar": round(100 * float(value) / widest, 1) if widest else 0})
     return {"available": True, "rows": rows, "total": _int(total)}
 
@@ -408,7 +408,8 @@ def _regional(regions: pd.DataFrame, features: pd.DataFrame, week_scores: pd.Dat
             ratio = change_ratio(r.total_contacts, prev_totals.get(r.region_code))
             ranking.append({"code": r.region_code, "name": names.get(r.region_code, r.region_code),
                             "this": _int(r.total_contacts), "rate": "—" if rate is None else f"{rate:.1f}",
-                            "rate_value": rate or 0, "change": change_text(ratio), "direction": _direction(ratio),
+                            "rate_value": rate or 0, "direction": _direction(ratio),
+                            "change": count_change_text(r.total_contacts, prev_totals.get(r.region_code)),
                             "level": levels.get(r.region_code)})
         ranking.sort(key=lambda t: (LEVEL_RANK.get(t["level"], 9), -t["rate_value"], t["code"]))
     return {"map": choropleth(map_counties, points), "townships": ranking}
@@ -501,7 +502,7 @@ def _growth_rows(per_week: pd.DataFrame, week: dt.date, baseline: list[dt.date],
         rows.append({"label": str(item), "this": _int(value),
                      "mean": None if base is None or pd.isna(base) else round(float(base), 1),
                      "ratio": ratio, "ratio_text": f"{ratio:.1f}倍",
-                     "change": change_text(change_ratio(value, None if prev is None else prev.get(item)))})
+                     "change": count_change_text(value, None if prev is None else prev.get(item))})
     rows.sort(key=lambda r: (-r["ratio"], -r["this"], r["label"]))
     return rows
 
@@ -522,7 +523,7 @@ def _seasonal(features: pd.DataFrame, week: dt.date) -> list[dict]:
             per_week = base.groupby("week_start")["wage_arrears"].sum()
             this, prev = per_week.get(week), per_week.get(previous)
             if this is not None and not pd.isna(this):
-                text += f"本周涉欠薪诉求{int(this):,}件，环比{_change_words(change_ratio(this, prev))}。"
+                text += f"本周涉欠薪诉求{int(this):,}件，环比{_change_words(this, prev)}。"
         text += "请重点关注工程建设、劳动密集型企业集中的地区，配合人社部门做好欠薪线索快速调处。"
         hints.append({"title": "春节前欠薪问题", "text": text})
     middle = week + dt.timedelta(days=3)
@@ -534,7 +535,7 @@ def _seasonal(features: pd.DataFrame, week: dt.date) -> list[dict]:
                 per_week = towns.groupby("week_start")[col].sum()
                 this, prev = per_week.get(week), per_week.get(previous)
                 if this is not None and not pd.isna(this):
-                    parts.append(f"{label}纠纷{int(this):,}件（环比{change_text(change_ratio(this, prev))}）")
+                    parts.append(f"{label}纠纷{int(this):,}件（环比{count_change_text(this, prev)}）")
         text = "夏季夜间活动增多、用电用水和噪声问题集中，邻里、物业和道路交通事故纠纷进入高发期。"
         if parts:
             text += "本周" + "、".join(parts) + "。"
@@ -803,7 +804,13 @@ def _direction(ratio: float | None) -> str:
     return "up" if ratio > 0 else "down"
 
 
-def _change_words(ratio: float | None) -> str:
+def _change_words(this, previous) -> str:
+    """Change in words for the lead text; counts instead of a percentage below 10 records."""
+    from models.reasons import COUNTS_ONLY_BELOW
+
+    ratio = change_ratio(this, previous)
+    if ratio is not None and max(float(this), float(previous)) < COUNTS_ONLY_BELOW:
+        return f"由{int(previous)}件变为{int(this)}件"
     if ratio is None:
         return "无可比数据"
     if abs(ratio) < 0.0005:

@@ -73,6 +73,18 @@ def change_ratio(this, previous) -> float | None:
     return (float(this) - float(previous)) / float(previous)
 
 
+def count_change_text(this, previous) -> str:
+    """Week-on-week change of a count: a percentage from 10 records a week up, below that both counts
+    ("1→4件": "↑300.0%" of a tiny base misleads a reader)."""
+    from models.reasons import COUNTS_ONLY_BELOW
+
+    if this is None or previous is None or pd.isna(this) or pd.isna(previous):
+        return "—"
+    if max(float(this), float(previous)) < COUNTS_ONLY_BELOW:
+        return f"{int(previous)}→{int(this)}件"
+    return change_text(change_ratio(this, previous))
+
+
 def change_text(ratio: float | None) -> str:
     if ratio is None:
         return "—"
@@ -159,13 +171,12 @@ def region_names(regions: pd.DataFrame) -> dict[str, str]:
 
 
 def top_area_name(regions: pd.DataFrame) -> str:
-    """Name of the highest unit in regions.csv (the province, or the city for a city's drop)."""
-    for level in ("province", "city"):
+    """Name of the one unit that covers the whole drop: its city for a city's drop (even when regions.csv also
+    lists the province above it), its province for a province's; "全辖区" when neither is single."""
+    for level in ("city", "province"):
         rows = regions[regions["level"] == level]
         if len(rows) == 1:
             return str(rows["name"].iloc[0])
-        if len(rows) > 1:
-            break
     return "全辖区"
 
 

@@ -12,10 +12,11 @@ from functools import lru_cache
 
 from .common import LEVEL_COLOURS, LEVEL_NAMES, LEVELS
 
-# Sequential classes for contacts per 10,000 residents (light to dark purple: no clash with the
-# red, orange, yellow and blue of the warning levels drawn on top).
-RATE_COLOURS = ("#f2f0f7", "#dadaeb", "#bcbddc", "#9e9ac8", "#6a51a3")
-NO_DATA_COLOUR = "#f5f5f5"
+# Counties are filled with a light tint of their highest warning level: the map answers "where are this
+# week's warnings". Contacts per 10,000 residents are written under each county's name, not coloured (the
+# busiest county is often not the warned one, and colouring volume made the warned counties look calm).
+LEVEL_FILLS = {"红": "#ffa39e", "橙": "#ffd591", "黄": "#fff1b8", "蓝": "#d6e4ff"}
+NO_WARNING_FILL = "#f5f5f5"
 NO_LEVEL_COLOUR = "#8c8c8c"
 
 
@@ -37,44 +38,11 @@ def county_geometries(codes) -> dict:
     return out
 
 
-def rate_classes(values: list[float]) -> list[float]:
-    """Upper bounds of up to five classes (quantiles of the positive values, rounded)."""
-    known = sorted(v for v in values if v is not None and v > 0)
-    if not known:
-        return []
-    bounds = []
-    for i in range(1, len(RATE_COLOURS) + 1):
-        q = known[min(len(known) - 1, math.ceil(i * len(known) / len(RATE_COLOURS)) - 1)]
-        q = _round_up(q)
-        if not bounds or q > bounds[-1]:
-            bounds.append(q)
-    return bounds
-
-
-def _round_up(value: float) -> float:
-    if value <= 0:
-        return 0
-    magnitude = 10 ** math.floor(math.log10(value))
-    step = magnitude / 2 if value / magnitude < 5 else magnitude
-    return math.ceil(value / step) * step
-
-
-def rate_colour(value, bounds: list[float]) -> str:
-    if value is None or not bounds:
-        return NO_DATA_COLOUR
-    if len(bounds) == 1:  # one value (a county's edition): a middle shade
-        return RATE_COLOURS[2]
-    for i, bound in enumerate(bounds):
-        if value <= bound:
-            return RATE_COLOURS[i if len(bounds) == len(RATE_COLOURS) else
-                                round(i * (len(RATE_COLOURS) - 1) / max(1, len(bounds) - 1))]
-    return RATE_COLOURS[-1]
-
-
 def choropleth(counties: list[dict], townships: list[dict], width: int = 860, height: int = 520) -> dict:
     """Map geometry.
 
-    ``counties``: dicts with code, name, rate (contacts per 10,000 residents or None), highest (level).
+    ``counties``: dicts with code, name, rate (contacts per 10,000 residents or None), highest (the highest
+    warning level of the county or its townships, or None): the fill is that level's tint.
     ``townships``: dicts with name, lat, lon, level (risk level or None).
     """
     geoms = county_geometries([c["code"] for c in counties])
@@ -95,7 +63,6 @@ def choropleth(counties: list[dict], townships: list[dict], width: int = 860, he
     def xy(lon: float, lat: float) -> tuple[float, float]:
         return round(off_x + (lon - minx) * k * scale, 1), round(off_y + (maxy - lat) * scale, 1)
 
-    bounds = rate_classes([c["rate"] for c in counties])
     out_counties = []
     for c in counties:
         geom = geoms.get(c["code"])
@@ -106,7 +73,7 @@ def choropleth(counties: list[dict], townships: list[dict], width: int = 860, he
         lx, ly = xy(label_at.x, label_at.y)
         out_counties.append({
             "code": c["code"], "name": c["name"], "path": _path(simple, xy),
-            "fill": rate_colour(c["rate"], bounds),
+            "fill": LEVEL_FILLS.get(c.get("highest"), NO_WARNING_FILL),
             "rate": "—" if c["rate"] is None else f"{c['rate']:.1f}",
             "stroke": LEVEL_COLOURS.get(c.get("highest"), "#595959"),
             "stroke_width": 2.5 if c.get("highest") in ("红", "橙") else 0.8,
@@ -123,19 +90,12 @@ def choropleth(counties: list[dict], townships: list[dict], width: int = 860, he
         points.append({"x": x, "y": y, "name": t["name"], "r": 5.5 if level in ("红", "橙") else 3.5 if level else 2.2,
                        "fill": LEVEL_COLOURS.get(level, NO_LEVEL_COLOUR),
                        "label": f"{t['name']}：{LEVEL_NAMES[level]}预警" if level else t["name"]})
-    legend = []
-    lower = 0
-    for i, bound in enumerate(bounds):
-        legend.append({"colour": rate_colour(bound, bounds), "label": f"{_fmt(lower)}–{_fmt(bound)}"})
-        lower = bound
+    legend = [{"colour": LEVEL_FILLS[level], "label": f"有{LEVEL_NAMES[level]}预警"} for level in LEVELS]
+    legend.append({"colour": NO_WARNING_FILL, "label": "无预警"})
     level_legend = [{"colour": LEVEL_COLOURS[level], "label": f"{LEVEL_NAMES[level]}预警乡镇"} for level in LEVELS]
     level_legend.append({"colour": NO_LEVEL_COLOUR, "label": "未预警乡镇"})
     return {"empty": False, "width": width, "height": height, "counties": out_counties, "points": points,
             "legend": legend, "level_legend": level_legend, "legend_x": width - legend_w + 4}
-
-
-def _fmt(value: float) -> str:
-    return f"{value:,.0f}" if value >= 10 else f"{value:g}"
 
 
 def _is_nan(value) -> bool:
