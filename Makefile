@@ -8,7 +8,7 @@ DEMO := $(FENGQIAO_HOME)/demo
 SCALE ?= city
 SEED ?= 42
 
-.PHONY: demo test install clean
+.PHONY: demo test install clean scheduler-trial
 
 .venv/.installed: uv.lock pyproject.toml
 	@command -v java >/dev/null || { echo "Java 17+ is needed for Spark (e.g. apt-get install openjdk-17-jre-headless)"; exit 1; }
@@ -37,6 +37,10 @@ test: install
 	    echo "note: no PostgreSQL server binaries (/usr/lib/postgresql/*/bin/initdb); the database-source tests will be skipped (install the Debian package postgresql as root)"; \
 	  fi; }
 	.venv/bin/python -m pytest
+
+# Airflow's real scheduler over drops arriving day by day (PostgreSQL on loopback; UI on 127.0.0.1 until Enter).
+scheduler-trial: install
+	.venv/bin/fengqiao scheduler-trial --keep
 
 clean:
 	rm -rf .venv .tools var

@@ -389,6 +389,41 @@ def extract_orders_db(
           f"{summary['files_landed']} files landed; watermark {summary['watermark']}")
 
 
+@app.command(name="scheduler-trial")
+def scheduler_trial(
+    drop: Optional[Path] = typer.Option(None, "--drop", help="Drop to deliver day by day (default: simulate a small "
+                                        "province of 4 weeks)."),
+    days: int = typer.Option(5, min=1, help="Days delivered one at a time after the backlog."),
+    work: Optional[Path] = typer.Option(None, "--work", help="Scratch folder (default $FENGQIAO_HOME/scheduler-trial; "
+                                        "emptied first)."),
+    keep: bool = typer.Option(False, "--keep", help="Leave Airflow running (UI on 127.0.0.1) until Enter is pressed."),
+) -> None:
+    """Run Airflow's real scheduler (LocalExecutor on a loopback PostgreSQL) over drops arriving day by day.
+
+    Needs the PostgreSQL server binaries (Debian package postgresql). Prints each day's DAG runs and wall time.
+    """
+    from fengqiao.loopback_postgres import server_unavailable
+    from fengqiao.scheduler_trial import run_trial
+    from fengqiao.settings import get_settings
+    from models.bootstrap import ensure_model
+
+    reason = server_unavailable()
+    if reason:
+        _echo(f"cannot run the trial: {reason}")
+        raise typer.Exit(code=2)
+    settings = get_settings()
+    work = (work or settings.home / "scheduler-trial").resolve()
+    _echo(f"model: {ensure_model(settings.model_dir, echo=_echo)}")
+    if drop is None:
+        from fengqiao.worlds import simulate_world
+
+        drop = work.with_name(work.name + "-drop")
+        if not (drop / "reference").is_dir():
+            simulate_world("home", drop, seed=5, scale="small", weeks=4)
+    wait = (lambda ui: input(f"Airflow is still running: {ui} (press Enter to stop) ")) if keep else None
+    run_trial(work, drop.resolve(), settings.model_dir, days, keep=wait, echo=_echo)
+
+
 def main() -> None:  # pragma: no cover
     app()
 
