@@ -112,6 +112,18 @@ def train(
     _echo(f"registered {result['model_version']} in {target} ({role})")
 
 
+def _check_pseudonym_key(settings) -> None:
+    """Stop before any stage when the drop has no usable pseudonym key; say where the key comes from."""
+    from fengqiao.keys import PseudonymKeyError
+
+    try:
+        key = settings.resolved_pseudonym_key()
+    except PseudonymKeyError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=2)
+    _echo(f"pseudonym key from {key.origin}")
+
+
 @app.command()
 def run(
     source: Path = typer.Option(..., "--source", help="Source drop following the contract."),
@@ -139,6 +151,7 @@ def run(
     if through:
         os.environ["FENGQIAO_THROUGH"] = through
     settings = get_settings()
+    _check_pseudonym_key(settings)
     lake.mkdir(parents=True, exist_ok=True)
     started = time.time()
     # Train (once) if no model is registered; Spark's start-up chatter goes to the run's log.
