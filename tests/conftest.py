@@ -14,7 +14,7 @@ os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 os.environ.setdefault("FENGQIAO_SPARK_DRIVER_MEMORY", "1g")
 os.environ.setdefault("FENGQIAO_SPARK_SHUFFLE_PARTITIONS", "2")
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-# Drops built by the tests have no truth/ (real exports, as far as the pipeline knows): a real run needs a key.
+# Silver jobs run without FENGQIAO_SOURCE pointing at a simulated drop (truth/) need a configured key: this one.
 os.environ.setdefault("FENGQIAO_PSEUDONYM_KEY", "fengqiao-test-suite-pseudonym-key-0f3c9a61d2b8")
 
 
