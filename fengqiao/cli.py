@@ -135,7 +135,6 @@ def run(
     from fengqiao.airflow_runner import PipelineRunError, logs_to, prepare_airflow_home, run_dags
     from fengqiao.lake import Lake
     from fengqiao.settings import get_settings
-    from models.bootstrap import ensure_model
 
     source, lake = source.resolve(), lake.resolve()
     if not source.is_dir():
@@ -152,6 +151,8 @@ def run(
         os.environ["FENGQIAO_THROUGH"] = through
     settings = get_settings()
     _check_pseudonym_key(settings)
+    from models.bootstrap import ensure_model  # scikit-learn takes seconds to import: after the key check
+
     lake.mkdir(parents=True, exist_ok=True)
     started = time.time()
     # Train (once) if no model is registered; Spark's start-up chatter goes to the run's log.

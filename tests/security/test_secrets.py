@@ -126,14 +126,17 @@ def test_pseudonyms_are_those_of_the_expression_and_of_hmac_new(spark):
     values = ["13812345678", "+86 138-1234-5678", " 13812345678 ", "李秀英", "赵调解", "\t", "\u3000", "x" * 300,
               "  ", "", None]
     df = spark.createDataFrame([(v,) for v in values], "v string")
-    for key in (KNOWN_KEY, "短钥匙-" * 12):  # a key over 64 bytes (this one: 120) is hashed first (RFC 2104)
-        rows = df.select(pseudonym("v", key).alias("udf"), _expression_pseudonym(F.col("v"), key).alias("expr"),
-                         pseudonym(normalise_phone(F.col("v")), key).alias("phone")).collect()
-        assert [r["udf"] for r in rows] == [r["expr"] for r in rows]
-        assert [r["udf"] for r in rows] == [
+    keys = (KNOWN_KEY, "短钥匙-" * 12)  # a key over 64 bytes (this one: 120) is hashed first (RFC 2104)
+    rows = df.select(*[c for i, key in enumerate(keys) for c in (
+        pseudonym("v", key).alias(f"udf{i}"), _expression_pseudonym(F.col("v"), key).alias(f"expr{i}"),
+        pseudonym(normalise_phone(F.col("v")), key).alias(f"phone{i}"))]).collect()
+    for i, key in enumerate(keys):
+        assert [r[f"udf{i}"] for r in rows] == [r[f"expr{i}"] for r in rows]
+        assert [r[f"udf{i}"] for r in rows] == [
             hmac.new(key.encode(), v.encode(), hashlib.sha256).hexdigest() if v and v.strip(" ") else None
             for v in values]
-        assert rows[0]["phone"] == rows[1]["phone"] is not None
+        assert rows[0][f"phone{i}"] == rows[1][f"phone{i}"] is not None
+    assert rows[0]["udf0"] != rows[0]["udf1"]
 
 
 # --- the key never shows -----------------------------------------------------------------------------
