@@ -53,12 +53,17 @@ def test_a_real_drop_without_a_key_is_refused_with_how_to_make_one(tmp_path):
     assert not (tmp_path / "home" / DEMO_KEY_FILE).exists()  # no key is made up for real data
 
 
-@pytest.mark.parametrize("weak", [OLD_DEVELOPMENT_KEY, "change-me-to-a-long-random-secret", "change-me-too",
-                                  "replace-me-pseudonym-key", "0123456789abcdef0123456789abcde"])
-def test_the_old_default_placeholders_and_short_keys_are_refused_for_a_real_drop(tmp_path, weak):
+@pytest.mark.parametrize("weak, reason", [
+    (OLD_DEVELOPMENT_KEY, "old public development default"),
+    ("change-me-to-a-long-random-secret", "placeholder"),  # the earlier docker/env.example's
+    ("replace-me-pseudonym-key", "placeholder"),           # this docker/env.example's
+    ("0123456789abcdef0123456789abcde", "shorter than 32 characters"),
+])
+def test_the_old_default_placeholders_and_short_keys_are_refused_for_a_real_drop(tmp_path, weak, reason):
     with pytest.raises(PseudonymKeyError) as refused:
         _resolve(_real_drop(tmp_path / "drop"), tmp_path / "home", FENGQIAO_PSEUDONYM_KEY=weak)
-    assert "FENGQIAO_PSEUDONYM_KEY" in str(refused.value) and weak not in str(refused.value)
+    assert reason in str(refused.value) and "from FENGQIAO_PSEUDONYM_KEY" in str(refused.value)
+    assert weak not in str(refused.value)  # the message never repeats the key
 
 
 def test_fengqiao_run_refuses_a_real_drop_before_any_stage(tmp_path):
