@@ -25,9 +25,10 @@ NO_KEY = {"FENGQIAO_PSEUDONYM_KEY": None, "FENGQIAO_PSEUDONYM_KEY_FILE": None}
 
 def _real_drop(root: Path) -> Path:
     """A drop as a real export delivers it: reference files, no truth/."""
-    (root / "reference").mkdir(parents=True)
-    (root / "reference" / "regions.csv").write_text("code,name,level,parent_code,lat,lon,population\n", encoding="utf-8")
-    (root / "reference" / "bureaus.csv").write_text("region_code,unit_name,email,webhook_url\n", encoding="utf-8")
+    reference = root / "reference"
+    reference.mkdir(parents=True)
+    (reference / "regions.csv").write_text("code,name,level,parent_code,lat,lon,population\n", encoding="utf-8")
+    (reference / "bureaus.csv").write_text("region_code,unit_name,email,webhook_url\n", encoding="utf-8")
     return root
 
 
