@@ -1,6 +1,9 @@
 # Fengqiao: two commands.
 #   make demo   install from the lock file, simulate a city, run every stage through Airflow
 #   make test   install from the lock file and run the test suite
+# The demo's drop is simulated: without FENGQIAO_PSEUDONYM_KEY(_FILE), `fengqiao run` makes a random pseudonym
+# key once in $(FENGQIAO_HOME)/demo-pseudonym.key (mode 0600) and reuses it. A real drop needs a key of its
+# own (SECURITY.md); `make clean` deletes the demo's.
 PYTHON ?= python3.11
 UV_VERSION := 0.13.8
 export FENGQIAO_HOME ?= $(CURDIR)/var

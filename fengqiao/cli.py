@@ -163,6 +163,18 @@ def train(
     _echo(f"registered {result['model_version']} in {target} ({role})")
 
 
+def _check_pseudonym_key(settings) -> None:
+    """Stop before any stage when the drop has no usable pseudonym key; say where the key comes from."""
+    from fengqiao.keys import PseudonymKeyError
+
+    try:
+        key = settings.resolved_pseudonym_key()
+    except PseudonymKeyError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=2)
+    _echo(f"pseudonym key from {key.origin}")
+
+
 @app.command()
 def run(
     source: Path = typer.Option(..., "--source", help="Source drop following the contract."),
@@ -176,7 +188,6 @@ def run(
     from fengqiao.airflow_runner import PipelineRunError, logs_to, prepare_airflow_home, run_dags
     from fengqiao.lake import Lake
     from fengqiao.settings import get_settings
-    from models.bootstrap import ensure_model
 
     source, lake = source.resolve(), lake.resolve()
     if not source.is_dir():
@@ -190,6 +201,9 @@ def run(
     if through:
         os.environ["FENGQIAO_THROUGH"] = through
     settings = get_settings()
+    _check_pseudonym_key(settings)
+    from models.bootstrap import ensure_model  # scikit-learn takes seconds to import: after the key check
+
     lake.mkdir(parents=True, exist_ok=True)
     started = time.time()
     # Train (once) if no model is registered; Spark's start-up chatter goes to the run's log.

@@ -1,4 +1,4 @@
-"""Masking of personal data in free text, and keyed pseudonyms, as native Spark expressions.
+"""Masking of personal data in free text as native Spark expressions (keyed pseudonyms: fengqiao.pseudonyms).
 
 The same rules exist as one table of regexes so that Spark (Java regex) and plain Python
 (:func:`mask_text`, for log lines and quarantine messages built on the driver) mask alike.
@@ -7,12 +7,13 @@ card number is not half-masked as a phone. Over-masking is preferred to leaking.
 """
 from __future__ import annotations
 
-import hashlib
 import re
 from functools import reduce
 
 from pyspark.sql import Column
 from pyspark.sql import functions as F
+
+from fengqiao.pseudonyms import pseudonym  # noqa: F401  (silver and tests import it from here, beside the masks)
 
 _CJK = "\u4e00-\u9fff"
 _NO_DIGIT_BEFORE = r"(?<![0-9])"
@@ -141,29 +142,6 @@ def normalise_phone(col: Column | str) -> Column:
     digits = F.regexp_replace(column, r"[\s\-()（）]", "")
     national = F.regexp_replace(digits, r"^(?:\+86|0086|86(?=1[3-9][0-9]{9}$))", "")
     return F.when(F.length(national) > 0, national)
-
-
-def _hmac_pads(key: str) -> tuple[str, str]:
-    key_bytes = key.encode("utf-8")
-    if len(key_bytes) > 64:  # RFC 2104: long keys are hashed first
-        key_bytes = hashlib.sha256(key_bytes).digest()
-    key_bytes = key_bytes.ljust(64, b"\0")
-    ipad = bytes(b ^ 0x36 for b in key_bytes).hex()
-    opad = bytes(b ^ 0x5C for b in key_bytes).hex()
-    return ipad, opad
-
-
-def pseudonym(col: Column | str, key: str) -> Column:
-    """HMAC-SHA256(key, value) as 64 hex characters, in native Spark; null for null/blank values.
-
-    Keyed, so a pseudonym cannot be reversed by hashing every phone number; the key stays out of
-    the lake (settings). Equal to ``hmac.new(key, value, sha256).hexdigest()``.
-    """
-    column = F.col(col) if isinstance(col, str) else col
-    ipad, opad = _hmac_pads(key)
-    inner = F.sha2(F.concat(F.unhex(F.lit(ipad)), F.encode(column, "UTF-8")), 256)
-    outer = F.sha2(F.concat(F.unhex(F.lit(opad)), F.unhex(inner)), 256)
-    return F.when(F.length(F.trim(column)) > 0, outer)
 
 
 # --- the same rules in plain Python ----------------------------------------------------------------

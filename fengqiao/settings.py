@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fengqiao.keys import PseudonymKey, resolve_pseudonym_key
+
 
 def _env(name: str, default: str | None = None) -> str | None:
     value = os.environ.get(name)
@@ -28,13 +30,11 @@ class Settings:
     spark_master: str
     spark_driver_memory: str
     spark_shuffle_partitions: int
-    # Keyed pseudonyms for callers and parties (HMAC-SHA256). Never commit a real key.
-    pseudonym_key: str
     # Alerts over SMTP.
     smtp_host: str | None
     smtp_port: int
     smtp_user: str | None
-    smtp_password: str | None
+    smtp_password: str | None = field(repr=False)
     smtp_sender: str
     smtp_starttls: bool
     # Scoring.
@@ -50,7 +50,7 @@ class Settings:
     extra: dict = field(default_factory=dict)
     # HMAC-SHA256 key signing outgoing webhook alerts (FENGQIAO_WEBHOOK_KEY); no default: without it webhook
     # alerts are not sent. Never a bureau's key: bureaus sign their dispositions with their own keys.
-    webhook_key: str | None = None
+    webhook_key: str | None = field(default=None, repr=False)
     # SMTPS (TLS from the first byte, usually port 465) instead of plain SMTP + optional STARTTLS.
     smtp_ssl: bool = False
     # Per-bureau HMAC keys that sign dispositions (fengqiao/outputs/bureau_keys.py); a 0600 file.
@@ -68,6 +68,15 @@ class Settings:
     spark_executor_memory: str = "1g"
     spark_cores_max: int | None = None
     spark_driver_host: str | None = None
+    # Key of the callers' and parties' pseudonyms (HMAC-SHA256): FENGQIAO_PSEUDONYM_KEY, else the file
+    # FENGQIAO_PSEUDONYM_KEY_FILE names. No default: see fengqiao.keys for what a run without one does.
+    pseudonym_key: str | None = field(default=None, repr=False)
+    pseudonym_key_file: Path | None = None
+
+    def resolved_pseudonym_key(self) -> PseudonymKey:
+        """The key for this drop (a simulated drop without one gets a per-install key); raises
+        :class:`fengqiao.keys.PseudonymKeyError` with the reason and the remedy when there is none."""
+        return resolve_pseudonym_key(self)
 
 
 def get_settings() -> Settings:
@@ -82,9 +91,6 @@ def get_settings() -> Settings:
         spark_master=_env("SPARK_MASTER", "local[2]"),
         spark_driver_memory=_env("FENGQIAO_SPARK_DRIVER_MEMORY", "4g"),
         spark_shuffle_partitions=int(_env("FENGQIAO_SPARK_SHUFFLE_PARTITIONS", "8")),
-        # The development key is derived per machine-less default so that tests are deterministic;
-        # deployments must set FENGQIAO_PSEUDONYM_KEY (see README, "Personal data").
-        pseudonym_key=_env("FENGQIAO_PSEUDONYM_KEY", "fengqiao-development-key-not-for-production"),
         smtp_host=_env("FENGQIAO_SMTP_HOST"),
         smtp_port=int(_env("FENGQIAO_SMTP_PORT", "25")),
         smtp_user=_env("FENGQIAO_SMTP_USER"),
@@ -107,4 +113,7 @@ def get_settings() -> Settings:
         spark_executor_memory=_env("FENGQIAO_SPARK_EXECUTOR_MEMORY", "1g"),
         spark_cores_max=int(_env("FENGQIAO_SPARK_CORES_MAX")) if _env("FENGQIAO_SPARK_CORES_MAX") else None,
         spark_driver_host=_env("FENGQIAO_SPARK_DRIVER_HOST", _env("SPARK_LOCAL_IP")),
+        pseudonym_key=_env("FENGQIAO_PSEUDONYM_KEY"),
+        pseudonym_key_file=Path(_env("FENGQIAO_PSEUDONYM_KEY_FILE")).resolve() if _env("FENGQIAO_PSEUDONYM_KEY_FILE")
+        else None,
     )

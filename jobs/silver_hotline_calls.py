@@ -182,7 +182,8 @@ def clean_with_settings(raw: DataFrame, regions_df: DataFrame) -> tuple[DataFram
     from models.text_models import TextModels
 
     settings = get_settings()
-    return clean_hotline_calls(raw, regions_df, settings.pseudonym_key, text_models=TextModels.load(settings.model_dir))
+    return clean_hotline_calls(raw, regions_df, settings.resolved_pseudonym_key().secret,
+                               text_models=TextModels.load(settings.model_dir))
 
 
 def run(spark: SparkSession, lake: Lake, validate: bool = False, forget_days=()) -> dict:

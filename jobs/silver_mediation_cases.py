@@ -136,7 +136,7 @@ def clean_mediation_cases(raw: DataFrame, regions_df: DataFrame, key: str) -> tu
 
 def clean_with_settings(raw: DataFrame, regions_df: DataFrame) -> tuple[DataFrame, DataFrame]:
     """:func:`clean_mediation_cases` with the configured pseudonym key."""
-    return clean_mediation_cases(raw, regions_df, get_settings().pseudonym_key)
+    return clean_mediation_cases(raw, regions_df, get_settings().resolved_pseudonym_key().secret)
 
 
 def run(spark: SparkSession, lake: Lake, validate: bool = False, forget_days=()) -> dict:

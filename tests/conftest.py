@@ -14,6 +14,8 @@ os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 os.environ.setdefault("FENGQIAO_SPARK_DRIVER_MEMORY", "1g")
 os.environ.setdefault("FENGQIAO_SPARK_SHUFFLE_PARTITIONS", "2")
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+# Silver jobs run without FENGQIAO_SOURCE pointing at a simulated drop (truth/) need a configured key: this one.
+os.environ.setdefault("FENGQIAO_PSEUDONYM_KEY", "fengqiao-test-suite-pseudonym-key-0f3c9a61d2b8")
 
 
 @pytest.fixture(scope="session")

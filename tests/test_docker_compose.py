@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -131,3 +133,69 @@ def test_healthchecks_use_tools_the_image_installs():
         test = (service.get("healthcheck") or {}).get("test")
         if test and service.get("image") == "fengqiao:latest":
             assert re.search(rf"apt-get install[^\n]*\b{test[1]}\b", dockerfile), (name, test[1])
+
+
+# --- secrets: required, never the examples ---------------------------------------------------------
+
+# The operator's .env names of the secrets every deployment must make.
+REQUIRED_SECRETS = ("FENGQIAO_PSEUDONYM_KEY", "AIRFLOW_JWT_SECRET", "AIRFLOW_FERNET_KEY", "POSTGRES_PASSWORD")
+
+
+def _example_env() -> dict[str, str]:
+    example = (ROOT / "docker" / "env.example").read_text(encoding="utf-8")
+    return dict(re.findall(r"^(\w+)=(.*)$", example, flags=re.M))
+
+
+def _interpolate(value: str, env_file: dict[str, str]) -> str:
+    """``value`` as compose would pass it, with ``${VAR...}`` taken from ``env_file``."""
+    return re.sub(r"\$\{(\w+)(?::[-?][^}]*)?\}", lambda m: env_file.get(m.group(1), ""), str(value))
+
+
+def test_required_secrets_stop_compose_when_unset_and_have_no_default():
+    services = load()["services"]
+    env = services["airflow-scheduler"]["environment"]
+    assert env["AIRFLOW__API_AUTH__JWT_SECRET"].startswith("${AIRFLOW_JWT_SECRET:?")
+    assert env["AIRFLOW__CORE__FERNET_KEY"].startswith("${AIRFLOW_FERNET_KEY:?")
+    assert env["FENGQIAO_PSEUDONYM_KEY"].startswith("${FENGQIAO_PSEUDONYM_KEY:?")
+    assert "${POSTGRES_PASSWORD:?" in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    assert services["postgres"]["environment"]["POSTGRES_PASSWORD"].startswith("${POSTGRES_PASSWORD:?")
+    text = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
+    for name in REQUIRED_SECRETS:
+        references = re.findall(rf"\$\{{{name}(:?[-?]?)", text)
+        assert references and set(references) == {":?"}, (name, references)
+
+
+def test_the_secrets_check_runs_before_the_database_and_airflow():
+    services = load()["services"]
+    check = services["fengqiao-secrets-check"]
+    assert check["image"] == "fengqiao:latest"
+    assert check["command"] == ["python", "-m", "fengqiao.keys"]
+    assert services["postgres"]["depends_on"]["fengqiao-secrets-check"]["condition"] == "service_completed_successfully"
+    assert services["airflow-init"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    for name in AIRFLOW_SERVICES:
+        assert services[name]["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"
+
+
+def test_the_secrets_check_refuses_the_example_values_and_accepts_the_documented_commands():
+    from fengqiao.keys import DEPLOYMENT_SECRETS, deployment_secret_problems
+
+    check_env = load()["services"]["fengqiao-secrets-check"]["environment"]
+    assert set(check_env) == set(DEPLOYMENT_SECRETS)
+    example = _example_env()
+    problems = deployment_secret_problems({k: _interpolate(v, example) for k, v in check_env.items()})
+    assert len(problems) == len(REQUIRED_SECRETS)
+    for name in REQUIRED_SECRETS:
+        assert any(line.startswith(name + " ") for line in problems), name
+    # The values earlier releases' env.example held are refused as well.
+    old = {"FENGQIAO_PSEUDONYM_KEY": "change-me-to-a-long-random-secret", "AIRFLOW_JWT_SECRET": "change-me-too",
+           "POSTGRES_PASSWORD": "airflow", "AIRFLOW_FERNET_KEY": ""}
+    assert len(deployment_secret_problems({k: _interpolate(v, old) for k, v in check_env.items()})) == 4
+    # Each secret's command, documented above it in env.example, makes a value the check accepts.
+    text = (ROOT / "docker" / "env.example").read_text(encoding="utf-8")
+    made = {}
+    for name in REQUIRED_SECRETS:
+        command = re.search(rf"^#\s+python3 -c '([^']+)'\n{name}=", text, flags=re.M)
+        assert command, f"env.example shows no command making {name}"
+        made[name] = subprocess.run([sys.executable, "-c", command.group(1)], capture_output=True, text=True,
+                                    check=True).stdout.strip()
+    assert deployment_secret_problems({k: _interpolate(v, made) for k, v in check_env.items()}) == []
