@@ -216,15 +216,22 @@ def run_trial(work: Path, drop: Path, model_dir: Path, days: int, keep=None, ech
     ready = day_folders(drop)
     if len(ready) <= days:
         raise ValueError(f"{drop} holds {len(ready)} ready days: need more than --days {days}")
+    from fengqiao.keys import ensure_demo_key, is_simulated_drop
+
     source, lake = work / "source", work / "lake"
     shutil.rmtree(work, ignore_errors=True)
     source.mkdir(parents=True)
+    # The delivered folder holds no truth/, so it reads as a real drop, which needs a pseudonym key: a simulated
+    # drop's trial gets the per-install demo key; for a real export configure FENGQIAO_PSEUDONYM_KEY(_FILE).
+    keyed = any(os.environ.get(name) for name in ("FENGQIAO_PSEUDONYM_KEY", "FENGQIAO_PSEUDONYM_KEY_FILE"))
+    key_env = {} if keyed or not is_simulated_drop(drop) else {
+        "FENGQIAO_PSEUDONYM_KEY_FILE": str(ensure_demo_key(work.parent))}
     results: list[DayResult] = []
     with local_mail_sink(work / "mail") as (host, port):
         airflow = AirflowOnPostgres(work, {
             "FENGQIAO_HOME": str(work / "home"), "FENGQIAO_SOURCE": str(source), "FENGQIAO_LAKE": str(lake),
             "FENGQIAO_MODEL_DIR": str(model_dir), "FENGQIAO_SMTP_HOST": host, "FENGQIAO_SMTP_PORT": str(port),
-            "FENGQIAO_SMTP_STARTTLS": "false"})
+            "FENGQIAO_SMTP_STARTTLS": "false", **key_env})
         try:
             airflow.start(echo=echo)
             airflow.wait_for_dags()
