@@ -114,13 +114,15 @@ def test_mail_and_keys_come_from_the_operators_env_file():
     text = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
     example = (ROOT / "docker" / "env.example").read_text(encoding="utf-8")
     documented = set(re.findall(r"^(\w+)=", example, flags=re.M))
-    for name, rest in re.findall(r"\$\{(\w+)((?::[-?])?)", text):
+    for name, rest in re.findall(r"(?<!\$)\$\{(\w+)((?::[-?])?)", text):  # "$${X}" is the container's own
         if rest != ":-":
             assert name in documented, name
 
 
 def test_every_fengqiao_variable_of_the_compose_file_is_read_by_the_settings():
-    settings_src = (ROOT / "fengqiao" / "settings.py").read_text(encoding="utf-8")
+    # The settings, and the outputs' delivery options (fengqiao/outputs/webhooks.py) that read the rest.
+    settings_src = "".join((ROOT / "fengqiao" / f).read_text(encoding="utf-8")
+                           for f in ("settings.py", "outputs/webhooks.py"))
     env = load()["services"]["airflow-scheduler"]["environment"]
     for key in env:
         if key.startswith("FENGQIAO_") or key == "SPARK_MASTER":
@@ -132,7 +134,10 @@ def test_healthchecks_use_tools_the_image_installs():
     for name, service in load()["services"].items():
         test = (service.get("healthcheck") or {}).get("test")
         if test and service.get("image") == "fengqiao:latest":
-            assert re.search(rf"apt-get install[^\n]*\b{test[1]}\b", dockerfile), (name, test[1])
+            tool = test[1].split()[0] if test[0] == "CMD-SHELL" else test[1]
+            if tool in ("airflow", "python"):  # the image's locked environment
+                continue
+            assert re.search(rf"apt-get install[^\n]*\b{tool}\b", dockerfile), (name, tool)
 
 
 # --- secrets: required, never the examples ---------------------------------------------------------
@@ -199,3 +204,35 @@ def test_the_secrets_check_refuses_the_example_values_and_accepts_the_documented
         made[name] = subprocess.run([sys.executable, "-c", command.group(1)], capture_output=True, text=True,
                                     check=True).stdout.strip()
     assert deployment_secret_problems({k: _interpolate(v, made) for k, v in check_env.items()}) == []
+
+
+def test_every_long_running_service_has_a_healthcheck_and_airflow_runs_as_no_root():
+    services = load()["services"]
+    for name in ("postgres", "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer",
+                 "spark-master", "fengqiao-acknowledgements"):
+        assert services[name].get("healthcheck", {}).get("test"), name
+    assert "--job-type DagProcessorJob" in services["airflow-dag-processor"]["healthcheck"]["test"][1]
+    assert "--job-type TriggererJob" in services["airflow-triggerer"]["healthcheck"]["test"][1]
+    assert services["airflow-scheduler"]["environment"]["AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK"] == "true"
+    for name in ("airflow-init", "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor",
+                 "airflow-triggerer", "fengqiao-acknowledgements"):
+        user = services[name]["user"]
+        assert user.startswith("${AIRFLOW_UID:-") and not user.startswith("${AIRFLOW_UID:-0}"), name
+        volumes = services[name]["volumes"]
+        assert "airflow-logs:/opt/airflow/logs" in volumes, name
+        # Bureaus' files reach the inbox on the host; their keys come read-only from a host folder.
+        assert any(v.endswith(":/data/inbox") for v in volumes) and any(":/run/fengqiao-secrets:ro" in v for v in volumes)
+    dockerfile = (ROOT / "docker" / "Dockerfile").read_text(encoding="utf-8")
+    assert "USER 50000" in dockerfile and "amd64" not in dockerfile and "JAVA_HOME=/opt/java" in dockerfile
+
+
+def test_the_acknowledgement_receiver_serves_bureaus_with_their_keys():
+    services = load()["services"]
+    receiver = services["fengqiao-acknowledgements"]
+    assert receiver["command"][:3] == ["python", "-m", "fengqiao.outputs.acknowledgements"]
+    assert receiver["ports"] == ["127.0.0.1:8765:8765"]
+    env = receiver["environment"]
+    assert env["FENGQIAO_BUREAU_KEYS"].startswith("/run/fengqiao-secrets/")
+    assert env["FENGQIAO_DISPOSITIONS_DIR"].startswith("/data/inbox/")
+    # The UI's admin: Airflow 3's simple auth manager writes the generated password into the logs volume.
+    assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"] == "admin:admin"
