@@ -36,7 +36,7 @@ _NOT_A_NAME = "(?!来|想|在|说|要|个|这|那|不|他|她|本|农民|业主|
 
 _SURNAMES = ("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁"
              "任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
-             "傅阎康齐常乔温施牛洪葛樊柴殷庞聂童颜申包左鲁卫祝梅应单焦车安尚伍舒柳裴宗项房詹翁甘景纪邢蓝司褚盛岳萧")
+             "傅阎康齐常乔温施牛洪葛樊柴殷庞聂童颜申包左鲁卫祝梅应单焦车安尚伍舒柳裴宗项房詹翁甘景纪邢蓝司褚盛岳萧文匡屈旷阳资")
 assert all(_CJK[0] <= c <= _CJK[-1] for c in _SURNAMES), "name_before_verb's look-ahead takes surnames for CJK"
 # Two-character surnames: a name is the surname and one or two characters (欧阳娜娜, 上官婉儿, 司马相如).
 _COMPOUND_SURNAMES = ("欧阳|上官|司马|诸葛|东方|皇甫|尉迟|公孙|慕容|长孙|宇文|司徒|夏侯|轩辕|令狐|独孤|南宫|西门|端木"
@@ -46,8 +46,9 @@ _ANY_SURNAME = f"(?:{_COMPOUND_SURNAMES}|[{_SURNAMES}])"
 _CUED_NAME = f"(?:(?:{_COMPOUND_SURNAMES})[{_CJK}]{{1,2}}|[{_CJK}]{{2,3}})"
 # Kinship and work roles said right before a name ("我老婆王秀英", "老板刘建华", "我爸张国强"). Longer
 # words first: the regex takes the first alternative that matches.
-_KIN_CUES = ("老板娘|老板|包工头|工头|经理|厂长|房东|老婆|老公|媳妇|丈夫|妻子|爱人|前妻|前夫|爸爸|妈妈|我爸|我妈|父亲|母亲"
-             "|儿子|女儿|哥哥|姐姐|弟弟|妹妹|邻居|同事|亲戚")
+_KIN_CUES = ("老板娘|老板|包工头|工头|经理|厂长|房东|老婆|老公|媳妇|丈夫|妻子|爱人|前妻|前夫|男人|老倌|爸爸|妈妈|我爸|我妈|我娘"
+             "|父亲|母亲|婆婆|公公|岳父|岳母|丈母娘|女婿|儿媳|儿子|女儿|孙子|哥哥|姐姐|弟弟|妹妹|嫂子|姐夫|妹夫|叔叔|舅舅"
+             "|姑姑|侄子|外甥|邻居|同事|亲戚")
 # Characters that end a name after a kin word: the words that follow a name in speech ("老板刘强不给钱").
 _NOT_IN_NAME = "我你他她们的了是也都就还和跟在说不没把被让给要又去来该这那个些家里"
 _KIN_NAME = (f"(?:(?:{_COMPOUND_SURNAMES})[{_CJK}]{{1,2}}"
