@@ -209,3 +209,17 @@ def test_name_before_verb_lookahead_changes_no_match(spark):
     df = spark.createDataFrame([(t,) for t in texts[:3000]], "t string")
     differing = df.where(F.regexp_replace("t", fast, "[姓名]") != F.regexp_replace("t", plain, "[姓名]")).count()
     assert differing == 0
+
+
+def test_masking_compiles_without_falling_back_to_interpreted_code(spark):
+    """Each rule group doubles the expression (when/otherwise refer to the masked text twice); past 64 KB of
+    generated Java, Spark falls back to interpreted evaluation, several times slower. With the fallback
+    switched off, that would be an error here."""
+    text = "电话１３８ 1234 5678，我叫欧阳娜娜，住在经十路17923号，老板刘建华反映"
+    df = spark.createDataFrame([(text,)] * 4, "t string")
+    spark.conf.set("spark.sql.codegen.fallback", "false")
+    try:
+        total = df.select(F.sum(F.length(mask_personal_data(F.col("t"))))).first()[0]
+    finally:
+        spark.conf.unset("spark.sql.codegen.fallback")
+    assert total == 4 * len(mask_text(text))
