@@ -82,8 +82,11 @@ Example questions with their SQL: [example-questions.md](example-questions.md).
   a county is `370102000000`, a township `370102001000`); `label` = one of the listed values;
   `flag` = boolean; `pseudonym` = keyed HMAC-SHA256 (64 hex characters) of a phone number or name, the same
   person gives the same pseudonym, the clear value is never stored.
-- **Personal data** (names, phone, ID and bank card numbers, addresses) is masked before silver; free
-  text columns (unit `text`) show placeholders such as `[姓名]`, `[电话]`, `[身份证]`, `[地址]`.
+- **Personal data** (names, phone, ID and bank card numbers, e-mail addresses, addresses) is masked before
+  silver; free text columns (unit `text`) show placeholders such as `[姓名]`, `[电话]`, `[身份证]`, `[地址]`.
+  The stored text is the delivered text folded (full-width digits and letters and odd spaces as ASCII,
+  as NFKC makes them) with the masks in it; quarantined raw lines are stored with JSON `\\uXXXX` escapes
+  decoded. Forms, placeholders and tests: docs/privacy.md.
 """
 
 

@@ -325,3 +325,30 @@ def test_arguments(tmp_path):
     assert sorted(p.name for p in (tmp_path / "w" / "hotline").iterdir())[0] == "2025-03-03"
     with open(tmp_path / "w" / "truth" / "episodes.csv", encoding="utf-8", newline="") as f:
         assert all(r[k] == "2025-03-03" for r in csv.DictReader(f) for k in ("start_week", "peak_week", "end_week"))
+
+
+def test_masking_forms_planted(drop):
+    """A few percent of calls and orders carry personal data in a form that defeats plain rules, each listed in
+    truth/masking_forms.csv; a share of those calls is exported as ASCII-only JSON."""
+    from fengqiao.contract_world.phrasing import MASKING_FORMS
+
+    out, summary = drop
+    with open(out / "truth" / "masking_forms.csv", encoding="utf-8", newline="") as f:
+        forms = list(csv.DictReader(f))
+    assert {r["form"] for r in forms} == set(MASKING_FORMS) and {r["feed"] for r in forms} == {"hotline", "workorders"}
+    calls = [r for r in forms if r["feed"] == "hotline"]
+    assert 0.01 < len(calls) / summary["records"]["hotline"] < 0.05
+    lines = [line for p in sorted((out / "hotline").rglob("calls-*")) for line in _calls(p)]
+    said = []
+    for line in lines:
+        try:
+            said += [t["text"] for t in json.loads(line)["transcript"]]
+        except json.JSONDecodeError:
+            pass  # a damaged line
+    said = "".join(said)
+    assert all(r["value"] in said for r in calls)
+    orders = "".join(p.read_text(encoding="utf-8", errors="ignore") for p in (out / "workorders").rglob("*.csv"))
+    assert all(r["value"] in orders for r in forms if r["feed"] == "workorders")
+    assert any("\\u" in line for line in lines)
+    numbers = [r["digits"] for r in forms if r["digits"]]
+    assert numbers and all(re.fullmatch(r"1[3-9]\d{9}|0734\d{7}|\d{17}[\dX]", d) for d in numbers)

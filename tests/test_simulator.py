@@ -19,6 +19,7 @@ from fengqiao.lexicon import ESCALATION_TERMS
 from fengqiao.regions import read_regions, township_of
 from fengqiao.simulator import SCALES, simulate
 from fengqiao.simulator.geography import county_polygons, shandong_counties
+from fengqiao.simulator import text as tx
 from fengqiao.simulator.text import TYPE_TEXT
 
 WEEKS = 8
@@ -487,3 +488,22 @@ def test_repeat_orders_link_the_same_person(drop, dirty):
     assert same_type and all(same_type)
     both_calls = [(number.get(a), number.get(b)) for a, b in zip(prev["call_id"], linked["call_id"]) if a and b]
     assert len(both_calls) > 10 and all(x == y and x for x, y in both_calls)
+
+
+def test_masking_forms_planted(drop):
+    """A few percent of transcripts and order summaries carry personal data in a form that defeats plain
+    rules; truth/masking_forms.csv lists each, and some of those calls are exported as ASCII-only JSON."""
+    root, summary = drop
+    forms = pd.read_csv(root / "truth" / "masking_forms.csv", dtype=str, keep_default_na=False)
+    assert set(forms["form"]) == set(tx.MASKING_FORMS) and set(forms["feed"]) == {"hotline", "workorders"}
+    calls = forms[forms["feed"] == "hotline"]
+    assert 0.01 < len(calls) / summary["records"]["hotline"] < 0.05
+    records = _hotline_records(root)
+    said = "".join(t["text"] for c in records for t in c["transcript"])
+    orders = "".join(p.read_text(encoding="utf-8", errors="ignore") for p in (root / "workorders").glob("*/*.csv"))
+    assert all(v in said for v in calls["value"])
+    assert all(v in orders for v in forms.loc[forms["feed"] == "workorders", "value"])
+    escaped = sum(b"\\u" in p.read_bytes() for p in (root / "hotline").glob("*/calls-*.jsonl"))
+    assert escaped > 0
+    phones = forms[forms["form"].str.endswith("phone")]
+    assert (phones["digits"].str.fullmatch(r"1[3-9]\d{9}|0\d{10,11}")).all()

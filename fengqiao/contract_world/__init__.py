@@ -8,7 +8,7 @@ tested on a world it was not built on.
     summary = simulate(Path("drop"), seed=1, scale="small")
 
 writes reference/, hotline/, workorders/, mediation/ (day folders with _READY) and truth/ (episodes.csv, README.md,
-damage.csv) into the folder, and returns counts. The same seed writes the same bytes.
+damage.csv, masking_forms.csv) into the folder, and returns counts. The same seed writes the same bytes.
 """
 from __future__ import annotations
 
@@ -51,6 +51,11 @@ The pipeline never reads this folder.
 - `campaign`: a 矛盾纠纷大排查 drive or the winter wage drive (冬季攻坚) raises mediation counts (county or city).
 
 `damage.csv`: the records and files deliberately damaged (feed, where, what), so that a quarantine can be checked.
+
+`masking_forms.csv`: personal data planted in a few percent of transcripts and order summaries in forms that defeat
+plain masking rules (full-width or read-out digits, numbers split by ideographic spaces, commas or spaces, an
+extension, an e-mail address, a compound surname, a name right after a kin word); `value` is the planted string,
+`digits` the number's digits. A quarter of the calls that carry one are exported as ASCII-only JSON.
 """
 
 
@@ -95,6 +100,7 @@ def simulate(out: Path, *, seed: int, scale: str = "city", weeks: int | None = N
                ["episode_id", "region_code", "dispute_type", "start_week", "peak_week", "end_week", "kind"], truth)
     (out / "truth" / "README.md").write_text(_README, encoding="utf-8")
     _write_csv(out / "truth" / "damage.csv", ["feed", "where", "what"], writer.damages)
+    _write_csv(out / "truth" / "masking_forms.csv", ["feed", "form", "value", "digits"], g.forms.log)
     kinds = Counter(r[6] for r in truth)
     return {"world": "contract", "seed": seed, "scale": scale, "weeks": weeks, "start": start.isoformat(),
             "end": world.date(world.days - 1).isoformat(), "city": geo.city.name,

@@ -88,6 +88,10 @@ def call(g, day: int, town, dtype: str, *, kind: str = "base", ep=None, prog: fl
         crowd_cue = rng.random() < extra_level
         turns, gist = calltalk.ordinary(rng, sp, line, dtype, ctx, place_ans, person, rng.random() < p["misfire"], pd,
                                         crowd_cue)
+    planted = g.forms.words("hotline", person) if kind != "media" else None
+    if planted:  # said before the goodbye; not through the caller's Speech, which draws from the world's stream
+        turns.insert(max(1, len(turns) - 1), ("来电人", planted + "。"))
+    dump = _dump_ascii if planted and g.forms.ascii_export() else _dump
     chars = sum(len(t) for _, t in turns)
     # the transcript is what the ASR kept of the talk; the call itself also has hold time and silences
     duration = int(rng.lognormvariate(4.9, 0.55) + chars / rng.uniform(2.5, 4.5))
@@ -135,7 +139,7 @@ def call(g, day: int, town, dtype: str, *, kind: str = "base", ep=None, prog: fl
     upd = end + dt.timedelta(seconds=rng.randint(20, 1800))
     rec["updated_at"] = iso(upd)
     lag = 0 if rng.random() < 0.9 else (1 if rng.random() < 0.8 else rng.randint(2, 4))
-    g.out.add("hotline", g.day_of(upd) + lag, rec["started_at"] + call_id, _dump(rec))
+    g.out.add("hotline", g.day_of(upd) + lag, rec["started_at"] + call_id, dump(rec))
     g.counts["hotline"] += 1
     if late_link or (rng.random() < 0.025):
         rec2 = dict(rec)
@@ -146,7 +150,7 @@ def call(g, day: int, town, dtype: str, *, kind: str = "base", ep=None, prog: fl
             rec2["topic"] = rng.choice(BANK[dtype]["topics"])
         upd2 = upd + dt.timedelta(days=rng.randint(1, 6), seconds=rng.randint(0, 20000))
         rec2["updated_at"] = iso(upd2)
-        g.out.add("hotline", g.day_of(upd2), rec2["started_at"] + call_id + "~", _dump(rec2))
+        g.out.add("hotline", g.day_of(upd2), rec2["started_at"] + call_id + "~", dump(rec2))
     g.remember(town.code, dtype, person, day, order_id)
     if order_id and kind in ("base", "escalation", "resolved_buildup") and rng.random() < p["hotline_to_med"] * (
             2.5 if kind != "base" else 1.0):
@@ -156,8 +160,14 @@ def call(g, day: int, town, dtype: str, *, kind: str = "base", ep=None, prog: fl
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
+_ASCII_ENCODER = json.JSONEncoder(separators=(",", ":"), check_circular=False)
 
 
 def _dump(rec: dict) -> str:
     # one encoder for the run: json.dumps with options builds a new encoder on every call
     return _ENCODER.encode(rec)
+
+
+def _dump_ascii(rec: dict) -> str:
+    """As an exporter that writes ASCII-only JSON (every Chinese character a \\uXXXX escape) would."""
+    return _ASCII_ENCODER.encode(rec)

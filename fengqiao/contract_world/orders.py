@@ -85,6 +85,9 @@ def _open(g, created, town, region, dtype, channel, call_id, person, summary, ki
         summary += "。"
     if rng.random() < w.p["pd_in_text"] * 0.6:
         summary += rng.choice(("（联系人：{n}，电话{p}）", "联系电话{p}。", "（{n}，{p}）")).format(n=person.name, p=person.phone)
+    planted = g.forms.words("workorders", person)
+    if planted:
+        summary += planted + "。"
     key = (person.phone, matter)
     prev = g.orders_of.get(key)
     g.orders_of[key] = oid

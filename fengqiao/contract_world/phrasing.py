@@ -175,3 +175,81 @@ def address_answer(rng: random.Random, county: str, township: str, village: str 
     if k == 3:
         return f"我们是{township}{v}{rng.randint(1, 12)}" + ("栋的" if v.endswith("社区") else "组的")
     return f"{township}，{v}那里"
+
+
+# --- personal data in forms that defeat plain masking rules (a few percent of calls and orders) ----------
+
+_FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+_READ_OUT = str.maketrans("0123456789", "洞幺二三四五六七八九")  # as a caller spells a number: 幺 for 1, 洞 for 0
+_KIN = ("我老婆", "我男人", "我屋里老倌", "我爸", "我娘", "老板", "包工头", "房东", "我女儿")
+_MAIL_HOSTS = ("qq.com", "163.com", "126.com", "hotmail.com")
+_GIVEN = "建国军伟强明华志海秀芳丽英玉兰梅娟霞"
+MASKING_FORMS = ("full_width", "ideographic_space", "comma_groups", "read_out", "id_in_groups", "extension", "email",
+                 "compound_surname", "kin_then_name")
+
+
+def masking_form(rng: random.Random, who: people.Person) -> tuple[str, str, str, str]:
+    """A caller's words with personal data in a form plain rules miss: ``(form, words, value, digits)``.
+
+    ``value`` must not survive masking (for a name after a kin word: the kin word and the name);
+    ``digits`` is the number as a normaliser would leave it ("" for names and mailboxes).
+    """
+    form = rng.choice(MASKING_FORMS)
+    mobile = people.phone(rng)
+    while not mobile.startswith("1"):
+        mobile = people.phone(rng)
+    if form == "full_width":
+        value = mobile.translate(_FULL_WIDTH)
+        return form, f"手机{value}", value, mobile
+    if form == "ideographic_space":
+        value = "\u3000".join((mobile[:3], mobile[3:7], mobile[7:]))
+        return form, f"电话是{value}，你记一下", value, mobile
+    if form == "comma_groups":
+        value = "，".join((mobile[:3], mobile[3:7], mobile[7:]))
+        return form, f"我号码{value}", value, mobile
+    if form == "read_out":
+        value = mobile.translate(_READ_OUT)
+        return form, f"号码是{value}", value, mobile
+    if form == "id_in_groups":
+        number = people.id_number(rng, who)
+        value = " ".join((number[:6], number[6:10], number[10:14], number[14:]))
+        return form, f"身份证{value}", value, number
+    if form == "extension":
+        number = f"0734-{rng.randint(2, 8)}{rng.randint(0, 999999):06d}"
+        value = f"{number}转{rng.randint(10, 9999)}"
+        return form, f"白天打我单位{value}", value, number.replace("-", "")
+    if form == "email":
+        value = f"{rng.randint(100000, 9999999999)}@{rng.choice(_MAIL_HOSTS)}"
+        return form, f"材料发我邮箱{value}就行", value, ""
+    if form == "compound_surname":
+        value = rng.choice(("欧阳", "司马", "上官", "诸葛", "慕容")) + rng.choice(_GIVEN) + rng.choice(_GIVEN)
+        return form, rng.choice((f"我叫{value}", f"联系人：{value}，", f"登记{value}反映的")), value, ""
+    full = who.name if len(who.name) == 3 else people.name(rng)[0]
+    value = rng.choice(_KIN) + full
+    return form, value + rng.choice(("讲的，冇得错", "一直不接电话", "也晓得这个事")), value, ""
+
+
+class MaskingForms:
+    """Plants :func:`masking_form` words in a few percent of calls and orders, from a stream of its own (so
+    that the rest of the world is drawn as before), and logs them for truth/masking_forms.csv. A quarter of
+    the calls that carry one are exported as ASCII-only JSON (\\uXXXX escapes)."""
+
+    RATES = {"hotline": 0.025, "workorders": 0.02}
+    CAP = 500  # logged per form
+
+    def __init__(self, seed: int):
+        self.rng = random.Random(f"contract-masking-forms-{seed}")
+        self.log: list[tuple[str, str, str, str]] = []
+        self._logged: dict[str, int] = {}
+
+    def words(self, feed: str, who: people.Person) -> str | None:
+        if self.rng.random() >= self.RATES[feed]:
+            return None
+        form, words, value, digits = masking_form(self.rng, who)
+        if self._logged.get(form, 0) < self.CAP:
+            self._logged[form] = self._logged.get(form, 0) + 1
+            self.log.append((feed, form, value, digits))
+        return words
+
+    def ascii_export(self) -> bool:
+        return self.rng.random() < 0.25

@@ -14,6 +14,7 @@ from collections import deque
 import numpy as np
 
 from .episodes import Episode
+from .phrasing import MaskingForms
 from .world import World
 
 FEEDS = ("hotline", "orders", "mediation")
@@ -50,6 +51,7 @@ class Gen:
         self.out = writer
         self.rng = FastRandom(world.seed * 1_000_003 + 17)
         self.np = np.random.default_rng([world.seed, 4242])
+        self.forms = MaskingForms(world.seed)  # personal data in forms that defeat plain masking
         geo = world.geo
         self.towns = geo.townships
         self.town = {t.code: t for t in geo.townships}

@@ -21,7 +21,9 @@ CPU, 77 s of wall time, 0.23 GB peak memory.
 What is planted (all of it listed in ``truth/``): escalation episodes (``episodes.py``,
 ``escalations.py``), confounders (seasonal waves, reporting changes, outages, duplicate exports, media
 stories), dirty records and files (``dirt.py``), and personal data in the fields and texts where real
-exports carry it.
+exports carry it, including, in a few percent of texts, forms that defeat plain masking rules
+(full-width, spoken or oddly grouped numbers, e-mail addresses, compound surnames, names after kin
+words; ``truth/masking_forms.csv``).
 
 ``vary=True`` (domain randomisation): rates, type mixes, seasonality and trend, wording (``wording.py``)
 and the number and shape of escalations and confounders, plus habitual complainants, are drawn per seed
@@ -41,7 +43,7 @@ from typing import Callable
 
 from fengqiao.disputes import TYPE_LABELS
 
-from .dirt import Dirt, PersonalData
+from .dirt import Dirt, MaskingForms, PersonalData
 from .episodes import make_plan
 from .feeds import FeedBuilder
 from .geography import PROVINCE_CODE, build_geography, bureaus_frame, county_polygons, shandong_counties
@@ -118,11 +120,12 @@ def simulate(out_dir: Path, seed: int = 42, scale: str = "city", weeks: int | No
     var = draw(seed) if vary else Variation()
     words = VariedText(seed, var) if vary else None
     plan = make_plan(geo, start, n_weeks, seed, season_region, random.Random(f"pools-{seed}"), var)
-    dirt, pii = Dirt(seed), PersonalData()
+    dirt, pii, forms = Dirt(seed), PersonalData(), MaskingForms(seed)
     batch_digits = 6 if cfg["batch"] == "county" else 4
     writer = DropWriter(out_dir, start, n_days, seed, dirt, plan.duplicates, geo.county_codes, batch_digits,
                         xlsx_share, gz_share)
-    builder = FeedBuilder(geo, plan, start, n_days, cfg["volume"], seed, writer, dirt, pii, batch_digits, var, words)
+    builder = FeedBuilder(geo, plan, start, n_days, cfg["volume"], seed, writer, dirt, pii, batch_digits, var, words,
+                          forms=forms)
 
     d0 = 0
     while d0 < n_days:  # month by month: bounded memory, and a progress line per month
@@ -147,6 +150,7 @@ def simulate(out_dir: Path, seed: int = 42, scale: str = "city", weeks: int | No
                ([d["episode_id"], d["kind"], ";".join(f"{k}={v}" for k, v in d.items() if k not in ("episode_id", "kind"))]
                 for d in plan.details))
     _write_csv(truth / "personal_data.csv", ["kind", "value"], pii.rows())
+    _write_csv(truth / "masking_forms.csv", ["feed", "form", "value", "digits"], forms.log)
     _write_csv(truth / "dirty_records.csv", ["kind", "feed", "where", "detail"],
                ([d["kind"], d["feed"], d["where"], d["detail"]] for d in dirt.log))
     if vary:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import random
 
+from . import text as tx
+
 RECORD_KINDS = ("invalid_region_code", "unknown_region_code", "unparseable_date")
 FILE_KINDS = ("truncated_line", "stray_header", "empty_file", "extra_column", "missing_column", "wrong_encoding")
 RATES = {"invalid_region_code": 0.0012, "unknown_region_code": 0.0012, "unparseable_date": 0.0012,
@@ -56,3 +58,35 @@ class PersonalData:
 
     def rows(self) -> list[tuple[str, str]]:
         return [(k, v) for k in sorted(self.values) for v in self.values[k]]
+
+
+class MaskingForms:
+    """Personal data in forms that defeat plain masking (``text.masking_form``), planted in a few percent
+    of call transcripts and order summaries, and logged for ``truth/masking_forms.csv``.
+
+    Drawn from a stream of its own (seeded by the drop's seed) so that planting changes those texts and
+    nothing else of the drop. A third of the calls that carry one are exported as ASCII-only JSON (every
+    Chinese character ``\\uXXXX``-escaped), as some exporters write it.
+    """
+
+    RATES = {"hotline": 0.03, "workorders": 0.02}
+    ESCAPED_SHARE = 0.3
+    CAP = 500  # logged values per form; later ones are planted all the same
+
+    def __init__(self, seed: int):
+        self.r = random.Random(f"masking-forms-{seed}")
+        self.logged: dict[str, int] = {}
+        self.log: list[tuple[str, str, str, str]] = []
+
+    def sentence(self, feed: str, county6: str, city4: str) -> str | None:
+        """A sentence to add to this record's text, or None (most records)."""
+        if self.r.random() >= self.RATES[feed]:
+            return None
+        form, sentence, value, digits = tx.masking_form(self.r, county6, city4)
+        if self.logged.get(form, 0) < self.CAP:
+            self.logged[form] = self.logged.get(form, 0) + 1
+            self.log.append((feed, form, value, digits))
+        return sentence
+
+    def escaped(self) -> bool:
+        return self.r.random() < self.ESCAPED_SHARE

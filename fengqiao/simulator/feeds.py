@@ -54,11 +54,12 @@ class FeedBuilder(HotlineRecords, OrderRecords, MediationRecords):
     """Draws the counts of a month and hands each record version to the sink (the writer)."""
 
     def __init__(self, geo, plan, start: dt.date, n_days: int, volume: float, seed: int, sink, dirt, pii,
-                 batch_digits: int = 6, var=None, words=None):
+                 batch_digits: int = 6, var=None, words=None, *, forms):
         from .variation import Variation
 
         self.geo, self.plan, self.start, self.n_days = geo, plan, start, n_days
         self.volume, self.seed, self.sink, self.dirt, self.pii = volume, seed, sink, dirt, pii
+        self.forms = forms  # personal data in forms that defeat plain masking (dirt.MaskingForms)
         self.var = var = var or Variation()
         self.words = words or tx  # the text module itself, or a varied world's VariedText
         self.feed_mix = {f: np.array(x) for f, x in var.feed_mix.items()}

@@ -9,6 +9,7 @@ from . import text as tx
 
 DAY = 86400
 _encode = json.JSONEncoder(ensure_ascii=False).encode  # one encoder for all records (json.dumps builds one per call)
+_encode_ascii = json.JSONEncoder().encode  # an exporter that escapes every non-ASCII character
 
 
 class HotlineRecords:
@@ -84,6 +85,10 @@ class HotlineRecords:
                 topic = words.topic(r, dtype, wage)
             turns = words.transcript(r, dtype, wage, f"{county_name}{g.t_name[ti]}{vname}", name, pdata, escalate,
                                   short=short, media_topic=media_topic)
+            planted = None if is_media else self.forms.sentence("hotline", g.t_code[ti][:6], city4)
+            if planted:  # said before the goodbye
+                turns.insert(max(1, len(turns) - 1), {"speaker": "来电人", "text": planted})
+            encode = _encode_ascii if planted and self.forms.escaped() else _encode
             duration = int(r.uniform(40, 150)) if is_media else int(r.lognormvariate(5.3, 0.5))
             if self.dirt.want("unparseable_date", day, "hotline"):
                 started = self.daystr[day][:8] + "32T25:61:00+08:00"
@@ -106,12 +111,12 @@ class HotlineRecords:
                    "duration_sec": duration, "caller_number": number, "caller_name": name, "region_code": region,
                    "address_text": address, "request_type": rtype, "topic": topic, "transcript": turns,
                    "satisfaction": sat, "work_order_id": order_id, "updated_at": self.iso(updated)}
-            self.emit("hotline", updated, ti, _encode(rec), r)
+            self.emit("hotline", updated, ti, encode(rec), r)
             counts["hotline_calls"] += 1
             counts["hotline_versions"] += 1
             if r.random() < 0.01:  # a correction: the call-back satisfaction filled in a day or two later
                 rec["satisfaction"] = r.randint(1, 5)
                 rec["updated_at"] = self.iso(updated + r.randint(DAY // 2, 2 * DAY))
-                self.emit("hotline", updated + DAY, ti, _encode(rec), r)
+                self.emit("hotline", updated + DAY, ti, encode(rec), r)
                 counts["hotline_versions"] += 1
 

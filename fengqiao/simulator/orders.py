@@ -56,6 +56,9 @@ class OrderRecords:
             category = r.choice(TYPE_CATEGORIES[dtype])
         place = g.county_names[g.t_county[ti]] + g.t_name[ti]
         summary = self.words.order_summary(r, dtype, wage, place, name, number, escalate, dtype)
+        planted = self.forms.sentence("workorders", g.t_code[ti][:6], g.t_code[ti][:4])
+        if planted:
+            summary += planted
         self.pii.add("name", name)
         x = r.random()
         urgency = ("特急" if x < 0.05 + 0.25 * lev else "紧急" if x < 0.2 + 0.4 * lev else "一般") if surge else \

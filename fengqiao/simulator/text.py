@@ -300,3 +300,66 @@ def labelled_texts(seed: int, n: int, feed: str = "hotline", escalate_share: flo
         rec["cue"] = (None if not escalate else "collective" if any(p in text for p in COLLECTIVE_SAY) else "threat")
         out.append(rec)
     return out
+
+
+# --- personal data in forms that defeat plain masking rules (planted in a few percent of texts) -----
+
+COMPOUND_SURNAMES = ("欧阳", "上官", "司马", "诸葛", "东方", "皇甫", "慕容", "令狐", "公孙", "夏侯")
+KIN_WORDS = ("我老婆", "我老公", "我爸", "我妈", "老板", "包工头", "我儿子", "房东")
+MASKING_FORMS = ("fullwidth_phone", "ideographic_space_phone", "comma_phone", "grouped_phone", "landline_extension",
+                 "grouped_id", "spoken_phone", "email", "compound_name", "kin_name")
+_FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+_SPOKEN = str.maketrans("0123456789", "零一二三四五六七八九")
+_MAILBOXES = ("qq.com", "163.com", "126.com", "sina.com", "139.com")
+_PINYIN = ("zhangwei", "wangfang", "liuxiuying", "chenjing", "lihua", "zhaolei", "sunli", "zhoujun")
+
+
+def _mobile(r: random.Random) -> str:
+    return r.choice(_MOBILE) + f"{r.randint(0, 99999999):08d}"
+
+
+def masking_form(r: random.Random, county6: str = "370102", city4: str = "3701") -> tuple[str, str, str, str]:
+    """A caller's sentence holding personal data in a form that plain rules miss.
+
+    Returns ``(form, sentence, value, digits)``: ``value`` is the planted string that must not survive
+    masking (for a name after a kin word, the kin word with the name), ``digits`` the number's digits
+    as a normaliser would leave them ("" for names and e-mail addresses).
+    """
+    form = r.choice(MASKING_FORMS)
+    m = _mobile(r)
+    if form == "fullwidth_phone":
+        value = m.translate(_FULL_WIDTH)
+        return form, f"我手机号是{value}。", value, m
+    if form == "ideographic_space_phone":
+        value = f"{m[:3]}\u3000{m[3:7]}\u3000{m[7:]}"
+        return form, f"电话{value}，随时打。", value, m
+    if form == "comma_phone":
+        value = f"{m[:3]}，{m[3:7]}，{m[7:]}"
+        return form, f"号码是{value}。", value, m
+    if form == "grouped_phone":
+        area, local = AREA_CODES.get(city4, "0531"), f"{r.randint(20000000, 89999999)}"
+        value = r.choice((f"{m[:4]} {m[4:7]} {m[7:]}", f"{m[:3]} {m[3:7]} {m[7:]}", f"{area} {local[:4]} {local[4:]}"))
+        return form, f"你记一下，{value}。", value, value.replace(" ", "")
+    if form == "landline_extension":
+        number = f"{AREA_CODES.get(city4, '0531')}-{r.randint(20000000, 89999999)}"
+        value = f"{number}转{r.randint(100, 999)}"
+        return form, f"打单位电话{value}也行。", value, number.replace("-", "")
+    if form == "grouped_id":
+        number = id_number(r, county6)
+        value = f"{number[:6]} {number[6:14]} {number[14:]}"
+        return form, f"身份证号{value}。", value, number
+    if form == "spoken_phone":
+        value = m.translate(_SPOKEN)
+        if r.random() < 0.5:
+            value = value.replace("一", "幺")  # how operators read a 1 aloud
+        return form, f"我电话{value}。", value, m
+    if form == "email":
+        local = f"{r.randint(10000000, 999999999)}" if r.random() < 0.5 else f"{r.choice(_PINYIN)}{r.randint(10, 9999)}"
+        value = f"{local}@{r.choice(_MAILBOXES)}"
+        return form, f"材料可以发我邮箱{value}。", value, ""
+    if form == "compound_name":
+        value = r.choice(COMPOUND_SURNAMES) + r.choice(GIVEN) + r.choice(GIVEN)
+        return form, r.choice((f"我叫{value}。", f"联系人：{value}，", f"{value}反映的情况属实。")), value, ""
+    name = r.choice(SURNAMES) + r.choice(GIVEN) + r.choice(GIVEN)
+    value = r.choice(KIN_WORDS) + name
+    return form, value + r.choice(("说这事不算完。", "一直不给钱。", "住院了。", "也不管。")), value, ""
