@@ -138,6 +138,7 @@ def _full_tiny_lake(root) -> Lake:
         "status": ["sent", "sent"],
         "recipient_address": ["sfs@example.cn", "sfj@example.cn"],
         "detail": [None, None],  # all null, as after a run without failures
+        "ack_ref": ["kQ3v9yXb2LmN8pRt4WcZ1a", "Hs7dF2gJ5kL9qW3eR6tY8u"],
     })
     assert list(alerts.columns) == [f.name for f in schemas.ALERTS.fields]
     write_table(alerts, lake, "gold", "alerts")
