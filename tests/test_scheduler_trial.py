@@ -1,13 +1,13 @@
 """Airflow 3's real scheduler, dag-processor, triggerer and api-server (LocalExecutor on PostgreSQL) over drops
 that arrive one day at a time: the asset chain runs once per day with something new, not at all on a day with
-nothing new, and a failing task is retried, then reported.
+nothing new, and a failing task is retried, then reported. (A backlog, a quiet day, a failing day and the day
+that catches up, to keep the suite short; `fengqiao scheduler-trial` delivers five days one by one.)
 
 Slow (a few minutes: every task is its own process, every Spark stage starts its own JVM); skipped without
 PostgreSQL server binaries. The wall time per day is printed (``pytest -s``) and recorded in the README.
 """
 from __future__ import annotations
 
-import datetime as dt
 import shutil
 
 import pytest
@@ -65,14 +65,10 @@ def _day(trial, label, days=None, sabotage=None):
 
 def test_each_new_day_runs_the_chain_once_and_a_quiet_day_runs_nothing(trial):
     days = trial["days"]
-    backlog = _day(trial, "backlog (first 17 days)", days[:17])
+    backlog = _day(trial, f"backlog ({len(days) - 2} days)", days[:-2])
     assert backlog.delivered_files > 0
-    assert {dag: len(states) for dag, states in backlog.runs.items()} == {dag: 1 for dag in CHAIN}, backlog.runs
-    assert all(states == ["success"] for states in backlog.runs.values()), backlog.runs
+    assert backlog.runs == {dag: ["success"] for dag in CHAIN}, backlog.runs   # once each, in the asset chain
     assert (trial["lake"] / "outputs" / "briefings" / "latest.html").is_file()
-
-    daily = _day(trial, f"day {days[17]}", days[17:18])
-    assert {dag: states for dag, states in daily.runs.items()} == {dag: ["success"] for dag in CHAIN}, daily.runs
 
     quiet = _day(trial, "a day with nothing delivered")
     # The daily ingest run lands nothing, builds nothing and announces nothing: nothing downstream runs.
@@ -84,23 +80,22 @@ def test_a_failing_task_is_retried_then_reported_and_the_next_day_catches_up(tri
     days = trial["days"]
 
     def block_staging():
-        # Every write of a table goes through _staging: a file in its place makes the builds fail, every try.
+        # Every write of a table goes through _staging: a file in its place makes landing and the builds fail.
         shutil.rmtree(staging, ignore_errors=True)
         staging.write_text("not a folder")
 
-    broken = _day(trial, f"day {days[18]} (lake's staging area blocked)", days[18:19], sabotage=block_staging)
-    assert broken.runs.get("fengqiao_ingest") == ["failed"], broken.runs
-    # Landing and the silver builds write through _staging: whichever fails first was tried twice (one retry).
+    broken = _day(trial, f"day {days[-2]} (the lake's staging area blocked)", days[-2:-1], sabotage=block_staging)
+    assert broken.runs == {"fengqiao_ingest": ["failed"]}, broken.runs
+    # Whichever task failed first was tried twice (one retry), then the run was reported failed.
     assert broken.failed and set(broken.failed) <= set(broken.retried), (broken.failed, broken.retried)
     assert all(task.startswith("fengqiao_ingest.") for task in broken.failed)
 
     staging.unlink()
-    recovered = _day(trial, f"day {days[19]} (staging area back)", days[19:20])
+    recovered = _day(trial, f"day {days[-1]} (staging area back)", days[-1:])
     assert recovered.runs == {dag: ["success"] for dag in CHAIN}, recovered.runs
-    # The day that failed is merged with the next one: its files are in silver now.
+    # The day that failed is landed and merged with the next one.
     from fengqiao.lake import Lake, read_table
 
     calls = read_table(Lake.at(trial["lake"]).silver("hotline_calls"))
-    assert calls["source_file"].str.contains(days[18].isoformat()).any()
-    assert max(dt.date.fromisoformat(p.name) for p in (trial["lake"] / "bronze" / "hotline").iterdir()
-               if p.is_dir()) == days[19]
+    assert calls["source_file"].str.contains(days[-2].isoformat()).any()
+    assert calls["source_file"].str.contains(days[-1].isoformat()).any()
