@@ -96,7 +96,7 @@ def _open_dir(name: str | Path, dir_fd: int | None = None) -> int:
         raise
 
 
-def _open_regular(name: str, dir_fd: int) -> tuple[int, os.stat_result]:
+def _open_regular(name: str, dir_fd: int) -> int:
     """A read descriptor of a regular file in ``dir_fd``, never through a link; Refused otherwise."""
     try:
         fd = os.open(name, _FILE_FLAGS, dir_fd=dir_fd)
@@ -108,7 +108,7 @@ def _open_regular(name: str, dir_fd: int) -> tuple[int, os.stat_result]:
     if not stat.S_ISREG(info.st_mode):
         os.close(fd)
         raise Refused(NOT_REGULAR_REFUSED)
-    return fd, info
+    return fd
 
 
 def _copy_hashing(fd: int, target: Path) -> tuple[str, int]:
@@ -184,7 +184,7 @@ def _copy_tree(dir_fd: int, target: Path, relative: str, refuse) -> int:
                 continue
             if kind != "file":
                 raise Refused(kind)
-            fd, _ = _open_regular(name, dir_fd)
+            fd = _open_regular(name, dir_fd)
             try:
                 _copy_hashing(fd, target / name)
             finally:
@@ -370,7 +370,7 @@ def _land_day(lake: Lake, feed: str, day: str, day_fd: int, counts: dict, known_
             counts["already_landed"] += 1
             continue
         try:
-            fd, _ = _open_regular(name, day_fd)
+            fd = _open_regular(name, day_fd)
         except Refused as refused:  # replaced by a link or a FIFO after the listing
             refuse(feed, day, name, refused.reason)
             continue
