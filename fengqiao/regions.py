@@ -4,6 +4,8 @@ Codes: 2 province + 2 city + 2 county + 3 township + 3 village digits, zero-padd
 """
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import pandas as pd
@@ -23,8 +25,17 @@ def is_valid_code(code: str | None) -> bool:
     return bool(code) and len(code) == 12 and code.isdigit()
 
 
+def _regular_file(path: str | Path) -> Path:
+    """``path`` if it is a regular file itself: reference files come from a drop, a link is never followed."""
+    path = Path(path)
+    if not stat.S_ISREG(os.lstat(path).st_mode):
+        raise ValueError(f"{path.name}: not a regular file (a link, FIFO or device); refused")
+    return path
+
+
 def read_regions(path: str | Path) -> pd.DataFrame:
     """Read regions.csv with codes kept as strings (leading digits matter, never parse as int)."""
+    path = _regular_file(path)
     df = pd.read_csv(
         path,
         dtype={"code": str, "name": str, "level": str, "parent_code": str},
@@ -39,7 +50,7 @@ def read_regions(path: str | Path) -> pd.DataFrame:
 
 
 def read_bureaus(path: str | Path) -> pd.DataFrame:
-    df = pd.read_csv(path, dtype=str, encoding="utf-8-sig").fillna("")
+    df = pd.read_csv(_regular_file(path), dtype=str, encoding="utf-8-sig").fillna("")
     missing = {"region_code", "unit_name", "email", "webhook_url"} - set(df.columns)
     if missing:
         raise ValueError(f"{path}: bureaus.csv lacks columns {sorted(missing)}")

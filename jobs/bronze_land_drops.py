@@ -8,19 +8,30 @@ A file is copied under a hidden ``.<name>.partial`` name and renamed into place,
 is rewritten beside and renamed over, so a process killed mid-landing leaves no half file in
 bronze; the next run lands what was not yet in the manifest. ``reland`` (``fengqiao backfill``)
 forgets the manifest rows of the ready day folders in ``since``..``through`` and lands them again.
+
+Only regular files are read. The drop is written by another system, so a feed folder, day folder or
+file that is a symbolic link, a FIFO, a device or a socket is refused without being opened: every
+folder is opened with ``O_NOFOLLOW`` relative to its parent's descriptor and every file with
+``O_NOFOLLOW | O_NONBLOCK`` relative to its folder's, then checked with ``fstat``, so nothing can
+resolve outside the drop (a link to ``/proc/self/environ`` would carry the pseudonym key into bronze)
+and a link swapped in after the listing is refused too. Refused entries are counted, logged by their
+drop-relative name, and recorded once in ``bronze/_refused.parquet`` (feed, day, name, reason).
 """
 from __future__ import annotations
 
+import errno
 import fcntl
+import hashlib
 import os
 import shutil
+import stat
 from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from fengqiao.lake import FEEDS, Lake, clean_stale_staging, file_sha256, publish_directory
+from fengqiao.lake import FEEDS, Lake, clean_stale_staging, publish_directory
 
 READY_MARKER = "_READY"
 MANIFEST_SCHEMA = pa.schema([
@@ -32,6 +43,83 @@ MANIFEST_SCHEMA = pa.schema([
     ("bytes", pa.int64()),
     ("landed_at", pa.timestamp("us", tz="UTC")),
 ])
+REFUSED_SCHEMA = pa.schema([
+    ("feed", pa.string()),        # or "reference"
+    ("day", pa.string()),         # the day folder's name; empty for a feed folder or a reference file
+    ("file_name", pa.string()),   # empty when the refused entry is the folder itself
+    ("reason", pa.string()),
+    ("refused_at", pa.timestamp("us", tz="UTC")),
+])
+SYMLINK_REFUSED = "symlink_refused"
+NOT_REGULAR_REFUSED = "not_a_regular_file_refused"  # FIFO, device, socket
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+# O_NONBLOCK: opening a FIFO swapped in after the listing must not wait for a writer.
+_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+
+
+class Refused(Exception):
+    """A drop entry that is not read: ``reason`` is SYMLINK_REFUSED or NOT_REGULAR_REFUSED."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _kind(mode: int) -> str:
+    """'dir', 'file', or the refusal reason of anything else (judged on lstat: links are not followed)."""
+    if stat.S_ISLNK(mode):
+        return SYMLINK_REFUSED
+    if stat.S_ISDIR(mode):
+        return "dir"
+    return "file" if stat.S_ISREG(mode) else NOT_REGULAR_REFUSED
+
+
+def _entries(dir_fd: int) -> list[tuple[str, str]]:
+    """(name, kind) of a folder's entries, sorted by name, hidden ones left out."""
+    out = []
+    for name in sorted(os.listdir(dir_fd)):
+        if name.startswith("."):
+            continue
+        try:
+            out.append((name, _kind(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode)))
+        except FileNotFoundError:  # removed while listed
+            continue
+    return out
+
+
+def _open_dir(name: str | Path, dir_fd: int | None = None) -> int:
+    try:
+        return os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+    except OSError as error:
+        if error.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise Refused(SYMLINK_REFUSED if error.errno == errno.ELOOP else NOT_REGULAR_REFUSED) from None
+        raise
+
+
+def _open_regular(name: str, dir_fd: int) -> int:
+    """A read descriptor of a regular file in ``dir_fd``, never through a link; Refused otherwise."""
+    try:
+        fd = os.open(name, _FILE_FLAGS, dir_fd=dir_fd)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise Refused(SYMLINK_REFUSED) from None
+        raise
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise Refused(NOT_REGULAR_REFUSED)
+    return fd
+
+
+def _copy_hashing(fd: int, target: Path) -> tuple[str, int]:
+    """Copy an open file to ``target``; return the sha256 and size of the bytes copied."""
+    digest, size = hashlib.sha256(), 0
+    with open(target, "wb") as out:
+        while chunk := os.read(fd, 1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+            out.write(chunk)
+    return digest.hexdigest(), size
 
 
 def _day_of(folder: Path) -> date | None:
@@ -55,15 +143,86 @@ def _write_manifest(lake: Lake, table: pa.Table) -> None:
     os.replace(tmp, lake.bronze_manifest)
 
 
-def _land_reference(source: Path, lake: Lake) -> int:
-    reference = source / "reference"
-    if not reference.is_dir():
+def _land_reference(source: Path, lake: Lake, refuse) -> int:
+    """Copy the drop's reference/ folder (its regular files, sub-folders too) and swap it in whole."""
+    try:
+        root_fd = _open_dir(source)
+    except FileNotFoundError:
         return 0
-    staged = lake.new_staging_path("reference")
-    shutil.copytree(reference, staged)
-    copied = sum(1 for p in staged.rglob("*") if p.is_file())
+    try:
+        try:
+            ref_fd = _open_dir("reference", root_fd)
+        except FileNotFoundError:
+            return 0
+        except Refused as refused:
+            refuse("reference", "", "", refused.reason)
+            return 0
+        staged = lake.new_staging_path("reference")
+        staged.mkdir(parents=True)
+        try:
+            copied = _copy_tree(ref_fd, staged, "", refuse)
+        finally:
+            os.close(ref_fd)
+    finally:
+        os.close(root_fd)
     publish_directory(staged, lake.reference)  # replaced whole, atomically
     return copied
+
+
+def _copy_tree(dir_fd: int, target: Path, relative: str, refuse) -> int:
+    copied = 0
+    for name, kind in _entries(dir_fd):
+        path = f"{relative}{name}"
+        try:
+            if kind == "dir":
+                sub_fd = _open_dir(name, dir_fd)
+                try:
+                    (target / name).mkdir()
+                    copied += _copy_tree(sub_fd, target / name, f"{path}/", refuse)
+                finally:
+                    os.close(sub_fd)
+                continue
+            if kind != "file":
+                raise Refused(kind)
+            fd = _open_regular(name, dir_fd)
+            try:
+                _copy_hashing(fd, target / name)
+            finally:
+                os.close(fd)
+            copied += 1
+        except Refused as refused:
+            refuse("reference", "", path, refused.reason)
+    return copied
+
+
+def read_refused(lake: Lake) -> pa.Table:
+    path = refused_path(lake)
+    if path.exists():
+        return pq.read_table(path).cast(REFUSED_SCHEMA)
+    return REFUSED_SCHEMA.empty_table()
+
+
+def refused_path(lake: Lake) -> Path:
+    return lake.bronze_manifest.with_name("_refused.parquet")
+
+
+def _record_refused(lake: Lake, rows: list[dict]) -> None:
+    """Add refused entries not recorded before (a re-run refuses the same links again: one row each)."""
+    table = read_refused(lake)
+    seen = {(r["feed"], r["day"], r["file_name"], r["reason"])
+            for r in table.select(["feed", "day", "file_name", "reason"]).to_pylist()}
+    new = []
+    for row in rows:
+        key = (row["feed"], row["day"], row["file_name"], row["reason"])
+        if key not in seen:
+            seen.add(key)
+            new.append(row)
+    if not new:
+        return
+    path = refused_path(lake)
+    tmp = path.with_name(path.name + ".tmp")
+    pq.write_table(pa.concat_tables([table, pa.Table.from_pylist(new, REFUSED_SCHEMA)]), tmp)
+    os.replace(tmp, path)
 
 
 def land_drops(source: Path, lake: Lake, through: date | None = None, log=print,
@@ -97,13 +256,16 @@ def _forget_days(source: Path, lake: Lake, since: date | None, through: date | N
     """Drop the manifest rows and bronze copies of the ready source day folders in the range.
 
     Days whose source folder is missing or not ready are left as they are: a backfill pointed at
-    an incomplete source never loses what bronze already holds.
+    an incomplete source never loses what bronze already holds. Linked folders are not looked into.
     """
     forget: dict[str, list[str]] = {}
     for feed in feeds:
-        days = sorted(folder.name for folder in (source / feed).glob("*")
-                      if folder.is_dir() and (day := _day_of(folder)) is not None
-                      and _in_range(day, since, through) and (folder / READY_MARKER).exists())
+        feed_dir = source / feed
+        if feed_dir.is_symlink() or not feed_dir.is_dir():
+            continue
+        days = sorted(folder.name for folder in feed_dir.iterdir()
+                      if not folder.is_symlink() and folder.is_dir() and (day := _day_of(folder)) is not None
+                      and _in_range(day, since, through) and _is_regular(folder / READY_MARKER))
         if days:
             forget[feed] = days
     if not forget:
@@ -118,54 +280,115 @@ def _forget_days(source: Path, lake: Lake, since: date | None, through: date | N
     return forget
 
 
+def _is_regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except FileNotFoundError:
+        return False
+
+
 def _land_locked(source: Path, lake: Lake, through: date | None, log, feeds: tuple[str, ...],
                  since: date | None = None) -> dict:
     manifest = read_manifest(lake)
     known_sha = set(manifest.column("sha256").to_pylist())
     known_paths = set(manifest.column("bronze_path").to_pylist())
     new_rows: list[dict] = []
-    per_feed = {feed: {"landed": 0, "already_landed": 0, "skipped_duplicate": 0, "skipped_not_ready": 0}
-                for feed in feeds}
+    refused_rows: list[dict] = []
+    per_feed = {feed: {"landed": 0, "already_landed": 0, "skipped_duplicate": 0, "skipped_not_ready": 0,
+                       "refused": 0} for feed in feeds}
 
-    for feed in feeds:
-        counts = per_feed[feed]
-        for folder in sorted(p for p in (source / feed).glob("*") if p.is_dir()):
-            day = _day_of(folder)
-            if day is None or not _in_range(day, since, through):
+    def refuse(feed: str, day: str, name: str, why: str) -> None:
+        refused_rows.append({"feed": feed, "day": day, "file_name": name, "reason": why,
+                             "refused_at": datetime.now(timezone.utc)})
+        if feed in per_feed:
+            per_feed[feed]["refused"] += 1
+        log(f"bronze: {'/'.join(p for p in (feed, day, name) if p)} refused ({why}); not read")
+
+    # The drop's own path may pass through a link (a mount point); nothing below it may.
+    root_fd = os.open(source, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for feed in feeds:
+            try:
+                feed_fd = _open_dir(feed, root_fd)
+            except FileNotFoundError:
                 continue
-            files = sorted(p for p in folder.iterdir()
-                           if p.is_file() and p.name != READY_MARKER and not p.name.startswith("."))
-            if not (folder / READY_MARKER).exists():
-                counts["skipped_not_ready"] += len(files)
+            except Refused as refused:
+                refuse(feed, "", "", refused.reason)
                 continue
-            for path in files:
-                bronze_path = (Path("bronze") / feed / folder.name / path.name).as_posix()
-                if bronze_path in known_paths:
-                    counts["already_landed"] += 1
-                    continue
-                sha = file_sha256(path)
-                if sha in known_sha:
-                    counts["skipped_duplicate"] += 1
-                    log(f"bronze: {feed}/{folder.name}/{path.name} repeats a landed batch; not landed again")
-                    continue
-                target = lake.root / bronze_path
-                target.parent.mkdir(parents=True, exist_ok=True)
-                partial = target.with_name(f".{target.name}.partial")
-                shutil.copyfile(path, partial)  # content unchanged; the copy's sha equals the source's
-                os.replace(partial, target)     # never a half file under the real name
-                known_sha.add(sha)
-                known_paths.add(bronze_path)
-                counts["landed"] += 1
-                new_rows.append({
-                    "feed": feed, "day": folder.name, "file_name": path.name, "bronze_path": bronze_path,
-                    "sha256": sha, "bytes": path.stat().st_size, "landed_at": datetime.now(timezone.utc),
-                })
+            try:
+                for name, kind in _entries(feed_fd):
+                    day = _day_of(Path(name))
+                    if day is None or not _in_range(day, since, through):
+                        continue
+                    if kind != "dir":
+                        refuse(feed, name, "", kind if kind != "file" else NOT_REGULAR_REFUSED)
+                        continue
+                    try:
+                        day_fd = _open_dir(name, feed_fd)
+                    except Refused as refused:  # replaced by a link after the listing
+                        refuse(feed, name, "", refused.reason)
+                        continue
+                    try:
+                        _land_day(lake, feed, name, day_fd, per_feed[feed], known_sha, known_paths, new_rows,
+                                  refuse, log)
+                    finally:
+                        os.close(day_fd)
+            finally:
+                os.close(feed_fd)
+    finally:
+        os.close(root_fd)
 
     if new_rows:
         _write_manifest(lake, pa.concat_tables([manifest, pa.Table.from_pylist(new_rows, MANIFEST_SCHEMA)]))
-    reference_files = _land_reference(source, lake)
-    totals = {key: sum(c[key] for c in per_feed.values())
-              for key in ("landed", "already_landed", "skipped_duplicate", "skipped_not_ready")}
+    reference_files = _land_reference(source, lake, refuse)
+    if refused_rows:
+        _record_refused(lake, refused_rows)
+    keys = ("landed", "already_landed", "skipped_duplicate", "skipped_not_ready", "refused")
+    totals = {key: sum(c[key] for c in per_feed.values()) for key in keys}
+    totals["refused"] = len(refused_rows)  # reference files too
     log(f"bronze: landed {totals['landed']} files, {totals['skipped_duplicate']} duplicate batches, "
-        f"{totals['skipped_not_ready']} files in folders not ready; reference files: {reference_files}")
+        f"{totals['skipped_not_ready']} files in folders not ready, {totals['refused']} entries refused "
+        f"(links, FIFOs, devices); reference files: {reference_files}")
     return {**totals, "reference_files": reference_files, "per_feed": per_feed}
+
+
+def _land_day(lake: Lake, feed: str, day: str, day_fd: int, counts: dict, known_sha: set, known_paths: set,
+              new_rows: list, refuse, log) -> None:
+    """Land the files of one day folder (opened as ``day_fd``) if it is ready."""
+    entries = _entries(day_fd)
+    ready = (READY_MARKER, "file") in entries
+    files = [(name, kind) for name, kind in entries if name != READY_MARKER and kind != "dir"]
+    if not ready:
+        counts["skipped_not_ready"] += len(files)
+        return
+    for name, kind in files:
+        bronze_path = (Path("bronze") / feed / day / name).as_posix()
+        if kind != "file":
+            refuse(feed, day, name, kind)
+            continue
+        if bronze_path in known_paths:
+            counts["already_landed"] += 1
+            continue
+        try:
+            fd = _open_regular(name, day_fd)
+        except Refused as refused:  # replaced by a link or a FIFO after the listing
+            refuse(feed, day, name, refused.reason)
+            continue
+        target = lake.root / bronze_path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.partial")
+        try:
+            sha, size = _copy_hashing(fd, partial)  # one read: the copy is exactly what was hashed
+        finally:
+            os.close(fd)
+        if sha in known_sha:
+            partial.unlink()
+            counts["skipped_duplicate"] += 1
+            log(f"bronze: {feed}/{day}/{name} repeats a landed batch; not landed again")
+            continue
+        os.replace(partial, target)     # never a half file under the real name
+        known_sha.add(sha)
+        known_paths.add(bronze_path)
+        counts["landed"] += 1
+        new_rows.append({"feed": feed, "day": day, "file_name": name, "bronze_path": bronze_path,
+                         "sha256": sha, "bytes": size, "landed_at": datetime.now(timezone.utc)})

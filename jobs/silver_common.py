@@ -48,6 +48,13 @@ REASON_TEXT = {
     "unparseable_integer": "an integer field holds something else",
     "unknown_dispute_type": "纠纷类型 is not one of the 15 mediation types",
     "unreadable_file": "the file's header is missing or in an unknown encoding; no row read",
+    # The row-level rules of the silver suites, applied per record (jobs/silver_rules.py):
+    "null_value": "a value the silver suite requires is missing",
+    "out_of_range": "a value is outside the range the silver suite allows (e.g. a date in the future)",
+    "not_in_allowed_set": "a value is not one the source contract allows",
+    "pattern_mismatch": "a value has not the form the silver suite requires (e.g. a 12-digit region code)",
+    "forbidden_pattern": "personal data is left in the clear after masking",
+    "order_violation": "a time is earlier than the time it must follow",
 }
 
 
@@ -64,6 +71,15 @@ def first_failure(checks: list[tuple[Column, Column]]) -> Column:
 
 def blank(col: Column) -> Column:
     return col.isNull() | (F.trim(col) == "")
+
+
+# C0 control characters but tab and line feed, and DEL: no meaning in text, trouble in every output.
+_CONTROL_CHARS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+
+
+def plain_text(col: Column) -> Column:
+    """Free text with line breaks as LF (CRLF or a lone CR too) and without control characters (NUL...)."""
+    return F.regexp_replace(F.regexp_replace(col, r"\r\n?", "\n"), _CONTROL_CHARS, "")
 
 
 def clean_text(name: str) -> Column:

@@ -18,6 +18,7 @@ from fengqiao.schemas import HOTLINE_CALLS
 from fengqiao.settings import get_settings
 from fengqiao.spark import literal_path
 from jobs import silver_common as C
+from jobs.silver_rules import split_by_suite
 
 FEED = "hotline"
 TABLE = SILVER_TABLES[FEED]
@@ -50,6 +51,8 @@ def read_raw_hotline(spark: SparkSession, lake: Lake, files: list[Path] | None =
         F.posexplode(F.split(F.col("value"), "\r?\n")).alias("_pos", "_line"))
     parsed = F.from_json(F.col("_line"), RAW_SCHEMA,
                          {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": C.CORRUPT})
+    # A UTF-8 byte-order mark before a file's first record is not part of the record.
+    lines = lines.withColumn("_line", F.regexp_replace(F.col("_line"), "^\ufeff", ""))
     return lines.where(F.trim(F.col("_line")) != "").select(
         parsed.alias("_r"), C.relative_source(F.col("_path")).alias("source_file"),
         (F.col("_pos") + 1).cast("long").alias("line_no")).select("_r.*", "source_file", "line_no")
@@ -58,7 +61,7 @@ def read_raw_hotline(spark: SparkSession, lake: Lake, files: list[Path] | None =
 def _transcript_text(transcript: Column) -> Column:
     turns = F.transform(transcript, lambda t: F.concat(
         F.coalesce(t["speaker"], F.lit("")), F.lit(":"), F.coalesce(t["text"], F.lit(""))))
-    return F.array_join(turns, "\n")
+    return C.plain_text(F.array_join(turns, "\n"))
 
 
 def township_by_address(address: Column, regions_df: DataFrame) -> Column:
@@ -125,21 +128,26 @@ def clean_hotline_calls(raw: DataFrame, regions_df: DataFrame, key: str,
         (F.col("updated_ts").isNull(), C.reason("unparseable_date", "updated_at")),
         (F.col("_region_error").isNotNull(), F.col("_region_error")),
         (C.blank(F.col("region_code")), C.reason("missing_region_code")),
+        (~C.blank(F.col("duration_sec")) & C.parse_int(F.col("duration_sec")).isNull(),
+         C.reason("unparseable_integer", "duration_sec")),
     ])
-    checked = checked.withColumn("_error", error)
     as_delivered = [F.col("_region_raw").alias("region_code") if c == "region_code" else F.col(c) for c in RAW_FIELDS]
     raw_text = F.coalesce(F.col(C.CORRUPT), F.to_json(F.struct(*as_delivered)))
-    bad_raw = mask_raw_record(mask_known_names(raw_text, F.col("caller_name")))
-    rejected = C.to_quarantine(checked.where(F.col("_error").isNotNull()), FEED, "_error", bad_raw)
+    checked = checked.withColumns({
+        "_error": error,
+        "_raw_masked": mask_raw_record(mask_known_names(raw_text, F.col("caller_name"))),  # rejects only
+    })
+    rejected = C.to_quarantine(checked.where(F.col("_error").isNotNull()), FEED, "_error", F.col("_raw_masked"))
 
     good = checked.where(F.col("_error").isNull()).withColumns({
         "call_id": F.trim("call_id"), "started_at": F.col("started_ts"), "updated_at": F.col("updated_ts")})
-    newest = C.newest_version(good, "call_id")
 
     transcript_raw = _transcript_text(F.col("transcript"))
-    topic, name = F.col("topic"), F.col("caller_name")
+    topic, name = C.plain_text(F.col("topic")), F.col("caller_name")
     satisfaction = C.parse_int(F.col("satisfaction"))
-    silver = newest.select(
+    # Every version is typed and masked, then held to the suite's row-level rules before the newest is
+    # chosen: a version breaking one is quarantined and never pushes a good older one out.
+    versions = good.select(
         "call_id",
         C.clean_text("line").alias("line"),
         "started_at",
@@ -158,8 +166,15 @@ def clean_hotline_calls(raw: DataFrame, regions_df: DataFrame, key: str,
         C.clean_text("work_order_id").alias("work_order_id"),
         "updated_at", "source_file",
         C.week_of(F.col("started_at")).alias("week_start"),
+        "line_no", "_raw_masked",
     )
-    silver = C.conform(silver, HOTLINE_CALLS)
+    # The text model types the placeholder later, always with one of the 15 labels.
+    placeholder_as_other = F.when(F.col("dispute_type") == F.lit(_UNMATCHED), F.lit("其他")).otherwise(
+        F.col("dispute_type"))
+    kept, broken = split_by_suite(versions, "silver_hotline_calls", HOTLINE_CALLS,
+                                  overrides={"dispute_type": placeholder_as_other})
+    rejected = rejected.unionByName(C.to_quarantine(broken, FEED, "_rule_error", F.col("_raw_masked")))
+    silver = C.conform(C.newest_version(kept, "call_id"), HOTLINE_CALLS)
     unmatched = F.col("dispute_type") == F.lit(_UNMATCHED)
     if text_models is None or text_models.dispute_type is None:
         return silver.withColumn("dispute_type", F.when(unmatched, F.lit("其他")).otherwise(F.col("dispute_type"))), rejected

@@ -18,6 +18,7 @@ from fengqiao.privacy import mask_known_names, mask_personal_data, mask_raw_reco
 from fengqiao.schemas import MEDIATION_CASES
 from fengqiao.settings import get_settings
 from jobs import silver_common as C
+from jobs.silver_rules import split_by_suite
 
 FEED = "mediation"
 TABLE = SILVER_TABLES[FEED]
@@ -93,23 +94,23 @@ def clean_mediation_cases(raw: DataFrame, regions_df: DataFrame, key: str) -> tu
         (~C.blank(F.col("当事人数")) & F.col("_parties").isNull(), C.reason("unparseable_integer", "当事人数")),
         (F.col("_region_error").isNotNull(), F.col("_region_error")),
     ]
-    checked = checked.withColumn("_error", C.first_failure(checks))
-
     raw_cols = [F.coalesce(F.col(c if c != "行政区划代码" else "region_code"), F.lit("")) for c in COLUMNS]
     raw_text = F.coalesce(F.col(C.CORRUPT), F.concat_ws(",", *raw_cols))
     known = F.concat_ws("、", F.col("当事人姓名"), F.col("调解员"))
-    bad_raw = mask_raw_record(mask_known_names(raw_text, known))
+    checked = checked.withColumns({"_error": C.first_failure(checks),
+                                   "_raw_masked": mask_raw_record(mask_known_names(raw_text, known))})  # rejects only
     rejected = C.to_quarantine(C.with_line_numbers(checked.where(F.col("_error").isNotNull()), raw), FEED, "_error",
-                               bad_raw)
+                               F.col("_raw_masked"))
 
     good = checked.where(F.col("_error").isNull()).withColumns(
         {"案件编号": F.trim("案件编号"), "updated_at": F.col("_updated")})
-    newest = C.newest_version(good, "案件编号")
     dispute_type = F.trim("纠纷类型")
-    summary = F.col("纠纷简介")
+    summary = C.plain_text(F.col("纠纷简介"))
     first_phone = normalise_phone(_first_of_list(F.col("当事人电话")))
     party = F.coalesce(first_phone, _first_of_list(F.col("当事人姓名")))
-    silver = newest.select(
+    # Every version is typed and masked, then held to the suite's row-level rules before the newest is
+    # chosen: a version breaking one is quarantined and never pushes a good older one out.
+    versions = good.select(
         F.col("案件编号").alias("case_id"),
         dispute_type.alias("dispute_type"),
         C.clean_text("纠纷来源").alias("case_source"),
@@ -130,7 +131,12 @@ def clean_mediation_cases(raw: DataFrame, regions_df: DataFrame, key: str) -> tu
         pseudonym(party, key).alias("party_key"),
         "updated_at", "source_file",
         C.week_of(F.col("_accepted")).alias("week_start"),
+        "line_no", "_raw_masked", *[c for c in ("_path", "_mid") if c in raw.columns],  # for line numbers
     )
+    kept, broken = split_by_suite(versions, "silver_mediation_cases", MEDIATION_CASES)
+    rejected = rejected.unionByName(C.to_quarantine(C.with_line_numbers(broken, raw), FEED, "_rule_error",
+                                                    F.col("_raw_masked")))
+    silver = C.newest_version(kept, "case_id")
     return C.conform(silver, MEDIATION_CASES), rejected
 
 

@@ -15,6 +15,7 @@ from fengqiao.lexicon import ESCALATION_REGEX
 from fengqiao.privacy import mask_personal_data, mask_raw_record
 from fengqiao.schemas import WORK_ORDERS
 from jobs import silver_common as C
+from jobs.silver_rules import split_by_suite
 
 FEED = "workorders"
 TABLE = SILVER_TABLES[FEED]
@@ -55,27 +56,29 @@ def clean_work_orders(raw: DataFrame, regions_df: DataFrame, text_models=None) -
                for n in ("order_id", "created_at", "region_code", "updated_at")]
     checks += [(~C.blank(F.col(n)) & F.col(f"_{n}").isNull(), C.reason("unparseable_date", n)) for n in timestamps]
     checks += [(F.col("_region_error").isNotNull(), F.col("_region_error"))]
-    checked = checked.withColumn("_error", C.first_failure(checks))
-
     raw_text = F.coalesce(F.col(C.CORRUPT), F.concat_ws(",", *[F.coalesce(F.col(c), F.lit("")) for c in COLUMNS]))
+    checked = checked.withColumns({"_error": C.first_failure(checks),
+                                   "_raw_masked": mask_raw_record(raw_text)})  # used by rejects only
     rejected = C.to_quarantine(C.with_line_numbers(checked.where(F.col("_error").isNotNull()), raw), FEED, "_error",
-                               mask_raw_record(raw_text))
+                               F.col("_raw_masked"))
 
     good = checked.where(F.col("_error").isNull()).withColumns(
-        {"order_id": F.trim("order_id"), **{n: F.col(f"_{n}") for n in timestamps}})
-    newest = C.newest_version(good, "order_id").withColumn("category", C.clean_text("category"))
-    typed = newest.join(F.broadcast(_category_types(raw.sparkSession)),
-                        F.col("category") == F.col("_category"), "left")
-    text = F.concat_ws(" ", F.col("category"), F.col("summary"))
+        {"order_id": F.trim("order_id"), **{n: F.col(f"_{n}") for n in timestamps},
+         "category": C.clean_text("category")})
+    typed = good.join(F.broadcast(_category_types(raw.sparkSession)), F.col("category") == F.col("_category"), "left")
+    summary = C.plain_text(F.col("summary"))
+    text = F.concat_ws(" ", F.col("category"), summary)
     satisfaction = C.parse_int(F.col("satisfaction"))
-    silver = typed.select(
+    # Every version is typed and masked, then held to the suite's row-level rules before the newest is
+    # chosen: a version breaking one is quarantined and never pushes a good older one out.
+    versions = typed.select(
         "order_id", "created_at", C.clean_text("channel").alias("channel"), C.clean_text("call_id").alias("call_id"),
         "region_code", "township_code", "county_code", "category",
         F.coalesce(F.col("_mapped_type"), C.keyword_dispute_type(text), F.lit("其他")).alias("dispute_type"),
         (F.coalesce(F.col("category").isin(*sorted(WAGE_ARREARS_CATEGORIES)), F.lit(False))
-         | C.mentions_wage_arrears(F.col("summary"))).alias("is_wage_arrears"),
-        mask_personal_data(F.col("summary")).alias("summary"),
-        F.coalesce(F.col("summary").rlike(ESCALATION_REGEX), F.lit(False)).alias("has_escalation_terms"),
+         | C.mentions_wage_arrears(summary)).alias("is_wage_arrears"),
+        mask_personal_data(summary).alias("summary"),
+        F.coalesce(summary.rlike(ESCALATION_REGEX), F.lit(False)).alias("has_escalation_terms"),
         C.clean_text("urgency").alias("urgency"), C.clean_text("status").alias("status"),
         C.clean_text("assigned_unit").alias("assigned_unit"), "due_at", "closed_at",
         F.coalesce(C.parse_yes_no(F.col("is_repeat")), F.lit(False)).alias("is_repeat"),
@@ -83,8 +86,12 @@ def clean_work_orders(raw: DataFrame, regions_df: DataFrame, text_models=None) -
         F.when(satisfaction.between(1, 5), satisfaction).alias("satisfaction"),
         "updated_at", "source_file",
         C.week_of(F.col("created_at")).alias("week_start"),
-        "_mapped_type",
+        "_mapped_type", "line_no", "_raw_masked", *[c for c in ("_path", "_mid") if c in raw.columns],  # for line numbers
     )
+    kept, broken = split_by_suite(versions, "silver_work_orders", WORK_ORDERS)
+    rejected = rejected.unionByName(C.to_quarantine(C.with_line_numbers(broken, raw), FEED, "_rule_error",
+                                                    F.col("_raw_masked")))
+    silver = C.newest_version(kept, "order_id")
     if text_models is None or text_models.dispute_type is None:
         return C.conform(silver, WORK_ORDERS), rejected
     from models.text_models import apply_type_model

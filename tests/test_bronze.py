@@ -18,7 +18,7 @@ def test_land_drops(tmp_path):
 
     assert counts["landed"] == 9
     assert counts["per_feed"]["hotline"] == {"landed": 2, "already_landed": 0, "skipped_duplicate": 1,
-                                             "skipped_not_ready": 1}
+                                             "skipped_not_ready": 1, "refused": 0}
     # Not ready: 2025-03-05 of hotline has no _READY.
     assert not (lake.bronze("hotline") / "2025-03-05").exists()
     # The batch delivered again under another name is not landed twice.

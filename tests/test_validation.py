@@ -207,3 +207,93 @@ def test_data_docs_show_the_suites_and_their_results(spark, tmp_path, monkeypatc
         V.validate_silver(spark, broken)
     html = (V.data_docs_dir(broken) / "index.html").read_text(encoding="utf-8")
     assert "silver_mediation_cases" in html and "Failed" in html
+
+
+# --- the suites' row-level rules, applied at parse time (jobs/silver_rules.py) --------------------------
+
+SILVER_SUITES = {"silver_hotline_calls": "HOTLINE_CALLS", "silver_work_orders": "WORK_ORDERS",
+                 "silver_mediation_cases": "MEDIATION_CASES"}
+
+
+def test_every_expectation_has_a_parse_time_counterpart(spark):
+    """Each expectation of each silver suite is compiled into a per-record check, or is table-level by nature."""
+    from fengqiao import schemas
+    from jobs import silver_rules as R
+
+    for suite, schema_name in SILVER_SUITES.items():
+        schema = getattr(schemas, schema_name)
+        expectations = R.load_expectations(suite)
+        rows = R.row_expectations(suite)
+        assert {e["type"] for e in expectations} <= set(R.ROW_LEVEL) | set(R.TABLE_LEVEL)
+        assert len(rows) == sum(e["type"] in R.ROW_LEVEL for e in expectations) >= 20
+        for expectation in rows:
+            R.violation(expectation, schema, {"latest_timestamp": "2026-01-01T00:00:00", "latest_date": "2026-01-01"})
+    with pytest.raises(ValueError, match="no parse-time counterpart"):
+        R.row_expectations("silver_daily_counts")  # a sum over a table has none: not a silver table's suite
+
+
+LEAKED = "电话13912345678"
+
+
+def _violating(expectation: dict, data_type, parameters: dict):
+    """A value breaking the row-level expectation (for a column of ``data_type``)."""
+    import datetime as dt
+    import re
+
+    from pyspark.sql import types as T
+
+    kind, kw = expectation["type"], expectation["kwargs"]
+    if kind == "expect_column_values_to_not_be_null":
+        return None
+    if kind == "expect_column_values_to_be_in_set":
+        return "不在集合中"
+    if kind == "expect_column_values_to_match_regex":
+        assert not re.search(kw["regex"], "不合格")
+        return "不合格"
+    if kind == "expect_column_values_to_not_match_regex":
+        assert re.search(kw["regex"], LEAKED)
+        return LEAKED
+    assert kind == "expect_column_values_to_be_between", kind
+    if isinstance(data_type, (T.DateType, T.TimestampType)):
+        return dt.date(2099, 1, 1) if kw.get("max_value") is not None else dt.date(1980, 1, 1)
+    return kw["max_value"] + 1 if kw.get("max_value") is not None else kw["min_value"] - 1
+
+
+def test_parse_time_rules_and_the_audit_agree_and_the_audit_names_no_value(spark, mediation_silver):
+    """One record per row-level rule of the mediation suite, each breaking only that rule: the parse-time
+    check rejects each with the rule's code and column, the audit fails the same rules, and the audit's
+    message names rules, columns and counts but none of the values (which could be personal data)."""
+    from jobs import silver_rules as R
+    from jobs.silver_validate import suite_parameters
+
+    suite, parameters = "silver_mediation_cases", suite_parameters()
+    good = mediation_silver.where(F.col("case_id") == "M1")
+    rules = R.row_expectations(suite)
+    frames = []
+    for i, expectation in enumerate(rules):
+        column = expectation["kwargs"]["column"]
+        data_type = mediation_silver.schema[column].dataType
+        value = _violating(expectation, data_type, parameters)
+        frames.append(good.withColumn("case_id", F.lit(f"R{i}")).withColumn("_rule", F.lit(i))
+                      .withColumn(column, F.lit(value).cast(data_type)))
+    bad = frames[0]
+    for frame in frames[1:]:
+        bad = bad.unionByName(frame)
+    bad = spark.createDataFrame(bad.collect(), bad.schema)  # a small local table: GE queries it ~60 times
+    assert good.select(R.suite_failure(suite, mediation_silver.schema, parameters).alias("r")).first()["r"] is None
+    reasons = dict(bad.select("_rule", R.suite_failure(suite, mediation_silver.schema, parameters).alias("r"))
+                   .collect())
+    for i, expectation in enumerate(rules):
+        assert reasons[i].startswith(R.rule_label(expectation) + " | "), (expectation, reasons[i])
+
+    report = validate_frame(bad, suite, parameters)
+    failed = " ".join(report["failures"])
+    for expectation in rules:
+        kw = expectation["kwargs"]
+        assert f"{expectation['type']}(column={kw['column']}" in failed, expectation
+    with pytest.raises(SilverValidationError) as error:
+        raise_on_failures([report])
+    message = str(error.value)
+    assert "'unexpected_count': 1" in message
+    for value in (LEAKED, "不合格", "不在集合中", "13912345678", "2099"):
+        assert value not in message
