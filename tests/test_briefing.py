@@ -288,3 +288,13 @@ def test_outages_and_catch_ups_are_listed_per_feed_and_county(lake):
                 lake, "gold", "feed_health")
     section = _section(output_briefing.run(lake).read_text(encoding="utf-8"), "九、数据完整性")
     assert "未发现数据中断或集中补报" in section and "判定为数据中断" not in section
+
+
+def test_every_quarantine_reason_silver_writes_has_a_chinese_label():
+    """The briefing's 数据完整性 names each quarantine reason in Chinese, the parse-time rules' codes too."""
+    from fengqiao.outputs.common import QUARANTINE_REASONS_ZH
+    from jobs.silver_common import REASON_TEXT
+    from jobs.silver_rules import ROW_LEVEL
+
+    for code in set(REASON_TEXT) | set(ROW_LEVEL.values()):
+        assert code in QUARANTINE_REASONS_ZH, code

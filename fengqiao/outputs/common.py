@@ -136,6 +136,13 @@ QUARANTINE_REASONS_ZH = {
     "unparseable_integer": "整数字段内容有误",
     "unknown_dispute_type": "纠纷类型不在15类之内",
     "unreadable_file": "文件无表头或编码无法识别，整个文件未入库",
+    # The row-level rules of the silver suites, checked as each record is parsed (jobs/silver_rules.py).
+    "null_value": "必填字段为空",
+    "out_of_range": "数值或日期超出合理范围",
+    "not_in_allowed_set": "取值不在规定范围内",
+    "pattern_mismatch": "格式不符合规定",
+    "forbidden_pattern": "含有不应出现的内容（如未脱敏的号码）",
+    "order_violation": "时间先后矛盾（如办结早于受理）",
 }
 
 
