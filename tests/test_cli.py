@@ -36,7 +36,7 @@ def test_version_names_the_installed_release():
 def test_bad_arguments_are_refused_up_front(tmp_path, args, option, words):
     result = _invoke(*(a.format(tmp=tmp_path) for a in args))
     assert result.exit_code == 2
-    text = " ".join(result.output.split())  # the error box wraps long lines
+    text = " ".join(result.output.replace("│", " ").split())  # the error box wraps long lines
     assert option in text and words in text
     assert "Traceback" not in result.output
     assert not (tmp_path / "drop").exists() and not (tmp_path / "lake").exists()  # nothing was started
@@ -45,7 +45,7 @@ def test_bad_arguments_are_refused_up_front(tmp_path, args, option, words):
 def test_backtest_on_a_lake_that_was_never_scored_says_what_to_do(tmp_path):
     result = _invoke("backtest", "--lake", str(tmp_path / "lake"), "--truth", str(tmp_path))
     assert result.exit_code == 2
-    assert "run `fengqiao run` on it first" in " ".join(result.output.split())
+    assert "run `fengqiao run` on it first" in " ".join(result.output.replace("│", " ").split())
 
 
 @pytest.mark.parametrize("command", [("query", "select 1"), ("shell",)])

@@ -197,7 +197,7 @@ def test_hotline_records_follow_contract(drop):
     assert set(share) == {"咨询", "求助", "投诉", "举报", "建议"}
     assert 0.35 < share["咨询"] / len(calls) < 0.65
     for c in calls:
-        assert 3 <= len(c["transcript"]) <= 8
+        assert 3 <= len(c["transcript"]) <= 9  # up to 8 turns, plus one where a hard-to-mask form is planted
         assert {t["speaker"] for t in c["transcript"]} <= {"坐席", "来电人"}
     no_region = [c for c in calls if c["region_code"] is None]
     assert 0.02 < len(no_region) / len(calls) < 0.1

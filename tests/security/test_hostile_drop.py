@@ -23,12 +23,14 @@ DAY = "2025-03-03"
 FORMULAS = ['=HYPERLINK("http://example.org/x","点我")', "+cmd|' /C calc'!A0", "@SUM(1+1)*cmd|' /C calc'!A0",
             "-2+3+cmd|' /C calc'!A0"]
 LONG_TEXT = "欠薪" * (1 << 19)  # 1 Mi characters, 3 MB of UTF-8
+ORDINARY_CALLS = 3000
 
 
 def _hostile_calls() -> bytes:
     good = [call("G1"), call("G2", topic="<script>alert(1)</script>欠薪"), call("G3", topic=FORMULAS[0]),
             call("G4", topic=FORMULAS[1]), call("G5", topic=FORMULAS[2]),
             call("G6", topic="楼上\u0000漏水\r\n第二行\r第三行"), call("G7", text=LONG_TEXT)]
+    good += [call(f"N{i}") for i in range(ORDINARY_CALLS)]  # the hostile lines sit among thousands of ordinary ones
     bad = [dict(call("B1"), duration_sec="很长"),          # wrong type
            call("B2", region="37010200100"),              # 11 digits
            call("B3", started="2099-01-01T09:00:00+08:00"),  # far future
@@ -74,7 +76,8 @@ def test_hostile_records_are_quarantined_and_the_good_ones_published(spark, tmp_
     assert orders["quarantine_reasons"] == {"invalid_region_code": 1, "out_of_range:created_at": 1,
                                             "order_violation:closed_at": 1, "not_in_allowed_set:status": 1}
     hotline = {r["call_id"]: r for r in spark.read.parquet(str(lake.silver("hotline_calls"))).collect()}
-    assert set(hotline) == {f"G{i}" for i in range(1, 8)}  # G1 came after the BOM
+    # Every good record is published, G1 (right after the BOM) and the 3,000 ordinary calls included.
+    assert set(hotline) == {f"G{i}" for i in range(1, 8)} | {f"N{i}" for i in range(ORDINARY_CALLS)}
     assert hotline["G2"]["topic"].startswith("<script>") and hotline["G3"]["topic"] == FORMULAS[0]
     assert hotline["G6"]["topic"] == "楼上漏水\n第二行\n第三行"  # no NUL, no CR
     assert len(hotline["G7"]["transcript_text"]) > (1 << 20)
