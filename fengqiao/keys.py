@@ -73,14 +73,21 @@ def is_simulated_drop(source_dir: Path) -> bool:
     return (source_dir / "truth").is_dir()
 
 
+def readable_by_others(path: Path) -> int | None:
+    """The file's permission bits when its group or others have any right on it (a secret's file must be
+    0600, as ssh wants of private keys), else None. Raises OSError when the file cannot be examined."""
+    mode = stat.S_IMODE(path.stat().st_mode)
+    return mode if mode & (stat.S_IRWXG | stat.S_IRWXO) else None
+
+
 def read_key_file(path: Path) -> str:
     """The key held in ``path`` (surrounding whitespace dropped); refused when others may read it."""
     try:
-        mode = path.stat().st_mode
+        mode = readable_by_others(path)
     except OSError as exc:
         raise PseudonymKeyError(f"pseudonym key file {path} cannot be read ({exc.strerror}); {MAKE_KEY_HINT}") from None
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise PseudonymKeyError(f"pseudonym key file {path} has mode {stat.S_IMODE(mode):04o}: others may read it; "
+    if mode is not None:
+        raise PseudonymKeyError(f"pseudonym key file {path} has mode {mode:04o}: others may read it; "
                                 f"run `chmod 600 {path}`")
     key = path.read_text(encoding="utf-8").strip()
     if not key:

@@ -58,6 +58,7 @@ from fengqiao.lake import Lake, read_table, write_table
 from fengqiao.privacy import mask_text
 from fengqiao.regions import county_of, read_regions
 
+from .alerts import delivered
 from .bureau_keys import (
     KEY_ID_HEADER, BureauKey, KeyFileError, file_signature, load_keys, request_signature, same_signature,
 )
@@ -143,14 +144,7 @@ def _note(value) -> str | None:
 # --- the alerts a disposition can refer to --------------------------------------------------------
 def _alert_rows(lake: Lake) -> pd.DataFrame:
     """gold/alerts, with ``ack_ref`` null in tables written before alerts carried a reference."""
-    path = lake.gold("alerts")
-    if not path.exists():
-        return pd.DataFrame(columns=["alert_id", "region_code", "week_start", "recipient_unit", "status",
-                                     "sent_at", "ack_ref"])
-    alerts = read_table(path)
-    if "ack_ref" not in alerts.columns:
-        alerts["ack_ref"] = None
-    return alerts
+    return delivered(lake)[0]
 
 
 def sent_alerts(lake: Lake) -> pd.DataFrame:

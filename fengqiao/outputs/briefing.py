@@ -29,7 +29,8 @@ from .pdf import FONT_FAMILY, html_to_pdf
 from .common import (
     LEVEL_COLOURS, LEVEL_NAMES, LEVEL_RANK, LEVEL_TEXT_COLOURS, LEVELS, as_date, bureau_index,
     change_ratio, count_change_text, county_bureau_name, day_label, flagged_rows, latest_scored_week, level_of,
-    probability_text, quarantine_reason_zh, reasons_list, region_names, scrub, top_area_name, township_office_name, week_label,
+    probability_text, quarantine_reason_zh, reasons_list, region_names, scrub, small_counts, top_area_name,
+    township_office_name, week_label,
 )
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -806,10 +807,8 @@ def _direction(ratio: float | None) -> str:
 
 def _change_words(this, previous) -> str:
     """Change in words for the lead text; counts instead of a percentage below 10 records."""
-    from models.reasons import COUNTS_ONLY_BELOW
-
     ratio = change_ratio(this, previous)
-    if ratio is not None and max(float(this), float(previous)) < COUNTS_ONLY_BELOW:
+    if ratio is not None and small_counts(this, previous):
         return f"由{int(previous)}件变为{int(this)}件"
     if ratio is None:
         return "无可比数据"

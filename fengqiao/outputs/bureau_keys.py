@@ -21,17 +21,18 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import hashlib
 import hmac
 import io
 import os
 import re
 import secrets
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from fengqiao.keys import readable_by_others
 from fengqiao.regions import county_of, is_valid_code
+
+from .webhooks import sign
 
 COLUMNS = ["key_id", "bureau_id", "county_code", "key", "issued_at", "revoked_at"]
 KEY_ID_HEADER = "X-Fengqiao-Key-Id"
@@ -68,8 +69,8 @@ def load_keys(path: str | Path | None = None) -> dict[str, BureauKey]:
     if not path.exists():
         raise KeyFileError(f"no bureau key file at {path}: issue keys with "
                            "`python -m fengqiao.outputs.bureau_keys issue <bureau region code>` (FENGQIAO_BUREAU_KEYS)")
-    mode = stat.S_IMODE(path.stat().st_mode)
-    if mode & 0o077:
+    mode = readable_by_others(path)
+    if mode is not None:
         raise KeyFileError(f"{path} is readable by others (mode {mode:o}): `chmod 600 {path}`")
     keys = {}
     with open(path, encoding="utf-8", newline="") as fh:
@@ -132,13 +133,12 @@ def _now() -> str:
 # --- signatures -------------------------------------------------------------------------------------
 def request_signature(key: str, timestamp: str | int, body: bytes) -> str:
     """``sha256=<hex>``: HMAC-SHA256 over ``<timestamp>.<body>`` (a webhook disposition)."""
-    message = str(timestamp).encode("ascii") + b"." + body
-    return "sha256=" + hmac.new(key.encode("utf-8"), message, hashlib.sha256).hexdigest()
+    return sign(str(timestamp).encode("ascii") + b"." + body, key)
 
 
 def file_signature(key: str, content: bytes) -> str:
     """``sha256=<hex>``: HMAC-SHA256 over the exact bytes of a dispositions file."""
-    return "sha256=" + hmac.new(key.encode("utf-8"), content, hashlib.sha256).hexdigest()
+    return sign(content, key)
 
 
 def same_signature(expected: str, given: str | None) -> bool:

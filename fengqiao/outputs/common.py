@@ -73,14 +73,20 @@ def change_ratio(this, previous) -> float | None:
     return (float(this) - float(previous)) / float(previous)
 
 
-def count_change_text(this, previous) -> str:
-    """Week-on-week change of a count: a percentage from 10 records a week up, below that both counts
-    ("1→4件": "↑300.0%" of a tiny base misleads a reader)."""
+def small_counts(this, previous) -> bool:
+    """Both counts known and under 10 records a week, where a percentage misleads ("↑300.0%" of 1)."""
     from models.reasons import COUNTS_ONLY_BELOW
 
     if this is None or previous is None or pd.isna(this) or pd.isna(previous):
+        return False
+    return max(float(this), float(previous)) < COUNTS_ONLY_BELOW
+
+
+def count_change_text(this, previous) -> str:
+    """Week-on-week change of a count: a percentage from 10 records a week up, below that both counts ("1→4件")."""
+    if this is None or previous is None or pd.isna(this) or pd.isna(previous):
         return "—"
-    if max(float(this), float(previous)) < COUNTS_ONLY_BELOW:
+    if small_counts(this, previous):
         return f"{int(previous)}→{int(this)}件"
     return change_text(change_ratio(this, previous))
 
