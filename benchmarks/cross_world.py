@@ -9,7 +9,7 @@ model is trained on that world's training seeds (home training drops domain-rand
 scored on the evaluation seeds of *both* worlds: the same-world rows show what the model learned, the
 other-world rows whether it transfers. Every detector (the model, the keyword + signals rule, EARS,
 Farrington, persistence) is backtested on the same weeks of each evaluation drop under both protocols
-(:mod:`jobs.cross_world_backtest`, :mod:`models.backtest`).
+(:mod:`jobs.training.cross_world_backtest`, :mod:`models.backtest`).
 
 Each drop is simulated and its silver and gold features are built once (no Airflow; the stage functions
 ``fengqiao run`` calls) under ``--work``, and reused by later runs (``--rebuild`` to start again).
@@ -39,7 +39,7 @@ def built_drop(work: Path, world: str, seed: int, scale: str, weeks, vary: bool,
     """The drop's folder with source/ and lake/ (built now unless already there)."""
     import shutil
 
-    from models.bootstrap import build_simulated_lake
+    from jobs.training.bootstrap import build_simulated_lake
 
     folder = drop_dir(work, world, seed, scale, vary)
     done = folder / "built"
@@ -59,7 +59,7 @@ def cross_world_tables(args, echo=print):
     """Build the drops, train one model per world, backtest every evaluation drop; one table of all rows."""
     import pandas as pd
 
-    from jobs.cross_world_backtest import cross_world_backtest, read_drop
+    from jobs.training.cross_world_backtest import cross_world_backtest, read_drop
 
     seeds = read_seeds()
     work = Path(args.work).resolve()

@@ -42,7 +42,7 @@ COLUMNS = ["detector", "protocol", "seed", "model_version", "weeks", "episodes",
 
 def fengqiao(*args: str) -> list[str]:
     exe = Path(sys.executable).with_name("fengqiao")
-    return [str(exe), *args] if exe.exists() else [sys.executable, "-m", "fengqiao.cli", *args]
+    return [str(exe), *args] if exe.exists() else [sys.executable, "-m", "fengqiao.app.cli", *args]
 
 
 def seed_env(home: Path, source: Path, lake: Path, model_dir: Path) -> dict:

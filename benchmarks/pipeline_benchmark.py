@@ -153,7 +153,7 @@ def run_measured(cmd: list[str], env: dict, log: Path) -> tuple[float, int, list
 # --------------------------------------------------------------------------------------------------
 def child_main(stages: list[str], markers: Path) -> None:
     sys.path.insert(0, str(ROOT))
-    from fengqiao import pipeline
+    from jobs import stages as pipeline
 
     actions = {
         "bronze": lambda: [pipeline.land_feed(f) for f in FEEDS],
@@ -270,7 +270,7 @@ class Bench:
             print(f"[bench] reusing the drop in {self.source}", flush=True)
             return dict(seconds=None, peak=None, weeks=weeks)
         shutil.rmtree(self.source, ignore_errors=True)
-        cmd = [sys.executable, "-m", "fengqiao.cli", "simulate", "--out", str(self.source), "--scale",
+        cmd = [sys.executable, "-m", "fengqiao.app.cli", "simulate", "--out", str(self.source), "--scale",
                self.args.scale, "--weeks", str(weeks), "--seed", str(self.args.seed), "--start", self.start.isoformat()]
         print(f"[bench] simulate {self.args.scale}, {weeks} weeks ...", flush=True)
         seconds, peak, _, code = run_measured(cmd, self.env(self.work / "unused", self.start), self.logs / "simulate.log")
@@ -528,7 +528,7 @@ def core_sql(week_index: str) -> tuple[str, list[str]]:
 
     Written once for both engines; ``week_index`` is the engine's expression for weeks since 1970.
     """
-    from fengqiao.disputes import DISPUTE_TYPES
+    from fengqiao.core.disputes import DISPUTE_TYPES
 
     cols = ["hotline_calls", "work_orders", "mediation_cases", "total_contacts", "wage_arrears",
             "escalation_term_records", "repeat_calls", *[f"type_{slug}" for _, slug in DISPUTE_TYPES]]
@@ -601,7 +601,7 @@ def engines_main(lake: Path, out: Path) -> None:
         runs.append(time.perf_counter() - t0)
     duck_s = statistics.median(runs)
 
-    from fengqiao.spark import get_spark
+    from fengqiao.core.spark import get_spark
 
     t0 = time.perf_counter()
     spark = get_spark()

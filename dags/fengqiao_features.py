@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from airflow.sdk import dag, task
 
-from fengqiao import pipeline
+from jobs import stages as pipeline
 from fengqiao.orchestration import REGION_WEEK_FEATURES, SILVER_UPDATED, START_DATE, default_args, spark_stage
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from airflow.sdk import dag, task
 from airflow.sdk.exceptions import AirflowSkipException
 
-from fengqiao import pipeline
+from jobs import stages as pipeline
 from fengqiao.lake import SILVER_TABLES
 from fengqiao.orchestration import SILVER, SILVER_UPDATED, START_DATE, default_args, spark_stage
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from airflow.sdk import Param, dag, task
 
-from fengqiao import pipeline
+from jobs import stages as pipeline
 from fengqiao.orchestration import ALERTS, BRIEFING, RISK_SCORES, START_DATE, default_args
 
 COMMON = dict(

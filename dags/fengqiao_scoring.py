@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from airflow.sdk import dag, task
 
-from fengqiao import pipeline
+from jobs import stages as pipeline
 from fengqiao.orchestration import HOTSPOT_PATTERNS, REGION_WEEK_FEATURES, RISK_SCORES, START_DATE, default_args
 
 

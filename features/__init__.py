@@ -5,7 +5,7 @@ column of the published table. Keys: ``region_code, level, county_code, week_sta
 """
 from __future__ import annotations
 
-from fengqiao.disputes import DISPUTE_TYPES
+from fengqiao.core.disputes import DISPUTE_TYPES
 
 KEY_COLUMNS = ["region_code", "level", "county_code", "week_start"]
 

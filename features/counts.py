@@ -13,7 +13,7 @@ from pyspark.sql import functions as F
 
 from features.grid import REGION_WEEK
 from features.records import CASES, HOTLINE, ORDERS
-from fengqiao.disputes import DISPUTE_TYPES
+from fengqiao.core.disputes import DISPUTE_TYPES
 
 
 def count_if(condition: Column) -> Column:

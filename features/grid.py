@@ -13,8 +13,8 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from fengqiao.regions import county_of, is_valid_code
-from fengqiao.weeks import week_start, weeks_between
+from fengqiao.core.regions import county_of, is_valid_code
+from fengqiao.core.weeks import week_start, weeks_between
 
 LEVELS = ("township", "county")
 REGION_WEEK = ["region_code", "level", "week_start"]

@@ -1,6 +1,6 @@
 """Calendar features: ISO week of year and weeks to the next Spring Festival (wage arrears peak before it).
 
-The values come from ``fengqiao.weeks`` in Python for the few weeks of the grid (~160 rows) and are
+The values come from ``fengqiao.core.weeks`` in Python for the few weeks of the grid (~160 rows) and are
 joined on ``week_start``: a lookup table rather than a UDF, so Spark never calls back into Python.
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from fengqiao.weeks import weeks_to_spring_festival
+from fengqiao.core.weeks import weeks_to_spring_festival
 
 SEASON_SCHEMA = T.StructType([
     T.StructField("week_start", T.DateType(), False),
@@ -21,7 +21,7 @@ SEASON_SCHEMA = T.StructType([
 
 
 def season_rows(weeks: list[dt.date]) -> list[tuple[dt.date, int, int]]:
-    """Raises ValueError for a week past the last festival known to ``fengqiao.weeks``."""
+    """Raises ValueError for a week past the last festival known to ``fengqiao.core.weeks``."""
     return [(w, w.isocalendar().week, weeks_to_spring_festival(w)) for w in weeks]
 
 

@@ -8,7 +8,7 @@ that a one-shot run fails at once with the reason instead of waiting out retry d
 Spark-heavy stages (silver builds, the audit, features) are made by :func:`spark_stage`: in the
 task's own process by default (the one-machine demo, ``dag.test``), or submitted to a Spark cluster
 with the Spark provider's ``SparkSubmitOperator`` when ``SPARK_MASTER`` names one. Both run
-``fengqiao/submit.py``'s :func:`~fengqiao.submit.run_stage`, so no stage is written twice.
+``jobs/submit.py``'s :func:`~jobs.submit.run_stage`, so no stage is written twice.
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ import pendulum
 from airflow.sdk import Asset
 
 from fengqiao.lake import SILVER_TABLES
-from fengqiao.settings import get_settings
+from fengqiao.core.settings import get_settings
 
 START_DATE = pendulum.datetime(2024, 1, 1, tz="Asia/Shanghai")
 
@@ -83,25 +83,25 @@ def _spark_home() -> str:
 
 def submits_to_spark_cluster() -> bool:
     """True when SPARK_MASTER names a cluster: Spark-heavy tasks are then submitted, not run in-process."""
-    from fengqiao.spark import is_cluster_master
+    from fengqiao.core.spark import is_cluster_master
 
     return is_cluster_master(get_settings().spark_master)
 
 
 def _run_stage_in_process(stage: str, args: list[str]) -> dict:
-    from fengqiao.submit import run_stage
+    from jobs.submit import run_stage
 
     return run_stage(stage, *args)
 
 
 def spark_stage(task_id: str, stage: str, *args: str, outlets=(), doc_md: str | None = None, **task_kwargs):
-    """A task running ``fengqiao/submit.py <stage> <args>``; call it inside a DAG, chain it with ``>>``.
+    """A task running ``jobs/submit.py <stage> <args>``; call it inside a DAG, chain it with ``>>``.
 
     With a local master (``SPARK_MASTER`` unset or ``local[...]``) it is an ordinary ``@task`` that
     runs the stage in the task's process and returns its summary as XCom. With a cluster master it is
     a ``SparkSubmitOperator`` on :data:`SPARK_CONN_ID` whose driver runs the same file (client mode:
     the driver stays on the Airflow worker, which sees the lake at the same path as the executors)
-    with :func:`fengqiao.spark.spark_conf`, so the driver's memory and JVM options apply from its start.
+    with :func:`fengqiao.core.spark.spark_conf`, so the driver's memory and JVM options apply from its start.
     The stage's summary is then in the task log and in ``<lake>/_runs/stages.jsonl``.
     """
     settings = get_settings()
@@ -113,15 +113,15 @@ def spark_stage(task_id: str, stage: str, *args: str, outlets=(), doc_md: str | 
 
     from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 
-    import fengqiao.submit
-    from fengqiao.spark import spark_conf
+    import jobs.submit
+    from fengqiao.core.spark import spark_conf
 
     os.environ.setdefault(f"AIRFLOW_CONN_{SPARK_CONN_ID.upper()}", spark_connection_json(settings.spark_master))
     conf = spark_conf(settings)
     conf.pop("spark.master")  # the connection gives spark-submit its --master
     return SparkSubmitOperator(
         task_id=task_id,
-        application=str(Path(fengqiao.submit.__file__).resolve()),
+        application=str(Path(jobs.submit.__file__).resolve()),
         application_args=[stage, *args],
         conn_id=SPARK_CONN_ID,
         conf=conf,

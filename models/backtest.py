@@ -33,7 +33,7 @@ protocol, named in the ``protocol`` column). In both, a week's alert capacity is
   guard and the run's budget ``FENGQIAO_ALERT_BUDGET``; a larger ``budget_share`` here cannot add alerts the
   run did not flag); ``model_lag1``: townships the model flagged the previous week. A detector frame may
   also carry its own boolean ``alarm`` column, which then wins. Alerts actually e-mailed also pass the
-  alert cool-down (:mod:`jobs.output_alerts`); that is not applied here.
+  alert cool-down (:mod:`jobs.outputs.alerts`); that is not applied here.
 
 Weeks in which EARS C2 cannot yet be computed for most townships (the first 9 weeks of the features) are
 left out, so that every detector is warm.

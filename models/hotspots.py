@@ -53,7 +53,7 @@ no false-discovery-rate correction.
 **Weeks.** :func:`hotspot_patterns` classifies the window ending at ``last_week`` (default: the latest
 week), or with ``all_weeks=True`` every week that closes a full window (a rolling classification). The Gi\\*
 of each week is computed once and shared by the windows: ~0.05 s a week for 200 townships, ~0.25 s for 1,800,
-so the job (:mod:`jobs.gold_hotspot_patterns`) computes every week.
+so the job (:mod:`jobs.gold.hotspot_patterns`) computes every week.
 """
 from __future__ import annotations
 

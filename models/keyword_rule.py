@@ -3,7 +3,7 @@
 A township's *warning signs* in a week are the records that the upstream systems or the lexicon mark as
 escalation-like, summed over the three feeds (all columns of gold/region_week_features):
 
-    signs_t = escalation_term_records        (records whose text holds an escalation word, fengqiao.lexicon)
+    signs_t = escalation_term_records        (records whose text holds an escalation word, fengqiao.core.lexicon)
             + group_tendency_cases + criminal_tendency_cases   (群体性 / 民转刑 flags of mediation cases)
             + large_group_cases               (cases with 5 or more parties)
             + failed_mediations               (调解不成功)

@@ -446,7 +446,7 @@ def lake_labels(lake, truth_dir: Path | None, horizon_weeks: int = 4,
 
 def _lake_labels(lake, truth_dir, horizon_weeks, min_positives, min_negatives):
     from fengqiao.lake import read_table
-    from fengqiao.outputs.acknowledgements import read_dispositions
+    from fengqiao.delivery.acknowledgements import read_dispositions
     from models.labels import read_episodes
 
     features = read_table(lake.gold("region_week_features"))
@@ -503,7 +503,7 @@ def train_on_simulated(model_dir: Path, seed: int, scale: str, weeks: int | None
     import tempfile
 
     from fengqiao.lake import Lake
-    from models.bootstrap import build_simulated_lake
+    from jobs.training.bootstrap import build_simulated_lake
 
     work = Path(tempfile.mkdtemp(prefix="fengqiao-train-"))
     try:

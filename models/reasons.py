@@ -22,7 +22,7 @@ import math
 
 import pandas as pd
 
-from fengqiao.disputes import SLUG_TO_LABEL
+from fengqiao.core.disputes import SLUG_TO_LABEL
 
 MAX_REASONS = 4
 HISTORY_WEEKS = 8

@@ -17,7 +17,7 @@ of gold/region_week_features becomes, per township and week ``t``:
 
 Means need at least ``MIN_HISTORY`` earlier weeks, else NaN (the trees route missing values). Weeks absent
 from the frame count as missing, not as zero: a scoring run reads ``HISTORY_NEEDED`` weeks before the weeks
-it scores (:data:`jobs.gold_risk_scores.LOOKBACK_WEEKS` is at least that).
+it scores (:data:`jobs.gold.risk_scores.LOOKBACK_WEEKS` is at least that).
 """
 from __future__ import annotations
 

@@ -5,12 +5,12 @@ regression, so both give ``predict_proba``):
 
 - **dispute type** (the 15 mediation types): trained on text whose type the upstream systems already
   state — mediation 纠纷简介 labelled by 纠纷类型, and work-order summaries whose ``大类/小类`` the category
-  table (``fengqiao.disputes.CATEGORY_TO_TYPE``) maps for certain. Applied to hotline calls (the
+  table (``fengqiao.core.disputes.CATEGORY_TO_TYPE``) maps for certain. Applied to hotline calls (the
   operator's topic and the caller's turns) that the keyword rules cannot type, and to orders whose
   category the table does not know (:func:`apply_type_model`).
 - **escalation cue** (threats, 集体上访, 堵路, 民转刑 language; yes/no): trained on simulated texts whose
   cue the simulator knows (``fengqiao.simulator.text.labelled_texts``), like the escalation model.
-  Measured against the lexicon (``fengqiao.lexicon``) and registered, but not applied in silver: on
+  Measured against the lexicon (``fengqiao.core.lexicon``) and registered, but not applied in silver: on
   held-out simulated texts it added nothing to the lexicon.
 
 Both train on masked text only (silver text is masked already; :func:`masked` masks again, so a
@@ -40,9 +40,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_score, recall_score
 from sklearn.pipeline import Pipeline
 
-from fengqiao.disputes import CATEGORY_TO_TYPE, TYPE_LABELS, keyword_type
-from fengqiao.lexicon import ESCALATION_TERMS
-from fengqiao.privacy import mask_text
+from fengqiao.core.disputes import CATEGORY_TO_TYPE, TYPE_LABELS, keyword_type
+from fengqiao.core.lexicon import ESCALATION_TERMS
+from fengqiao.core.privacy import mask_text
 
 TYPE_KIND = "text_dispute_type"
 CUE_KIND = "text_escalation_cue"

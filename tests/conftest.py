@@ -20,7 +20,7 @@ os.environ.setdefault("FENGQIAO_PSEUDONYM_KEY", "fengqiao-test-suite-pseudonym-k
 
 @pytest.fixture(scope="session")
 def spark():
-    from fengqiao.spark import get_spark, stop_spark
+    from fengqiao.core.spark import get_spark, stop_spark
 
     session = get_spark("fengqiao-tests")
     yield session

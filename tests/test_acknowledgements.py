@@ -10,12 +10,12 @@ import pytest
 
 from ack_client import drop_file, post
 from fengqiao.lake import read_table, write_table
-from fengqiao.outputs.acknowledgements import (
+from fengqiao.delivery.acknowledgements import (
     DISPOSITION_COLUMNS, normalise_alert_id, response_rates, serve_acknowledgements,
 )
-from fengqiao.outputs.alerts import ALERT_COLUMNS, alert_id_of
-from fengqiao.outputs.bureau_keys import KeyFileError, issue_key
-from jobs import ingest_dispositions
+from fengqiao.delivery.alerts import ALERT_COLUMNS, alert_id_of
+from fengqiao.delivery.bureau_keys import KeyFileError, issue_key
+from jobs.gold import alert_dispositions as ingest_dispositions
 from outputs_lake import GANSHIQIAO, JIEFANGLU, LIXIA, SHIZHONG, WEEK, build_tiny_lake
 
 # Three alerts of the tiny lake's week, sent Monday 2025-03-24 08:00 (Beijing time).
@@ -193,8 +193,8 @@ def test_an_alert_asks_for_exactly_the_answers_that_are_stored(lake, keys):
     answers as the mail says is stored."""
     import re
 
-    from fengqiao.outputs.acknowledgements import DISPOSITIONS
-    from fengqiao.outputs.alerts import REPLY_INSTRUCTIONS
+    from fengqiao.delivery.acknowledgements import DISPOSITIONS
+    from fengqiao.delivery.alerts import REPLY_INSTRUCTIONS
 
     offered = re.findall(r"(已\w\w)（", REPLY_INSTRUCTIONS[0])
     assert sorted(offered) == sorted(DISPOSITIONS.values())

@@ -14,8 +14,8 @@ SCRIPT = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from fengqiao import pipeline
-    from fengqiao.airflow_runner import DAG_ORDER, PipelineRunError, prepare_airflow_home, run_dags
+    from jobs import stages as pipeline
+    from fengqiao.app.airflow_runner import DAG_ORDER, PipelineRunError, prepare_airflow_home, run_dags
     from fengqiao.lake import Lake
 
     work = Path(sys.argv[1])

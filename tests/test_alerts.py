@@ -17,15 +17,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pandas as pd
 import pytest
 
-import fengqiao.outputs.alerts as alerts_module
+import fengqiao.delivery.alerts as alerts_module
 from fengqiao.lake import read_table, write_table
-from fengqiao.outputs.alerts import ALERT_COLUMNS, apply_cooldown, deliver_alerts, plan_alerts, send_alerts
-from fengqiao.outputs.common import Bureau
-from fengqiao.outputs.mailsink import local_mail_sink
-from fengqiao.outputs.webhooks import DeliveryOptions, public_url
-from fengqiao.regions import county_of, read_bureaus, read_regions
-from fengqiao.settings import get_settings
-from jobs import output_alerts
+from fengqiao.delivery.alerts import ALERT_COLUMNS, apply_cooldown, deliver_alerts, plan_alerts, send_alerts
+from fengqiao.render.common import Bureau
+from fengqiao.delivery.mailsink import local_mail_sink
+from fengqiao.delivery.webhooks import DeliveryOptions, public_url
+from fengqiao.core.regions import county_of, read_bureaus, read_regions
+from fengqiao.core.settings import get_settings
+from jobs.outputs import alerts as output_alerts
 from outputs_lake import (
     BUREAUS, GANSHIQIAO, JIEFANGLU, LIXIA, PLANTED_PERSONAL, QIANFOSHAN, RED_REASONS, SHIZHONG, WEEK,
     build_tiny_lake,

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from fengqiao.analyst import PROVINCE, STEWARD, connect
-from fengqiao.cli import app
+from fengqiao.app.analyst import PROVINCE, STEWARD, connect
+from fengqiao.app.cli import app
 from fengqiao.lake import Lake, write_table
 
 
@@ -93,8 +93,8 @@ def _defaults(schema, n: int, **overrides) -> pd.DataFrame:
 
 def _full_tiny_lake(root) -> Lake:
     """Every table of the data dictionary, a few rows each, written the way the pipeline writes it."""
-    from fengqiao import schemas
-    from fengqiao.datadict import table_schemas
+    from fengqiao.core import schemas
+    from fengqiao.app.datadict import table_schemas
 
     lake = Lake.at(root)
     types = table_schemas()
@@ -199,8 +199,8 @@ DEMO_LAKE = Path(__file__).resolve().parents[1] / "var" / "demo" / "lake"
 
 def test_tiny_lake_has_every_documented_table_with_its_columns(tmp_path):
     """The steward sees every documented table and column but the quarantine's raw lines."""
-    from fengqiao.analyst import HIDDEN_COLUMNS
-    from fengqiao.column_docs import COLUMN_DOCS
+    from fengqiao.app.analyst import HIDDEN_COLUMNS
+    from fengqiao.core.column_docs import COLUMN_DOCS
 
     con = connect(_full_tiny_lake(tmp_path / "lake").root, STEWARD)
     views = {r[0] for r in con.sql("select table_name from information_schema.tables").fetchall()}
@@ -212,7 +212,7 @@ def test_tiny_lake_has_every_documented_table_with_its_columns(tmp_path):
 
 def _run_examples(lake_root) -> dict[str, int]:
     """Rows of each example, run as the role it names (else the province analyst)."""
-    from fengqiao.example_queries import EXAMPLE_QUERIES
+    from fengqiao.app.example_queries import EXAMPLE_QUERIES
 
     connections = {role: connect(lake_root, role) for role in (PROVINCE, STEWARD)}
     rows = {}
@@ -234,7 +234,7 @@ def test_examples_marked_for_the_steward_need_silver(tmp_path):
     """An example marked ``steward`` fails for the province analyst (a silver table is not there)."""
     import duckdb
 
-    from fengqiao.example_queries import EXAMPLE_QUERIES
+    from fengqiao.app.example_queries import EXAMPLE_QUERIES
 
     con = connect(_full_tiny_lake(tmp_path / "lake").root, PROVINCE)
     marked = [q for q in EXAMPLE_QUERIES if q.get("role") == STEWARD]
@@ -254,7 +254,7 @@ def test_example_queries_run_on_the_demo_lake():
 def test_spark_views_cover_every_table_with_published_types(spark, tmp_path):
     from pyspark.sql import types as T
 
-    from fengqiao.analyst import register_spark_views
+    from fengqiao.app.analyst import register_spark_views
 
     lake = _full_tiny_lake(tmp_path / "lake [a]{b}")  # Spark expands glob characters in the paths it reads
     names = register_spark_views(spark, lake.root)

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from fengqiao.lake import read_table, write_table
-from fengqiao.schemas import QUARANTINE, columns_of
-from fengqiao.outputs.briefing import line_chart, nice_ticks
-from jobs import output_briefing
+from fengqiao.core.schemas import QUARANTINE, columns_of
+from fengqiao.render.briefing import line_chart, nice_ticks
+from jobs.outputs import briefing as output_briefing
 from outputs_lake import (
     GANSHIQIAO, JIEFANGLU, ORANGE_REASONS, PLANTED_PERSONAL, RED_REASONS, WEEKS,
     YELLOW_REASONS, build_tiny_lake, regions_frame,
@@ -35,7 +35,7 @@ def _no_pdf(monkeypatch):
         target.write_bytes(b"%PDF-1.7 placeholder")
         return target
 
-    monkeypatch.setattr("fengqiao.outputs.briefing.html_to_pdf", fake_pdf)
+    monkeypatch.setattr("fengqiao.render.briefing.html_to_pdf", fake_pdf)
 
 
 @pytest.fixture
@@ -187,7 +187,7 @@ def test_line_chart_ticks_and_gaps():
 
 
 def test_quarantine_reasons_are_shown_in_chinese():
-    from fengqiao.outputs.common import quarantine_reason_zh
+    from fengqiao.render.common import quarantine_reason_zh
 
     assert quarantine_reason_zh("unparseable_date:受理日期 | a date or time is not in any known format") == "日期时间格式无法识别（受理日期）"
     assert quarantine_reason_zh("stray_header_row | a repeated header row inside the file") == "文件中间夹带表头行"
@@ -202,7 +202,7 @@ def test_response_rates_per_county_are_reported(tmp_path):
     import pandas as pd
 
     from fengqiao.lake import write_table
-    from fengqiao.outputs.briefing import build_context
+    from fengqiao.render.briefing import build_context
     from outputs_lake import JIEFANGLU, LIXIA, WEEK, build_tiny_lake
 
     lake = build_tiny_lake(tmp_path)
@@ -228,7 +228,7 @@ def test_response_rates_per_county_are_reported(tmp_path):
 def test_overview_gives_week_on_week_and_year_on_year_change():
     import pandas as pd
 
-    from fengqiao.outputs.briefing import COUNT_COLUMNS, _overview
+    from fengqiao.render.briefing import COUNT_COLUMNS, _overview
 
     week = dt.date(2026, 3, 16)
     weeks = [week - dt.timedelta(weeks=52), week - dt.timedelta(days=7), week]
@@ -245,7 +245,7 @@ def test_overview_gives_week_on_week_and_year_on_year_change():
 def _feed_health_rows(week, rows):
     """gold/feed_health rows (jobs/gold_feed_health.COLUMNS) for ``week``: (feed, county, name, status, records,
     baseline, ratio, days_since_data)."""
-    from jobs.gold_feed_health import COLUMNS, FEED_ZH, STATUS_ZH
+    from jobs.gold.feed_health import COLUMNS, FEED_ZH, STATUS_ZH
 
     out = []
     for feed, county, name, status, records, baseline, ratio, since in rows:
@@ -278,7 +278,7 @@ def test_outages_and_catch_ups_are_listed_per_feed_and_county(lake):
     assert "人民调解·历下区" not in section  # a normal feed is not listed
     assert "历下区热线数据本周中断，请信息中心督促补报" in _section(html, "一、本周预警与工作建议")
 
-    from fengqiao.outputs.briefing import build_context
+    from fengqiao.render.briefing import build_context
 
     # The county edition lists only its own county's feeds.
     shizhong = build_context(lake, WEEK, county_code=SHIZHONG)["completeness"]
@@ -292,9 +292,9 @@ def test_outages_and_catch_ups_are_listed_per_feed_and_county(lake):
 
 def test_every_quarantine_reason_silver_writes_has_a_chinese_label():
     """The briefing's 数据完整性 names each quarantine reason in Chinese, the parse-time rules' codes too."""
-    from fengqiao.outputs.common import QUARANTINE_REASONS_ZH
-    from jobs.silver_common import REASON_TEXT
-    from jobs.silver_rules import ROW_LEVEL
+    from fengqiao.render.common import QUARANTINE_REASONS_ZH
+    from jobs.silver.common import REASON_TEXT
+    from jobs.silver.rules import ROW_LEVEL
 
     for code in set(REASON_TEXT) | set(ROW_LEVEL.values()):
         assert code in QUARANTINE_REASONS_ZH, code

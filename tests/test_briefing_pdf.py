@@ -10,12 +10,12 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 import pytest
 
-from fengqiao.disputes import DISPUTE_TYPES
+from fengqiao.core.disputes import DISPUTE_TYPES
 from fengqiao.lake import read_table, write_table
-from fengqiao.outputs.briefing import render_briefing, render_county_briefings
-from fengqiao.outputs.maps import LEVEL_FILLS, choropleth, sparkline
-from fengqiao.outputs.pdf import FONT_FAMILY, font_path
-from jobs import output_briefing
+from fengqiao.render.briefing import render_briefing, render_county_briefings
+from fengqiao.render.maps import LEVEL_FILLS, choropleth, sparkline
+from fengqiao.render.pdf import FONT_FAMILY, font_path
+from jobs.outputs import briefing as output_briefing
 from outputs_lake import (
     DAGUANYUAN, GANSHIQIAO, JIEFANGLU, LIXIA, QIANFOSHAN, SHIZHONG, TOWNSHIPS, WEEK, build_tiny_lake,
 )
@@ -114,7 +114,7 @@ def test_sections_hold_the_new_figures(lake):
 
 
 def test_seasonal_hints():
-    from fengqiao.outputs.briefing import _seasonal
+    from fengqiao.render.briefing import _seasonal
     import pandas as pd
 
     rows = [{"region_code": JIEFANGLU, "level": "township", "county_code": LIXIA, "week_start": w,

@@ -7,7 +7,7 @@ from datetime import date
 import pyarrow.parquet as pq
 
 from fengqiao.lake import Lake
-from jobs.bronze_land_drops import land_drops
+from jobs.bronze.land_drops import land_drops
 from drop_builder import write_drop
 
 

@@ -6,7 +6,7 @@ from importlib.metadata import version
 import pytest
 from typer.testing import CliRunner
 
-from fengqiao.cli import app
+from fengqiao.app.cli import app
 
 runner = CliRunner()
 
@@ -60,7 +60,7 @@ def test_cli_and_make_demo_share_one_home(monkeypatch):
     import re
     from pathlib import Path
 
-    from fengqiao.settings import get_settings
+    from fengqiao.core.settings import get_settings
 
     root = Path(__file__).resolve().parents[1]
     makefile = (root / "Makefile").read_text(encoding="utf-8")

@@ -11,7 +11,7 @@ from test_models import episodes_frame, spread_episodes, synthetic_features
 
 
 def _drop(seed, world, scale=1.0):
-    from jobs.cross_world_backtest import Drop
+    from jobs.training.cross_world_backtest import Drop
 
     pairs = spread_episodes(seed=seed + 1)
     feats = synthetic_features(episodes=pairs, seed=seed)
@@ -38,7 +38,7 @@ def test_context_features_stay_within_each_drop():
 
 
 def test_cross_world_backtest_names_both_worlds_and_every_detector():
-    from jobs.cross_world_backtest import cross_world_backtest
+    from jobs.training.cross_world_backtest import cross_world_backtest
 
     train, same, other = _drop(0, "home"), _drop(2, "home"), _drop(3, "contract", scale=3.0)
     table = cross_world_backtest([train], [same, other], budget_share=0.05, echo=lambda m: None)
@@ -59,7 +59,7 @@ def test_cross_world_backtest_names_both_worlds_and_every_detector():
 
 def test_read_drop_needs_truth_and_reads_the_world_stamp(tmp_path):
     from fengqiao.lake import Lake, write_table
-    from jobs.cross_world_backtest import read_drop
+    from jobs.training.cross_world_backtest import read_drop
 
     d = _drop(0, "home")
     lake = Lake.at(tmp_path / "lake")
@@ -90,7 +90,7 @@ def test_each_world_stamps_its_drop(tmp_path, world, vary):
 def test_cli_refuses_an_unknown_world_and_a_bad_start(tmp_path):
     from typer.testing import CliRunner
 
-    from fengqiao.cli import app
+    from fengqiao.app.cli import app
 
     runner = CliRunner()
     bad = runner.invoke(app, ["simulate", "--out", str(tmp_path / "d"), "--world", "mars"])

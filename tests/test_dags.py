@@ -104,7 +104,7 @@ def test_without_a_cluster_the_spark_stages_run_in_the_task_process(monkeypatch,
         for task_id, args in tasks.items():
             op = dagbag.dags[dag_id].get_task(task_id)
             assert not isinstance(op, SparkSubmitOperator), (dag_id, task_id)
-            assert list(op.op_args) == [args[0], args[1:]]  # fengqiao.submit.run_stage(stage, *args), in-process
+            assert list(op.op_args) == [args[0], args[1:]]  # jobs.submit.run_stage(stage, *args), in-process
     features = dagbag.dags["fengqiao_features"]
     assert features.get_task("validate_silver").retries == 0
     assert "validate_silver" in _ancestors(features.get_task("build_features"))
@@ -118,7 +118,7 @@ def test_with_a_cluster_master_the_spark_stages_are_submitted_with_the_spark_pro
     master = "spark://spark-master:7077"
     dagbag = _fresh_dagbag(monkeypatch, tmp_path, SPARK_MASTER=master, FENGQIAO_SPARK_EXECUTOR_MEMORY="3g",
                            FENGQIAO_SPARK_DRIVER_MEMORY="2g")
-    submit_py = Path(__file__).resolve().parents[1] / "fengqiao" / "submit.py"
+    submit_py = Path(__file__).resolve().parents[1] / "jobs" / "submit.py"
     for dag_id, tasks in SPARK_TASKS.items():
         for task_id, args in tasks.items():
             op = dagbag.dags[dag_id].get_task(task_id)

@@ -8,17 +8,17 @@ from pathlib import Path
 import pytest
 
 from features import FEATURE_COLUMNS, KEY_COLUMNS
-from fengqiao import schemas
-from fengqiao.column_docs import COLUMN_DOCS, GOLD_TABLES, SILVER_TABLES, TABLES
-from fengqiao.datadict import build_data_dictionary, duckdb_type, table_schemas
-from fengqiao.example_queries import EXAMPLE_QUERIES, build_example_questions
+from fengqiao.core import schemas
+from fengqiao.core.column_docs import COLUMN_DOCS, GOLD_TABLES, SILVER_TABLES, TABLES
+from fengqiao.app.datadict import build_data_dictionary, duckdb_type, table_schemas
+from fengqiao.app.example_queries import EXAMPLE_QUERIES, build_example_questions
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_LAKE = ROOT / "var" / "demo" / "lake"
 
-from fengqiao.outputs.acknowledgements import DISPOSITION_COLUMNS  # noqa: E402
+from fengqiao.delivery.acknowledgements import DISPOSITION_COLUMNS  # noqa: E402
 from models.hotspots import OUTPUT_COLUMNS  # noqa: E402
-from jobs import gold_feed_health as jobs_feed_health  # noqa: E402
+from jobs.gold import feed_health as jobs_feed_health  # noqa: E402
 
 EXPECTED_COLUMNS = {
     "hotline_calls": schemas.columns_of(schemas.HOTLINE_CALLS),
@@ -74,13 +74,13 @@ def test_dictionary_types_follow_the_published_schemas():
 def test_committed_data_dictionary_is_current():
     committed = (ROOT / "docs" / "data-dictionary.md").read_text(encoding="utf-8")
     assert committed == build_data_dictionary(), \
-        "docs/data-dictionary.md is stale: run `python -m fengqiao.datadict > docs/data-dictionary.md`"
+        "docs/data-dictionary.md is stale: run `python -m fengqiao.app.datadict > docs/data-dictionary.md`"
 
 
 def test_committed_example_questions_are_current():
     committed = (ROOT / "docs" / "example-questions.md").read_text(encoding="utf-8")
     assert committed == build_example_questions(), \
-        "docs/example-questions.md is stale: run `python -m fengqiao.example_queries > docs/example-questions.md`"
+        "docs/example-questions.md is stale: run `python -m fengqiao.app.example_queries > docs/example-questions.md`"
 
 
 def test_examples_are_bilingual_and_complete():
@@ -91,8 +91,8 @@ def test_examples_are_bilingual_and_complete():
 
 
 def test_generator_entry_points_write_utf8_markdown():
-    for module, build in (("fengqiao.datadict", build_data_dictionary),
-                          ("fengqiao.example_queries", build_example_questions)):
+    for module, build in (("fengqiao.app.datadict", build_data_dictionary),
+                          ("fengqiao.app.example_queries", build_example_questions)):
         out = subprocess.run([sys.executable, "-m", module], cwd=ROOT, capture_output=True, check=True,
                              env={"PATH": "", "LC_ALL": "C", "PYTHONIOENCODING": "ascii"})
         assert out.stdout.decode("utf-8") == build(), module
@@ -106,7 +106,7 @@ def test_dictionary_matches_the_demo_lake():
     """Column names and DuckDB types of a real run agree with the dictionary (skipped without a demo lake)."""
     if not (DEMO_LAKE / "gold" / "risk_scores").is_dir():
         pytest.skip("no demo lake (make demo builds var/demo/lake)")
-    from fengqiao.analyst import HIDDEN_COLUMNS, connect
+    from fengqiao.app.analyst import HIDDEN_COLUMNS, connect
 
     con = connect(DEMO_LAKE, "steward")  # the role that reads silver as well as gold
     schemas_ = table_schemas()

@@ -120,13 +120,13 @@ def test_mail_and_keys_come_from_the_operators_env_file():
 
 
 def test_every_fengqiao_variable_of_the_compose_file_is_read_by_the_settings():
-    # The settings, and the outputs' delivery options (fengqiao/outputs/webhooks.py) that read the rest.
+    # The settings, and the outputs' delivery options (fengqiao/delivery/webhooks.py) that read the rest.
     settings_src = "".join((ROOT / "fengqiao" / f).read_text(encoding="utf-8")
                            for f in ("settings.py", "outputs/webhooks.py"))
     env = load()["services"]["airflow-scheduler"]["environment"]
     for key in env:
         if key.startswith("FENGQIAO_") or key == "SPARK_MASTER":
-            assert f'"{key}"' in settings_src, f"{key} is set in docker-compose.yml but fengqiao/settings.py never reads it"
+            assert f'"{key}"' in settings_src, f"{key} is set in docker-compose.yml but fengqiao/core/settings.py never reads it"
 
 
 def test_healthchecks_use_tools_the_image_installs():
@@ -174,7 +174,7 @@ def test_the_secrets_check_runs_before_the_database_and_airflow():
     services = load()["services"]
     check = services["fengqiao-secrets-check"]
     assert check["image"] == "fengqiao:latest"
-    assert check["command"] == ["python", "-m", "fengqiao.keys"]
+    assert check["command"] == ["python", "-m", "fengqiao.core.keys"]
     assert services["postgres"]["depends_on"]["fengqiao-secrets-check"]["condition"] == "service_completed_successfully"
     assert services["airflow-init"]["depends_on"]["postgres"]["condition"] == "service_healthy"
     for name in AIRFLOW_SERVICES:
@@ -182,7 +182,7 @@ def test_the_secrets_check_runs_before_the_database_and_airflow():
 
 
 def test_the_secrets_check_refuses_the_example_values_and_accepts_the_documented_commands():
-    from fengqiao.keys import DEPLOYMENT_SECRETS, deployment_secret_problems
+    from fengqiao.core.keys import DEPLOYMENT_SECRETS, deployment_secret_problems
 
     check_env = load()["services"]["fengqiao-secrets-check"]["environment"]
     assert set(check_env) == set(DEPLOYMENT_SECRETS)
@@ -229,7 +229,7 @@ def test_every_long_running_service_has_a_healthcheck_and_airflow_runs_as_no_roo
 def test_the_acknowledgement_receiver_serves_bureaus_with_their_keys():
     services = load()["services"]
     receiver = services["fengqiao-acknowledgements"]
-    assert receiver["command"][:3] == ["python", "-m", "fengqiao.outputs.acknowledgements"]
+    assert receiver["command"][:3] == ["python", "-m", "fengqiao.delivery.acknowledgements"]
     assert receiver["ports"] == ["127.0.0.1:8765:8765"]
     env = receiver["environment"]
     assert env["FENGQIAO_BUREAU_KEYS"].startswith("/run/fengqiao-secrets/")

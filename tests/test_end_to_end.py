@@ -20,11 +20,11 @@ import pandas as pd
 import pytest
 
 from fengqiao.lake import Lake, read_table
-from fengqiao.outputs.mailsink import local_mail_sink
-from fengqiao.regions import county_of, read_bureaus
+from fengqiao.delivery.mailsink import local_mail_sink
+from fengqiao.core.regions import county_of, read_bureaus
 
 pytestmark = pytest.mark.slow
-FENGQIAO = [sys.executable, "-m", "fengqiao.cli"]
+FENGQIAO = [sys.executable, "-m", "fengqiao.app.cli"]
 
 
 def _cli(args, env, timeout=900):

@@ -1,4 +1,4 @@
-"""Feature job on tiny hand-made silver frames (schemas from fengqiao.schemas)."""
+"""Feature job on tiny hand-made silver frames (schemas from fengqiao.core.schemas)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -18,8 +18,8 @@ from features.records import union_records
 from features.season import season_rows
 from features.signals import derive_signals, repeat_calls, signal_aggregations
 from features.spatial import haversine_km, neighbour_edges, spatial_lag
-from fengqiao.schemas import HOTLINE_CALLS, MEDIATION_CASES, WORK_ORDERS
-from jobs.gold_region_week_features import build_region_week_features
+from fengqiao.core.schemas import HOTLINE_CALLS, MEDIATION_CASES, WORK_ORDERS
+from jobs.gold.region_week_features import build_region_week_features
 
 W0 = dt.date(2025, 3, 3)  # a Monday
 
@@ -290,7 +290,7 @@ def test_spatial_features_in_build(built):
 
 def test_run_reads_silver_and_publishes_gold(spark, tmp_path):
     from fengqiao.lake import Lake, read_table
-    from jobs.gold_region_week_features import run
+    from jobs.gold.region_week_features import run
 
     lake = Lake.at(tmp_path / "lake")
     calls = silver(spark, HOTLINE_CALLS, [{"region_code": T1, "week_start": week(0)},
@@ -364,7 +364,7 @@ def _write_weeks(spark, lake, rows_by_table, weeks):
 def history_lake(spark, tmp_path):
     """A lake with 14 weeks of silver (weeks 0..13) and its features published."""
     from fengqiao.lake import Lake
-    from jobs.gold_region_week_features import run
+    from jobs.gold.region_week_features import run
 
     lake = Lake.at(tmp_path / "lake")
     lake.reference.mkdir(parents=True)
@@ -387,7 +387,7 @@ def test_incremental_rebuild_equals_full_and_skips_old_weeks(spark, history_lake
     import shutil
 
     from fengqiao.lake import Lake
-    from jobs.gold_region_week_features import run
+    from jobs.gold.region_week_features import run
 
     lake, rows = history_lake
     # A late record lands in week 11 and a new week 14 arrives: silver rewrites weeks 11 and 14 only.
@@ -420,7 +420,7 @@ def test_incremental_rebuild_equals_full_and_skips_old_weeks(spark, history_lake
 def test_rebuild_plan(history_lake):
     import json
 
-    from jobs.gold_region_week_features import INPUTS_MARKER, plan_rebuild
+    from jobs.gold.region_week_features import INPUTS_MARKER, plan_rebuild
 
     lake, _ = history_lake
     target = lake.gold("region_week_features")

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from fengqiao.lake import Lake, read_table, tree_fingerprint, write_table
-from fengqiao.schemas import FEED_HEALTH, columns_of
-from jobs import gold_feed_health as FH
+from fengqiao.core.schemas import FEED_HEALTH, columns_of
+from jobs.gold import feed_health as FH
 from tiny_model import register_tiny_model
 
 MONDAY = dt.date(2025, 1, 6)
@@ -206,8 +206,8 @@ def _in_county(county: str, week: int, towns=2) -> set[tuple[str, dt.date]]:
 def test_scoring_job_marks_outages_and_follows_feed_health(tmp_path):
     import shutil
 
-    from fengqiao.schemas import RISK_SCORES_PUBLISHED
-    from jobs import gold_risk_scores as GRS
+    from fengqiao.core.schemas import RISK_SCORES_PUBLISHED
+    from jobs.gold import risk_scores as GRS
 
     lake, models = Lake(tmp_path / "lake"), tmp_path / "models"
     register_tiny_model(models, rows=300, iterations=10)
@@ -315,7 +315,7 @@ def _raw_daily_counts(drop: Path) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def simulated(tmp_path_factory):
-    from fengqiao.regions import read_regions
+    from fengqiao.core.regions import read_regions
     from fengqiao.simulator import simulate
 
     out = []

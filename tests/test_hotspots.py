@@ -195,7 +195,7 @@ def test_hotspot_patterns_emerging_cluster():
 
 def test_gold_hotspot_patterns_job(tmp_path):
     from fengqiao.lake import Lake, read_table, write_table
-    from jobs import gold_hotspot_patterns
+    from jobs.gold import hotspot_patterns as gold_hotspot_patterns
 
     feats, regs = grid_features(n_weeks=14)
     lake = Lake.at(tmp_path / "lake")

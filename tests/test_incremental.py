@@ -6,7 +6,7 @@ One module-scoped scenario builds three lakes from the tiny drop (tests/drop_bui
 - ``inc``: two deliveries, the second with earlier day folders (out of order) and corrections;
 - ``base``: a copy of ``inc`` right after the first delivery, the starting point of the kill tests.
 
-Stages are called as the Airflow tasks call them (fengqiao.pipeline), in this process with the
+Stages are called as the Airflow tasks call them (jobs.stages), in this process with the
 session's Spark, except in the kill tests, where a child process runs them and is killed.
 """
 from __future__ import annotations
@@ -26,7 +26,7 @@ import pandas as pd
 import pytest
 
 from drop_builder import DELIVERIES, copy_days, write_drop, write_later_days
-from fengqiao.envscope import settings_env
+from fengqiao.core.envscope import settings_env
 from fengqiao.lake import FEEDS, SILVER_TABLES, Lake, read_table
 from tiny_model import register_tiny_model
 
@@ -49,8 +49,8 @@ def run_stages(source: Path, lake: Path, model_dir: Path, audit: bool = True) ->
     """
     import importlib
 
-    from fengqiao import pipeline
-    from fengqiao.spark import get_spark
+    from jobs import stages as pipeline
+    from fengqiao.core.spark import get_spark
 
     out: dict = {}
     started = dt.datetime.now(dt.timezone.utc)
@@ -62,7 +62,7 @@ def run_stages(source: Path, lake: Path, model_dir: Path, audit: bool = True) ->
             if audit:
                 out[f"silver:{feed}"] = pipeline.build_silver(feed)
             else:
-                job = importlib.import_module(f"jobs.silver_{SILVER_TABLES[feed]}")
+                job = importlib.import_module(f"jobs.silver.{SILVER_TABLES[feed]}")
                 out[f"silver:{feed}"] = job.run(get_spark(), Lake.at(lake))
         # What the ingest DAG's announce_silver asks before it tells the features DAG that silver changed.
         out["published"] = pipeline.silver_tables_published_since(started)
@@ -73,16 +73,19 @@ def run_stages(source: Path, lake: Path, model_dir: Path, audit: bool = True) ->
 
 def build_reference(spark, source: Path, lake_dir: Path, model_dir: Path) -> None:
     """One run over everything, the jobs called directly (no audit: it only has to be the reference)."""
-    from jobs import gold_region_week_features, gold_risk_scores
-    from jobs import silver_hotline_calls, silver_mediation_cases, silver_work_orders
-    from jobs.bronze_land_drops import land_drops
+    from jobs.gold import region_week_features as gold_region_week_features
+    from jobs.gold import risk_scores as gold_risk_scores
+    from jobs.silver import hotline_calls as silver_hotline_calls
+    from jobs.silver import mediation_cases as silver_mediation_cases
+    from jobs.silver import work_orders as silver_work_orders
+    from jobs.bronze.land_drops import land_drops
 
     lake = Lake.at(lake_dir)
     land_drops(source, lake, log=lambda _: None)
     for job in (silver_hotline_calls, silver_work_orders, silver_mediation_cases):
         job.run(spark, lake)
     gold_region_week_features.run(spark, lake)
-    from jobs import gold_feed_health  # before scoring, as in the pipeline: scores marked where a feed went silent
+    from jobs.gold import feed_health as gold_feed_health  # before scoring, as in the pipeline: scores marked where a feed went silent
 
     gold_feed_health.run(lake)
     gold_risk_scores.run(lake, model_dir)
@@ -189,7 +192,7 @@ def test_rerun_with_nothing_new_changes_no_file(scenario):
 # --- crash safety: a real SIGKILL ----------------------------------------------------------------
 
 CHILD = textwrap.dedent("""
-    from fengqiao import pipeline
+    from jobs import stages as pipeline
     for feed in ("hotline", "workorders", "mediation"):
         pipeline.land_feed(feed)
         pipeline.build_silver(feed)
@@ -309,7 +312,7 @@ def test_sigkill_mid_publish_is_recovered(scenario, tmp_path):
 def test_backfill_over_a_range_reproduces_the_same_silver(scenario, tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
-    from fengqiao.cli import app
+    from fengqiao.app.cli import app
 
     work = scenario["work"]
     lake_dir = tmp_path / "lake"
@@ -343,7 +346,7 @@ def test_weeks_that_may_hold_keys_come_from_key_statistics(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from jobs.silver_common import weeks_that_may_hold
+    from jobs.silver.common import weeks_that_may_hold
 
     def week(name, ids, stats=True, row_group=None):
         folder = tmp_path / f"week_start={name}"

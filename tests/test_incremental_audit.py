@@ -14,10 +14,10 @@ import pytest
 
 from drop_builder import REGIONS, case
 from fengqiao.lake import Lake, tree_fingerprint, week_partitions, write_spark_table
-from jobs import silver_common as C
-from jobs import silver_mediation_cases as M
-from jobs import silver_validate as V
-from jobs.silver_validate import SilverValidationError
+from jobs.silver import common as C
+from jobs.silver import mediation_cases as M
+from jobs.silver import validate as V
+from jobs.silver.validate import SilverValidationError
 
 TABLE = "mediation_cases"
 FIRST = dt.date(2025, 1, 6)  # a Monday: 28 days are the weeks of 01-06, 01-13, 01-20 and 01-27

@@ -80,8 +80,8 @@ def test_pandas_gold_tables_get_the_same_layout_and_keep_tie_order(tmp_path):
 
 
 def test_incremental_quarantine_is_compacted_when_its_files_pile_up(spark, tmp_path, monkeypatch):
-    import jobs.silver_quarantine as quarantine
-    from fengqiao.schemas import QUARANTINE
+    import jobs.silver.quarantine as quarantine
+    from fengqiao.core.schemas import QUARANTINE
 
     monkeypatch.setattr(quarantine, "COMPACT_AT_FILES", 3)
     lake = Lake.at(tmp_path / "lake")

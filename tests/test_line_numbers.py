@@ -4,8 +4,8 @@ from __future__ import annotations
 import gzip
 import json
 
-from jobs import silver_common as C
-from jobs import silver_hotline_calls as H
+from jobs.silver import common as C
+from jobs.silver import hotline_calls as H
 from fengqiao.lake import Lake
 
 

@@ -341,8 +341,8 @@ def test_no_model_error(tmp_path):
 
 def test_score_features_and_run(trained, tmp_path):
     from fengqiao.lake import Lake, read_table, write_table
-    from fengqiao.schemas import RISK_SCORES, RISK_SCORES_PUBLISHED, columns_of
-    from jobs import gold_risk_scores
+    from fengqiao.core.schemas import RISK_SCORES, RISK_SCORES_PUBLISHED, columns_of
+    from jobs.gold import risk_scores as gold_risk_scores
     from models.registry import register
 
     feats, _, model, meta = trained
@@ -377,7 +377,7 @@ def test_weekly_run_rescores_only_the_feature_weeks_that_changed(trained, tmp_pa
     import shutil
 
     from fengqiao.lake import Lake, read_table, write_table
-    from jobs import gold_risk_scores
+    from jobs.gold import risk_scores as gold_risk_scores
     from models.registry import register
 
     feats, _, model, meta = trained
@@ -497,7 +497,7 @@ def test_backtest_known_answer(tmp_path):
 def test_scoring_never_reads_truth():
     import inspect
 
-    from jobs import gold_risk_scores
+    from jobs.gold import risk_scores as gold_risk_scores
 
     src = inspect.getsource(gold_risk_scores)
     assert "models.labels" not in src and "episodes" not in src and "truth_dir" not in src
@@ -522,7 +522,7 @@ def test_quiet_week_keeps_column_types(tmp_path):
     import pyarrow.dataset as ds
 
     from fengqiao.lake import Lake, write_table
-    from jobs.gold_risk_scores import _for_parquet
+    from jobs.gold.risk_scores import _for_parquet
     from models.levels import assign_levels
 
     quiet = assign_levels(_scores(n=10, weeks=1).assign(score=0.001))
@@ -630,8 +630,8 @@ def trained_horizons():
 
 
 def test_horizon_models_register_and_score(trained_horizons, tmp_path):
-    from fengqiao.schemas import RISK_SCORES, columns_of
-    from jobs import gold_risk_scores
+    from fengqiao.core.schemas import RISK_SCORES, columns_of
+    from jobs.gold import risk_scores as gold_risk_scores
     from models.escalation import HorizonModels, predict_horizons, predict_proba
     from models.registry import load_current, register
 
@@ -667,7 +667,7 @@ def test_horizon_models_register_and_score(trained_horizons, tmp_path):
 
 
 def test_baseline_scores_have_no_horizons(trained, tmp_path):
-    from jobs import gold_risk_scores
+    from jobs.gold import risk_scores as gold_risk_scores
 
     feats, _, _, _ = trained
     base = gold_risk_scores.baseline_features(feats, budget_share=0.05)

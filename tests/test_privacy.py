@@ -7,7 +7,7 @@ import hmac
 import pytest
 from pyspark.sql import functions as F
 
-from fengqiao.privacy import WIDTH_FOLD, fold_width, mask_known_names, mask_known_names_text, mask_personal_data, \
+from fengqiao.core.privacy import WIDTH_FOLD, fold_width, mask_known_names, mask_known_names_text, mask_personal_data, \
     mask_raw_record, mask_text, normalise_phone, pseudonym
 
 CASES = [
@@ -186,7 +186,7 @@ def _fuzz_texts(n: int, seed: int) -> list[str]:
     """Short random texts over surnames, the verbs and titles after a name, and the excluded neighbours."""
     import random
 
-    from fengqiao.privacy import _SURNAMES
+    from fengqiao.core.privacy import _SURNAMES
 
     alphabet = list(_SURNAMES[:12]) + list("感多您你我们反映诉称先生女士等人的了，。 1a欧阳上官")
     rng = random.Random(seed)
@@ -197,7 +197,7 @@ def test_name_before_verb_lookahead_changes_no_match(spark):
     """The speed-up look-ahead in front of name_before_verb is implied by the rule: same output without it."""
     import re
 
-    from fengqiao.privacy import _CJK, _NAME_VERBS, _RULES
+    from fengqiao.core.privacy import _CJK, _NAME_VERBS, _RULES
 
     fast = next(pattern for name, pattern, _, _ in _RULES if name == "name_before_verb")
     plain = fast.removeprefix(rf"(?=[{_CJK}]{{2,4}}(?:{_NAME_VERBS}))")

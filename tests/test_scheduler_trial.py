@@ -12,8 +12,8 @@ import shutil
 
 import pytest
 
-from fengqiao.loopback_postgres import server_unavailable
-from fengqiao.outputs.mailsink import local_mail_sink
+from fengqiao.app.loopback_postgres import server_unavailable
+from fengqiao.delivery.mailsink import local_mail_sink
 from tiny_model import register_tiny_model
 
 pytestmark = pytest.mark.slow
@@ -25,7 +25,7 @@ def trial(tmp_path_factory):
     reason = server_unavailable()
     if reason:
         pytest.skip(reason)
-    from fengqiao.scheduler_trial import AirflowOnPostgres, day_folders
+    from fengqiao.app.scheduler_trial import AirflowOnPostgres, day_folders
     from fengqiao.worlds import simulate_world
 
     work = tmp_path_factory.mktemp("scheduler")
@@ -51,7 +51,7 @@ def trial(tmp_path_factory):
 
 
 def _day(trial, label, days=None, sabotage=None):
-    from fengqiao.scheduler_trial import deliver, run_day
+    from fengqiao.app.scheduler_trial import deliver, run_day
 
     def delivery():
         if sabotage:

@@ -7,10 +7,10 @@ import io
 import pandas as pd
 from typer.testing import CliRunner
 
-from fengqiao.analyst import STEWARD, Access
-from fengqiao.cli import app
+from fengqiao.app.analyst import STEWARD, Access
+from fengqiao.app.cli import app
 from fengqiao.lake import Lake, write_table
-from fengqiao.shell import format_rows, run_shell
+from fengqiao.app.shell import format_rows, run_shell
 
 
 def _lake(tmp_path) -> Lake:

@@ -13,13 +13,13 @@ from pyspark.sql import types as T
 
 from drop_builder import PII, REGIONS, case, order, write_drop
 from fengqiao.lake import Lake
-from fengqiao.schemas import HOTLINE_CALLS, MEDIATION_CASES, QUARANTINE, WORK_ORDERS
-from jobs import silver_common as C
-from jobs import silver_hotline_calls as H
-from jobs import silver_mediation_cases as M
-from jobs import silver_quarantine as Q
-from jobs import silver_work_orders as W
-from jobs.bronze_land_drops import land_drops
+from fengqiao.core.schemas import HOTLINE_CALLS, MEDIATION_CASES, QUARANTINE, WORK_ORDERS
+from jobs.silver import common as C
+from jobs.silver import hotline_calls as H
+from jobs.silver import mediation_cases as M
+from jobs.silver import quarantine as Q
+from jobs.silver import work_orders as W
+from jobs.bronze.land_drops import land_drops
 
 KEY = "test-key"
 TAIL = T.StructType([T.StructField("source_file", T.StringType()), T.StructField("line_no", T.LongType())])

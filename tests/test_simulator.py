@@ -14,9 +14,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from fengqiao.disputes import CATEGORY_TO_TYPE, TYPE_LABELS, type_from_text
-from fengqiao.lexicon import ESCALATION_TERMS
-from fengqiao.regions import read_regions, township_of
+from fengqiao.core.disputes import CATEGORY_TO_TYPE, TYPE_LABELS, type_from_text
+from fengqiao.core.lexicon import ESCALATION_TERMS
+from fengqiao.core.regions import read_regions, township_of
 from fengqiao.simulator import SCALES, simulate
 from fengqiao.simulator.geography import county_polygons, shandong_counties
 from fengqiao.simulator import text as tx
@@ -427,7 +427,7 @@ def test_duplicate_export_has_identical_bytes(drop):
 
 
 def _caller(number: str | None) -> str:
-    """The caller number as the pipeline normalises it (fengqiao.privacy.normalise_phone)."""
+    """The caller number as the pipeline normalises it (fengqiao.core.privacy.normalise_phone)."""
     digits = re.sub(r"[\s\-()（）]", "", number or "")
     return re.sub(r"^(?:\+86|0086|86(?=1[3-9][0-9]{9}$))", "", digits)
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from fengqiao.disputes import TYPE_LABELS, WAGE_ARREARS_WORDS, type_from_text
-from fengqiao.lexicon import ESCALATION_TERMS
+from fengqiao.core.disputes import TYPE_LABELS, WAGE_ARREARS_WORDS, type_from_text
+from fengqiao.core.lexicon import ESCALATION_TERMS
 from fengqiao.simulator import SCALES, _counties, simulate
 from fengqiao.simulator import phrases as ph
 from fengqiao.simulator import text as tx

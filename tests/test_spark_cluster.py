@@ -5,9 +5,9 @@ A master and two workers (one core, 1 GB each) start on loopback from the pyspar
 merged into silver with the session's local Spark) is copied twice; the feature stage then runs on
 the cluster
 
-- in a child process, ``python -m fengqiao.submit features`` with ``SPARK_MASTER=spark://...``;
+- in a child process, ``python -m jobs.submit features`` with ``SPARK_MASTER=spark://...``;
 - through the features DAG's own task, the Spark provider's ``SparkSubmitOperator`` (spark-submit
-  of ``fengqiao/submit.py``), as the scheduler runs it when ``SPARK_MASTER`` names a cluster;
+  of ``jobs/submit.py``), as the scheduler runs it when ``SPARK_MASTER`` names a cluster;
 
 and each gold table must equal the in-process local[2] run's. The executors read and write the
 lake at the same path as the driver (one machine). The cluster is stopped by process group.
@@ -105,8 +105,11 @@ def cluster(tmp_path_factory):
 @pytest.fixture(scope="module")
 def lakes(spark, tmp_path_factory):
     """A tiny lake with silver only (to copy for the cluster runs) and the local run's gold features."""
-    from jobs import gold_region_week_features, silver_hotline_calls, silver_mediation_cases, silver_work_orders
-    from jobs.bronze_land_drops import land_drops
+    from jobs.gold import region_week_features as gold_region_week_features
+    from jobs.silver import hotline_calls as silver_hotline_calls
+    from jobs.silver import mediation_cases as silver_mediation_cases
+    from jobs.silver import work_orders as silver_work_orders
+    from jobs.bronze.land_drops import land_drops
 
     work = tmp_path_factory.mktemp("cluster-lakes")
     drop = write_later_days(write_drop(work / "drop"))
@@ -147,7 +150,7 @@ def test_feature_stage_in_a_child_process_on_the_cluster_equals_the_local_run(cl
     lake = _copy_without_gold(lakes, "child")
     before = len(_finished_apps(cluster))
     env = {**os.environ, **_cluster_env(cluster, lake)}
-    proc = subprocess.run([sys.executable, "-m", "fengqiao.submit", "features"], env=env, cwd=ROOT,
+    proc = subprocess.run([sys.executable, "-m", "jobs.submit", "features"], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, f"STDOUT\n{proc.stdout[-3000:]}\nSTDERR\n{proc.stderr[-3000:]}"
     summary = json.loads(proc.stdout.split("fengqiao-stage-summary ", 1)[1].splitlines()[0])
@@ -178,7 +181,7 @@ def test_the_features_dag_submits_its_task_to_the_cluster_with_the_spark_provide
     assert isinstance(op, SparkSubmitOperator)
 
     before = len(_finished_apps(cluster))
-    op.execute(context={})  # spark-submit fengqiao/submit.py features; raises if it exits non-zero
+    op.execute(context={})  # spark-submit jobs/submit.py features; raises if it exits non-zero
     apps = _finished_apps(cluster)
     assert len(apps) == before + 1 and apps[-1]["name"] == "fengqiao-build_features"
     pd.testing.assert_frame_equal(_features(lake), _features(lakes["local"]))

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from pyspark.sql import types as T
 
-from fengqiao.privacy import mask_text
+from fengqiao.core.privacy import mask_text
 from models import text_models as TM
 from models.registry import UntrustedModelError
 
@@ -125,7 +125,7 @@ def regions(spark):
 
 
 def _raw_calls(spark):
-    from jobs import silver_hotline_calls as H
+    from jobs.silver import hotline_calls as H
 
     tail = [T.StructField("source_file", T.StringType()), T.StructField("line_no", T.LongType())]
     schema = T.StructType(list(H.RAW_SCHEMA.fields) + tail)
@@ -144,7 +144,7 @@ def _raw_calls(spark):
 
 
 def test_silver_uses_the_classifier_when_registered_and_keywords_otherwise(spark, regions, type_model, cue_model):
-    from jobs import silver_hotline_calls as H
+    from jobs.silver import hotline_calls as H
 
     raw = _raw_calls(spark)
     fallback = {r["call_id"]: r for r in H.clean_hotline_calls(raw, regions, KEY)[0].collect()}
@@ -154,7 +154,7 @@ def test_silver_uses_the_classifier_when_registered_and_keywords_otherwise(spark
     assert [f.name for f in silver.schema.fields] == [f.name for f in H.HOTLINE_CALLS.fields]
     assert set(with_model) == set(fallback) == {"A", "B", "C"}
     # keyword fallback: silver's rules, computed in Python
-    from fengqiao.disputes import keyword_type
+    from fengqiao.core.disputes import keyword_type
     for cid, row in fallback.items():
         topic = {"A": "工资没发", "B": "咨询", "C": None}[cid]
         assert row["dispute_type"] == (keyword_type(topic) or keyword_type(row["transcript_text"]) or "其他")
@@ -178,8 +178,8 @@ def test_silver_uses_the_classifier_when_registered_and_keywords_otherwise(spark
 
 def test_work_orders_keep_the_category_table_and_classify_the_rest(spark, regions, type_model):
     from drop_builder import order
-    from jobs import silver_common as C
-    from jobs import silver_work_orders as W
+    from jobs.silver import common as C
+    from jobs.silver import work_orders as W
 
     tail = [T.StructField("source_file", T.StringType()), T.StructField("line_no", T.LongType())]
     schema = T.StructType([T.StructField(c, T.StringType()) for c in W.COLUMNS + [C.CORRUPT]] + tail)

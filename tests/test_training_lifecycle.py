@@ -124,7 +124,7 @@ def test_rolling_origin_never_uses_a_label_known_after_its_origin(world):
 
 
 def test_rolling_origin_frame_is_risk_scores_format(world):
-    from fengqiao.schemas import RISK_SCORES, columns_of
+    from fengqiao.core.schemas import RISK_SCORES, columns_of
     from models.levels import budget_k
     from models.rolling_origin import rolling_origin_scores
 
@@ -281,7 +281,7 @@ def _lake_with_dispositions(tmp_path, feats, labels):
 def test_train_refuses_with_too_few_dispositions(world, tmp_path):
     from typer.testing import CliRunner
 
-    from fengqiao.cli import app
+    from fengqiao.app.cli import app
     from models.lifecycle import InsufficientLabelsError, check_feedback, truth_labels
 
     feats, eps, _ = world
@@ -301,7 +301,7 @@ def test_train_on_dispositions_without_reading_truth(world, tmp_path, monkeypatc
     from typer.testing import CliRunner
 
     import models.labels
-    from fengqiao.cli import app
+    from fengqiao.app.cli import app
     from models.lifecycle import truth_labels
     from models.registry import load_current
 
@@ -329,7 +329,7 @@ def test_train_on_dispositions_without_reading_truth(world, tmp_path, monkeypatc
 def test_train_with_truth_holds_out_latest_weeks_and_counts_disagreements(world, tmp_path):
     from typer.testing import CliRunner
 
-    from fengqiao.cli import app
+    from fengqiao.app.cli import app
     from models.lifecycle import train_on_labels, truth_labels
     from models.registry import current_version, register
 

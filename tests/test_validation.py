@@ -7,9 +7,9 @@ import pytest
 from pyspark.sql import functions as F
 
 from drop_builder import REGIONS, case
-from jobs import silver_common as C
-from jobs import silver_mediation_cases as M
-from jobs.silver_validate import EXPECTATIONS_DIR, SilverValidationError, raise_on_failures, validate_frame
+from jobs.silver import common as C
+from jobs.silver import mediation_cases as M
+from jobs.silver.validate import EXPECTATIONS_DIR, SilverValidationError, raise_on_failures, validate_frame
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +64,7 @@ def test_bad_silver_fails_with_named_expectations(mediation_silver):
 
 def test_validate_silver_names_missing_tables(spark, tmp_path):
     from fengqiao.lake import Lake
-    from jobs.silver_validate import validate_silver
+    from jobs.silver.validate import validate_silver
 
     with pytest.raises(SilverValidationError, match="silver/hotline_calls does not exist"):
         validate_silver(spark, Lake.at(tmp_path / "empty-lake"))
@@ -100,7 +100,7 @@ def test_extended_suite_catches_each_fault(mediation_silver):
 def test_dates_from_the_future_and_wrong_types_fail(mediation_silver):
     import datetime as dt
 
-    from jobs.silver_validate import suite_parameters
+    from jobs.silver.validate import suite_parameters
 
     future = mediation_silver.withColumn("accepted_date", F.when(F.col("case_id") == "M3", F.lit(dt.date(2031, 1, 1)))
                                          .otherwise(F.col("accepted_date")))
@@ -137,7 +137,7 @@ def _weekly_pattern(days: int, start="2025-01-06", silent=(), factor=None):
 
 
 def test_count_window_bounds_follow_the_weekday():
-    from jobs.silver_validate import count_window
+    from jobs.silver.validate import count_window
 
     recent, bounds = count_window(_weekly_pattern(70))
     assert len(recent) == 7 and bounds == {"week_min": 280, "week_max": 1120}  # median week 560
@@ -153,7 +153,7 @@ def test_count_window_bounds_follow_the_weekday():
     (dict(factor=(range(63, 70), 0.8)), True),   # a quieter week, within bounds
 ])
 def test_row_count_check_flags_silent_days_and_bursts(days, ok):
-    from jobs.silver_validate import DAILY_COUNTS_SUITE, _context, _run_suite, count_window
+    from jobs.silver.validate import DAILY_COUNTS_SUITE, _context, _run_suite, count_window
 
     recent, bounds = count_window(_weekly_pattern(70, **days))
     frame = recent.assign(day=recent["day"].astype(str))[["day", "records", "lower", "upper"]]
@@ -181,7 +181,7 @@ def long_mediation_silver(spark):
 
 def test_data_docs_show_the_suites_and_their_results(spark, tmp_path, monkeypatch, long_mediation_silver):
     from fengqiao.lake import Lake
-    from jobs import silver_validate as V
+    from jobs.silver import validate as V
 
     monkeypatch.setattr(V, "SILVER_TABLES", {"mediation": "mediation_cases"})
     lake = Lake.at(tmp_path / "lake")
@@ -209,7 +209,7 @@ def test_data_docs_show_the_suites_and_their_results(spark, tmp_path, monkeypatc
     assert "silver_mediation_cases" in html and "Failed" in html
 
 
-# --- the suites' row-level rules, applied at parse time (jobs/silver_rules.py) --------------------------
+# --- the suites' row-level rules, applied at parse time (jobs/silver/rules.py) --------------------------
 
 SILVER_SUITES = {"silver_hotline_calls": "HOTLINE_CALLS", "silver_work_orders": "WORK_ORDERS",
                  "silver_mediation_cases": "MEDIATION_CASES"}
@@ -217,8 +217,8 @@ SILVER_SUITES = {"silver_hotline_calls": "HOTLINE_CALLS", "silver_work_orders": 
 
 def test_every_expectation_has_a_parse_time_counterpart(spark):
     """Each expectation of each silver suite is compiled into a per-record check, or is table-level by nature."""
-    from fengqiao import schemas
-    from jobs import silver_rules as R
+    from fengqiao.core import schemas
+    from jobs.silver import rules as R
 
     for suite, schema_name in SILVER_SUITES.items():
         schema = getattr(schemas, schema_name)
@@ -263,8 +263,8 @@ def test_parse_time_rules_and_the_audit_agree_and_the_audit_names_no_value(spark
     """One record per row-level rule of the mediation suite, each breaking only that rule: the parse-time
     check rejects each with the rule's code and column, the audit fails the same rules, and the audit's
     message names rules, columns and counts but none of the values (which could be personal data)."""
-    from jobs import silver_rules as R
-    from jobs.silver_validate import suite_parameters
+    from jobs.silver import rules as R
+    from jobs.silver.validate import suite_parameters
 
     suite, parameters = "silver_mediation_cases", suite_parameters()
     good = mediation_silver.where(F.col("case_id") == "M1")

@@ -22,8 +22,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from drop_builder import PII, REGIONS
-from fengqiao.envscope import settings_env
-from fengqiao.loopback_postgres import LoopbackPostgres, server_unavailable
+from fengqiao.core.envscope import settings_env
+from fengqiao.app.loopback_postgres import LoopbackPostgres, server_unavailable
 from fengqiao.lake import Lake, read_table
 
 psycopg2 = pytest.importorskip("psycopg2")
@@ -139,7 +139,7 @@ def new_lake(root: Path) -> Lake:
 
 
 def extract(pg: PostgresServer, lake: Lake, table: str, **kwargs) -> tuple[dict, list[str]]:
-    from jobs.bronze_extract_work_orders_db import extract_work_orders
+    from jobs.bronze.extract_work_orders_db import extract_work_orders
 
     lines: list[str] = []
     summary = extract_work_orders(kwargs.pop("dsn", None) or pg.dsn(), lake, table=table, log=lines.append, **kwargs)
@@ -147,7 +147,7 @@ def extract(pg: PostgresServer, lake: Lake, table: str, **kwargs) -> tuple[dict,
 
 
 def silver(spark, lake: Lake) -> dict:
-    from jobs import silver_work_orders
+    from jobs.silver import work_orders as silver_work_orders
 
     return silver_work_orders.run(spark, lake)
 
@@ -163,13 +163,13 @@ def tree_hashes(path: Path) -> dict[str, str]:
 
 
 def state(lake: Lake, table: str) -> dict:
-    from jobs.bronze_extract_work_orders_db import load_state, state_path
+    from jobs.bronze.extract_work_orders_db import load_state, state_path
 
     return load_state(state_path(lake, table))
 
 
 def manifest_rows(lake: Lake) -> list[dict]:
-    from jobs.bronze_land_drops import read_manifest
+    from jobs.bronze.land_drops import read_manifest
 
     return read_manifest(lake).to_pylist()
 
@@ -177,7 +177,7 @@ def manifest_rows(lake: Lake) -> list[dict]:
 # --- tests ------------------------------------------------------------------------------------------------
 
 def test_first_extract_lands_every_row_as_a_contract_export(pg, spark, tmp_path):
-    from jobs import silver_work_orders
+    from jobs.silver import work_orders as silver_work_orders
 
     table = make_table(pg)
     rows = [
@@ -319,7 +319,7 @@ def test_a_row_committed_late_with_an_older_timestamp_is_not_lost(pg, tmp_path):
 
 
 def test_a_crash_between_landing_and_saving_the_watermark_changes_nothing(pg, spark, tmp_path, monkeypatch):
-    from jobs import bronze_extract_work_orders_db as job
+    from jobs.bronze import extract_work_orders_db as job
 
     table = make_table(pg)
     upsert(pg, table, [order("K1", at(3, 10)), order("K2", at(3, 11))])
@@ -355,7 +355,7 @@ def test_a_crash_between_landing_and_saving_the_watermark_changes_nothing(pg, sp
 
 
 def test_no_personal_data_after_silver(pg, spark, tmp_path, capsys):
-    from fengqiao import pipeline
+    from jobs import stages as pipeline
 
     table = make_table(pg)
     upsert(pg, table, [
@@ -384,9 +384,9 @@ def test_no_personal_data_after_silver(pg, spark, tmp_path, capsys):
 
 
 def test_the_dsn_and_password_never_reach_logs_summaries_or_errors(pg, tmp_path, capsys):
-    from fengqiao import pipeline
-    from fengqiao.settings import get_settings
-    from jobs.bronze_extract_work_orders_db import ExtractError, extract_work_orders
+    from jobs import stages as pipeline
+    from fengqiao.core.settings import get_settings
+    from jobs.bronze.extract_work_orders_db import ExtractError, extract_work_orders
 
     table = make_table(pg)
     upsert(pg, table, [order("D1", at(3, 10)), order("D2", at(5, 10))])
@@ -420,7 +420,7 @@ def test_the_dsn_and_password_never_reach_logs_summaries_or_errors(pg, tmp_path,
 
 
 def test_stage_is_a_logged_no_op_without_a_dsn(tmp_path, capsys):
-    from fengqiao import pipeline
+    from jobs import stages as pipeline
 
     lake = Lake.at(tmp_path / "lake")
     with settings_env(FENGQIAO_LAKE=str(lake.root), FENGQIAO_WORKORDERS_DSN=None):
@@ -452,7 +452,7 @@ def test_the_work_orders_ingest_dag_extracts_before_silver(tmp_path_factory):
 def test_cli_extracts_with_the_dsn_from_the_environment_only(pg, tmp_path):
     from typer.testing import CliRunner
 
-    from fengqiao.cli import app
+    from fengqiao.app.cli import app
 
     table = make_table(pg)
     upsert(pg, table, [order("CLI1", at(3, 10)), order("CLI2", at(3, 12))])

@@ -41,7 +41,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Callable
 
-from fengqiao.disputes import TYPE_LABELS
+from fengqiao.core.disputes import TYPE_LABELS
 
 from .dirt import Dirt, MaskingForms, PersonalData
 from .episodes import make_plan

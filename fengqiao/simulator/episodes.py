@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from fengqiao.disputes import TYPE_LABELS
-from fengqiao.weeks import SPRING_FESTIVAL, week_start
+from fengqiao.core.disputes import TYPE_LABELS
+from fengqiao.core.weeks import SPRING_FESTIVAL, week_start
 
 K = len(TYPE_LABELS)
 TI = {label: i for i, label in enumerate(TYPE_LABELS)}

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from fengqiao.disputes import TYPE_LABELS
+from fengqiao.core.disputes import TYPE_LABELS
 
 from . import text as tx
 

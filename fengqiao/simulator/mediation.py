@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 
-from fengqiao.disputes import TYPE_LABELS
+from fengqiao.core.disputes import TYPE_LABELS
 
 from . import text as tx
 

@@ -1,7 +1,7 @@
 """Work orders: one order per request, tracked 受理 -> 分派 -> 办理中 -> (退回) -> 办结, one snapshot per change."""
 from __future__ import annotations
 
-from fengqiao.disputes import CATEGORY_TO_TYPE, TYPE_LABELS
+from fengqiao.core.disputes import CATEGORY_TO_TYPE, TYPE_LABELS
 
 from . import text as tx
 

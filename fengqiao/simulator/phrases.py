@@ -3,7 +3,7 @@
 Real callers do not speak in the simulator's fixed sentences: they paraphrase, add fillers, speak
 dialect (Shandong: 俺, 啥, 咋, 夜来), and operators and speech recognition slip on homophones. Threats
 and collective action are as often implied as said, and the lexicon's words also turn up in harmless
-calls. ``IMPLIED_*`` must hold no word of ``fengqiao.lexicon``; ``STRAY_*`` must hold one (tests).
+calls. ``IMPLIED_*`` must hold no word of ``fengqiao.core.lexicon``; ``STRAY_*`` must hold one (tests).
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Chinese text for simulated records: people, numbers, topics, transcripts, summaries.
 
 All functions take a ``random.Random`` (fast per-record draws; numpy is used for the bulk counts).
-Topics use words that ``fengqiao.disputes.KEYWORD_RULES`` maps to the intended type, except the
+Topics use words that ``fengqiao.core.disputes.KEYWORD_RULES`` maps to the intended type, except the
 deliberately vague ones, so that the pipeline's mapping has something real to do.
 """
 from __future__ import annotations
@@ -250,7 +250,7 @@ def labelled_texts(seed: int, n: int, feed: str = "hotline", escalate_share: flo
     fields: hotline ``topic`` and ``transcript`` (turns), workorders ``category`` and ``summary``,
     mediation ``summary`` (纠纷简介).
     """
-    from fengqiao.disputes import CATEGORY_TO_TYPE, TYPE_LABELS
+    from fengqiao.core.disputes import CATEGORY_TO_TYPE, TYPE_LABELS
 
     if feed not in ("hotline", "workorders", "mediation"):
         raise ValueError(f"unknown feed {feed!r}")

@@ -48,7 +48,7 @@ import math
 import random
 from dataclasses import asdict, dataclass, field
 
-from fengqiao.disputes import TYPE_LABELS
+from fengqiao.core.disputes import TYPE_LABELS
 
 from .episodes import ESCALATION_TYPES, MIX_RURAL, MIX_URBAN
 from .feeds import BACKGROUND_REPEAT, FEED_MIX, WEEKDAY

@@ -15,8 +15,8 @@ import pytest
 from outputs_lake import LIXIA, PLANTED_PERSONAL, SHIZHONG, WEEK, build_tiny_lake
 from typer.testing import CliRunner
 
-from fengqiao.analyst import COUNTY, PROVINCE, STEWARD, Access, AccessError, access_for, connect
-from fengqiao.cli import app
+from fengqiao.app.analyst import COUNTY, PROVINCE, STEWARD, Access, AccessError, access_for, connect
+from fengqiao.app.cli import app
 from fengqiao.lake import write_table
 
 LIXIA6, SHIZHONG6 = LIXIA[:6], SHIZHONG[:6]

@@ -14,10 +14,10 @@ from pyspark.sql import functions as F
 
 from drop_builder import PII, REGIONS, WO_HEADER, _csv, _write_day, call, order
 from fengqiao.lake import Lake, tree_fingerprint
-from jobs import silver_hotline_calls as H
-from jobs import silver_quarantine as Q
-from jobs import silver_work_orders as W
-from jobs.bronze_land_drops import land_drops
+from jobs.silver import hotline_calls as H
+from jobs.silver import quarantine as Q
+from jobs.silver import work_orders as W
+from jobs.bronze.land_drops import land_drops
 
 DAY = "2025-03-03"
 FORMULAS = ['=HYPERLINK("http://example.org/x","点我")', "+cmd|' /C calc'!A0", "@SUM(1+1)*cmd|' /C calc'!A0",

@@ -13,7 +13,7 @@ import pytest
 
 from drop_builder import write_drop
 from fengqiao.lake import Lake
-from jobs import bronze_land_drops as B
+from jobs.bronze import land_drops as B
 
 SECRET = "FENGQIAO_SECRET_OUTSIDE_THE_DROP"
 
@@ -118,7 +118,7 @@ def test_a_link_swapped_in_after_the_listing_is_refused(tmp_path, monkeypatch):
 
 
 def test_regions_reader_refuses_a_link(tmp_path):
-    from fengqiao.regions import read_regions
+    from fengqiao.core.regions import read_regions
 
     source = write_drop(tmp_path / "drop")
     link = tmp_path / "regions-link.csv"

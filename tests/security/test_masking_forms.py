@@ -14,7 +14,7 @@ from pyspark.sql import functions as F
 
 from fengqiao.contract_world import people
 from fengqiao.contract_world import phrasing
-from fengqiao.privacy import mask_personal_data, mask_raw_record, mask_text
+from fengqiao.core.privacy import mask_personal_data, mask_raw_record, mask_text
 from fengqiao.simulator import text as home_text
 
 DRAWS = 600

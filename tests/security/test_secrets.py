@@ -13,11 +13,11 @@ from pyspark.sql import functions as F
 from typer.testing import CliRunner
 
 from drop_builder import PII, write_drop
-from fengqiao.envscope import settings_env
-from fengqiao.keys import DEMO_KEY_FILE, OLD_DEVELOPMENT_KEY, PseudonymKeyError
+from fengqiao.core.envscope import settings_env
+from fengqiao.core.keys import DEMO_KEY_FILE, OLD_DEVELOPMENT_KEY, PseudonymKeyError
 from fengqiao.lake import Lake
-from fengqiao.privacy import normalise_phone, pseudonym
-from fengqiao.settings import get_settings
+from fengqiao.core.privacy import normalise_phone, pseudonym
+from fengqiao.core.settings import get_settings
 
 KNOWN_KEY = "fengqiao-known-plan-test-key-7c1e9b2a4d6f8e0a"
 NO_KEY = {"FENGQIAO_PSEUDONYM_KEY": None, "FENGQIAO_PSEUDONYM_KEY_FILE": None}
@@ -68,7 +68,7 @@ def test_the_old_default_placeholders_and_short_keys_are_refused_for_a_real_drop
 
 
 def test_fengqiao_run_refuses_a_real_drop_before_any_stage(tmp_path):
-    from fengqiao.cli import app
+    from fengqiao.app.cli import app
 
     lake = tmp_path / "lake"
     with settings_env(FENGQIAO_HOME=str(tmp_path / "home"), FENGQIAO_PSEUDONYM_KEY=OLD_DEVELOPMENT_KEY,
@@ -82,8 +82,8 @@ def test_fengqiao_run_refuses_a_real_drop_before_any_stage(tmp_path):
 
 
 def test_the_silver_jobs_the_airflow_tasks_run_refuse_a_real_drop_as_well(tmp_path):
-    from jobs import silver_hotline_calls as H
-    from jobs import silver_mediation_cases as M
+    from jobs.silver import hotline_calls as H
+    from jobs.silver import mediation_cases as M
 
     with settings_env(FENGQIAO_SOURCE=str(_real_drop(tmp_path / "drop")), FENGQIAO_HOME=str(tmp_path / "home"),
                       FENGQIAO_PSEUDONYM_KEY="change-me-to-a-long-random-secret", FENGQIAO_PSEUDONYM_KEY_FILE=None):
@@ -163,8 +163,8 @@ def _leaks(text: str, key: str) -> list[str]:
 
 def _silver_frames(spark, key: str):
     from drop_builder import REGIONS, case
-    from jobs import silver_hotline_calls as H
-    from jobs import silver_mediation_cases as M
+    from jobs.silver import hotline_calls as H
+    from jobs.silver import mediation_cases as M
     from test_silver import _call, _csv_raw, _hotline_raw  # the tiny raw frames of the silver tests
 
     regions = spark.createDataFrame([r[:3] for r in REGIONS], "code string, name string, level string")
@@ -194,8 +194,8 @@ def test_the_key_is_not_in_the_logs_of_a_silver_run_on_a_simulated_drop(spark, t
     """Python's logs at DEBUG (py4j's included: every call to the JVM, with its arguments), the run's output
     and its run log. The JVM's own log goes to the stream it inherited at start, out of this test's reach;
     what Spark would log of a query is its plan, checked above."""
-    from jobs import silver_hotline_calls as H
-    from jobs.bronze_land_drops import land_drops
+    from jobs.silver import hotline_calls as H
+    from jobs.bronze.land_drops import land_drops
 
     source, lake, home = write_drop(tmp_path / "drop"), Lake.at(tmp_path / "lake"), tmp_path / "home"
     land_drops(source, lake, log=lambda _: None)

@@ -1,0 +1,186 @@
+"""The pseudonym key, and the checks that keep example or weak secrets out of a deployment.
+
+Which key pseudonymises a drop:
+
+- ``FENGQIAO_PSEUDONYM_KEY`` (the key itself), else ``FENGQIAO_PSEUDONYM_KEY_FILE`` (a file holding it);
+- neither, and the drop is simulated (it has ``truth/``): a random key made once per install and kept in
+  ``<FENGQIAO_HOME>/demo-pseudonym.key`` (mode 0600), so repeated demo runs give the same pseudonyms;
+- neither, and the drop is real: refused. A real drop is also refused with a key that is a known
+  placeholder, the old public development default, or too short: such a key lets anyone who has the
+  pseudonyms hash the ~10^10 possible phone numbers and read them back.
+
+A key file readable by group or others is refused (like ``ssh`` does with private keys), simulated
+drop or not: the key is the one secret that keeps pseudonyms from being reversed.
+
+The same placeholder list serves ``python -m fengqiao.core.keys``, the one-shot check that
+docker-compose.yml runs before anything else starts.
+"""
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import stat
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Mapping
+
+if TYPE_CHECKING:
+    from fengqiao.core.settings import Settings
+
+MIN_SECRET_LENGTH = 32
+DEMO_KEY_FILE = "demo-pseudonym.key"
+# Earlier releases used this key whenever none was set: it is public, so pseudonyms made with it are not secret.
+OLD_DEVELOPMENT_KEY = "fengqiao-development-key-not-for-production"
+# Values published in docker/env.example (this release's and earlier ones) and the usual stand-ins.
+KNOWN_PLACEHOLDERS = frozenset({
+    OLD_DEVELOPMENT_KEY, "change-me-to-a-long-random-secret", "change-me-too", "change-me", "changeme",
+    "airflow", "postgres", "password", "secret", "example", "test", "xxx",
+})
+# Every placeholder docker/env.example holds starts with one of these.
+PLACEHOLDER_PREFIXES = ("replace-me", "change-me", "changeme", "<")
+
+MAKE_KEY_HINT = ("make one with `(umask 077; python3 -c 'import secrets; print(secrets.token_hex(32))' "
+                 "> /etc/fengqiao/pseudonym.key)` and set FENGQIAO_PSEUDONYM_KEY_FILE=/etc/fengqiao/pseudonym.key")
+
+
+class PseudonymKeyError(RuntimeError):
+    """No usable pseudonym key; the message says why and how to make one, never the key."""
+
+
+@dataclass(frozen=True)
+class PseudonymKey:
+    secret: str = field(repr=False)
+    origin: str  # where it came from, for messages: a variable's name or a file's path
+
+
+def secret_problem(value: str) -> str | None:
+    """Why ``value`` must not be used as a secret (placeholder, old default, too short), or None."""
+    text = value.strip()
+    if text == OLD_DEVELOPMENT_KEY:
+        return "is the old public development default"
+    if text.lower() in KNOWN_PLACEHOLDERS or text.lower().startswith(PLACEHOLDER_PREFIXES):
+        return "is a placeholder from the examples"
+    if len(text) < MIN_SECRET_LENGTH:
+        return f"is shorter than {MIN_SECRET_LENGTH} characters"
+    return None
+
+
+def is_simulated_drop(source_dir: Path) -> bool:
+    """A simulator's drop carries its ground truth in ``truth/``; a real export never does."""
+    return (source_dir / "truth").is_dir()
+
+
+def readable_by_others(path: Path) -> int | None:
+    """The file's permission bits when its group or others have any right on it (a secret's file must be
+    0600, as ssh wants of private keys), else None. Raises OSError when the file cannot be examined."""
+    mode = stat.S_IMODE(path.stat().st_mode)
+    return mode if mode & (stat.S_IRWXG | stat.S_IRWXO) else None
+
+
+def read_key_file(path: Path) -> str:
+    """The key held in ``path`` (surrounding whitespace dropped); refused when others may read it."""
+    try:
+        mode = readable_by_others(path)
+    except OSError as exc:
+        raise PseudonymKeyError(f"pseudonym key file {path} cannot be read ({exc.strerror}); {MAKE_KEY_HINT}") from None
+    if mode is not None:
+        raise PseudonymKeyError(f"pseudonym key file {path} has mode {mode:04o}: others may read it; "
+                                f"run `chmod 600 {path}`")
+    key = path.read_text(encoding="utf-8").strip()
+    if not key:
+        raise PseudonymKeyError(f"pseudonym key file {path} is empty; {MAKE_KEY_HINT}")
+    return key
+
+
+def ensure_demo_key(home: Path) -> Path:
+    """``<home>/demo-pseudonym.key``, made once (random, mode 0600) and kept for the next runs.
+
+    Written to a private temporary file and linked into place, so two tasks starting together agree
+    on one key and nobody reads a half-written file.
+    """
+    path = home / DEMO_KEY_FILE
+    if path.exists():
+        return path
+    home.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=home, prefix=".pseudonym-", suffix=".tmp")  # mkstemp makes it 0600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(secrets.token_hex(32) + "\n")
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another task made it first: use theirs
+    finally:
+        os.unlink(tmp)
+    return path
+
+
+def resolve_pseudonym_key(settings: Settings) -> PseudonymKey:
+    """The key that pseudonymises ``settings.source_dir``; raises :class:`PseudonymKeyError` when there is none."""
+    simulated = is_simulated_drop(settings.source_dir)
+    if settings.pseudonym_key:
+        key = PseudonymKey(settings.pseudonym_key, "FENGQIAO_PSEUDONYM_KEY")
+    elif settings.pseudonym_key_file:
+        key = PseudonymKey(read_key_file(settings.pseudonym_key_file), str(settings.pseudonym_key_file))
+    elif simulated:
+        path = ensure_demo_key(settings.home)
+        key = PseudonymKey(read_key_file(path), str(path))
+    else:
+        raise PseudonymKeyError(f"no pseudonym key for the real drop {settings.source_dir} (it has no truth/): "
+                                f"{MAKE_KEY_HINT}")
+    problem = None if simulated else secret_problem(key.secret)
+    if problem:
+        raise PseudonymKeyError(f"the pseudonym key from {key.origin} {problem}: refused for the real drop "
+                                f"{settings.source_dir}; {MAKE_KEY_HINT}")
+    return key
+
+
+# --- the deployment's secrets (docker-compose.yml) ------------------------------------------------------
+
+# Variable of the containers -> its name in the operator's .env, and how to make a good value (as in
+# docker/env.example).
+DEPLOYMENT_SECRETS = {
+    "FENGQIAO_PSEUDONYM_KEY": ("FENGQIAO_PSEUDONYM_KEY", "python3 -c 'import secrets; print(secrets.token_hex(32))'"),
+    "AIRFLOW__API_AUTH__JWT_SECRET": ("AIRFLOW_JWT_SECRET",
+                                      "python3 -c 'import secrets; print(secrets.token_urlsafe(64))'"),
+    "AIRFLOW__CORE__FERNET_KEY": ("AIRFLOW_FERNET_KEY", "python3 -c 'import base64, os; "
+                                  "print(base64.urlsafe_b64encode(os.urandom(32)).decode())'"),
+    "POSTGRES_PASSWORD": ("POSTGRES_PASSWORD", "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"),
+}
+
+
+def _fernet_problem(value: str) -> str | None:
+    try:
+        decoded = base64.urlsafe_b64decode(value.encode("ascii"))
+    except ValueError:  # binascii.Error and UnicodeEncodeError are ValueErrors
+        decoded = b""
+    return None if len(decoded) == 32 else "is not a Fernet key (32 bytes, URL-safe base64)"
+
+
+def deployment_secret_problems(env: Mapping[str, str]) -> list[str]:
+    """One line per deployment secret that is missing, an example value or too weak (values never shown)."""
+    problems = []
+    for name, (env_file_name, command) in DEPLOYMENT_SECRETS.items():
+        value = env.get(name, "")
+        problem = ("is not set" if not value.strip() else
+                   secret_problem(value) or (_fernet_problem(value) if name == "AIRFLOW__CORE__FERNET_KEY" else None))
+        if problem:
+            problems.append(f"{env_file_name} {problem}: make one with `{command}` and put it in .env")
+    return problems
+
+
+def main() -> int:
+    """``python -m fengqiao.core.keys``: exit 1, naming each bad secret, when the environment holds example values."""
+    problems = deployment_secret_problems(os.environ)
+    for line in problems:
+        print(f"fengqiao-secrets-check: {line}", file=sys.stderr)
+    if not problems:
+        print("fengqiao-secrets-check: secrets set and not the examples")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""The one Spark session of a process.
+
+Starting Spark costs 8-10 s, so a process (a CLI run, an Airflow worker, the test session) makes
+one and every job reuses it. ``SPARK_MASTER`` chooses the engine: ``local[2]`` by default, or a
+standalone cluster such as ``spark://host:7077`` with no code change.
+
+:func:`spark_conf` is the single list of properties: the in-process session applies it through the
+builder, and the Airflow tasks that submit to a cluster (``fengqiao.orchestration.spark_stage``)
+pass the same dict to ``spark-submit``, where driver-side settings (memory, JVM options) only take
+effect if given before the driver's JVM starts.
+"""
+from __future__ import annotations
+
+import os
+import re
+import sys
+import threading
+
+from fengqiao.core.settings import Settings, get_settings
+
+_lock = threading.Lock()
+_JIT_HUGE_METHODS = "-XX:-DontCompileHugeMethods"
+
+
+def is_cluster_master(master: str) -> bool:
+    """True for a master that is not this process (``spark://``, ``yarn``, ``k8s://``), False for ``local[...]``."""
+    return not master.strip().lower().startswith("local")
+
+
+def spark_conf(settings: Settings | None = None) -> dict[str, str]:
+    """Spark properties of every Fengqiao session, local or on a cluster."""
+    settings = settings or get_settings()
+    conf = {
+        "spark.master": settings.spark_master,
+        "spark.driver.memory": settings.spark_driver_memory,
+        "spark.sql.shuffle.partitions": str(settings.spark_shuffle_partitions),
+        "spark.sql.session.timeZone": settings.timezone,
+        "spark.sql.sources.partitionOverwriteMode": "static",
+        "spark.sql.parquet.compression.codec": "zstd",
+        # Instants as UTC-adjusted INT64 micros (not legacy INT96): DuckDB and pyarrow then read
+        # them as time-zone-aware timestamps, and analysts see Beijing time, not UTC clock time.
+        "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.ansi.enabled": "false",
+        # Spark 4 only reads GB18030 (the mediation registry's encoding) with the JDK's full charset list.
+        "spark.sql.legacy.javaCharsets": "true",
+        # Spark lists a table's folders with a distributed job once there are more than 32 of them (one
+        # per week: every table after 32 weeks), a job per read that cost 1.3-3.0 s against 0.4-0.6 s
+        # listed by the driver (53 weeks of silver). A weekly run reads its tables a dozen times, so a
+        # year of history added ~15 s to it. The lake is a local or shared file system: the driver lists it.
+        "spark.sql.sources.parallelPartitionDiscovery.threshold": "100000",
+        # HotSpot never JIT-compiles a method over 8,000 bytes of bytecode unless told to; whole-stage
+        # codegen emits such methods for the silver stages (masking rules, many columns), which then ran
+        # interpreted: silver hotline on 1.04 M calls took 188 s, 144 s with this flag (its quarantine
+        # pass 54 s, 17 s).
+        "spark.driver.extraJavaOptions": f"-Duser.timezone=UTC {_JIT_HUGE_METHODS}",
+        "spark.executor.extraJavaOptions": f"-Duser.timezone=UTC {_JIT_HUGE_METHODS}",
+        # Python workers (mapInPandas of the text models) must run this environment's interpreter with its
+        # pandas, scikit-learn and jieba, not whatever python3 comes first on PATH. spark-submit (the
+        # cluster path) reads these; an in-process session reads $PYSPARK_PYTHON, set in get_spark. On a
+        # cluster the image puts the same locked environment at the same path on every node.
+        "spark.pyspark.python": os.environ.get("PYSPARK_PYTHON") or sys.executable,
+        "spark.pyspark.driver.python": sys.executable,
+    }
+    if is_cluster_master(settings.spark_master):
+        conf["spark.executor.memory"] = settings.spark_executor_memory
+        if settings.spark_cores_max:
+            conf["spark.cores.max"] = str(settings.spark_cores_max)
+        if settings.spark_driver_host:
+            # Executors connect back to the driver: it must listen on an address they can reach.
+            conf["spark.driver.host"] = settings.spark_driver_host
+            conf["spark.driver.bindAddress"] = settings.spark_driver_host
+    return conf
+
+
+def _prepare_network(settings: Settings) -> None:
+    if not is_cluster_master(settings.spark_master):
+        # Loopback unless told otherwise: a laptop's public interface is not where Spark should listen.
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    elif os.environ.get("SPARK_LOCAL_IP") == "":
+        # Set but empty (a compose file's placeholder): Spark would resolve "" to loopback, which
+        # executors on other machines cannot reach. Unset, Spark picks a non-loopback address.
+        del os.environ["SPARK_LOCAL_IP"]
+
+
+def get_spark(app_name: str = "fengqiao"):
+    """Return the process's SparkSession, creating it on first use."""
+    from pyspark.sql import SparkSession
+
+    with _lock:
+        active = SparkSession.getActiveSession()
+        if active is not None:
+            return active
+        settings = get_settings()
+        _prepare_network(settings)
+        # PySpark starts Python workers with $PYSPARK_PYTHON, else "python3" from PATH, which need not be
+        # this environment (spark-submit sets the variable from spark.pyspark.python itself).
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        builder = SparkSession.builder
+        if "PYSPARK_GATEWAY_PORT" not in os.environ:
+            # Under spark-submit (which starts the JVM and sets the gateway port) the submitter's
+            # --name (e.g. the Airflow task's) names the application; keep it.
+            builder = builder.appName(app_name)
+        for key, value in spark_conf(settings).items():
+            builder = builder.config(key, value)
+        spark = builder.getOrCreate()
+        spark.sparkContext.setLogLevel("ERROR")
+        return spark
+
+
+def stop_spark() -> None:
+    from pyspark.sql import SparkSession
+
+    with _lock:
+        active = SparkSession.getActiveSession()
+        if active is not None:
+            active.stop()
+
+
+def literal_path(path) -> str:
+    """``path`` for a Spark reader, with the glob characters of its name escaped.
+
+    Spark expands ``[ ] { } * ?`` in the paths it is given: ``orders[1].csv`` would read ``orders1.csv``
+    (or fail when there is none), and a lake under ``/data/lake[prod]`` would find no table at all.
+    A backslash makes each a plain character.
+    """
+    return re.sub(r"([\\\[\]{}*?])", r"\\\1", str(path))
+
+
+def read_parquet(spark, paths, schema=None, base_path=None):
+    """The Parquet files or folders ``paths`` (one path or several) as one DataFrame, read as named.
+
+    ``schema`` fixes the columns (an empty or older folder then reads with the table's types);
+    ``base_path`` keeps the partition column (``week_start``) when only some partition folders are
+    read. The base path is compared with the folders found, so it stays unescaped.
+    """
+    paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+    reader = spark.read
+    if schema is not None:
+        reader = reader.schema(schema)
+    if base_path is not None:
+        reader = reader.option("basePath", str(base_path))
+    return reader.parquet(*[literal_path(p) for p in paths])

@@ -1,0 +1,243 @@
+"""gold/region_week_features: one row per region (every township and county) × ISO week.
+
+Flow (Spark passes over the silver records: one query for the first and last week, one group-by of
+the unioned records, one shuffle of keyed calls for repeat callers; everything after that works on
+the small region × week grid, checkpointed once before the spatial self-join):
+
+    silver calls, orders, cases -> records (union) -> tag levels -> counts + signal inputs  (1 shuffle)
+    silver calls -> repeat callers per township and county                                   (1 shuffle)
+    regions.csv x weeks -> grid, left-joined to both, zero-filled
+      -> signals -> dynamics (8-week windows) -> season -> checkpoint -> spatial lags -> contract
+
+Incremental (``run``): the published table records, per silver table, a fingerprint of each week
+partition it was built from. A later run rebuilds only from the earliest week whose silver partitions
+changed (or that is new) onwards, reading silver from LOOKBACK_WEEKS before it (the 8-week windows and
+the 4-week repeat-caller look-back need nothing older); the published weeks before it are hard-linked
+into the new version. A weekly run therefore reads ~10 weeks of silver, however long the history.
+Anything else (regions.csv, ``through`` moved back, the column list, no usable marker) rebuilds all.
+
+Types: counts are bigint, shares/ratios/means double, the two calendar columns int.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+
+import pandas as pd
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from features import FEATURE_COLUMNS, KEY_COLUMNS, SEASON_COLUMNS
+from features.counts import COUNT_OUTPUTS, weekly_counts
+from features.dynamics import HISTORY_WEEKS, add_dynamics
+from features.grid import REGION_WEEK, grid_weeks, region_week_grid, regions_frame, tag_levels, week_bounds, weeks_frame
+from features.records import union_records
+from features.season import add_season, season_lookup
+from features.signals import REPEAT_LOOKBACK_WEEKS, derive_signals, repeat_calls, signal_aggregations
+from features.spatial import add_spatial_features, edges_frame, neighbour_edges
+from fengqiao.lake import (SILVER_TABLES, Lake, clean_stale_staging, file_sha256, link_or_copy_tree,
+                           partition_fingerprints, publish_directory, recover_interrupted_publish, week_of_partition,
+                           week_partitions, write_spark_table)
+from fengqiao.core.regions import read_regions
+from fengqiao.core.schemas import HOTLINE_CALLS, MEDIATION_CASES, WORK_ORDERS
+from fengqiao.core.spark import read_parquet
+from fengqiao.core.weeks import parse_date, week_start
+
+log = logging.getLogger(__name__)
+
+TABLE = "region_week_features"
+# What the published table was built from (fingerprints of silver and regions.csv); skipped by readers.
+INPUTS_MARKER = "_inputs.json"
+OUTPUT_COLUMNS = [*KEY_COLUMNS, "region_name", *FEATURE_COLUMNS]
+# Weeks of silver before the first rebuilt week that its features depend on (dynamics, repeat callers).
+LOOKBACK_WEEKS = max(HISTORY_WEEKS, REPEAT_LOOKBACK_WEEKS)
+MARKER_VERSION = 2  # per-week partition fingerprints (version 1 held one digest per table)
+
+# Whole-number features (published as bigint); zero-filled for weeks without records.
+INTEGER_FEATURES = [
+    *COUNT_OUTPUTS, "returned_orders", "mediation_party_max", "large_group_cases", "failed_mediations",
+    "criminal_tendency_cases", "group_tendency_cases", "escalation_term_records",
+]
+# Signal helpers that are counts of records, zero when the region had none that week.
+_ZERO_FILLED_HELPERS = ["_n_complaints", "_n_repeat_orders", "_n_urgent_orders", "_n_results", "_n_repeat_calls"]
+
+
+def feature_type(column: str) -> T.DataType:
+    if column in INTEGER_FEATURES:
+        return T.LongType()
+    if column in SEASON_COLUMNS:
+        return T.IntegerType()
+    return T.DoubleType()
+
+
+OUTPUT_SCHEMA = T.StructType(
+    [T.StructField(c, T.DateType() if c == "week_start" else T.StringType(), c != "region_name")
+     for c in [*KEY_COLUMNS, "region_name"]]
+    + [T.StructField(c, feature_type(c), False) for c in FEATURE_COLUMNS]
+)
+
+
+def _through_filter(df: DataFrame, through: dt.date | None) -> DataFrame:
+    if through is None:
+        return df
+    return df.where(F.col("week_start") <= F.lit(week_start(through)))
+
+
+def build_region_week_features(hotline: DataFrame, orders: DataFrame, cases: DataFrame,
+                               regions_pdf: pd.DataFrame, through: dt.date | None = None,
+                               since: dt.date | None = None) -> DataFrame:
+    """Region × week features from silver frames (schemas in fengqiao.core.schemas) and regions.csv.
+
+    No side effects, but eager in two places: a tiny query for the first and last week (two dates)
+    that sizes the grid, and a local checkpoint of the grid-sized frame before the spatial self-join.
+    Weeks run from the first week with records to the last, or to ``through``'s week; records after
+    ``through``'s week are ignored. Records of townships missing from regions.csv still count in their
+    county (county rows aggregate records by county_code), but get no township row.
+
+    ``since`` (a Monday after the first week with records + LOOKBACK_WEEKS): only weeks from ``since``
+    on are returned, computed from silver weeks ``since`` - LOOKBACK_WEEKS onwards; the rows equal
+    those of a full build (the grid starts at that week, so a quiet week there is a row of zeros).
+    """
+    spark = hotline.sparkSession
+    hotline, orders, cases = (_through_filter(df, through) for df in (hotline, orders, cases))
+    read_from = None
+    if since is not None:
+        read_from = week_start(since) - dt.timedelta(weeks=LOOKBACK_WEEKS)
+        # A filter on the partition column: Spark lists and reads only those week folders.
+        hotline, orders, cases = (df.where(F.col("week_start") >= F.lit(read_from)) for df in (hotline, orders, cases))
+
+    first, last = week_bounds(hotline, orders, cases)
+    weeks = grid_weeks(read_from if read_from is not None else first, last, through=through)
+    grid = region_week_grid(regions_frame(spark, regions_pdf), weeks_frame(spark, weeks))
+
+    records = tag_levels(union_records(hotline, orders, cases))
+    weekly = weekly_counts(records, signal_aggregations())
+    repeats = repeat_calls(hotline)
+
+    filled = (
+        grid.join(weekly, on=REGION_WEEK, how="left")
+        .join(repeats, on=REGION_WEEK, how="left")
+        .fillna(0, subset=[*INTEGER_FEATURES, *_ZERO_FILLED_HELPERS])
+    )
+    features = add_dynamics(derive_signals(filled))
+    features = add_season(features, season_lookup(spark, weeks))
+    if since is not None:  # the look-back weeks only fed the windows above
+        features = features.where(F.col("week_start") >= F.lit(week_start(since)))
+    # The spatial lag joins the frame with itself; without a checkpoint Spark would scan and aggregate
+    # silver twice. The frame is the small region × week grid (~300k rows for a province), so keep it
+    # on the executors (memory, spilling to disk) and cut the lineage here.
+    features = features.localCheckpoint(eager=True)
+    features = add_spatial_features(features, edges_frame(spark, neighbour_edges(regions_pdf)))
+    # The contract: exactly these columns, in this order, with these types.
+    return features.select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in OUTPUT_SCHEMA.fields])
+
+
+def _read_silver(spark: SparkSession, lake: Lake, table: str, schema: T.StructType) -> DataFrame:
+    path = lake.silver(table)
+    if not path.exists():
+        # A feed that has never delivered (e.g. no mediation export yet) is an empty table, not a crash.
+        log.warning("silver table %s does not exist; treating it as empty", path)
+        return spark.createDataFrame([], schema)
+    return read_parquet(spark, path, schema=schema)
+
+
+def plan_rebuild(previous: dict | None, inputs: dict, published_weeks: list[dt.date]) -> dict:
+    """What a run must rebuild: ``{"mode": "none" | "full" | "incremental", "since": Monday, "why": ...}``.
+
+    ``previous`` is the published table's marker, ``inputs`` this run's (same shape), ``published_weeks``
+    the table's week partitions. Incremental only when regions.csv, the columns and the marker's version
+    are unchanged, ``through`` did not move back, and the earliest changed week leaves LOOKBACK_WEEKS of
+    published history before it; the rebuild then starts at that week.
+    """
+    if not previous or previous.get("version") != MARKER_VERSION or not published_weeks:
+        return {"mode": "full", "why": "no published table with per-week inputs"}
+    if previous.get("regions") != inputs["regions"] or previous.get("columns") != inputs["columns"]:
+        return {"mode": "full", "why": "regions.csv or the feature columns changed"}
+    if previous == inputs:
+        return {"mode": "none", "why": "silver, regions.csv and through unchanged"}
+    changed: set[dt.date] = set()
+    for table, parts in inputs["silver"].items():
+        before = previous.get("silver", {}).get(table, {})
+        for name in set(parts) | set(before):
+            if parts.get(name) != before.get(name):
+                week = week_of_partition(name)
+                if week is None:
+                    return {"mode": "full", "why": f"silver/{table}/{name} is not a week partition"}
+                changed.add(week)
+    old_through, new_through = previous.get("through"), inputs["through"]
+    if old_through != new_through:
+        if "None" in (old_through, new_through) or new_through < old_through:
+            # Back in time, or between a date and "everything": published weeks may have to go.
+            return {"mode": "full", "why": f"through moved from {old_through} to {new_through}"}
+        # Later: the grid grows past the old through's week, with or without new silver there.
+        changed.add(week_start(dt.date.fromisoformat(old_through)) + dt.timedelta(weeks=1))
+    if not changed:
+        return {"mode": "none", "why": "no week partition changed"}
+    since = min(changed)
+    if since - dt.timedelta(weeks=LOOKBACK_WEEKS) <= min(published_weeks):
+        return {"mode": "full", "why": f"earliest changed week {since} is within {LOOKBACK_WEEKS} weeks of the first"}
+    return {"mode": "incremental", "since": since, "why": f"{len(changed)} changed week(s) from {since}"}
+
+
+def run(spark: SparkSession, lake: Lake, through: dt.date | str | None = None, full: bool = False) -> dict:
+    """Read silver and regions.csv, build the features, write to staging and publish to gold.
+
+    ``through`` (a date or YYYY-MM-DD, e.g. settings.through) ends the grid at that date's week.
+    Rebuilds only the weeks whose silver changed, and those after them (see :func:`plan_rebuild`),
+    unless ``full``.
+    """
+    if isinstance(through, str):
+        through = parse_date(through)
+    target = lake.gold(TABLE)
+    clean_stale_staging(lake)
+    for table in SILVER_TABLES.values():
+        recover_interrupted_publish(lake.silver(table))
+    recover_interrupted_publish(target)
+    inputs = {"version": MARKER_VERSION, "columns": OUTPUT_COLUMNS,
+              "silver": {t: partition_fingerprints(lake.silver(t)) for t in sorted(SILVER_TABLES.values())},
+              "regions": file_sha256(lake.reference / "regions.csv"), "through": str(through)}
+    marker = target / INPUTS_MARKER
+    previous = json.loads(marker.read_text(encoding="utf-8")) if marker.is_file() else None
+    published = {w: p for name, p in week_partitions(target).items() for w in [week_of_partition(name)] if w is not None}
+    plan = {"mode": "full", "why": "asked for a full rebuild"} if full else plan_rebuild(previous, inputs, sorted(published))
+    if plan["mode"] == "none":
+        log.info("features: nothing to do (%s)", plan["why"])
+        return {"table": str(target), "new_files": 0, "changed": False}
+    since = plan.get("since")
+    log.info("features: %s rebuild (%s)", plan["mode"], plan["why"])
+    hotline = _read_silver(spark, lake, "hotline_calls", HOTLINE_CALLS)
+    orders = _read_silver(spark, lake, "work_orders", WORK_ORDERS)
+    cases = _read_silver(spark, lake, "mediation_cases", MEDIATION_CASES)
+    regions_pdf = read_regions(lake.reference / "regions.csv")
+
+    features = build_region_week_features(hotline, orders, cases, regions_pdf, through=through, since=since)
+
+    staged = lake.new_staging_path(f"gold-{TABLE}")
+    # One file per week (a few thousand rows each) instead of one per week per shuffle partition.
+    write_spark_table(features, staged)
+    kept = 0
+    if since is not None:  # the weeks before the rebuild keep their published files (hard links)
+        for week, folder in sorted(published.items()):
+            if week < since:
+                link_or_copy_tree(folder, staged / folder.name)
+                kept += 1
+    (staged / INPUTS_MARKER).write_text(json.dumps(inputs, sort_keys=True), encoding="utf-8")  # same publish
+    publish_directory(staged, target)
+
+    written = read_parquet(spark, target)  # row counts come from Parquet footers
+    summary = written.groupBy("level").count().collect()
+    bounds = written.agg(F.min("week_start").alias("first"), F.max("week_start").alias("last")).first()
+    result = {
+        "table": str(target),
+        "mode": plan["mode"],
+        "rebuilt_from": str(since) if since else None,
+        "kept_weeks": kept,
+        "rows": sum(r["count"] for r in summary),
+        "rows_by_level": {r["level"]: r["count"] for r in summary},
+        "first_week": str(bounds["first"]) if bounds["first"] else None,
+        "last_week": str(bounds["last"]) if bounds["last"] else None,
+    }
+    log.info("published %s", result)
+    return result

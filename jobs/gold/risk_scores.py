@@ -1,0 +1,408 @@
+"""gold/risk_scores (the registered escalation model) and gold/baseline_scores (EARS C2), townships and counties.
+
+Reads gold/region_week_features and the current model of the registry (``FENGQIAO_MODEL_DIR``); never reads
+``truth/``. Each week's flags follow :func:`models.levels.assign_levels` (alert budget
+``FENGQIAO_ALERT_BUDGET``, small-count guard, colour thresholds); flagged regions get reasons from
+:mod:`models.reasons`. Regions of a county whose feed had an outage that week in gold/feed_health keep their
+score but get ``data_gap`` and a 数据中断 reason (:func:`jobs.gold.feed_health.mark_outages`), applied to every
+week of a table right before its one write. Both tables have exactly the columns of
+``fengqiao.core.schemas.RISK_SCORES_PUBLISHED`` (``RISK_SCORES`` plus ``data_gap``).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.dataset as ds
+
+from fengqiao.lake import (Lake, clean_stale_staging, partition_fingerprints, read_table, recover_interrupted_publish,
+                           tree_fingerprint, week_of_partition, week_partitions, write_table)
+from fengqiao.core.weeks import week_start as monday_of
+from jobs.gold.feed_health import mark_outages, outages_by_county_week, read_feed_health
+from models.ears import ALARM_THRESHOLDS, BASELINE_WEEKS, GUARD_WEEKS, RISK_SCORE_COLUMNS, ears_scores
+from models.score_frame import HORIZON_SCORE_COLUMNS
+from models.escalation import predict_horizons, predict_proba, with_context
+from models.levels import DEFAULT_BUDGET_SHARE, SCORE_FLOOR, assign_levels
+from models.reasons import HISTORY_WEEKS, explain_frame
+from models.registry import load_current
+
+BASELINE_METHOD = "C2"
+# Inputs of the published scores (features and feed-health fingerprints, model, budget, weeks), in gold/risk_scores.
+INPUTS_MARKER = "_inputs.json"
+TABLES = ("risk_scores", "baseline_scores")
+# Weeks of features before a scored week that its scores depend on: the reasons' means of the previous
+# HISTORY_WEEKS weeks, and EARS' baseline (guard weeks + BASELINE_WEEKS, two more for C3). A run that
+# scores some weeks reads only these weeks of features before them, so a weekly run reads the same
+# amount at year 3 as at year 1 (the features grid has a row for every region and week, so the previous
+# N rows of a region are its previous N weeks).
+LOOKBACK_WEEKS = max(HISTORY_WEEKS, 1 + max(GUARD_WEEKS.values()) + BASELINE_WEEKS + 2)
+
+
+def _reasons_fn(features_df: pd.DataFrame, lead: dict | None = None):
+    """Reasons for flagged rows; with ``lead`` (row id -> text) that text comes first (baseline)."""
+    def fn(rows: pd.DataFrame) -> list[list[str]]:
+        if lead is None:
+            return explain_frame(rows, features_df)
+        produced = explain_frame(rows, features_df, fallback=False)
+        out = [([lead[i]] if i in lead else []) + r[:3] for i, r in zip(rows["_row"], produced)]
+        empty = [j for j, r in enumerate(out) if not r]
+        if empty:
+            for j, r in zip(empty, explain_frame(rows.iloc[empty], features_df)):
+                out[j] = r
+        return out
+    return fn
+
+
+def _finish(df: pd.DataFrame) -> pd.DataFrame:
+    out = df.reindex(columns=RISK_SCORE_COLUMNS).copy()  # tables published before the horizon columns
+    out["week_start"] = pd.to_datetime(out["week_start"]).dt.date
+    out["score"] = out["score"].astype(float)
+    out["flagged"] = out["flagged"].astype(bool)
+    out["rank_in_week"] = out["rank_in_week"].astype("Int32")
+    for col in HORIZON_SCORE_COLUMNS:
+        out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
+    out["reasons"] = [list(r) for r in out["reasons"]]
+    out["region_code"] = out["region_code"].astype(str)
+    out["county_code"] = out["county_code"].astype(str)
+    return out.sort_values(["week_start", "level", "rank_in_week"], ascending=[True, False, True],
+                           ignore_index=True)
+
+
+def _prepare(features_df: pd.DataFrame) -> pd.DataFrame:
+    f = features_df.copy()
+    f["region_code"] = f["region_code"].astype(str)
+    if "county_code" not in f:
+        f["county_code"] = f["region_code"].str[:6] + "000000"
+    f["county_code"] = f["county_code"].astype(str)
+    f["week_start"] = pd.to_datetime(f["week_start"]).dt.date
+    if "region_name" not in f:
+        f["region_name"] = None
+    return f.reset_index(drop=True)
+
+
+def alert_threshold(metadata: dict) -> float:
+    """The model's registered alert threshold (see :mod:`models.levels`); ``SCORE_FLOOR`` for older models."""
+    t = (metadata.get("alert_threshold") or {}).get("threshold") if isinstance(metadata.get("alert_threshold"),
+                                                                                dict) else None
+    try:
+        return max(SCORE_FLOOR, float(t)) if t is not None else SCORE_FLOOR
+    except (TypeError, ValueError):
+        return SCORE_FLOOR
+
+
+def score_features(features_df: pd.DataFrame, model, metadata: dict,
+                   budget_share: float = DEFAULT_BUDGET_SHARE, weeks=None) -> pd.DataFrame:
+    """Score every township row with ``model``, flag and colour, aggregate counties: a risk_scores frame.
+
+    ``weeks`` (optional iterable of dates) restricts the output to those weeks; all rows of
+    ``features_df`` still serve as history for the reasons. ``score`` is the model's default (4-week)
+    probability; ``score_h1/h2/h4`` come from a multi-horizon model (null for an older single model, except
+    ``score_h4`` = ``score`` when that model's horizon is 4 weeks). Flags use the model's alert threshold.
+    """
+    f = _prepare(features_df)
+    # Context features (township against its county and city that week) for the model and the reasons.
+    f = with_context(f)
+    target = f if weeks is None else f[f["week_start"].isin(set(weeks))]
+    town = target[target["level"] == "township"]
+    p = predict_proba(model, town, metadata.get("feature_columns"))
+    by_horizon = predict_horizons(model, town, metadata.get("feature_columns"))
+    if not by_horizon and int(metadata.get("horizon_weeks", 4) or 4) == 4:
+        by_horizon = {4: p}
+    scores = pd.DataFrame({
+        "region_code": town["region_code"].values, "level": "township", "week_start": town["week_start"].values,
+        "score": p, "county_code": town["county_code"].values, "region_name": town["region_name"].values,
+        "total_contacts": town["total_contacts"].values if "total_contacts" in town else 0,
+        "model_version": str(metadata.get("model_version", "unknown")),
+        **{f"score_h{h}": by_horizon.get(h, np.full(len(town), np.nan)) for h in (1, 2, 4)},
+    })
+    counties = target[target["level"] == "county"][["region_code", "level", "week_start", "county_code", "region_name"]]
+    scores = pd.concat([scores, counties.assign(score=0.0)], ignore_index=True)
+    return _finish(assign_levels(scores, budget_share=budget_share, score_floor=alert_threshold(metadata),
+                                 reasons_fn=_reasons_fn(f)))
+
+
+def baseline_features(features_df: pd.DataFrame, budget_share: float = DEFAULT_BUDGET_SHARE,
+                      method: str = BASELINE_METHOD, weeks=None) -> pd.DataFrame:
+    """EARS scores (default C2 on total_contacts) with the same flags, colours, counties and reasons."""
+    f = _prepare(features_df)
+    town_all = f[f["level"] == "township"]
+    ears = ears_scores(town_all, method=method)          # EARS needs the full history of each township
+    ears["_row"] = range(len(ears))
+    if weeks is not None:
+        ears = ears[pd.Series(ears["week_start"]).isin(set(weeks)).to_numpy()]
+    thr = ALARM_THRESHOLDS[method.upper()]
+    lead = {i: f"EARS {method.upper()}统计量为{s:.1f}（报警阈值{thr:g}）"
+            for i, s in zip(ears["_row"], ears["ears_stat"]) if pd.notna(s)}
+    target = f if weeks is None else f[f["week_start"].isin(set(weeks))]
+    counties = target[target["level"] == "county"][["region_code", "level", "week_start", "county_code", "region_name"]]
+    scores = pd.concat([ears, counties.assign(score=0.0, model_version=ears["model_version"].iloc[0] if len(ears)
+                                               else f"ears-{method.lower()}")], ignore_index=True)
+    return _finish(assign_levels(scores, budget_share=budget_share, reasons_fn=_reasons_fn(f, lead)))
+
+
+def _select_weeks(all_weeks: list[dt.date], weeks) -> list[dt.date] | None:
+    if weeks is None or (isinstance(weeks, str) and weeks == "all"):
+        return None
+    if isinstance(weeks, str) and weeks == "latest":
+        return all_weeks[-1:]
+    if isinstance(weeks, str):
+        raise ValueError(f"weeks={weeks!r}: use 'all', 'latest', a number of weeks or a list of week starts")
+    if isinstance(weeks, int):
+        return all_weeks[-weeks:]
+    return sorted(pd.to_datetime(pd.Series(list(weeks))).dt.date)
+
+
+def _for_parquet(df: pd.DataFrame) -> pd.DataFrame:
+    """Keep the Arrow types of columns that can be all-null or all-empty in a quiet run.
+
+    ``write_table`` lets pyarrow infer types from pandas: a column of only ``[]`` would become
+    ``list<null>`` and one of only ``None`` the ``null`` type. Reasons are given as numpy unicode arrays
+    (inferred ``list<string>``); an all-null string column is given pandas' ``string`` dtype.
+    """
+    out = df.copy()
+    out["reasons"] = [np.array([str(x) for x in r], dtype=str) for r in out["reasons"]]
+    for col in ("risk_level", "region_name"):
+        if out[col].isna().all():
+            out[col] = pd.array([None] * len(out), dtype="string")
+    out["score"] = out["score"].astype("float64")
+    out["flagged"] = out["flagged"].astype(bool)
+    out["rank_in_week"] = out["rank_in_week"].astype("Int32")
+    for col in HORIZON_SCORE_COLUMNS:
+        out[col] = out[col].astype("float64")
+    if "data_gap" in out:
+        out["data_gap"] = out["data_gap"].fillna(False).astype(bool)
+    return out
+
+
+def _published(lake: Lake, name: str) -> pd.DataFrame | None:
+    """A published scores table as written (``data_gap`` included if present), reasons as lists; None if absent."""
+    try:
+        old = read_table(lake.gold(name))
+    except FileNotFoundError:
+        return None
+    old["reasons"] = [list(r) if r is not None else [] for r in old["reasons"]]
+    return old
+
+
+def outage_fingerprints(health: pd.DataFrame | None) -> dict[str, str]:
+    """Per week (ISO Monday): a digest of the (feed, county) outages in gold/feed_health that week.
+
+    A week's marks (``data_gap``, the 数据中断 reason) depend on that week's outages only, so a week
+    whose digest is unchanged keeps its published files when other weeks are rescored.
+    """
+    if health is None or not len(health):
+        return {}
+    by_week: dict[str, list[str]] = {}
+    for (county, week), feeds in outages_by_county_week(health).items():
+        by_week.setdefault(week.isoformat(), []).extend(f"{feed}:{county}" for feed in feeds)
+    return {w: hashlib.sha256("\n".join(sorted(v)).encode()).hexdigest()[:16] for w, v in sorted(by_week.items())}
+
+
+def _read_partitions(path: Path, names: list[str], columns: list[str] | None = None) -> pd.DataFrame:
+    """Rows of the named week partitions of a published table (reasons as lists)."""
+    values = [n.partition("=")[2] for n in names]
+    df = read_table(path, columns=columns, filters=ds.field("week_start").isin(values))
+    if "reasons" in df:
+        df["reasons"] = [list(r) if r is not None else [] for r in df["reasons"]]
+    return df
+
+
+def publish_weeks(lake: Lake, name: str, scored: pd.DataFrame, scored_weeks, health: pd.DataFrame | None,
+                  remark_weeks: set[str] | None) -> int:
+    """Publish ``scored`` (the rescored weeks) into table ``name``, keeping its other weeks.
+
+    Without ``scored_weeks`` (None) the table is ``scored`` alone. Otherwise the published weeks not
+    rescored are hard-linked unchanged, except those in ``remark_weeks`` (ISO Mondays whose outages
+    changed; None = all of them), which are read and marked again from ``health``. Returns the
+    table's ``data_gap`` rows.
+    """
+    target = lake.gold(name)
+    if scored_weeks is None:
+        out = _marked(scored, health)
+        write_table(out, lake, "gold", name)
+        return int(out["data_gap"].sum())
+    rescored = {f"week_start={w}" for w in scored_weeks}
+    others = {n: week_of_partition(n) for n in week_partitions(target) if n not in rescored}
+    remark = [n for n, w in others.items() if remark_weeks is None or w is None or w.isoformat() in remark_weeks]
+    keep = [n for n in others if n not in remark]
+    frame = scored
+    if remark:
+        old = _read_partitions(target, remark)
+        frame = _finish(pd.concat([old.reindex(columns=RISK_SCORE_COLUMNS), scored], ignore_index=True))
+    out = _marked(frame, health)
+    write_table(out, lake, "gold", name, keep=keep)
+    kept_gaps = _read_partitions(target, keep, ["data_gap"])["data_gap"].sum() if keep else 0
+    return int(out["data_gap"].sum() + kept_gaps)
+
+
+def _marked(scores: pd.DataFrame, health: pd.DataFrame | None) -> pd.DataFrame:
+    """The frame as it is written: every week marked from the current gold/feed_health.
+
+    All weeks, not only those scored in this run, so that the marks of kept weeks follow feed health too;
+    :func:`mark_outages` first drops an earlier 数据中断 reason, so marking is idempotent.
+    """
+    return _for_parquet(mark_outages(scores, health))
+
+
+def _marks(df: pd.DataFrame) -> list[tuple]:
+    """(week, region, level, data_gap, reasons) per row, in a fixed order: what marking can change."""
+    gap = df["data_gap"].fillna(False).astype(bool) if "data_gap" in df else pd.Series(None, index=df.index)
+    rows = zip(pd.to_datetime(df["week_start"]).dt.date, df["region_code"].astype(str), df["level"].astype(str),
+               gap, ([str(x) for x in r] if r is not None else [] for r in df["reasons"]))
+    return sorted((w, c, lv, g, tuple(r)) for w, c, lv, g, r in rows)
+
+
+def _write_marker(marker: Path, inputs: dict) -> None:
+    tmp = marker.with_name(f".{INPUTS_MARKER}.tmp")
+    tmp.write_text(json.dumps(inputs, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, marker)
+
+
+def _remark(lake: Lake, inputs: dict, marker: Path, model_version) -> dict:
+    """Only gold/feed_health changed: keep the published scores, redo their marks (no rescoring).
+
+    A table is rewritten only when its marks change; the marker is then brought up to date, so the
+    next run with the same inputs writes nothing.
+    """
+    health = read_feed_health(lake)
+    summary: dict = {"model_version": model_version, "rescored": False, "remarked": []}
+    for name in TABLES:
+        old = _published(lake, name)
+        marked = _marked(_finish(old.reindex(columns=RISK_SCORE_COLUMNS)), health)
+        summary[f"{name}_data_gap_rows"] = int(marked["data_gap"].sum())
+        if "data_gap" in old and _marks(old) == _marks(marked):
+            continue
+        write_table(marked, lake, "gold", name)
+        summary["remarked"].append(name)
+    # Written after both tables: a run killed before this line marks again next time.
+    _write_marker(marker, inputs)
+    summary["changed"] = bool(summary["remarked"])
+    return summary
+
+
+def _without(d: dict, *keys: str) -> dict:
+    return {k: v for k, v in d.items() if k not in keys}
+
+
+def _read_features(lake: Lake, selected) -> pd.DataFrame:
+    """gold/region_week_features: all weeks, or only what scoring ``selected`` needs (LOOKBACK_WEEKS before)."""
+    path = lake.gold("region_week_features")
+    if selected is None:
+        return read_table(path)
+    first = min(selected) - dt.timedelta(weeks=LOOKBACK_WEEKS)
+    return read_table(path, filters=ds.field("week_start") >= first.isoformat())
+
+
+def changed_feature_weeks(stored: dict | None, inputs: dict) -> list[dt.date] | None:
+    """The weeks whose feature partitions changed since the published scores, when only those need
+    scoring; None when everything must be scored (no per-week record, another model, budget, column
+    list or week selection, ``through`` moved back, or a week gone from the features).
+
+    Why this is exact: a township-week's score, flag and colour depend on that week's features only
+    (context features compare townships within the week); its reasons and the EARS baseline look at
+    earlier weeks, and the features job rewrites every week from the earliest changed one onwards.
+    """
+    if not stored or "feature_weeks" not in stored or inputs["weeks"] != "all":
+        return None
+    if any(stored.get(k) != inputs[k] for k in ("model_version", "budget_share", "columns", "weeks")):
+        return None
+    old_through, new_through = stored.get("through"), inputs["through"]
+    if old_through != new_through and (old_through is None or new_through is None or new_through < old_through):
+        return None
+    before, now = stored["feature_weeks"], inputs["feature_weeks"]
+    if set(before) - set(now):
+        return None
+    changed = [week_of_partition(name) for name in now if now[name] != before.get(name)]
+    if None in changed:  # not a week partition: score everything
+        return None
+    return sorted(changed) or None
+
+
+def run(lake: Lake, model_dir: Path, through=None, weeks="all", budget_share: float | None = None) -> dict:
+    """Score gold/region_week_features and publish gold/risk_scores and gold/baseline_scores.
+
+    ``through``: last date (inclusive, date or YYYY-MM-DD) whose week is scored; later weeks are ignored.
+    ``weeks``: ``"all"`` (rewrite both tables), ``"latest"``, an int N (the last N weeks), or a list of
+    week starts; other weeks already in the tables are kept.
+    Raises :class:`models.registry.NoModelError` when no model is registered.
+    """
+    from fengqiao.core.settings import get_settings
+
+    if budget_share is None:
+        budget_share = get_settings().alert_budget_share
+    model, metadata = load_current(Path(model_dir))
+    clean_stale_staging(lake)
+    for name in ("region_week_features", "feed_health", *TABLES):
+        recover_interrupted_publish(lake.gold(name))
+    health = read_feed_health(lake)  # a county's silent feed is not a calm week
+    # Nothing new: same features, feed health, model, budget and weeks as the published scores.
+    inputs = {"features": tree_fingerprint(lake.gold("region_week_features")),
+              # the outage marks (data_gap, 数据中断 reason) follow gold/feed_health
+              "feed_health": tree_fingerprint(lake.gold("feed_health")),
+              "model_version": str(metadata.get("model_version")), "budget_share": budget_share,
+              "through": str(through) if through is not None else None, "weeks": str(weeks),
+              # A new table layout (e.g. the horizon columns) republishes even when nothing else changed.
+              "columns": list(RISK_SCORE_COLUMNS),
+              # per week: a weekly run rescores only the weeks the features job rewrote
+              "feature_weeks": partition_fingerprints(lake.gold("region_week_features")),
+              # per week: and re-marks only the kept weeks whose outages changed
+              "outage_weeks": outage_fingerprints(health)}
+    marker = lake.gold("risk_scores") / INPUTS_MARKER
+    stored = json.loads(marker.read_text(encoding="utf-8")) if marker.is_file() else None
+    published = stored is not None and lake.gold("baseline_scores").is_dir()
+    if published:
+        if stored == inputs:
+            return {"model_version": metadata.get("model_version"), "new_files": 0, "changed": False}
+        # Only feed health changed (a marker written before feed health was an input has no "feed_health"
+        # or "outage_weeks": compared like a change of it).
+        if _without(stored, "feed_health", "outage_weeks") == _without(inputs, "feed_health", "outage_weeks"):
+            return _remark(lake, inputs, marker, metadata.get("model_version"))
+    limit = monday_of(pd.Timestamp(str(through)).date()) if through is not None else None
+    all_weeks = sorted(w for w in (week_of_partition(n) for n in inputs["feature_weeks"])
+                       if w is not None and (limit is None or w <= limit))
+    selected = _select_weeks(all_weeks, weeks)
+    changed = changed_feature_weeks(stored if published else None, inputs)
+    if selected is None and changed is not None:
+        selected = [w for w in changed if w in set(all_weeks)]
+
+    if selected is not None and not selected:  # the changed weeks all lie after ``through``
+        risk = base = _finish(pd.DataFrame(columns=RISK_SCORE_COLUMNS))
+        weeks_read = 0
+    else:
+        features = _read_features(lake, selected)
+        if limit is not None:
+            features = features[features["week_start"] <= limit]
+        if selected is None:
+            all_weeks = sorted(features["week_start"].unique())
+        risk = score_features(features, model, metadata, budget_share, weeks=selected)
+        base = baseline_features(features, budget_share, weeks=selected)
+        weeks_read = int(features["week_start"].nunique())
+    # Kept weeks are marked again only where their outages changed; all of them for an older marker.
+    before = stored.get("outage_weeks") if published else None
+    remark = None if before is None else {w for w in set(before) | set(inputs["outage_weeks"])
+                                          if before.get(w) != inputs["outage_weeks"].get(w)}
+    risk_gaps = publish_weeks(lake, "risk_scores", risk, selected, health, remark)
+    base_gaps = publish_weeks(lake, "baseline_scores", base, selected, health, remark)
+    # Written after both tables: a run killed before this line scores again next time.
+    _write_marker(marker, inputs)
+    flagged = risk[risk["flagged"]]
+    return {
+        "model_version": metadata.get("model_version"),
+        "weeks_scored": len(selected) if selected is not None else len(all_weeks),
+        "first_week": str((selected or all_weeks or [None])[0]),
+        "last_week": str((selected or all_weeks or [None])[-1]),
+        "rows": int(len(risk)),
+        "flagged_townships": int((flagged["level"] == "township").sum()),
+        "flagged_counties": int((flagged["level"] == "county").sum()),
+        "baseline_flagged_townships": int((base["flagged"] & (base["level"] == "township")).sum()),
+        "features_weeks_read": weeks_read,
+        "risk_scores": str(lake.gold("risk_scores")),
+        "baseline_scores": str(lake.gold("baseline_scores")),
+        "risk_scores_data_gap_rows": risk_gaps,
+        "baseline_scores_data_gap_rows": base_gaps,
+    }

@@ -1,0 +1,133 @@
+"""The row-level expectations of the silver suites (expectations/*.json), applied to each record at parse time.
+
+One source of truth: the same JSON suites the audit (jobs/silver/validate.py) runs are compiled here into
+native Spark predicates, one per row-level expectation, and each silver job sends the records that break
+one to quarantine with a reason naming the rule and the column (``out_of_range:duration_sec``), keeping the
+good records beside them. A hostile or broken record (a call dated 2099, a call lasting two days) therefore
+costs that record, not the feed: the audit only catches what this missed. ``mostly`` is not honoured here on
+purpose: the contract fixes those value sets, a record outside them is bad on its own, and a small week
+with a few of them would fail the audit's share.
+
+Every expectation type in a silver suite is either compiled here (ROW_LEVEL) or named in TABLE_LEVEL with
+what guarantees it by construction; an unknown type raises, so a new kind of rule cannot be added to a suite
+without a parse-time counterpart (tests/test_validation.py checks every suite).
+"""
+from __future__ import annotations
+
+import json
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+# The rule's quarantine code, by expectation type (the reason texts are in silver_common.REASON_TEXT).
+ROW_LEVEL = {
+    "expect_column_values_to_not_be_null": "null_value",
+    "expect_column_values_to_be_between": "out_of_range",
+    "expect_column_values_to_be_in_set": "not_in_allowed_set",
+    "expect_column_values_to_match_regex": "pattern_mismatch",
+    "expect_column_values_to_not_match_regex": "forbidden_pattern",
+    "expect_column_pair_values_a_to_be_greater_than_b": "order_violation",
+}
+# Not about one record: what makes each hold without a parse-time check.
+TABLE_LEVEL = {
+    "expect_table_row_count_to_be_between": "a property of the whole table (an empty feed is an outage)",
+    "expect_column_values_to_be_unique": "silver_common.newest_version keeps one version per key",
+    "expect_column_values_to_be_of_type": "silver_common.conform casts every column to the schema",
+}
+
+
+def load_expectations(suite_name: str) -> list[dict]:
+    from jobs.silver.validate import EXPECTATIONS_DIR
+
+    document = json.loads((EXPECTATIONS_DIR / f"{suite_name}.json").read_text(encoding="utf-8"))
+    return document["expectations"]
+
+
+def row_expectations(suite_name: str) -> list[dict]:
+    """The suite's row-level expectations; raises on a type that is neither row- nor table-level."""
+    unknown = sorted({e["type"] for e in load_expectations(suite_name)} - set(ROW_LEVEL) - set(TABLE_LEVEL))
+    if unknown:
+        raise ValueError(f"{suite_name}: no parse-time counterpart for {', '.join(unknown)}")
+    return [e for e in load_expectations(suite_name) if e["type"] in ROW_LEVEL]
+
+
+def _bound(value, parameters: dict, data_type: T.DataType) -> Column | None:
+    if value is None:
+        return None
+    if isinstance(value, dict) and "$PARAMETER" in value:
+        value = parameters[value["$PARAMETER"]]
+    if isinstance(data_type, T.TimestampType):
+        return F.lit(str(value)).cast("timestamp")  # wall-clock values in the session time zone, as the audit
+    if isinstance(data_type, T.DateType):
+        return F.lit(str(value)).cast("date")
+    return F.lit(value)
+
+
+def violation(expectation: dict, schema: T.StructType, parameters: dict, column=F.col) -> Column:
+    """True where a record breaks the expectation; false or null where it keeps it.
+
+    As in GE, a null value breaks only not_be_null (map expectations skip missing values), and a pair
+    with a missing side is skipped. ``column(name)`` gives the value checked (default: the column itself).
+    """
+    kind, kw = expectation["type"], expectation["kwargs"]
+    if kind == "expect_column_pair_values_a_to_be_greater_than_b":
+        a, b = column(kw["column_A"]), column(kw["column_B"])
+        return (a < b) if kw.get("or_equal") else (a <= b)
+    value = column(kw["column"])
+    if kind == "expect_column_values_to_not_be_null":
+        return value.isNull()
+    if kind == "expect_column_values_to_be_in_set":
+        return ~value.isin(*kw["value_set"])
+    if kind == "expect_column_values_to_match_regex":
+        return ~value.rlike(kw["regex"])
+    if kind == "expect_column_values_to_not_match_regex":
+        return value.rlike(kw["regex"])
+    if kind == "expect_column_values_to_be_between":
+        data_type = schema[kw["column"]].dataType
+        low, high = (_bound(kw.get(k), parameters, data_type) for k in ("min_value", "max_value"))
+        strict_low, strict_high = kw.get("strict_min", False), kw.get("strict_max", False)
+        below = F.lit(False) if low is None else (value <= low if strict_low else value < low)
+        above = F.lit(False) if high is None else (value >= high if strict_high else value > high)
+        return below | above
+    raise ValueError(f"{kind} is not a row-level expectation")
+
+
+def rule_label(expectation: dict) -> str:
+    """``code:column`` of the expectation, as the quarantine's reason names it."""
+    kw = expectation["kwargs"]
+    return f"{ROW_LEVEL[expectation['type']]}:{kw.get('column') or kw['column_A']}"
+
+
+def suite_failure(suite_name: str, schema: T.StructType, parameters: dict | None = None,
+                  overrides: dict[str, Column] | None = None) -> Column:
+    """The quarantine reason of a record's first broken row-level expectation of the suite, or null.
+
+    ``schema`` is the silver table's (it types the bounds); ``overrides`` give the value to check for a
+    column that is not final yet (the hotline's placeholder type before its text model decides).
+    ``parameters`` default to the audit's (now + 1 day, Asia/Shanghai): the audit runs later, so a record
+    that passes here passes there.
+    """
+    from jobs.silver.common import first_failure, reason
+    from jobs.silver.validate import suite_parameters
+
+    parameters = parameters if parameters is not None else suite_parameters()
+    overrides = overrides or {}
+
+    def column(name: str) -> Column:
+        return overrides.get(name, F.col(name))
+
+    checks = []
+    for expectation in row_expectations(suite_name):
+        code, field = rule_label(expectation).split(":", 1)
+        checks.append((F.coalesce(violation(expectation, schema, parameters, column), F.lit(False)),
+                       reason(code, field)))
+    return first_failure(checks)
+
+
+def split_by_suite(rows: DataFrame, suite_name: str, schema: T.StructType, parameters: dict | None = None,
+                   overrides: dict[str, Column] | None = None) -> tuple[DataFrame, DataFrame]:
+    """(rows keeping every row-level rule, rows breaking one with their reason in ``_rule_error``)."""
+    checked = rows.withColumn("_rule_error", suite_failure(suite_name, schema, parameters, overrides))
+    return (checked.where(F.col("_rule_error").isNull()).drop("_rule_error"),
+            checked.where(F.col("_rule_error").isNotNull()))

@@ -1,0 +1,90 @@
+"""Cross-world backtest: train on drops of one world, score drops of another, compare every detector.
+
+A *drop* here is a simulated source with its ground truth (``truth/episodes.csv``, ``truth/world.json``) and
+a lake whose silver and gold features were built from it (``fengqiao run``, or the stages without Airflow).
+:func:`cross_world_backtest` trains a fresh escalation model on the training drops (all horizons, the same
+code as ``fengqiao train``: :func:`models.train.train_horizons_from_drops`), scores each evaluation drop's
+features exactly as the scoring job does (:func:`jobs.gold.risk_scores.score_features`: calibrated
+probabilities, the model's alert threshold, the small-count guard, the weekly budget) and backtests the
+model beside the count baselines and the keyword + signals rule under both protocols
+(:mod:`models.backtest`). Each row of the result names the world and seeds the model learned from and the
+world and seed it was scored on, so "same world" and "other world" figures cannot be mixed up.
+
+Nothing here writes to a lake: the model is not registered and the scores are not published.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from fengqiao.lake import Lake, read_table
+from fengqiao.worlds import world_label, world_of
+from jobs.gold.risk_scores import score_features
+from models.backtest import ALL_BASELINES, baseline_detectors, evaluate_detectors, warm_first_week
+from models.labels import read_episodes
+from models.levels import DEFAULT_BUDGET_SHARE
+from models.train import HORIZONS, train_horizons_from_drops
+
+
+@dataclass
+class Drop:
+    """One simulated drop: its gold features, its episodes and what ``truth/world.json`` says of it."""
+    name: str
+    features: pd.DataFrame
+    episodes: pd.DataFrame
+    world: dict | None
+
+    @property
+    def label(self) -> str:
+        return world_label(self.world) if self.world else self.name
+
+
+def read_drop(lake_dir: Path, truth_dir: Path) -> Drop:
+    """The drop whose lake is ``lake_dir`` and whose truth is ``truth_dir`` (never a real drop's: it has none)."""
+    episodes_path = Path(truth_dir) / "episodes.csv"
+    if not episodes_path.is_file():
+        raise FileNotFoundError(f"{episodes_path} not found: a cross-world backtest needs simulated drops")
+    features = read_table(Lake.at(Path(lake_dir)).gold("region_week_features"))
+    return Drop(str(lake_dir), features, read_episodes(episodes_path), world_of(truth_dir))
+
+
+def train_on(drops: list[Drop], horizons=HORIZONS):
+    """A model trained on ``drops`` (pooled), with the worlds and seeds it learned from in its metadata."""
+    model, metadata = train_horizons_from_drops([(d.features, d.episodes) for d in drops], horizons)
+    metadata["training_drops"] = [d.world or {"name": d.name} for d in drops]
+    return model, metadata
+
+
+def backtest_drop(model, metadata: dict, drop: Drop, budget_share: float = DEFAULT_BUDGET_SHARE,
+                  baselines=ALL_BASELINES, first_week=None, protocol: str = "both"):
+    """Score ``drop`` with ``model`` as the scoring job would and backtest it beside ``baselines``."""
+    features = drop.features
+    town = features[features["level"] == "township"]
+    scores = score_features(features, model, metadata, budget_share)
+    detectors = {"model": scores}
+    detectors.update(baseline_detectors(town, baselines, scores))
+    start = warm_first_week(town, detectors, first_week)
+    data_end = pd.to_datetime(town["week_start"]).dt.date.max()
+    run = evaluate_detectors(detectors, drop.episodes, budget_share, first_week=start, protocol=protocol,
+                             contacts=town[["region_code", "week_start", "total_contacts"]], label_end=data_end)
+    return run, scores
+
+
+def cross_world_backtest(train: list[Drop], evaluate: list[Drop], budget_share: float = DEFAULT_BUDGET_SHARE,
+                         baselines=ALL_BASELINES, first_week=None, echo=print) -> pd.DataFrame:
+    """Train on ``train``, backtest every drop of ``evaluate``; one row per evaluation drop × detector × protocol."""
+    echo(f"training on {', '.join(d.label for d in train)} …")
+    model, metadata = train_on(train)
+    trained_on = ", ".join(d.label for d in train)
+    tables = []
+    for drop in evaluate:
+        echo(f"scoring {drop.label} …")
+        run, _ = backtest_drop(model, metadata, drop, budget_share, baselines, first_week)
+        tables.append(run.table.assign(
+            trained_on=trained_on, scored_on=drop.label,
+            train_world="+".join(sorted({(d.world or {}).get("world", "?") for d in train})),
+            eval_world=(drop.world or {}).get("world", "?"), eval_seed=(drop.world or {}).get("seed"),
+            alert_threshold=float((metadata.get("alert_threshold") or {}).get("threshold", float("nan")))))
+    return pd.concat(tables, ignore_index=True)
