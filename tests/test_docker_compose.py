@@ -122,7 +122,7 @@ def test_mail_and_keys_come_from_the_operators_env_file():
 def test_every_fengqiao_variable_of_the_compose_file_is_read_by_the_settings():
     # The settings, and the outputs' delivery options (fengqiao/delivery/webhooks.py) that read the rest.
     settings_src = "".join((ROOT / "fengqiao" / f).read_text(encoding="utf-8")
-                           for f in ("settings.py", "outputs/webhooks.py"))
+                           for f in ("core/settings.py", "delivery/webhooks.py"))
     env = load()["services"]["airflow-scheduler"]["environment"]
     for key in env:
         if key.startswith("FENGQIAO_") or key == "SPARK_MASTER":
