@@ -165,7 +165,7 @@ def _silver_frames(spark, key: str):
     from drop_builder import REGIONS, case
     from jobs.silver import hotline_calls as H
     from jobs.silver import mediation_cases as M
-    from test_silver import _call, _csv_raw, _hotline_raw  # the tiny raw frames of the silver tests
+    from test_silver import _call, _csv_raw, _hotline_raw  # the tiny raw frames of the silver tests (tests/jobs/silver)
 
     regions = spark.createDataFrame([r[:3] for r in REGIONS], "code string, name string, level string")
     hotline, _ = H.clean_hotline_calls(_hotline_raw(spark, [_call("C1")]), regions, key)

@@ -5,7 +5,9 @@ from pathlib import Path
 
 import pytest
 
-DAGS_FOLDER = Path(__file__).resolve().parents[1] / "dags"
+from dag_graph import ancestors
+
+DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
 
 
 @pytest.fixture(scope="module")
@@ -66,18 +68,6 @@ SPARK_TASKS = {
 }
 
 
-def _ancestors(task) -> set[str]:
-    """Task ids that run before ``task`` (other tasks may sit between them)."""
-    seen: set[str] = set()
-    todo = list(task.upstream_list)
-    while todo:
-        t = todo.pop()
-        if t.task_id not in seen:
-            seen.add(t.task_id)
-            todo.extend(t.upstream_list)
-    return seen
-
-
 def _fresh_dagbag(monkeypatch, tmp_path, **env):
     """DagBag parsed with ``env`` (None = unset); the DAG files read SPARK_MASTER when they are parsed."""
     from airflow.dag_processing.dagbag import DagBag
@@ -107,8 +97,8 @@ def test_without_a_cluster_the_spark_stages_run_in_the_task_process(monkeypatch,
             assert list(op.op_args) == [args[0], args[1:]]  # jobs.submit.run_stage(stage, *args), in-process
     features = dagbag.dags["fengqiao_features"]
     assert features.get_task("validate_silver").retries == 0
-    assert "validate_silver" in _ancestors(features.get_task("build_features"))
-    assert {"land_bronze_hotline", "has_new_files_hotline"} <= _ancestors(
+    assert "validate_silver" in ancestors(features.get_task("build_features"))
+    assert {"land_bronze_hotline", "has_new_files_hotline"} <= ancestors(
         dagbag.dags["fengqiao_ingest"].get_task("build_silver_hotline_calls"))
 
 
@@ -118,7 +108,7 @@ def test_with_a_cluster_master_the_spark_stages_are_submitted_with_the_spark_pro
     master = "spark://spark-master:7077"
     dagbag = _fresh_dagbag(monkeypatch, tmp_path, SPARK_MASTER=master, FENGQIAO_SPARK_EXECUTOR_MEMORY="3g",
                            FENGQIAO_SPARK_DRIVER_MEMORY="2g")
-    submit_py = Path(__file__).resolve().parents[1] / "jobs" / "submit.py"
+    submit_py = Path(__file__).resolve().parents[2] / "jobs" / "submit.py"
     for dag_id, tasks in SPARK_TASKS.items():
         for task_id, args in tasks.items():
             op = dagbag.dags[dag_id].get_task(task_id)
@@ -132,9 +122,9 @@ def test_with_a_cluster_master_the_spark_stages_are_submitted_with_the_spark_pro
     build = features.get_task("build_features")
     assert {o.name for o in build.outlets} == {"fengqiao.gold.region_week_features"}
     assert features.get_task("validate_silver").retries == 0
-    assert "validate_silver" in _ancestors(build)
+    assert "validate_silver" in ancestors(build)
     ingest = dagbag.dags["fengqiao_ingest"].get_task("build_silver_work_orders")
-    assert {"land_bronze_workorders", "extract_work_orders_db"} <= _ancestors(ingest)
+    assert {"land_bronze_workorders", "extract_work_orders_db"} <= ancestors(ingest)
 
     # The connection is derived from SPARK_MASTER: spark-submit gets it as --master, then the file and stage.
     hook = build._get_hook()

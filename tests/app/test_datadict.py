@@ -13,7 +13,7 @@ from fengqiao.core.column_docs import COLUMN_DOCS, GOLD_TABLES, SILVER_TABLES, T
 from fengqiao.app.datadict import build_data_dictionary, duckdb_type, table_schemas
 from fengqiao.app.example_queries import EXAMPLE_QUERIES, build_example_questions
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DEMO_LAKE = ROOT / "var" / "demo" / "lake"
 
 from fengqiao.delivery.acknowledgements import DISPOSITION_COLUMNS  # noqa: E402

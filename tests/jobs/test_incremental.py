@@ -31,7 +31,7 @@ from fengqiao.lake import FEEDS, SILVER_TABLES, Lake, read_table
 from tiny_model import register_tiny_model
 
 KEYS = {"hotline_calls": "call_id", "work_orders": "order_id", "mediation_cases": "case_id"}
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 # --- helpers -----------------------------------------------------------------------------------

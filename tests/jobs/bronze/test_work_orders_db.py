@@ -434,7 +434,7 @@ def test_the_work_orders_ingest_dag_extracts_before_silver(tmp_path_factory):
     os.environ.setdefault("AIRFLOW_HOME", str(tmp_path_factory.mktemp("airflow")))
     from airflow.dag_processing.dagbag import DagBag
 
-    dags = Path(__file__).resolve().parents[1] / "dags" / "fengqiao_ingest.py"
+    dags = Path(__file__).resolve().parents[3] / "dags" / "fengqiao_ingest.py"
     bag = DagBag(dag_folder=str(dags))
     assert bag.import_errors == {}
     ingest = bag.dags["fengqiao_ingest"]
@@ -443,7 +443,7 @@ def test_the_work_orders_ingest_dag_extracts_before_silver(tmp_path_factory):
     assert extract_task.downstream_task_ids == {"has_new_files_workorders"}
     assert "build_silver_work_orders" in ingest.get_task("has_new_files_workorders").downstream_task_ids
     assert extract_task.retries is not None
-    from test_dags import _ancestors
+    from dag_graph import ancestors as _ancestors
 
     for other in ("build_silver_hotline_calls", "build_silver_mediation_cases"):
         assert "extract_work_orders_db" not in _ancestors(ingest.get_task(other))

@@ -194,7 +194,7 @@ def _full_tiny_lake(root) -> Lake:
     return lake
 
 
-DEMO_LAKE = Path(__file__).resolve().parents[1] / "var" / "demo" / "lake"
+DEMO_LAKE = Path(__file__).resolve().parents[2] / "var" / "demo" / "lake"
 
 
 def test_tiny_lake_has_every_documented_table_with_its_columns(tmp_path):

@@ -62,7 +62,7 @@ def test_cli_and_make_demo_share_one_home(monkeypatch):
 
     from fengqiao.core.settings import get_settings
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     makefile = (root / "Makefile").read_text(encoding="utf-8")
     make_home = re.search(r"^export FENGQIAO_HOME \?= \$\(CURDIR\)/(\S+)$", makefile, re.M).group(1)
     for name in ("FENGQIAO_HOME", "FENGQIAO_MODEL_DIR"):

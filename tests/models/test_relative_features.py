@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from test_models import synthetic_features
+from feature_frames import synthetic_features
 
 
 def test_relative_features_by_hand():

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from test_models import episodes_frame, spread_episodes, synthetic_features
+from feature_frames import episodes_frame, spread_episodes, synthetic_features
 
 
 def _drop(seed, world, scale=1.0):

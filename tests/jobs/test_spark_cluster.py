@@ -34,7 +34,7 @@ from fengqiao.lake import Lake, read_table
 # Starting three JVMs, two Spark drivers and their executors on the shared 2-core machine: ~3 min.
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SPARK_CLASS = Path(sys.executable).parent / "spark-class"
 FEATURES = "region_week_features"
 
