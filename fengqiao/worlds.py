@@ -18,6 +18,8 @@ import json
 from pathlib import Path
 from typing import Callable
 
+from fengqiao import contract_world, simulator
+
 WORLDS = ("home", "contract")
 WORLD_FILE = "world.json"
 
@@ -27,15 +29,12 @@ def simulate_world(world: str, out: Path, *, seed: int, scale: str = "city", wee
                    progress: Callable[[str], None] | None = None) -> dict:
     """Write a drop of ``world`` into ``out`` and return the generator's summary."""
     if world == "home":
-        from fengqiao.simulator import simulate
-
         # Without --vary the call is the simulator's classic one: the same seed writes the same bytes as ever.
-        summary = simulate(Path(out), seed=seed, scale=scale, weeks=weeks, start=start, progress=progress,
-                           **({"vary": True} if vary else {}))
+        summary = simulator.simulate(Path(out), seed=seed, scale=scale, weeks=weeks, start=start, progress=progress,
+                                     **({"vary": True} if vary else {}))
     elif world == "contract":
-        from fengqiao.contract_world import simulate
-
-        summary = simulate(Path(out), seed=seed, scale=scale, weeks=weeks, start=start, progress=progress)
+        summary = contract_world.simulate(Path(out), seed=seed, scale=scale, weeks=weeks, start=start,
+                                          progress=progress)
         vary = False  # the contract world draws its own world per seed already
     else:
         raise ValueError(f"unknown world {world!r}; one of {', '.join(WORLDS)}")

@@ -10,7 +10,6 @@ import numpy as np
 
 from . import hotline, mediation, orders, people
 from .situations import TYPES
-from .world import SPRING_FESTIVAL
 
 CHANNELS = ("网络", "窗口", "移动端")
 

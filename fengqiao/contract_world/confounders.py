@@ -9,8 +9,8 @@ import datetime as dt
 import random
 
 from . import people
-from .episodes import Episode, _scaled
 from .escalation_talk import HABITUAL, MEDIA
+from .planned import Episode, scaled_count
 from .world import SPRING_FESTIVAL, World
 
 
@@ -25,7 +25,7 @@ def plan(world: World, rng: random.Random, eps: list) -> None:
 
 
 def _habitual(world: World, rng: random.Random, eps: list) -> None:
-    for i in range(_scaled(rng, 3, 7, world, 1)):
+    for i in range(scaled_count(rng, 3, 7, world, 1)):
         dtype = rng.choice(list(HABITUAL))
         length = min(world.weeks, rng.randint(8, 40))
         start = rng.randint(0, world.weeks - length)
@@ -39,7 +39,7 @@ def _habitual(world: World, rng: random.Random, eps: list) -> None:
 def _media(world: World, rng: random.Random, eps: list) -> None:
     if world.weeks < 8:
         return
-    for i in range(_scaled(rng, 2, 4, world, 1)):
+    for i in range(scaled_count(rng, 2, 4, world, 1)):
         dtype = rng.choice(list(MEDIA))
         start = rng.randint(2, world.weeks - 3)
         length = rng.randint(1, 3)
@@ -78,7 +78,7 @@ def _reporting(world: World, rng: random.Random, eps: list) -> None:
         return
     counties = world.geo.counties[:]
     rng.shuffle(counties)
-    for i, c in enumerate(counties[:_scaled(rng, 1, 3, world, 1)]):
+    for i, c in enumerate(counties[:scaled_count(rng, 1, 3, world, 1)]):
         w0 = rng.randint(int(world.weeks * 0.15), int(world.weeks * 0.85))
         variant = rng.choice(("hotline_12345", "hotline_12345", "orders_mobile"))
         factor = rng.uniform(1.3, 2.0) if variant == "hotline_12345" else rng.uniform(1.6, 3.0)
@@ -89,7 +89,7 @@ def _reporting(world: World, rng: random.Random, eps: list) -> None:
 def _outages(world: World, rng: random.Random, eps: list) -> None:
     if world.days < 35:  # an outage needs weeks around it to be one
         return
-    for i in range(_scaled(rng, 3, 6, world, 1)):
+    for i in range(scaled_count(rng, 3, 6, world, 1)):
         c = rng.choice(world.geo.counties)
         feed = rng.choice(("hotline", "orders", "mediation"))
         d1 = rng.randint(7, world.days - 20)
@@ -102,7 +102,7 @@ def _outages(world: World, rng: random.Random, eps: list) -> None:
 
 
 def _duplicates(world: World, rng: random.Random, eps: list) -> None:
-    for i in range(_scaled(rng, 3, 8, world, 1)):
+    for i in range(scaled_count(rng, 3, 8, world, 1)):
         feed = rng.choice(("hotline", "orders", "mediation"))
         day = rng.randint(0, max(0, world.days - 5))
         lag = rng.choice((0, 0, 1, 2, 5))
@@ -112,7 +112,7 @@ def _duplicates(world: World, rng: random.Random, eps: list) -> None:
 
 def _campaigns(world: World, rng: random.Random, eps: list) -> None:
     i = 0
-    for _ in range(_scaled(rng, 2, 4, world, 1)):
+    for _ in range(scaled_count(rng, 2, 4, world, 1)):
         if world.weeks < 6:
             break
         c = rng.choice(world.geo.counties)

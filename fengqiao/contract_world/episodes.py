@@ -15,55 +15,16 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from dataclasses import dataclass, field
 
-from . import people
+from . import confounders, people
 from .escalation_talk import MATTER, THING
 from .phrasing import place_morpheme
+from .planned import Episode, Site, scaled_count
 from .situations import TYPES
 from .world import World
 
 URBAN_TYPES = {"物业", "消费", "医疗", "合同"}
 RURAL_TYPES = {"山林土地", "房屋宅基地", "征地拆迁", "生产经营", "环境污染"}
-
-
-@dataclass
-class Site:
-    row_id: str
-    township: str
-    start: int
-    peak: int
-    end: int
-    amp: float
-
-    def phase(self, w: int) -> tuple[float, float] | None:
-        """(progress 0-1 toward the peak, or >1 after it; expected extra calls this week)."""
-        if w < self.start or w > self.end:
-            return None
-        if w <= self.peak:
-            prog = (w - self.start + 1) / (self.peak - self.start + 1)
-            return prog, self.amp * (0.15 + 0.85 * prog ** 1.6)
-        k = w - self.peak
-        return 1.0 + k, self.amp * 0.55 * 0.5 ** (k - 1)
-
-
-@dataclass
-class Episode:
-    eid: str
-    kind: str
-    dtype: str | None
-    region: str
-    start: int
-    peak: int
-    end: int
-    sites: list[Site] = field(default_factory=list)
-    shape: str = ""
-    loud: str = ""
-    crowd: bool = False
-    thing: str = ""
-    n_people: int = 0
-    core: list = field(default_factory=list)
-    extra: dict = field(default_factory=dict)
 
 
 def _pick(rng: random.Random, items: list, weights: list):
@@ -75,14 +36,7 @@ def _weekly_calls(world: World, code: str) -> float:
     return float(world.base_calls[i])
 
 
-def _scaled(rng: random.Random, lo: float, hi: float, world: World, floor: int) -> int:
-    f = len(world.geo.townships) / 175 * world.weeks / 104
-    return max(floor, round(rng.uniform(lo, hi) * f))
-
-
 def plan(world: World) -> list[Episode]:
-    from . import confounders
-
     rng = random.Random(world.seed * 7919 + 11)
     eps: list[Episode] = []
     busy: dict[str, list[tuple[int, int]]] = {}
@@ -130,7 +84,7 @@ def _matter(world: World, rng: random.Random, ep: Episode, town) -> None:
 
 
 def _escalations(world: World, rng: random.Random, eps: list, busy: dict) -> None:
-    n = _scaled(rng, 10, 20, world, 2)
+    n = scaled_count(rng, 10, 20, world, 2)
     order: list[str] = []
     while len(order) < n:  # every type gets its turn before any repeats
         batch = TYPES[:]
@@ -187,7 +141,7 @@ def _escalations(world: World, rng: random.Random, eps: list, busy: dict) -> Non
 
 
 def _resolved(world: World, rng: random.Random, eps: list, busy: dict) -> None:
-    n = _scaled(rng, 8, 22, world, 1)
+    n = scaled_count(rng, 8, 22, world, 1)
     for i in range(n):
         dtype = rng.choice(TYPES)
         build = rng.randint(3, 9)

@@ -12,7 +12,7 @@ import datetime as dt
 
 from . import people
 from .escalation_talk import MATTER
-from .phrasing import context, fill
+from .phrasing import context, fill, log_uniform
 from .situations import BANK
 from .timefmt import hand_date, local
 
@@ -74,7 +74,7 @@ def case(g, day: int, town, dtype: str, source: str | None = None, *, lead=None,
     occurred = accepted - dt.timedelta(days=int(rng.expovariate(1 / 12)) if rng.random() < 0.9 else rng.randint(30, 400))
     hard = min(prog, 1.0) if prog is not None else 0.0
     lo, hi = BANK[dtype]["amount"]
-    yuan = None if rng.random() < _NO_MONEY.get(dtype, 0.15) else max(200.0, 10 ** rng.uniform(max(2.3, _lg(lo)), _lg(hi)))
+    yuan = None if rng.random() < _NO_MONEY.get(dtype, 0.15) else max(200.0, log_uniform(rng, lo, hi, 2.3))
     crowd = ep is not None and ep.crowd
     if parties is None:
         if ep is not None:
@@ -175,8 +175,3 @@ def _damage(g, row: dict, cid: str) -> None:
     elif r < 0.0020:
         row["受理日期"] = row["受理日期"][:7]
         g.out.damage("mediation", cid, "受理日期 incomplete")
-
-
-def _lg(x: float) -> float:
-    import math
-    return math.log10(max(x, 1.0))

@@ -10,8 +10,10 @@ from __future__ import annotations
 import datetime as dt
 
 from . import people
-from .timefmt import iso
+from .escalation_talk import MATTER
+from .phrasing import context, fill
 from .situations import BANK
+from .timefmt import iso
 
 HEADER = ["order_id", "created_at", "channel", "call_id", "region_code", "category", "summary", "urgency", "status",
           "assigned_unit", "due_at", "closed_at", "is_repeat", "repeat_of", "satisfaction", "updated_at"]
@@ -56,10 +58,8 @@ def other_channel(g, day: int, town, dtype: str, channel: str, *, person=None, k
     rng = g.rng
     person = person or people.person(rng)
     sit = rng.choice(BANK[dtype]["situations"])
-    from .phrasing import context, fill
     ctx = context(rng, dtype, BANK[dtype]["amount"], town.name, thing=ep.thing if ep else "")
     if ep is not None:
-        from .escalation_talk import MATTER
         text = fill(rng.choice(MATTER[dtype][1]), ctx)
     else:
         text = fill(rng.choice(sit["say"]), ctx)

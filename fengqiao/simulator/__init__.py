@@ -42,16 +42,17 @@ from pathlib import Path
 from typing import Callable
 
 from fengqiao.core.disputes import TYPE_LABELS
+from fengqiao.core.geography import PROVINCE_CODE, shandong_counties
 
 from .dirt import Dirt, MaskingForms, PersonalData
 from .episodes import make_plan
 from .feeds import FeedBuilder
-from .geography import PROVINCE_CODE, build_geography, bureaus_frame, county_polygons, shandong_counties
+from .geography import build_geography, bureaus_frame
 from .variation import Variation, draw
 from .wording import VariedText
 from .writer import DropWriter
 
-__all__ = ["SCALES", "simulate", "county_polygons"]
+__all__ = ["SCALES", "simulate"]
 
 SCALES: dict[str, dict] = {
     "small": dict(description="2 counties of 济南市, ~8 townships each", counties=["370102000000", "370126000000"],

@@ -16,20 +16,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from fengqiao.core.disputes import TYPE_LABELS
 from fengqiao.core.weeks import SPRING_FESTIVAL, week_start
 
-K = len(TYPE_LABELS)
-TI = {label: i for i, label in enumerate(TYPE_LABELS)}
-
-# Base type mix (relative weights, order of TYPE_LABELS): rural townships vs urban 街道.
-MIX_RURAL = np.array([20, 18, 10, 6, 5, 6, 8, 3, 3, 7, 3, 2, 4, 1, 4], dtype=float)
-MIX_URBAN = np.array([12, 8, 3, 12, 5, 6, 0.5, 2, 3, 14, 10, 4, 5, 12, 4], dtype=float)
-# Which types escalate, how often (relative weight), and which are group disputes.
-ESCALATION_TYPES = {"劳动争议": 3.0, "征地拆迁": 2.0, "物业": 2.0, "邻里": 1.5, "婚姻家庭": 1.5,
-                    "山林土地": 1.0, "环境污染": 1.0}
-GROUP_TYPES = {"劳动争议", "征地拆迁", "物业"}
-MIN_SHARE = 0.08
+from .escalations import plant_default, plant_habituals, plant_varied
+from .type_mix import TI, K
+from .variation import Variation
 
 
 @dataclass
@@ -68,8 +59,6 @@ def seasons(start: dt.date, n_days: int,
 
     ``var`` (a ``Variation``) sets the waves' length, amplitudes and timing; its defaults are today's.
     """
-    from .variation import Variation
-
     var = var or Variation()
     season = np.ones((K, n_days))
     wage = np.zeros(n_days)
@@ -107,8 +96,6 @@ def seasons(start: dt.date, n_days: int,
 
 def make_plan(geo, start: dt.date, n_weeks: int, seed: int, region_for_seasons: str, text_rng, var=None) -> Plan:
     """Plant escalations and confounders; ``var`` (a ``Variation``, default today's world) sets their rates."""
-    from .variation import Variation
-
     var = var or Variation()
     rng = np.random.default_rng([seed, 3])
     T, C = len(geo.t_code), len(geo.county_codes)
@@ -137,14 +124,10 @@ def make_plan(geo, start: dt.date, n_weeks: int, seed: int, region_for_seasons: 
                   note="pre-Spring-Festival wage wave" if label == "劳动争议" else "summer wave")
 
     if var.vary:  # a world of its own: every type, flares and slow builds, loud and subtle, 1-4 townships
-        from .escalations import plant_habituals, plant_varied
-
         vrng = np.random.default_rng([seed, 3, 1])  # a stream of its own: today's streams do not move
         plant_varied(plan, geo, vrng, var, years, text_rng, add_truth)
         plant_habituals(plan, geo, vrng, var, years, text_rng, add_truth)
     else:
-        from .escalations import plant_default
-
         plant_default(plan, geo, rng, years, text_rng, add_truth)
 
     def county_weeks(min_start: int, span: int) -> tuple[int, int]:

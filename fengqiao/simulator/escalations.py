@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .episodes import ESCALATION_TYPES, GROUP_TYPES, MIN_SHARE, MIX_RURAL, MIX_URBAN, TI, K
-from .text import person_name, phone
+from .people import person_name, phone
+from .type_mix import ESCALATION_TYPES, GROUP_TYPES, MIN_SHARE, MIX_RURAL, MIX_URBAN, TI, K
 
 
 def plant_default(plan, geo, rng, years: float, text_rng, add_truth) -> None:

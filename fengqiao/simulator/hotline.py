@@ -5,7 +5,7 @@ import json
 
 from fengqiao.core.disputes import TYPE_LABELS
 
-from . import text as tx
+from . import people
 
 DAY = 86400
 _encode = json.JSONEncoder(ensure_ascii=False).encode  # one encoder for all records (json.dumps builds one per call)
@@ -35,8 +35,8 @@ class HotlineRecords:
                 name, number = person[0], self.restyle(r, person[1])
                 person[2] = day
             else:
-                name = tx.person_name(r) if r.random() < 0.7 else None
-                number = tx.phone(r, city4)
+                name = people.person_name(r) if r.random() < 0.7 else None
+                number = people.phone(r, city4)
                 person = self.remember(ti, ki, name, number, day)
             pii.add("name", name), pii.add("phone", number)
             x = r.random()
@@ -57,7 +57,7 @@ class HotlineRecords:
             else:
                 region = self.region(r, ti, 0.15, "hotline", day)
                 y = r.random()
-                address = tx.street_address(r, county_name) if y < 0.3 else f"{g.t_name[ti]}{vname}" if y < 0.7 else None
+                address = people.street_address(r, county_name) if y < 0.3 else f"{g.t_name[ti]}{vname}" if y < 0.7 else None
                 if y < 0.3:
                     pii.add("address", address)
             pdata = {}
@@ -65,16 +65,16 @@ class HotlineRecords:
             if short:
                 pass
             elif r.random() < 0.25:
-                pdata["phone"] = tx.phone(r, city4)
+                pdata["phone"] = people.phone(r, city4)
                 pii.add("phone", pdata["phone"])
             if not short and r.random() < 0.08:
-                pdata["id"] = tx.id_number(r, g.t_code[ti][:6])
+                pdata["id"] = people.id_number(r, g.t_code[ti][:6])
                 pii.add("id_number", pdata["id"])
             if not short and r.random() < 0.04:
-                pdata["card"] = tx.bank_card(r)
+                pdata["card"] = people.bank_card(r)
                 pii.add("bank_card", pdata["card"])
             if not short and r.random() < 0.15:
-                pdata["address"] = tx.street_address(r, county_name)
+                pdata["address"] = people.street_address(r, county_name)
                 pii.add("address", pdata["address"])
             cue = self.plan.habituals[h]["cue"] if h >= 0 else self.cue_p(surge, ep, lev)
             escalate = (not is_media) and r.random() < cue

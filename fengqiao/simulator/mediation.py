@@ -6,7 +6,7 @@ import random
 
 from fengqiao.core.disputes import TYPE_LABELS
 
-from . import text as tx
+from . import people
 
 DAY = 86400
 MEDIATION_HEADER = ["案件编号", "纠纷类型", "纠纷来源", "行政区划代码", "受理日期", "发生日期", "当事人数", "涉案金额",
@@ -64,8 +64,8 @@ class MediationRecords:
             names = [p[0] for p in (self.plan.pools[ep] * 2)[first:first + min(parties, 3)]]
             phone_txt = self.plan.pools[ep][first][1]
         else:
-            names = [tx.person_name(r) for _ in range(min(parties, 3))]
-            phone_txt = tx.phone(r, g.t_code[ti][:4]) if r.random() < 0.8 else ""
+            names = [people.person_name(r) for _ in range(min(parties, 3))]
+            phone_txt = people.phone(r, g.t_code[ti][:4]) if r.random() < 0.8 else ""
         for n in names:
             self.pii.add("name", n)
         self.pii.add("phone", phone_txt)
@@ -75,7 +75,7 @@ class MediationRecords:
         yn = lambda p: "" if r.random() < var.flag_blank else ("是" if r.random() < p else "否")  # noqa: E731
         threat = (0.1 + 0.5 * lev) if surge and not group_kind else var.flag_threat
         collective = (0.5 + 0.4 * lev) if parties >= 5 else var.flag_collective
-        id_txt = tx.id_number(r, g.t_code[ti][:6]) if r.random() < 0.05 else None
+        id_txt = people.id_number(r, g.t_code[ti][:6]) if r.random() < 0.05 else None
         self.pii.add("id_number", id_txt)
         escalate = r.random() < self.cue_p(surge, ep, lev)
         vname = r.choice(g.t_villages[ti])[1]
@@ -86,7 +86,7 @@ class MediationRecords:
                            weights=(25, 40, 10, 7, 8, 5 + 20 * lev, 5))[0]
         row = [cid, dtype, source, region, accepted, occurred, str(parties), amount,
                yn(1.0 if wage else var.flag_migrant),
-               yn(threat), yn(collective), org, tx.person_name(r), "调解中", "已受理", brief,
+               yn(threat), yn(collective), org, people.person_name(r), "调解中", "已受理", brief,
                "、".join(names) + ("等" if parties > 3 else ""), phone_txt, self.stamp(ts)]
         p_fail = (var.fail_surge[0] + var.fail_surge[1] * lev) if surge else var.fail_base
         x = r.random()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from fengqiao.core.disputes import CATEGORY_TO_TYPE, TYPE_LABELS
 
-from . import text as tx
+from . import people
 
 DAY = 86400
 ORDER_MARKS_REPEAT = 0.9  # the order system links most, not all, repeat requests (today's Variation value)
@@ -33,7 +33,7 @@ class OrderRecords:
                 name, number = person[0], person[1]
                 person[2] = max(person[2], day)
             else:
-                name, number = (tx.person_name(r) if r.random() < 0.6 else None), None
+                name, number = (people.person_name(r) if r.random() < 0.6 else None), None
             escalate = r.random() < self.cue_p(surge, ep, lev)
             region = self.region(r, ti, 0.25, "workorders", day)
             channel = r.choice(("网络", "网络", "窗口", "移动端", "移动端"))

@@ -1,68 +1,17 @@
-"""Chinese text for simulated records: people, numbers, topics, transcripts, summaries.
+"""Chinese text for simulated records: topics, transcripts, summaries, and personal data hidden in them.
 
-All functions take a ``random.Random`` (fast per-record draws; numpy is used for the bulk counts).
-Topics use words that ``fengqiao.core.disputes.KEYWORD_RULES`` maps to the intended type, except the
-deliberately vague ones, so that the pipeline's mapping has something real to do.
+All functions take a ``random.Random`` (fast per-record draws; numpy is used for the bulk counts); the
+people and their numbers come from ``people.py``. Topics use words that
+``fengqiao.core.disputes.KEYWORD_RULES`` maps to the intended type, except the deliberately vague ones,
+so that the pipeline's mapping has something real to do.
 """
 from __future__ import annotations
 
 import random
 
-SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎余潘杜戴夏钟汪田任姜范方石姚谭廖邹熊金陆郝孔白崔康毛邱秦江史顾侯邵孟龙万段"
-GIVEN = "伟芳娜秀敏静丽强磊军洋勇艳杰娟涛明超兰霞平刚桂英华建国红玉梅琴云莲志海波宁鹏飞斌辉浩亮凯健俊峰振鑫宇晨欣怡佳雪婷子涵博文"
-_MOBILE = ("130", "131", "132", "133", "135", "136", "137", "138", "139", "150", "151", "152", "155", "157",
-           "158", "159", "166", "170", "176", "177", "180", "181", "182", "185", "186", "187", "188", "189", "191", "199")
-AREA_CODES = {"3701": "0531", "3702": "0532", "3703": "0533", "3704": "0632", "3705": "0546", "3706": "0535",
-              "3707": "0536", "3708": "0537", "3709": "0538", "3710": "0631", "3711": "0633", "3713": "0539",
-              "3714": "0534", "3715": "0635", "3716": "0543", "3717": "0530"}
-_CARD_BIN = ("622848", "621700", "622202", "623668", "621226", "622588", "622700", "621483")
-_ID_W = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+from fengqiao.core.disputes import CATEGORY_TO_TYPE, TYPE_LABELS
 
-
-def person_name(r: random.Random) -> str:
-    n = 1 if r.random() < 0.3 else 2
-    return r.choice(SURNAMES) + "".join(r.choice(GIVEN) for _ in range(n))
-
-
-def phone(r: random.Random, city4: str = "3701") -> str:
-    """A phone number in one of the written forms seen in real exports."""
-    x = r.random()
-    if x < 0.15:
-        return f"{AREA_CODES.get(city4, '0531')}-{r.randint(20000000, 89999999)}"
-    m = r.choice(_MOBILE) + f"{r.randint(0, 99999999):08d}"
-    if x < 0.65:
-        return m
-    if x < 0.82:
-        return f"+86 {m[:3]} {m[3:7]} {m[7:]}"
-    return f"{m[:3]}-{m[3:7]}-{m[7:]}"
-
-
-def id_number(r: random.Random, county6: str) -> str:
-    """An 18-digit resident ID number with a valid GB 11643 check character."""
-    body = f"{county6}{r.randint(1950, 2005)}{r.randint(1, 12):02d}{r.randint(1, 28):02d}{r.randint(0, 999):03d}"
-    check = "10X98765432"[sum(int(c) * w for c, w in zip(body, _ID_W)) % 11]
-    return body + check
-
-
-def bank_card(r: random.Random) -> str:
-    """A 16- or 19-digit card number that passes the Luhn check."""
-    length = 19 if r.random() < 0.5 else 16
-    digits = r.choice(_CARD_BIN) + "".join(str(r.randint(0, 9)) for _ in range(length - 7))
-    total = 0
-    for i, c in enumerate(reversed(digits)):
-        d = int(c)
-        if i % 2 == 0:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return digits + str((10 - total % 10) % 10)
-
-
-def street_address(r: random.Random, county_name: str) -> str:
-    road = r.choice(("泉城", "经十", "解放", "和平", "人民", "文化", "建设", "花园", "工业", "胜利", "幸福", "青年", "齐鲁", "舜耕"))
-    if r.random() < 0.6:
-        return f"{county_name}{road}{r.choice(('路', '街', '大道'))}{r.randint(1, 399)}号"
-    return f"{county_name}{road}{r.choice(('花园', '小区', '家园', '苑'))}{r.randint(1, 30)}号楼{r.randint(1, 6)}单元{r.randint(1, 30)}0{r.randint(1, 4)}室"
-
+from .people import AREA_CODES, GIVEN, SURNAMES, bank_card, id_number, mobile, person_name, phone, street_address
 
 # Per type: (topics the operator types, what the caller says, the operator's advice, mediation brief).
 # Topic words must hit the intended KEYWORD_RULES entry (earlier rules win).
@@ -250,8 +199,6 @@ def labelled_texts(seed: int, n: int, feed: str = "hotline", escalate_share: flo
     fields: hotline ``topic`` and ``transcript`` (turns), workorders ``category`` and ``summary``,
     mediation ``summary`` (纠纷简介).
     """
-    from fengqiao.core.disputes import CATEGORY_TO_TYPE, TYPE_LABELS
-
     if feed not in ("hotline", "workorders", "mediation"):
         raise ValueError(f"unknown feed {feed!r}")
     r = random.Random(f"labelled-{feed}-{seed}")
@@ -314,10 +261,6 @@ _MAILBOXES = ("qq.com", "163.com", "126.com", "sina.com", "139.com")
 _PINYIN = ("zhangwei", "wangfang", "liuxiuying", "chenjing", "lihua", "zhaolei", "sunli", "zhoujun")
 
 
-def _mobile(r: random.Random) -> str:
-    return r.choice(_MOBILE) + f"{r.randint(0, 99999999):08d}"
-
-
 def masking_form(r: random.Random, county6: str = "370102", city4: str = "3701") -> tuple[str, str, str, str]:
     """A caller's sentence holding personal data in a form that plain rules miss.
 
@@ -326,7 +269,7 @@ def masking_form(r: random.Random, county6: str = "370102", city4: str = "3701")
     as a normaliser would leave them ("" for names and e-mail addresses).
     """
     form = r.choice(MASKING_FORMS)
-    m = _mobile(r)
+    m = mobile(r)
     if form == "fullwidth_phone":
         value = m.translate(_FULL_WIDTH)
         return form, f"我手机号是{value}。", value, m

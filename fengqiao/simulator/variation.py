@@ -50,11 +50,13 @@ from dataclasses import asdict, dataclass, field
 
 from fengqiao.core.disputes import TYPE_LABELS
 
-from .episodes import ESCALATION_TYPES, MIX_RURAL, MIX_URBAN
-from .feeds import BACKGROUND_REPEAT, FEED_MIX, WEEKDAY
 from .orders import ORDER_MARKS_REPEAT
+from .type_mix import ESCALATION_TYPES, FEED_MIX, MIX_RURAL, MIX_URBAN
 
 FEEDS = ("hotline", "orders", "mediation")
+# Today's volume per weekday (Monday first) relative to a working day, per feed.
+WEEKDAY = {"hotline": (1, 1, 1, 1, 1, .65, .6), "orders": (1, 1, 1, 1, 1, .45, .4),
+           "mediation": (1, 1, 1, 1, 1, .3, .25)}
 
 
 def _feeds(value):
@@ -86,7 +88,7 @@ class Variation:
     rtype_cum: tuple = (0.5, 0.7, 0.88, 0.93)  # cumulative 咨询, 求助, 投诉, 举报 (rest 建议)
     p_open: float = 0.6
     unknown_category: float = 0.04
-    background_repeat: float = BACKGROUND_REPEAT
+    background_repeat: float = 0.04  # ordinary calls that repeat a matter of the past four weeks (feeds.py)
     order_marks_repeat: float = ORDER_MARKS_REPEAT
     return_rate: float = 0.05
     late: tuple = (0.88, 0.95, 0.98)  # cumulative: on time, 1, 2 days late (rest 3)

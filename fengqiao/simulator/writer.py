@@ -33,6 +33,7 @@ def csv_text(header: list[str], rows: list[list[str]]) -> str:
 
 def xlsx_bytes(header: list[str], rows: list[list[str]]) -> bytes:
     """An .xlsx with fixed document properties and zip timestamps (openpyxl stamps 'now' otherwise)."""
+    # openpyxl takes ~0.7 s to import and only the few .xlsx files need it
     from openpyxl import Workbook
     from openpyxl.writer.excel import ExcelWriter
 

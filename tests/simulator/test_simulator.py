@@ -15,10 +15,10 @@ import pandas as pd
 import pytest
 
 from fengqiao.core.disputes import CATEGORY_TO_TYPE, TYPE_LABELS, type_from_text
+from fengqiao.core.geography import county_polygons, shandong_counties
 from fengqiao.core.lexicon import ESCALATION_TERMS
 from fengqiao.core.regions import read_regions, township_of
 from fengqiao.simulator import SCALES, simulate
-from fengqiao.simulator.geography import county_polygons, shandong_counties
 from fengqiao.simulator import text as tx
 from fengqiao.simulator.text import TYPE_TEXT
 

@@ -18,10 +18,10 @@ from fengqiao.core.lexicon import ESCALATION_TERMS
 from fengqiao.simulator import SCALES, _counties, simulate
 from fengqiao.simulator import phrases as ph
 from fengqiao.simulator import text as tx
-from fengqiao.simulator.episodes import ESCALATION_TYPES, MIX_RURAL, MIX_URBAN, make_plan
-from fengqiao.simulator.feeds import FEED_MIX, WEEKDAY
+from fengqiao.simulator.episodes import make_plan
 from fengqiao.simulator.geography import build_geography
-from fengqiao.simulator.variation import Variation, draw
+from fengqiao.simulator.type_mix import ESCALATION_TYPES, FEED_MIX, MIX_RURAL, MIX_URBAN
+from fengqiao.simulator.variation import WEEKDAY, Variation, draw
 from fengqiao.simulator.wording import VariedText
 
 WEEKS = 2
