@@ -23,8 +23,9 @@ For every feed, county and ISO week up to the last day any feed has data (or ``t
 
 :func:`mark_outages` keeps a region's scores but marks those in a county with an outage in the scored week
 (``data_gap`` and a Chinese reason), so that a silent feed is not read as a calm week. The scoring job
-(:mod:`jobs.gold.risk_scores`) applies it to gold/risk_scores and gold/baseline_scores before it writes them,
-with this table's fingerprint among its inputs, so a change of feed health redoes the marks.
+(:mod:`jobs.gold.risk_scores`, through :mod:`jobs.gold.score_marks`) applies it to gold/risk_scores and
+gold/baseline_scores before it writes them, with this table's fingerprint among its inputs, so a change of
+feed health redoes the marks.
 """
 from __future__ import annotations
 
