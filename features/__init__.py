@@ -1,61 +1,15 @@
 """Feature definitions for gold/region_week_features (one row per region × ISO week).
 
-The column list below is the contract with models/ and the briefing: every name here is a numeric
-column of the published table. Keys: ``region_code, level, county_code, week_start``.
+The column lists are the contract with models/ and the briefing: every name in FEATURE_COLUMNS is a
+numeric column of the published table. Keys: ``region_code, level, county_code, week_start``. They are
+defined in :mod:`fengqiao.core.feature_columns` (the floor below, where the table's schema is) and
+re-exported here for the transforms of this package.
 """
 from __future__ import annotations
 
-from fengqiao.core.disputes import DISPUTE_TYPES
+from fengqiao.core.feature_columns import (CHANGE_BASES, COUNT_COLUMNS, DYNAMIC_COLUMNS, FEATURE_COLUMNS,
+                                           KEY_COLUMNS, SEASON_COLUMNS, SIGNAL_COLUMNS, SPATIAL_COLUMNS,
+                                           TYPE_COUNT_COLUMNS)
 
-KEY_COLUMNS = ["region_code", "level", "county_code", "week_start"]
-
-TYPE_COUNT_COLUMNS = [f"type_{slug}" for _, slug in DISPUTE_TYPES]
-
-COUNT_COLUMNS = [
-    "hotline_calls",            # calls placed in the region this week
-    "work_orders",              # orders created this week
-    "mediation_cases",          # mediation cases accepted this week
-    "total_contacts",           # sum of the three
-    *TYPE_COUNT_COLUMNS,        # records of each of the 15 types across the three feeds
-    "wage_arrears",             # records flagged 欠薪 across the feeds
-]
-
-SIGNAL_COLUMNS = [
-    "complaint_share",          # share of calls that are 投诉
-    "repeat_caller_share",      # share of calls from a caller already heard in this region in the past 4 weeks or this week
-    "repeat_order_share",       # share of orders marked is_repeat
-    "returned_orders",          # orders whose newest status is 退回
-    "urgent_order_share",       # share of orders 紧急 or 特急
-    "mediation_party_mean",     # mean 当事人数 of the week's cases
-    "mediation_party_max",
-    "large_group_cases",        # cases with 5 or more parties
-    "failed_mediations",        # cases whose result is 调解不成功
-    "failed_mediation_share",   # failed / cases with a result (成功, 不成功, 终止)
-    "criminal_tendency_cases",  # cases flagged 民转刑倾向
-    "group_tendency_cases",     # cases flagged 群体性倾向
-    "escalation_term_records",  # records across feeds whose text has escalation words
-    "escalation_term_share",    # the same as a share of total_contacts
-]
-
-CHANGE_BASES = [
-    "total_contacts", "hotline_calls", "work_orders", "mediation_cases",
-    "wage_arrears", "escalation_term_records", "failed_mediations",
-]
-DYNAMIC_COLUMNS = [
-    *[f"{base}_chg_8w" for base in CHANGE_BASES],  # (x_t + 1) / (mean of x over weeks t-8..t-1 + 1)
-    "total_contacts_z_8w",      # (x_t - mean_8) / (sd_8 + 1) over weeks t-8..t-1
-    "max_type_chg_8w",          # largest type_<slug> change over the 15 types
-]
-
-SPATIAL_COLUMNS = [
-    "nb_total_contacts_chg_8w",   # mean over the region's neighbours (same level)
-    "nb_max_type_chg_8w",
-    "nb_escalation_term_share",
-]
-
-SEASON_COLUMNS = [
-    "week_of_year",               # ISO week number
-    "weeks_to_spring_festival",   # weeks until the next Spring Festival (0-54)
-]
-
-FEATURE_COLUMNS = COUNT_COLUMNS + SIGNAL_COLUMNS + DYNAMIC_COLUMNS + SPATIAL_COLUMNS + SEASON_COLUMNS
+__all__ = ["CHANGE_BASES", "COUNT_COLUMNS", "DYNAMIC_COLUMNS", "FEATURE_COLUMNS", "KEY_COLUMNS", "SEASON_COLUMNS",
+           "SIGNAL_COLUMNS", "SPATIAL_COLUMNS", "TYPE_COUNT_COLUMNS"]

@@ -1,9 +1,8 @@
 """The data dictionary of the lake's silver and gold tables, generated from the schemas.
 
-Types come from :mod:`fengqiao.core.schemas` (silver, ``risk_scores``, ``alerts``) and the published
-schema of ``gold/region_week_features`` (``jobs.gold.region_week_features.OUTPUT_SCHEMA``, whose
-columns are ``features.KEY_COLUMNS``, ``region_name`` and ``features.FEATURE_COLUMNS``); meanings,
-units, grain and writers from :mod:`fengqiao.core.column_docs`.
+Types come from :mod:`fengqiao.core.schemas` (silver and gold, ``region_week_features`` included: its
+columns are ``KEY_COLUMNS``, ``region_name`` and ``FEATURE_COLUMNS`` of :mod:`fengqiao.core.feature_columns`);
+meanings, units, grain and writers from :mod:`fengqiao.core.column_docs`.
 
     python -m fengqiao.app.datadict > docs/data-dictionary.md
 
@@ -25,14 +24,13 @@ _DUCKDB_TYPES = {
 def table_schemas() -> dict:
     """Table name -> Spark StructType of the published table (partition columns included)."""
     from fengqiao.core import schemas
-    from jobs.gold.region_week_features import OUTPUT_SCHEMA
 
     return {
         "hotline_calls": schemas.HOTLINE_CALLS,
         "work_orders": schemas.WORK_ORDERS,
         "mediation_cases": schemas.MEDIATION_CASES,
         "quarantine": schemas.QUARANTINE,
-        "region_week_features": OUTPUT_SCHEMA,
+        "region_week_features": schemas.REGION_WEEK_FEATURES,
         "risk_scores": schemas.RISK_SCORES_PUBLISHED,
         "baseline_scores": schemas.RISK_SCORES_PUBLISHED,
         "alerts": schemas.ALERTS,

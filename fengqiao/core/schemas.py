@@ -4,10 +4,15 @@ Each silver job ends with ``select(*columns_of(SCHEMA))`` so that what it publis
 Times are Spark TIMESTAMP (instants; the session time zone is Asia/Shanghai), ``week_start`` is the
 Monday (DATE) of the ISO week in Asia/Shanghai, and the table's partition column.
 Free-text columns are masked before they reach silver; identities survive only as keyed pseudonyms.
+:func:`conform` gives a Spark frame exactly a schema's columns and types.
 """
 from __future__ import annotations
 
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
 from pyspark.sql import types as T
+
+from fengqiao.core.feature_columns import COUNT_COLUMNS, FEATURE_COLUMNS, KEY_COLUMNS, SEASON_COLUMNS
 
 S, TS, D, I, DB, B = T.StringType(), T.TimestampType(), T.DateType(), T.IntegerType(), T.DoubleType(), T.BooleanType()
 
@@ -175,6 +180,11 @@ def columns_of(schema: T.StructType) -> list[str]:
     return [f.name for f in schema.fields]
 
 
+def conform(df: DataFrame, schema: T.StructType) -> DataFrame:
+    """The stage's contract: exactly the schema's columns, in order, with its types."""
+    return df.select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in schema.fields])
+
+
 # gold/feed_health: one row per feed x county x week (jobs/gold/feed_health.py)
 FEED_HEALTH = _schema(
     ("feed", S, False),                # hotline / workorders / mediation
@@ -197,5 +207,29 @@ FEED_HEALTH = _schema(
 )
 
 # gold/risk_scores and gold/baseline_scores as published by the scoring stage: the scoring job's columns
-# (RISK_SCORES) plus ``data_gap``, set by jobs.gold.feed_health.mark_outages in jobs/gold_risk_scores.run.
+# (RISK_SCORES) plus ``data_gap``, set by jobs.gold.feed_health.mark_outages (jobs/gold/score_marks.py).
 RISK_SCORES_PUBLISHED = T.StructType(RISK_SCORES.fields + [T.StructField("data_gap", B, True)])
+
+# gold/region_week_features: one row per region (township or county) x week (jobs/gold/region_week_features.py).
+# Whole-number features are bigint (zero-filled for weeks without records), the two calendar columns int,
+# shares, ratios and means double.
+INTEGER_FEATURES = [
+    *COUNT_COLUMNS, "returned_orders", "mediation_party_max", "large_group_cases", "failed_mediations",
+    "criminal_tendency_cases", "group_tendency_cases", "escalation_term_records",
+]
+
+
+def feature_type(column: str) -> T.DataType:
+    """The Spark type of a feature column of gold/region_week_features."""
+    if column in INTEGER_FEATURES:
+        return T.LongType()
+    if column in SEASON_COLUMNS:
+        return T.IntegerType()
+    return T.DoubleType()
+
+
+REGION_WEEK_FEATURES = T.StructType(
+    [T.StructField(c, T.DateType() if c == "week_start" else T.StringType(), c != "region_name")
+     for c in [*KEY_COLUMNS, "region_name"]]
+    + [T.StructField(c, feature_type(c), False) for c in FEATURE_COLUMNS]
+)

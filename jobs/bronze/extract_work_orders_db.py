@@ -7,10 +7,10 @@ contract export looks (CSV, UTF-8, the contract's header, ``true``/``false``, ti
 
     bronze/workorders/<extraction day, Beijing>/orders-db-<extraction time>-<part>.csv
 
-**Incremental by ``updated_at``.** The state file ``bronze/_db_extract/<table>.json`` holds the
-watermark (the newest ``updated_at`` landed) and the rows already landed in the last
-``FENGQIAO_WORKORDERS_OVERLAP_SECONDS`` before it (their ``updated_at`` and content hash). A run reads
-the rows with ``updated_at >= watermark - overlap``: in PostgreSQL ``now()`` is the *start* of a
+**Incremental by ``updated_at``.** The state file ``bronze/_db_extract/<table>.json``
+(:mod:`fengqiao.lake.bronze`) holds the watermark (the newest ``updated_at`` landed) and the rows already
+landed in the last ``FENGQIAO_WORKORDERS_OVERLAP_SECONDS`` before it (their ``updated_at`` and content
+hash). A run reads the rows with ``updated_at >= watermark - overlap``: in PostgreSQL ``now()`` is the *start* of a
 transaction, so a row committed late carries a timestamp older than rows already read; the overlap
 takes it in, and the remembered hashes keep the rows already landed from being landed again. Should a
 row still come twice (a crash, see below), nothing changes downstream: silver keeps one version per
@@ -32,7 +32,6 @@ import csv
 import datetime as dt
 import fcntl
 import hashlib
-import json
 import os
 import re
 from collections import deque
@@ -40,9 +39,9 @@ from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pyarrow as pa
-
 from fengqiao.lake import Lake, file_sha256
+from fengqiao.lake.bronze import (add_to_manifest, extract_state_path, manifest_lock, read_extract_state,
+                                  read_manifest, write_extract_state)
 
 FEED = "workorders"
 # The contract's work-order header, in order (jobs/silver/work_orders.py reads these names).
@@ -50,7 +49,6 @@ CONTRACT_COLUMNS = ["order_id", "created_at", "channel", "call_id", "region_code
                     "status", "assigned_unit", "due_at", "closed_at", "is_repeat", "repeat_of", "satisfaction",
                     "updated_at"]
 REQUIRED_COLUMNS = ("order_id", "updated_at")
-STATE_FOLDER = "_db_extract"
 FILE_PREFIX = "orders-db-"
 CURSOR_NAME = "fengqiao_work_orders_extract"
 
@@ -60,6 +58,7 @@ class ExtractError(RuntimeError):
 
 
 # --- the DSN, without its secrets ------------------------------------------------------------------
+
 
 def describe_dsn(dsn: str) -> str:
     """``host:port/dbname`` for logs; never the user's password or the DSN text itself."""
@@ -114,6 +113,7 @@ def connect(dsn: str, timezone: str):
 
 # --- formatting rows as the contract's CSV -----------------------------------------------------------
 
+
 def _format(value, tz: ZoneInfo) -> str:
     """One value as a contract export writes it."""
     if value is None:
@@ -143,31 +143,8 @@ def _row_digest(values: list[str]) -> str:
     return hashlib.sha256("\x1f".join(values).encode("utf-8")).hexdigest()
 
 
-# --- state (watermark) -------------------------------------------------------------------------------
-
-def state_path(lake: Lake, table: str) -> Path:
-    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", table)
-    return lake.root / "bronze" / STATE_FOLDER / f"{safe}.json"
-
-
-def load_state(path: Path) -> dict | None:
-    if not path.is_file():
-        return None
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def save_state(path: Path, state: dict) -> None:
-    """Write beside and rename over, flushed to disk first: a crash leaves the old state or the new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(state, handle, ensure_ascii=False, indent=1, sort_keys=True)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
 # --- the extract ---------------------------------------------------------------------------------------
+
 
 def _table_identifier(table: str):
     from psycopg2 import sql
@@ -251,13 +228,9 @@ def _land_parts(lake: Lake, parts: list[tuple[Path, Path]], log) -> tuple[list[s
 
     Returns (lake-relative paths landed, parts skipped because the manifest has their sha256).
     """
-    from jobs.bronze.land_drops import MANIFEST_SCHEMA, _write_manifest, read_manifest
-
     landed: list[str] = []
     skipped = 0
-    lake.bronze_manifest.parent.mkdir(parents=True, exist_ok=True)
-    with open(lake.bronze_manifest.with_name("_manifest.lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # the file-drop landing of the ingest DAGs may run at once
+    with manifest_lock(lake):  # the file-drop landing of the ingest DAGs may run at once
         manifest = read_manifest(lake)
         known_sha = set(manifest.column("sha256").to_pylist())
         known_paths = set(manifest.column("bronze_path").to_pylist())
@@ -280,7 +253,7 @@ def _land_parts(lake: Lake, parts: list[tuple[Path, Path]], log) -> tuple[list[s
         for partial, final in renames:
             os.replace(partial, final)  # never a half file under the real name
         if rows:
-            _write_manifest(lake, pa.concat_tables([manifest, pa.Table.from_pylist(rows, MANIFEST_SCHEMA)]))
+            add_to_manifest(lake, manifest, rows)
     return landed, skipped
 
 
@@ -315,8 +288,8 @@ def extract_work_orders(dsn: str, lake: Lake, table: str = "work_orders", overla
     with open(lake.root / "bronze" / f".{FILE_PREFIX}extract.lock", "w") as extract_lock:
         fcntl.flock(extract_lock, fcntl.LOCK_EX)  # one extract at a time: the state is read, then replaced
         stale = _remove_stale_partials(lake)
-        path = state_path(lake, table)
-        state = load_state(path)
+        path = extract_state_path(lake, table)
+        state = read_extract_state(path)
         watermark = dt.datetime.fromisoformat(state["watermark"]) if state and state.get("watermark") else None
         seen = {tuple(pair) for pair in (state or {}).get("seen", [])}  # (updated_at ISO, row digest)
         since = watermark - overlap if watermark is not None else None
@@ -391,9 +364,8 @@ def extract_work_orders(dsn: str, lake: Lake, table: str = "work_orders", overla
             "overlap_seconds": overlap_seconds, "seen": sorted([list(k) for k in keep]),
             "last_files": landed, "saved_at": dt.datetime.now(tz).isoformat(timespec="seconds"),
         }
-        save_state(path, new_state)
+        write_extract_state(path, new_state)
         log(f"work-order database: {extracted:,} rows extracted into {len(landed)} files "
             f"({skipped} already in bronze); watermark now {new_state['watermark']}")
         return {**summary, "files_landed": len(landed), "files_skipped_duplicate": skipped, "files": landed,
                 "watermark": new_state["watermark"], "changed": bool(landed)}
-

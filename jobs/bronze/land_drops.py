@@ -20,7 +20,6 @@ drop-relative name, and recorded once in ``bronze/_refused.parquet`` (feed, day,
 from __future__ import annotations
 
 import errno
-import fcntl
 import hashlib
 import os
 import shutil
@@ -29,27 +28,11 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from fengqiao.lake import FEEDS, Lake, clean_stale_staging, publish_directory
+from fengqiao.lake.bronze import add_to_manifest, manifest_lock, read_manifest, record_refused, write_manifest
 
 READY_MARKER = "_READY"
-MANIFEST_SCHEMA = pa.schema([
-    ("feed", pa.string()),
-    ("day", pa.string()),
-    ("file_name", pa.string()),
-    ("bronze_path", pa.string()),  # relative to the lake root, POSIX separators
-    ("sha256", pa.string()),
-    ("bytes", pa.int64()),
-    ("landed_at", pa.timestamp("us", tz="UTC")),
-])
-REFUSED_SCHEMA = pa.schema([
-    ("feed", pa.string()),        # or "reference"
-    ("day", pa.string()),         # the day folder's name; empty for a feed folder or a reference file
-    ("file_name", pa.string()),   # empty when the refused entry is the folder itself
-    ("reason", pa.string()),
-    ("refused_at", pa.timestamp("us", tz="UTC")),
-])
 SYMLINK_REFUSED = "symlink_refused"
 NOT_REGULAR_REFUSED = "not_a_regular_file_refused"  # FIFO, device, socket
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -129,20 +112,6 @@ def _day_of(folder: Path) -> date | None:
         return None
 
 
-def read_manifest(lake: Lake) -> pa.Table:
-    if lake.bronze_manifest.exists():
-        return pq.read_table(lake.bronze_manifest).cast(MANIFEST_SCHEMA)
-    return MANIFEST_SCHEMA.empty_table()
-
-
-def _write_manifest(lake: Lake, table: pa.Table) -> None:
-    # Written beside and renamed over: a crash never leaves a half-written manifest.
-    lake.bronze_manifest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = lake.bronze_manifest.with_name(lake.bronze_manifest.name + ".tmp")
-    pq.write_table(table, tmp)
-    os.replace(tmp, lake.bronze_manifest)
-
-
 def _land_reference(source: Path, lake: Lake, refuse) -> int:
     """Copy the drop's reference/ folder (its regular files, sub-folders too) and swap it in whole."""
     try:
@@ -195,36 +164,6 @@ def _copy_tree(dir_fd: int, target: Path, relative: str, refuse) -> int:
     return copied
 
 
-def read_refused(lake: Lake) -> pa.Table:
-    path = refused_path(lake)
-    if path.exists():
-        return pq.read_table(path).cast(REFUSED_SCHEMA)
-    return REFUSED_SCHEMA.empty_table()
-
-
-def refused_path(lake: Lake) -> Path:
-    return lake.bronze_manifest.with_name("_refused.parquet")
-
-
-def _record_refused(lake: Lake, rows: list[dict]) -> None:
-    """Add refused entries not recorded before (a re-run refuses the same links again: one row each)."""
-    table = read_refused(lake)
-    seen = {(r["feed"], r["day"], r["file_name"], r["reason"])
-            for r in table.select(["feed", "day", "file_name", "reason"]).to_pylist()}
-    new = []
-    for row in rows:
-        key = (row["feed"], row["day"], row["file_name"], row["reason"])
-        if key not in seen:
-            seen.add(key)
-            new.append(row)
-    if not new:
-        return
-    path = refused_path(lake)
-    tmp = path.with_name(path.name + ".tmp")
-    pq.write_table(pa.concat_tables([table, pa.Table.from_pylist(new, REFUSED_SCHEMA)]), tmp)
-    os.replace(tmp, path)
-
-
 def land_drops(source: Path, lake: Lake, through: date | None = None, log=print,
                feeds: tuple[str, ...] = FEEDS, since: date | None = None, reland: bool = False) -> dict:
     """Land every new file of every ready day folder (``since`` ≤ day ≤ ``through``) into bronze; return counts.
@@ -234,9 +173,7 @@ def land_drops(source: Path, lake: Lake, through: date | None = None, log=print,
     With ``reland`` the manifest rows (and bronze copies) of the ready day folders in the range are
     forgotten first, so those days land again; ``relanded_days`` lists them per feed.
     """
-    lake.bronze_manifest.parent.mkdir(parents=True, exist_ok=True)
-    with open(lake.bronze_manifest.with_name("_manifest.lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with manifest_lock(lake):
         clean_stale_staging(lake)
         relanded: dict[str, list[str]] = {}
         if reland:
@@ -273,7 +210,7 @@ def _forget_days(source: Path, lake: Lake, since: date | None, through: date | N
     manifest = read_manifest(lake)
     keep = [not (row["feed"] in forget and row["day"] in forget[row["feed"]])
             for row in manifest.select(["feed", "day"]).to_pylist()]
-    _write_manifest(lake, manifest.filter(pa.array(keep, pa.bool_())))
+    write_manifest(lake, manifest.filter(pa.array(keep, pa.bool_())))
     for feed, days in forget.items():
         for day in days:
             shutil.rmtree(lake.bronze(feed) / day, ignore_errors=True)
@@ -339,10 +276,10 @@ def _land_locked(source: Path, lake: Lake, through: date | None, log, feeds: tup
         os.close(root_fd)
 
     if new_rows:
-        _write_manifest(lake, pa.concat_tables([manifest, pa.Table.from_pylist(new_rows, MANIFEST_SCHEMA)]))
+        add_to_manifest(lake, manifest, new_rows)
     reference_files = _land_reference(source, lake, refuse)
     if refused_rows:
-        _record_refused(lake, refused_rows)
+        record_refused(lake, refused_rows)
     keys = ("landed", "already_landed", "skipped_duplicate", "skipped_not_ready", "refused")
     totals = {key: sum(c[key] for c in per_feed.values()) for key in keys}
     totals["refused"] = len(refused_rows)  # reference files too

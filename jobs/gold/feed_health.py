@@ -23,24 +23,25 @@ For every feed, county and ISO week up to the last day any feed has data (or ``t
 
 :func:`mark_outages` keeps a region's scores but marks those in a county with an outage in the scored week
 (``data_gap`` and a Chinese reason), so that a silent feed is not read as a calm week. The scoring job
-(:mod:`jobs.gold.risk_scores`) applies it to gold/risk_scores and gold/baseline_scores before it writes them,
-with this table's fingerprint among its inputs, so a change of feed health redoes the marks.
+(:mod:`jobs.gold.risk_scores`, through :mod:`jobs.gold.score_marks`) applies it to gold/risk_scores and
+gold/baseline_scores before it writes them, with this table's fingerprint among its inputs, so a change of
+feed health redoes the marks.
 """
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
 
 import numpy as np
 import pandas as pd
 
-from fengqiao.lake import SILVER_TABLES, Lake, file_sha256, read_table, tree_fingerprint, write_table
+from fengqiao.lake import (FEEDS, SILVER_TABLES, Lake, file_sha256, for_parquet, read_table, tree_fingerprint,
+                           write_table)
+from fengqiao.lake.markers import read_inputs, write_inputs
 from fengqiao.core.regions import read_regions
+from fengqiao.core.schemas import FEED_HEALTH
+from fengqiao.core.weeks import week_start
 
 TABLE = "feed_health"
-INPUTS_MARKER = "_inputs.json"
-FEEDS = ("hotline", "workorders", "mediation")
 FEED_ZH = {"hotline": "热线", "workorders": "工单", "mediation": "人民调解"}
 # The column that dates a record of each feed (the week it counts in, as in silver's week_start).
 DATE_COLUMNS = {"hotline": "started_at", "workorders": "created_at", "mediation": "accepted_date"}
@@ -97,10 +98,6 @@ def counties_of(lake: Lake) -> pd.DataFrame:
 
 # --- the pure transform ---------------------------------------------------------------------------
 
-def _monday(day: dt.date) -> dt.date:
-    return day - dt.timedelta(days=day.weekday())
-
-
 def feed_health(daily: pd.DataFrame, counties: pd.DataFrame, through: dt.date | None = None,
                 feeds=FEEDS) -> pd.DataFrame:
     """One row per feed x county x week from the first week with data to ``through`` (default: the last
@@ -112,9 +109,9 @@ def feed_health(daily: pd.DataFrame, counties: pd.DataFrame, through: dt.date | 
     daily["day"] = pd.to_datetime(daily["day"]).dt.date
     last_day = through if through is not None else max(daily["day"])
     daily = daily[daily["day"] <= last_day]
-    first_week, last_week = _monday(min(daily["day"])), _monday(last_day)
+    first_week, last_week = week_start(min(daily["day"])), week_start(last_day)
     weeks = [first_week + dt.timedelta(weeks=i) for i in range((last_week - first_week).days // 7 + 1)]
-    daily["week_start"] = [_monday(d) for d in daily["day"]]
+    daily["week_start"] = [week_start(d) for d in daily["day"]]
     weekly = (daily.groupby(["feed", "county_code", "week_start"])
               .agg(records=("records", "sum"), days_with_data=("day", "nunique"), last_day=("day", "max"))
               .reset_index())
@@ -222,20 +219,9 @@ def read_feed_health(lake: Lake) -> pd.DataFrame | None:
 
 # --- job -----------------------------------------------------------------------------------------
 
-def _for_parquet(df: pd.DataFrame) -> pd.DataFrame:
-    out = df.copy()
-    for col in ("feed", "feed_zh", "county_code", "status", "status_zh"):
-        out[col] = out[col].astype(str)
-    out["county_name"] = out["county_name"].astype("string")
-    out["records"] = out["records"].astype("int64")
-    out["days_with_data"] = out["days_with_data"].astype("int32")
-    out["days_since_data"] = out["days_since_data"].astype("Int32")
-    for col in ("baseline_median", "ratio", "others_ratio"):
-        out[col] = pd.to_numeric(out[col], errors="coerce").astype("float64")
-    for col in ("is_outage", "is_catch_up", "week_complete"):
-        out[col] = out[col].astype(bool)
-    out["last_data_date"] = pd.array([d if isinstance(d, dt.date) else None for d in out["last_data_date"]],
-                                     dtype=object)
+def _for_parquet(health: pd.DataFrame) -> pd.DataFrame:
+    out = for_parquet(health, FEED_HEALTH)
+    out["county_name"] = out["county_name"].astype("string")  # always pandas' string dtype, as first published
     return out
 
 
@@ -251,14 +237,11 @@ def run(lake: Lake, through=None) -> dict:
     # Nothing new: the same silver tables, regions and cut-off as the published table.
     inputs = {"silver": {t: tree_fingerprint(lake.silver(t)) for t in sorted(SILVER_TABLES.values())},
               "regions": file_sha256(lake.reference / "regions.csv"), "through": str(limit)}
-    marker = lake.gold(TABLE) / INPUTS_MARKER
-    if marker.is_file() and json.loads(marker.read_text(encoding="utf-8")) == inputs:
+    if read_inputs(lake.gold(TABLE)) == inputs:
         return {"table": str(lake.gold(TABLE)), "new_files": 0, "changed": False}
     health = feed_health(daily_counts(lake, get_settings().timezone), counties_of(lake), through=limit)
     path = write_table(_for_parquet(health), lake, "gold", TABLE)
-    tmp = marker.with_name(f".{INPUTS_MARKER}.tmp")
-    tmp.write_text(json.dumps(inputs, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, marker)
+    write_inputs(path, inputs)  # after the publish: a run killed before this line builds the table again
     latest = health[health["week_start"] == health["week_start"].max()] if len(health) else health
     return {
         "table": str(path),

@@ -12,25 +12,13 @@ from __future__ import annotations
 
 import pandas as pd
 
-from fengqiao.lake import Lake, read_table, write_table
+from fengqiao.lake import Lake, for_parquet, read_table, write_table
 from fengqiao.core.regions import read_regions
+from fengqiao.core.schemas import HOTSPOT_PATTERNS
 from fengqiao.core.weeks import week_start as monday_of
 from models.hotspots import WINDOW_WEEKS, hotspot_patterns
 
 TABLE = "hotspot_patterns"
-
-
-def _for_parquet(df: pd.DataFrame) -> pd.DataFrame:
-    out = df.copy()
-    out["region_code"] = out["region_code"].astype(str)
-    out["county_code"] = out["county_code"].astype(str)
-    if out["region_name"].isna().all():
-        out["region_name"] = pd.array([None] * len(out), dtype="string")
-    for col in ("gi_z_last", "gi_p_last", "trend_tau", "trend_p"):
-        out[col] = out[col].astype("float64")
-    for col in ("hot_weeks", "cold_weeks", "window_weeks"):
-        out[col] = out[col].astype("int32")
-    return out
 
 
 def run(lake: Lake, through=None, window_weeks: int = WINDOW_WEEKS, value: str = "rate") -> dict:
@@ -40,7 +28,7 @@ def run(lake: Lake, through=None, window_weeks: int = WINDOW_WEEKS, value: str =
         features = features[features["week_start"] <= monday_of(pd.Timestamp(str(through)).date())]
     regions = read_regions(lake.reference / "regions.csv")
     patterns = hotspot_patterns(features, regions, window_weeks=window_weeks, value=value, all_weeks=True)
-    path = write_table(_for_parquet(patterns), lake, "gold", TABLE)
+    path = write_table(for_parquet(patterns, HOTSPOT_PATTERNS), lake, "gold", TABLE)
     latest = patterns[patterns["week_start"] == patterns["week_start"].max()] if len(patterns) else patterns
     return {
         "table": str(path),

@@ -16,12 +16,12 @@ the 4-week repeat-caller look-back need nothing older); the published weeks befo
 into the new version. A weekly run therefore reads ~10 weeks of silver, however long the history.
 Anything else (regions.csv, ``through`` moved back, the column list, no usable marker) rebuilds all.
 
-Types: counts are bigint, shares/ratios/means double, the two calendar columns int.
+Types (:data:`fengqiao.core.schemas.REGION_WEEK_FEATURES`): counts are bigint, shares/ratios/means double,
+the two calendar columns int.
 """
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 
 import pandas as pd
@@ -29,8 +29,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from features import FEATURE_COLUMNS, KEY_COLUMNS, SEASON_COLUMNS
-from features.counts import COUNT_OUTPUTS, weekly_counts
+from features.counts import weekly_counts
 from features.dynamics import HISTORY_WEEKS, add_dynamics
 from features.grid import REGION_WEEK, grid_weeks, region_week_grid, regions_frame, tag_levels, week_bounds, weeks_frame
 from features.records import union_records
@@ -40,43 +39,25 @@ from features.spatial import add_spatial_features, edges_frame, neighbour_edges
 from fengqiao.lake import (SILVER_TABLES, Lake, clean_stale_staging, file_sha256, link_or_copy_tree,
                            partition_fingerprints, publish_directory, recover_interrupted_publish, week_of_partition,
                            week_partitions, write_spark_table)
+from fengqiao.lake.markers import read_inputs, write_inputs
 from fengqiao.core.regions import read_regions
-from fengqiao.core.schemas import HOTLINE_CALLS, MEDIATION_CASES, WORK_ORDERS
+from fengqiao.core.schemas import (HOTLINE_CALLS, INTEGER_FEATURES, MEDIATION_CASES, REGION_WEEK_FEATURES, WORK_ORDERS,
+                                   columns_of, conform)
 from fengqiao.core.spark import read_parquet
 from fengqiao.core.weeks import parse_date, week_start
 
 log = logging.getLogger(__name__)
 
 TABLE = "region_week_features"
-# What the published table was built from (fingerprints of silver and regions.csv); skipped by readers.
-INPUTS_MARKER = "_inputs.json"
-OUTPUT_COLUMNS = [*KEY_COLUMNS, "region_name", *FEATURE_COLUMNS]
+OUTPUT_COLUMNS = columns_of(REGION_WEEK_FEATURES)
 # Weeks of silver before the first rebuilt week that its features depend on (dynamics, repeat callers).
 LOOKBACK_WEEKS = max(HISTORY_WEEKS, REPEAT_LOOKBACK_WEEKS)
-MARKER_VERSION = 2  # per-week partition fingerprints (version 1 held one digest per table)
+# Version of the inputs marker (what the published table was built from: fingerprints of silver and
+# regions.csv): 2 holds per-week partition fingerprints (version 1 held one digest per table).
+MARKER_VERSION = 2
 
-# Whole-number features (published as bigint); zero-filled for weeks without records.
-INTEGER_FEATURES = [
-    *COUNT_OUTPUTS, "returned_orders", "mediation_party_max", "large_group_cases", "failed_mediations",
-    "criminal_tendency_cases", "group_tendency_cases", "escalation_term_records",
-]
 # Signal helpers that are counts of records, zero when the region had none that week.
 _ZERO_FILLED_HELPERS = ["_n_complaints", "_n_repeat_orders", "_n_urgent_orders", "_n_results", "_n_repeat_calls"]
-
-
-def feature_type(column: str) -> T.DataType:
-    if column in INTEGER_FEATURES:
-        return T.LongType()
-    if column in SEASON_COLUMNS:
-        return T.IntegerType()
-    return T.DoubleType()
-
-
-OUTPUT_SCHEMA = T.StructType(
-    [T.StructField(c, T.DateType() if c == "week_start" else T.StringType(), c != "region_name")
-     for c in [*KEY_COLUMNS, "region_name"]]
-    + [T.StructField(c, feature_type(c), False) for c in FEATURE_COLUMNS]
-)
 
 
 def _through_filter(df: DataFrame, through: dt.date | None) -> DataFrame:
@@ -131,7 +112,7 @@ def build_region_week_features(hotline: DataFrame, orders: DataFrame, cases: Dat
     features = features.localCheckpoint(eager=True)
     features = add_spatial_features(features, edges_frame(spark, neighbour_edges(regions_pdf)))
     # The contract: exactly these columns, in this order, with these types.
-    return features.select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in OUTPUT_SCHEMA.fields])
+    return conform(features, REGION_WEEK_FEATURES)
 
 
 def _read_silver(spark: SparkSession, lake: Lake, table: str, schema: T.StructType) -> DataFrame:
@@ -198,8 +179,7 @@ def run(spark: SparkSession, lake: Lake, through: dt.date | str | None = None, f
     inputs = {"version": MARKER_VERSION, "columns": OUTPUT_COLUMNS,
               "silver": {t: partition_fingerprints(lake.silver(t)) for t in sorted(SILVER_TABLES.values())},
               "regions": file_sha256(lake.reference / "regions.csv"), "through": str(through)}
-    marker = target / INPUTS_MARKER
-    previous = json.loads(marker.read_text(encoding="utf-8")) if marker.is_file() else None
+    previous = read_inputs(target)
     published = {w: p for name, p in week_partitions(target).items() for w in [week_of_partition(name)] if w is not None}
     plan = {"mode": "full", "why": "asked for a full rebuild"} if full else plan_rebuild(previous, inputs, sorted(published))
     if plan["mode"] == "none":
@@ -223,7 +203,7 @@ def run(spark: SparkSession, lake: Lake, through: dt.date | str | None = None, f
             if week < since:
                 link_or_copy_tree(folder, staged / folder.name)
                 kept += 1
-    (staged / INPUTS_MARKER).write_text(json.dumps(inputs, sort_keys=True), encoding="utf-8")  # same publish
+    write_inputs(staged, inputs)  # published with the rows
     publish_directory(staged, target)
 
     written = read_parquet(spark, target)  # row counts come from Parquet footers

@@ -5,15 +5,12 @@ Reads gold/region_week_features and the current model of the registry (``FENGQIA
 ``FENGQIAO_ALERT_BUDGET``, small-count guard, colour thresholds); flagged regions get reasons from
 :mod:`models.reasons`. Regions of a county whose feed had an outage that week in gold/feed_health keep their
 score but get ``data_gap`` and a 数据中断 reason (:func:`jobs.gold.feed_health.mark_outages`), applied to every
-week of a table right before its one write. Both tables have exactly the columns of
-``fengqiao.core.schemas.RISK_SCORES_PUBLISHED`` (``RISK_SCORES`` plus ``data_gap``).
+week of a table right before its one write (:mod:`jobs.gold.score_marks`). Both tables have exactly the
+columns of ``fengqiao.core.schemas.RISK_SCORES_PUBLISHED`` (``RISK_SCORES`` plus ``data_gap``).
 """
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -21,20 +18,18 @@ import pandas as pd
 import pyarrow.dataset as ds
 
 from fengqiao.lake import (Lake, clean_stale_staging, partition_fingerprints, read_table, recover_interrupted_publish,
-                           tree_fingerprint, week_of_partition, week_partitions, write_table)
+                           tree_fingerprint, week_of_partition)
+from fengqiao.lake.markers import read_inputs, write_inputs
 from fengqiao.core.weeks import week_start as monday_of
-from jobs.gold.feed_health import mark_outages, outages_by_county_week, read_feed_health
+from jobs.gold.feed_health import read_feed_health
+from jobs.gold.score_marks import TABLES, finish, outage_fingerprints, publish_weeks, remark_scores
 from models.ears import ALARM_THRESHOLDS, BASELINE_WEEKS, GUARD_WEEKS, RISK_SCORE_COLUMNS, ears_scores
-from models.score_frame import HORIZON_SCORE_COLUMNS
 from models.escalation import predict_horizons, predict_proba, with_context
 from models.levels import DEFAULT_BUDGET_SHARE, SCORE_FLOOR, assign_levels
 from models.reasons import HISTORY_WEEKS, explain_frame
 from models.registry import load_current
 
 BASELINE_METHOD = "C2"
-# Inputs of the published scores (features and feed-health fingerprints, model, budget, weeks), in gold/risk_scores.
-INPUTS_MARKER = "_inputs.json"
-TABLES = ("risk_scores", "baseline_scores")
 # Weeks of features before a scored week that its scores depend on: the reasons' means of the previous
 # HISTORY_WEEKS weeks, and EARS' baseline (guard weeks + BASELINE_WEEKS, two more for C3). A run that
 # scores some weeks reads only these weeks of features before them, so a weekly run reads the same
@@ -56,21 +51,6 @@ def _reasons_fn(features_df: pd.DataFrame, lead: dict | None = None):
                 out[j] = r
         return out
     return fn
-
-
-def _finish(df: pd.DataFrame) -> pd.DataFrame:
-    out = df.reindex(columns=RISK_SCORE_COLUMNS).copy()  # tables published before the horizon columns
-    out["week_start"] = pd.to_datetime(out["week_start"]).dt.date
-    out["score"] = out["score"].astype(float)
-    out["flagged"] = out["flagged"].astype(bool)
-    out["rank_in_week"] = out["rank_in_week"].astype("Int32")
-    for col in HORIZON_SCORE_COLUMNS:
-        out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
-    out["reasons"] = [list(r) for r in out["reasons"]]
-    out["region_code"] = out["region_code"].astype(str)
-    out["county_code"] = out["county_code"].astype(str)
-    return out.sort_values(["week_start", "level", "rank_in_week"], ascending=[True, False, True],
-                           ignore_index=True)
 
 
 def _prepare(features_df: pd.DataFrame) -> pd.DataFrame:
@@ -122,7 +102,7 @@ def score_features(features_df: pd.DataFrame, model, metadata: dict,
     })
     counties = target[target["level"] == "county"][["region_code", "level", "week_start", "county_code", "region_name"]]
     scores = pd.concat([scores, counties.assign(score=0.0)], ignore_index=True)
-    return _finish(assign_levels(scores, budget_share=budget_share, score_floor=alert_threshold(metadata),
+    return finish(assign_levels(scores, budget_share=budget_share, score_floor=alert_threshold(metadata),
                                  reasons_fn=_reasons_fn(f)))
 
 
@@ -142,7 +122,7 @@ def baseline_features(features_df: pd.DataFrame, budget_share: float = DEFAULT_B
     counties = target[target["level"] == "county"][["region_code", "level", "week_start", "county_code", "region_name"]]
     scores = pd.concat([ears, counties.assign(score=0.0, model_version=ears["model_version"].iloc[0] if len(ears)
                                                else f"ears-{method.lower()}")], ignore_index=True)
-    return _finish(assign_levels(scores, budget_share=budget_share, reasons_fn=_reasons_fn(f, lead)))
+    return finish(assign_levels(scores, budget_share=budget_share, reasons_fn=_reasons_fn(f, lead)))
 
 
 def _select_weeks(all_weeks: list[dt.date], weeks) -> list[dt.date] | None:
@@ -155,134 +135,6 @@ def _select_weeks(all_weeks: list[dt.date], weeks) -> list[dt.date] | None:
     if isinstance(weeks, int):
         return all_weeks[-weeks:]
     return sorted(pd.to_datetime(pd.Series(list(weeks))).dt.date)
-
-
-def _for_parquet(df: pd.DataFrame) -> pd.DataFrame:
-    """Keep the Arrow types of columns that can be all-null or all-empty in a quiet run.
-
-    ``write_table`` lets pyarrow infer types from pandas: a column of only ``[]`` would become
-    ``list<null>`` and one of only ``None`` the ``null`` type. Reasons are given as numpy unicode arrays
-    (inferred ``list<string>``); an all-null string column is given pandas' ``string`` dtype.
-    """
-    out = df.copy()
-    out["reasons"] = [np.array([str(x) for x in r], dtype=str) for r in out["reasons"]]
-    for col in ("risk_level", "region_name"):
-        if out[col].isna().all():
-            out[col] = pd.array([None] * len(out), dtype="string")
-    out["score"] = out["score"].astype("float64")
-    out["flagged"] = out["flagged"].astype(bool)
-    out["rank_in_week"] = out["rank_in_week"].astype("Int32")
-    for col in HORIZON_SCORE_COLUMNS:
-        out[col] = out[col].astype("float64")
-    if "data_gap" in out:
-        out["data_gap"] = out["data_gap"].fillna(False).astype(bool)
-    return out
-
-
-def _published(lake: Lake, name: str) -> pd.DataFrame | None:
-    """A published scores table as written (``data_gap`` included if present), reasons as lists; None if absent."""
-    try:
-        old = read_table(lake.gold(name))
-    except FileNotFoundError:
-        return None
-    old["reasons"] = [list(r) if r is not None else [] for r in old["reasons"]]
-    return old
-
-
-def outage_fingerprints(health: pd.DataFrame | None) -> dict[str, str]:
-    """Per week (ISO Monday): a digest of the (feed, county) outages in gold/feed_health that week.
-
-    A week's marks (``data_gap``, the 数据中断 reason) depend on that week's outages only, so a week
-    whose digest is unchanged keeps its published files when other weeks are rescored.
-    """
-    if health is None or not len(health):
-        return {}
-    by_week: dict[str, list[str]] = {}
-    for (county, week), feeds in outages_by_county_week(health).items():
-        by_week.setdefault(week.isoformat(), []).extend(f"{feed}:{county}" for feed in feeds)
-    return {w: hashlib.sha256("\n".join(sorted(v)).encode()).hexdigest()[:16] for w, v in sorted(by_week.items())}
-
-
-def _read_partitions(path: Path, names: list[str], columns: list[str] | None = None) -> pd.DataFrame:
-    """Rows of the named week partitions of a published table (reasons as lists)."""
-    values = [n.partition("=")[2] for n in names]
-    df = read_table(path, columns=columns, filters=ds.field("week_start").isin(values))
-    if "reasons" in df:
-        df["reasons"] = [list(r) if r is not None else [] for r in df["reasons"]]
-    return df
-
-
-def publish_weeks(lake: Lake, name: str, scored: pd.DataFrame, scored_weeks, health: pd.DataFrame | None,
-                  remark_weeks: set[str] | None) -> int:
-    """Publish ``scored`` (the rescored weeks) into table ``name``, keeping its other weeks.
-
-    Without ``scored_weeks`` (None) the table is ``scored`` alone. Otherwise the published weeks not
-    rescored are hard-linked unchanged, except those in ``remark_weeks`` (ISO Mondays whose outages
-    changed; None = all of them), which are read and marked again from ``health``. Returns the
-    table's ``data_gap`` rows.
-    """
-    target = lake.gold(name)
-    if scored_weeks is None:
-        out = _marked(scored, health)
-        write_table(out, lake, "gold", name)
-        return int(out["data_gap"].sum())
-    rescored = {f"week_start={w}" for w in scored_weeks}
-    others = {n: week_of_partition(n) for n in week_partitions(target) if n not in rescored}
-    remark = [n for n, w in others.items() if remark_weeks is None or w is None or w.isoformat() in remark_weeks]
-    keep = [n for n in others if n not in remark]
-    frame = scored
-    if remark:
-        old = _read_partitions(target, remark)
-        frame = _finish(pd.concat([old.reindex(columns=RISK_SCORE_COLUMNS), scored], ignore_index=True))
-    out = _marked(frame, health)
-    write_table(out, lake, "gold", name, keep=keep)
-    kept_gaps = _read_partitions(target, keep, ["data_gap"])["data_gap"].sum() if keep else 0
-    return int(out["data_gap"].sum() + kept_gaps)
-
-
-def _marked(scores: pd.DataFrame, health: pd.DataFrame | None) -> pd.DataFrame:
-    """The frame as it is written: every week marked from the current gold/feed_health.
-
-    All weeks, not only those scored in this run, so that the marks of kept weeks follow feed health too;
-    :func:`mark_outages` first drops an earlier 数据中断 reason, so marking is idempotent.
-    """
-    return _for_parquet(mark_outages(scores, health))
-
-
-def _marks(df: pd.DataFrame) -> list[tuple]:
-    """(week, region, level, data_gap, reasons) per row, in a fixed order: what marking can change."""
-    gap = df["data_gap"].fillna(False).astype(bool) if "data_gap" in df else pd.Series(None, index=df.index)
-    rows = zip(pd.to_datetime(df["week_start"]).dt.date, df["region_code"].astype(str), df["level"].astype(str),
-               gap, ([str(x) for x in r] if r is not None else [] for r in df["reasons"]))
-    return sorted((w, c, lv, g, tuple(r)) for w, c, lv, g, r in rows)
-
-
-def _write_marker(marker: Path, inputs: dict) -> None:
-    tmp = marker.with_name(f".{INPUTS_MARKER}.tmp")
-    tmp.write_text(json.dumps(inputs, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, marker)
-
-
-def _remark(lake: Lake, inputs: dict, marker: Path, model_version) -> dict:
-    """Only gold/feed_health changed: keep the published scores, redo their marks (no rescoring).
-
-    A table is rewritten only when its marks change; the marker is then brought up to date, so the
-    next run with the same inputs writes nothing.
-    """
-    health = read_feed_health(lake)
-    summary: dict = {"model_version": model_version, "rescored": False, "remarked": []}
-    for name in TABLES:
-        old = _published(lake, name)
-        marked = _marked(_finish(old.reindex(columns=RISK_SCORE_COLUMNS)), health)
-        summary[f"{name}_data_gap_rows"] = int(marked["data_gap"].sum())
-        if "data_gap" in old and _marks(old) == _marks(marked):
-            continue
-        write_table(marked, lake, "gold", name)
-        summary["remarked"].append(name)
-    # Written after both tables: a run killed before this line marks again next time.
-    _write_marker(marker, inputs)
-    summary["changed"] = bool(summary["remarked"])
-    return summary
 
 
 def _without(d: dict, *keys: str) -> dict:
@@ -352,8 +204,8 @@ def run(lake: Lake, model_dir: Path, through=None, weeks="all", budget_share: fl
               "feature_weeks": partition_fingerprints(lake.gold("region_week_features")),
               # per week: and re-marks only the kept weeks whose outages changed
               "outage_weeks": outage_fingerprints(health)}
-    marker = lake.gold("risk_scores") / INPUTS_MARKER
-    stored = json.loads(marker.read_text(encoding="utf-8")) if marker.is_file() else None
+    # Inputs of the published scores (features and feed-health fingerprints, model, budget, weeks).
+    stored = read_inputs(lake.gold("risk_scores"))
     published = stored is not None and lake.gold("baseline_scores").is_dir()
     if published:
         if stored == inputs:
@@ -361,7 +213,7 @@ def run(lake: Lake, model_dir: Path, through=None, weeks="all", budget_share: fl
         # Only feed health changed (a marker written before feed health was an input has no "feed_health"
         # or "outage_weeks": compared like a change of it).
         if _without(stored, "feed_health", "outage_weeks") == _without(inputs, "feed_health", "outage_weeks"):
-            return _remark(lake, inputs, marker, metadata.get("model_version"))
+            return remark_scores(lake, inputs, metadata.get("model_version"))
     limit = monday_of(pd.Timestamp(str(through)).date()) if through is not None else None
     all_weeks = sorted(w for w in (week_of_partition(n) for n in inputs["feature_weeks"])
                        if w is not None and (limit is None or w <= limit))
@@ -371,7 +223,7 @@ def run(lake: Lake, model_dir: Path, through=None, weeks="all", budget_share: fl
         selected = [w for w in changed if w in set(all_weeks)]
 
     if selected is not None and not selected:  # the changed weeks all lie after ``through``
-        risk = base = _finish(pd.DataFrame(columns=RISK_SCORE_COLUMNS))
+        risk = base = finish(pd.DataFrame(columns=RISK_SCORE_COLUMNS))
         weeks_read = 0
     else:
         features = _read_features(lake, selected)
@@ -384,12 +236,12 @@ def run(lake: Lake, model_dir: Path, through=None, weeks="all", budget_share: fl
         weeks_read = int(features["week_start"].nunique())
     # Kept weeks are marked again only where their outages changed; all of them for an older marker.
     before = stored.get("outage_weeks") if published else None
-    remark = None if before is None else {w for w in set(before) | set(inputs["outage_weeks"])
-                                          if before.get(w) != inputs["outage_weeks"].get(w)}
-    risk_gaps = publish_weeks(lake, "risk_scores", risk, selected, health, remark)
-    base_gaps = publish_weeks(lake, "baseline_scores", base, selected, health, remark)
+    remark_weeks = None if before is None else {w for w in set(before) | set(inputs["outage_weeks"])
+                                                if before.get(w) != inputs["outage_weeks"].get(w)}
+    risk_gaps = publish_weeks(lake, "risk_scores", risk, selected, health, remark_weeks)
+    base_gaps = publish_weeks(lake, "baseline_scores", base, selected, health, remark_weeks)
     # Written after both tables: a run killed before this line scores again next time.
-    _write_marker(marker, inputs)
+    write_inputs(lake.gold("risk_scores"), inputs)
     flagged = risk[risk["flagged"]]
     return {
         "model_version": metadata.get("model_version"),

@@ -14,10 +14,15 @@ from pyspark.sql import types as T
 from fengqiao.lake import SILVER_TABLES, Lake
 from fengqiao.core.lexicon import ESCALATION_REGEX
 from fengqiao.core.privacy import mask_known_names, mask_personal_data, mask_raw_record, normalise_phone, pseudonym
-from fengqiao.core.schemas import HOTLINE_CALLS
+from fengqiao.core.schemas import HOTLINE_CALLS, conform
 from fengqiao.core.settings import get_settings
 from fengqiao.core.spark import literal_path
-from jobs.silver import common as C
+from jobs.silver.parsing import (blank, clean_text, keyword_dispute_type, mentions_wage_arrears, parse_int,
+                                 parse_iso_timestamp, plain_text, week_of)
+from jobs.silver.publish import run_silver_job
+from jobs.silver.raw_files import CORRUPT, bronze_files, relative_source, scanned_file_path
+from jobs.silver.reasons import first_failure, reason, to_quarantine
+from jobs.silver.records import newest_version, townships, with_region_check
 from jobs.silver.rules import split_by_suite
 
 FEED = "hotline"
@@ -32,14 +37,14 @@ RAW_SCHEMA = T.StructType([
     T.StructField("transcript", T.ArrayType(T.StructType([
         T.StructField("speaker", T.StringType()), T.StructField("text", T.StringType())]))),
     *[T.StructField(name, T.StringType()) for name in ("satisfaction", "work_order_id", "updated_at")],
-    T.StructField(C.CORRUPT, T.StringType()),
+    T.StructField(CORRUPT, T.StringType()),
 ])
-RAW_FIELDS = [f.name for f in RAW_SCHEMA.fields if f.name != C.CORRUPT]
+RAW_FIELDS = [f.name for f in RAW_SCHEMA.fields if f.name != CORRUPT]
 
 
 def read_raw_hotline(spark: SparkSession, lake: Lake, files: list[Path] | None = None) -> DataFrame:
     """The feed's bronze files, or only ``files`` (the new ones of an incremental run)."""
-    files = [literal_path(p) for p in C.bronze_files(lake, FEED, SUFFIXES, only=files)]
+    files = [literal_path(p) for p in bronze_files(lake, FEED, SUFFIXES, only=files)]
     if not files:
         return spark.createDataFrame([], RAW_SCHEMA).select(
             "*", F.lit(None).cast("string").alias("source_file"), F.lit(None).cast("long").alias("line_no"))
@@ -47,21 +52,21 @@ def read_raw_hotline(spark: SparkSession, lake: Lake, files: list[Path] | None =
     # into its lines with their positions, and every non-blank line parsed by from_json with the reader's
     # own parser and options: the same rows as spark.read.json, plus the true 1-based line_no.
     lines = spark.read.text(files, wholetext=True).select(
-        C.scanned_file_path().alias("_path"),
+        scanned_file_path().alias("_path"),
         F.posexplode(F.split(F.col("value"), "\r?\n")).alias("_pos", "_line"))
     parsed = F.from_json(F.col("_line"), RAW_SCHEMA,
-                         {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": C.CORRUPT})
+                         {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT})
     # A UTF-8 byte-order mark before a file's first record is not part of the record.
     lines = lines.withColumn("_line", F.regexp_replace(F.col("_line"), "^\ufeff", ""))
     return lines.where(F.trim(F.col("_line")) != "").select(
-        parsed.alias("_r"), C.relative_source(F.col("_path")).alias("source_file"),
+        parsed.alias("_r"), relative_source(F.col("_path")).alias("source_file"),
         (F.col("_pos") + 1).cast("long").alias("line_no")).select("_r.*", "source_file", "line_no")
 
 
 def _transcript_text(transcript: Column) -> Column:
     turns = F.transform(transcript, lambda t: F.concat(
         F.coalesce(t["speaker"], F.lit("")), F.lit(":"), F.coalesce(t["text"], F.lit(""))))
-    return C.plain_text(F.array_join(turns, "\n"))
+    return plain_text(F.array_join(turns, "\n"))
 
 
 def township_by_address(address: Column, regions_df: DataFrame) -> Column:
@@ -70,7 +75,7 @@ def township_by_address(address: Column, regions_df: DataFrame) -> Column:
     The ~2,000 township names are two literal arrays in the expression, sorted so that the first match
     is the best one: a lookup within the row, no join, no shuffle and no second pass over the calls.
     """
-    towns = sorted(((r["_township"], r["_township_name"]) for r in C.townships(regions_df).collect()
+    towns = sorted(((r["_township"], r["_township_name"]) for r in townships(regions_df).collect()
                     if r["_township_name"]), key=lambda t: (-len(t[1]), t[0]))
     if not towns:
         return F.lit(None).cast("string")
@@ -112,60 +117,60 @@ def clean_hotline_calls(raw: DataFrame, regions_df: DataFrame, key: str,
     # version is chosen, so an unusable correction never pushes a usable version out.
     given = F.col("region_code")
     parsed = raw.withColumns({
-        "started_ts": C.parse_iso_timestamp(F.col("started_at")),
-        "updated_ts": C.parse_iso_timestamp(F.col("updated_at")),
+        "started_ts": parse_iso_timestamp(F.col("started_at")),
+        "updated_ts": parse_iso_timestamp(F.col("updated_at")),
         "_region_raw": given,
-        "region_code": F.when(~C.blank(given), given).when(
+        "region_code": F.when(~blank(given), given).when(
             F.col("address_text").isNotNull(), township_by_address(F.col("address_text"), regions_df)),
     })
-    checked = C.with_region_check(parsed, regions_df)
-    error = C.first_failure([
-        (F.col(C.CORRUPT).isNotNull(), C.reason("malformed_record")),
-        (C.blank(F.col("call_id")), C.reason("missing_required_field", "call_id")),
-        (C.blank(F.col("started_at")), C.reason("missing_required_field", "started_at")),
-        (F.col("started_ts").isNull(), C.reason("unparseable_date", "started_at")),
-        (C.blank(F.col("updated_at")), C.reason("missing_required_field", "updated_at")),
-        (F.col("updated_ts").isNull(), C.reason("unparseable_date", "updated_at")),
+    checked = with_region_check(parsed, regions_df)
+    error = first_failure([
+        (F.col(CORRUPT).isNotNull(), reason("malformed_record")),
+        (blank(F.col("call_id")), reason("missing_required_field", "call_id")),
+        (blank(F.col("started_at")), reason("missing_required_field", "started_at")),
+        (F.col("started_ts").isNull(), reason("unparseable_date", "started_at")),
+        (blank(F.col("updated_at")), reason("missing_required_field", "updated_at")),
+        (F.col("updated_ts").isNull(), reason("unparseable_date", "updated_at")),
         (F.col("_region_error").isNotNull(), F.col("_region_error")),
-        (C.blank(F.col("region_code")), C.reason("missing_region_code")),
-        (~C.blank(F.col("duration_sec")) & C.parse_int(F.col("duration_sec")).isNull(),
-         C.reason("unparseable_integer", "duration_sec")),
+        (blank(F.col("region_code")), reason("missing_region_code")),
+        (~blank(F.col("duration_sec")) & parse_int(F.col("duration_sec")).isNull(),
+         reason("unparseable_integer", "duration_sec")),
     ])
     as_delivered = [F.col("_region_raw").alias("region_code") if c == "region_code" else F.col(c) for c in RAW_FIELDS]
-    raw_text = F.coalesce(F.col(C.CORRUPT), F.to_json(F.struct(*as_delivered)))
+    raw_text = F.coalesce(F.col(CORRUPT), F.to_json(F.struct(*as_delivered)))
     checked = checked.withColumns({
         "_error": error,
         "_raw_masked": mask_raw_record(mask_known_names(raw_text, F.col("caller_name"))),  # rejects only
     })
-    rejected = C.to_quarantine(checked.where(F.col("_error").isNotNull()), FEED, "_error", F.col("_raw_masked"))
+    rejected = to_quarantine(checked.where(F.col("_error").isNotNull()), FEED, "_error", F.col("_raw_masked"))
 
     good = checked.where(F.col("_error").isNull()).withColumns({
         "call_id": F.trim("call_id"), "started_at": F.col("started_ts"), "updated_at": F.col("updated_ts")})
 
     transcript_raw = _transcript_text(F.col("transcript"))
-    topic, name = C.plain_text(F.col("topic")), F.col("caller_name")
-    satisfaction = C.parse_int(F.col("satisfaction"))
+    topic, name = plain_text(F.col("topic")), F.col("caller_name")
+    satisfaction = parse_int(F.col("satisfaction"))
     # Every version is typed and masked, then held to the suite's row-level rules before the newest is
     # chosen: a version breaking one is quarantined and never pushes a good older one out.
     versions = good.select(
         "call_id",
-        C.clean_text("line").alias("line"),
+        clean_text("line").alias("line"),
         "started_at",
-        C.parse_int(F.col("duration_sec")).alias("duration_sec"),
+        parse_int(F.col("duration_sec")).alias("duration_sec"),
         pseudonym(normalise_phone(F.col("caller_number")), key).alias("caller_key"),
         "region_code", "township_code", "county_code",
-        C.clean_text("request_type").alias("request_type"),
+        clean_text("request_type").alias("request_type"),
         mask_personal_data(mask_known_names(topic, name)).alias("topic"),
-        F.coalesce(C.keyword_dispute_type(topic), C.keyword_dispute_type(transcript_raw), F.lit(_UNMATCHED))
+        F.coalesce(keyword_dispute_type(topic), keyword_dispute_type(transcript_raw), F.lit(_UNMATCHED))
         .alias("dispute_type"),
-        (C.mentions_wage_arrears(topic) | C.mentions_wage_arrears(transcript_raw)).alias("is_wage_arrears"),
+        (mentions_wage_arrears(topic) | mentions_wage_arrears(transcript_raw)).alias("is_wage_arrears"),
         mask_personal_data(mask_known_names(transcript_raw, name)).alias("transcript_text"),
         F.coalesce(F.concat_ws("\n", topic, transcript_raw).rlike(ESCALATION_REGEX), F.lit(False))
         .alias("has_escalation_terms"),
         F.when(satisfaction.between(1, 5), satisfaction).alias("satisfaction"),
-        C.clean_text("work_order_id").alias("work_order_id"),
+        clean_text("work_order_id").alias("work_order_id"),
         "updated_at", "source_file",
-        C.week_of(F.col("started_at")).alias("week_start"),
+        week_of(F.col("started_at")).alias("week_start"),
         "line_no", "_raw_masked",
     )
     # The text model types the placeholder later, always with one of the 15 labels.
@@ -173,8 +178,8 @@ def clean_hotline_calls(raw: DataFrame, regions_df: DataFrame, key: str,
         F.col("dispute_type"))
     kept, broken = split_by_suite(versions, "silver_hotline_calls", HOTLINE_CALLS,
                                   overrides={"dispute_type": placeholder_as_other})
-    rejected = rejected.unionByName(C.to_quarantine(broken, FEED, "_rule_error", F.col("_raw_masked")))
-    silver = C.conform(C.newest_version(kept, "call_id"), HOTLINE_CALLS)
+    rejected = rejected.unionByName(to_quarantine(broken, FEED, "_rule_error", F.col("_raw_masked")))
+    silver = conform(newest_version(kept, "call_id"), HOTLINE_CALLS)
     unmatched = F.col("dispute_type") == F.lit(_UNMATCHED)
     if text_models is None or text_models.dispute_type is None:
         return silver.withColumn("dispute_type", F.when(unmatched, F.lit("其他")).otherwise(F.col("dispute_type"))), rejected
@@ -204,7 +209,7 @@ def clean_with_settings(raw: DataFrame, regions_df: DataFrame) -> tuple[DataFram
 def run(spark: SparkSession, lake: Lake, validate: bool = False, forget_days=()) -> dict:
     """Merge new bronze files into the table and this feed's quarantine; ``validate`` audits before publishing.
 
-    Only files not yet merged are read (see silver_common.run_silver_job); ``forget_days`` re-merges those days.
+    Only files not yet merged are read (see jobs.silver.publish.run_silver_job); ``forget_days`` re-merges those days.
     """
-    return C.run_silver_job(spark, lake, FEED, TABLE, read_new_hotline, clean_with_settings, SUFFIXES,
+    return run_silver_job(spark, lake, FEED, TABLE, read_new_hotline, clean_with_settings, SUFFIXES,
                             validate=validate, forget_days=forget_days)

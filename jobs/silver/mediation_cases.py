@@ -15,9 +15,15 @@ from fengqiao.core.disputes import TYPE_LABELS
 from fengqiao.lake import SILVER_TABLES, Lake
 from fengqiao.core.lexicon import ESCALATION_REGEX
 from fengqiao.core.privacy import mask_known_names, mask_personal_data, mask_raw_record, normalise_phone, pseudonym
-from fengqiao.core.schemas import MEDIATION_CASES
+from fengqiao.core.schemas import MEDIATION_CASES, conform
 from fengqiao.core.settings import get_settings
-from jobs.silver import common as C
+from jobs.silver.parsing import (blank, clean_text, parse_amount, parse_cn_date, parse_cn_timestamp, parse_int,
+                                 parse_yes_no, plain_text, week_of)
+from jobs.silver.publish import run_silver_job
+from jobs.silver.raw_files import (CORRUPT, bronze_files, empty_raw, read_csv_files, relative_to_lake,
+                                   with_line_numbers)
+from jobs.silver.reasons import first_failure, reason, to_quarantine, unreadable_quarantine
+from jobs.silver.records import newest_version, with_region_check
 from jobs.silver.rules import split_by_suite
 
 FEED = "mediation"
@@ -37,15 +43,15 @@ def _read_xlsx(spark: SparkSession, lake: Lake, files: list[Path]) -> DataFrame 
     for path in files:
         sheet = pd.read_excel(path, dtype=str, engine="openpyxl")
         sheet.columns = [str(c).strip() for c in sheet.columns]
-        source = C.relative_to_lake(path, lake)
+        source = relative_to_lake(path, lake)
         for index, record in enumerate(sheet.to_dict("records")):
             values = [None if pd.isna(record.get(c)) else str(record.get(c)) for c in COLUMNS]
             rows.append((*values, None, source, index + 2))  # +2: header is row 1, Excel counts from 1
     if not rows:
         return None
-    schema = T.StructType([T.StructField(c, T.StringType()) for c in COLUMNS + [C.CORRUPT, "source_file"]]
+    schema = T.StructType([T.StructField(c, T.StringType()) for c in COLUMNS + [CORRUPT, "source_file"]]
                           + [T.StructField("line_no", T.LongType())])
-    # The CSV rows' private columns (silver_common.read_csv_files), empty: a spreadsheet row has its line.
+    # The CSV rows' private columns (jobs.silver.raw_files.read_csv_files), empty: a spreadsheet row has its line.
     return spark.createDataFrame(rows, schema).withColumns(
         {"_path": F.lit(None).cast("string"), "_mid": F.lit(None).cast("long")})
 
@@ -53,15 +59,15 @@ def _read_xlsx(spark: SparkSession, lake: Lake, files: list[Path]) -> DataFrame 
 def read_raw_mediation(spark: SparkSession, lake: Lake,
                        files: list[Path] | None = None) -> tuple[DataFrame, DataFrame]:
     """(raw rows as strings, quarantine rows for files that could not be read at all); ``files``: only these."""
-    csv_files = C.bronze_files(lake, FEED, (".csv",), only=files)
+    csv_files = bronze_files(lake, FEED, (".csv",), only=files)
     # GB18030 per the contract; a UTF-8 export (a known slip) is recognised by its header and read as such.
-    raw, unreadable = C.read_csv_files(spark, lake, csv_files, "案件编号", ("utf-8", "gb18030"), COLUMNS)
-    xlsx = _read_xlsx(spark, lake, C.bronze_files(lake, FEED, (".xlsx",), only=files))
+    raw, unreadable = read_csv_files(spark, lake, csv_files, "案件编号", ("utf-8", "gb18030"), COLUMNS)
+    xlsx = _read_xlsx(spark, lake, bronze_files(lake, FEED, (".xlsx",), only=files))
     frames = [f for f in (raw, xlsx) if f is not None]
     combined = frames[0].unionByName(frames[1]) if len(frames) == 2 else (frames[0] if frames else None)
     if combined is None:
-        combined = C.empty_raw(spark, COLUMNS)
-    return combined, C.unreadable_quarantine(spark, FEED, unreadable)
+        combined = empty_raw(spark, COLUMNS)
+    return combined, unreadable_quarantine(spark, FEED, unreadable)
 
 
 def _first_of_list(col: Column) -> Column:
@@ -71,41 +77,41 @@ def _first_of_list(col: Column) -> Column:
 def clean_mediation_cases(raw: DataFrame, regions_df: DataFrame, key: str) -> tuple[DataFrame, DataFrame]:
     """Raw rows -> (silver mediation_cases, quarantine)."""
     parsed = raw.withColumnRenamed("行政区划代码", "region_code").withColumns({
-        "_accepted": C.parse_cn_date(F.col("受理日期")),
-        "_occurred": C.parse_cn_date(F.col("发生日期")),
-        "_updated": C.parse_cn_timestamp(F.col("更新时间")),
-        "_amount": C.parse_amount(F.col("涉案金额")),
-        "_parties": C.parse_int(F.col("当事人数")),
+        "_accepted": parse_cn_date(F.col("受理日期")),
+        "_occurred": parse_cn_date(F.col("发生日期")),
+        "_updated": parse_cn_timestamp(F.col("更新时间")),
+        "_amount": parse_amount(F.col("涉案金额")),
+        "_parties": parse_int(F.col("当事人数")),
     })
-    checked = C.with_region_check(parsed, regions_df)
+    checked = with_region_check(parsed, regions_df)
     checks = [
-        (F.trim("案件编号") == "案件编号", C.reason("stray_header_row")),
-        (F.col(C.CORRUPT).isNotNull(), C.reason("malformed_record")),
+        (F.trim("案件编号") == "案件编号", reason("stray_header_row")),
+        (F.col(CORRUPT).isNotNull(), reason("malformed_record")),
     ]
-    checks += [(C.blank(F.col(n)), C.reason("missing_required_field", label)) for n, label in (
+    checks += [(blank(F.col(n)), reason("missing_required_field", label)) for n, label in (
         ("案件编号", "案件编号"), ("纠纷类型", "纠纷类型"), ("region_code", "行政区划代码"),
         ("受理日期", "受理日期"), ("更新时间", "更新时间"))]
     checks += [
-        (~F.trim("纠纷类型").isin(*TYPE_LABELS), C.reason("unknown_dispute_type")),
-        (F.col("_accepted").isNull(), C.reason("unparseable_date", "受理日期")),
-        (~C.blank(F.col("发生日期")) & F.col("_occurred").isNull(), C.reason("unparseable_date", "发生日期")),
-        (F.col("_updated").isNull(), C.reason("unparseable_date", "更新时间")),
-        (~C.blank(F.col("涉案金额")) & F.col("_amount").isNull(), C.reason("unparseable_amount")),
-        (~C.blank(F.col("当事人数")) & F.col("_parties").isNull(), C.reason("unparseable_integer", "当事人数")),
+        (~F.trim("纠纷类型").isin(*TYPE_LABELS), reason("unknown_dispute_type")),
+        (F.col("_accepted").isNull(), reason("unparseable_date", "受理日期")),
+        (~blank(F.col("发生日期")) & F.col("_occurred").isNull(), reason("unparseable_date", "发生日期")),
+        (F.col("_updated").isNull(), reason("unparseable_date", "更新时间")),
+        (~blank(F.col("涉案金额")) & F.col("_amount").isNull(), reason("unparseable_amount")),
+        (~blank(F.col("当事人数")) & F.col("_parties").isNull(), reason("unparseable_integer", "当事人数")),
         (F.col("_region_error").isNotNull(), F.col("_region_error")),
     ]
     raw_cols = [F.coalesce(F.col(c if c != "行政区划代码" else "region_code"), F.lit("")) for c in COLUMNS]
-    raw_text = F.coalesce(F.col(C.CORRUPT), F.concat_ws(",", *raw_cols))
+    raw_text = F.coalesce(F.col(CORRUPT), F.concat_ws(",", *raw_cols))
     known = F.concat_ws("、", F.col("当事人姓名"), F.col("调解员"))
-    checked = checked.withColumns({"_error": C.first_failure(checks),
+    checked = checked.withColumns({"_error": first_failure(checks),
                                    "_raw_masked": mask_raw_record(mask_known_names(raw_text, known))})  # rejects only
-    rejected = C.to_quarantine(C.with_line_numbers(checked.where(F.col("_error").isNotNull()), raw), FEED, "_error",
+    rejected = to_quarantine(with_line_numbers(checked.where(F.col("_error").isNotNull()), raw), FEED, "_error",
                                F.col("_raw_masked"))
 
     good = checked.where(F.col("_error").isNull()).withColumns(
         {"案件编号": F.trim("案件编号"), "updated_at": F.col("_updated")})
     dispute_type = F.trim("纠纷类型")
-    summary = C.plain_text(F.col("纠纷简介"))
+    summary = plain_text(F.col("纠纷简介"))
     first_phone = normalise_phone(_first_of_list(F.col("当事人电话")))
     party = F.coalesce(first_phone, _first_of_list(F.col("当事人姓名")))
     # Every version is typed and masked, then held to the suite's row-level rules before the newest is
@@ -113,31 +119,31 @@ def clean_mediation_cases(raw: DataFrame, regions_df: DataFrame, key: str) -> tu
     versions = good.select(
         F.col("案件编号").alias("case_id"),
         dispute_type.alias("dispute_type"),
-        C.clean_text("纠纷来源").alias("case_source"),
+        clean_text("纠纷来源").alias("case_source"),
         "region_code", "township_code", "county_code",
         F.col("_accepted").alias("accepted_date"),
         F.col("_occurred").alias("occurred_date"),
         F.col("_parties").alias("party_count"),
         F.col("_amount").alias("amount_yuan"),
-        C.parse_yes_no(F.col("涉及农民工")).alias("involves_migrant_workers"),
-        C.parse_yes_no(F.col("民转刑倾向")).alias("criminal_tendency"),
-        C.parse_yes_no(F.col("群体性倾向")).alias("group_tendency"),
-        C.clean_text("调解组织").alias("mediation_org"),
+        parse_yes_no(F.col("涉及农民工")).alias("involves_migrant_workers"),
+        parse_yes_no(F.col("民转刑倾向")).alias("criminal_tendency"),
+        parse_yes_no(F.col("群体性倾向")).alias("group_tendency"),
+        clean_text("调解组织").alias("mediation_org"),
         pseudonym(F.trim("调解员"), key).alias("mediator_key"),
-        C.clean_text("调解结果").alias("result"),
-        C.clean_text("案件状态").alias("status"),
+        clean_text("调解结果").alias("result"),
+        clean_text("案件状态").alias("status"),
         mask_personal_data(mask_known_names(summary, known)).alias("summary"),
         F.coalesce(summary.rlike(ESCALATION_REGEX), F.lit(False)).alias("has_escalation_terms"),
         pseudonym(party, key).alias("party_key"),
         "updated_at", "source_file",
-        C.week_of(F.col("_accepted")).alias("week_start"),
+        week_of(F.col("_accepted")).alias("week_start"),
         "line_no", "_raw_masked", *[c for c in ("_path", "_mid") if c in raw.columns],  # for line numbers
     )
     kept, broken = split_by_suite(versions, "silver_mediation_cases", MEDIATION_CASES)
-    rejected = rejected.unionByName(C.to_quarantine(C.with_line_numbers(broken, raw), FEED, "_rule_error",
+    rejected = rejected.unionByName(to_quarantine(with_line_numbers(broken, raw), FEED, "_rule_error",
                                                     F.col("_raw_masked")))
-    silver = C.newest_version(kept, "case_id")
-    return C.conform(silver, MEDIATION_CASES), rejected
+    silver = newest_version(kept, "case_id")
+    return conform(silver, MEDIATION_CASES), rejected
 
 
 def clean_with_settings(raw: DataFrame, regions_df: DataFrame) -> tuple[DataFrame, DataFrame]:
@@ -148,7 +154,7 @@ def clean_with_settings(raw: DataFrame, regions_df: DataFrame) -> tuple[DataFram
 def run(spark: SparkSession, lake: Lake, validate: bool = False, forget_days=()) -> dict:
     """Merge new bronze files into the table and this feed's quarantine; ``validate`` audits before publishing.
 
-    Only files not yet merged are read (see silver_common.run_silver_job); ``forget_days`` re-merges those days.
+    Only files not yet merged are read (see jobs.silver.publish.run_silver_job); ``forget_days`` re-merges those days.
     """
-    return C.run_silver_job(spark, lake, FEED, TABLE, read_raw_mediation, clean_with_settings, SUFFIXES,
+    return run_silver_job(spark, lake, FEED, TABLE, read_raw_mediation, clean_with_settings, SUFFIXES,
                             validate=validate, forget_days=forget_days)

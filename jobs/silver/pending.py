@@ -3,7 +3,7 @@
 A scheduled ingest run that lands nothing new must not rebuild silver, or it would announce a new
 version of the table (an Airflow asset event) and start the whole chain downstream for nothing. This
 reads only the bronze manifest and the two ledgers of merged files (the table's and the feed's
-quarantine's), the same sets :func:`jobs.silver.common.run_silver_job` compares, without Spark.
+quarantine's), the same sets :func:`jobs.silver.publish.run_silver_job` compares, without Spark.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import datetime as dt
 import importlib
 
 from fengqiao.lake import SILVER_TABLES, Lake
-from jobs.silver.common import LEDGER, feed_manifest, read_ledger
+from fengqiao.lake.ledgers import feed_manifest, ledger_written_at, read_ledger
 
 
 def unmerged_bronze_files(lake: Lake, feed: str) -> list[str]:
@@ -20,7 +20,7 @@ def unmerged_bronze_files(lake: Lake, feed: str) -> list[str]:
     suffixes = importlib.import_module(f"jobs.silver.{table}").SUFFIXES
     available = feed_manifest(lake, feed, suffixes)
     merged = read_ledger(lake.silver(table)) or set()
-    quarantined = read_ledger(lake.quarantine / f"feed={feed}") or set()
+    quarantined = read_ledger(lake.quarantine_partition(feed)) or set()
     return sorted({path for path, _sha in (available - merged) | (available - quarantined)})
 
 
@@ -28,4 +28,4 @@ def tables_published_since(lake: Lake, moment: dt.datetime) -> list[str]:
     """Silver tables whose ledger was written at or after ``moment``: each publish writes it with the rows."""
     since = moment.timestamp()
     return [table for table in SILVER_TABLES.values()
-            if (lake.silver(table) / LEDGER).is_file() and (lake.silver(table) / LEDGER).stat().st_mtime >= since]
+            if (written := ledger_written_at(lake.silver(table))) is not None and written >= since]

@@ -6,21 +6,18 @@ them here. ``run`` only summarises what is there, for the run log and the briefi
 """
 from __future__ import annotations
 
-import os
 import shutil
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from fengqiao.lake import COMPACT_AT_FILES, Lake, publish_directory, write_spark_table
-from fengqiao.core.schemas import QUARANTINE
+from fengqiao.core.schemas import QUARANTINE, conform
 from fengqiao.core.spark import read_parquet
-from jobs.silver.common import conform
-
-
-def reason_code(reason: str = "reason"):
-    """The short code of a ``code | readable text`` reason."""
-    return F.split_part(F.col(reason), F.lit(" | "), F.lit(1))
+from fengqiao.lake import COMPACT_AT_FILES, Lake, link_or_copy_tree, publish_directory, write_spark_table
+from fengqiao.lake.ledgers import write_ledger
+from fengqiao.lake.quarantine import read_quarantine
+from jobs.silver.merge import from_days
+from jobs.silver.reasons import reason_code
 
 
 def publish_quarantine(spark: SparkSession, df: DataFrame, lake: Lake, feed: str, incremental: bool = False,
@@ -31,9 +28,7 @@ def publish_quarantine(spark: SparkSession, df: DataFrame, lake: Lake, feed: str
     existing files (hard-linked into the staged copy; rows from ``drop_prefixes`` day folders are
     dropped, which rewrites the old rejects once). ``ledger`` is written into the staged partition.
     """
-    from jobs.silver.common import _from_days, write_ledger
-
-    target = lake.quarantine / f"feed={feed}"
+    target = lake.quarantine_partition(feed)
     staged = lake.new_staging_path(f"quarantine-{feed}")
     try:
         new = conform(df, QUARANTINE).drop("feed")  # feed lives in the folder name
@@ -41,11 +36,11 @@ def publish_quarantine(spark: SparkSession, df: DataFrame, lake: Lake, feed: str
         # Rows of forgotten days dropped, or too many small files from earlier runs: rewrite them as one.
         if old_files and (drop_prefixes or len(old_files) >= COMPACT_AT_FILES):
             old = read_parquet(spark, old_files, schema=new.schema)
-            new = old.where(~_from_days(F.col("source_file"), drop_prefixes)).unionByName(new)
+            new = old.where(~from_days(F.col("source_file"), drop_prefixes)).unionByName(new)
             old_files = []
         write_spark_table(new, staged, partition_by=())
         for old_file in old_files:  # the rejects already published: carried over unchanged
-            link_or_copy_tree_file(old_file, staged / old_file.name)
+            link_or_copy_tree(old_file, staged / old_file.name)
         if ledger is not None:
             write_ledger(staged, ledger)
         by_code = read_parquet(spark, staged).groupBy(reason_code().alias("code")).count().collect()
@@ -54,20 +49,6 @@ def publish_quarantine(spark: SparkSession, df: DataFrame, lake: Lake, feed: str
         raise
     publish_directory(staged, target)
     return {row["code"]: row["count"] for row in by_code}
-
-
-def link_or_copy_tree_file(source, destination) -> None:
-    try:
-        os.link(source, destination)
-    except OSError:
-        shutil.copy2(source, destination)
-
-
-def read_quarantine(spark: SparkSession, lake: Lake) -> DataFrame:
-    """All feeds' rejects with the QUARANTINE columns (``feed`` from the partition folders)."""
-    if not any(lake.quarantine.glob("feed=*/*.parquet")):  # nothing rejected yet
-        return spark.createDataFrame([], QUARANTINE)
-    return conform(read_parquet(spark, lake.quarantine), QUARANTINE)
 
 
 def run(spark: SparkSession, lake: Lake) -> dict:

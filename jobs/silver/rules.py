@@ -20,7 +20,10 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-# The rule's quarantine code, by expectation type (the reason texts are in silver_common.REASON_TEXT).
+from jobs.silver import validate
+from jobs.silver.reasons import first_failure, reason
+
+# The rule's quarantine code, by expectation type (the reason texts are in jobs.silver.reasons.REASON_TEXT).
 ROW_LEVEL = {
     "expect_column_values_to_not_be_null": "null_value",
     "expect_column_values_to_be_between": "out_of_range",
@@ -32,15 +35,13 @@ ROW_LEVEL = {
 # Not about one record: what makes each hold without a parse-time check.
 TABLE_LEVEL = {
     "expect_table_row_count_to_be_between": "a property of the whole table (an empty feed is an outage)",
-    "expect_column_values_to_be_unique": "silver_common.newest_version keeps one version per key",
-    "expect_column_values_to_be_of_type": "silver_common.conform casts every column to the schema",
+    "expect_column_values_to_be_unique": "jobs.silver.records.newest_version keeps one version per key",
+    "expect_column_values_to_be_of_type": "fengqiao.core.schemas.conform casts every column to the schema",
 }
 
 
 def load_expectations(suite_name: str) -> list[dict]:
-    from jobs.silver.validate import EXPECTATIONS_DIR
-
-    document = json.loads((EXPECTATIONS_DIR / f"{suite_name}.json").read_text(encoding="utf-8"))
+    document = json.loads((validate.EXPECTATIONS_DIR / f"{suite_name}.json").read_text(encoding="utf-8"))
     return document["expectations"]
 
 
@@ -108,10 +109,7 @@ def suite_failure(suite_name: str, schema: T.StructType, parameters: dict | None
     ``parameters`` default to the audit's (now + 1 day, Asia/Shanghai): the audit runs later, so a record
     that passes here passes there.
     """
-    from jobs.silver.common import first_failure, reason
-    from jobs.silver.validate import suite_parameters
-
-    parameters = parameters if parameters is not None else suite_parameters()
+    parameters = parameters if parameters is not None else validate.suite_parameters()
     overrides = overrides or {}
 
     def column(name: str) -> Column:

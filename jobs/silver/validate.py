@@ -4,58 +4,46 @@ Any failed expectation raises SilverValidationError naming the table, the expect
 how many records broke it, so the run stops before gold is built from bad silver. Never the values:
 GE is asked for no examples of unexpected values (``partial_unexpected_count`` 0, so neither the
 message, the task log nor the Data Docs can carry a leaked name or phone number). Row-level rules are
-applied to each record at parse time (jobs/silver/rules.py), so this audit only catches what that missed. great_expectations is imported
-inside the functions: importing it costs ~8 s, which DAG parsing and unrelated jobs should not pay.
+applied to each record at parse time (jobs/silver/rules.py), so this audit only catches what that missed.
+great_expectations is imported inside the functions: importing it costs ~8 s, which DAG parsing and
+unrelated jobs should not pay.
 
 Suites take two suite parameters, ``latest_timestamp`` and ``latest_date`` (now and today plus a day,
 Asia/Shanghai), so date ranges reject records from the future. The validation stage also checks row
 counts: each table's records per day over its last 7 days (``silver_daily_counts``) against bounds
-derived from its previous 8 weeks, passed as suite parameters. That check is a warning (reported in
-the summary and the Data Docs), not a stop: a holiday or a real lull must not halt the pipeline, and
-gold/feed_health judges volumes per county. Every validation of the stage is rendered as Great
-Expectations Data Docs (HTML) under ``<lake>/_quality/data_docs/`` (``index.html``), published whole
-by rename, so the folder always holds one complete run.
+derived from its previous 8 weeks (:mod:`jobs.silver.row_counts`), passed as suite parameters. That check
+is a warning (reported in the summary and the Data Docs), not a stop: a holiday or a real lull must not
+halt the pipeline, and gold/feed_health judges volumes per county. Every validation of the stage is
+rendered as Great Expectations Data Docs (HTML) under ``<lake>/_quality/data_docs/`` (``index.html``),
+published whole by rename, so the folder always holds one complete run.
 
 Incremental audit: a run validates only the week partitions it has not validated before. The lake keeps
-``<lake>/_quality/validated.json``: per table, the sha256 of its suite file and, per ``week_start=``
-partition that passed, a fingerprint of the partition's files (name, size, mtime_ns). Publishes
-rewrite only the weeks that changed and hard-link the others, so an untouched week keeps its
-fingerprint and is skipped; a rewritten week, a new one, or every week of a table whose suite was
-edited is validated (all the table's such partitions in one batch). The state is replaced only after
+``<lake>/_quality/validated.json`` (:mod:`fengqiao.lake.validated`): per table, the sha256 of its suite
+file and, per ``week_start=`` partition that passed, a fingerprint of the partition's files (name, size,
+mtime_ns). Publishes rewrite only the weeks that changed and hard-link the others, so an untouched week
+keeps its fingerprint and is skipped; a rewritten week, a new one, or every week of a table whose suite
+was edited is validated (all the table's such partitions in one batch). The state is replaced only after
 every blocking suite passed, so a failed partition is validated again by the next run. The row-count
 check reads only the weeks that cover its window (RECENT_DAYS + HISTORY_DAYS days, plus slack).
 """
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import fcntl
 import hashlib
 import json
-import math
-import os
 from pathlib import Path
 
-import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
 
-from fengqiao.lake import (SILVER_TABLES, Lake, partition_fingerprints, publish_directory, tree_fingerprint,
-                           week_of_partition, week_partitions)
 from fengqiao.core.spark import read_parquet
+from fengqiao.lake import SILVER_TABLES, Lake, partition_fingerprints, publish_directory, week_partitions
+from fengqiao.lake.partitions import PARTITION_PREFIX
+from fengqiao.lake.validated import read_state, state_lock, write_state
+from jobs.silver.row_counts import DATE_COLUMNS, MIN_HISTORY_DAYS, count_partitions, count_window, daily_counts
 
 EXPECTATIONS_DIR = Path(__file__).resolve().parents[2] / "expectations"
 DAILY_COUNTS_SUITE = "silver_daily_counts"
 DOCS_SITE = "fengqiao_quality"
-# The record's own date of each silver table (the day it counts in).
-DATE_COLUMNS = {"hotline_calls": "started_at", "work_orders": "created_at", "mediation_cases": "accepted_date"}
-RECENT_DAYS, HISTORY_DAYS, MIN_HISTORY_DAYS = 7, 56, 14
-# Weeks read for the row-count check beyond RECENT_DAYS + HISTORY_DAYS: the last record may fall on any
-# day of the newest week, so one more week keeps the window whole.
-COUNT_SLACK_DAYS = 7
-PARTITION_PREFIX = "week_start="
-STATE_VERSION = 1
-DAY_LOW, DAY_HIGH, WEEK_LOW, WEEK_HIGH = 0.25, 4.0, 0.5, 2.0
 
 
 class SilverValidationError(RuntimeError):
@@ -63,7 +51,7 @@ class SilverValidationError(RuntimeError):
 
 
 def load_suite(suite_name: str):
-    import great_expectations as gx
+    import great_expectations as gx  # ~8 s: only when a suite runs (see the module docstring)
 
     document = json.loads((EXPECTATIONS_DIR / f"{suite_name}.json").read_text(encoding="utf-8"))
     return gx.ExpectationSuite(name=document["name"], expectations=document["expectations"],
@@ -116,7 +104,7 @@ def suite_parameters(now: dt.datetime | None = None) -> dict:
 
 
 def _context(docs_dir: Path | None = None):
-    import great_expectations as gx
+    import great_expectations as gx  # ~8 s: only when a suite runs (see the module docstring)
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")
@@ -140,7 +128,7 @@ def _run_suite(context, engine: str, asset: str, frame, suite_name: str, paramet
                docs: bool, result_format: str | dict = SUMMARY_WITHOUT_VALUES) -> dict:
     """Validate ``frame`` (Spark or pandas) against a suite; through a Checkpoint that stores the result
     and updates the Data Docs when ``docs``."""
-    import great_expectations as gx
+    import great_expectations as gx  # ~8 s: only when a suite runs (see the module docstring)
     from great_expectations.checkpoint import UpdateDataDocsAction
 
     sources = context.data_sources
@@ -189,44 +177,6 @@ def validate_frame(df: DataFrame, suite_name: str, parameters: dict | None = Non
 
 # --- row-count anomalies ---------------------------------------------------------------------------
 
-def daily_counts(df: DataFrame, date_column: str) -> pd.DataFrame:
-    """(day, records) of a silver table by its records' own date (session time zone, Asia/Shanghai)."""
-    rows = df.groupBy(F.to_date(F.col(date_column)).alias("day")).count().collect()
-    return pd.DataFrame([(r["day"], int(r["count"])) for r in rows if r["day"] is not None],
-                        columns=["day", "records"])
-
-
-def count_window(daily: pd.DataFrame, recent_days: int = RECENT_DAYS,
-                 history_days: int = HISTORY_DAYS) -> tuple[pd.DataFrame, dict | None]:
-    """The last ``recent_days`` calendar days (missing days as 0) with bounds from the weeks before them.
-
-    Each recent day gets ``lower``/``upper``: DAY_LOW and DAY_HIGH (+5) × the median of the same weekday
-    over the previous ``history_days`` (weekends are quieter than weekdays). The suite parameters bound
-    the recent days' total: WEEK_LOW and WEEK_HIGH × the median 7-day total of that history. ``None``
-    (not judged) with fewer than MIN_HISTORY_DAYS days of history.
-    """
-    if daily.empty:
-        return pd.DataFrame({"day": [], "records": [], "lower": [], "upper": []}), None
-    last = max(daily["day"])
-    calendar = pd.date_range(min(daily["day"]), last, freq="D").date
-    full = (daily.groupby("day")["records"].sum().reindex(calendar, fill_value=0)
-            .rename_axis("day").reset_index())
-    full["weekday"] = [d.weekday() for d in full["day"]]
-    start = last - dt.timedelta(days=recent_days - 1)
-    recent = full[full["day"] >= start].reset_index(drop=True)
-    history = full[(full["day"] < start) & (full["day"] >= start - dt.timedelta(days=history_days))]
-    if len(history) < MIN_HISTORY_DAYS:
-        return recent.assign(lower=0, upper=0), None
-    by_weekday = history.groupby("weekday")["records"].median()
-    usual = recent["weekday"].map(by_weekday).fillna(float(history["records"].median()))
-    recent["lower"] = [math.floor(DAY_LOW * u) for u in usual]
-    recent["upper"] = [math.ceil(DAY_HIGH * u) + 5 for u in usual]
-    # Medians of the 7-day totals ending on each history day with a full week behind it.
-    weekly = history["records"].rolling(7).sum().dropna()
-    week = float(weekly.median()) if len(weekly) else 7.0 * float(history["records"].median())
-    return recent, {"week_min": math.floor(WEEK_LOW * week), "week_max": math.ceil(WEEK_HIGH * week)}
-
-
 def _count_report(context, table: str, df: DataFrame, docs: bool) -> dict:
     recent, bounds = count_window(daily_counts(df, DATE_COLUMNS[table]))
     suite = DAILY_COUNTS_SUITE
@@ -253,80 +203,14 @@ def raise_on_failures(reports: list[dict]) -> None:
 
 
 def data_docs_dir(lake: Lake) -> Path:
-    return lake.root / "_quality" / "data_docs"
+    return lake.quality / "data_docs"
 
 
 # --- incremental audit: which partitions were validated -------------------------------------------
 
-def state_path(lake: Lake) -> Path:
-    return lake.root / "_quality" / "validated.json"
-
-
 def suite_hash(suite_name: str) -> str:
     """sha256 of a suite's JSON file: editing a suite invalidates every partition validated under it."""
     return hashlib.sha256((EXPECTATIONS_DIR / f"{suite_name}.json").read_bytes()).hexdigest()
-
-
-def read_state(lake: Lake) -> dict:
-    """{table: {"suite_sha256", "partitions": {folder name: fingerprint}}}; empty when absent or unreadable
-    (then everything is validated again, which is always safe)."""
-    try:
-        document = json.loads(state_path(lake).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(document, dict) or document.get("version") != STATE_VERSION:
-        return {}
-    return document.get("tables") or {}
-
-
-def write_state(lake: Lake, tables: dict) -> None:
-    """Replace the state file whole (temp file + rename): a crash leaves the old state or the new one."""
-    path = state_path(lake)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temp.write_text(json.dumps({"version": STATE_VERSION, "tables": tables}, ensure_ascii=False, indent=1,
-                               sort_keys=True), encoding="utf-8")
-    os.replace(temp, path)
-
-
-@contextlib.contextmanager
-def _state_lock(lake: Lake):
-    """The three silver jobs and the audit stage may record partitions at the same time."""
-    path = state_path(lake).with_name(".validated.lock")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def record_validated(lake: Lake, table: str, names) -> None:
-    """Add published partitions that passed the table's suite at publish time (write-audit-publish in the
-    silver jobs) to the state, so that the audit stage does not check the same files again."""
-    digest = suite_hash(f"silver_{table}")
-    with _state_lock(lake):
-        state = read_state(lake)
-        entry = state.get(table) or {}
-        partitions = dict(entry.get("partitions") or {}) if entry.get("suite_sha256") == digest else {}
-        for name in names:
-            fingerprint = tree_fingerprint(lake.silver(table) / name)
-            if fingerprint is not None:
-                partitions[name] = fingerprint
-        state[table] = {"suite_sha256": digest, "partitions": partitions}
-        write_state(lake, state)
-
-
-def count_partitions(names, days: int = RECENT_DAYS + HISTORY_DAYS + COUNT_SLACK_DAYS) -> list[str]:
-    """The partitions the row-count check needs: weeks (named by their ISO Monday) starting at most
-    ``days`` before the newest week's Monday, plus any not named by a date."""
-    weeks = {name: week_of_partition(name) for name in names}
-    dated = [w for w in weeks.values() if w is not None]
-    if not dated:
-        return sorted(weeks)
-    first = max(dated) - dt.timedelta(days=days)
-    return sorted(name for name, week in weeks.items() if week is None or week >= first)
 
 
 def _read_partitions(spark: SparkSession, table_path: Path, names) -> DataFrame:
@@ -405,7 +289,7 @@ def validate_silver(spark: SparkSession, lake: Lake, docs: bool = True) -> list[
         publish_directory(staged, data_docs_dir(lake))
     raise_on_failures(reports)
     # Only now: every blocking suite passed, so every partition fingerprinted above is good.
-    with _state_lock(lake):
+    with state_lock(lake):
         write_state(lake, {**read_state(lake), **new_state})
     return reports
 

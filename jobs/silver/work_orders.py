@@ -13,8 +13,13 @@ from fengqiao.core.disputes import CATEGORY_TO_TYPE, WAGE_ARREARS_CATEGORIES
 from fengqiao.lake import SILVER_TABLES, Lake
 from fengqiao.core.lexicon import ESCALATION_REGEX
 from fengqiao.core.privacy import mask_personal_data, mask_raw_record
-from fengqiao.core.schemas import WORK_ORDERS
-from jobs.silver import common as C
+from fengqiao.core.schemas import WORK_ORDERS, conform
+from jobs.silver.parsing import (blank, clean_text, keyword_dispute_type, mentions_wage_arrears, parse_int,
+                                 parse_iso_timestamp, parse_yes_no, plain_text, week_of)
+from jobs.silver.publish import run_silver_job
+from jobs.silver.raw_files import CORRUPT, bronze_files, empty_raw, read_csv_files, with_line_numbers
+from jobs.silver.reasons import first_failure, reason, to_quarantine, unreadable_quarantine
+from jobs.silver.records import newest_version, with_region_check
 from jobs.silver.rules import split_by_suite
 
 FEED = "workorders"
@@ -28,10 +33,10 @@ COLUMNS = ["order_id", "created_at", "channel", "call_id", "region_code", "categ
 def read_raw_work_orders(spark: SparkSession, lake: Lake,
                          files: list[Path] | None = None) -> tuple[DataFrame, DataFrame]:
     """(raw rows as strings, quarantine rows for files that could not be read at all); ``files``: only these."""
-    files = C.bronze_files(lake, FEED, SUFFIXES, only=files)
+    files = bronze_files(lake, FEED, SUFFIXES, only=files)
     # The contract says UTF-8; a GB18030 export is read rather than rejected.
-    raw, unreadable = C.read_csv_files(spark, lake, files, "order_id", ("utf-8", "gb18030"), COLUMNS)
-    return (raw if raw is not None else C.empty_raw(spark, COLUMNS)), C.unreadable_quarantine(spark, FEED, unreadable)
+    raw, unreadable = read_csv_files(spark, lake, files, "order_id", ("utf-8", "gb18030"), COLUMNS)
+    return (raw if raw is not None else empty_raw(spark, COLUMNS)), unreadable_quarantine(spark, FEED, unreadable)
 
 
 def _category_types(spark: SparkSession) -> DataFrame:
@@ -46,61 +51,61 @@ def clean_work_orders(raw: DataFrame, regions_df: DataFrame, text_models=None) -
     Arrow batches by mapInPandas), or the keyword rules when none is registered.
     """
     timestamps = ("created_at", "due_at", "closed_at", "updated_at")
-    parsed = raw.withColumns({f"_{n}": C.parse_iso_timestamp(F.col(n)) for n in timestamps})
-    checked = C.with_region_check(parsed, regions_df)
+    parsed = raw.withColumns({f"_{n}": parse_iso_timestamp(F.col(n)) for n in timestamps})
+    checked = with_region_check(parsed, regions_df)
     checks = [
-        (F.trim("order_id") == "order_id", C.reason("stray_header_row")),
-        (F.col(C.CORRUPT).isNotNull(), C.reason("malformed_record")),
+        (F.trim("order_id") == "order_id", reason("stray_header_row")),
+        (F.col(CORRUPT).isNotNull(), reason("malformed_record")),
     ]
-    checks += [(C.blank(F.col(n)), C.reason("missing_required_field", n))
+    checks += [(blank(F.col(n)), reason("missing_required_field", n))
                for n in ("order_id", "created_at", "region_code", "updated_at")]
-    checks += [(~C.blank(F.col(n)) & F.col(f"_{n}").isNull(), C.reason("unparseable_date", n)) for n in timestamps]
+    checks += [(~blank(F.col(n)) & F.col(f"_{n}").isNull(), reason("unparseable_date", n)) for n in timestamps]
     checks += [(F.col("_region_error").isNotNull(), F.col("_region_error"))]
-    raw_text = F.coalesce(F.col(C.CORRUPT), F.concat_ws(",", *[F.coalesce(F.col(c), F.lit("")) for c in COLUMNS]))
-    checked = checked.withColumns({"_error": C.first_failure(checks),
+    raw_text = F.coalesce(F.col(CORRUPT), F.concat_ws(",", *[F.coalesce(F.col(c), F.lit("")) for c in COLUMNS]))
+    checked = checked.withColumns({"_error": first_failure(checks),
                                    "_raw_masked": mask_raw_record(raw_text)})  # used by rejects only
-    rejected = C.to_quarantine(C.with_line_numbers(checked.where(F.col("_error").isNotNull()), raw), FEED, "_error",
+    rejected = to_quarantine(with_line_numbers(checked.where(F.col("_error").isNotNull()), raw), FEED, "_error",
                                F.col("_raw_masked"))
 
     good = checked.where(F.col("_error").isNull()).withColumns(
         {"order_id": F.trim("order_id"), **{n: F.col(f"_{n}") for n in timestamps},
-         "category": C.clean_text("category")})
+         "category": clean_text("category")})
     typed = good.join(F.broadcast(_category_types(raw.sparkSession)), F.col("category") == F.col("_category"), "left")
-    summary = C.plain_text(F.col("summary"))
+    summary = plain_text(F.col("summary"))
     text = F.concat_ws(" ", F.col("category"), summary)
-    satisfaction = C.parse_int(F.col("satisfaction"))
+    satisfaction = parse_int(F.col("satisfaction"))
     # Every version is typed and masked, then held to the suite's row-level rules before the newest is
     # chosen: a version breaking one is quarantined and never pushes a good older one out.
     versions = typed.select(
-        "order_id", "created_at", C.clean_text("channel").alias("channel"), C.clean_text("call_id").alias("call_id"),
+        "order_id", "created_at", clean_text("channel").alias("channel"), clean_text("call_id").alias("call_id"),
         "region_code", "township_code", "county_code", "category",
-        F.coalesce(F.col("_mapped_type"), C.keyword_dispute_type(text), F.lit("其他")).alias("dispute_type"),
+        F.coalesce(F.col("_mapped_type"), keyword_dispute_type(text), F.lit("其他")).alias("dispute_type"),
         (F.coalesce(F.col("category").isin(*sorted(WAGE_ARREARS_CATEGORIES)), F.lit(False))
-         | C.mentions_wage_arrears(summary)).alias("is_wage_arrears"),
+         | mentions_wage_arrears(summary)).alias("is_wage_arrears"),
         mask_personal_data(summary).alias("summary"),
         F.coalesce(summary.rlike(ESCALATION_REGEX), F.lit(False)).alias("has_escalation_terms"),
-        C.clean_text("urgency").alias("urgency"), C.clean_text("status").alias("status"),
-        C.clean_text("assigned_unit").alias("assigned_unit"), "due_at", "closed_at",
-        F.coalesce(C.parse_yes_no(F.col("is_repeat")), F.lit(False)).alias("is_repeat"),
-        C.clean_text("repeat_of").alias("repeat_of"),
+        clean_text("urgency").alias("urgency"), clean_text("status").alias("status"),
+        clean_text("assigned_unit").alias("assigned_unit"), "due_at", "closed_at",
+        F.coalesce(parse_yes_no(F.col("is_repeat")), F.lit(False)).alias("is_repeat"),
+        clean_text("repeat_of").alias("repeat_of"),
         F.when(satisfaction.between(1, 5), satisfaction).alias("satisfaction"),
         "updated_at", "source_file",
-        C.week_of(F.col("created_at")).alias("week_start"),
+        week_of(F.col("created_at")).alias("week_start"),
         "_mapped_type", "line_no", "_raw_masked", *[c for c in ("_path", "_mid") if c in raw.columns],  # for line numbers
     )
     kept, broken = split_by_suite(versions, "silver_work_orders", WORK_ORDERS)
-    rejected = rejected.unionByName(C.to_quarantine(C.with_line_numbers(broken, raw), FEED, "_rule_error",
+    rejected = rejected.unionByName(to_quarantine(with_line_numbers(broken, raw), FEED, "_rule_error",
                                                     F.col("_raw_masked")))
-    silver = C.newest_version(kept, "order_id")
+    silver = newest_version(kept, "order_id")
     if text_models is None or text_models.dispute_type is None:
-        return C.conform(silver, WORK_ORDERS), rejected
+        return conform(silver, WORK_ORDERS), rejected
     from models.text_models import apply_type_model
 
     # The table's type stands; only orders of unknown categories pass through Python to the classifier.
     known = F.col("_mapped_type").isNotNull()
-    classified = apply_type_model(C.conform(silver.where(~known), WORK_ORDERS), text_models, WORK_ORDERS,
+    classified = apply_type_model(conform(silver.where(~known), WORK_ORDERS), text_models, WORK_ORDERS,
                                   text_col="summary")
-    return C.conform(silver.where(known), WORK_ORDERS).unionByName(classified), rejected
+    return conform(silver.where(known), WORK_ORDERS).unionByName(classified), rejected
 
 
 def clean_with_settings(raw: DataFrame, regions_df: DataFrame) -> tuple[DataFrame, DataFrame]:
@@ -114,7 +119,7 @@ def clean_with_settings(raw: DataFrame, regions_df: DataFrame) -> tuple[DataFram
 def run(spark: SparkSession, lake: Lake, validate: bool = False, forget_days=()) -> dict:
     """Merge new bronze files into the table and this feed's quarantine; ``validate`` audits before publishing.
 
-    Only files not yet merged are read (see silver_common.run_silver_job); ``forget_days`` re-merges those days.
+    Only files not yet merged are read (see jobs.silver.publish.run_silver_job); ``forget_days`` re-merges those days.
     """
-    return C.run_silver_job(spark, lake, FEED, TABLE, read_raw_work_orders, clean_with_settings, SUFFIXES,
+    return run_silver_job(spark, lake, FEED, TABLE, read_raw_work_orders, clean_with_settings, SUFFIXES,
                             validate=validate, forget_days=forget_days)

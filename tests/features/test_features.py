@@ -420,7 +420,8 @@ def test_incremental_rebuild_equals_full_and_skips_old_weeks(spark, history_lake
 def test_rebuild_plan(history_lake):
     import json
 
-    from jobs.gold.region_week_features import INPUTS_MARKER, plan_rebuild
+    from fengqiao.lake.markers import INPUTS_MARKER
+    from jobs.gold.region_week_features import plan_rebuild
 
     lake, _ = history_lake
     target = lake.gold("region_week_features")

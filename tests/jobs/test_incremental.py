@@ -346,7 +346,7 @@ def test_weeks_that_may_hold_keys_come_from_key_statistics(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from jobs.silver.common import weeks_that_may_hold
+    from jobs.silver.merge import weeks_that_may_hold
 
     def week(name, ids, stats=True, row_group=None):
         folder = tmp_path / f"week_start={name}"

@@ -447,13 +447,13 @@ def test_quiet_week_keeps_column_types(tmp_path):
     import pyarrow as pa
     import pyarrow.dataset as ds
 
-    from fengqiao.lake import Lake, write_table
-    from jobs.gold.risk_scores import _for_parquet
+    from fengqiao.core.schemas import RISK_SCORES_PUBLISHED
+    from fengqiao.lake import Lake, for_parquet, write_table
     from models.levels import assign_levels
 
     quiet = assign_levels(_scores(n=10, weeks=1).assign(score=0.001))
     assert not quiet["flagged"].any()
-    path = write_table(_for_parquet(quiet), Lake.at(tmp_path), "gold", "risk_scores")
+    path = write_table(for_parquet(quiet, RISK_SCORES_PUBLISHED), Lake.at(tmp_path), "gold", "risk_scores")
     schema = ds.dataset(path, partitioning="hive").schema
     assert schema.field("reasons").type == pa.list_(pa.string())
     assert schema.field("risk_level").type == pa.string()

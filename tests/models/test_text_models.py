@@ -178,7 +178,7 @@ def test_silver_uses_the_classifier_when_registered_and_keywords_otherwise(spark
 
 def test_work_orders_keep_the_category_table_and_classify_the_rest(spark, regions, type_model):
     from drop_builder import order
-    from jobs.silver import common as C
+    from jobs.silver import raw_files as C
     from jobs.silver import work_orders as W
 
     tail = [T.StructField("source_file", T.StringType()), T.StructField("line_no", T.LongType())]

@@ -293,7 +293,7 @@ def test_outages_and_catch_ups_are_listed_per_feed_and_county(lake):
 def test_every_quarantine_reason_silver_writes_has_a_chinese_label():
     """The briefing's 数据完整性 names each quarantine reason in Chinese, the parse-time rules' codes too."""
     from fengqiao.render.common import QUARANTINE_REASONS_ZH
-    from jobs.silver.common import REASON_TEXT
+    from jobs.silver.reasons import REASON_TEXT
     from jobs.silver.rules import ROW_LEVEL
 
     for code in set(REASON_TEXT) | set(ROW_LEVEL.values()):

@@ -14,8 +14,8 @@ from pyspark.sql import functions as F
 
 from drop_builder import PII, REGIONS, WO_HEADER, _csv, _write_day, call, order
 from fengqiao.lake import Lake, tree_fingerprint
+from fengqiao.lake.quarantine import read_quarantine
 from jobs.silver import hotline_calls as H
-from jobs.silver import quarantine as Q
 from jobs.silver import work_orders as W
 from jobs.bronze.land_drops import land_drops
 
@@ -85,7 +85,7 @@ def test_hostile_records_are_quarantined_and_the_good_ones_published(spark, tmp_
     assert set(work) == {"W1", "W2", "W3"}
     assert work["W2"]["summary"] == FORMULAS[0] and work["W3"]["summary"] == FORMULAS[3] + "\n第二行"
 
-    rejected = Q.read_quarantine(spark, lake).where(F.col("feed").isin("hotline", "workorders")).collect()
+    rejected = read_quarantine(spark, lake).where(F.col("feed").isin("hotline", "workorders")).collect()
     assert len(rejected) == 8 and all(r["line_no"] is not None for r in rejected)
     leaked = [PII["id_number"], PII["bank_card"], PII["caller_name"], "13812345678"]
     assert not [r for r in rejected for value in leaked if value in (r["raw_masked"] or "")]

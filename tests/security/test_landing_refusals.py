@@ -13,6 +13,7 @@ import pytest
 
 from drop_builder import write_drop
 from fengqiao.lake import Lake
+from fengqiao.lake.bronze import read_refused
 from jobs.bronze import land_drops as B
 
 SECRET = "FENGQIAO_SECRET_OUTSIDE_THE_DROP"
@@ -65,7 +66,7 @@ def test_links_and_fifos_are_refused_recorded_and_never_opened(hostile, tmp_path
 
     refused_names = {name for _, day, name, _ in REFUSED if name} | {"2025-03-06"}
     assert not refused_names & {os.path.basename(p) for p in opened}, "a refused entry was opened"
-    recorded = {(r["feed"], r["day"], r["file_name"], r["reason"]) for r in B.read_refused(lake).to_pylist()}
+    recorded = {(r["feed"], r["day"], r["file_name"], r["reason"]) for r in read_refused(lake).to_pylist()}
     assert recorded == REFUSED
     assert counts["refused"] == len(REFUSED)
     assert counts["per_feed"]["hotline"]["refused"] == 3 and counts["per_feed"]["mediation"]["refused"] == 1
@@ -93,7 +94,7 @@ def test_links_and_fifos_are_refused_recorded_and_never_opened(hostile, tmp_path
     # A re-run refuses the same entries again without recording them twice, and lands nothing new.
     again = B.land_drops(source, lake, log=lambda _: None)
     assert again["landed"] == 0 and again["refused"] == len(REFUSED)
-    assert len(B.read_refused(lake)) == len(REFUSED)
+    assert len(read_refused(lake)) == len(REFUSED)
 
 
 def test_a_link_swapped_in_after_the_listing_is_refused(tmp_path, monkeypatch):
@@ -112,7 +113,7 @@ def test_a_link_swapped_in_after_the_listing_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(B, "_entries", entries_then_swap)
     counts = B.land_drops(source, lake, log=lambda _: None)
     assert ("hotline", "2025-03-03", "calls-a.jsonl", B.SYMLINK_REFUSED) in {
-        (r["feed"], r["day"], r["file_name"], r["reason"]) for r in B.read_refused(lake).to_pylist()}
+        (r["feed"], r["day"], r["file_name"], r["reason"]) for r in read_refused(lake).to_pylist()}
     assert not (lake.bronze("hotline") / "2025-03-03" / "calls-a.jsonl").exists()
     assert counts["per_feed"]["hotline"]["refused"] == 1
 

@@ -163,13 +163,13 @@ def tree_hashes(path: Path) -> dict[str, str]:
 
 
 def state(lake: Lake, table: str) -> dict:
-    from jobs.bronze.extract_work_orders_db import load_state, state_path
+    from fengqiao.lake.bronze import extract_state_path as state_path, read_extract_state as load_state
 
     return load_state(state_path(lake, table))
 
 
 def manifest_rows(lake: Lake) -> list[dict]:
-    from jobs.bronze.land_drops import read_manifest
+    from fengqiao.lake.bronze import read_manifest
 
     return read_manifest(lake).to_pylist()
 
@@ -332,7 +332,7 @@ def test_a_crash_between_landing_and_saving_the_watermark_changes_nothing(pg, sp
     def crash(*_args, **_kwargs):
         raise RuntimeError("simulated crash after landing")
 
-    monkeypatch.setattr(job, "save_state", crash)
+    monkeypatch.setattr(job, "write_extract_state", crash)
     with pytest.raises(RuntimeError, match="simulated crash"):
         extract(pg, lake, table)
     monkeypatch.undo()

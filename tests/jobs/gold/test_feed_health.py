@@ -207,6 +207,7 @@ def test_scoring_job_marks_outages_and_follows_feed_health(tmp_path):
     import shutil
 
     from fengqiao.core.schemas import RISK_SCORES_PUBLISHED
+    from fengqiao.lake.markers import INPUTS_MARKER
     from jobs.gold import risk_scores as GRS
 
     lake, models = Lake(tmp_path / "lake"), tmp_path / "models"
@@ -251,7 +252,7 @@ def test_scoring_job_marks_outages_and_follows_feed_health(tmp_path):
     # The same tables as a full rescoring from the same inputs would publish.
     fresh = Lake(tmp_path / "fresh")
     shutil.copytree(lake.root, fresh.root)
-    (fresh.gold("risk_scores") / GRS.INPUTS_MARKER).unlink()
+    (fresh.gold("risk_scores") / INPUTS_MARKER).unlink()
     assert "rescored" not in GRS.run(fresh, models, budget_share=0.05)
     for name in ("risk_scores", "baseline_scores"):
         pd.testing.assert_frame_equal(_frame(lake, name), _frame(fresh, name), obj=name)

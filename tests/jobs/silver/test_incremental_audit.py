@@ -11,12 +11,16 @@ import shutil
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from pyspark.sql import functions as F
 
 from drop_builder import REGIONS, case
 from fengqiao.lake import Lake, tree_fingerprint, week_partitions, write_spark_table
-from jobs.silver import common as C
+from fengqiao.lake.validated import state_path
 from jobs.silver import mediation_cases as M
 from jobs.silver import validate as V
+from jobs.silver.publish import publish_silver
+from jobs.silver.raw_files import CORRUPT
+from jobs.silver.row_counts import count_partitions, count_window
 from jobs.silver.validate import SilverValidationError
 
 TABLE = "mediation_cases"
@@ -26,7 +30,7 @@ WEEKS = [f"week_start={FIRST + dt.timedelta(days=7 * i)}" for i in range(4)]
 
 def _silver(spark, rows):
     regions = spark.createDataFrame([(r[0], r[1], r[2]) for r in REGIONS], "code string, name string, level string")
-    schema = ", ".join(f"`{c}` string" for c in M.COLUMNS + [C.CORRUPT, "source_file"]) + ", line_no long"
+    schema = ", ".join(f"`{c}` string" for c in M.COLUMNS + [CORRUPT, "source_file"]) + ", line_no long"
     raw = [tuple(r) + (None, "bronze/mediation/d/c.csv", None) for r in rows]
     silver, _ = M.clean_mediation_cases(spark.createDataFrame(raw, schema), regions, "k")
     return silver
@@ -84,7 +88,7 @@ def test_second_run_without_change_validates_nothing_and_still_passes(spark, lak
     first, counts = _summary(V.validate_silver(spark, lake, docs=False))
     assert first["success"] and first["evaluated"] > 20
     assert counts == {"validated": 4, "skipped": 0}
-    state = json.loads(V.state_path(lake).read_text(encoding="utf-8"))["tables"][TABLE]
+    state = json.loads(state_path(lake).read_text(encoding="utf-8"))["tables"][TABLE]
     assert sorted(state["partitions"]) == WEEKS
     assert state["suite_sha256"] == V.suite_hash("silver_mediation_cases")
 
@@ -102,7 +106,7 @@ def test_second_run_without_change_validates_nothing_and_still_passes(spark, lak
 
 def test_changed_partition_is_validated_alone_and_fails_until_fixed(spark, lake, reads):
     V.validate_silver(spark, lake, docs=False)
-    saved = V.state_path(lake).read_bytes()
+    saved = state_path(lake).read_bytes()
     bad_week, good_week = WEEKS[1], WEEKS[3]
     _rewrite(lake.silver(TABLE) / bad_week, region_code="37A112100001")
     reads.clear()
@@ -112,7 +116,7 @@ def test_changed_partition_is_validated_alone_and_fails_until_fixed(spark, lake,
     message = str(error.value)
     assert f"silver_mediation_cases in week partition(s) {bad_week} of silver/{TABLE}" in message
     assert "expect_column_values_to_match_regex(column=region_code" in message
-    assert V.state_path(lake).read_bytes() == saved
+    assert state_path(lake).read_bytes() == saved
 
     # Not recorded: the next run validates it again and fails again, also when another week changed
     # too (that good week is told apart by bisection and not named).
@@ -123,13 +127,13 @@ def test_changed_partition_is_validated_alone_and_fails_until_fixed(spark, lake,
     assert reads[0] == [bad_week, good_week]
     assert f"week partition(s) {bad_week} of silver/{TABLE}" in str(error.value)
     assert good_week not in str(error.value)
-    assert V.state_path(lake).read_bytes() == saved
+    assert state_path(lake).read_bytes() == saved
 
     # Fixed (rewritten with a good code): both changed weeks are validated, pass and are recorded.
     _rewrite(lake.silver(TABLE) / bad_week, region_code="370112100001")
     reports = V.validate_silver(spark, lake, docs=False)
     assert V.partition_counts(reports) == {"validated": 2, "skipped": 2}
-    state = json.loads(V.state_path(lake).read_text(encoding="utf-8"))["tables"][TABLE]["partitions"]
+    state = json.loads(state_path(lake).read_text(encoding="utf-8"))["tables"][TABLE]["partitions"]
     assert state[bad_week] == tree_fingerprint(lake.silver(TABLE) / bad_week)
 
 
@@ -166,10 +170,10 @@ def test_row_count_window_reads_enough_weeks(last_weekday):
     days = [last - dt.timedelta(days=i) for i in range(200)]
     daily = pd.DataFrame({"day": days, "records": [100 if d.weekday() < 5 else 30 for d in days]})
     mondays = {d - dt.timedelta(days=d.weekday()) for d in days}
-    chosen = V.count_partitions([f"week_start={m}" for m in mondays])
+    chosen = count_partitions([f"week_start={m}" for m in mondays])
     assert 10 <= len(chosen) < len(mondays)
     kept = daily[[f"week_start={d - dt.timedelta(days=d.weekday())}" in chosen for d in daily["day"]]]
-    (full_recent, full_bounds), (recent, bounds) = V.count_window(daily), V.count_window(kept)
+    (full_recent, full_bounds), (recent, bounds) = count_window(daily), count_window(kept)
     assert bounds == full_bounds and bounds is not None
     pd.testing.assert_frame_equal(recent, full_recent)
 
@@ -177,14 +181,14 @@ def test_row_count_window_reads_enough_weeks(last_weekday):
 def test_merge_audits_only_the_rebuilt_weeks(spark, tmp_path, cases):
     lake = Lake.at(tmp_path / "lake")
     merge = lambda: {"key": "case_id", "schema": cases.schema, "drop_prefixes": []}  # noqa: E731
-    C.publish_silver(spark, cases, lake, TABLE, validate=True)
+    publish_silver(spark, cases, lake, TABLE, validate=True)
     table = lake.silver(TABLE)
     # A bad row planted in a published week that no merge below touches.
     _rewrite(table / WEEKS[0], region_code="37A112100001")
 
     # By design this merge publishes: week 1 is not rebuilt, and its files were audited when published.
     fresh = merge()
-    C.publish_silver(spark, _silver(spark, [case("N1", accepted="2025-01-29")]), lake, TABLE,
+    publish_silver(spark, _silver(spark, [case("N1", accepted="2025-01-29")]), lake, TABLE,
                      validate=True, merge=fresh)
     assert fresh["weeks"] == ["2025-01-27"] and fresh["unchanged_weeks"] == 3
     published = spark.read.parquet(str(table))
@@ -192,23 +196,23 @@ def test_merge_audits_only_the_rebuilt_weeks(spark, tmp_path, cases):
 
     # A bad new record is caught in its own week, and the table stays as it was.
     before = {name: tree_fingerprint(folder) for name, folder in week_partitions(table).items()}
-    bad = _silver(spark, [case("N2", accepted="2025-01-15")]).withColumn("region_code", C.F.lit("37A112100002"))
+    bad = _silver(spark, [case("N2", accepted="2025-01-15")]).withColumn("region_code", F.lit("37A112100002"))
     with pytest.raises(SilverValidationError, match="expect_column_values_to_match_regex\\(column=region_code"):
-        C.publish_silver(spark, bad, lake, TABLE, validate=True, merge=merge())
+        publish_silver(spark, bad, lake, TABLE, validate=True, merge=merge())
     assert {name: tree_fingerprint(folder) for name, folder in week_partitions(table).items()} == before
 
     # A full build audits every week, so it does catch the planted row.
     with pytest.raises(SilverValidationError, match="expect_column_values_to_match_regex\\(column=region_code"):
-        C.publish_silver(spark, spark.read.parquet(str(table)), lake, TABLE, validate=True)
+        publish_silver(spark, spark.read.parquet(str(table)), lake, TABLE, validate=True)
 
 
 def test_weeks_audited_at_publish_are_not_audited_again(spark, tmp_path, monkeypatch, cases, reads):
     monkeypatch.setattr(V, "SILVER_TABLES", {"mediation": TABLE})
     lake = Lake.at(tmp_path / "lake")
-    C.publish_silver(spark, cases, lake, TABLE, validate=True)  # a full build: every week audited
+    publish_silver(spark, cases, lake, TABLE, validate=True)  # a full build: every week audited
     assert V.partition_counts(V.validate_silver(spark, lake, docs=False)) == {"validated": 0, "skipped": 4}
     merge = {"key": "case_id", "schema": cases.schema, "drop_prefixes": []}
-    C.publish_silver(spark, _silver(spark, [case("N1", accepted="2025-01-29")]), lake, TABLE, validate=True,
+    publish_silver(spark, _silver(spark, [case("N1", accepted="2025-01-29")]), lake, TABLE, validate=True,
                      merge=merge)
     assert V.partition_counts(V.validate_silver(spark, lake, docs=False)) == {"validated": 0, "skipped": 4}
     # A week rewritten behind the audit's back (not by a publish) is still checked.

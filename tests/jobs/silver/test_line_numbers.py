@@ -4,8 +4,8 @@ from __future__ import annotations
 import gzip
 import json
 
-from jobs.silver import common as C
 from jobs.silver import hotline_calls as H
+from jobs.silver import raw_files as R
 from fengqiao.lake import Lake
 
 
@@ -24,7 +24,7 @@ def test_hotline_line_numbers(spark, tmp_path):
     with gzip.open(day / "calls-b.jsonl.gz", "wt", encoding="utf-8") as handle:
         handle.write("\n".join([_call("g1"), "{broken", "", "", _call("g5")]) + "\n")
     rows = H.read_raw_hotline(spark, lake).collect()
-    got = {(r["source_file"].rsplit("/", 1)[1], r["line_no"], r["call_id"], r[C.CORRUPT] is not None) for r in rows}
+    got = {(r["source_file"].rsplit("/", 1)[1], r["line_no"], r["call_id"], r[R.CORRUPT] is not None) for r in rows}
     assert got == {
         ("calls-a.jsonl", 1, "c1", False), ("calls-a.jsonl", 3, "c3", False), ("calls-a.jsonl", 4, None, True),
         ("calls-a.jsonl", 5, "c5", False), ("calls-a.jsonl", 6, None, True), ("calls-a.jsonl", 7, None, True),
@@ -55,17 +55,17 @@ def test_csv_line_numbers(spark, tmp_path):
     (day / "orders-a.csv").write_bytes(text.encode("utf-8"))
     (day / "orders-b.csv").write_bytes("order_id,summary,status\r\nb1,欠薪,受理\r\nb2,坏行\r\n".encode("gb18030"))
     files = sorted(day.iterdir())
-    raw, unreadable = C.read_csv_files(spark, lake, files, "order_id", ("utf-8", "gb18030"),
+    raw, unreadable = R.read_csv_files(spark, lake, files, "order_id", ("utf-8", "gb18030"),
                                        ["order_id", "summary", "status"])
     assert unreadable == []
     assert raw.where(raw["line_no"].isNotNull()).count() == 0  # given to the rows that need it (quarantine)
-    raw = C.with_line_numbers(raw, raw)
+    raw = R.with_line_numbers(raw, raw)
     got = {(r["source_file"].rsplit("/", 1)[1], r["order_id"], r["line_no"]) for r in raw.collect()}
     assert got == {("orders-a.csv", "o1", 2), ("orders-a.csv", "o5", 5), ("orders-a.csv", "o6", 6),
                    ("orders-a.csv", "order_id", 7), ("orders-a.csv", "o8", 8), ("orders-a.csv", "o11", 11),
                    ("orders-a.csv", "o12", 12),
                    ("orders-b.csv", "b1", 2), ("orders-b.csv", "b2", 3)}
-    bad = {r["order_id"]: r["line_no"] for r in raw.where(raw[C.CORRUPT].isNotNull()).collect()}
+    bad = {r["order_id"]: r["line_no"] for r in raw.where(raw[R.CORRUPT].isNotNull()).collect()}
     assert bad == {"o5": 5, "o6": 6, "b2": 3}
     summaries = {r["order_id"]: r["summary"] for r in raw.collect()}
     assert summaries["o12"] == '他说"要堵路"\n了' and summaries["o1"] == "漏水\n已报修"
@@ -81,7 +81,7 @@ def test_csv_record_starts_quoted_blank_lines_and_unclosed_quote(spark, tmp_path
     for name, text in files.items():
         (tmp_path / name).write_bytes(text.encode("utf-8"))
     got = {r["_path"].rsplit("/", 1)[1]: list(r["_starts"])
-           for r in C._csv_record_starts(spark, [str(tmp_path / n) for n in files]).collect()}
+           for r in R._csv_record_starts(spark, [str(tmp_path / n) for n in files]).collect()}
     assert got == {"d.csv": [0, 2, 5], "c.csv": [0, 1], "e.csv": [0, 1, 2]}
 
 
@@ -98,11 +98,11 @@ def test_delivered_file_names_with_spaces_percent_and_glob_characters_are_read_a
     (day / spaced).write_bytes("order_id,summary,status\no1,好,办结\no2,坏行\n".encode("utf-8"))
     (day / globbed).write_bytes("order_id,summary,status\ng1,坏行\ng2,好,办结\n".encode("utf-8"))
     (day / "orders1.csv").write_bytes("order_id,summary,status\nx1,不该读到,办结\n".encode("utf-8"))  # not read
-    raw, unreadable = C.read_csv_files(spark, lake, [day / spaced, day / globbed], "order_id", ("utf-8",),
+    raw, unreadable = R.read_csv_files(spark, lake, [day / spaced, day / globbed], "order_id", ("utf-8",),
                                        ["order_id", "summary", "status"])
     assert unreadable == []
     got = {(r["source_file"].rsplit("/", 1)[1], r["order_id"], r["line_no"])
-           for r in C.with_line_numbers(raw, raw).collect()}
+           for r in R.with_line_numbers(raw, raw).collect()}
     assert got == {(spaced, "o1", 2), (spaced, "o2", 3), (globbed, "g1", 2), (globbed, "g2", 3)}
 
     calls = lake.bronze("hotline") / "2025-03-03"

@@ -13,12 +13,14 @@ from pyspark.sql import types as T
 
 from drop_builder import PII, REGIONS, case, order, write_drop
 from fengqiao.lake import Lake
+from fengqiao.lake.quarantine import read_quarantine
 from fengqiao.core.schemas import HOTLINE_CALLS, MEDIATION_CASES, QUARANTINE, WORK_ORDERS
-from jobs.silver import common as C
 from jobs.silver import hotline_calls as H
 from jobs.silver import mediation_cases as M
 from jobs.silver import quarantine as Q
 from jobs.silver import work_orders as W
+from jobs.silver.parsing import parse_amount, parse_cn_date, parse_yes_no, week_of
+from jobs.silver.raw_files import CORRUPT
 from jobs.bronze.land_drops import land_drops
 
 KEY = "test-key"
@@ -97,7 +99,7 @@ def test_clean_hotline_calls(spark, regions):
 
 
 def _csv_raw(spark, columns, rows, source):
-    schema = T.StructType([T.StructField(c, T.StringType()) for c in columns + [C.CORRUPT]] + list(TAIL.fields))
+    schema = T.StructType([T.StructField(c, T.StringType()) for c in columns + [CORRUPT]] + list(TAIL.fields))
     return spark.createDataFrame([tuple(r) + (corrupt, source, None) for r, corrupt in rows], schema)
 
 
@@ -168,8 +170,8 @@ def test_parsers(spark):
     df = spark.createDataFrame([("2025-03-04", "12000", "是"), ("2025/3/4", "1,200.50", "否"),
                                 ("2025年3月4日", "1.2万", ""), ("20250304", None, None), ("2025-3-4 8:30", "x", "x")],
                                "d string, a string, b string")
-    out = df.select(C.parse_cn_date(F.col("d")).alias("d"), C.parse_amount(F.col("a")).alias("a"),
-                    C.parse_yes_no(F.col("b")).alias("b"), C.week_of(C.parse_cn_date(F.col("d"))).alias("w")).collect()
+    out = df.select(parse_cn_date(F.col("d")).alias("d"), parse_amount(F.col("a")).alias("a"),
+                    parse_yes_no(F.col("b")).alias("b"), week_of(parse_cn_date(F.col("d"))).alias("w")).collect()
     assert {r["d"] for r in out} == {dt.date(2025, 3, 4)} and {r["w"] for r in out} == {dt.date(2025, 3, 3)}
     assert [r["a"] for r in out] == [12000.0, 1200.5, 12000.0, None, None]
     assert [r["b"] for r in out] == [True, False, None, None, None]
@@ -196,7 +198,7 @@ def test_run_on_a_drop(spark, tmp_path):
     orders = spark.read.parquet(str(lake.silver("work_orders")))
     assert orders.where(F.col("order_id") == "W6").select("channel").first()[0] is None
     assert (lake.silver("work_orders") / "week_start=2025-03-03").is_dir()
-    quarantine = Q.read_quarantine(spark, lake)
+    quarantine = read_quarantine(spark, lake)
     assert Q.run(spark, lake)["workorders"] == counts["work_orders"]["quarantine_reasons"]
     assert _types(quarantine.schema) == _types(QUARANTINE)
     for df in (hotline, mediation, orders, quarantine):

@@ -7,8 +7,8 @@ import pytest
 from pyspark.sql import functions as F
 
 from drop_builder import REGIONS, case
-from jobs.silver import common as C
 from jobs.silver import mediation_cases as M
+from jobs.silver.raw_files import CORRUPT
 from jobs.silver.validate import EXPECTATIONS_DIR, SilverValidationError, raise_on_failures, validate_frame
 
 
@@ -17,7 +17,7 @@ def mediation_silver(spark):
     regions = spark.createDataFrame([(r[0], r[1], r[2]) for r in REGIONS], "code string, name string, level string")
     rows = [tuple(case(f"M{i}", accepted=f"2025-03-0{i}")) + (None, "bronze/mediation/d/c.csv", None)
             for i in range(1, 5)]
-    schema = ", ".join(f"`{c}` string" for c in M.COLUMNS + [C.CORRUPT, "source_file"]) + ", line_no long"
+    schema = ", ".join(f"`{c}` string" for c in M.COLUMNS + [CORRUPT, "source_file"]) + ", line_no long"
     silver, _ = M.clean_mediation_cases(spark.createDataFrame(rows, schema), regions, "k")
     return silver.cache()
 
@@ -137,7 +137,7 @@ def _weekly_pattern(days: int, start="2025-01-06", silent=(), factor=None):
 
 
 def test_count_window_bounds_follow_the_weekday():
-    from jobs.silver.validate import count_window
+    from jobs.silver.row_counts import count_window
 
     recent, bounds = count_window(_weekly_pattern(70))
     assert len(recent) == 7 and bounds == {"week_min": 280, "week_max": 1120}  # median week 560
@@ -153,7 +153,8 @@ def test_count_window_bounds_follow_the_weekday():
     (dict(factor=(range(63, 70), 0.8)), True),   # a quieter week, within bounds
 ])
 def test_row_count_check_flags_silent_days_and_bursts(days, ok):
-    from jobs.silver.validate import DAILY_COUNTS_SUITE, _context, _run_suite, count_window
+    from jobs.silver.row_counts import count_window
+    from jobs.silver.validate import DAILY_COUNTS_SUITE, _context, _run_suite
 
     recent, bounds = count_window(_weekly_pattern(70, **days))
     frame = recent.assign(day=recent["day"].astype(str))[["day", "records", "lower", "upper"]]
@@ -174,7 +175,7 @@ def long_mediation_silver(spark):
         day = first + dt.timedelta(days=i)
         for k in range(1 + i % 3):
             rows.append(tuple(case(f"L{i}-{k}", accepted=day.isoformat())) + (None, "bronze/mediation/d/c.csv", None))
-    schema = ", ".join(f"`{c}` string" for c in M.COLUMNS + [C.CORRUPT, "source_file"]) + ", line_no long"
+    schema = ", ".join(f"`{c}` string" for c in M.COLUMNS + [CORRUPT, "source_file"]) + ", line_no long"
     silver, _ = M.clean_mediation_cases(spark.createDataFrame(rows, schema), regions, "k")
     return silver.cache()
 
