@@ -19,6 +19,7 @@ Rotation: issue a new key (both are valid), hand it over, then revoke the old on
 """
 from __future__ import annotations
 
+import argparse
 import csv
 import datetime as dt
 import hmac
@@ -31,6 +32,7 @@ from pathlib import Path
 
 from fengqiao.core.keys import readable_by_others
 from fengqiao.core.regions import county_of, is_valid_code
+from fengqiao.core.settings import get_settings
 
 from .webhooks import sign
 
@@ -58,8 +60,6 @@ class BureauKey:
 
 
 def default_path() -> Path:
-    from fengqiao.core.settings import get_settings
-
     return get_settings().bureau_keys_file
 
 
@@ -146,8 +146,6 @@ def same_signature(expected: str, given: str | None) -> bool:
 
 
 def main(argv: list[str] | None = None) -> None:
-    import argparse
-
     parser = argparse.ArgumentParser(description="Issue, list and revoke the bureaus' disposition keys.")
     parser.add_argument("--file", default=None, help="key file (default FENGQIAO_BUREAU_KEYS)")
     sub = parser.add_subparsers(dest="command", required=True)

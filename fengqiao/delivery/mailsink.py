@@ -10,7 +10,6 @@ recipient, exactly as received (the bytes after DATA). ``fail_first=n`` makes it
 """
 from __future__ import annotations
 
-import ipaddress
 import re
 import socket
 import threading
@@ -19,6 +18,8 @@ from pathlib import Path
 from typing import Iterator
 
 from aiosmtpd.controller import Controller
+
+from fengqiao.core.bureaus import is_loopback
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9@._+-]")
 
@@ -47,15 +48,6 @@ class _SaveToFolder:
         return "250 Message accepted for delivery"
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _free_port(host: str) -> int:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as s:
@@ -72,7 +64,7 @@ def local_mail_sink(folder: Path, host: str = "127.0.0.1", port: int = 0,
 
     Yields ``(host, port)``; the server stops when the ``with`` block ends.
     """
-    if not _is_loopback(host):
+    if not is_loopback(host):
         raise ValueError(f"local_mail_sink listens on loopback only, not on {host!r}")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,7 @@ Outgoing alerts (Fengqiao -> a bureau's webhook):
   only, so the alert payload repeats the time in its signed ``sent_at`` field.
 
 Dispositions coming back are signed with each bureau's own key instead
-(:mod:`fengqiao.delivery.bureau_keys`, :mod:`fengqiao.delivery.acknowledgements`).
+(:mod:`fengqiao.delivery.bureau_keys`, :mod:`fengqiao.delivery.ack_receiver`).
 
 Webhook addresses must be ``https://``; plain ``http://`` is accepted for loopback hosts only (tests, a
 local relay).
@@ -23,7 +23,6 @@ import datetime as dt
 import hashlib
 import hmac
 import http.client
-import ipaddress
 import json
 import os
 import time
@@ -32,6 +31,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+
+from fengqiao.core.bureaus import is_loopback, url_problem
 
 SIGNATURE_HEADER = "X-Fengqiao-Signature"
 TIMESTAMP_HEADER = "X-Fengqiao-Timestamp"
@@ -101,24 +102,7 @@ def json_body(payload: dict) -> bytes:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-# --- URLs -----------------------------------------------------------------------------------------
-def url_problem(url: str) -> str | None:
-    """Why ``url`` cannot be used as a webhook address, or None."""
-    if not url or any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
-        return "webhook_url in bureaus.csv is empty or holds spaces, line breaks or control characters"
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 (raises ValueError on a malformed port)
-    except ValueError:
-        return "webhook_url in bureaus.csv is not a valid address"
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return "webhook_url in bureaus.csv is not an https address"
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        return (f"webhook_url to {parts.hostname} is plain http: alerts go to https addresses only "
-                "(http only to a loopback host)")
-    return None
-
-
+# --- URLs (which ones are acceptable: fengqiao.core.bureaus.url_problem) -------------------------
 def public_url(url: str) -> str:
     """The address without credentials, query or fragment (robot hooks carry tokens there): safe to record."""
     parts = urlsplit(url)
@@ -127,15 +111,6 @@ def public_url(url: str) -> str:
         host = f"[{host}]"
     netloc = host + (f":{parts.port}" if parts.port else "")
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-
-
-def _is_loopback(host: str | None) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host or "").is_loopback
-    except ValueError:
-        return False
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -165,7 +140,7 @@ def post_signed(url: str, body: bytes, key: str | bytes, timeout: float = 10.0) 
     if problem:
         raise DeliveryFailure(problem, retryable=False)
     handlers = [_NoRedirect()]
-    if _is_loopback(urlsplit(url).hostname):
+    if is_loopback(urlsplit(url).hostname):
         handlers.append(urllib.request.ProxyHandler({}))  # never send loopback traffic through a proxy
     opener = urllib.request.build_opener(*handlers)
     request = urllib.request.Request(url, data=body, headers=signed_headers(body, key), method="POST")

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import atexit
 import hashlib
+import html as html_lib
 import io
 import logging
+import os
 import shutil
 import tempfile
 import threading
@@ -71,7 +73,7 @@ def font_path() -> Path:
 
 def sc_face_index(path: Path) -> int:
     """Index of the Simplified Chinese face in the collection (so glyphs take their mainland forms)."""
-    from fontTools.ttLib import TTCollection
+    from fontTools.ttLib import TTCollection  # fontTools is heavy: loaded only when a PDF is made
 
     collection = TTCollection(str(path), lazy=True)
     try:
@@ -110,6 +112,7 @@ class _SubsetCache:
 
 
 def _subset(path: Path, chars) -> bytes:
+    # fontTools is heavy: loaded only when a PDF is made.
     from fontTools import subset
     from fontTools.ttLib import TTFont
 
@@ -154,8 +157,7 @@ def font_face_css(text: str = "") -> str:
 
 def html_to_pdf(html: str, target: Path) -> Path:
     """Render ``html`` (the briefing) to ``target`` as A4 PDF with the embedded CJK font; atomically."""
-    import os
-
+    # WeasyPrint is heavy (Pango, fonts): loaded only when a PDF is made.
     from weasyprint import CSS, HTML
     from weasyprint.text.fonts import FontConfiguration
 
@@ -173,6 +175,4 @@ def html_to_pdf(html: str, target: Path) -> Path:
 
 def _visible_text(html: str) -> str:
     """Every character of the HTML (tags included: cheap, and a superset of what is drawn)."""
-    import html as html_lib
-
     return html_lib.unescape(html)

@@ -1,17 +1,31 @@
 """Stage: alert each flagged region of a scored week to its bureau (e-mail, and a signed webhook where
-bureaus.csv gives one), skipping regions still in their cool-down; record attempts in gold/alerts."""
+bureaus.csv gives one), skipping regions still in their cool-down; record attempts in gold/alerts.
+
+The parts: :mod:`fengqiao.delivery.alert_plan` (who gets which alert), :mod:`fengqiao.render.alert_messages`
+(its words), :mod:`fengqiao.delivery.alert_history` (cool-down, what was already sent),
+:mod:`fengqiao.delivery.alert_channels` (sending with retries) and :mod:`jobs.gold.alert_log` (gold/alerts).
+Every attempt is recorded, one row per attempt and channel; re-running the step for a week sends nothing
+already sent on that channel, and deliveries that still failed are retried on the next run.
+"""
 from __future__ import annotations
 
 import datetime as dt
 import logging
 import os
+import time
 
-from fengqiao.lake import Lake, read_table
-from fengqiao.delivery.alerts import apply_cooldown, deliver_alerts, delivered, plan_alerts
-from fengqiao.render.common import as_date, latest_scored_week, read_bureaus_checked
-from fengqiao.delivery.webhooks import delivery_options
+import pandas as pd
+
+from fengqiao.core.bureaus import read_bureaus_checked
 from fengqiao.core.regions import read_regions
-from fengqiao.core.settings import get_settings
+from fengqiao.core.settings import Settings, get_settings
+from fengqiao.delivery.alert_channels import ALERT_COLUMNS, DeliveryReport, attempts_frame, send_pending
+from fengqiao.delivery.alert_history import apply_cooldown, pending_deliveries
+from fengqiao.delivery.alert_plan import Alert, plan_alerts
+from fengqiao.delivery.webhooks import DeliveryOptions, delivery_options
+from fengqiao.lake import Lake, read_table
+from fengqiao.render.common import as_date, latest_scored_week
+from jobs.gold.alert_log import append_attempts, read_alert_log
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +62,7 @@ def run(lake: Lake | str | os.PathLike, week_start: dt.date | str | None = None)
     if not alerts:
         log.info("no flagged region in the week of %s: no alerts", week)
         return counts
-    history, _ = delivered(lake)
+    history = read_alert_log(lake)
     to_send, suppressed = apply_cooldown(alerts, history, options.cooldown_weeks)
     counts["suppressed_cooldown"] = len(suppressed)
     counts["suppressed"] = suppressed
@@ -59,3 +73,37 @@ def run(lake: Lake | str | os.PathLike, week_start: dt.date | str | None = None)
     log.info("alerts for the week of %s: %s", week,
              {k: v for k, v in counts.items() if k not in ("suppressed", "bureau_problems")})
     return counts
+
+
+def deliver_alerts(alerts: list[Alert], settings: Settings, lake: Lake, options: DeliveryOptions | None = None,
+                   sleep=time.sleep) -> DeliveryReport:
+    """Deliver the alerts not yet delivered, on each of their channels, with retries; append one row per
+    attempt to gold/alerts.
+
+    A failure (no address, server unreachable, recipient refused) is recorded as ``failed`` with the
+    reason and does not stop the other alerts; it is retried on the next run. Once a server stayed
+    unreachable through all attempts of one delivery, later deliveries to it in this run fail at once.
+    The attempts made are recorded even when the run is interrupted.
+    """
+    options = options or delivery_options()
+    existing = read_alert_log(lake)
+    pending, skipped = pending_deliveries(alerts, existing)
+    if skipped:
+        log.info("%d delivery(ies) already sent earlier: not sent again", skipped)
+    rows: list[dict] = []
+    report = DeliveryReport(attempts=pd.DataFrame(columns=ALERT_COLUMNS), skipped=skipped)
+    try:
+        send_pending(pending, settings, options, rows, report, sleep)
+    finally:
+        attempts = attempts_frame(rows)
+        if not attempts.empty:
+            append_attempts(lake, existing, attempts)
+    report.attempts = attempts
+    report.failed_attempts = int((attempts["status"] == "failed").sum())
+    return report
+
+
+def send_alerts(alerts: list[Alert], settings: Settings, lake: Lake,
+                options: DeliveryOptions | None = None) -> pd.DataFrame:
+    """Deliver (see :func:`deliver_alerts`) and return the rows appended to gold/alerts."""
+    return deliver_alerts(alerts, settings, lake, options).attempts

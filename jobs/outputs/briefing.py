@@ -1,18 +1,22 @@
 """Stage: the weekly briefing from the gold tables.
 
 City-wide: outputs/briefings/<week>.html and .pdf (copied to latest.html and latest.pdf); one edition
-per county: outputs/briefings/county/<county_code>/<week>.html and .pdf.
+per county: outputs/briefings/county/<county_code>/<week>.html and .pdf. The inputs are read once
+(``briefing_inputs.py``); :mod:`fengqiao.render.briefing` makes the page, :mod:`fengqiao.render.pdf` the PDF.
 """
 from __future__ import annotations
 
 import datetime as dt
 import logging
 import os
+import shutil
 from pathlib import Path
 
 from fengqiao.lake import Lake
-from fengqiao.render.briefing import render_briefing, render_county_briefings
+from fengqiao.render.briefing import BriefingInputs, build_context, render_html
 from fengqiao.render.common import as_date
+from fengqiao.render.pdf import html_to_pdf
+from jobs.outputs.briefing_inputs import read_briefing_inputs
 
 log = logging.getLogger(__name__)
 
@@ -22,8 +26,55 @@ def run(lake: Lake | str | os.PathLike, week_start: dt.date | str | None = None)
     and per county; return the city-wide HTML's path."""
     lake = lake if isinstance(lake, Lake) else Lake.at(lake)
     week = as_date(week_start) if week_start is not None else None
-    path = render_briefing(lake, week)
+    inputs = read_briefing_inputs(lake, week)
+    path = _publish(lake, inputs)
     log.info("briefing written to %s (and %s)", path, path.with_suffix(".pdf").name)
-    county_paths = render_county_briefings(lake, week)
+    county_paths = [_publish(lake, inputs, county_code=code) for code in _county_codes(inputs)]
     log.info("%d county editions written under %s", len(county_paths), lake.briefings / "county")
     return path
+
+
+def render_briefing(lake: Lake, week_start: dt.date | None = None, county_code: str | None = None,
+                    pdf: bool = True) -> Path:
+    """Write the briefing of ``week_start`` (default: the latest scored week) as HTML and PDF and
+    return the HTML's path.
+
+    City-wide: ``briefings/<week>.html|.pdf`` and copies ``latest.html|.pdf``. With ``county_code``
+    (12 digits), the county's edition with only its regions: ``briefings/county/<code>/<week>.html|.pdf``.
+    """
+    return _publish(lake, read_briefing_inputs(lake, week_start), county_code, pdf)
+
+
+def render_county_briefings(lake: Lake, week_start: dt.date | None = None, pdf: bool = True) -> list[Path]:
+    """One edition per county of regions.csv (HTML paths; a PDF beside each)."""
+    inputs = read_briefing_inputs(lake, week_start)
+    return [_publish(lake, inputs, county_code=code, pdf=pdf) for code in _county_codes(inputs)]
+
+
+def _county_codes(inputs: BriefingInputs) -> list[str]:
+    regions = inputs.regions
+    return sorted(regions.loc[regions["level"] == "county", "code"].astype(str))
+
+
+def _publish(lake: Lake, inputs: BriefingInputs, county_code: str | None = None, pdf: bool = True) -> Path:
+    context = build_context(inputs, county_code=county_code)
+    html = render_html(context)
+    folder = lake.briefings if county_code is None else lake.briefings / "county" / context["county_code"]
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{context['week_start'].isoformat()}.html"
+    _write_atomically(target, html)
+    if pdf:
+        html_to_pdf(html, target.with_suffix(".pdf"))
+    if county_code is None:
+        for suffix in (".html", ".pdf") if pdf else (".html",):
+            latest = lake.briefings / f"latest{suffix}"
+            tmp = latest.with_suffix(suffix + ".tmp")
+            shutil.copyfile(target.with_suffix(suffix), tmp)
+            os.replace(tmp, latest)
+    return target
+
+
+def _write_atomically(target: Path, text: str) -> None:
+    tmp = target.with_suffix(target.suffix + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, target)

@@ -16,7 +16,7 @@ from fengqiao.app.example_queries import EXAMPLE_QUERIES, build_example_question
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_LAKE = ROOT / "var" / "demo" / "lake"
 
-from fengqiao.delivery.acknowledgements import DISPOSITION_COLUMNS  # noqa: E402
+from fengqiao.delivery.dispositions import DISPOSITION_COLUMNS  # noqa: E402
 from models.hotspots import OUTPUT_COLUMNS  # noqa: E402
 from jobs.gold import feed_health as jobs_feed_health  # noqa: E402
 

@@ -10,12 +10,13 @@ import pytest
 
 from ack_client import drop_file, post
 from fengqiao.lake import read_table, write_table
-from fengqiao.delivery.acknowledgements import (
-    DISPOSITION_COLUMNS, normalise_alert_id, response_rates, serve_acknowledgements,
-)
-from fengqiao.delivery.alerts import ALERT_COLUMNS, alert_id_of
+from fengqiao.delivery.alert_channels import ALERT_COLUMNS
+from fengqiao.delivery.alert_plan import alert_id_of
 from fengqiao.delivery.bureau_keys import KeyFileError, issue_key
+from fengqiao.delivery.dispositions import DISPOSITION_COLUMNS, normalise_alert_id
 from jobs.gold import alert_dispositions as ingest_dispositions
+from jobs.gold.ack_receiver import serve_acknowledgements
+from jobs.gold.response_rates import response_rates
 from outputs_lake import GANSHIQIAO, JIEFANGLU, LIXIA, SHIZHONG, WEEK, build_tiny_lake
 
 # Three alerts of the tiny lake's week, sent Monday 2025-03-24 08:00 (Beijing time).
@@ -193,8 +194,8 @@ def test_an_alert_asks_for_exactly_the_answers_that_are_stored(lake, keys):
     answers as the mail says is stored."""
     import re
 
-    from fengqiao.delivery.acknowledgements import DISPOSITIONS
-    from fengqiao.delivery.alerts import REPLY_INSTRUCTIONS
+    from fengqiao.delivery.dispositions import DISPOSITIONS
+    from fengqiao.render.alert_messages import REPLY_INSTRUCTIONS
 
     offered = re.findall(r"(已\w\w)（", REPLY_INSTRUCTIONS[0])
     assert sorted(offered) == sorted(DISPOSITIONS.values())

@@ -17,15 +17,18 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pandas as pd
 import pytest
 
-import fengqiao.delivery.alerts as alerts_module
+import fengqiao.delivery.alert_plan as alert_plan_module
 from fengqiao.lake import read_table, write_table
-from fengqiao.delivery.alerts import ALERT_COLUMNS, apply_cooldown, deliver_alerts, plan_alerts, send_alerts
-from fengqiao.render.common import Bureau
+from fengqiao.core.bureaus import Bureau
+from fengqiao.delivery.alert_channels import ALERT_COLUMNS
+from fengqiao.delivery.alert_history import apply_cooldown
+from fengqiao.delivery.alert_plan import plan_alerts
 from fengqiao.delivery.mailsink import local_mail_sink
 from fengqiao.delivery.webhooks import DeliveryOptions, public_url
 from fengqiao.core.regions import county_of, read_bureaus, read_regions
 from fengqiao.core.settings import get_settings
 from jobs.outputs import alerts as output_alerts
+from jobs.outputs.alerts import deliver_alerts, send_alerts
 from outputs_lake import (
     BUREAUS, GANSHIQIAO, JIEFANGLU, LIXIA, PLANTED_PERSONAL, QIANFOSHAN, RED_REASONS, SHIZHONG, WEEK,
     build_tiny_lake,
@@ -103,7 +106,7 @@ def test_plan_routes_each_flagged_region_to_its_own_bureau(lake):
 
 def test_plan_refuses_a_bureau_of_another_county(lake, monkeypatch):
     scores_week, bureaus, regions, features = _inputs(lake)
-    monkeypatch.setattr(alerts_module, "route",
+    monkeypatch.setattr(alert_plan_module, "route",
                         lambda code, index: Bureau(LIXIA, "历下区司法局", "lixia-sfj@example.cn"))
     planned = {a.region_code: a for a in plan_alerts(scores_week, bureaus, regions, features)}
     assert planned[JIEFANGLU].problem == ""                                      # 历下区's own township

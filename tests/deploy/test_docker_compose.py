@@ -229,7 +229,7 @@ def test_every_long_running_service_has_a_healthcheck_and_airflow_runs_as_no_roo
 def test_the_acknowledgement_receiver_serves_bureaus_with_their_keys():
     services = load()["services"]
     receiver = services["fengqiao-acknowledgements"]
-    assert receiver["command"][:3] == ["python", "-m", "fengqiao.delivery.acknowledgements"]
+    assert receiver["command"][:3] == ["python", "-m", "jobs.gold.ack_receiver"]
     assert receiver["ports"] == ["127.0.0.1:8765:8765"]
     env = receiver["environment"]
     assert env["FENGQIAO_BUREAU_KEYS"].startswith("/run/fengqiao-secrets/")

@@ -9,8 +9,10 @@ import pytest
 
 from fengqiao.lake import read_table, write_table
 from fengqiao.core.schemas import QUARANTINE, columns_of
-from fengqiao.render.briefing import line_chart, nice_ticks
+from fengqiao.render.briefing import build_context
+from fengqiao.render.briefing.charts import line_chart, nice_ticks
 from jobs.outputs import briefing as output_briefing
+from jobs.outputs.briefing_inputs import read_briefing_inputs
 from outputs_lake import (
     GANSHIQIAO, JIEFANGLU, ORANGE_REASONS, PLANTED_PERSONAL, RED_REASONS, WEEKS,
     YELLOW_REASONS, build_tiny_lake, regions_frame,
@@ -35,7 +37,7 @@ def _no_pdf(monkeypatch):
         target.write_bytes(b"%PDF-1.7 placeholder")
         return target
 
-    monkeypatch.setattr("fengqiao.render.briefing.html_to_pdf", fake_pdf)
+    monkeypatch.setattr("jobs.outputs.briefing.html_to_pdf", fake_pdf)
 
 
 @pytest.fixture
@@ -202,7 +204,6 @@ def test_response_rates_per_county_are_reported(tmp_path):
     import pandas as pd
 
     from fengqiao.lake import write_table
-    from fengqiao.render.briefing import build_context
     from outputs_lake import JIEFANGLU, LIXIA, WEEK, build_tiny_lake
 
     lake = build_tiny_lake(tmp_path)
@@ -219,7 +220,7 @@ def test_response_rates_per_county_are_reported(tmp_path):
         "received_via": ["file"], "note_masked": [""], "received_at": [sent_at + pd.Timedelta(days=2)],
     })
     write_table(dispositions, lake, "gold", "alert_dispositions")
-    responses = build_context(lake, WEEK)["responses"]
+    responses = build_context(read_briefing_inputs(lake, WEEK))["responses"]
     assert responses["sent"] == 2 and responses["acknowledged"] == 1
     (row,) = responses["rows"]
     assert row["county"] == "历下区" and row["share"] == "50%" and row["median_days"] == "2.0"
@@ -228,7 +229,8 @@ def test_response_rates_per_county_are_reported(tmp_path):
 def test_overview_gives_week_on_week_and_year_on_year_change():
     import pandas as pd
 
-    from fengqiao.render.briefing import COUNT_COLUMNS, _overview
+    from fengqiao.render.briefing.frames import COUNT_COLUMNS
+    from fengqiao.render.briefing.overview import overview as _overview
 
     week = dt.date(2026, 3, 16)
     weeks = [week - dt.timedelta(weeks=52), week - dt.timedelta(days=7), week]
@@ -278,10 +280,8 @@ def test_outages_and_catch_ups_are_listed_per_feed_and_county(lake):
     assert "人民调解·历下区" not in section  # a normal feed is not listed
     assert "历下区热线数据本周中断，请信息中心督促补报" in _section(html, "一、本周预警与工作建议")
 
-    from fengqiao.render.briefing import build_context
-
     # The county edition lists only its own county's feeds.
-    shizhong = build_context(lake, WEEK, county_code=SHIZHONG)["completeness"]
+    shizhong = build_context(read_briefing_inputs(lake, WEEK), county_code=SHIZHONG)["completeness"]
     assert shizhong["outages"] == [] and [c["county"] for c in shizhong["catch_ups"]] == ["市中区"]
 
     write_table(_feed_health_rows(WEEK, [("hotline", LIXIA, "历下区", "ok", 170, 174.0, 0.98, 0)]),
@@ -298,3 +298,16 @@ def test_every_quarantine_reason_silver_writes_has_a_chinese_label():
 
     for code in set(REASON_TEXT) | set(ROW_LEVEL.values()):
         assert code in QUARANTINE_REASONS_ZH, code
+
+
+def test_a_change_reads_the_same_in_a_table_cell_and_in_a_sentence():
+    """One helper writes both: arrows in cells, words in the lead and seasonal text; under 10 records both counts
+    (a sentence calls a change from 0 "no comparable data")."""
+    from fengqiao.render.common import WORDS, count_change_text
+
+    cases = {(8, 4): ("4→8件", "由4件变为8件"), (4, 0): ("0→4件", "无可比数据"), (0, 8): ("8→0件", "由8件变为0件"),
+             (30, 8): ("↑275.0%", "上升275.0%"), (100, 125): ("↓20.0%", "下降20.0%"), (12, 12): ("持平", "持平"),
+             (None, 3): ("—", "无可比数据"), (float("nan"), 3): ("—", "无可比数据")}
+    for (this, previous), (cell, sentence) in cases.items():
+        assert count_change_text(this, previous) == cell
+        assert count_change_text(this, previous, WORDS) == sentence

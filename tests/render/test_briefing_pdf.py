@@ -12,10 +12,10 @@ import pytest
 
 from fengqiao.core.disputes import DISPUTE_TYPES
 from fengqiao.lake import read_table, write_table
-from fengqiao.render.briefing import render_briefing, render_county_briefings
 from fengqiao.render.maps import LEVEL_FILLS, choropleth, sparkline
 from fengqiao.render.pdf import FONT_FAMILY, font_path
 from jobs.outputs import briefing as output_briefing
+from jobs.outputs.briefing import render_briefing, render_county_briefings
 from outputs_lake import (
     DAGUANYUAN, GANSHIQIAO, JIEFANGLU, LIXIA, QIANFOSHAN, SHIZHONG, TOWNSHIPS, WEEK, build_tiny_lake,
 )
@@ -114,7 +114,7 @@ def test_sections_hold_the_new_figures(lake):
 
 
 def test_seasonal_hints():
-    from fengqiao.render.briefing import _seasonal
+    from fengqiao.render.briefing.season import seasonal_hints as _seasonal
     import pandas as pd
 
     rows = [{"region_code": JIEFANGLU, "level": "township", "county_code": LIXIA, "week_start": w,

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from fengqiao.lake import read_table
-from fengqiao.delivery.alerts import deliver_alerts, plan_alerts
+from fengqiao.delivery.alert_plan import plan_alerts
 from fengqiao.delivery.bureau_keys import issue_key
 from fengqiao.delivery.mailsink import local_mail_sink
 from fengqiao.delivery.webhooks import DeliveryOptions
@@ -22,6 +22,7 @@ from fengqiao.core.regions import read_regions
 from fengqiao.app.report import delivery_counts
 from fengqiao.core.settings import get_settings
 from jobs.outputs import alerts as output_alerts
+from jobs.outputs.alerts import deliver_alerts
 from outputs_lake import GANSHIQIAO, JIEFANGLU, LIXIA, SHIZHONG, WEEK, build_tiny_lake
 
 EVIL = "attacker@evil.example"

@@ -16,13 +16,13 @@ import pytest
 
 from ack_client import drop_file, post, send, signed_request
 from fengqiao.lake import read_table
-from fengqiao.delivery.acknowledgements import (
-    ReplayLedger, held_dispositions, ledger_path, read_dispositions, serve_acknowledgements,
-)
-from fengqiao.delivery.alerts import alert_id_of
+from fengqiao.delivery.ack_receiver import ReplayLedger
+from fengqiao.delivery.alert_plan import alert_id_of
 from fengqiao.delivery.bureau_keys import KeyFileError, issue_key, load_keys, revoke_key
 from fengqiao.delivery.mailsink import local_mail_sink
 from jobs.gold import alert_dispositions as ingest_dispositions
+from jobs.gold.ack_receiver import ledger_path, serve_acknowledgements
+from jobs.gold.alert_dispositions import held_dispositions, read_dispositions
 from jobs.outputs import alerts as output_alerts
 from models.lifecycle import feedback_labels
 from outputs_lake import GANSHIQIAO, JIEFANGLU, LIXIA, SHIZHONG, WEEK, build_tiny_lake
