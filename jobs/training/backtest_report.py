@@ -11,12 +11,13 @@ import os
 from pathlib import Path
 
 from fengqiao.lake import Lake
+from jobs.training.backtest import PUBLISHED_DETECTORS
 from models.backtest import CURVE_BUDGETS, BacktestRun
 from models.backtest_report import render_report
 
 REPORT_NAME = "backtest.html"
 # Tables read by the backtest, for the fingerprint.
-FINGERPRINT_TABLES = ("region_week_features", "risk_scores", "baseline_scores")
+FINGERPRINT_TABLES = ("region_week_features",) + tuple(table for _, table in PUBLISHED_DETECTORS)
 
 
 def default_report_path(lake: Lake) -> Path:
