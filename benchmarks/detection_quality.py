@@ -7,7 +7,7 @@
 For each seed: simulate a drop (``fengqiao simulate``), run the whole pipeline on it (``fengqiao run`` in a
 child process, with ``FENGQIAO_HOME``/``FENGQIAO_SOURCE``/``FENGQIAO_LAKE`` in the scratch folder and
 ``FENGQIAO_MODEL_DIR`` the shared model registry, as ``make demo`` does), then backtest every detector under
-both protocols (:mod:`models.backtest`) and write that seed's HTML report to
+both protocols (:mod:`jobs.training.backtest`, :mod:`models.backtest`) and write that seed's HTML report to
 ``<lake>/reports/backtest/backtest.html``. Prints one table of every detector × seed × protocol followed by the
 mean over seeds, and writes it as ``detection_quality.csv`` and ``detection_quality.md`` in ``--out``.
 
@@ -76,8 +76,9 @@ def run_logged(cmd: list[str], env: dict, log: Path) -> float:
 
 def measure_seed(seed: int, args, model_dir: Path):
     from fengqiao.lake import Lake
-    from models.backtest import ALL_BASELINES, backtest_run
-    from models.backtest_report import data_fingerprint, default_report_path, write_report
+    from jobs.training.backtest import backtest_run
+    from jobs.training.backtest_report import data_fingerprint, default_report_path, write_report
+    from models.backtest import ALL_BASELINES
 
     work = Path(args.work).resolve() / f"{args.scale}-seed-{seed}"
     source, lake, home = work / "source", work / "lake", work / "home"

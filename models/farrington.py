@@ -15,8 +15,8 @@ behind a 2-week guard band, as in EARS C2), fitted without trend. It needs at le
 ``MIN_FALLBACK_REFS = 5`` of them; before that the statistic is missing (score 0). The ``farrington_mode``
 column says which baseline was used (``seasonal``, ``recent`` or null).
 
-**Model** (one per region and week, all fitted at once by a vectorised IRLS in numpy):
-quasi-Poisson GLM ``log mu_i = a + b * (week_i - t) / 52`` on the reference weeks.
+**Model** (one per region and week, all fitted at once by a vectorised IRLS in numpy,
+:mod:`models.quasipoisson`): quasi-Poisson GLM ``log mu_i = a + b * (week_i - t) / 52`` on the reference weeks.
 
 1. Both the intercept-only and the trend model are fitted; each is then *reweighted* (Noufaily et al. 2013,
    replacing Farrington's 1996 threshold of 1 by 2.58): Anscombe residuals
@@ -61,7 +61,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from models.ears import RISK_SCORE_COLUMNS, _wide_counts
+from models.ears import _wide_counts
+from models.quasipoisson import fit_reweighted, nb_upper_bound
 from models.score_frame import unlevelled_scores
 
 MODEL_VERSION = "farrington-flexible"
@@ -73,14 +74,11 @@ FALLBACK_WEEKS = 10
 FALLBACK_GUARD = 2
 MIN_FALLBACK_REFS = 5
 ALPHA = 0.01
-REWEIGHT_THRESHOLD = 2.58
 TREND_P = 0.05
 MIN_RECENT_COUNT = 5
 RECENT_WEEKS = 4
 MIN_SPAN = 1.0
 SCORE_SLOPE = 4.0
-IRLS_ITER = 30
-MU_FLOOR = 1e-8
 
 
 def seasonal_offsets(half_width: int = WINDOW_HALF_WIDTH, years: int = YEARS_BACK,
@@ -93,99 +91,20 @@ def fallback_offsets(weeks: int = FALLBACK_WEEKS, guard: int = FALLBACK_GUARD) -
     return np.arange(guard + 1, guard + 1 + weeks)
 
 
-# --- vectorised quasi-Poisson IRLS ------------------------------------------------------------
-
-def fit_quasipoisson(y: np.ndarray, x: np.ndarray | None, prior: np.ndarray, n_iter: int = IRLS_ITER) -> dict:
-    """Fit ``log mu = a (+ b x)`` for many series at once by IRLS.
-
-    ``y``, ``x``, ``prior``: arrays (S, n); ``prior`` holds the prior weights (0 = not a reference week).
-    ``x=None`` fits the intercept-only model. Returns ``beta`` (S, p), ``mu`` (S, n), ``phi`` (S,),
-    ``cov`` (S, p, p) = phi (X'WX)^-1, ``hat`` (S, n) and ``n`` (S,) the number of weeks used.
-    """
-    y = np.asarray(y, float)
-    prior = np.asarray(prior, float)
-    S, n = y.shape
-    p = 1 if x is None else 2
-    X = np.ones((S, n, p))
-    if x is not None:
-        X[..., 1] = x
-    ybar = (prior * y).sum(1) / np.maximum(prior.sum(1), 1e-12)
-    beta = np.zeros((S, p))
-    beta[:, 0] = np.log(np.maximum(ybar, 0.5))
-    eye = np.eye(p) * 1e-10
-    for _ in range(n_iter):
-        eta = np.einsum("snp,sp->sn", X, beta)
-        mu = np.maximum(np.exp(np.clip(eta, -30, 30)), MU_FLOOR)
-        z = eta + (y - mu) / mu
-        w = prior * mu
-        xtwx = np.einsum("snp,sn,snq->spq", X, w, X) + eye
-        xtwz = np.einsum("snp,sn,sn->sp", X, w, z)
-        new = np.linalg.solve(xtwx, xtwz[..., None])[..., 0]
-        new = np.clip(new, -30, 30)
-        if np.nanmax(np.abs(new - beta)) < 1e-8:
-            beta = new
-            break
-        beta = new
-    eta = np.einsum("snp,sp->sn", X, beta)
-    mu = np.maximum(np.exp(np.clip(eta, -30, 30)), MU_FLOOR)
-    w = prior * mu
-    xtwx = np.einsum("snp,sn,snq->spq", X, w, X) + eye
-    inv = np.linalg.inv(xtwx)
-    hat = np.einsum("snp,spq,snq->sn", X, inv, X) * w
-    n_used = (prior > 0).sum(1)
-    dof = np.maximum(n_used - p, 1)
-    pearson = (prior * (y - mu) ** 2 / mu).sum(1) / dof
-    phi = np.maximum(1.0, pearson)
-    return {"beta": beta, "mu": mu, "phi": phi, "cov": inv * phi[:, None, None], "hat": hat, "n": n_used}
-
-
-def anscombe_weights(y: np.ndarray, fit: dict, mask: np.ndarray, threshold: float = REWEIGHT_THRESHOLD) -> np.ndarray:
-    """Noufaily et al. (2013) weights: gamma * r^-2 for Anscombe residuals r > threshold, else gamma (sum = n)."""
-    mu, phi, hat = fit["mu"], fit["phi"], fit["hat"]
-    y = np.where(mask, y, 0.0)
-    denom = np.sqrt(phi)[:, None] * mu ** (1 / 6) * np.sqrt(np.clip(1 - hat, 1e-6, None))
-    r = 1.5 * (np.cbrt(y) ** 2 - np.cbrt(mu) ** 2) / denom
-    w = np.where(r > threshold, 1.0 / np.maximum(r, 1e-12) ** 2, 1.0)
-    w = np.where(mask, w, 0.0)
-    gamma = mask.sum(1) / np.maximum(w.sum(1), 1e-12)
-    return w * gamma[:, None]
-
-
-def _fit_reweighted(y, x, mask, reweight: bool = True):
-    first = fit_quasipoisson(y, x, mask.astype(float))
-    if not reweight:
-        return first
-    w = anscombe_weights(y, first, mask)
-    return fit_quasipoisson(y, x, w)
-
-
-def nb_upper_bound(mu0: np.ndarray, phi: np.ndarray, alpha: float = ALPHA) -> np.ndarray:
-    """(1 - alpha) quantile of a negative binomial with mean mu0 and variance phi * mu0 (Poisson if phi = 1)."""
-    mu0 = np.asarray(mu0, float)
-    phi = np.asarray(phi, float)
-    out = stats.poisson.ppf(1 - alpha, mu0)
-    over = phi > 1 + 1e-9
-    if over.any():
-        size = mu0[over] / (phi[over] - 1)
-        prob = 1.0 / phi[over]                       # size / (size + mu0)
-        out[over] = stats.nbinom.ppf(1 - alpha, size, prob)
-    return out
-
-
 def farrington_series(y_ref: np.ndarray, x_ref: np.ndarray, mask: np.ndarray, y_now: np.ndarray,
                       allow_trend: np.ndarray, alpha: float = ALPHA, reweight: bool = True) -> dict:
     """Fit, select trend, bound and exceedance for S series at once (arrays (S, n) and (S,)).
 
     ``reweight=False`` skips the down-weighting of past outbreaks (for comparison only)."""
     y_ref = np.where(mask, y_ref, 0.0)
-    flat = _fit_reweighted(y_ref, None, mask, reweight)
+    flat = fit_reweighted(y_ref, None, mask, reweight)
     mu0 = np.exp(flat["beta"][:, 0])
     phi = flat["phi"].copy()
     trend = np.zeros(len(y_now), dtype=bool)
     if allow_trend.any():
         idx = np.flatnonzero(allow_trend & (mask.sum(1) >= 3))
         if len(idx):
-            tr = _fit_reweighted(y_ref[idx], x_ref[idx], mask[idx], reweight)
+            tr = fit_reweighted(y_ref[idx], x_ref[idx], mask[idx], reweight)
             b1 = tr["beta"][:, 1]
             se = np.sqrt(np.maximum(tr["cov"][:, 1, 1], 1e-300))
             pval = 2 * stats.norm.sf(np.abs(b1 / se))

@@ -53,20 +53,20 @@ no false-discovery-rate correction.
 **Weeks.** :func:`hotspot_patterns` classifies the window ending at ``last_week`` (default: the latest
 week), or with ``all_weeks=True`` every week that closes a full window (a rolling classification). The Gi\\*
 of each week is computed once and shared by the windows: ~0.05 s a week for 200 townships, ~0.25 s for 1,800,
-so the job (:mod:`jobs.gold.hotspot_patterns`) computes every week.
+so the job (:mod:`jobs.gold.hotspot_patterns`) computes every week. Weights and Gi*: :mod:`models.getis_ord`.
 """
 from __future__ import annotations
-
-import warnings
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from models.getis_ord import (  # noqa: F401  (gi_star is re-exported: one of hot spot analysis's names)
+    PERMUTATIONS, SEED, gi_star, gi_star_panel, township_weights, weights_from_edges,
+)
+
 ALPHA = 0.10
 TREND_ALPHA = 0.05
-PERMUTATIONS = 99
-SEED = 20240101
 WINDOW_WEEKS = 12
 RATIO_RULE = 0.9
 RATE_PER = 10_000
@@ -94,70 +94,6 @@ CATEGORIES_ZH = {
 OUTPUT_COLUMNS = ["region_code", "level", "county_code", "region_name", "week_start", "category", "category_zh",
                   "gi_z_last", "gi_p_last", "trend_tau", "trend_p", "hot_weeks", "cold_weeks", "window_weeks",
                   "value"]
-
-
-# --- spatial weights and Gi* ---------------------------------------------------------------------
-
-def township_weights(regions_df: pd.DataFrame, k: int = 5):
-    """libpysal ``W`` (binary) over the townships of ``regions_df`` from :func:`features.spatial.neighbour_edges`."""
-    from libpysal.weights import W
-
-    from features.spatial import neighbour_edges
-
-    edges = neighbour_edges(regions_df, {"township": k})
-    edges = edges[edges["level"] == "township"]
-    neighbours = edges.groupby("region_code")["neighbour_code"].apply(list).to_dict()
-    if not neighbours:
-        raise ValueError("no township with a seat (lat/lon) in regions: cannot build spatial weights")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return W(neighbours, silence_warnings=True)
-
-
-def weights_from_edges(neighbours: dict[str, list[str]]):
-    """libpysal ``W`` from a {code: [neighbour codes]} mapping (tests, other graphs)."""
-    from libpysal.weights import W
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return W(neighbours, silence_warnings=True)
-
-
-def gi_star(values: np.ndarray, w, permutations: int = PERMUTATIONS, seed: int = SEED) -> tuple[np.ndarray, np.ndarray]:
-    """Gi* z-scores and two-sided permutation pseudo p-values for one cross-section ordered as ``w.id_order``.
-
-    A constant cross-section (no variance) has z = 0 and p = 1 everywhere.
-    """
-    from esda.getisord import G_Local
-
-    y = np.asarray(values, dtype=float)
-    if len(y) < 3 or np.nanstd(y) == 0 or np.isnan(y).any():
-        return np.zeros(len(y)), np.ones(len(y))
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore")
-        g = G_Local(y, w, transform="B", star=True, permutations=permutations, seed=seed,
-                    keep_simulations=bool(permutations))
-    z = np.nan_to_num(np.asarray(g.Zs, float))
-    if permutations:
-        # One-sided permutation p in the direction of the analytic z, doubled (two-sided).
-        sims = np.asarray(g.rGs, float)
-        obs = np.asarray(g.Gs, float)[:, None]
-        up = ((sims >= obs).sum(1) + 1) / (permutations + 1)
-        down = ((sims <= obs).sum(1) + 1) / (permutations + 1)
-        p = np.minimum(1.0, 2 * np.where(z >= 0, up, down))
-    else:
-        p = 2 * stats.norm.sf(np.abs(z))
-    return z, np.nan_to_num(p, nan=1.0)
-
-
-def gi_star_panel(wide: pd.DataFrame, w, permutations: int = PERMUTATIONS, seed: int = SEED):
-    """Gi* z and p for a weeks × regions matrix whose columns are ``w.id_order`` (one esda call a week)."""
-    z = np.zeros(wide.shape)
-    p = np.ones(wide.shape)
-    for i, row in enumerate(wide.to_numpy(float)):
-        z[i], p[i] = gi_star(row, w, permutations, seed + i)
-    return (pd.DataFrame(z, index=wide.index, columns=wide.columns),
-            pd.DataFrame(p, index=wide.index, columns=wide.columns))
 
 
 # --- Mann-Kendall ----------------------------------------------------------------------------------

@@ -21,6 +21,8 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
+from fengqiao.core.weeks import week_start as monday_of
+
 EPISODE_COLUMNS = ["episode_id", "region_code", "dispute_type", "start_week", "peak_week", "end_week", "kind"]
 
 
@@ -31,9 +33,10 @@ def read_episodes(path) -> pd.DataFrame:
     return normalise_episodes(df)
 
 
-def _to_monday(values) -> pd.Series:
-    d = pd.to_datetime(pd.Series(values), errors="coerce")
-    return (d - pd.to_timedelta(d.dt.weekday, unit="D")).dt.date
+def mondays(values) -> pd.Series:
+    """The Monday of each date or timestamp in ``values`` (read as text); unreadable or missing ones stay missing."""
+    days = pd.to_datetime(pd.Series(values).astype(str), errors="coerce").dt.date
+    return days.map(lambda day: monday_of(day) if pd.notna(day) else day)
 
 
 def normalise_episodes(df: pd.DataFrame) -> pd.DataFrame:
@@ -44,7 +47,7 @@ def normalise_episodes(df: pd.DataFrame) -> pd.DataFrame:
     out["region_code"] = out["region_code"].astype(str).str.strip()
     out["kind"] = out["kind"].astype(str).str.strip()
     for col in ("start_week", "peak_week", "end_week"):
-        out[col] = _to_monday(out[col].astype(str)).values
+        out[col] = mondays(out[col]).values
     return out
 
 

@@ -9,7 +9,7 @@ is *flagged* when
 2. its score is at least ``score_floor``: for the escalation model, the alert threshold registered with it
    (``metadata["alert_threshold"]["threshold"]``, chosen on held-out calibration weeks as the lowest
    calibrated probability at which the budget's alerts were right at least 40 % of the time, see
-   :func:`models.escalation.choose_alert_threshold`); otherwise ``SCORE_FLOOR = 0.02``, about twice the
+   :func:`models.alert_threshold.choose_alert_threshold`); otherwise ``SCORE_FLOOR = 0.02``, about twice the
    base rate of escalation in a township-week. A quiet week flags nobody rather than the least quiet, so
    the budget is a cap, not a quota; and
 3. it is among the ``k`` highest scores of the townships that pass 1 (ties broken by region code).
@@ -169,4 +169,3 @@ def _aggregate_counties(town: pd.DataFrame, names: dict) -> pd.DataFrame:
                          for c, w, f in zip(county["county_code"], county["week_start"], county["flagged"])]
     county["rank_in_week"] = _rank(county).astype("Int32")
     return county
-

@@ -11,7 +11,7 @@ point where it becomes worth mentioning):
 * records with escalation words from the lexicon (only the share and count, never any text),
 * neighbouring townships rising at the same time ("邻近乡镇纠纷同步上升"),
 * the township rising against the rest of its county ("…同区县其他乡镇仅上升5%"), from the model's context
-  features (``models.escalation.CONTEXT_COLUMNS``) when the frame holds them.
+  features (``models.context_features.CONTEXT_COLUMNS``) when the frame holds them.
 
 Only counts and shares are used: no personal text reaches a reason. The list is never empty: when no
 finding passes its threshold, a summary of the week's volume and the model score is returned.

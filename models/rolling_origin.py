@@ -7,12 +7,12 @@ simulator's truth, or bureaus' feedback):
 for origins ``t`` every ``step_weeks`` weeks (default 13), from the first week at which ``min_train_weeks``
 labelled weeks are known:
 
-1. **train** with :func:`models.escalation.train_escalation_model` (the function of ``models/train.py``) on
-   the township-weeks whose label is known at ``t``: ``known_week <= t``. A truth label of week ``w`` says
-   whether an escalation peaks in ``[w, w + horizon]``, so it is known at ``w + horizon``: training uses the
-   weeks ``w <= t - horizon`` only, and no episode peaking after ``t`` can reach a label. Features are
-   computed by the features job from each week and earlier weeks, so a row of week ``w <= t`` holds nothing
-   of the future either;
+1. **train** with :func:`models.escalation_training.train_escalation_model` (the function of
+   :mod:`models.train`) on the township-weeks whose label is known at ``t``: ``known_week <= t``. A truth
+   label of week ``w`` says whether an escalation peaks in ``[w, w + horizon]``, so it is known at
+   ``w + horizon``: training uses the weeks ``w <= t - horizon`` only, and no episode peaking after ``t`` can
+   reach a label. Features are computed by the features job from each week and earlier weeks, so a row of
+   week ``w <= t`` holds nothing of the future either;
 2. **score** the weeks ``t + 1 … t + step_weeks`` (up to the last week of the features) with that model;
 3. flag, colour and aggregate counties with :func:`models.levels.assign_levels` (the same budget, guard,
    colour thresholds and the origin model's own alert threshold, as gold/risk_scores) and give flagged
@@ -39,10 +39,15 @@ from typing import Callable
 import pandas as pd
 
 from features import FEATURE_COLUMNS
-from models.escalation import InsufficientEscalationsError, predict_proba, train_escalation_model, with_context
+from models.context_features import with_context
+from models.escalation import predict_proba
+from models.escalation_training import train_escalation_model
 from models.levels import DEFAULT_BUDGET_SHARE, SCORE_FLOOR, assign_levels
-from models.lifecycle import labelled_rows, truth_labels
+from models.lifecycle import truth_labels
+from models.reasons import explain_frame
 from models.score_frame import RISK_SCORE_COLUMNS, unlevelled_scores
+from models.time_split import InsufficientEscalationsError
+from models.train import labelled_rows
 
 DETECTOR = "model_rolling"
 DEFAULT_STEP_WEEKS = 13
@@ -185,8 +190,6 @@ def _score_floor(metrics: dict) -> float:
 
 
 def _reasons_fn(history: pd.DataFrame):
-    from models.reasons import explain_frame
-
     def fn(rows: pd.DataFrame) -> list[list[str]]:
         return explain_frame(rows, history)
     return fn

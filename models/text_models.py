@@ -8,10 +8,13 @@ regression, so both give ``predict_proba``):
   table (``fengqiao.core.disputes.CATEGORY_TO_TYPE``) maps for certain. Applied to hotline calls (the
   operator's topic and the caller's turns) that the keyword rules cannot type, and to orders whose
   category the table does not know (:func:`apply_type_model`).
-- **escalation cue** (threats, 集体上访, 堵路, 民转刑 language; yes/no): trained on simulated texts whose
-  cue the simulator knows (``fengqiao.simulator.text.labelled_texts``), like the escalation model.
+- **escalation cue** (threats, 集体上访, 堵路, 民转刑 language; yes/no): trained on texts whose cue is known
+  (the training job gives simulated ones, :mod:`jobs.training.text_corpus`), like the escalation model.
   Measured against the lexicon (``fengqiao.core.lexicon``) and registered, but not applied in silver: on
   held-out simulated texts it added nothing to the lexicon.
+
+Training and measuring them: :mod:`models.text_training`. This module holds what silver needs too: the
+tokenizer, the model inputs, the registry's load and the application to a Spark frame.
 
 Both train on masked text only (silver text is masked already; :func:`masked` masks again, so a
 caller passing raw text cannot put personal data into a model), and the tokenizer drops every token
@@ -21,7 +24,8 @@ through) are cut by ``min_df``.
 Both are saved with skops through ``models.registry``, each kind in its own sub-folder of the model
 directory (``text_dispute_type/``, ``text_escalation_cue/``) with its own ``current.json``, so the
 escalation model's pointer is untouched. Without a registered type model, silver types what the keyword
-rules and category table cannot as 其他.
+rules and category table cannot as 其他. :func:`tokenize` stays here: registered pipelines name it by its
+import path (:data:`TEXT_ALLOWED_TYPES`).
 """
 from __future__ import annotations
 
@@ -37,12 +41,11 @@ import numpy as np
 import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_score, recall_score
 from sklearn.pipeline import Pipeline
 
-from fengqiao.core.disputes import CATEGORY_TO_TYPE, TYPE_LABELS, keyword_type
-from fengqiao.core.lexicon import ESCALATION_TERMS
+from fengqiao.core.disputes import CATEGORY_TO_TYPE, TYPE_LABELS
 from fengqiao.core.privacy import mask_text
+from models.registry import ALLOWED_TYPES, NoModelError, load_current, register
 
 TYPE_KIND = "text_dispute_type"
 CUE_KIND = "text_escalation_cue"
@@ -62,7 +65,7 @@ def tokenize(text: str) -> list[str]:
 def _tokens(text: str) -> tuple[str, ...]:
     # Cached: training and evaluation cut the same texts more than once (fit then predict, and both
     # models on the same held-out texts); segmenting is most of the models' cost.
-    import jieba
+    import jieba  # on first use: silver imports this module whether or not a text model is registered
 
     jieba.setLogLevel(logging.WARNING)
     return tuple(t for t in jieba.lcut(text, HMM=False) if _WORDY.search(t) and not _DIGIT.search(t))
@@ -80,20 +83,21 @@ TEXT_ALLOWED_TYPES = frozenset({
 })
 
 
-def type_pipeline() -> Pipeline:
+def _pipeline(class_weight: str | None = None) -> Pipeline:
     return Pipeline([
         ("tfidf", TfidfVectorizer(tokenizer=tokenize, token_pattern=None, lowercase=False, ngram_range=(1, 2),
                                   min_df=MIN_DF, sublinear_tf=True, dtype=np.float32)),
-        ("clf", LogisticRegression(C=10.0, max_iter=2000)),
+        ("clf", LogisticRegression(C=10.0, max_iter=2000, class_weight=class_weight)),
     ])
+
+
+def type_pipeline() -> Pipeline:
+    return _pipeline()
 
 
 def cue_pipeline() -> Pipeline:
-    return Pipeline([
-        ("tfidf", TfidfVectorizer(tokenizer=tokenize, token_pattern=None, lowercase=False, ngram_range=(1, 2),
-                                  min_df=MIN_DF, sublinear_tf=True, dtype=np.float32)),
-        ("clf", LogisticRegression(C=10.0, max_iter=2000, class_weight="balanced")),
-    ])
+    # Cues are rare among texts: balanced class weights keep the model from answering "no" throughout.
+    return _pipeline(class_weight="balanced")
 
 
 # --- model inputs -------------------------------------------------------------------------------
@@ -149,108 +153,6 @@ def fingerprint(texts, labels) -> str:
     return h.hexdigest()
 
 
-# --- baselines and metrics -------------------------------------------------------------------------
-
-def keyword_types(topics, transcripts) -> list[str]:
-    """Silver's keyword rule: the topic's first matching rule, else the transcript's, else 其他."""
-    return [keyword_type(t) or keyword_type(s) or "其他" for t, s in zip(topics, transcripts)]
-
-
-def lexicon_flags(texts) -> np.ndarray:
-    return np.array([any(term in (t or "") for term in ESCALATION_TERMS) for t in texts])
-
-
-def type_metrics(y_true, y_pred, top_confusions: int = 5) -> dict:
-    labels = [t for t in TYPE_LABELS if t in set(y_true) | set(y_pred)]
-    cm = confusion_matrix(y_true, y_pred, labels=labels)
-    pairs = [(int(cm[i, j]), labels[i], labels[j]) for i in range(len(labels)) for j in range(len(labels))
-             if i != j and cm[i, j]]
-    pairs.sort(reverse=True)
-    recall = {labels[i]: round(float(cm[i, i] / cm[i].sum()), 4) for i in range(len(labels)) if cm[i].sum()}
-    return {"n": int(len(y_true)), "accuracy": round(float(accuracy_score(y_true, y_pred)), 4),
-            "macro_f1": round(float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)), 4),
-            "recall_by_type": recall,
-            "top_confusions": [f"{t}→{p}: {n}" for n, t, p in pairs[:top_confusions]]}
-
-
-def cue_metrics(y_true, y_pred) -> dict:
-    y_true, y_pred = np.asarray(y_true, bool), np.asarray(y_pred, bool)
-    return {"n": int(len(y_true)), "positives": int(y_true.sum()),
-            "accuracy": round(float(accuracy_score(y_true, y_pred)), 4),
-            "precision": round(float(precision_score(y_true, y_pred, zero_division=0)), 4),
-            "recall": round(float(recall_score(y_true, y_pred, zero_division=0)), 4),
-            "f1": round(float(f1_score(y_true, y_pred, zero_division=0)), 4)}
-
-
-# --- simulated evaluation sets ---------------------------------------------------------------------
-
-def simulated_hotline_eval(seed: int, n: int) -> pd.DataFrame:
-    """Held-out simulated calls as silver sees them: masked topic and transcript, true type and cue."""
-    from fengqiao.simulator.text import labelled_texts
-
-    rows = labelled_texts(seed, n, "hotline")
-    raw = [transcript_text(r["transcript"]) for r in rows]
-    # silver masks the record's own name first, then the rules (mask_known_names, mask_personal_data)
-    own = [t.replace(r["name"], "[姓名]") if r["name"] and len(r["name"]) >= 2 else t for t, r in zip(raw, rows)]
-    frame = pd.DataFrame({
-        "topic_raw": [r["topic"] for r in rows], "transcript_raw": raw,
-        "topic": masked([r["topic"] for r in rows]), "transcript_text": masked(own),
-        "dispute_type": [r["dispute_type"] for r in rows], "escalate": [r["escalate"] for r in rows],
-        "cue": [r["cue"] for r in rows], "pii": [r["pii"] for r in rows]})
-    frame["model_text"] = [hotline_input(t, s) for t, s in zip(frame["topic"], frame["transcript_text"])]
-    return frame
-
-
-def simulated_cue_texts(seed: int, n_per_feed: int, escalate_share: float = 0.2) -> pd.DataFrame:
-    """Masked texts of the three feeds (as the models read them) with their known cue label."""
-    from fengqiao.simulator.text import labelled_texts
-
-    parts = []
-    for feed in ("hotline", "workorders", "mediation"):
-        rows = labelled_texts(seed, n_per_feed, feed, escalate_share=escalate_share)
-        if feed == "hotline":
-            texts = [hotline_input(r["topic"], transcript_text(r["transcript"])) for r in rows]
-        else:
-            texts = [r["summary"] for r in rows]
-        texts = [t.replace(r["name"], "[姓名]") if r["name"] and len(r["name"]) >= 2 else t
-                 for t, r in zip(texts, rows)]
-        parts.append(pd.DataFrame({"text": masked(texts), "escalate": [r["escalate"] for r in rows],
-                                   "cue": [r["cue"] for r in rows], "feed": feed}))
-    return pd.concat(parts, ignore_index=True)
-
-
-def simulated_type_training(seed: int, n_per_feed: int) -> pd.DataFrame:
-    """Mediation briefs and mapped work-order summaries of a simulated province, as silver holds them."""
-    from fengqiao.simulator.text import labelled_texts
-
-    med = labelled_texts(seed, n_per_feed, "mediation")
-    orders = labelled_texts(seed, n_per_feed, "workorders")
-
-    def own(rows):  # silver masks each record's known names before the rules
-        out = []
-        for r in rows:
-            s = r["summary"]
-            for name in (r["name"] or "").split("、"):
-                if len(name) >= 2:
-                    s = s.replace(name, "[姓名]")
-            out.append(s)
-        return out
-
-    mediation = pd.DataFrame({"summary": own(med), "dispute_type": [r["dispute_type"] for r in med]})
-    work = pd.DataFrame({"summary": own(orders), "category": [r["category"] for r in orders]})
-    return type_training_frame(mediation, work)
-
-
-# --- training, registering, loading ----------------------------------------------------------------
-
-def train_type_model(training: pd.DataFrame) -> Pipeline:
-    return type_pipeline().fit(training["text"].tolist(), training["label"].to_numpy())
-
-
-def train_cue_model(texts: pd.DataFrame) -> Pipeline:
-    return cue_pipeline().fit(texts["text"].tolist(), texts["escalate"].to_numpy(bool))
-
-
 def _window(week_start) -> dict:
     weeks = pd.Series(week_start).dropna() if week_start is not None else pd.Series([], dtype=object)
     if weeks.empty:
@@ -261,8 +163,6 @@ def _window(week_start) -> dict:
 def register_text_model(model: Pipeline, kind: str, model_dir: Path, texts, labels, metrics: dict,
                         week_start=None, extra: dict | None = None) -> str:
     """Save a fitted text pipeline with its metadata under ``model_dir/<kind>/``; returns its version."""
-    from models.registry import register
-
     if kind not in (TYPE_KIND, CUE_KIND):
         raise ValueError(f"unknown text model kind {kind!r}")
     fp = fingerprint(texts, labels)
@@ -286,8 +186,6 @@ def register_text_model(model: Pipeline, kind: str, model_dir: Path, texts, labe
 
 def load_text_model(model_dir: Path, kind: str):
     """``(pipeline, metadata)`` of the current text model of ``kind``, or None when none is registered."""
-    from models.registry import ALLOWED_TYPES, NoModelError, load_current
-
     folder = Path(model_dir) / kind
     if not (folder / "current.json").exists():
         return None
@@ -312,51 +210,6 @@ class TextModels:
         return cls(dispute_type=found[TYPE_KIND][0] if found[TYPE_KIND] else None,
                    cue=found[CUE_KIND][0] if found[CUE_KIND] else None,
                    versions={k: v[1]["model_version"] for k, v in found.items() if v})
-
-
-def evaluate_type_model(model: Pipeline, held_out: pd.DataFrame) -> dict:
-    """Classifier vs silver's keyword rules on held-out simulated calls (``simulated_hotline_eval``)."""
-    predicted = predict_types(model, held_out["model_text"].tolist())
-    keywords = keyword_types(held_out["topic_raw"], held_out["transcript_raw"])
-    return {"classifier": type_metrics(held_out["dispute_type"], predicted),
-            "keyword_rules": type_metrics(held_out["dispute_type"], keywords)}
-
-
-def evaluate_cue_model(model: Pipeline, held_out: pd.DataFrame) -> dict:
-    predicted = model.predict(held_out["text"].tolist()).astype(bool)
-    lexicon = lexicon_flags(held_out["text"])
-    return {"model": cue_metrics(held_out["escalate"], predicted),
-            "lexicon": cue_metrics(held_out["escalate"], lexicon),
-            "model_or_lexicon": cue_metrics(held_out["escalate"], predicted | lexicon)}
-
-
-def train_and_register_text_models(model_dir: Path, mediation: pd.DataFrame, orders: pd.DataFrame | None,
-                                   seed: int, echo=print, eval_size: int = 3000, cue_size: int = 3000,
-                                   max_rows: int = 60_000) -> dict:
-    """Train both text models, measure them on held-out simulated texts (seed + 1), register them.
-
-    The type model learns from the given silver frames (a simulated province's, in the bootstrap);
-    the cue model from simulated texts of ``seed``. Held-out texts use another seed.
-    """
-    training = type_training_frame(mediation, orders)
-    if len(training) > max_rows:  # a city's silver holds ~350 k texts; the words repeat long before that
-        training = training.sample(n=max_rows, random_state=seed).reset_index(drop=True)
-    type_model = train_type_model(training)
-    type_eval = evaluate_type_model(type_model, simulated_hotline_eval(seed + 1, eval_size))
-    v_type = register_text_model(type_model, TYPE_KIND, model_dir, training["text"], training["label"],
-                                 {"held_out_hotline": type_eval, "held_out_seed": seed + 1},
-                                 training["week_start"], {"training_sources": training["source"].value_counts().to_dict()})
-    echo(f"  text dispute-type model {v_type}: accuracy {type_eval['classifier']['accuracy']} "
-         f"vs keyword rules {type_eval['keyword_rules']['accuracy']} on {eval_size} held-out simulated calls")
-    cue_train = simulated_cue_texts(seed, cue_size // 3)
-    cue_model = train_cue_model(cue_train)
-    cue_eval = evaluate_cue_model(cue_model, simulated_cue_texts(seed + 1, eval_size // 3))
-    v_cue = register_text_model(cue_model, CUE_KIND, model_dir, cue_train["text"], cue_train["escalate"],
-                                {"held_out": cue_eval, "held_out_seed": seed + 1}, None,
-                                {"training_seed": seed})
-    echo(f"  text escalation-cue model {v_cue}: F1 {cue_eval['model']['f1']} vs lexicon {cue_eval['lexicon']['f1']}")
-    return {"dispute_type": v_type, "cue": v_cue, "type_eval": type_eval, "cue_eval": cue_eval}
-
 
 # --- Spark: applying the models in silver ----------------------------------------------------------
 

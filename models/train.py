@@ -1,6 +1,10 @@
-"""Train the escalation model from gold/region_week_features and the simulator's truth, then register it.
+"""Train the escalation model on labelled township rows and describe it for the registry.
 
-Only training reads ``truth/episodes.csv``; the scoring job never does.
+Frames in, a fitted model and its metadata out: the labels are the simulator's truth per horizon
+(:func:`models.labels.escalation_targets`, :func:`train_from_tables`, :func:`train_horizons_from_tables`) or a
+label frame of :mod:`models.lifecycle` (truth and bureaus' dispositions, :func:`train_on_labels`). Reading
+gold/region_week_features and ``truth/episodes.csv`` is the training job's (:mod:`jobs.training.train`); only
+training reads the truth, the scoring job never does.
 """
 from __future__ import annotations
 
@@ -13,9 +17,12 @@ import pandas as pd
 import sklearn
 
 from features import FEATURE_COLUMNS, KEY_COLUMNS
-from models.escalation import (CONTEXT_COLUMNS, MODEL_COLUMNS, HorizonModels, model_columns,
-                               train_escalation_model, with_context)
-from models.labels import escalation_targets, read_episodes
+from models import alert_threshold
+from models.context_features import CONTEXT_COLUMNS, with_context
+from models.escalation import MODEL_COLUMNS, RANDOM_STATE, HorizonModels, model_columns
+from models.escalation_training import train_escalation_model
+from models.labels import escalation_targets
+from models.lifecycle import InsufficientLabelsError
 from models.registry import register
 
 
@@ -33,9 +40,9 @@ def training_fingerprint(frame: pd.DataFrame) -> str:
 def training_settings(**kwargs) -> dict:
     """The settings that shape a model beyond its data: they are stored in its metadata and enter its version,
     so that retraining the same data with another alert-threshold rule (say) does not reuse the old version."""
-    from models.escalation import ALERT_BUDGET_SHARE, ALERT_TARGET_PRECISION, RANDOM_STATE
-
-    return {"alert_target_precision": ALERT_TARGET_PRECISION, "alert_budget_share": ALERT_BUDGET_SHARE,
+    # The alert rule is read when called, as models.alert_threshold reads it: a changed setting is recorded.
+    return {"alert_target_precision": alert_threshold.ALERT_TARGET_PRECISION,
+            "alert_budget_share": alert_threshold.ALERT_BUDGET_SHARE,
             "calibration": kwargs.get("calibration"), "refit_full": kwargs.get("refit_full", True),
             "random_state": kwargs.get("random_state", RANDOM_STATE)}
 
@@ -45,6 +52,50 @@ def model_version_for(horizons: str, last_week, data_sha256: str, settings: dict
     h = hashlib.sha256(data_sha256.encode())
     h.update(json.dumps(settings, sort_keys=True).encode())
     return f"escalation-h{horizons}-{str(last_week).replace('-', '')}-{h.hexdigest()[:8]}"
+
+
+def label_text(horizon_weeks: int) -> str:
+    return f"escalation episode of the township peaks in [week, week + {horizon_weeks} weeks]"
+
+
+def model_metadata(model, metrics: dict, rows: pd.DataFrame, targets: pd.Series, fingerprint: str,
+                   horizon_weeks: int, label: str, label_sources: list[str] | None = None) -> dict:
+    """What every escalation model is registered with: kind, training window and rows, fingerprint,
+    columns, alert threshold, label and metrics (without its settings and version: :func:`versioned`)."""
+    weeks = sorted(rows["week_start"].unique())
+    method = metrics["deployed"]["calibration_method"]
+    metadata = {
+        "model_kind": "HistGradientBoostingClassifier" + (
+            f" + CalibratedClassifierCV(FrozenEstimator, {method})" if method != "none"
+            else " (uncalibrated: too few escalations)"),
+        # Dated by the data (the last labelled training week), not the wall clock: retraining on the same
+        # data gives the same metadata and version.
+        "created": str(weeks[-1]),
+        "created_from_data": True,
+        "training_window": {"first_week": str(weeks[0]), "last_week": str(weeks[-1]), "weeks": len(weeks)},
+        "training_rows": int(len(rows)),
+        "training_positives": int(np.nansum(targets.values)),
+        "training_townships": int(rows["region_code"].nunique()),
+        "training_data_sha256": fingerprint,
+        "feature_columns": list(FEATURE_COLUMNS),
+        # Computed from the feature columns of the same week when scoring (models.context_features).
+        "context_columns": [c for c in model_columns(model) if c in CONTEXT_COLUMNS],
+        "alert_threshold": metrics["alert_threshold"],
+        "horizon_weeks": int(horizon_weeks),
+        "label": label,
+    }
+    if label_sources is not None:
+        metadata["label_sources"] = label_sources
+    metadata.update(metrics=metrics, sklearn_version=sklearn.__version__)
+    return metadata
+
+
+def versioned(metadata: dict, horizons: str, train_kwargs: dict) -> dict:
+    """``metadata`` with its ``training_settings`` and the ``model_version`` they and the data name."""
+    metadata["training_settings"] = training_settings(**train_kwargs)
+    metadata["model_version"] = model_version_for(horizons, metadata["training_window"]["last_week"],
+                                                   metadata["training_data_sha256"], metadata["training_settings"])
+    return metadata
 
 
 def complete_targets(town: pd.DataFrame, episodes_df: pd.DataFrame, horizon_weeks: int) -> pd.Series:
@@ -70,34 +121,9 @@ def train_from_tables(features_df: pd.DataFrame, episodes_df: pd.DataFrame | Non
 
     model, metrics = train_escalation_model(town, targets, horizon_weeks=horizon_weeks, **kwargs)
     frame = town[[c for c in KEY_COLUMNS if c in town.columns] + FEATURE_COLUMNS].assign(target=targets.values)
-    fingerprint = training_fingerprint(frame)
-    weeks = sorted(town["week_start"].unique())
-    metadata = {
-        "model_kind": "HistGradientBoostingClassifier" + (
-            f" + CalibratedClassifierCV(FrozenEstimator, {metrics['deployed']['calibration_method']})"
-            if metrics["deployed"]["calibration_method"] != "none" else " (uncalibrated: too few escalations)"),
-        # Dated by the data (the last labelled training week), not the wall clock: retraining on the same
-        # data gives the same metadata and version.
-        "created": str(weeks[-1]),
-        "created_from_data": True,
-        "training_window": {"first_week": str(weeks[0]), "last_week": str(weeks[-1]), "weeks": len(weeks)},
-        "training_rows": int(len(town)),
-        "training_positives": int(np.nansum(targets.values)),
-        "training_townships": int(town["region_code"].nunique()),
-        "training_data_sha256": fingerprint,
-        "feature_columns": list(FEATURE_COLUMNS),
-        # Computed from the feature columns of the same week when scoring (models.escalation).
-        "context_columns": [c for c in model_columns(model) if c in CONTEXT_COLUMNS],
-        "alert_threshold": metrics["alert_threshold"],
-        "horizon_weeks": int(horizon_weeks),
-        "label": f"escalation episode of the township peaks in [week, week + {horizon_weeks} weeks]",
-        "metrics": metrics,
-        "sklearn_version": sklearn.__version__,
-    }
-    metadata["training_settings"] = training_settings(**kwargs)
-    metadata["model_version"] = model_version_for(str(horizon_weeks), weeks[-1], fingerprint,
-                                                   metadata["training_settings"])
-    return model, metadata
+    metadata = model_metadata(model, metrics, town, targets, training_fingerprint(frame), horizon_weeks,
+                              label_text(horizon_weeks))
+    return model, versioned(metadata, str(horizon_weeks), kwargs)
 
 
 HORIZONS = (1, 2, 4)
@@ -181,12 +207,39 @@ def train_and_register(features_df: pd.DataFrame, episodes_df: pd.DataFrame, mod
     return register(model, metadata, Path(model_dir))
 
 
-def train_from_lake(lake, truth_dir: Path, model_dir: Path, horizon_weeks: int | None = None) -> str:
-    """Convenience for the CLI (``fengqiao train``): features from the lake, episodes from ``truth_dir``."""
-    from fengqiao.lake import read_table
+def labelled_rows(features_df: pd.DataFrame, labels: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+    """Township feature rows that have a label, and their targets (aligned)."""
+    town = features_df[features_df["level"] == "township"].copy()
+    town["region_code"] = town["region_code"].astype(str)
+    town["week_start"] = pd.to_datetime(pd.Series(town["week_start"].values).astype(str)).dt.date.values
+    # Context features compare a township with the others of its week: computed on every township of the
+    # week before the unlabelled ones are dropped (feedback labels only a few of them).
+    town = with_context(town)
+    lab = labels[["region_code", "week_start", "target"]].copy()
+    lab["region_code"] = lab["region_code"].astype(str)
+    merged = town.reset_index(drop=True).merge(lab, on=["region_code", "week_start"], how="inner")
+    targets = merged.pop("target").astype(float)
+    return merged, targets
 
-    features_df = read_table(lake.gold("region_week_features"))
-    episodes_path = Path(truth_dir) / "episodes.csv"
-    if not episodes_path.exists():
-        raise FileNotFoundError(f"{episodes_path} not found: training needs a simulated drop with truth/")
-    return train_and_register(features_df, read_episodes(episodes_path), model_dir, horizon_weeks)
+
+def train_on_labels(features_df: pd.DataFrame, labels: pd.DataFrame, horizon_weeks: int = 4,
+                    label_info: dict | None = None, **train_kwargs):
+    """Fit the escalation model (:func:`models.escalation_training.train_escalation_model`) on the labelled
+    township rows of a label frame (:data:`models.lifecycle.LABEL_COLUMNS`); returns ``(model, metadata)``
+    with the metadata keys of :func:`train_from_tables`, plus the label sources."""
+    rows, targets = labelled_rows(features_df, labels)
+    if rows.empty or targets.sum() == 0:
+        raise InsufficientLabelsError(f"no positive label among {len(rows)} labelled township-weeks")
+    model, metrics = train_escalation_model(rows, targets, horizon_weeks=horizon_weeks, **train_kwargs)
+    frame = rows[["region_code", "week_start"] + FEATURE_COLUMNS].assign(target=targets.values)
+    sources = sorted(set(labels["source"])) if "source" in labels and len(labels) else []
+    label = label_text(horizon_weeks) + (
+        "; bureaus' dispositions: 已核实/已处置 = 1, 已排除 = 0" if "feedback" in sources else "")
+    metadata = model_metadata(model, metrics, rows, targets, training_fingerprint(frame), horizon_weeks, label,
+                              label_sources=sources)
+    if sources == ["feedback"]:
+        metadata["label_caveat"] = ("trained only on township-weeks that were alerted and answered: the "
+                                    "probabilities describe alerted-like weeks and run high for the rest")
+    if label_info:
+        metadata["labels"] = label_info
+    return model, versioned(metadata, str(horizon_weeks), train_kwargs)

@@ -126,19 +126,38 @@ def train(
     current one on the same held-out labels (champion/challenger), unless --force."""
     from fengqiao.lake import Lake
     from fengqiao.core.settings import get_settings
-    from models.lifecycle import InsufficientLabelsError, format_decision, train_on_lake, train_on_simulated
+    from fengqiao.delivery.acknowledgements import read_dispositions
+    from jobs.training.lifecycle import train_on_lake, train_on_simulated
+    from models.champion_challenger import format_decision
+    from models.lifecycle import InsufficientLabelsError
 
     target = (model_dir or get_settings().model_dir).resolve()
     if (rolling or truth or eval_lake) and lake is None:
         raise typer.BadParameter("--truth, --eval-lake and --rolling need --lake", param_hint="--lake")
     if eval_lake is not None and eval_truth is None:
         raise typer.BadParameter("--eval-lake needs --eval-truth (its labels)", param_hint="--eval-truth")
+
+    def build_lake(source_dir: Path, lake_dir: Path) -> None:
+        # Temporary adapter until jobs.stages gives build_lake: the stage functions on a scoped environment.
+        from fengqiao.core.envscope import settings_env
+        from fengqiao.lake import FEEDS
+        from jobs import stages as pipeline
+
+        with settings_env(FENGQIAO_SOURCE=str(source_dir), FENGQIAO_LAKE=str(lake_dir), FENGQIAO_THROUGH=None):
+            for feed in FEEDS:
+                _echo(f"  landing and cleaning {feed} …")
+                pipeline.land_feed(feed)
+                pipeline.build_silver(feed)
+            _echo("  building features …")
+            pipeline.build_features()
+
     try:
         if rolling:
-            from models.lifecycle import lake_labels
+            from jobs.training.lifecycle import lake_labels
             from models.rolling_origin import rolling_origin_runs
 
-            features, labels, stats = lake_labels(Lake.at(lake.resolve()), truth)
+            scored = Lake.at(lake.resolve())
+            features, labels, stats = lake_labels(scored, read_dispositions(scored), truth)
             _echo(f"labels: {stats}")
             scores, runs = rolling_origin_runs(features, labels=labels, step_weeks=step, reasons=out is not None,
                                                echo=_echo)
@@ -148,12 +167,15 @@ def train(
                 _echo(f"wrote {len(scores)} rows of model_rolling scores to {out}")
             return
         if lake is None:
-            result = train_on_simulated(target, seed=seed, scale=scale.value, weeks=weeks,
+            result = train_on_simulated(target, build_lake, seed=seed, scale=scale.value, weeks=weeks,
                                         holdout_weeks=holdout_weeks, force=force, echo=_echo, world=world.value,
                                         vary=vary)
         else:
-            result = train_on_lake(Lake.at(lake.resolve()), target, truth_dir=truth, holdout_weeks=holdout_weeks,
-                                   force=force, eval_lake=Lake.at(eval_lake.resolve()) if eval_lake else None,
+            trained = Lake.at(lake.resolve())
+            evaluated = Lake.at(eval_lake.resolve()) if eval_lake else None
+            result = train_on_lake(trained, read_dispositions(trained), target, truth_dir=truth,
+                                   holdout_weeks=holdout_weeks, force=force, eval_lake=evaluated,
+                                   eval_dispositions=read_dispositions(evaluated) if evaluated else None,
                                    eval_truth_dir=eval_truth, echo=_echo)
     except InsufficientLabelsError as exc:
         _echo(f"not trained: {exc}")
@@ -254,8 +276,9 @@ def backtest(
     and score this one, so that what the model learned is measured on a world it never saw."""
     from fengqiao.lake import Lake
     from fengqiao.worlds import world_label, world_of
-    from models.backtest import ALL_BASELINES, backtest_run, format_backtest
-    from models.backtest_report import data_fingerprint, default_report_path, write_report
+    from jobs.training.backtest import backtest_run
+    from jobs.training.backtest_report import data_fingerprint, default_report_path, write_report
+    from models.backtest import ALL_BASELINES, format_backtest
 
     protocol = protocol.value
     if not (lake / "gold" / "risk_scores").is_dir() and not train_lake:

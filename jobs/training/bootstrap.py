@@ -3,7 +3,12 @@
 A real drop carries no ground truth, so the model that scores it is trained elsewhere: here, on a
 province simulated with a different seed than any demo drop (its ``truth/`` is the simulator's,
 not the deployment's). Once bureaus return dispositions of alerts, retraining on those replaces it.
-The registered artefact holds the 1-, 2- and 4-week models (:func:`models.train.train_and_register`).
+The registered artefact holds the 1-, 2- and 4-week models (:func:`models.train.train_horizons_from_drops`).
+
+The pipeline that turns a simulated drop into features is the caller's: every function here that needs
+one takes ``build_lake(source_dir, lake_dir)``, which lands, cleans and builds the features of that drop
+into that lake (bronze -> silver -> features; ``jobs.stages`` gives it). Training never reaches up into the
+stages itself.
 
 Where the time goes (seed 20240101, city scale, measured 2026-11-23 stage by stage on the shared 2-core
 machine under a load average of ~15-20): simulate 155 s, land 12 s + 4 s + 1 s, silver hotline 1,254 s,
@@ -16,8 +21,18 @@ from __future__ import annotations
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Callable
 
-from models.registry import NoModelError, load_current
+from fengqiao.lake import Lake
+from fengqiao.worlds import simulate_world, world_of
+from jobs.training.text_models import train_text_models_from_lake
+from jobs.training.train import lake_features
+from models.labels import read_episodes
+from models.registry import NoModelError, load_current, register
+from models.train import train_horizons_from_drops
+
+# build_lake(source_dir, lake_dir): bronze -> silver -> features of the drop in source_dir, into lake_dir.
+BuildLake = Callable[[Path, Path], None]
 
 # The shipped model learns from two domain-randomised provinces of the home simulator (fengqiao.worlds):
 # the seeds are benchmarks/heldout_seeds.toml's home training seeds, so the cross-world benchmark measures
@@ -29,7 +44,7 @@ TRAINING_WORLD = "home"
 TRAINING_VARY = True
 
 
-def ensure_model(model_dir: Path, echo=print) -> str:
+def ensure_model(model_dir: Path, build_lake: BuildLake, echo=print) -> str:
     """Return the current model's version, training and registering one first if there is none."""
     try:
         _, metadata = load_current(model_dir)
@@ -38,54 +53,40 @@ def ensure_model(model_dir: Path, echo=print) -> str:
         echo(f"no model registered in {model_dir}: training one on {len(TRAINING_SEEDS)} simulated provinces "
              f"({TRAINING_WORLD} world, domain-randomised, seeds {', '.join(map(str, TRAINING_SEEDS))}, scale "
              f"{TRAINING_SCALE}); this happens once")
-        return train_on_simulated_provinces(model_dir, seeds=TRAINING_SEEDS, scale=TRAINING_SCALE, echo=echo)
+        return train_on_simulated_provinces(model_dir, build_lake, seeds=TRAINING_SEEDS, scale=TRAINING_SCALE,
+                                            echo=echo)
 
 
-def build_simulated_lake(work: Path, seed: int, scale: str, weeks: int | None = None, echo=print,
-                         world: str = "home", vary: bool = False) -> tuple[Path, Path]:
+def build_simulated_lake(work: Path, seed: int, scale: str, build_lake: BuildLake, weeks: int | None = None,
+                         echo=print, world: str = "home", vary: bool = False) -> tuple[Path, Path]:
     """Simulate a province of ``world`` (:mod:`fengqiao.worlds`) into ``work/source`` and build its silver and
-    features in ``work/lake``.
+    features in ``work/lake`` with ``build_lake``.
 
     Returns (source, lake_dir). The source's ``truth/`` is the simulator's: training material, never a
     deployment's drop."""
-    from jobs import stages as pipeline
-    from fengqiao.core.envscope import settings_env
-    from fengqiao.lake import FEEDS
-    from fengqiao.worlds import simulate_world
-
     source, lake_dir = work / "source", work / "lake"
     echo(f"  simulating the {world} world (seed {seed}, scale {scale}{', varied' if vary else ''}) into {source} …")
     simulate_world(world, source, seed=seed, scale=scale, weeks=weeks, vary=vary)
-    with settings_env(FENGQIAO_SOURCE=str(source), FENGQIAO_LAKE=str(lake_dir), FENGQIAO_THROUGH=None):
-        for feed in FEEDS:
-            echo(f"  landing and cleaning {feed} …")
-            pipeline.land_feed(feed)
-            pipeline.build_silver(feed)
-        echo("  building features …")
-        pipeline.build_features()
+    build_lake(source, lake_dir)
     return source, lake_dir
 
 
-def train_on_simulated_provinces(model_dir: Path, seeds=TRAINING_SEEDS, scale: str = TRAINING_SCALE,
-                                 weeks: int | None = None, work_dir: Path | None = None, world: str = TRAINING_WORLD,
+def train_on_simulated_provinces(model_dir: Path, build_lake: BuildLake, seeds=TRAINING_SEEDS,
+                                 scale: str = TRAINING_SCALE, weeks: int | None = None,
+                                 work_dir: Path | None = None, world: str = TRAINING_WORLD,
                                  vary: bool = TRAINING_VARY, echo=print) -> str:
-    """Simulate provinces of ``world`` (one per seed), build their silver and features, train one model on
-    all of them (:func:`models.train.train_horizons_from_drops`) and register it; the metadata names the
-    world and seeds it learned from."""
-    from fengqiao.lake import Lake, read_table
-    from fengqiao.worlds import world_of
-    from models.labels import read_episodes
-    from models.registry import register
-    from models.train import train_horizons_from_drops
-
+    """Simulate provinces of ``world`` (one per seed), build their silver and features with ``build_lake``,
+    train one model on all of them (:func:`models.train.train_horizons_from_drops`) and register it; the
+    metadata names the world and seeds it learned from. The text models learn from the first province."""
     own_dir = work_dir is None
     work = Path(work_dir or tempfile.mkdtemp(prefix="fengqiao-train-"))
     try:
         drops, stamps, first_lake = [], [], None
         for seed in seeds:
-            source, lake_dir = build_simulated_lake(work / f"seed-{seed}", seed, scale, weeks, echo, world, vary)
+            source, lake_dir = build_simulated_lake(work / f"seed-{seed}", seed, scale, build_lake, weeks, echo,
+                                                    world, vary)
             first_lake = first_lake or (lake_dir, seed)
-            drops.append((read_table(Lake.at(lake_dir).gold("region_week_features")),
+            drops.append((lake_features(Lake.at(lake_dir)),
                           read_episodes(source / "truth" / "episodes.csv")))
             stamps.append(world_of(source / "truth"))
         echo("  training the escalation model …")
@@ -98,20 +99,3 @@ def train_on_simulated_provinces(model_dir: Path, seeds=TRAINING_SEEDS, scale: s
     finally:
         if own_dir:
             shutil.rmtree(work, ignore_errors=True)
-
-
-def train_text_models_from_lake(model_dir: Path, lake_dir: Path, seed: int, echo=print) -> dict:
-    """Train and register the text models (models.text_models) from a simulated province's silver.
-
-    The dispute-type classifier learns from the lake's mediation 纠纷简介 (labelled by 纠纷类型) and the
-    work-order summaries whose category the table maps; the cue model from simulated texts of ``seed``.
-    Both are measured on held-out simulated texts of another seed; the figures go into their metadata.
-    """
-    from fengqiao.lake import Lake, read_table
-    from models.text_models import train_and_register_text_models
-
-    lake = Lake.at(lake_dir)
-    mediation = read_table(lake.silver("mediation_cases"), columns=["summary", "dispute_type", "week_start"])
-    orders = read_table(lake.silver("work_orders"), columns=["summary", "category", "week_start"])
-    echo(f"  training the text models on {len(mediation):,} mediation cases and {len(orders):,} work orders …")
-    return train_and_register_text_models(model_dir, mediation, orders, seed, echo=echo)

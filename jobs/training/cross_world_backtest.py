@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from fengqiao.lake import Lake, read_table
+from fengqiao.lake import Lake
 from fengqiao.worlds import world_label, world_of
 from jobs.gold.risk_scores import score_features
-from models.backtest import ALL_BASELINES, baseline_detectors, evaluate_detectors, warm_first_week
-from models.labels import read_episodes
+from jobs.training.train import lake_features, truth_episodes
+from models.backtest import ALL_BASELINES, backtest_features
 from models.levels import DEFAULT_BUDGET_SHARE
 from models.train import HORIZONS, train_horizons_from_drops
 
@@ -43,11 +43,8 @@ class Drop:
 
 def read_drop(lake_dir: Path, truth_dir: Path) -> Drop:
     """The drop whose lake is ``lake_dir`` and whose truth is ``truth_dir`` (never a real drop's: it has none)."""
-    episodes_path = Path(truth_dir) / "episodes.csv"
-    if not episodes_path.is_file():
-        raise FileNotFoundError(f"{episodes_path} not found: a cross-world backtest needs simulated drops")
-    features = read_table(Lake.at(Path(lake_dir)).gold("region_week_features"))
-    return Drop(str(lake_dir), features, read_episodes(episodes_path), world_of(truth_dir))
+    episodes = truth_episodes(truth_dir, "a cross-world backtest needs simulated drops")
+    return Drop(str(lake_dir), lake_features(Lake.at(Path(lake_dir))), episodes, world_of(truth_dir))
 
 
 def train_on(drops: list[Drop], horizons=HORIZONS):
@@ -60,15 +57,9 @@ def train_on(drops: list[Drop], horizons=HORIZONS):
 def backtest_drop(model, metadata: dict, drop: Drop, budget_share: float = DEFAULT_BUDGET_SHARE,
                   baselines=ALL_BASELINES, first_week=None, protocol: str = "both"):
     """Score ``drop`` with ``model`` as the scoring job would and backtest it beside ``baselines``."""
-    features = drop.features
-    town = features[features["level"] == "township"]
-    scores = score_features(features, model, metadata, budget_share)
-    detectors = {"model": scores}
-    detectors.update(baseline_detectors(town, baselines, scores))
-    start = warm_first_week(town, detectors, first_week)
-    data_end = pd.to_datetime(town["week_start"]).dt.date.max()
-    run = evaluate_detectors(detectors, drop.episodes, budget_share, first_week=start, protocol=protocol,
-                             contacts=town[["region_code", "week_start", "total_contacts"]], label_end=data_end)
+    scores = score_features(drop.features, model, metadata, budget_share)
+    run = backtest_features(drop.features, {"model": scores}, drop.episodes, budget_share, baselines, first_week,
+                            protocol=protocol)
     return run, scores
 
 

@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.backtest import (
-    PROTOCOLS, as_sent_alerts, backtest_frames, evaluate_detectors, labelled_rows, probability_metrics,
-    recall_by_budget,
-)
-from models.backtest_report import data_fingerprint, reliability_bins, render_report, write_report
+from jobs.training.backtest_report import data_fingerprint, write_report
+from models.backtest import backtest_frames, evaluate_detectors, recall_by_budget
+from models.backtest_alerts import PROTOCOLS, as_sent_alerts
+from models.backtest_metrics import labelled_rows, probability_metrics
+from models.backtest_report import reliability_bins, render_report
 
 MONDAY = dt.date(2025, 1, 6)
 TOWNS = [f"370102{i:03d}000" for i in range(1, 11)]

@@ -8,11 +8,9 @@ import pandas as pd
 import pytest
 
 from models.ears import RISK_SCORE_COLUMNS, ears_statistic_wide
-from models.farrington import (
-    MODEL_VERSION, anscombe_weights, exceedance_to_score, farrington_scores, farrington_wide,
-    fit_quasipoisson, seasonal_offsets,
-)
+from models.farrington import MODEL_VERSION, exceedance_to_score, farrington_scores, farrington_wide, seasonal_offsets
 from models.persistence import lagged_scores, persistence_scores, ratio_to_score
+from models.quasipoisson import anscombe_weights, fit_quasipoisson
 
 MONDAY = dt.date(2023, 1, 2)
 
@@ -180,7 +178,8 @@ def test_lagged_scores_flag_last_weeks_flagged():
 
 def test_backtest_includes_new_detectors(tmp_path):
     from fengqiao.lake import Lake, write_table
-    from models.backtest import ALL_BASELINES, DEFAULT_BASELINES, backtest, baseline_detectors
+    from jobs.training.backtest import backtest
+    from models.backtest import ALL_BASELINES, DEFAULT_BASELINES, baseline_detectors
 
     towns = [f"370102{i:03d}000" for i in range(1, 11)]
     rows = []

@@ -99,7 +99,7 @@ def test_labels_on_toy_episode():
 # --- model -------------------------------------------------------------------------------------
 
 def test_time_split_is_ordered_and_disjoint():
-    from models.escalation import time_split
+    from models.time_split import time_split
 
     weeks = [wk(i) for i in range(60)] * 3
     s = time_split(weeks, horizon_weeks=4)
@@ -128,7 +128,8 @@ def test_model_reads_change_never_level():
     """Issue 17: no absolute count, share or season column reaches the model, only changes against the
     township's own history and its surroundings; the pipeline selects exactly those columns."""
     from features import COUNT_COLUMNS, SEASON_COLUMNS, SIGNAL_COLUMNS
-    from models.escalation import CONTEXT_COLUMNS, MODEL_COLUMNS, build_pipeline
+    from models.context_features import CONTEXT_COLUMNS
+    from models.escalation import MODEL_COLUMNS, build_pipeline
     from models.relative_features import RELATIVE_COLUMNS
 
     assert not set(MODEL_COLUMNS) & (set(COUNT_COLUMNS) | set(SEASON_COLUMNS) | set(SIGNAL_COLUMNS))
@@ -361,7 +362,10 @@ def test_weekly_run_rescores_only_the_feature_weeks_that_changed(trained, tmp_pa
 
 def test_backtest_known_answer(tmp_path):
     from fengqiao.lake import Lake, write_table
-    from models.backtest import backtest, evaluate_alerts, format_backtest, top_alerts
+    from jobs.training.backtest import backtest
+    from models.backtest import format_backtest
+    from models.backtest_alerts import top_alerts
+    from models.backtest_metrics import evaluate_alerts
 
     towns = [f"370102{i:03d}000" for i in range(1, 11)]            # 10 townships: top 2% = 1 alert a week
     O = 10                                                          # EARS needs 9 weeks before it is warm
@@ -460,7 +464,7 @@ def test_quiet_week_keeps_column_types(tmp_path):
 
 
 def test_time_split_moves_boundaries_to_keep_an_escalation_in_each_slice():
-    from models.escalation import InsufficientEscalationsError, time_split
+    from models.time_split import InsufficientEscalationsError, time_split
 
     weeks = [wk(i) for i in range(60)]
     y = [1 if i in (5, 30, 58) else 0 for i in range(60)]
@@ -492,7 +496,7 @@ def test_training_with_few_escalations(pairs, calibrated):
 # --- context features, alert threshold, horizons ------------------------------------------------
 
 def test_context_features_separate_local_rise_from_county_wide_rise():
-    from models.escalation import CONTEXT_COLUMNS, add_context_features
+    from models.context_features import CONTEXT_COLUMNS, add_context_features
 
     feats = synthetic_features(n_weeks=12, seed=5)
     week = wk(11)
@@ -520,7 +524,7 @@ def test_context_features_separate_local_rise_from_county_wide_rise():
 
 
 def test_alert_threshold_meets_target_precision_on_calibration_rows():
-    from models.escalation import ALERT_MIN_ALERTS, choose_alert_threshold
+    from models.alert_threshold import ALERT_MIN_ALERTS, choose_alert_threshold
     from models.levels import SCORE_FLOOR
 
     rng = np.random.default_rng(7)
@@ -616,7 +620,7 @@ def test_reason_for_a_township_rising_against_its_county():
 def test_model_version_names_the_data_and_the_training_settings(monkeypatch):
     """Retraining the same data with the same settings gives the same version; another alert-threshold
     rule on the same data gives another version (and the settings are in the metadata)."""
-    import models.escalation as escalation
+    import models.alert_threshold as alert_threshold
     from models.train import train_from_tables
 
     pairs = spread_episodes()
@@ -625,8 +629,8 @@ def test_model_version_names_the_data_and_the_training_settings(monkeypatch):
     _, first = train_from_tables(feats, eps, 4)
     _, again = train_from_tables(feats, eps, 4)
     assert first["model_version"] == again["model_version"]
-    assert first["training_settings"]["alert_target_precision"] == escalation.ALERT_TARGET_PRECISION
-    monkeypatch.setattr(escalation, "ALERT_TARGET_PRECISION", 0.55)
+    assert first["training_settings"]["alert_target_precision"] == alert_threshold.ALERT_TARGET_PRECISION
+    monkeypatch.setattr(alert_threshold, "ALERT_TARGET_PRECISION", 0.55)
     _, other = train_from_tables(feats, eps, 4)
     assert other["training_settings"]["alert_target_precision"] == 0.55
     assert other["training_data_sha256"] == first["training_data_sha256"]

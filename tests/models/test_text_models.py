@@ -1,7 +1,7 @@
 """Text models: dispute-type classifier vs keyword rules, cue model vs lexicon, skops round trip, silver use.
 
-Trained and measured on small simulated sets (fengqiao.simulator.text.labelled_texts): the training
-texts come from one seed, the held-out ones from another.
+Trained and measured on small simulated sets (jobs.training.text_corpus, from
+fengqiao.simulator.text.labelled_texts): the training texts come from one seed, the held-out ones from another.
 """
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ import pytest
 from pyspark.sql import types as T
 
 from fengqiao.core.privacy import mask_text
+from jobs.training import text_corpus as corpus
 from models import text_models as TM
+from models import text_training
 from models.registry import UntrustedModelError
 
 KEY = "test-key"
@@ -20,27 +22,27 @@ KEY = "test-key"
 
 @pytest.fixture(scope="module")
 def type_training():
-    return TM.simulated_type_training(seed=11, n_per_feed=400)
+    return corpus.simulated_type_training(seed=11, n_per_feed=400)
 
 
 @pytest.fixture(scope="module")
 def type_model(type_training):
-    return TM.train_type_model(type_training)
+    return text_training.train_type_model(type_training)
 
 
 @pytest.fixture(scope="module")
 def cue_training():
-    return TM.simulated_cue_texts(seed=11, n_per_feed=200)
+    return corpus.simulated_cue_texts(seed=11, n_per_feed=200)
 
 
 @pytest.fixture(scope="module")
 def cue_model(cue_training):
-    return TM.train_cue_model(cue_training)
+    return text_training.train_cue_model(cue_training)
 
 
 def test_classifier_beats_keyword_rules_on_held_out_calls(type_model):
-    held_out = TM.simulated_hotline_eval(seed=12, n=600)
-    result = TM.evaluate_type_model(type_model, held_out)
+    held_out = corpus.simulated_hotline_eval(seed=12, n=600)
+    result = text_training.evaluate_type_model(type_model, held_out)
     clf, kw = result["classifier"], result["keyword_rules"]
     assert clf["n"] == kw["n"] == 600
     assert clf["accuracy"] > kw["accuracy"]
@@ -52,8 +54,8 @@ def test_classifier_beats_keyword_rules_on_held_out_calls(type_model):
 def test_cue_model_added_to_lexicon_loses_nothing(cue_model):
     # Silver flags a text when the lexicon or the model does: the model may only add true cues. (Alone, on
     # the simulator's few phrases which the lexicon lists in full, it does not beat the lexicon.)
-    held_out = TM.simulated_cue_texts(seed=12, n_per_feed=200)
-    result = TM.evaluate_cue_model(cue_model, held_out)
+    held_out = corpus.simulated_cue_texts(seed=12, n_per_feed=200)
+    result = text_training.evaluate_cue_model(cue_model, held_out)
     assert result["model"]["positives"] == int(held_out["escalate"].sum()) > 0
     assert result["model_or_lexicon"]["f1"] >= result["lexicon"]["f1"]
     assert result["model_or_lexicon"]["precision"] >= result["lexicon"]["precision"]
@@ -70,7 +72,7 @@ def test_skops_round_trip_with_metadata(tmp_path, type_model, type_training, cue
     assert not (tmp_path / "current.json").exists()  # the escalation model's pointer is not touched
     loaded = TM.TextModels.load(tmp_path)
     assert loaded.versions == {TM.TYPE_KIND: v_type, TM.CUE_KIND: v_cue}
-    texts = TM.simulated_hotline_eval(seed=13, n=50)["model_text"].tolist()
+    texts = corpus.simulated_hotline_eval(seed=13, n=50)["model_text"].tolist()
     assert list(loaded.dispute_type.predict(texts)) == list(type_model.predict(texts))
     assert list(loaded.cue.predict(texts)) == list(cue_model.predict(texts))
     meta = json.loads((tmp_path / TM.TYPE_KIND / f"{v_type}.json").read_text(encoding="utf-8"))
@@ -98,7 +100,7 @@ def test_personal_data_never_reaches_the_vocabulary():
     fragments = {t for t in TM.tokenize(raw[0]) if len(t) >= 2 and t in name}
     assert fragments
     training = TM.type_training_frame(pd.DataFrame({"summary": raw, "dispute_type": labels}))
-    model = TM.train_type_model(training)
+    model = text_training.train_type_model(training)
     vocabulary = model.named_steps["tfidf"].vocabulary_
     assert len(vocabulary) > 0
     for token in vocabulary:
@@ -108,7 +110,7 @@ def test_personal_data_never_reaches_the_vocabulary():
 
 
 def test_simulated_silver_text_is_masked():
-    held_out = TM.simulated_hotline_eval(seed=14, n=300)
+    held_out = corpus.simulated_hotline_eval(seed=14, n=300)
     planted = [p for ps in held_out["pii"] for p in ps]
     assert planted
     joined = "\n".join(held_out["model_text"]) + "\n".join(held_out["transcript_text"])

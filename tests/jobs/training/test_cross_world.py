@@ -22,7 +22,7 @@ def _drop(seed, world, scale=1.0):
 
 def test_context_features_stay_within_each_drop():
     """Pooled drops share region codes and weeks: a township is still compared with its own drop's city only."""
-    from models.escalation import add_context_features
+    from models.context_features import add_context_features
     from models.train import train_horizons_from_drops
 
     a, b = _drop(0, "home"), _drop(1, "contract", scale=10.0)

@@ -70,7 +70,7 @@ def world():
 # --- 1. rolling origin -----------------------------------------------------------------------------------
 
 def test_rolling_origin_never_uses_a_label_known_after_its_origin(world):
-    from models.escalation import train_escalation_model
+    from models.escalation_training import train_escalation_model
     from models.lifecycle import truth_labels
     from models.rolling_origin import rolling_origin_runs
 
@@ -147,7 +147,8 @@ def test_rolling_origin_frame_is_risk_scores_format(world):
 @pytest.fixture(scope="module")
 def two_models(world):
     """A model trained on the true labels and one trained on the same labels shuffled, evaluated on later weeks."""
-    from models.lifecycle import train_on_labels, truth_labels
+    from models.lifecycle import truth_labels
+    from models.train import train_on_labels
 
     feats, eps, _ = world
     labels = truth_labels(feats, eps, H)
@@ -161,7 +162,7 @@ def two_models(world):
 
 
 def test_champion_kept_when_challenger_is_worse(two_models, tmp_path):
-    from models.lifecycle import register_if_better
+    from models.champion_challenger import register_if_better
     from models.registry import current_version, load_current
 
     feats, held, (good, good_meta), (bad, bad_meta) = two_models
@@ -189,7 +190,7 @@ def test_champion_kept_when_challenger_is_worse(two_models, tmp_path):
 
 
 def test_champion_replaced_when_challenger_is_better(two_models, tmp_path):
-    from models.lifecycle import register_if_better
+    from models.champion_challenger import register_if_better
     from models.registry import current_version, register
 
     feats, held, (good, good_meta), (bad, bad_meta) = two_models
@@ -205,7 +206,7 @@ def test_champion_replaced_when_challenger_is_better(two_models, tmp_path):
 
 
 def test_decide_and_holdout_gap():
-    from models.lifecycle import decide, split_holdout
+    from models.champion_challenger import decide, split_holdout
 
     assert decide(None, {"average_precision": 0.1})[0]
     assert decide({"average_precision": 0.5, "recall_at_budget": 0.4},
@@ -300,7 +301,7 @@ def test_train_refuses_with_too_few_dispositions(world, tmp_path):
 def test_train_on_dispositions_without_reading_truth(world, tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
-    import models.labels
+    import jobs.training.train
     from fengqiao.app.cli import app
     from models.lifecycle import truth_labels
     from models.registry import load_current
@@ -316,7 +317,7 @@ def test_train_on_dispositions_without_reading_truth(world, tmp_path, monkeypatc
     def no_truth(*a, **k):
         raise AssertionError("truth/ must not be read without --truth")
 
-    monkeypatch.setattr(models.labels, "read_episodes", no_truth)
+    monkeypatch.setattr(jobs.training.train, "read_episodes", no_truth)
     result = CliRunner().invoke(app, ["train", "--lake", str(lake.root), "--model-dir", str(tmp_path / "models")])
     assert result.exit_code == 0, result.output
     _, meta = load_current(tmp_path / "models")
@@ -330,8 +331,9 @@ def test_train_with_truth_holds_out_latest_weeks_and_counts_disagreements(world,
     from typer.testing import CliRunner
 
     from fengqiao.app.cli import app
-    from models.lifecycle import train_on_labels, truth_labels
+    from models.lifecycle import truth_labels
     from models.registry import current_version, register
+    from models.train import train_on_labels
 
     feats, eps, _ = world
     labels = truth_labels(feats, eps, H)
