@@ -37,6 +37,7 @@ import pandas as pd
 
 from fengqiao.lake import SILVER_TABLES, Lake, file_sha256, read_table, tree_fingerprint, write_table
 from fengqiao.core.regions import read_regions
+from fengqiao.core.weeks import TZ_NAME
 
 TABLE = "feed_health"
 INPUTS_MARKER = "_inputs.json"
@@ -241,8 +242,6 @@ def _for_parquet(df: pd.DataFrame) -> pd.DataFrame:
 
 def run(lake: Lake, through=None) -> dict:
     """Build and publish gold/feed_health from silver; returns counts of outages and catch-ups."""
-    from fengqiao.core.settings import get_settings
-
     limit = dt.date.fromisoformat(str(through)) if through is not None else None
     if not (lake.reference / "regions.csv").is_file() or not any(
             lake.silver(t).is_dir() for t in SILVER_TABLES.values()):
@@ -254,7 +253,7 @@ def run(lake: Lake, through=None) -> dict:
     marker = lake.gold(TABLE) / INPUTS_MARKER
     if marker.is_file() and json.loads(marker.read_text(encoding="utf-8")) == inputs:
         return {"table": str(lake.gold(TABLE)), "new_files": 0, "changed": False}
-    health = feed_health(daily_counts(lake, get_settings().timezone), counties_of(lake), through=limit)
+    health = feed_health(daily_counts(lake, TZ_NAME), counties_of(lake), through=limit)
     path = write_table(_for_parquet(health), lake, "gold", TABLE)
     tmp = marker.with_name(f".{INPUTS_MARKER}.tmp")
     tmp.write_text(json.dumps(inputs, sort_keys=True), encoding="utf-8")

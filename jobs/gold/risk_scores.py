@@ -323,7 +323,7 @@ def changed_feature_weeks(stored: dict | None, inputs: dict) -> list[dt.date] | 
     return sorted(changed) or None
 
 
-def run(lake: Lake, model_dir: Path, through=None, weeks="all", budget_share: float | None = None) -> dict:
+def run(lake: Lake, model_dir: Path, through=None, weeks="all", budget_share: float = DEFAULT_BUDGET_SHARE) -> dict:
     """Score gold/region_week_features and publish gold/risk_scores and gold/baseline_scores.
 
     ``through``: last date (inclusive, date or YYYY-MM-DD) whose week is scored; later weeks are ignored.
@@ -331,10 +331,6 @@ def run(lake: Lake, model_dir: Path, through=None, weeks="all", budget_share: fl
     week starts; other weeks already in the tables are kept.
     Raises :class:`models.registry.NoModelError` when no model is registered.
     """
-    from fengqiao.core.settings import get_settings
-
-    if budget_share is None:
-        budget_share = get_settings().alert_budget_share
     model, metadata = load_current(Path(model_dir))
     clean_stale_staging(lake)
     for name in ("region_week_features", "feed_health", *TABLES):

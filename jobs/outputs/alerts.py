@@ -11,12 +11,12 @@ from fengqiao.delivery.alerts import apply_cooldown, deliver_alerts, delivered, 
 from fengqiao.render.common import as_date, latest_scored_week, read_bureaus_checked
 from fengqiao.delivery.webhooks import delivery_options
 from fengqiao.core.regions import read_regions
-from fengqiao.core.settings import get_settings
+from fengqiao.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-def run(lake: Lake | str | os.PathLike, week_start: dt.date | str | None = None) -> dict:
+def run(lake: Lake | str | os.PathLike, settings: Settings, week_start: dt.date | str | None = None) -> dict:
     """Plan and send the alerts of ``week_start`` (default: the latest scored week).
 
     Returns counts: ``planned`` (flagged regions), ``suppressed_cooldown`` (not sent: alerted within the
@@ -39,7 +39,6 @@ def run(lake: Lake | str | os.PathLike, week_start: dt.date | str | None = None)
     features_path = lake.gold("region_week_features")
     features = (read_table(features_path, columns=["region_code", "week_start", "total_contacts"])
                 if features_path.exists() else None)
-    settings = get_settings()
     options = delivery_options()
     alerts = plan_alerts(scores_week, bureaus, regions, features, horizon_weeks=settings.horizon_weeks)
     counts = {"week_start": week.isoformat(), "planned": len(alerts), "suppressed_cooldown": 0, "sent": 0,

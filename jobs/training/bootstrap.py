@@ -29,8 +29,11 @@ TRAINING_WORLD = "home"
 TRAINING_VARY = True
 
 
-def ensure_model(model_dir: Path, echo=print) -> str:
-    """Return the current model's version, training and registering one first if there is none."""
+def ensure_model(model_dir: Path, build_lake=None, echo=print) -> str:
+    """Return the current model's version, training and registering one first if there is none.
+
+    ``build_lake(source_dir, lake_dir)`` builds a simulated drop's bronze, silver and features
+    (``jobs.stages.lake_builder``); None: the stage functions on the environment, as before."""
     try:
         _, metadata = load_current(model_dir)
         return metadata["model_version"]
@@ -38,11 +41,12 @@ def ensure_model(model_dir: Path, echo=print) -> str:
         echo(f"no model registered in {model_dir}: training one on {len(TRAINING_SEEDS)} simulated provinces "
              f"({TRAINING_WORLD} world, domain-randomised, seeds {', '.join(map(str, TRAINING_SEEDS))}, scale "
              f"{TRAINING_SCALE}); this happens once")
-        return train_on_simulated_provinces(model_dir, seeds=TRAINING_SEEDS, scale=TRAINING_SCALE, echo=echo)
+        return train_on_simulated_provinces(model_dir, seeds=TRAINING_SEEDS, scale=TRAINING_SCALE, echo=echo,
+                                            build_lake=build_lake)
 
 
 def build_simulated_lake(work: Path, seed: int, scale: str, weeks: int | None = None, echo=print,
-                         world: str = "home", vary: bool = False) -> tuple[Path, Path]:
+                         world: str = "home", vary: bool = False, build_lake=None) -> tuple[Path, Path]:
     """Simulate a province of ``world`` (:mod:`fengqiao.worlds`) into ``work/source`` and build its silver and
     features in ``work/lake``.
 
@@ -56,6 +60,9 @@ def build_simulated_lake(work: Path, seed: int, scale: str, weeks: int | None = 
     source, lake_dir = work / "source", work / "lake"
     echo(f"  simulating the {world} world (seed {seed}, scale {scale}{', varied' if vary else ''}) into {source} …")
     simulate_world(world, source, seed=seed, scale=scale, weeks=weeks, vary=vary)
+    if build_lake is not None:
+        build_lake(source, lake_dir)
+        return source, lake_dir
     with settings_env(FENGQIAO_SOURCE=str(source), FENGQIAO_LAKE=str(lake_dir), FENGQIAO_THROUGH=None):
         for feed in FEEDS:
             echo(f"  landing and cleaning {feed} …")
@@ -68,7 +75,7 @@ def build_simulated_lake(work: Path, seed: int, scale: str, weeks: int | None = 
 
 def train_on_simulated_provinces(model_dir: Path, seeds=TRAINING_SEEDS, scale: str = TRAINING_SCALE,
                                  weeks: int | None = None, work_dir: Path | None = None, world: str = TRAINING_WORLD,
-                                 vary: bool = TRAINING_VARY, echo=print) -> str:
+                                 vary: bool = TRAINING_VARY, echo=print, build_lake=None) -> str:
     """Simulate provinces of ``world`` (one per seed), build their silver and features, train one model on
     all of them (:func:`models.train.train_horizons_from_drops`) and register it; the metadata names the
     world and seeds it learned from."""
@@ -83,7 +90,8 @@ def train_on_simulated_provinces(model_dir: Path, seeds=TRAINING_SEEDS, scale: s
     try:
         drops, stamps, first_lake = [], [], None
         for seed in seeds:
-            source, lake_dir = build_simulated_lake(work / f"seed-{seed}", seed, scale, weeks, echo, world, vary)
+            source, lake_dir = build_simulated_lake(work / f"seed-{seed}", seed, scale, weeks, echo, world, vary,
+                                                    build_lake)
             first_lake = first_lake or (lake_dir, seed)
             drops.append((read_table(Lake.at(lake_dir).gold("region_week_features")),
                           read_episodes(source / "truth" / "episodes.csv")))
