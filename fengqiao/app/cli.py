@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 import time
+from importlib import metadata
 from pathlib import Path
 from typing import Optional
 
@@ -26,9 +27,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 
 def _print_version(value: bool) -> None:
     if value:
-        from importlib.metadata import version
-
-        _echo(f"fengqiao {version('fengqiao')}")
+        _echo(f"fengqiao {metadata.version('fengqiao')}")
         raise typer.Exit()
 
 
