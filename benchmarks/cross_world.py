@@ -35,30 +35,12 @@ def drop_dir(work: Path, world: str, seed: int, scale: str, vary: bool) -> Path:
     return work / f"{world}{'-varied' if vary else ''}-{scale}-seed-{seed}"
 
 
-def stage_lake_builder(echo=print):
-    """``build_lake(source_dir, lake_dir)`` for :func:`jobs.training.bootstrap.build_simulated_lake`: bronze,
-    silver and features of the drop through the stage functions ``fengqiao run`` calls (no Airflow)."""
-    # Temporary adapter, the same as `fengqiao train`'s, until jobs.stages gives build_lake itself.
-    from fengqiao.core.envscope import settings_env
-    from fengqiao.lake import FEEDS
-    from jobs import stages as pipeline
-
-    def build_lake(source_dir: Path, lake_dir: Path) -> None:
-        with settings_env(FENGQIAO_SOURCE=str(source_dir), FENGQIAO_LAKE=str(lake_dir), FENGQIAO_THROUGH=None):
-            for feed in FEEDS:
-                echo(f"  landing and cleaning {feed} …")
-                pipeline.land_feed(feed)
-                pipeline.build_silver(feed)
-            echo("  building features …")
-            pipeline.build_features()
-
-    return build_lake
-
-
 def built_drop(work: Path, world: str, seed: int, scale: str, weeks, vary: bool, rebuild: bool, echo=print):
     """The drop's folder with source/ and lake/ (built now unless already there)."""
     import shutil
 
+    from fengqiao.core.settings import Settings
+    from jobs.stages import lake_builder
     from jobs.training.bootstrap import build_simulated_lake
 
     folder = drop_dir(work, world, seed, scale, vary)
@@ -69,7 +51,7 @@ def built_drop(work: Path, world: str, seed: int, scale: str, weeks, vary: bool,
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
     started = time.time()
-    build_simulated_lake(folder, seed, scale, stage_lake_builder(echo), weeks, echo=echo, world=world, vary=vary)
+    build_simulated_lake(folder, seed, scale, lake_builder(Settings.from_env(), echo), weeks, echo=echo, world=world, vary=vary)
     done.write_text(f"{time.time() - started:.0f} s\n", encoding="utf-8")
     echo(f"built {folder.name} in {time.time() - started:.0f} s")
     return folder

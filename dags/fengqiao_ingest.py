@@ -12,9 +12,11 @@ from __future__ import annotations
 from airflow.sdk import dag, task
 from airflow.sdk.exceptions import AirflowSkipException
 
+from fengqiao.core.settings import Settings
+from fengqiao.orchestration import SILVER, SILVER_TABLES, SILVER_UPDATED, START_DATE, default_args, spark_stage
 from jobs import stages as pipeline
-from fengqiao.lake import SILVER_TABLES
-from fengqiao.orchestration import SILVER, SILVER_UPDATED, START_DATE, default_args, spark_stage
+
+SETTINGS = Settings.from_env()  # once per parse of this file; the tasks read theirs when they run
 
 FEED_DOCS = {
     "hotline": "12348/12345 hotline calls with transcripts (JSON Lines, UTF-8).",
@@ -37,7 +39,8 @@ def feed_tasks(feed: str):
         return pipeline.silver_has_new_files(feed)
 
     # In this process, or submitted to the Spark cluster when SPARK_MASTER names one.
-    silver = spark_stage(f"build_silver_{SILVER_TABLES[feed]}", "silver", feed, outlets=[SILVER[feed]],
+    silver = spark_stage(f"build_silver_{SILVER_TABLES[feed]}", "silver", feed, settings=SETTINGS,
+                         outlets=[SILVER[feed]],
                          doc_md="Parse, type, de-duplicate, mask and quarantine; publish the silver table.")
     check = has_new_files()
     land_bronze() >> check >> silver
@@ -63,7 +66,7 @@ def feed_tasks(feed: str):
     max_active_runs=1,
     # Spark builds one silver table at a time on a small machine; a cluster deployment can raise this.
     max_active_tasks=2,
-    default_args=default_args(),
+    default_args=default_args(SETTINGS),
     tags=["fengqiao", "ingest"],
 )
 def fengqiao_ingest():

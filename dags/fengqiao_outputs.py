@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from airflow.sdk import Param, dag, task
 
-from jobs import stages as pipeline
+from fengqiao.core.settings import Settings
 from fengqiao.orchestration import ALERTS, BRIEFING, RISK_SCORES, START_DATE, default_args
+from jobs import stages as pipeline
+
+SETTINGS = Settings.from_env()  # once per parse of this file; the tasks read theirs when they run
 
 COMMON = dict(
     start_date=START_DATE,
@@ -24,7 +27,7 @@ COMMON = dict(
     dag_id="fengqiao_briefing",
     description="矛盾纠纷风险研判周报: the weekly risk briefing (HTML)",
     schedule=[ALERTS],
-    default_args=default_args(),
+    default_args=default_args(SETTINGS),
     tags=["fengqiao", "outputs"],
     **COMMON,
 )
@@ -40,7 +43,7 @@ def fengqiao_briefing():
     dag_id="fengqiao_alerts",
     description="One message per flagged region to its county 司法局 or township 司法所",
     schedule=[RISK_SCORES],
-    default_args=default_args(extra_retries=1),
+    default_args=default_args(SETTINGS, extra_retries=1),
     tags=["fengqiao", "outputs"],
     **COMMON,
 )

@@ -1,9 +1,11 @@
 """What every DAG shares: the Assets that connect the stages, and task defaults.
 
 Assets: ingest → silver tables (and fengqiao.silver once a day) → features → risk scores → alerts → briefing.
-Retries come from the settings: a deployment's scheduler retries a failed task after a delay
-(``FENGQIAO_TASK_RETRIES``, ``FENGQIAO_RETRY_DELAY_SECONDS``); ``fengqiao run`` sets no retries so
-that a one-shot run fails at once with the reason instead of waiting out retry delays.
+A DAG file reads the settings once per parse (:meth:`~fengqiao.core.settings.Settings.from_env`: the
+scheduler's or the runner's environment) and hands them to these factories; the tasks' stage functions
+read theirs when they run. Retries come from the settings: a deployment's scheduler retries a failed task
+after a delay (``FENGQIAO_TASK_RETRIES``, ``FENGQIAO_RETRY_DELAY_SECONDS``); ``fengqiao run`` sets no
+retries so that a one-shot run fails at once with the reason instead of waiting out retry delays.
 
 Spark-heavy stages (silver builds, the audit, features) are made by :func:`spark_stage`: in the
 task's own process by default (the one-machine demo, ``dag.test``), or submitted to a Spark cluster
@@ -12,6 +14,7 @@ with the Spark provider's ``SparkSubmitOperator`` when ``SPARK_MASTER`` names on
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -19,10 +22,13 @@ import sys
 from pathlib import Path
 
 import pendulum
-from airflow.sdk import Asset
+from airflow.sdk import Asset, task
 
+from fengqiao.core.settings import Settings
+from fengqiao.core.spark import is_cluster_master, spark_conf
+# The feeds and their silver tables, for the DAG files (which import nothing of the lake itself).
 from fengqiao.lake import SILVER_TABLES
-from fengqiao.core.settings import get_settings
+from jobs import submit
 
 START_DATE = pendulum.datetime(2024, 1, 1, tz="Asia/Shanghai")
 
@@ -41,9 +47,8 @@ BRIEFING = _asset("outputs", "briefing")
 ALERTS = _asset("gold", "alerts")
 
 
-def default_args(extra_retries: int = 0) -> dict:
+def default_args(settings: Settings, extra_retries: int = 0) -> dict:
     """Task defaults; ``extra_retries`` for tasks that talk to outside services (mail)."""
-    settings = get_settings()
     retries = settings.task_retries + (extra_retries if settings.task_retries else 0)
     return {
         "owner": "fengqiao",
@@ -76,25 +81,15 @@ def _spark_submit_binary() -> str:
 
 def _spark_home() -> str:
     """The pyspark package's folder: spark-submit's SPARK_HOME (its own lookup asks whichever python3 is first on PATH)."""
-    import importlib.util
-
     return os.environ.get("SPARK_HOME") or importlib.util.find_spec("pyspark").submodule_search_locations[0]
 
 
-def submits_to_spark_cluster() -> bool:
-    """True when SPARK_MASTER names a cluster: Spark-heavy tasks are then submitted, not run in-process."""
-    from fengqiao.core.spark import is_cluster_master
-
-    return is_cluster_master(get_settings().spark_master)
-
-
 def _run_stage_in_process(stage: str, args: list[str]) -> dict:
-    from jobs.submit import run_stage
-
-    return run_stage(stage, *args)
+    return submit.run_stage(stage, *args)
 
 
-def spark_stage(task_id: str, stage: str, *args: str, outlets=(), doc_md: str | None = None, **task_kwargs):
+def spark_stage(task_id: str, stage: str, *args: str, settings: Settings, outlets=(), doc_md: str | None = None,
+                **task_kwargs):
     """A task running ``jobs/submit.py <stage> <args>``; call it inside a DAG, chain it with ``>>``.
 
     With a local master (``SPARK_MASTER`` unset or ``local[...]``) it is an ordinary ``@task`` that
@@ -104,24 +99,22 @@ def spark_stage(task_id: str, stage: str, *args: str, outlets=(), doc_md: str | 
     with :func:`fengqiao.core.spark.spark_conf`, so the driver's memory and JVM options apply from its start.
     The stage's summary is then in the task log and in ``<lake>/_runs/stages.jsonl``.
     """
-    settings = get_settings()
-    if not submits_to_spark_cluster():
-        from airflow.sdk import task
-
+    if not is_cluster_master(settings.spark_master):
         return task(task_id=task_id, outlets=list(outlets), doc_md=doc_md, **task_kwargs)(
             _run_stage_in_process)(stage, list(args))
 
+    # Only a cluster deployment needs the Spark provider (and its import time at every parse).
     from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 
-    import jobs.submit
-    from fengqiao.core.spark import spark_conf
-
+    # SparkSubmitHook reads its connection (the master) from Airflow, which reads AIRFLOW_CONN_* variables: a
+    # connection the deployment defines is kept, else the one of SPARK_MASTER is defined for this process
+    # and the task processes that parse this DAG again (each derives the same value from its own settings).
     os.environ.setdefault(f"AIRFLOW_CONN_{SPARK_CONN_ID.upper()}", spark_connection_json(settings.spark_master))
     conf = spark_conf(settings)
     conf.pop("spark.master")  # the connection gives spark-submit its --master
     return SparkSubmitOperator(
         task_id=task_id,
-        application=str(Path(jobs.submit.__file__).resolve()),
+        application=str(Path(submit.__file__).resolve()),
         application_args=[stage, *args],
         conn_id=SPARK_CONN_ID,
         conf=conf,

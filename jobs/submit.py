@@ -19,15 +19,15 @@ if __name__ == "__main__" and sys.path and os.path.abspath(sys.path[0] or ".") =
     # the path, where modules such as stages.py or the stage folders could shadow libraries of the same name.
     sys.path.pop(0)
 
+from fengqiao.core.spark import stop_spark  # noqa: E402
 from fengqiao.lake import SILVER_TABLES  # noqa: E402
+from jobs import stages as pipeline  # noqa: E402
 
 STAGES = ("silver", "validate", "features")
 
 
 def run_stage(stage: str, *args: str) -> dict:
     """Run one stage and return its summary (the dict the pipeline function records)."""
-    from jobs import stages as pipeline
-
     if stage == "silver":
         if len(args) != 1 or args[0] not in SILVER_TABLES:
             raise SystemExit(f"usage: silver <feed>, feed one of {', '.join(SILVER_TABLES)}; got {list(args)}")
@@ -45,8 +45,6 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv:
         raise SystemExit(f"usage: jobs/submit.py <stage> [argument]; stages: {', '.join(STAGES)}")
-    from fengqiao.core.spark import stop_spark
-
     try:
         summary = run_stage(argv[0], *argv[1:])
     finally:

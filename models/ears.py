@@ -32,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from models.score_frame import RISK_SCORE_COLUMNS, unlevelled_scores  # RISK_SCORE_COLUMNS re-exported
+from models.score_frame import unlevelled_scores
 
 SD_FLOOR = 1.0
 ALARM_THRESHOLDS = {"C1": 3.0, "C2": 3.0, "C3": 2.0}

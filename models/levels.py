@@ -37,7 +37,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from models.ears import RISK_SCORE_COLUMNS
+from models.score_frame import RISK_SCORE_COLUMNS
 from models.score_frame import HORIZON_SCORE_COLUMNS
 
 LEVEL_THRESHOLDS: list[tuple[str, float]] = [("红", 0.50), ("橙", 0.30), ("黄", 0.15), ("蓝", 0.0)]

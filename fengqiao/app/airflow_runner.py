@@ -8,16 +8,31 @@ PostgreSQL and a real scheduler.
 
 Airflow logs a great deal per task; that goes to ``<lake>/_runs/airflow-<time>.log`` and the
 terminal shows one progress line per stage.
+
+How the run's settings reach the tasks: the tasks call the stage functions of ``jobs.stages``, which
+build their :class:`~fengqiao.core.settings.Settings` from the environment, as they must in a
+deployment's task processes. So :func:`run_dags` takes the run's settings as an object and sets the
+variables that describe them (:meth:`Settings.to_env`, plus Airflow's own: :func:`airflow_environment`)
+for the duration of the run only, in this one place (:func:`fengqiao.core.envscope.scoped_environ`), and
+restores the environment afterwards; ``airflow db migrate`` gets the same variables as a child
+process's environment. Nothing else in the application sets a variable. Airflow reads ``AIRFLOW_HOME``
+when it is first imported, so it is imported inside that scope.
 """
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import os
+import re
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from fengqiao.core.envscope import scoped_environ
+from fengqiao.core.settings import Settings
+from fengqiao.core.spark import stop_spark
 
 DAG_ORDER = (
     "fengqiao_ingest",
@@ -33,15 +48,23 @@ class PipelineRunError(RuntimeError):
     pass
 
 
+def airflow_environment(airflow_home: Path) -> dict[str, str]:
+    """Airflow's variables for a run: its own folder and the project's DAGs (no examples, no unit-test mode
+    unless the environment already says otherwise)."""
+    return {
+        "AIRFLOW_HOME": str(airflow_home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": os.environ.get("AIRFLOW__CORE__LOAD_EXAMPLES", "False"),
+        "AIRFLOW__CORE__UNIT_TEST_MODE": os.environ.get("AIRFLOW__CORE__UNIT_TEST_MODE", "False"),
+    }
+
+
 def prepare_airflow_home(airflow_home: Path) -> None:
-    """Point Airflow at its own folder and the project's DAGs; create the SQLite database once."""
+    """Create Airflow's folder and its SQLite database (once)."""
     airflow_home.mkdir(parents=True, exist_ok=True)
-    os.environ["AIRFLOW_HOME"] = str(airflow_home)
-    os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-    os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(DAGS_FOLDER)
-    os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "False")
     if not (airflow_home / "airflow.db").exists():
-        proc = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], capture_output=True, text=True)
+        proc = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], capture_output=True, text=True,
+                              env={**os.environ, **airflow_environment(airflow_home)})
         if proc.returncode != 0:
             raise PipelineRunError(f"airflow db migrate failed:\n{proc.stderr[-2000:]}")
 
@@ -71,8 +94,6 @@ def logs_to(path: Path):
 
 def _stage_lines(stages_log: Path, offset: int) -> tuple[list[str], int]:
     """One readable line per stage summary appended to the run log since ``offset`` (counts only)."""
-    import json
-
     if not stages_log.exists():
         return [], offset
     with open(stages_log, encoding="utf-8") as fh:
@@ -94,8 +115,6 @@ def _stage_lines(stages_log: Path, offset: int) -> tuple[list[str], int]:
 
 def _last_error(log_path: Path) -> str:
     """The last exception line of the task logs, so the terminal says why a stage failed."""
-    import re
-
     sys.stdout.flush()
     text = log_path.read_text(encoding="utf-8", errors="replace")[-200_000:]
     found = re.findall(r"^\s*(?:[\w.]+(?:Error|Exception)): .+$", text, flags=re.M)
@@ -103,9 +122,18 @@ def _last_error(log_path: Path) -> str:
 
 
 def run_dags(lake_dir: Path, dag_ids: tuple[str, ...] = DAG_ORDER, run_conf: dict | None = None,
-             echo=print) -> list[dict]:
-    """Run the DAGs one after another with ``dag.test``; stop at the first failed DAG run."""
-    from airflow.dag_processing.dagbag import DagBag
+             settings: Settings | None = None) -> list[dict]:
+    """Run the DAGs one after another with ``dag.test``; stop at the first failed DAG run.
+
+    ``settings``: the run's (default: the environment's), set as variables for the run's duration only.
+    """
+    settings = settings or Settings.from_env()
+    with scoped_environ({**settings.to_env(), **airflow_environment(settings.airflow_home)}):
+        return _run_dags(lake_dir, dag_ids, run_conf)
+
+
+def _run_dags(lake_dir: Path, dag_ids: tuple[str, ...], run_conf: dict | None) -> list[dict]:
+    from airflow.dag_processing.dagbag import DagBag  # Airflow reads AIRFLOW_HOME at import: inside run_dags' scope
 
     log_path = lake_dir / "_runs" / f"airflow-{dt.datetime.now():%Y%m%dT%H%M%S}.log"
     results = []
@@ -136,7 +164,5 @@ def run_dags(lake_dir: Path, dag_ids: tuple[str, ...] = DAG_ORDER, run_conf: dic
                 )
         if "pyspark" in sys.modules:
             # Stop Spark while its shutdown chatter still goes to the log, not after the summary.
-            from fengqiao.core.spark import stop_spark
-
             stop_spark()
     return results

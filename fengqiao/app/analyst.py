@@ -26,6 +26,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from fengqiao.app.datadict import table_schemas
+from fengqiao.core.spark import read_parquet
+
 PROVINCE, COUNTY, STEWARD = "province", "county", "steward"
 ROLES = (PROVINCE, COUNTY, STEWARD)
 DEFAULT_ROLE = PROVINCE
@@ -104,7 +107,7 @@ def connect(lake_dir: str | Path, role: str | Access | None = None, county: str 
     ``role`` is ``province`` (default), ``county`` (with ``county``) or ``steward``, or an :class:`Access`.
     Instants are stored in UTC; analysts read and cut them (days, weeks, months) in Beijing time.
     """
-    import duckdb
+    import duckdb  # loaded by the commands that query, not by every `fengqiao` start
 
     lake_dir = Path(lake_dir).resolve()
     access = role if isinstance(role, Access) else access_for(role, county, lake_dir)
@@ -165,7 +168,7 @@ def county_filter(columns, county: str):
     when it starts with its 6 digits: codes are digit strings, so those are the ones between the 6 digits
     and the 6 digits followed by ``:`` (the character after ``9``), a range that row-group statistics prune.
     """
-    import pyarrow.dataset as ds
+    import pyarrow.dataset as ds  # pyarrow.dataset loads pandas (seconds): not at every `fengqiao` start
 
     if "county_code" in columns:
         return ds.field("county_code") == f"{county}000000"
@@ -195,7 +198,7 @@ def _table_dataset(folder: Path, hidden: tuple[str, ...] = ()):
     """A table's Hive-partitioned Parquet as one pyarrow dataset; ``week_start`` a date, other partition
     columns text. The schema is the union of the files' (older partitions may lack newer columns, a
     pandas-written column may be all null in one week), without the ``hidden`` columns."""
-    import pyarrow as pa
+    import pyarrow as pa  # see county_filter
     import pyarrow.dataset as ds
 
     files = _parquet_files(folder)
@@ -220,7 +223,7 @@ def _table_dataset(folder: Path, hidden: tuple[str, ...] = ()):
 def explain_error(exc: Exception, access: Access, tables: list[str] | None = None) -> str:
     """One line for an analyst whose SQL failed: DuckDB's first line, and what the role may read when the
     statement reached for a file, an extension, a setting or a table outside the role."""
-    import duckdb
+    import duckdb  # see connect
 
     text = str(exc).strip()
     first = text.splitlines()[0] if text else type(exc).__name__
@@ -249,11 +252,8 @@ def register_spark_views(spark, lake_dir: str | Path) -> list[str]:
     ``spark.sql.legacy.parquet.nanosAsLong`` (such columns then read as nanoseconds, converted back to
     timestamps here) and casts every column to its schema type. Returns the view names, sorted.
     """
-    from pyspark.sql import functions as F
+    from pyspark.sql import functions as F  # Spark: only for the Spark SQL views, never at `fengqiao` start
     from pyspark.sql import types as T
-
-    from fengqiao.app.datadict import table_schemas
-    from fengqiao.core.spark import read_parquet
 
     lake_dir = Path(lake_dir).resolve()
     schemas = table_schemas()

@@ -23,6 +23,7 @@ _DUCKDB_TYPES = {
 
 def table_schemas() -> dict:
     """Table name -> Spark StructType of the published table (partition columns included)."""
+    # Spark's types: loaded when a schema is asked for, not when the data dictionary's text is.
     from fengqiao.core import schemas
 
     return {

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import os
+import pwd
 import secrets
 import shutil
 import socket
@@ -32,8 +33,6 @@ def run_as_prefix() -> list[str] | None:
     """The command prefix that runs the server as a non-root user ([] when not root), None if impossible."""
     if os.geteuid() != 0:
         return []
-    import pwd
-
     try:
         pwd.getpwnam("postgres")
     except KeyError:
@@ -90,8 +89,6 @@ class LoopbackPostgres:
         pwfile = self.base / "admin.pw"
         pwfile.write_text(self.admin_password + "\n")
         if os.geteuid() == 0:
-            import pwd
-
             entry = pwd.getpwnam("postgres")
             for path in (self.base, pwfile):
                 os.chown(path, entry.pw_uid, entry.pw_gid)
@@ -118,7 +115,7 @@ class LoopbackPostgres:
     @contextlib.contextmanager
     def connect(self, dbname: str = "postgres", autocommit: bool = False):
         """A superuser connection, committed at the end of the block and closed (max_connections is small)."""
-        import psycopg2
+        import psycopg2  # the driver's C library loads only for a trial or a test that starts a server
 
         conn = psycopg2.connect(host="127.0.0.1", port=self.port, user=self.admin_user, password=self.admin_password,
                                 dbname=dbname)

@@ -13,6 +13,7 @@ import datetime as dt
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from fengqiao.app.airflow_runner import DAGS_FOLDER
 from fengqiao.app.loopback_postgres import LoopbackPostgres, free_port
+from fengqiao.core.keys import ensure_demo_key, is_simulated_drop
 
 COMPONENTS = ("scheduler", "dag-processor", "triggerer", "api-server")
 DAG_IDS = ("fengqiao_ingest", "fengqiao_features", "fengqiao_scoring", "fengqiao_alerts", "fengqiao_briefing")
@@ -85,7 +87,7 @@ class AirflowOnPostgres:
         return f"http://127.0.0.1:{self.api_port}"
 
     def start(self, echo=print) -> None:
-        from cryptography.fernet import Fernet
+        from cryptography.fernet import Fernet  # OpenSSL bindings: only when a trial starts Airflow
 
         self.postgres.start()
         url = self.postgres.create_database("airflow")
@@ -184,8 +186,6 @@ class AirflowOnPostgres:
         return runs, retried, failed
 
     def stop(self) -> None:
-        import signal
-
         for proc in self.procs.values():
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
@@ -211,13 +211,11 @@ def run_day(airflow: AirflowOnPostgres, label: str, deliver_files, timeout: floa
 def run_trial(work: Path, drop: Path, model_dir: Path, days: int, keep=None, echo=print) -> list[DayResult]:
     """The whole trial: a backlog of all but the last ``days`` days, then those days one at a time, then a day with
     nothing delivered. ``keep`` (a callable) is called with the UI address before Airflow is stopped."""
-    from fengqiao.delivery.mailsink import local_mail_sink
+    from fengqiao.delivery.mailsink import local_mail_sink  # aiosmtpd's start-up cost: only for a trial
 
     ready = day_folders(drop)
     if len(ready) <= days:
         raise ValueError(f"{drop} holds {len(ready)} ready days: need more than --days {days}")
-    from fengqiao.core.keys import ensure_demo_key, is_simulated_drop
-
     source, lake = work / "source", work / "lake"
     shutil.rmtree(work, ignore_errors=True)
     source.mkdir(parents=True)

@@ -20,6 +20,9 @@ import unicodedata
 from pathlib import Path
 from typing import TextIO
 
+from fengqiao.app.analyst import Access, connect, explain_error, lake_version, refresh, table_names
+from fengqiao.core.column_docs import COLUMN_DOCS, TABLES
+
 DEFAULT_MAX_ROWS = 50
 MAX_CELL = 60  # characters shown of a long text cell (wide characters count two)
 PROMPT, CONTINUATION = "fengqiao> ", "      ..> "
@@ -79,8 +82,6 @@ def format_rows(columns: list[str], rows: list[tuple], max_rows: int) -> str:
 
 class _Shell:
     def __init__(self, lake_dir: Path, out: TextIO, access):
-        from fengqiao.app.analyst import connect, lake_version, table_names
-
         self.lake_dir, self.access = lake_dir, access
         self.version = lake_version(lake_dir, access)
         self.con = connect(lake_dir, access)
@@ -91,8 +92,6 @@ class _Shell:
     def sync(self) -> bool:
         """Read the lake's tables anew when a pipeline run has published since (a session may last days);
         False, said, when they cannot be read now (the next command tries again)."""
-        from fengqiao.app.analyst import explain_error, lake_version, refresh
-
         version = lake_version(self.lake_dir, self.access)
         if version == self.version:
             return True
@@ -108,8 +107,6 @@ class _Shell:
         self.out.write(text + "\n")
 
     def views(self) -> list[str]:
-        from fengqiao.app.analyst import table_names
-
         return table_names(self.con)
 
     # --- dot commands -------------------------------------------------------------------------------
@@ -138,8 +135,6 @@ class _Shell:
         return True
 
     def tables(self) -> None:
-        from fengqiao.core.column_docs import TABLES
-
         if not self.sync():
             return
         views = self.views()
@@ -154,8 +149,6 @@ class _Shell:
         self.say(format_rows(["table", "layer", "rows"], rows, max_rows=len(rows)))
 
     def schema(self, table: str) -> None:
-        from fengqiao.core.column_docs import COLUMN_DOCS
-
         table = table.strip('"').rstrip(";")
         if not self.sync():
             return
@@ -184,8 +177,6 @@ class _Shell:
             if total > self.max_rows:
                 total = result.aggregate("count(*)").fetchall()[0][0]
         except Exception as exc:  # duckdb raises several error types; all are the user's SQL
-            from fengqiao.app.analyst import explain_error
-
             self.say(f"error: {explain_error(exc, self.access, self.views())}")
             return
         out = format_rows(columns, rows, self.max_rows)
@@ -200,8 +191,6 @@ def run_shell(lake_dir: str | Path, stdin: TextIO | None = None, stdout: TextIO 
     tables cannot be read).
 
     ``access``: a :class:`fengqiao.app.analyst.Access` (default the province analyst)."""
-    from fengqiao.app.analyst import Access, explain_error
-
     stdin = sys.stdin if stdin is None else stdin
     stdout = sys.stdout if stdout is None else stdout
     interactive = bool(getattr(stdin, "isatty", lambda: False)())

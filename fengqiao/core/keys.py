@@ -25,10 +25,7 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping
-
-if TYPE_CHECKING:
-    from fengqiao.core.settings import Settings
+from typing import Mapping
 
 MIN_SECRET_LENGTH = 32
 DEMO_KEY_FILE = "demo-pseudonym.key"
@@ -118,24 +115,27 @@ def ensure_demo_key(home: Path) -> Path:
     return path
 
 
-def resolve_pseudonym_key(settings: Settings) -> PseudonymKey:
-    """The key that pseudonymises ``settings.source_dir``; raises :class:`PseudonymKeyError` when there is none."""
-    simulated = is_simulated_drop(settings.source_dir)
-    if settings.pseudonym_key:
-        key = PseudonymKey(settings.pseudonym_key, "FENGQIAO_PSEUDONYM_KEY")
-    elif settings.pseudonym_key_file:
-        key = PseudonymKey(read_key_file(settings.pseudonym_key_file), str(settings.pseudonym_key_file))
+def resolve_pseudonym_key(source_dir: Path, home: Path, key: str | None = None,
+                          key_file: Path | None = None) -> PseudonymKey:
+    """The key that pseudonymises the drop in ``source_dir``: ``key`` (FENGQIAO_PSEUDONYM_KEY), else the one in
+    ``key_file`` (FENGQIAO_PSEUDONYM_KEY_FILE), else for a simulated drop the per-install key under ``home``;
+    raises :class:`PseudonymKeyError` when there is none (``Settings.resolved_pseudonym_key`` passes its own)."""
+    simulated = is_simulated_drop(source_dir)
+    if key:
+        found = PseudonymKey(key, "FENGQIAO_PSEUDONYM_KEY")
+    elif key_file:
+        found = PseudonymKey(read_key_file(key_file), str(key_file))
     elif simulated:
-        path = ensure_demo_key(settings.home)
-        key = PseudonymKey(read_key_file(path), str(path))
+        path = ensure_demo_key(home)
+        found = PseudonymKey(read_key_file(path), str(path))
     else:
-        raise PseudonymKeyError(f"no pseudonym key for the real drop {settings.source_dir} (it has no truth/): "
+        raise PseudonymKeyError(f"no pseudonym key for the real drop {source_dir} (it has no truth/): "
                                 f"{MAKE_KEY_HINT}")
-    problem = None if simulated else secret_problem(key.secret)
+    problem = None if simulated else secret_problem(found.secret)
     if problem:
-        raise PseudonymKeyError(f"the pseudonym key from {key.origin} {problem}: refused for the real drop "
-                                f"{settings.source_dir}; {MAKE_KEY_HINT}")
-    return key
+        raise PseudonymKeyError(f"the pseudonym key from {found.origin} {problem}: refused for the real drop "
+                                f"{source_dir}; {MAKE_KEY_HINT}")
+    return found
 
 
 # --- the deployment's secrets (docker-compose.yml) ------------------------------------------------------

@@ -1,21 +1,23 @@
 """One place for configuration: every path, engine address and secret comes from here.
 
-Values are read from environment variables (prefix ``FENGQIAO_``) each time ``get_settings()`` is
-called, so the CLI, the Airflow tasks and the tests can point the same code at another lake or
-engine without editing it. Nothing secret has a default that would work in production.
+:class:`Settings` is one immutable object. A process builds it once where it starts (a CLI command, the
+stage function an Airflow task calls, ``jobs/submit.py`` under spark-submit) with :meth:`Settings.from_env`
+and passes it down to the jobs; settings for another drop or lake are a copy (``dataclasses.replace``),
+never a changed environment. Values come from environment variables (prefix ``FENGQIAO_``, plus
+``SPARK_MASTER`` and ``AIRFLOW_HOME``), so that the CLI, the Airflow tasks and the tests can point the
+same code at another lake or engine without editing it. :meth:`Settings.to_env` gives the variables that
+rebuild the same settings, for the processes that can only read them from their environment (Airflow
+tasks; see ``fengqiao.app.airflow_runner``). Nothing secret has a default that would work in production.
 """
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Callable, Mapping
 
 from fengqiao.core.keys import PseudonymKey, resolve_pseudonym_key
-
-
-def _env(name: str, default: str | None = None) -> str | None:
-    value = os.environ.get(name)
-    return value if value not in (None, "") else default
+from fengqiao.core.weeks import TZ_NAME
 
 
 @dataclass(frozen=True)
@@ -43,11 +45,10 @@ class Settings:
     # Airflow task retries (the scheduler's; `fengqiao run` sets 0 to fail fast).
     task_retries: int = 2
     retry_delay_seconds: int = 120
-    # Only drops up to this date (inclusive, YYYY-MM-DD) are read; None = everything ready.
     airflow_home: Path | None = None
+    # Only drops up to this date (inclusive, YYYY-MM-DD) are read; None = everything ready.
     through: str | None = None
-    timezone: str = "Asia/Shanghai"
-    extra: dict = field(default_factory=dict)
+    timezone: str = TZ_NAME
     # HMAC-SHA256 key signing outgoing webhook alerts (FENGQIAO_WEBHOOK_KEY); no default: without it webhook
     # alerts are not sent. Never a bureau's key: bureaus sign their dispositions with their own keys.
     webhook_key: str | None = field(default=None, repr=False)
@@ -73,47 +74,91 @@ class Settings:
     pseudonym_key: str | None = field(default=None, repr=False)
     pseudonym_key_file: Path | None = None
 
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """The settings the environment (``os.environ`` unless given) describes; unset or empty = default."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for name, (variable, parse, default) in VARIABLES.items():
+            text = environ.get(variable) or None
+            if text is None and callable(default):
+                text = str(default(values["home"]))  # defaults under the home folder: home is the table's first
+            elif text is None:
+                text = default
+            values[name] = None if text is None else parse(text)
+        if values["spark_driver_host"] is None:
+            values["spark_driver_host"] = environ.get("SPARK_LOCAL_IP") or None
+        return cls(**values)
+
+    def to_env(self) -> dict[str, str | None]:
+        """The environment variables that :meth:`from_env` reads back into these settings (None: unset it)."""
+        return {variable: _text(getattr(self, name)) for name, (variable, _, _) in VARIABLES.items()}
+
     def resolved_pseudonym_key(self) -> PseudonymKey:
         """The key for this drop (a simulated drop without one gets a per-install key); raises
         :class:`fengqiao.core.keys.PseudonymKeyError` with the reason and the remedy when there is none."""
-        return resolve_pseudonym_key(self)
+        return resolve_pseudonym_key(self.source_dir, self.home, self.pseudonym_key, self.pseudonym_key_file)
+
+
+def _path(text: str) -> Path:
+    return Path(text).resolve()
+
+
+def _flag(text: str) -> bool:
+    return text.lower() in ("1", "true", "yes")
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return None if value is None else str(value)
+
+
+def _under_home(*parts: str) -> Callable[[Path], Path]:
+    return lambda home: home.joinpath(*parts)
+
+
+# Field -> (environment variable, how its text is read, default: its text, a folder under the home, or
+# None for unset). The one list that from_env reads and to_env writes; `home` comes first, the folders
+# under it follow. timezone is not configurable: weeks are Beijing-time weeks everywhere.
+VARIABLES: dict[str, tuple[str, Callable[[str], Any], str | Callable[[Path], Path] | None]] = {
+    # The same home as `make demo` (Makefile: FENGQIAO_HOME ?= $(CURDIR)/var), so that a `fengqiao run` after
+    # the demo finds the models the demo registered instead of training again.
+    "home": ("FENGQIAO_HOME", _path, "var"),
+    "source_dir": ("FENGQIAO_SOURCE", _path, _under_home("source")),
+    "lake_dir": ("FENGQIAO_LAKE", _path, _under_home("lake")),
+    "model_dir": ("FENGQIAO_MODEL_DIR", _path, _under_home("models")),
+    "airflow_home": ("AIRFLOW_HOME", _path, _under_home("airflow")),
+    "bureau_keys_file": ("FENGQIAO_BUREAU_KEYS", _path, _under_home("secrets", "bureau_keys.csv")),
+    "spark_master": ("SPARK_MASTER", str, "local[2]"),
+    "spark_driver_memory": ("FENGQIAO_SPARK_DRIVER_MEMORY", str, "4g"),
+    "spark_shuffle_partitions": ("FENGQIAO_SPARK_SHUFFLE_PARTITIONS", int, "8"),
+    "spark_executor_memory": ("FENGQIAO_SPARK_EXECUTOR_MEMORY", str, "1g"),
+    "spark_cores_max": ("FENGQIAO_SPARK_CORES_MAX", int, None),
+    # Unset: SPARK_LOCAL_IP (read in from_env, not written back: the variable above then holds it).
+    "spark_driver_host": ("FENGQIAO_SPARK_DRIVER_HOST", str, None),
+    "smtp_host": ("FENGQIAO_SMTP_HOST", str, None),
+    "smtp_port": ("FENGQIAO_SMTP_PORT", int, "25"),
+    "smtp_user": ("FENGQIAO_SMTP_USER", str, None),
+    "smtp_password": ("FENGQIAO_SMTP_PASSWORD", str, None),
+    "smtp_sender": ("FENGQIAO_SMTP_SENDER", str, "fengqiao-alerts@localhost"),
+    "smtp_starttls": ("FENGQIAO_SMTP_STARTTLS", _flag, "false"),
+    "smtp_ssl": ("FENGQIAO_SMTP_SSL", _flag, "false"),
+    "alert_budget_share": ("FENGQIAO_ALERT_BUDGET", float, "0.02"),
+    "horizon_weeks": ("FENGQIAO_HORIZON_WEEKS", int, "4"),
+    "task_retries": ("FENGQIAO_TASK_RETRIES", int, "2"),
+    "retry_delay_seconds": ("FENGQIAO_RETRY_DELAY_SECONDS", int, "120"),
+    "through": ("FENGQIAO_THROUGH", str, None),
+    "webhook_key": ("FENGQIAO_WEBHOOK_KEY", str, None),
+    "workorders_dsn": ("FENGQIAO_WORKORDERS_DSN", str, None),
+    "workorders_table": ("FENGQIAO_WORKORDERS_TABLE", str, "work_orders"),
+    "workorders_overlap_seconds": ("FENGQIAO_WORKORDERS_OVERLAP_SECONDS", int, "900"),
+    "workorders_batch_rows": ("FENGQIAO_WORKORDERS_BATCH_ROWS", int, "10000"),
+    "pseudonym_key": ("FENGQIAO_PSEUDONYM_KEY", str, None),
+    "pseudonym_key_file": ("FENGQIAO_PSEUDONYM_KEY_FILE", _path, None),
+}
 
 
 def get_settings() -> Settings:
-    # The same home as `make demo` (Makefile: FENGQIAO_HOME ?= $(CURDIR)/var), so that a `fengqiao run` after the
-    # demo finds the models the demo registered instead of training again.
-    home = Path(_env("FENGQIAO_HOME", "var")).resolve()
-    return Settings(
-        home=home,
-        source_dir=Path(_env("FENGQIAO_SOURCE", str(home / "source"))).resolve(),
-        lake_dir=Path(_env("FENGQIAO_LAKE", str(home / "lake"))).resolve(),
-        model_dir=Path(_env("FENGQIAO_MODEL_DIR", str(home / "models"))).resolve(),
-        spark_master=_env("SPARK_MASTER", "local[2]"),
-        spark_driver_memory=_env("FENGQIAO_SPARK_DRIVER_MEMORY", "4g"),
-        spark_shuffle_partitions=int(_env("FENGQIAO_SPARK_SHUFFLE_PARTITIONS", "8")),
-        smtp_host=_env("FENGQIAO_SMTP_HOST"),
-        smtp_port=int(_env("FENGQIAO_SMTP_PORT", "25")),
-        smtp_user=_env("FENGQIAO_SMTP_USER"),
-        smtp_password=_env("FENGQIAO_SMTP_PASSWORD"),
-        smtp_sender=_env("FENGQIAO_SMTP_SENDER", "fengqiao-alerts@localhost"),
-        smtp_starttls=_env("FENGQIAO_SMTP_STARTTLS", "false").lower() in ("1", "true", "yes"),
-        alert_budget_share=float(_env("FENGQIAO_ALERT_BUDGET", "0.02")),
-        horizon_weeks=int(_env("FENGQIAO_HORIZON_WEEKS", "4")),
-        task_retries=int(_env("FENGQIAO_TASK_RETRIES", "2")),
-        retry_delay_seconds=int(_env("FENGQIAO_RETRY_DELAY_SECONDS", "120")),
-        airflow_home=Path(_env("AIRFLOW_HOME", str(home / "airflow"))).resolve(),
-        through=_env("FENGQIAO_THROUGH"),
-        webhook_key=_env("FENGQIAO_WEBHOOK_KEY"),
-        smtp_ssl=_env("FENGQIAO_SMTP_SSL", "false").lower() in ("1", "true", "yes"),
-        bureau_keys_file=Path(_env("FENGQIAO_BUREAU_KEYS", str(home / "secrets" / "bureau_keys.csv"))).resolve(),
-        workorders_dsn=_env("FENGQIAO_WORKORDERS_DSN"),
-        workorders_table=_env("FENGQIAO_WORKORDERS_TABLE", "work_orders"),
-        workorders_overlap_seconds=int(_env("FENGQIAO_WORKORDERS_OVERLAP_SECONDS", "900")),
-        workorders_batch_rows=int(_env("FENGQIAO_WORKORDERS_BATCH_ROWS", "10000")),
-        spark_executor_memory=_env("FENGQIAO_SPARK_EXECUTOR_MEMORY", "1g"),
-        spark_cores_max=int(_env("FENGQIAO_SPARK_CORES_MAX")) if _env("FENGQIAO_SPARK_CORES_MAX") else None,
-        spark_driver_host=_env("FENGQIAO_SPARK_DRIVER_HOST", _env("SPARK_LOCAL_IP")),
-        pseudonym_key=_env("FENGQIAO_PSEUDONYM_KEY"),
-        pseudonym_key_file=Path(_env("FENGQIAO_PSEUDONYM_KEY_FILE")).resolve() if _env("FENGQIAO_PSEUDONYM_KEY_FILE")
-        else None,
-    )
+    """:meth:`Settings.from_env`, for a process's entry point (jobs and transforms take the settings they are given)."""
+    return Settings.from_env()

@@ -16,7 +16,7 @@ import re
 import sys
 import threading
 
-from fengqiao.core.settings import Settings, get_settings
+from fengqiao.core.settings import Settings
 
 _lock = threading.Lock()
 _JIT_HUGE_METHODS = "-XX:-DontCompileHugeMethods"
@@ -27,9 +27,8 @@ def is_cluster_master(master: str) -> bool:
     return not master.strip().lower().startswith("local")
 
 
-def spark_conf(settings: Settings | None = None) -> dict[str, str]:
+def spark_conf(settings: Settings) -> dict[str, str]:
     """Spark properties of every Fengqiao session, local or on a cluster."""
-    settings = settings or get_settings()
     conf = {
         "spark.master": settings.spark_master,
         "spark.driver.memory": settings.spark_driver_memory,
@@ -84,15 +83,18 @@ def _prepare_network(settings: Settings) -> None:
         del os.environ["SPARK_LOCAL_IP"]
 
 
-def get_spark(app_name: str = "fengqiao"):
-    """Return the process's SparkSession, creating it on first use."""
-    from pyspark.sql import SparkSession
+def get_spark(app_name: str = "fengqiao", settings: Settings | None = None):
+    """Return the process's SparkSession, creating it on first use with ``settings`` (the stage's).
+
+    Without settings (a test session, a benchmark) the process's environment describes the session.
+    """
+    from pyspark.sql import SparkSession  # heavy: only where a session is made, not where the DAGs read spark_conf
 
     with _lock:
         active = SparkSession.getActiveSession()
         if active is not None:
             return active
-        settings = get_settings()
+        settings = settings or Settings.from_env()
         _prepare_network(settings)
         # PySpark starts Python workers with $PYSPARK_PYTHON, else "python3" from PATH, which need not be
         # this environment (spark-submit sets the variable from spark.pyspark.python itself).
@@ -110,7 +112,7 @@ def get_spark(app_name: str = "fengqiao"):
 
 
 def stop_spark() -> None:
-    from pyspark.sql import SparkSession
+    from pyspark.sql import SparkSession  # heavy: see get_spark
 
     with _lock:
         active = SparkSession.getActiveSession()

@@ -40,6 +40,7 @@ from fengqiao.lake.markers import read_inputs, write_inputs
 from fengqiao.core.regions import read_regions
 from fengqiao.core.schemas import FEED_HEALTH
 from fengqiao.core.weeks import week_start
+from fengqiao.core.weeks import TZ_NAME
 
 TABLE = "feed_health"
 FEED_ZH = {"hotline": "热线", "workorders": "工单", "mediation": "人民调解"}
@@ -227,8 +228,6 @@ def _for_parquet(health: pd.DataFrame) -> pd.DataFrame:
 
 def run(lake: Lake, through=None) -> dict:
     """Build and publish gold/feed_health from silver; returns counts of outages and catch-ups."""
-    from fengqiao.core.settings import get_settings
-
     limit = dt.date.fromisoformat(str(through)) if through is not None else None
     if not (lake.reference / "regions.csv").is_file() or not any(
             lake.silver(t).is_dir() for t in SILVER_TABLES.values()):
@@ -239,7 +238,7 @@ def run(lake: Lake, through=None) -> dict:
               "regions": file_sha256(lake.reference / "regions.csv"), "through": str(limit)}
     if read_inputs(lake.gold(TABLE)) == inputs:
         return {"table": str(lake.gold(TABLE)), "new_files": 0, "changed": False}
-    health = feed_health(daily_counts(lake, get_settings().timezone), counties_of(lake), through=limit)
+    health = feed_health(daily_counts(lake, TZ_NAME), counties_of(lake), through=limit)
     path = write_table(_for_parquet(health), lake, "gold", TABLE)
     write_inputs(path, inputs)  # after the publish: a run killed before this line builds the table again
     latest = health[health["week_start"] == health["week_start"].max()] if len(health) else health

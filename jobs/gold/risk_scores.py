@@ -23,7 +23,8 @@ from fengqiao.lake.markers import read_inputs, write_inputs
 from fengqiao.core.weeks import week_start as monday_of
 from jobs.gold.feed_health import read_feed_health
 from jobs.gold.score_marks import TABLES, finish, outage_fingerprints, publish_weeks, remark_scores
-from models.ears import ALARM_THRESHOLDS, BASELINE_WEEKS, GUARD_WEEKS, RISK_SCORE_COLUMNS, ears_scores
+from models.ears import ALARM_THRESHOLDS, BASELINE_WEEKS, GUARD_WEEKS, ears_scores
+from models.score_frame import RISK_SCORE_COLUMNS
 from models.escalation import predict_horizons, predict_proba, with_context
 from models.levels import DEFAULT_BUDGET_SHARE, SCORE_FLOOR, assign_levels
 from models.reasons import HISTORY_WEEKS, explain_frame
@@ -175,7 +176,7 @@ def changed_feature_weeks(stored: dict | None, inputs: dict) -> list[dt.date] | 
     return sorted(changed) or None
 
 
-def run(lake: Lake, model_dir: Path, through=None, weeks="all", budget_share: float | None = None) -> dict:
+def run(lake: Lake, model_dir: Path, through=None, weeks="all", budget_share: float = DEFAULT_BUDGET_SHARE) -> dict:
     """Score gold/region_week_features and publish gold/risk_scores and gold/baseline_scores.
 
     ``through``: last date (inclusive, date or YYYY-MM-DD) whose week is scored; later weeks are ignored.
@@ -183,10 +184,6 @@ def run(lake: Lake, model_dir: Path, through=None, weeks="all", budget_share: fl
     week starts; other weeks already in the tables are kept.
     Raises :class:`models.registry.NoModelError` when no model is registered.
     """
-    from fengqiao.core.settings import get_settings
-
-    if budget_share is None:
-        budget_share = get_settings().alert_budget_share
     model, metadata = load_current(Path(model_dir))
     clean_stale_staging(lake)
     for name in ("region_week_features", "feed_health", *TABLES):

@@ -19,7 +19,7 @@ from fengqiao.core.schemas import RISK_SCORES_PUBLISHED
 from fengqiao.lake import Lake, for_parquet, read_table, week_of_partition, week_partitions, write_table
 from fengqiao.lake.markers import write_inputs
 from jobs.gold.feed_health import mark_outages, outages_by_county_week, read_feed_health
-from models.ears import RISK_SCORE_COLUMNS
+from models.score_frame import RISK_SCORE_COLUMNS
 from models.score_frame import HORIZON_SCORE_COLUMNS
 
 TABLES = ("risk_scores", "baseline_scores")

@@ -18,7 +18,7 @@ import pandas as pd
 
 from fengqiao.core.bureaus import read_bureaus_checked
 from fengqiao.core.regions import read_regions
-from fengqiao.core.settings import Settings, get_settings
+from fengqiao.core.settings import Settings
 from fengqiao.delivery.alert_channels import ALERT_COLUMNS, DeliveryReport, attempts_frame, send_pending
 from fengqiao.delivery.alert_history import apply_cooldown, pending_deliveries
 from fengqiao.delivery.alert_plan import Alert, plan_alerts
@@ -30,7 +30,7 @@ from jobs.gold.alert_log import append_attempts, read_alert_log
 log = logging.getLogger(__name__)
 
 
-def run(lake: Lake | str | os.PathLike, week_start: dt.date | str | None = None) -> dict:
+def run(lake: Lake | str | os.PathLike, settings: Settings, week_start: dt.date | str | None = None) -> dict:
     """Plan and send the alerts of ``week_start`` (default: the latest scored week).
 
     Returns counts: ``planned`` (flagged regions), ``suppressed_cooldown`` (not sent: alerted within the
@@ -53,7 +53,6 @@ def run(lake: Lake | str | os.PathLike, week_start: dt.date | str | None = None)
     features_path = lake.gold("region_week_features")
     features = (read_table(features_path, columns=["region_code", "week_start", "total_contacts"])
                 if features_path.exists() else None)
-    settings = get_settings()
     options = delivery_options()
     alerts = plan_alerts(scores_week, bureaus, regions, features, horizon_weeks=settings.horizon_weeks)
     counts = {"week_start": week.isoformat(), "planned": len(alerts), "suppressed_cooldown": 0, "sent": 0,

@@ -5,6 +5,7 @@ of the raw frame, unit-tested on tiny frames.
 """
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -14,8 +15,8 @@ from pyspark.sql import types as T
 from fengqiao.lake import SILVER_TABLES, Lake
 from fengqiao.core.lexicon import ESCALATION_REGEX
 from fengqiao.core.privacy import mask_known_names, mask_personal_data, mask_raw_record, normalise_phone, pseudonym
+from fengqiao.core.settings import Settings
 from fengqiao.core.schemas import HOTLINE_CALLS, conform
-from fengqiao.core.settings import get_settings
 from fengqiao.core.spark import literal_path
 from jobs.silver.parsing import (blank, clean_text, keyword_dispute_type, mentions_wage_arrears, parse_int,
                                  parse_iso_timestamp, plain_text, week_of)
@@ -197,19 +198,19 @@ def read_new_hotline(spark: SparkSession, lake: Lake, files: list[Path] | None =
     return read_raw_hotline(spark, lake, files), None
 
 
-def clean_with_settings(raw: DataFrame, regions_df: DataFrame) -> tuple[DataFrame, DataFrame]:
+def clean_with_settings(raw: DataFrame, regions_df: DataFrame, settings: Settings) -> tuple[DataFrame, DataFrame]:
     """:func:`clean_hotline_calls` with the configured pseudonym key and the registered text models."""
     from models.text_models import TextModels
 
-    settings = get_settings()
     return clean_hotline_calls(raw, regions_df, settings.resolved_pseudonym_key().secret,
                                text_models=TextModels.load(settings.model_dir))
 
 
-def run(spark: SparkSession, lake: Lake, validate: bool = False, forget_days=()) -> dict:
+def run(spark: SparkSession, lake: Lake, settings: Settings, validate: bool = False, forget_days=()) -> dict:
     """Merge new bronze files into the table and this feed's quarantine; ``validate`` audits before publishing.
 
     Only files not yet merged are read (see jobs.silver.publish.run_silver_job); ``forget_days`` re-merges those days.
     """
-    return run_silver_job(spark, lake, FEED, TABLE, read_new_hotline, clean_with_settings, SUFFIXES,
+    clean = partial(clean_with_settings, settings=settings)
+    return run_silver_job(spark, lake, FEED, TABLE, read_new_hotline, clean, SUFFIXES,
                             validate=validate, forget_days=forget_days)

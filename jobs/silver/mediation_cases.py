@@ -5,6 +5,7 @@ is pure. Columns keep their Chinese names until the final select renames them to
 """
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -15,8 +16,8 @@ from fengqiao.core.disputes import TYPE_LABELS
 from fengqiao.lake import SILVER_TABLES, Lake
 from fengqiao.core.lexicon import ESCALATION_REGEX
 from fengqiao.core.privacy import mask_known_names, mask_personal_data, mask_raw_record, normalise_phone, pseudonym
+from fengqiao.core.settings import Settings
 from fengqiao.core.schemas import MEDIATION_CASES, conform
-from fengqiao.core.settings import get_settings
 from jobs.silver.parsing import (blank, clean_text, parse_amount, parse_cn_date, parse_cn_timestamp, parse_int,
                                  parse_yes_no, plain_text, week_of)
 from jobs.silver.publish import run_silver_job
@@ -146,15 +147,16 @@ def clean_mediation_cases(raw: DataFrame, regions_df: DataFrame, key: str) -> tu
     return conform(silver, MEDIATION_CASES), rejected
 
 
-def clean_with_settings(raw: DataFrame, regions_df: DataFrame) -> tuple[DataFrame, DataFrame]:
+def clean_with_settings(raw: DataFrame, regions_df: DataFrame, settings: Settings) -> tuple[DataFrame, DataFrame]:
     """:func:`clean_mediation_cases` with the configured pseudonym key."""
-    return clean_mediation_cases(raw, regions_df, get_settings().resolved_pseudonym_key().secret)
+    return clean_mediation_cases(raw, regions_df, settings.resolved_pseudonym_key().secret)
 
 
-def run(spark: SparkSession, lake: Lake, validate: bool = False, forget_days=()) -> dict:
+def run(spark: SparkSession, lake: Lake, settings: Settings, validate: bool = False, forget_days=()) -> dict:
     """Merge new bronze files into the table and this feed's quarantine; ``validate`` audits before publishing.
 
     Only files not yet merged are read (see jobs.silver.publish.run_silver_job); ``forget_days`` re-merges those days.
     """
-    return run_silver_job(spark, lake, FEED, TABLE, read_raw_mediation, clean_with_settings, SUFFIXES,
+    clean = partial(clean_with_settings, settings=settings)
+    return run_silver_job(spark, lake, FEED, TABLE, read_raw_mediation, clean, SUFFIXES,
                             validate=validate, forget_days=forget_days)

@@ -40,6 +40,7 @@ from fengqiao.lake import SILVER_TABLES, Lake, partition_fingerprints, publish_d
 from fengqiao.lake.partitions import PARTITION_PREFIX
 from fengqiao.lake.validated import read_state, state_lock, write_state
 from jobs.silver.row_counts import DATE_COLUMNS, MIN_HISTORY_DAYS, count_partitions, count_window, daily_counts
+from fengqiao.core.weeks import TZ_NAME
 
 EXPECTATIONS_DIR = Path(__file__).resolve().parents[2] / "expectations"
 DAILY_COUNTS_SUITE = "silver_daily_counts"
@@ -93,10 +94,9 @@ def _describe(result) -> str:
 
 def suite_parameters(now: dt.datetime | None = None) -> dict:
     """The date-range parameters every silver suite takes: nothing may be dated after tomorrow."""
-    from fengqiao.core.settings import get_settings
     from zoneinfo import ZoneInfo
 
-    now = now or dt.datetime.now(ZoneInfo(get_settings().timezone))
+    now = now or dt.datetime.now(ZoneInfo(TZ_NAME))
     latest = now + dt.timedelta(days=1)
     # Naive local wall-clock values: Spark compares them in its session time zone (Asia/Shanghai).
     return {"latest_timestamp": latest.replace(tzinfo=None).isoformat(timespec="seconds"),

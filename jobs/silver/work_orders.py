@@ -4,6 +4,7 @@ read_raw_work_orders is the I/O edge (bronze CSV, UTF-8); clean_work_orders is p
 """
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
@@ -13,6 +14,7 @@ from fengqiao.core.disputes import CATEGORY_TO_TYPE, WAGE_ARREARS_CATEGORIES
 from fengqiao.lake import SILVER_TABLES, Lake
 from fengqiao.core.lexicon import ESCALATION_REGEX
 from fengqiao.core.privacy import mask_personal_data, mask_raw_record
+from fengqiao.core.settings import Settings
 from fengqiao.core.schemas import WORK_ORDERS, conform
 from jobs.silver.parsing import (blank, clean_text, keyword_dispute_type, mentions_wage_arrears, parse_int,
                                  parse_iso_timestamp, parse_yes_no, plain_text, week_of)
@@ -108,18 +110,18 @@ def clean_work_orders(raw: DataFrame, regions_df: DataFrame, text_models=None) -
     return conform(silver.where(known), WORK_ORDERS).unionByName(classified), rejected
 
 
-def clean_with_settings(raw: DataFrame, regions_df: DataFrame) -> tuple[DataFrame, DataFrame]:
+def clean_with_settings(raw: DataFrame, regions_df: DataFrame, settings: Settings) -> tuple[DataFrame, DataFrame]:
     """:func:`clean_work_orders` with the registered text models."""
-    from fengqiao.core.settings import get_settings
     from models.text_models import TextModels
 
-    return clean_work_orders(raw, regions_df, text_models=TextModels.load(get_settings().model_dir))
+    return clean_work_orders(raw, regions_df, text_models=TextModels.load(settings.model_dir))
 
 
-def run(spark: SparkSession, lake: Lake, validate: bool = False, forget_days=()) -> dict:
+def run(spark: SparkSession, lake: Lake, settings: Settings, validate: bool = False, forget_days=()) -> dict:
     """Merge new bronze files into the table and this feed's quarantine; ``validate`` audits before publishing.
 
     Only files not yet merged are read (see jobs.silver.publish.run_silver_job); ``forget_days`` re-merges those days.
     """
-    return run_silver_job(spark, lake, FEED, TABLE, read_raw_work_orders, clean_with_settings, SUFFIXES,
+    clean = partial(clean_with_settings, settings=settings)
+    return run_silver_job(spark, lake, FEED, TABLE, read_raw_work_orders, clean, SUFFIXES,
                             validate=validate, forget_days=forget_days)

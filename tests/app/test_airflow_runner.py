@@ -12,10 +12,12 @@ import textwrap
 
 SCRIPT = textwrap.dedent(
     """
-    import sys, time
+    import os, sys, time
+    from dataclasses import replace
     from pathlib import Path
     from jobs import stages as pipeline
     from fengqiao.app.airflow_runner import DAG_ORDER, PipelineRunError, prepare_airflow_home, run_dags
+    from fengqiao.core.settings import Settings
     from fengqiao.lake import Lake
 
     work = Path(sys.argv[1])
@@ -42,7 +44,9 @@ SCRIPT = textwrap.dedent(
 
     pipeline.build_silver = build_silver
     pipeline.validate_silver = stage("validate")
-    pipeline.build_features = stage("features")
+    # The tasks read the settings run_dags was given, from the environment it sets for the run only.
+    pipeline.build_features = lambda: stage("features through " + str(Settings.from_env().through))()
+    pipeline.ensure_model = lambda: {"model_version": "stand-in"}
     pipeline.score_regions = stage("scores")
     pipeline.find_emerging_hotspots = stage("hotspots")
     pipeline.publish_briefing = lambda week=None: stage("briefing")()
@@ -52,11 +56,14 @@ SCRIPT = textwrap.dedent(
 
     pipeline.send_alerts = broken_alerts
     started = time.time()
+    settings = replace(Settings.from_env(), through="2025-03-09")
     try:
-        run_dags(lake.root, dag_ids=("fengqiao_ingest",) if broken_feed else DAG_ORDER, run_conf={"week_start": None})
+        run_dags(lake.root, dag_ids=("fengqiao_ingest",) if broken_feed else DAG_ORDER, run_conf={"week_start": None},
+                 settings=settings)
     except PipelineRunError as exc:
         print("FAILED:", exc)
     print("SECONDS:", round(time.time() - started))
+    print("AFTER THE RUN:", os.environ.get("FENGQIAO_THROUGH"), os.environ.get("AIRFLOW__CORE__DAGS_FOLDER"))
     """
 )
 
@@ -64,6 +71,8 @@ SCRIPT = textwrap.dedent(
 def _run_script(tmp_path, *args: str) -> str:
     env = {**os.environ, "FENGQIAO_LAKE": str(tmp_path / "lake"), "FENGQIAO_TASK_RETRIES": "0",
            "AIRFLOW_HOME": str(tmp_path / "airflow")}
+    for name in ("FENGQIAO_THROUGH", "AIRFLOW__CORE__DAGS_FOLDER"):
+        env.pop(name, None)
     proc = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path), *args], env=env, capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -80,6 +89,9 @@ def test_runner_runs_the_dags_in_order_and_stops_at_the_failed_one(tmp_path):
     assert "] fengqiao_briefing …" not in out
     # Each stage's summary is shown under its DAG; the failure names the DAG and where the logs are.
     assert "silver:hotline: rows 3" in out
+    # The run's settings reached the tasks, through variables set for the run and unset again after it.
+    assert "features through 2025-03-09: rows 3" in out
+    assert "AFTER THE RUN: None None" in out
     # A feed with nothing new skips its silver build (no asset event); its DAG run still succeeds.
     assert "bronze:mediation: rows 3" in out and "silver:mediation" not in out
     assert "FAILED: fengqiao_alerts ended" in out

@@ -58,6 +58,37 @@ def test_assets_connect_the_stages(dagbag):
     assert "fengqiao.gold.risk_scores" not in repr(dagbag.dags["fengqiao_briefing"].timetable)
 
 
+def test_scoring_registers_a_model_first_and_scoring_itself_never_trains(dagbag, tmp_path):
+    """The model bootstrap is the scoring DAG's own first task, not a side effect of the score stage."""
+    from dataclasses import replace
+
+    from fengqiao.core.settings import Settings
+    from jobs import stages
+    from models.registry import NoModelError
+
+    scoring = dagbag.dags["fengqiao_scoring"]
+    assert scoring.get_task("ensure_model").downstream_task_ids == {"score_regions"}
+    assert "ensure_model" not in ancestors(scoring.get_task("find_emerging_hotspots"))  # features are enough
+    empty = replace(Settings.from_env(), model_dir=tmp_path / "models", lake_dir=tmp_path / "lake")
+    with pytest.raises(NoModelError):
+        stages.score_regions(empty)
+    assert not (tmp_path / "models").exists()  # nothing was trained
+
+
+def test_dag_files_import_only_the_orchestration_the_stages_and_the_core():
+    import ast
+
+    for path in sorted(DAGS_FOLDER.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in ("fengqiao", "jobs"):
+                names = [f"{node.module}.{a.name}" for a in node.names] if node.module == "jobs" else [node.module]
+                for name in names:
+                    assert name in ("fengqiao.orchestration", "jobs.stages") or name.startswith("fengqiao.core."), \
+                        (path.name, name)
+            elif isinstance(node, ast.Import):
+                assert not [a.name for a in node.names if a.name.split(".")[0] in ("fengqiao", "jobs")], path.name
+
+
 # --- Spark-heavy tasks: in this process by default, submitted to the cluster when SPARK_MASTER names one ---
 
 SPARK_TASKS = {

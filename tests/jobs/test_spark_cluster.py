@@ -110,6 +110,7 @@ def lakes(spark, tmp_path_factory):
     from jobs.silver import mediation_cases as silver_mediation_cases
     from jobs.silver import work_orders as silver_work_orders
     from jobs.bronze.land_drops import land_drops
+    from fengqiao.core.settings import Settings
 
     work = tmp_path_factory.mktemp("cluster-lakes")
     drop = write_later_days(write_drop(work / "drop"))
@@ -117,7 +118,7 @@ def lakes(spark, tmp_path_factory):
     silver_only = Lake.at(work / "silver-only")
     land_drops(drop, silver_only, log=lambda _: None)
     for job in (silver_hotline_calls, silver_work_orders, silver_mediation_cases):
-        job.run(spark, silver_only)
+        job.run(spark, silver_only, Settings.from_env())
     local = Lake.at(work / "local")
     shutil.copytree(silver_only.root, local.root)
     gold_region_week_features.run(spark, local)

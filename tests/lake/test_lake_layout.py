@@ -9,7 +9,6 @@ import datetime as dt
 
 import pandas as pd
 import pyarrow.parquet as pq
-import pytest
 
 from fengqiao.lake import Lake, read_table, write_spark_table, write_table
 

@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.ears import RISK_SCORE_COLUMNS, ears_statistic_wide
+from models.ears import ears_statistic_wide
+from models.score_frame import RISK_SCORE_COLUMNS
 from models.farrington import MODEL_VERSION, exceedance_to_score, farrington_scores, farrington_wide, seasonal_offsets
 from models.persistence import lagged_scores, persistence_scores, ratio_to_score
 from models.quasipoisson import anscombe_weights, fit_quasipoisson

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from features import FEATURE_COLUMNS
-from feature_frames import MONDAY, episodes_frame, spread_episodes, synthetic_features, wk
+from feature_frames import episodes_frame, spread_episodes, synthetic_features, wk
 
 
 @pytest.fixture(scope="module")

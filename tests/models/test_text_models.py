@@ -11,7 +11,6 @@ import pandas as pd
 import pytest
 from pyspark.sql import types as T
 
-from fengqiao.core.privacy import mask_text
 from jobs.training import text_corpus as corpus
 from models import text_models as TM
 from models import text_training

@@ -73,7 +73,9 @@ def test_fengqiao_run_refuses_a_real_drop_before_any_stage(tmp_path):
     lake = tmp_path / "lake"
     with settings_env(FENGQIAO_HOME=str(tmp_path / "home"), FENGQIAO_PSEUDONYM_KEY=OLD_DEVELOPMENT_KEY,
                       FENGQIAO_PSEUDONYM_KEY_FILE=None):
+        before = dict(os.environ)
         result = CliRunner().invoke(app, ["run", "--source", str(_real_drop(tmp_path / "drop")), "--lake", str(lake)])
+        assert dict(os.environ) == before  # the drop and lake went into the run's settings, not the environment
     assert result.exit_code == 2
     assert [line for line in result.output.splitlines() if line.startswith("error:")] == [
         line for line in result.output.splitlines() if line.strip()]  # one error line, nothing else
@@ -89,7 +91,7 @@ def test_the_silver_jobs_the_airflow_tasks_run_refuse_a_real_drop_as_well(tmp_pa
                       FENGQIAO_PSEUDONYM_KEY="change-me-to-a-long-random-secret", FENGQIAO_PSEUDONYM_KEY_FILE=None):
         for job in (H, M):  # the key is resolved before any data is read
             with pytest.raises(PseudonymKeyError, match="placeholder"):
-                job.clean_with_settings(None, None)
+                job.clean_with_settings(None, None, get_settings())
 
 
 def test_a_real_drop_takes_a_strong_key_from_the_environment_or_a_private_file(tmp_path):
@@ -203,7 +205,7 @@ def test_the_key_is_not_in_the_logs_of_a_silver_run_on_a_simulated_drop(spark, t
     caplog.set_level(logging.DEBUG, logger="py4j")
     with settings_env(FENGQIAO_SOURCE=str(source), FENGQIAO_HOME=str(home), FENGQIAO_LAKE=str(lake.root),
                       FENGQIAO_MODEL_DIR=str(tmp_path / "models"), **NO_KEY):
-        H.run(spark, lake)
+        H.run(spark, lake, get_settings())
     key = (home / DEMO_KEY_FILE).read_text(encoding="utf-8").strip()  # made by the run: the drop has truth/
     captured = capsys.readouterr()
     logs = "\n".join([captured.out, captured.err, caplog.text] + [

@@ -24,6 +24,7 @@ import pytest
 from drop_builder import PII, REGIONS
 from fengqiao.core.envscope import settings_env
 from fengqiao.app.loopback_postgres import LoopbackPostgres, server_unavailable
+from fengqiao.core.settings import get_settings
 from fengqiao.lake import Lake, read_table
 
 psycopg2 = pytest.importorskip("psycopg2")
@@ -149,7 +150,7 @@ def extract(pg: PostgresServer, lake: Lake, table: str, **kwargs) -> tuple[dict,
 def silver(spark, lake: Lake) -> dict:
     from jobs.silver import work_orders as silver_work_orders
 
-    return silver_work_orders.run(spark, lake)
+    return silver_work_orders.run(spark, lake, get_settings())
 
 
 def silver_rows(lake: Lake) -> dict[str, dict]:

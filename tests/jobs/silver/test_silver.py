@@ -12,6 +12,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from drop_builder import PII, REGIONS, case, order, write_drop
+from fengqiao.core.settings import get_settings
 from fengqiao.lake import Lake
 from fengqiao.lake.quarantine import read_quarantine
 from fengqiao.core.schemas import HOTLINE_CALLS, MEDIATION_CASES, QUARANTINE, WORK_ORDERS
@@ -180,8 +181,8 @@ def test_parsers(spark):
 def test_run_on_a_drop(spark, tmp_path):
     source, lake = write_drop(tmp_path / "drop"), Lake.at(tmp_path / "lake")
     land_drops(source, lake, log=lambda _: None)
-    counts = {job.TABLE: job.run(spark, lake) for job in (H, W)}
-    counts[M.TABLE] = M.run(spark, lake, validate=True)  # audited in staging before it is published
+    counts = {job.TABLE: job.run(spark, lake, get_settings()) for job in (H, W)}
+    counts[M.TABLE] = M.run(spark, lake, get_settings(), validate=True)  # audited in staging before it is published
     assert counts["hotline_calls"]["rows"] == 2      # C1 (corrected, from the .gz) and C2 (placed by address)
     assert counts["hotline_calls"]["quarantine_reasons"]["malformed_record"] == 1  # truncated last line
     assert counts["work_orders"]["rows"] == 4        # W1 (newest), W2, W5, W6 (drifted header); empty file: none
