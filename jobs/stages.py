@@ -225,7 +225,7 @@ def ingest_dispositions(settings: Settings | None = None) -> dict:
     from jobs.gold.alert_dispositions import run  # at task run, not DAG parse (module docstring)
 
     started, settings, lake = _begin(settings)
-    counts = run(lake)
+    counts = run(lake, settings)
     counts = {k: v for k, v in counts.items() if k not in ("rejections", "folder", "held_files")}
     return record_stage(lake, "dispositions", counts, started)
 

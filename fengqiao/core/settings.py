@@ -73,6 +73,15 @@ class Settings:
     # FENGQIAO_PSEUDONYM_KEY_FILE names. No default: see fengqiao.core.keys for what a run without one does.
     pseudonym_key: str | None = field(default=None, repr=False)
     pseudonym_key_file: Path | None = None
+    # Alert delivery (fengqiao.delivery.webhooks.DeliveryOptions): weeks a flagged region is not alerted
+    # again (0: no cool-down), attempts per delivery in one run, the first back-off delay (doubling after
+    # each failure), the webhook timeout, and the folder bureaus drop signed dispositions files into
+    # (None: <lake>/inbox/dispositions).
+    alert_cooldown_weeks: int = 4
+    alert_retry_attempts: int = 3
+    alert_retry_delay_seconds: float = 1.0
+    webhook_timeout_seconds: float = 10.0
+    dispositions_dir: Path | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -156,9 +165,9 @@ VARIABLES: dict[str, tuple[str, Callable[[str], Any], str | Callable[[Path], Pat
     "workorders_batch_rows": ("FENGQIAO_WORKORDERS_BATCH_ROWS", int, "10000"),
     "pseudonym_key": ("FENGQIAO_PSEUDONYM_KEY", str, None),
     "pseudonym_key_file": ("FENGQIAO_PSEUDONYM_KEY_FILE", _path, None),
+    "alert_cooldown_weeks": ("FENGQIAO_ALERT_COOLDOWN_WEEKS", int, "4"),
+    "alert_retry_attempts": ("FENGQIAO_ALERT_RETRY_ATTEMPTS", int, "3"),
+    "alert_retry_delay_seconds": ("FENGQIAO_ALERT_RETRY_DELAY_SECONDS", float, "1"),
+    "webhook_timeout_seconds": ("FENGQIAO_WEBHOOK_TIMEOUT_SECONDS", float, "10"),
+    "dispositions_dir": ("FENGQIAO_DISPOSITIONS_DIR", _path, None),
 }
-
-
-def get_settings() -> Settings:
-    """:meth:`Settings.from_env`, for a process's entry point (jobs and transforms take the settings they are given)."""
-    return Settings.from_env()

@@ -28,7 +28,6 @@ from typing import Callable
 from urllib.parse import urlsplit
 
 from fengqiao.core.bureaus import is_loopback
-from fengqiao.core.settings import get_settings
 
 from .bureau_keys import KEY_ID_HEADER, BureauKey, KeyFileError, load_keys, request_signature, same_signature
 from .webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER
@@ -185,15 +184,13 @@ class _AckHandler(BaseHTTPRequestHandler):
 
 
 def make_ack_server(host: str, port: int, sink: DispositionSink, ledger: ReplayLedger,
-                    keys_path: str | Path | None = None, alert_signing_key: str | None = None) -> ThreadingHTTPServer:
+                    keys_path: str | Path, alert_signing_key: str | None) -> ThreadingHTTPServer:
     """A bound (not yet serving) receiver handing authenticated dispositions to ``sink``; ``port`` 0 picks a
     free port (``server.server_address``). ``keys_path`` and ``alert_signing_key`` default to
     FENGQIAO_BUREAU_KEYS and FENGQIAO_WEBHOOK_KEY.
 
     Refuses to start without an active bureau key, or when a bureau key is the alert signing key."""
-    settings = get_settings()
-    keys_path = Path(keys_path) if keys_path is not None else settings.bureau_keys_file
-    alert_signing_key = alert_signing_key if alert_signing_key is not None else settings.webhook_key
+    keys_path = Path(keys_path)
     keys = load_keys(keys_path)
     if not any(k.active for k in keys.values()):
         raise KeyFileError(f"{keys_path} holds no active bureau key (FENGQIAO_BUREAU_KEYS)")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 
@@ -35,11 +36,11 @@ ALERT_COLUMNS = columns_of(ALERTS)
 class WebhookChannel:
     name = "webhook"
 
-    def __init__(self, key: str | None, timeout: float):
+    def __init__(self, key: str | None, timeout: float, bureau_keys_file: Path | None):
         self.key = key
         self.timeout = timeout
         self.down: dict[str, str] = {}  # url -> why it is unreachable in this run
-        self.key_problem = signing_key_problem(key)
+        self.key_problem = signing_key_problem(key, bureau_keys_file)
 
     def address(self, alert: Alert) -> str | None:
         return public_url(alert.recipient_webhook) if alert.recipient_webhook else None
@@ -64,13 +65,13 @@ class WebhookChannel:
         pass
 
 
-def signing_key_problem(key: str | None) -> str | None:
+def signing_key_problem(key: str | None, bureau_keys_file: Path | None) -> str | None:
     """Why ``key`` (FENGQIAO_WEBHOOK_KEY) cannot sign alerts: unset, or the same as a bureau's key (that
     bureau could then sign alerts of its own)."""
     if not key:
         return "FENGQIAO_WEBHOOK_KEY is not set: webhook alerts are never sent unsigned"
     try:
-        bureau_keys = load_keys()
+        bureau_keys = load_keys(bureau_keys_file)
     except KeyFileError:
         return None
     if any(k.key == key for k in bureau_keys.values()):
@@ -94,8 +95,8 @@ def send_pending(pending: list[tuple[Alert, str]], settings: Settings, options: 
     happens (so that the caller can record them also when this is interrupted) and ``report`` counted."""
     if any(channel == "email" and alert.recipient_email for alert, channel in pending):
         require_smtp(settings)
-    channels = {"email": EmailChannel(settings), "webhook": WebhookChannel(settings.webhook_key,
-                                                                           options.webhook_timeout)}
+    channels = {"email": EmailChannel(settings),
+                "webhook": WebhookChannel(settings.webhook_key, options.webhook_timeout, settings.bureau_keys_file)}
     try:
         for alert, name in pending:
             ok = _deliver(alert, channels[name], options, rows, sleep)

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from fengqiao.core.keys import readable_by_others
 from fengqiao.core.regions import county_of, is_valid_code
-from fengqiao.core.settings import get_settings
+from fengqiao.core.settings import Settings
 
 from .webhooks import sign
 
@@ -59,13 +59,11 @@ class BureauKey:
         return not self.revoked_at
 
 
-def default_path() -> Path:
-    return get_settings().bureau_keys_file
-
-
-def load_keys(path: str | Path | None = None) -> dict[str, BureauKey]:
+def load_keys(path: str | Path | None) -> dict[str, BureauKey]:
     """Every key of the file (revoked ones too) by ``key_id``."""
-    path = Path(path) if path is not None else default_path()
+    if path is None:
+        raise KeyFileError("no bureau key file configured (FENGQIAO_BUREAU_KEYS)")
+    path = Path(path)
     if not path.exists():
         raise KeyFileError(f"no bureau key file at {path}: issue keys with "
                            "`python -m fengqiao.delivery.bureau_keys issue <bureau region code>` (FENGQIAO_BUREAU_KEYS)")
@@ -102,12 +100,12 @@ def _write(path: Path, keys: dict[str, BureauKey]) -> None:
     os.replace(tmp, path)
 
 
-def issue_key(bureau_id: str, path: str | Path | None = None) -> BureauKey:
+def issue_key(bureau_id: str, path: str | Path) -> BureauKey:
     """A new key for the bureau with region code ``bureau_id`` (its county is derived from the code)."""
     bureau_id = str(bureau_id).strip()
     if not is_valid_code(bureau_id) or bureau_id[9:] != "000" or bureau_id[4:6] == "00":
         raise ValueError(f"{bureau_id!r} is not a county or township region code (12 digits)")
-    path = Path(path) if path is not None else default_path()
+    path = Path(path)
     keys = load_keys(path) if path.exists() else {}
     key = BureauKey(key_id=secrets.token_hex(6), bureau_id=bureau_id, county_code=county_of(bureau_id),
                     key=secrets.token_hex(32), issued_at=_now())
@@ -116,8 +114,8 @@ def issue_key(bureau_id: str, path: str | Path | None = None) -> BureauKey:
     return key
 
 
-def revoke_key(key_id: str, path: str | Path | None = None) -> BureauKey:
-    path = Path(path) if path is not None else default_path()
+def revoke_key(key_id: str, path: str | Path) -> BureauKey:
+    path = Path(path)
     keys = load_keys(path)
     if key_id not in keys:
         raise KeyError(f"no key {key_id!r} in {path}")
@@ -155,6 +153,7 @@ def main(argv: list[str] | None = None) -> None:
     revoke = sub.add_parser("revoke", help="revoke a key")
     revoke.add_argument("key_id")
     args = parser.parse_args(argv)
+    args.file = args.file or Settings.from_env().bureau_keys_file  # this entry point builds the settings
     if args.command == "issue":
         key = issue_key(args.bureau_id, args.file)
         print(f"key_id: {key.key_id}\nbureau_id: {key.bureau_id}\ncounty_code: {key.county_code}\nkey: {key.key}")

@@ -14,8 +14,8 @@ Dispositions coming back are signed with each bureau's own key instead
 Webhook addresses must be ``https://``; plain ``http://`` is accepted for loopback hosts only (tests, a
 local relay).
 
-Delivery options that are not in :mod:`fengqiao.core.settings` (cool-down, retries, timeouts, the
-dispositions folder) are read here from ``FENGQIAO_*`` environment variables by :func:`delivery_options`.
+How alerts are delivered (cool-down, retries, timeouts) comes from the settings given
+(:func:`delivery_options`).
 """
 from __future__ import annotations
 
@@ -24,15 +24,14 @@ import hashlib
 import hmac
 import http.client
 import json
-import os
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from fengqiao.core.bureaus import is_loopback, url_problem
+from fengqiao.core.settings import Settings
 
 SIGNATURE_HEADER = "X-Fengqiao-Signature"
 TIMESTAMP_HEADER = "X-Fengqiao-Timestamp"
@@ -42,11 +41,6 @@ _MAX_RESPONSE_BYTES = 64 * 1024
 
 
 # --- options --------------------------------------------------------------------------------------
-def _env(name: str, default: str) -> str:
-    value = os.environ.get(name)
-    return value if value not in (None, "") else default
-
-
 @dataclass(frozen=True)
 class DeliveryOptions:
     """How alerts are delivered: cool-down, retries with exponential back-off, timeouts."""
@@ -54,22 +48,19 @@ class DeliveryOptions:
     retry_attempts: int = 3              # FENGQIAO_ALERT_RETRY_ATTEMPTS: attempts per delivery in one run
     retry_base_delay: float = 1.0        # FENGQIAO_ALERT_RETRY_DELAY_SECONDS: 1 s, then 2 s, 4 s, …
     webhook_timeout: float = 10.0        # FENGQIAO_WEBHOOK_TIMEOUT_SECONDS
-    dispositions_dir: Path | None = None  # FENGQIAO_DISPOSITIONS_DIR; default <lake>/inbox/dispositions
 
     def delay_after(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based): base · 2^(attempt-1)."""
         return self.retry_base_delay * (2 ** (attempt - 1))
 
 
-def delivery_options() -> DeliveryOptions:
-    """Read the options from the environment each time (like :func:`fengqiao.core.settings.get_settings`)."""
-    folder = _env("FENGQIAO_DISPOSITIONS_DIR", "")
+def delivery_options(settings: Settings) -> DeliveryOptions:
+    """The delivery options of ``settings``; raises ValueError on a value that cannot work."""
     options = DeliveryOptions(
-        cooldown_weeks=int(_env("FENGQIAO_ALERT_COOLDOWN_WEEKS", "4")),
-        retry_attempts=int(_env("FENGQIAO_ALERT_RETRY_ATTEMPTS", "3")),
-        retry_base_delay=float(_env("FENGQIAO_ALERT_RETRY_DELAY_SECONDS", "1")),
-        webhook_timeout=float(_env("FENGQIAO_WEBHOOK_TIMEOUT_SECONDS", "10")),
-        dispositions_dir=Path(folder).resolve() if folder else None,
+        cooldown_weeks=settings.alert_cooldown_weeks,
+        retry_attempts=settings.alert_retry_attempts,
+        retry_base_delay=settings.alert_retry_delay_seconds,
+        webhook_timeout=settings.webhook_timeout_seconds,
     )
     if options.cooldown_weeks < 0 or options.retry_attempts < 1 or options.retry_base_delay < 0:
         raise ValueError("FENGQIAO_ALERT_COOLDOWN_WEEKS must be >= 0, FENGQIAO_ALERT_RETRY_ATTEMPTS >= 1 and "

@@ -13,7 +13,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from fengqiao.core.settings import get_settings
+from fengqiao.core.settings import Settings
 from fengqiao.delivery.ack_receiver import DispositionSink, ReplayLedger, make_ack_server, serve
 from fengqiao.delivery.bureau_keys import BureauKey
 from fengqiao.lake import Lake
@@ -32,16 +32,18 @@ def lake_sink(lake: Lake) -> DispositionSink:
 
 
 def serve_acknowledgements(host: str = "127.0.0.1", port: int = 8765, lake: Lake | str | None = None,
-                           keys_path: str | Path | None = None, *, background: bool = False):
+                           settings: Settings | None = None, *, background: bool = False):
     """Run the receiver on ``host:port`` (loopback by default; put a TLS reverse proxy in front to expose
-    it). ``lake`` and ``keys_path`` default to FENGQIAO_LAKE and FENGQIAO_BUREAU_KEYS.
+    it). ``settings`` default to the environment's; ``lake`` to its lake (FENGQIAO_LAKE).
 
     Blocks until interrupted, or with ``background=True`` serves from a daemon thread and returns the
     server at once (stop it with ``server.shutdown(); server.server_close()``).
     """
-    lake = lake if lake is not None else get_settings().lake_dir
+    settings = settings or Settings.from_env()
+    lake = lake if lake is not None else settings.lake_dir
     lake = lake if isinstance(lake, Lake) else Lake.at(lake)
-    server = make_ack_server(host, port, lake_sink(lake), ReplayLedger(ledger_path(lake)), keys_path)
+    server = make_ack_server(host, port, lake_sink(lake), ReplayLedger(ledger_path(lake)),
+                             settings.bureau_keys_file, settings.webhook_key)
     return serve(server, background=background)
 
 
@@ -55,7 +57,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
     if args.list_held:
-        held = held_dispositions(Lake.at(args.lake or get_settings().lake_dir))
+        held = held_dispositions(Lake.at(args.lake or Settings.from_env().lake_dir))
         print(held.to_string(index=False) if len(held) else "no dispositions held for review")
         return
     serve_acknowledgements(args.host, args.port, args.lake)

@@ -25,12 +25,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from fengqiao.core.settings import Settings
 from fengqiao.delivery.bureau_keys import BureauKey, KeyFileError, load_keys
 from fengqiao.delivery.disposition_files import (
     HELD_COLUMNS, file_key, file_records, held_rows, signature_name,
 )
 from fengqiao.delivery.dispositions import DISPOSITION_COLUMNS, KnownAlerts, disposition_key, validate_all
-from fengqiao.delivery.webhooks import delivery_options
 from fengqiao.lake import Lake, read_table, write_table
 from jobs.gold.alert_log import read_alert_log
 
@@ -40,13 +40,13 @@ TABLE = "alert_dispositions"
 _write_lock = threading.Lock()
 
 
-def run(lake: Lake | str | os.PathLike) -> dict:
+def run(lake: Lake | str | os.PathLike, settings: Settings) -> dict:
     """Returns ``folder``, ``files``, ``received``, ``stored``, ``duplicates``, ``rejected`` (``forbidden`` of
     them: alerts of another county than the signing bureau's), ``rejections`` (``{"where": "file.csv:line",
     "reason": ...}``; reasons never quote notes), ``held`` (rows newly held for review) and ``held_files``
     (``{"file", "reason"}``)."""
     lake = lake if isinstance(lake, Lake) else Lake.at(lake)
-    return ingest_disposition_files(lake)
+    return ingest_disposition_files(lake, dispositions_dir(lake, settings), settings.bureau_keys_file)
 
 
 # --- the table ------------------------------------------------------------------------------------
@@ -111,8 +111,9 @@ def record_dispositions(lake: Lake, records: list[tuple[str, dict]], via: str, k
 
 
 # --- the file drop --------------------------------------------------------------------------------
-def dispositions_dir(lake: Lake) -> Path:
-    return delivery_options().dispositions_dir or lake.root / "inbox" / "dispositions"
+def dispositions_dir(lake: Lake, settings: Settings) -> Path:
+    """FENGQIAO_DISPOSITIONS_DIR, else the lake's ``inbox/dispositions``."""
+    return settings.dispositions_dir or lake.root / "inbox" / "dispositions"
 
 
 def held_path(lake: Lake) -> Path:
@@ -152,11 +153,10 @@ def _signature_text(path: Path) -> str | None:
     return sig_path.read_text(encoding="utf-8", errors="replace") if sig_path.is_file() else None
 
 
-def ingest_disposition_files(lake: Lake, folder: str | Path | None = None,
-                             keys_path: str | Path | None = None) -> dict:
+def ingest_disposition_files(lake: Lake, folder: str | Path, keys_path: str | Path | None) -> dict:
     """Read every ``*.csv`` of the dispositions folder: store what is validly signed and valid, hold the
     rest of unsigned or badly signed files for review (see the module doc)."""
-    folder = Path(folder) if folder is not None else dispositions_dir(lake)
+    folder = Path(folder)
     files = sorted(p for p in folder.glob("*.csv") if p.is_file()) if folder.is_dir() else []
     try:
         keys = load_keys(keys_path) if files else {}

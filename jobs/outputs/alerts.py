@@ -53,7 +53,7 @@ def run(lake: Lake | str | os.PathLike, settings: Settings, week_start: dt.date 
     features_path = lake.gold("region_week_features")
     features = (read_table(features_path, columns=["region_code", "week_start", "total_contacts"])
                 if features_path.exists() else None)
-    options = delivery_options()
+    options = delivery_options(settings)
     alerts = plan_alerts(scores_week, bureaus, regions, features, horizon_weeks=settings.horizon_weeks)
     counts = {"week_start": week.isoformat(), "planned": len(alerts), "suppressed_cooldown": 0, "sent": 0,
               "failed": 0, "failed_attempts": 0, "skipped": 0, "by_channel": {}, "suppressed": [],
@@ -84,7 +84,7 @@ def deliver_alerts(alerts: list[Alert], settings: Settings, lake: Lake, options:
     unreachable through all attempts of one delivery, later deliveries to it in this run fail at once.
     The attempts made are recorded even when the run is interrupted.
     """
-    options = options or delivery_options()
+    options = options or delivery_options(settings)
     existing = read_alert_log(lake)
     pending, skipped = pending_deliveries(alerts, existing)
     if skipped:

@@ -60,7 +60,7 @@ def test_cli_and_make_demo_share_one_home(monkeypatch):
     import re
     from pathlib import Path
 
-    from fengqiao.core.settings import get_settings
+    from fengqiao.core.settings import Settings
 
     root = Path(__file__).resolve().parents[2]
     makefile = (root / "Makefile").read_text(encoding="utf-8")
@@ -68,6 +68,6 @@ def test_cli_and_make_demo_share_one_home(monkeypatch):
     for name in ("FENGQIAO_HOME", "FENGQIAO_MODEL_DIR"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(root)
-    settings = get_settings()
+    settings = Settings.from_env()
     assert settings.home == root / make_home
     assert settings.model_dir == root / make_home / "models"

@@ -14,6 +14,7 @@ from fengqiao.delivery.alert_channels import ALERT_COLUMNS
 from fengqiao.delivery.alert_plan import alert_id_of
 from fengqiao.delivery.bureau_keys import KeyFileError, issue_key
 from fengqiao.delivery.dispositions import DISPOSITION_COLUMNS, normalise_alert_id
+from fengqiao.core.settings import Settings
 from jobs.gold import alert_dispositions as ingest_dispositions
 from jobs.gold.ack_receiver import serve_acknowledgements
 from jobs.gold.response_rates import response_rates
@@ -82,8 +83,8 @@ def test_signed_file_drops_are_stored_once_and_bad_rows_rejected(lake, keys):
               encoding="gb18030")
     drop_file(inbox, "broken.csv", "id,result\n1,2\n", shizhong.key_id, shizhong.key)
 
-    first = ingest_dispositions.run(lake)
-    second = ingest_dispositions.run(lake)
+    first = ingest_dispositions.run(lake, Settings.from_env())
+    second = ingest_dispositions.run(lake, Settings.from_env())
 
     assert first["files"] == 3 and first["stored"] == 4 and first["rejected"] == 6 and first["held"] == 0
     reasons = {r["where"]: r["reason"] for r in first["rejections"]}
@@ -115,10 +116,10 @@ def test_dispositions_folder_setting(lake, keys, tmp_path, monkeypatch):
     key = keys["shizhong"]
     drop_file(folder, "a.csv", HEADER + f"{REF_ORANGE},已处置,2025-03-30,\n", key.key_id, key.key)
     monkeypatch.setenv("FENGQIAO_DISPOSITIONS_DIR", str(folder))
-    assert ingest_dispositions.run(lake)["stored"] == 1
-    assert ingest_dispositions.run(lake.root)["duplicates"] == 1
+    assert ingest_dispositions.run(lake, Settings.from_env())["stored"] == 1
+    assert ingest_dispositions.run(lake.root, Settings.from_env())["duplicates"] == 1
     monkeypatch.delenv("FENGQIAO_DISPOSITIONS_DIR")
-    assert ingest_dispositions.run(lake)["files"] == 0                       # the default inbox is empty
+    assert ingest_dispositions.run(lake, Settings.from_env())["files"] == 0                       # the default inbox is empty
 
 
 @pytest.fixture
@@ -172,7 +173,7 @@ def test_response_rates_per_county(lake, keys, receiver):
               f"{REF_RED},confirmed,2025-03-26T08:01:00+08:00,\n"     # 2 days after the first sent row (08:01)
               f"{REF_RED},handled,2025-04-02T08:01:00+08:00,\n",      # a later disposition: not the response time
               office.key_id, office.key)
-    ingest_dispositions.run(lake)
+    ingest_dispositions.run(lake, Settings.from_env())
     bureau = keys["shizhong"]
     post(receiver, {"alert_id": REF_ORANGE, "disposition": "dismissed", "disposed_at": "2025-03-28T08:00:00+08:00"},
          bureau.key_id, bureau.key)
@@ -203,7 +204,7 @@ def test_an_alert_asks_for_exactly_the_answers_that_are_stored(lake, keys):
     office = keys["jiefanglu"]
     drop_file(lake.root / "inbox" / "dispositions", "answer.csv",
               ",".join(columns) + f"\n{REF_RED},{offered[0]},2025-03-26,已约谈双方\n", office.key_id, office.key)
-    result = ingest_dispositions.run(lake)
+    result = ingest_dispositions.run(lake, Settings.from_env())
     assert result["stored"] == 1 and result["rejected"] == 0
     stored = read_table(lake.gold("alert_dispositions"))
     assert list(stored["disposition_zh"]) == [offered[0]]

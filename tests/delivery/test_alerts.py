@@ -26,7 +26,7 @@ from fengqiao.delivery.alert_plan import plan_alerts
 from fengqiao.delivery.mailsink import local_mail_sink
 from fengqiao.delivery.webhooks import DeliveryOptions, public_url
 from fengqiao.core.regions import county_of, read_bureaus, read_regions
-from fengqiao.core.settings import get_settings
+from fengqiao.core.settings import Settings
 from jobs.outputs import alerts as output_alerts
 from jobs.outputs.alerts import deliver_alerts, send_alerts
 from outputs_lake import (
@@ -118,8 +118,8 @@ def test_alerts_are_mailed_recorded_and_not_sent_twice(lake, tmp_path, smtp_env)
     mail = tmp_path / "mail"
     with local_mail_sink(mail) as (host, port):
         smtp_env(host, port)
-        first = output_alerts.run(lake, get_settings())
-        second = output_alerts.run(lake, get_settings())
+        first = output_alerts.run(lake, Settings.from_env())
+        second = output_alerts.run(lake, Settings.from_env())
 
     assert first == {"week_start": "2025-03-17", "planned": 3, "suppressed_cooldown": 0, "sent": 3, "failed": 0,
                      "failed_attempts": 0, "skipped": 0, "by_channel": {"email": {"sent": 3, "failed": 0}},
@@ -158,7 +158,7 @@ def test_unreachable_server_records_failures_then_a_rerun_delivers(lake, tmp_pat
         dead_port = s.getsockname()[1]
     smtp_env("127.0.0.1", dead_port)
 
-    counts = output_alerts.run(lake, get_settings())
+    counts = output_alerts.run(lake, Settings.from_env())
 
     # The first delivery tries 3 times with back-off; the server stays down, so the other two fail at once.
     assert counts["failed"] == 3 and counts["sent"] == 0 and counts["failed_attempts"] == 5
@@ -170,7 +170,7 @@ def test_unreachable_server_records_failures_then_a_rerun_delivers(lake, tmp_pat
 
     with local_mail_sink(tmp_path / "mail") as (host, port):
         smtp_env(host, port)
-        retry = output_alerts.run(lake, get_settings())
+        retry = output_alerts.run(lake, Settings.from_env())
     assert retry["sent"] == 3 and retry["skipped"] == 0
     recorded = read_table(lake.gold("alerts"))
     assert sorted(recorded["status"]) == ["failed"] * 5 + ["sent"] * 3
@@ -181,7 +181,7 @@ def test_a_region_without_bureau_fails_alone(lake, tmp_path, smtp_env):
     bureaus[bureaus["region_code"] != SHIZHONG].to_csv(lake.reference / "bureaus.csv", index=False)
     with local_mail_sink(tmp_path / "mail") as (host, port):
         smtp_env(host, port)
-        counts = output_alerts.run(lake, get_settings())
+        counts = output_alerts.run(lake, Settings.from_env())
     assert counts["sent"] == 1 and counts["failed"] == 2
     assert len(_messages(tmp_path / "mail")) == 1
     recorded = read_table(lake.gold("alerts")).set_index("region_code")
@@ -194,7 +194,7 @@ def test_send_returns_exactly_the_alerts_schema(lake, tmp_path, smtp_env):
     planned = plan_alerts(scores_week, bureaus, regions, features)
     with local_mail_sink(tmp_path / "mail") as (host, port):
         smtp_env(host, port)
-        attempts = send_alerts(planned, get_settings(), lake)
+        attempts = send_alerts(planned, Settings.from_env(), lake)
     assert list(attempts.columns) == ALERT_COLUMNS
     assert pd.api.types.is_datetime64_any_dtype(attempts["sent_at"])
 
@@ -202,7 +202,7 @@ def test_send_returns_exactly_the_alerts_schema(lake, tmp_path, smtp_env):
 def test_no_smtp_host_is_a_clear_error(lake, monkeypatch):
     monkeypatch.delenv("FENGQIAO_SMTP_HOST", raising=False)
     with pytest.raises(RuntimeError, match="FENGQIAO_SMTP_HOST"):
-        output_alerts.run(lake, get_settings())
+        output_alerts.run(lake, Settings.from_env())
 
 
 def test_mail_sink_is_loopback_only(tmp_path):
@@ -260,8 +260,8 @@ def test_webhook_is_signed_json_received_by_a_local_server(lake, tmp_path, smtp_
         _give_webhook(lake, SHIZHONG, url)          # 市中区司法局: receives 杆石桥街道 and 市中区
         with local_mail_sink(tmp_path / "mail") as (host, port):
             smtp_env(host, port)
-            first = output_alerts.run(lake, get_settings())
-            second = output_alerts.run(lake, get_settings())
+            first = output_alerts.run(lake, Settings.from_env())
+            second = output_alerts.run(lake, Settings.from_env())
 
     assert first["by_channel"] == {"email": {"sent": 3, "failed": 0}, "webhook": {"sent": 2, "failed": 0}}
     assert second["sent"] == 0 and second["skipped"] == 5 and len(hook.requests) == 2   # never resent
@@ -303,7 +303,7 @@ def test_webhook_without_key_is_recorded_failed_and_not_sent(lake, tmp_path, smt
         _give_webhook(lake, SHIZHONG, url)
         with local_mail_sink(tmp_path / "mail") as (host, port):
             smtp_env(host, port)
-            counts = output_alerts.run(lake, get_settings())
+            counts = output_alerts.run(lake, Settings.from_env())
     assert hook.requests == []
     assert counts["by_channel"]["webhook"] == {"sent": 0, "failed": 2} and counts["failed_attempts"] == 2
     web = read_table(lake.gold("alerts")).query("channel == 'webhook'")
@@ -317,7 +317,7 @@ def test_webhook_failing_twice_then_succeeding_is_retried_with_backoff(lake, tmp
         bureaus.loc[bureaus["region_code"] == SHIZHONG, "webhook_url"] = url
         bureaus.loc[bureaus["region_code"] == SHIZHONG, "email"] = ""      # this bureau: webhook only
         planned = [a for a in plan_alerts(scores_week, bureaus, regions, features) if a.region_code == SHIZHONG]
-        report = deliver_alerts(planned, get_settings(), lake, DeliveryOptions(retry_attempts=3, retry_base_delay=0.01),
+        report = deliver_alerts(planned, Settings.from_env(), lake, DeliveryOptions(retry_attempts=3, retry_base_delay=0.01),
                                 sleep=delays.append)
     assert len(hook.requests) == 3 and delays == [0.01, 0.02]                  # exponential back-off
     assert report.sent == 1 and report.failed == 0 and report.failed_attempts == 2
@@ -335,7 +335,7 @@ def test_webhook_permanent_error_is_not_retried(lake):
         bureaus["webhook_url"] = url
         bureaus["email"] = ""
         planned = plan_alerts(scores_week, bureaus, regions, features)[:1]
-        report = deliver_alerts(planned, get_settings(), lake, DeliveryOptions(retry_base_delay=0.01))
+        report = deliver_alerts(planned, Settings.from_env(), lake, DeliveryOptions(retry_base_delay=0.01))
     assert len(hook.requests) == 1 and report.failed == 1
     assert "HTTP 401" in read_table(lake.gold("alerts"))["detail"].iloc[0]
 
@@ -343,8 +343,8 @@ def test_webhook_permanent_error_is_not_retried(lake):
 def test_smtp_failing_twice_then_succeeding_is_retried(lake, tmp_path, smtp_env):
     with local_mail_sink(tmp_path / "mail", fail_first=2) as (host, port):
         smtp_env(host, port)
-        counts = output_alerts.run(lake, get_settings())
-        again = output_alerts.run(lake, get_settings())
+        counts = output_alerts.run(lake, Settings.from_env())
+        again = output_alerts.run(lake, Settings.from_env())
     assert counts["sent"] == 3 and counts["failed"] == 0 and counts["failed_attempts"] == 2
     assert again["sent"] == 0 and again["skipped"] == 3 and again["failed_attempts"] == 0
     assert len(_messages(tmp_path / "mail")) == 3
@@ -379,7 +379,7 @@ def test_cooldown_suppresses_repeats_and_realerts_on_level_rise(lake, tmp_path, 
     ])
     with local_mail_sink(tmp_path / "mail") as (host, port):
         smtp_env(host, port)
-        counts = output_alerts.run(lake, get_settings())
+        counts = output_alerts.run(lake, Settings.from_env())
     assert counts["suppressed_cooldown"] == 1 and counts["sent"] == 2
     [decision] = counts["suppressed"]
     assert decision["region_code"] == JIEFANGLU and decision["last_alert_week"] == week(2).isoformat()
@@ -409,7 +409,7 @@ def test_cooldown_rules_and_setting(lake, tmp_path, smtp_env, monkeypatch):
     monkeypatch.setenv("FENGQIAO_ALERT_COOLDOWN_WEEKS", "0")           # the setting turns it off
     with local_mail_sink(tmp_path / "mail") as (host, port):
         smtp_env(host, port)
-        counts = output_alerts.run(lake, get_settings())
+        counts = output_alerts.run(lake, Settings.from_env())
     assert counts["suppressed_cooldown"] == 0 and counts["sent"] == 3
 
 
@@ -417,11 +417,11 @@ def test_an_alerts_table_from_before_references_is_read_and_extended(lake, tmp_p
     """A gold/alerts written before ``ack_ref`` existed: its sent alerts are not resent, new ones get a reference."""
     with local_mail_sink(tmp_path / "mail") as (host, port):
         smtp_env(host, port)
-        output_alerts.run(lake, get_settings())
+        output_alerts.run(lake, Settings.from_env())
         old = read_table(lake.gold("alerts"))
         sent_before = old[old["region_code"] == JIEFANGLU].drop(columns=["ack_ref"])
         write_table(sent_before, lake, "gold", "alerts")                    # the old schema, one alert sent
-        counts = output_alerts.run(lake, get_settings())
+        counts = output_alerts.run(lake, Settings.from_env())
     # The two alerts whose rows were dropped are sent again (3 + 2 messages); the recorded one is not.
     assert counts["skipped"] == 1 and counts["sent"] == 2 and len(_messages(tmp_path / "mail")) == 5
     recorded = read_table(lake.gold("alerts")).set_index("region_code")

@@ -27,7 +27,7 @@ import pytest
 
 from drop_builder import DELIVERIES, copy_days, write_drop, write_later_days
 from fengqiao.core.envscope import settings_env
-from fengqiao.core.settings import get_settings
+from fengqiao.core.settings import Settings
 from fengqiao.lake import FEEDS, SILVER_TABLES, Lake, read_table
 from tiny_model import register_tiny_model
 
@@ -64,7 +64,7 @@ def run_stages(source: Path, lake: Path, model_dir: Path, audit: bool = True) ->
                 out[f"silver:{feed}"] = pipeline.build_silver(feed)
             else:
                 job = importlib.import_module(f"jobs.silver.{SILVER_TABLES[feed]}")
-                out[f"silver:{feed}"] = job.run(get_spark(), Lake.at(lake), get_settings())
+                out[f"silver:{feed}"] = job.run(get_spark(), Lake.at(lake), Settings.from_env())
         # What the ingest DAG's announce_silver asks before it tells the features DAG that silver changed.
         out["published"] = pipeline.silver_tables_published_since(started)
         out["features"] = pipeline.build_features()
@@ -84,7 +84,7 @@ def build_reference(spark, source: Path, lake_dir: Path, model_dir: Path) -> Non
     lake = Lake.at(lake_dir)
     land_drops(source, lake, log=lambda _: None)
     for job in (silver_hotline_calls, silver_work_orders, silver_mediation_cases):
-        job.run(spark, lake, get_settings())
+        job.run(spark, lake, Settings.from_env())
     gold_region_week_features.run(spark, lake)
     from jobs.gold import feed_health as gold_feed_health  # before scoring, as in the pipeline: scores marked where a feed went silent
 

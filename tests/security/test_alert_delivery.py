@@ -20,7 +20,7 @@ from fengqiao.delivery.mailsink import local_mail_sink
 from fengqiao.delivery.webhooks import DeliveryOptions
 from fengqiao.core.regions import read_regions
 from fengqiao.app.report import delivery_counts
-from fengqiao.core.settings import get_settings
+from fengqiao.core.settings import Settings
 from jobs.outputs import alerts as output_alerts
 from jobs.outputs.alerts import deliver_alerts
 from outputs_lake import GANSHIQIAO, JIEFANGLU, LIXIA, SHIZHONG, WEEK, build_tiny_lake
@@ -91,7 +91,7 @@ def test_bad_bureau_rows_are_reported_and_skipped_the_good_ones_used(lake, sink)
                    f"370103001000,大观园街道司法所,lixia-sfj@example.cn,,\n"                  # line 7: 历下区's address
                    f"370102002000,千佛山街道司法所,qfs-sfs@example.cn,http://hooks.example.com/q,\n")  # line 8
 
-    counts = output_alerts.run(lake)
+    counts = output_alerts.run(lake, Settings.from_env())
 
     problems = {p["line"]: p["reason"] for p in counts["bureau_problems"]}
     assert set(problems) == {3, 5, 6, 7, 8} and counts["bureau_rows_skipped"] == 5
@@ -116,7 +116,7 @@ def test_crlf_in_a_township_name_cannot_add_a_header(lake, sink):
     regions.loc[regions["code"] == JIEFANGLU, "name"] = f"解放路街道\r\nBcc: {EVIL}\r\nX-Injected: 1"
     regions.to_csv(lake.reference / "regions.csv", index=False)
 
-    counts = output_alerts.run(lake)
+    counts = output_alerts.run(lake, Settings.from_env())
 
     assert counts["sent"] == 3 and counts["failed"] == 0
     mails = _mails(sink)
@@ -136,8 +136,8 @@ def test_a_bad_address_or_subject_fails_alone_and_a_rerun_sends_nothing_twice(la
                                                recipient_email=f"jiefanglu-sfs@example.cn\r\nBcc: {EVIL}")
     by_region[SHIZHONG] = dataclasses.replace(by_region[SHIZHONG], subject=f"提示\r\nBcc: {EVIL}")
 
-    first = deliver_alerts(list(by_region.values()), get_settings(), lake, FAST)
-    second = deliver_alerts(list(by_region.values()), get_settings(), lake, FAST)
+    first = deliver_alerts(list(by_region.values()), Settings.from_env(), lake, FAST)
+    second = deliver_alerts(list(by_region.values()), Settings.from_env(), lake, FAST)
 
     assert (first.sent, first.failed) == (2, 1) and (second.sent, second.skipped, second.failed) == (0, 2, 1)
     mails = _mails(sink)
@@ -159,7 +159,7 @@ def test_http_webhook_to_a_public_host_is_refused_without_a_connection(lake, sin
     planned = [dataclasses.replace(a, recipient_webhook="http://203.0.113.7/hook") if a.region_code == SHIZHONG
                else a for a in planned]
 
-    report = deliver_alerts(planned, get_settings(), lake, FAST)
+    report = deliver_alerts(planned, Settings.from_env(), lake, FAST)
 
     assert report.by_channel == {"email": {"sent": 3, "failed": 0}, "webhook": {"sent": 0, "failed": 1}}
     web = read_table(lake.gold("alerts")).query("channel == 'webhook'")
@@ -172,8 +172,8 @@ def test_a_failing_webhook_fails_alone_and_the_summary_does_not_count_it_deliver
                        f"{LIXIA},历下区司法局,lixia-sfj@example.cn,\n"
                        f"{SHIZHONG},市中区司法局,shizhong-sfj@example.cn,{url}\n"
                        f"{JIEFANGLU},解放路街道司法所,jiefanglu-sfs@example.cn,\n")
-        first = output_alerts.run(lake)
-        second = output_alerts.run(lake)
+        first = output_alerts.run(lake, Settings.from_env())
+        second = output_alerts.run(lake, Settings.from_env())
 
     assert first["by_channel"] == {"email": {"sent": 3, "failed": 0}, "webhook": {"sent": 0, "failed": 2}}
     assert second["sent"] == 0 and second["skipped"] == 3 and second["failed"] == 2   # only webhooks retried
@@ -190,7 +190,7 @@ def test_smtp_credentials_are_never_sent_in_clear(lake, sink, monkeypatch):
         _write_bureaus(lake, "region_code,unit_name,email,webhook_url\n"
                        f"{LIXIA},历下区司法局,lixia-sfj@example.cn,\n"
                        f"{SHIZHONG},市中区司法局,shizhong-sfj@example.cn,{url}\n")
-        counts = output_alerts.run(lake)
+        counts = output_alerts.run(lake, Settings.from_env())
 
     assert counts["by_channel"] == {"email": {"sent": 0, "failed": 3}, "webhook": {"sent": 2, "failed": 0}}
     assert _mails(sink) == [] and len(received) == 2                     # webhooks still go out
@@ -200,18 +200,18 @@ def test_smtp_credentials_are_never_sent_in_clear(lake, sink, monkeypatch):
 
     # STARTTLS asked for but not offered by the server: an error, never a fall-back to a clear login.
     monkeypatch.setenv("FENGQIAO_SMTP_STARTTLS", "true")
-    again = output_alerts.run(lake)
+    again = output_alerts.run(lake, Settings.from_env())
     assert again["by_channel"]["email"] == {"sent": 0, "failed": 3} and _mails(sink) == []
     assert "STARTTLS" in read_table(lake.gold("alerts")).query("channel == 'email'")["detail"].iloc[-1]
 
 
 def test_a_bureau_key_never_signs_alerts(lake, sink, monkeypatch, tmp_path):
-    key = issue_key(SHIZHONG)
+    key = issue_key(SHIZHONG, Settings.from_env().bureau_keys_file)
     monkeypatch.setenv("FENGQIAO_WEBHOOK_KEY", key.key)
     with hook_server() as (received, url):
         _write_bureaus(lake, "region_code,unit_name,email,webhook_url\n"
                        f"{SHIZHONG},市中区司法局,shizhong-sfj@example.cn,{url}\n")
-        counts = output_alerts.run(lake)
+        counts = output_alerts.run(lake, Settings.from_env())
     assert received == [] and counts["by_channel"]["webhook"] == {"sent": 0, "failed": 2}
     assert counts["by_channel"]["email"] == {"sent": 2, "failed": 1}        # 解放路街道: 历下区 has no bureau
     web = read_table(lake.gold("alerts")).query("channel == 'webhook'")

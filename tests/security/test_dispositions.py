@@ -20,6 +20,7 @@ from fengqiao.delivery.ack_receiver import ReplayLedger
 from fengqiao.delivery.alert_plan import alert_id_of
 from fengqiao.delivery.bureau_keys import KeyFileError, issue_key, load_keys, revoke_key
 from fengqiao.delivery.mailsink import local_mail_sink
+from fengqiao.core.settings import Settings
 from jobs.gold import alert_dispositions as ingest_dispositions
 from jobs.gold.ack_receiver import ledger_path, serve_acknowledgements
 from jobs.gold.alert_dispositions import held_dispositions, read_dispositions
@@ -49,7 +50,7 @@ def sent(tmp_path, monkeypatch, keys):
     with local_mail_sink(tmp_path / "mail") as (host, port):
         monkeypatch.setenv("FENGQIAO_SMTP_HOST", host)
         monkeypatch.setenv("FENGQIAO_SMTP_PORT", str(port))
-        assert output_alerts.run(lake)["sent"] == 3
+        assert output_alerts.run(lake, Settings.from_env())["sent"] == 3
     refs = {}
     for path in (tmp_path / "mail").glob("*.eml"):
         msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
@@ -98,7 +99,7 @@ def test_another_bureaus_key_is_refused(sent, keys, receiver):
     lake, refs = sent
     # 市中区's key id, signed with 历下区's key: neither bureau can pass for the other.
     assert post(receiver, _ack(refs[GANSHIQIAO]), keys["shizhong"].key_id, keys["lixia"].key)[0] == 401
-    revoke_key(keys["shizhong"].key_id)                                        # a revoked key: refused at once
+    revoke_key(keys["shizhong"].key_id, os.environ["FENGQIAO_BUREAU_KEYS"])                                        # a revoked key: refused at once
     assert post(receiver, _ack(refs[GANSHIQIAO]), keys["shizhong"].key_id, keys["shizhong"].key)[0] == 401
     assert _stored(lake).empty
 
@@ -171,8 +172,8 @@ def test_unsigned_or_badly_signed_files_are_held_and_never_labels(sent, keys):
     forged.write_bytes(forged.read_bytes().replace("已核实".encode(), "已排除".encode()))  # altered after signing
     drop_file(inbox, "stranger.csv", text, "0123456789ab", office.key)       # a key id nobody issued
 
-    first = ingest_dispositions.run(lake)
-    again = ingest_dispositions.run(lake)
+    first = ingest_dispositions.run(lake, Settings.from_env())
+    again = ingest_dispositions.run(lake, Settings.from_env())
 
     assert first["stored"] == 0 and first["held"] == 3 and again["held"] == 0   # held once, files kept
     assert {f["file"] for f in first["held_files"]} == {"unsigned.csv", "forged.csv", "stranger.csv"}
@@ -187,7 +188,7 @@ def test_unsigned_or_badly_signed_files_are_held_and_never_labels(sent, keys):
 
     # The same answer, signed by the office: stored and, being verified, a training label.
     drop_file(inbox, "signed.csv", text, office.key_id, office.key)
-    assert ingest_dispositions.run(lake)["stored"] == 1
+    assert ingest_dispositions.run(lake, Settings.from_env())["stored"] == 1
     labels = feedback_labels(read_dispositions(lake))
     assert list(zip(labels["region_code"], labels["target"])) == [(JIEFANGLU, 1)]
 
@@ -201,4 +202,4 @@ def test_key_file_is_private_and_alert_signing_key_is_not_a_bureau_key(sent, key
         serve_acknowledgements("127.0.0.1", 0, lake, background=True)
     os.chmod(key_file, 0o644)
     with pytest.raises(KeyFileError, match="readable by others"):
-        load_keys()
+        load_keys(key_file)

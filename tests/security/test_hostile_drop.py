@@ -13,7 +13,7 @@ import json
 from pyspark.sql import functions as F
 
 from drop_builder import PII, REGIONS, WO_HEADER, _csv, _write_day, call, order
-from fengqiao.core.settings import get_settings
+from fengqiao.core.settings import Settings
 from fengqiao.lake import Lake, tree_fingerprint
 from fengqiao.lake.quarantine import read_quarantine
 from jobs.silver import hotline_calls as H
@@ -69,8 +69,8 @@ def test_hostile_records_are_quarantined_and_the_good_ones_published(spark, tmp_
     source, lake = _write_hostile_drop(tmp_path / "drop"), Lake.at(tmp_path / "lake")
     land_drops(source, lake, log=lambda _: None)
     # validate=True: each table is audited with its suite before it is published; a failure would raise.
-    calls = H.run(spark, lake, get_settings(), validate=True)
-    orders = W.run(spark, lake, get_settings(), validate=True)
+    calls = H.run(spark, lake, Settings.from_env(), validate=True)
+    orders = W.run(spark, lake, Settings.from_env(), validate=True)
 
     assert calls["quarantine_reasons"] == {"unparseable_integer:duration_sec": 1, "invalid_region_code": 1,
                                            "out_of_range:started_at": 1, "out_of_range:duration_sec": 1}
@@ -92,6 +92,6 @@ def test_hostile_records_are_quarantined_and_the_good_ones_published(spark, tmp_
     assert not [r for r in rejected for value in leaked if value in (r["raw_masked"] or "")]
 
     before = _state(lake)
-    again = (H.run(spark, lake, get_settings(), validate=True), W.run(spark, lake, get_settings(), validate=True))
+    again = (H.run(spark, lake, Settings.from_env(), validate=True), W.run(spark, lake, Settings.from_env(), validate=True))
     assert [a["new_files"] for a in again] == [0, 0]
     assert _state(lake) == before

@@ -17,7 +17,7 @@ from fengqiao.core.envscope import settings_env
 from fengqiao.core.keys import DEMO_KEY_FILE, OLD_DEVELOPMENT_KEY, PseudonymKeyError
 from fengqiao.lake import Lake
 from fengqiao.core.privacy import normalise_phone, pseudonym
-from fengqiao.core.settings import get_settings
+from fengqiao.core.settings import Settings
 
 KNOWN_KEY = "fengqiao-known-plan-test-key-7c1e9b2a4d6f8e0a"
 NO_KEY = {"FENGQIAO_PSEUDONYM_KEY": None, "FENGQIAO_PSEUDONYM_KEY_FILE": None}
@@ -39,7 +39,7 @@ def _simulated_drop(root: Path) -> Path:
 
 def _resolve(source: Path, home: Path, **env: str | None) -> tuple[str, str]:
     with settings_env(FENGQIAO_SOURCE=str(source), FENGQIAO_HOME=str(home), **{**NO_KEY, **env}):
-        key = get_settings().resolved_pseudonym_key()
+        key = Settings.from_env().resolved_pseudonym_key()
     return key.secret, key.origin
 
 
@@ -91,7 +91,7 @@ def test_the_silver_jobs_the_airflow_tasks_run_refuse_a_real_drop_as_well(tmp_pa
                       FENGQIAO_PSEUDONYM_KEY="change-me-to-a-long-random-secret", FENGQIAO_PSEUDONYM_KEY_FILE=None):
         for job in (H, M):  # the key is resolved before any data is read
             with pytest.raises(PseudonymKeyError, match="placeholder"):
-                job.clean_with_settings(None, None, get_settings())
+                job.clean_with_settings(None, None, Settings.from_env())
 
 
 def test_a_real_drop_takes_a_strong_key_from_the_environment_or_a_private_file(tmp_path):
@@ -167,12 +167,12 @@ def _silver_frames(spark, key: str):
     from drop_builder import REGIONS, case
     from jobs.silver import hotline_calls as H
     from jobs.silver import mediation_cases as M
-    from test_silver import _call, _csv_raw, _hotline_raw  # the tiny raw frames of the silver tests (tests/jobs/silver)
+    from silver_frames import call, csv_raw, hotline_raw
 
     regions = spark.createDataFrame([r[:3] for r in REGIONS], "code string, name string, level string")
-    hotline, _ = H.clean_hotline_calls(_hotline_raw(spark, [_call("C1")]), regions, key)
+    hotline, _ = H.clean_hotline_calls(hotline_raw(spark, [call("C1")]), regions, key)
     mediation, _ = M.clean_mediation_cases(
-        _csv_raw(spark, M.COLUMNS, [(case("M1"), None)], "bronze/mediation/2025-03-04/c.csv"), regions, key)
+        csv_raw(spark, M.COLUMNS, [(case("M1"), None)], "bronze/mediation/2025-03-04/c.csv"), regions, key)
     return hotline, mediation
 
 
@@ -205,7 +205,7 @@ def test_the_key_is_not_in_the_logs_of_a_silver_run_on_a_simulated_drop(spark, t
     caplog.set_level(logging.DEBUG, logger="py4j")
     with settings_env(FENGQIAO_SOURCE=str(source), FENGQIAO_HOME=str(home), FENGQIAO_LAKE=str(lake.root),
                       FENGQIAO_MODEL_DIR=str(tmp_path / "models"), **NO_KEY):
-        H.run(spark, lake, get_settings())
+        H.run(spark, lake, Settings.from_env())
     key = (home / DEMO_KEY_FILE).read_text(encoding="utf-8").strip()  # made by the run: the drop has truth/
     captured = capsys.readouterr()
     logs = "\n".join([captured.out, captured.err, caplog.text] + [

@@ -24,7 +24,7 @@ import pytest
 from drop_builder import PII, REGIONS
 from fengqiao.core.envscope import settings_env
 from fengqiao.app.loopback_postgres import LoopbackPostgres, server_unavailable
-from fengqiao.core.settings import get_settings
+from fengqiao.core.settings import Settings
 from fengqiao.lake import Lake, read_table
 
 psycopg2 = pytest.importorskip("psycopg2")
@@ -150,7 +150,7 @@ def extract(pg: PostgresServer, lake: Lake, table: str, **kwargs) -> tuple[dict,
 def silver(spark, lake: Lake) -> dict:
     from jobs.silver import work_orders as silver_work_orders
 
-    return silver_work_orders.run(spark, lake, get_settings())
+    return silver_work_orders.run(spark, lake, Settings.from_env())
 
 
 def silver_rows(lake: Lake) -> dict[str, dict]:
@@ -386,7 +386,7 @@ def test_no_personal_data_after_silver(pg, spark, tmp_path, capsys):
 
 def test_the_dsn_and_password_never_reach_logs_summaries_or_errors(pg, tmp_path, capsys):
     from jobs import stages as pipeline
-    from fengqiao.core.settings import get_settings
+    from fengqiao.core.settings import Settings
     from jobs.bronze.extract_work_orders_db import ExtractError, extract_work_orders
 
     table = make_table(pg)
@@ -397,7 +397,7 @@ def test_the_dsn_and_password_never_reach_logs_summaries_or_errors(pg, tmp_path,
     for url in (True, False):
         with settings_env(FENGQIAO_LAKE=str(lake.root), FENGQIAO_WORKORDERS_DSN=pg.dsn(url=url),
                           FENGQIAO_WORKORDERS_TABLE=table, FENGQIAO_THROUGH="2025-03-04"):
-            texts.append(repr(get_settings()))
+            texts.append(repr(Settings.from_env()))
             summary = pipeline.extract_work_orders_db()
             texts.append(json.dumps(summary, ensure_ascii=False))
         if url:  # the first run, bounded by FENGQIAO_THROUGH: D2 was updated after that day

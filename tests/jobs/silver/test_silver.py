@@ -12,7 +12,8 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from drop_builder import PII, REGIONS, case, order, write_drop
-from fengqiao.core.settings import get_settings
+from silver_frames import call, csv_raw, hotline_raw
+from fengqiao.core.settings import Settings
 from fengqiao.lake import Lake
 from fengqiao.lake.quarantine import read_quarantine
 from fengqiao.core.schemas import HOTLINE_CALLS, MEDIATION_CASES, QUARANTINE, WORK_ORDERS
@@ -21,11 +22,9 @@ from jobs.silver import mediation_cases as M
 from jobs.silver import quarantine as Q
 from jobs.silver import work_orders as W
 from jobs.silver.parsing import parse_amount, parse_cn_date, parse_yes_no, week_of
-from jobs.silver.raw_files import CORRUPT
 from jobs.bronze.land_drops import land_drops
 
 KEY = "test-key"
-TAIL = T.StructType([T.StructField("source_file", T.StringType()), T.StructField("line_no", T.LongType())])
 
 
 @pytest.fixture(scope="module")
@@ -53,29 +52,17 @@ def _assert_no_pii(rows):
         assert value not in text, value
 
 
-def _hotline_raw(spark, rows):
-    fields = [f for f in H.RAW_SCHEMA.fields] + list(TAIL.fields)
-    return spark.createDataFrame(rows, T.StructType(fields))
-
-
-def _call(call_id, region="370102001001", updated="2025-03-03T10:00:00+08:00", started="2025-03-03T09:15:22+08:00",
-          address=None, topic="工资没发", source="bronze/hotline/2025-03-03/a.jsonl", corrupt=None):
-    transcript = [("坐席", "您好"), ("来电人", f"我叫{PII['caller_name']}，电话{PII['caller_phone']}，我们要集体上访")]
-    return (call_id, "12348", started, "65", "+86 138-1234-5678", PII["caller_name"], region, address, "投诉", topic,
-            transcript, "9", None, updated, corrupt, source, None)
-
-
 def test_clean_hotline_calls(spark, regions):
-    raw = _hotline_raw(spark, [
-        _call("C1"),
-        _call("C1", updated="2025-03-05T10:00:00+08:00", topic="老板拖欠工资", source="bronze/hotline/x/b.jsonl"),
-        _call("C1", updated="2025-03-05T10:00:00+08:00", topic="老板拖欠工资", source="bronze/hotline/x/c.jsonl"),
-        _call("C2", region=None, address=f"{PII['street']}千佛山街道"),
-        _call("C3", region="3701"), _call("C4", region="370199001001"),
-        _call("C5", region=None, address="不知道"), _call("C6", started="2025-02-30T25:00:00+08:00"),
+    raw = hotline_raw(spark, [
+        call("C1"),
+        call("C1", updated="2025-03-05T10:00:00+08:00", topic="老板拖欠工资", source="bronze/hotline/x/b.jsonl"),
+        call("C1", updated="2025-03-05T10:00:00+08:00", topic="老板拖欠工资", source="bronze/hotline/x/c.jsonl"),
+        call("C2", region=None, address=f"{PII['street']}千佛山街道"),
+        call("C3", region="3701"), call("C4", region="370199001001"),
+        call("C5", region=None, address="不知道"), call("C6", started="2025-02-30T25:00:00+08:00"),
         (None,) * 14 + (f'{{"call_id": "C7", "caller_name": "{PII["caller_name"]}", "caller_nu', "f", None),
         # A correction that no township can be found for is quarantined; the placed version stays.
-        _call("C8", topic="邻居噪音"), _call("C8", region=None, address="不知道", updated="2025-03-06T10:00:00+08:00"),
+        call("C8", topic="邻居噪音"), call("C8", region=None, address="不知道", updated="2025-03-06T10:00:00+08:00"),
     ])
     silver, quarantine = H.clean_hotline_calls(raw, regions, KEY)
     collected = silver.collect()
@@ -99,14 +86,9 @@ def test_clean_hotline_calls(spark, regions):
     _assert_no_pii(rejected)
 
 
-def _csv_raw(spark, columns, rows, source):
-    schema = T.StructType([T.StructField(c, T.StringType()) for c in columns + [CORRUPT]] + list(TAIL.fields))
-    return spark.createDataFrame([tuple(r) + (corrupt, source, None) for r, corrupt in rows], schema)
-
-
 def test_clean_work_orders(spark, regions):
     src = "bronze/workorders/2025-03-03/o.csv"
-    raw = _csv_raw(spark, W.COLUMNS, [
+    raw = csv_raw(spark, W.COLUMNS, [
         (order("W1"), None),
         (order("W1", updated="2025-03-06T09:00:00+08:00", status="办结"), None),
         (order("W2", category="城乡建设/物业收费"), None),
@@ -137,7 +119,7 @@ def test_clean_mediation_cases(spark, regions):
     src = "bronze/mediation/2025-03-04/c.csv"
     no_phone = case("M8", accepted="2025-3-4")
     no_phone[17] = ""
-    raw = _csv_raw(spark, M.COLUMNS, [
+    raw = csv_raw(spark, M.COLUMNS, [
         (case("M1", accepted="2025年3月4日", amount="1.2万"), None),
         (case("M1", accepted="2025年3月4日", updated="2025年3月6日 9:05"), None),
         (case("M2", accepted="2025/3/4", amount="1,200.50", dtype="邻里", region="370102001001"), None),
@@ -181,8 +163,8 @@ def test_parsers(spark):
 def test_run_on_a_drop(spark, tmp_path):
     source, lake = write_drop(tmp_path / "drop"), Lake.at(tmp_path / "lake")
     land_drops(source, lake, log=lambda _: None)
-    counts = {job.TABLE: job.run(spark, lake, get_settings()) for job in (H, W)}
-    counts[M.TABLE] = M.run(spark, lake, get_settings(), validate=True)  # audited in staging before it is published
+    counts = {job.TABLE: job.run(spark, lake, Settings.from_env()) for job in (H, W)}
+    counts[M.TABLE] = M.run(spark, lake, Settings.from_env(), validate=True)  # audited in staging before it is published
     assert counts["hotline_calls"]["rows"] == 2      # C1 (corrected, from the .gz) and C2 (placed by address)
     assert counts["hotline_calls"]["quarantine_reasons"]["malformed_record"] == 1  # truncated last line
     assert counts["work_orders"]["rows"] == 4        # W1 (newest), W2, W5, W6 (drifted header); empty file: none
