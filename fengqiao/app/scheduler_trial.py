@@ -5,7 +5,7 @@ api-server (LocalExecutor, UI on 127.0.0.1) with the project's DAGs, unpauses th
 that day's folders of a drop into the watched source folder and fires the daily ingest run (what ``@daily``
 does at midnight), and waits until the asset chain ingest → features → scoring → alerts → briefing has
 settled. Each day's DAG runs, their states, failed and retried tasks and the wall time are read from
-Airflow's metadata database. ``fengqiao scheduler-trial`` and ``tests/test_scheduler_trial.py`` use it.
+Airflow's metadata database. ``fengqiao scheduler-trial`` and ``tests/app/test_scheduler_trial.py`` use it.
 """
 from __future__ import annotations
 

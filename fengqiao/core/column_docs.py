@@ -71,8 +71,10 @@ TABLES: dict[str, TableDoc] = {
         "Same columns and flag rules as `risk_scores`; `score` is the logistic map of the EARS statistic "
         "(0.5 at the alarm threshold), not a probability. For comparison with the model only.", engine="pandas"),
     "alerts": TableDoc(
-        "gold", "one row per alert attempt (an e-mail to one bureau about one flagged region and week)",
-        "`week_start`", "`jobs/outputs/alerts.py` via `fengqiao/delivery/alerts.py` (DAG `fengqiao_alerts`)",
+        "gold", "one row per alert attempt and channel (an e-mail or webhook to one bureau about one flagged "
+        "region and week)",
+        "`week_start`", "`jobs/outputs/alerts.py` via `fengqiao/delivery/` and `jobs/gold/alert_log.py` "
+        "(DAG `fengqiao_alerts`)",
         "`alert_id` is a hash of region, week and recipient: an alert already `sent` is never sent again; "
         "a `failed` one is retried on the next run (a new row).", engine="pandas"),
     "hotspot_patterns": TableDoc(
@@ -84,7 +86,7 @@ TABLES: dict[str, TableDoc] = {
         engine="pandas"),
     "alert_dispositions": TableDoc(
         "gold", "one row per disposition a bureau reported for an alert", "`week_start` (the alert's week)",
-        "`jobs/gold/alert_dispositions.py` and the acknowledgement receiver (`fengqiao/delivery/acknowledgements.py`)",
+        "`jobs/gold/alert_dispositions.py` and the acknowledgement receiver (`jobs/gold/ack_receiver.py`)",
         "Only dispositions signed with the answering bureau's key, for alerts of its county, are stored; once per "
         "(alert_id, disposition, disposed_at). The briefing reports response rates from it; rows with a `key_id` "
         "become training labels.",

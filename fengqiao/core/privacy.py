@@ -146,7 +146,7 @@ def _apply_rules(col: Column, rules) -> Column:
 # the input.
 # Three groups, no more: each group refers to the text masked so far twice (when/otherwise), so the
 # expression tree doubles with every group; at eight groups Spark's generated code passed 64 KB and fell
-# back to interpreted evaluation, three times slower (tests/test_privacy.py bounds the size).
+# back to interpreted evaluation, three times slower (tests/core/test_privacy.py bounds the size).
 _NUMERAL = f"[0-9{_SPOKEN_DIGITS}]"
 _RULE_GROUPS: list[tuple[str, list[str]]] = [
     (f"@|{_NUMERAL}{_GROUP_SEP}?{_NUMERAL}", ["email", "id_card_grouped", "id_card", "bank_card", "mobile", "landline",

@@ -160,7 +160,7 @@ HOTSPOT_PATTERNS = _schema(
     ("value", S, False),
 )
 
-# gold/alert_dispositions: what bureaus reported back (fengqiao/delivery/acknowledgements.py)
+# gold/alert_dispositions: what bureaus reported back (jobs/gold/alert_dispositions.py, jobs/gold/ack_receiver.py)
 ALERT_DISPOSITIONS = _schema(
     ("alert_id", S, False),
     ("region_code", S, False),

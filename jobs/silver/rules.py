@@ -10,7 +10,7 @@ with a few of them would fail the audit's share.
 
 Every expectation type in a silver suite is either compiled here (ROW_LEVEL) or named in TABLE_LEVEL with
 what guarantees it by construction; an unknown type raises, so a new kind of rule cannot be added to a suite
-without a parse-time counterpart (tests/test_validation.py checks every suite).
+without a parse-time counterpart (tests/jobs/silver/test_validation.py checks every suite).
 """
 from __future__ import annotations
 

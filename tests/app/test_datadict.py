@@ -27,7 +27,7 @@ EXPECTED_COLUMNS = {
     "quarantine": schemas.columns_of(schemas.QUARANTINE),
     # region_name is published with the features but is not a model feature
     "region_week_features": [*KEY_COLUMNS, "region_name", *FEATURE_COLUMNS],
-    # as published: the scoring job's columns plus data_gap (marked in jobs/gold_risk_scores.run)
+    # as published: the scoring job's columns plus data_gap (marked by jobs/gold/score_marks.py)
     "risk_scores": schemas.columns_of(schemas.RISK_SCORES_PUBLISHED),
     "baseline_scores": schemas.columns_of(schemas.RISK_SCORES_PUBLISHED),
     "alerts": schemas.columns_of(schemas.ALERTS),

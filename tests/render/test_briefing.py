@@ -245,7 +245,7 @@ def test_overview_gives_week_on_week_and_year_on_year_change():
 
 
 def _feed_health_rows(week, rows):
-    """gold/feed_health rows (jobs/gold_feed_health.COLUMNS) for ``week``: (feed, county, name, status, records,
+    """gold/feed_health rows (jobs.gold.feed_health.COLUMNS) for ``week``: (feed, county, name, status, records,
     baseline, ratio, days_since_data)."""
     from jobs.gold.feed_health import COLUMNS, FEED_ZH, STATUS_ZH
 
