@@ -28,7 +28,7 @@ demo: install
 	.venv/bin/fengqiao run --source $(DEMO)/source --lake $(DEMO)/lake
 	.venv/bin/fengqiao backtest --lake $(DEMO)/lake --truth $(DEMO)/source/truth
 
-# tests/test_work_orders_db.py starts a throwaway PostgreSQL server: install its binaries (Debian) when root.
+# tests/jobs/bronze/test_work_orders_db.py starts a throwaway PostgreSQL server: install its binaries (Debian) when root.
 test: install
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \

@@ -19,7 +19,6 @@ their import path (``models.registry.ALLOWED_TYPES``).
 """
 from __future__ import annotations
 
-import os
 from contextlib import contextmanager
 
 import numpy as np
@@ -58,13 +57,13 @@ RANDOM_STATE = 0
 
 
 @contextmanager
-def model_threads():
-    """Limit OpenMP threads of the trees (``FENGQIAO_MODEL_THREADS``, default 1).
+def model_threads(threads: int = 1):
+    """Limit OpenMP threads of the trees (one by default).
 
     The gold table is small (~10^5 rows): on a shared 2-core machine OpenMP's thread start-up and spin-waits
     made fitting ~10x slower with 2 threads than with 1.
     """
-    with threadpool_limits(limits=int(os.environ.get("FENGQIAO_MODEL_THREADS", "1")), user_api="openmp"):
+    with threadpool_limits(limits=threads, user_api="openmp"):
         yield
 
 
