@@ -3,8 +3,16 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 
 import pytest
+
+# pytest-xdist runs each worker with a bare __main__ (no __file__, no __spec__). pyspark.sql.connect, which
+# great_expectations imports, takes such a process for a doctest run and calls sys.exit(0) when Spark
+# Connect's extras are missing. Name the worker's main module so that imports behave as under plain pytest.
+_main = sys.modules["__main__"]
+if getattr(_main, "__spec__", None) is None and not hasattr(_main, "__file__"):
+    _main.__file__ = "pytest-xdist-worker"
 
 # py4j logs "closing down" at interpreter exit, after pytest has closed its capture streams.
 logging.getLogger("py4j").setLevel(logging.WARNING)
