@@ -1,6 +1,6 @@
 # Fengqiao: two commands.
 #   make demo   install from the lock file, simulate a city, run every stage through Airflow
-#   make test   install from the lock file and run the test suite
+#   make test   install from the lock file and run the test suite (two pytest-xdist workers: the CI machine's 2 cores)
 # The demo's drop is simulated: without FENGQIAO_PSEUDONYM_KEY(_FILE), `fengqiao run` makes a random pseudonym
 # key once in $(FENGQIAO_HOME)/demo-pseudonym.key (mode 0600) and reuses it. A real drop needs a key of its
 # own (SECURITY.md); `make clean` deletes the demo's.
@@ -39,7 +39,7 @@ test: install
 	  else \
 	    echo "note: no PostgreSQL server binaries (/usr/lib/postgresql/*/bin/initdb); the database-source tests will be skipped (install the Debian package postgresql as root)"; \
 	  fi; }
-	.venv/bin/python -m pytest
+	.venv/bin/python -m pytest -n 2 --dist loadfile --durations=30
 
 # Airflow's real scheduler over drops arriving day by day (PostgreSQL on loopback; UI on 127.0.0.1 until Enter).
 scheduler-trial: install
