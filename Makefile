@@ -39,7 +39,7 @@ test: install
 	  else \
 	    echo "note: no PostgreSQL server binaries (/usr/lib/postgresql/*/bin/initdb); the database-source tests will be skipped (install the Debian package postgresql as root)"; \
 	  fi; }
-	.venv/bin/python -m pytest -n 2 --dist loadfile --durations=30
+	.venv/bin/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder --durations=30
 
 # Airflow's real scheduler over drops arriving day by day (PostgreSQL on loopback; UI on 127.0.0.1 until Enter).
 scheduler-trial: install

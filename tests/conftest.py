@@ -36,7 +36,13 @@ def spark():
 
 
 def pytest_collection_modifyitems(config, items):
-    """Slow (end-to-end) modules first. Under ``make test`` the suite runs on two pytest-xdist workers
-    (``--dist loadfile``, a module stays on one worker for its module-scoped fixtures) that take modules in
-    this order: the few long ones start at once instead of finishing last on one worker."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: file order otherwise
+    """The longest modules (``pytest.mark.slow(first=True)``, ten minutes and more) first. ``make test`` runs the
+    suite on two pytest-xdist workers that take whole modules (``--dist loadfile``: module-scoped fixtures are
+    built once) in this order (``--no-loadscope-reorder``; xdist would otherwise start with the modules of most
+    tests and leave a one-test module of ten minutes for last, on one worker while the other idles). Each worker
+    starts with two modules: the two longest, each followed by a short one, then the rest in file order."""
+    def starts_first(item) -> bool:
+        marker = item.get_closest_marker("slow")
+        return bool(marker and marker.kwargs.get("first"))
+
+    items.sort(key=lambda item: not starts_first(item))  # stable: file order otherwise

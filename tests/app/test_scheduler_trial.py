@@ -16,7 +16,7 @@ from fengqiao.app.loopback_postgres import server_unavailable
 from fengqiao.delivery.mailsink import local_mail_sink
 from tiny_model import register_tiny_model
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(first=True)  # the longest modules: started first (tests/conftest.py)
 CHAIN = ("fengqiao_ingest", "fengqiao_features", "fengqiao_scoring", "fengqiao_alerts", "fengqiao_briefing")
 
 

@@ -23,7 +23,7 @@ from fengqiao.lake import Lake, read_table
 from fengqiao.delivery.mailsink import local_mail_sink
 from fengqiao.core.regions import county_of, read_bureaus
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(first=True)  # the longest modules: started first (tests/conftest.py)
 FENGQIAO = [sys.executable, "-m", "fengqiao.app.cli"]
 
 
@@ -137,7 +137,6 @@ def test_no_planted_personal_data_after_silver(demo):
     planted = _planted_strings(demo["work"] / "truth")
     forms = pd.read_csv(demo["work"] / "truth" / "masking_forms.csv", dtype=str)
     assert len(planted) > 100 and forms["form"].nunique() >= 8  # the drop planted the hard forms too
-    any_planted = re.compile("|".join(map(re.escape, planted)))  # one pass per file, not one per value
     lake = demo["lake"]
     logs = demo["work"] / "airflow" / "logs"
     haystacks = []
@@ -156,7 +155,8 @@ def test_no_planted_personal_data_after_silver(demo):
         elif path.suffix == ".eml":  # bodies may be base64 or quoted-printable
             message = email.message_from_bytes(data, policy=email.policy.default)
             text += "\n".join(part.get_content() for part in message.walk() if part.get_content_maintype() == "text")
-        leaked = set(any_planted.findall(text))
+        # str.__contains__ per value: ~4x faster here than one regex alternation of a few hundred literals.
+        leaked = {value for value in planted if value in text}
         assert not leaked, f"{path} holds planted personal data ({len(leaked)} values)"
     assert scanned_pdfs > 0
 

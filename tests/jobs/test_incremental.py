@@ -31,6 +31,7 @@ from fengqiao.core.settings import Settings
 from fengqiao.lake import FEEDS, SILVER_TABLES, Lake, read_table
 from tiny_model import register_tiny_model
 
+pytestmark = pytest.mark.slow  # minutes: whole deliveries through the stages, a killed run
 KEYS = {"hotline_calls": "call_id", "work_orders": "order_id", "mediation_cases": "case_id"}
 ROOT = Path(__file__).resolve().parents[2]
 
