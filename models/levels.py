@@ -12,7 +12,12 @@ is *flagged* when
    :func:`models.alert_threshold.choose_alert_threshold`); otherwise ``SCORE_FLOOR = 0.02``, about twice the
    base rate of escalation in a township-week. A quiet week flags nobody rather than the least quiet, so
    the budget is a cap, not a quota; and
-3. it is among the ``k`` highest scores of the townships that pass 1 (ties broken by region code).
+3. it is among the ``k`` highest scores of the townships that pass 1 and 2 (ties broken by region code).
+
+**Corroborated townships.** A township row whose ``corroborated`` column is true (the scoring job sets it
+where the keyword + signals rule alarms: at least three more warning signs than the township's usual week,
+and double, :mod:`models.keyword_rule`) needs only ``CORROBORATED_FLOOR_SHARE`` × ``score_floor``: two
+independent kinds of evidence, the hand-written rule and the model, agree that the township stands out.
 
 So a week never flags more than ``k`` townships, and flags exactly ``k`` whenever at least ``k`` pass the
 guards. The budget is the alert capacity (``FENGQIAO_ALERT_BUDGET``); the score decides the order.
@@ -44,6 +49,12 @@ LEVEL_THRESHOLDS: list[tuple[str, float]] = [("红", 0.50), ("橙", 0.30), ("黄
 LEVEL_ORDER = {"红": 4, "橙": 3, "黄": 2, "蓝": 1}
 SCORE_FLOOR = 0.02
 MIN_CONTACTS = 5
+# Share of the alert threshold that a township needs when the keyword rule corroborates it (issue 17). Chosen
+# on the development seeds of both worlds (2026-12-04, benchmarks/results/2026-12-04-cross-world-*.md), in
+# the middle of a plateau: on the contract world's development seeds recall was 0.827 for any share from 0.25
+# to 0.40 (0.771 at 0.50, 0.741 without corroboration) at precision 0.31-0.36; on the home world's 1.0 at
+# precision 0.42-0.50. A third keeps the alerts right about a third of the time on the other world.
+CORROBORATED_FLOOR_SHARE = 1 / 3
 DEFAULT_BUDGET_SHARE = 0.02
 
 
@@ -70,7 +81,8 @@ def assign_levels(scores_df: pd.DataFrame, budget_share: float = DEFAULT_BUDGET_
     """Flags, colours and ranks for township rows, plus one aggregated row per county and week.
 
     ``scores_df`` needs ``region_code, level, week_start, score, county_code`` and may hold
-    ``region_name``, ``model_version``, ``total_contacts`` and ``reasons``. Only its township rows are
+    ``region_name``, ``model_version``, ``total_contacts``, ``reasons`` and ``corroborated`` (bool: the
+    township needs only ``CORROBORATED_FLOOR_SHARE`` × ``score_floor``). Only its township rows are
     scored; its county rows (if any) only lend their ``region_name`` to the aggregated county rows.
     ``reasons_fn`` receives the flagged township rows and returns one list of reasons per row; without it
     the input's ``reasons`` (or empty lists) are kept for flagged rows. Unflagged rows get ``[]``.
@@ -99,12 +111,18 @@ def assign_levels(scores_df: pd.DataFrame, budget_share: float = DEFAULT_BUDGET_
         eligible = pd.to_numeric(town["total_contacts"], errors="coerce").fillna(0).to_numpy() >= min_contacts
     else:
         eligible = np.ones(len(town), dtype=bool)
+    floor = np.full(len(town), float(score_floor))
+    if "corroborated" in town:
+        floor[town["corroborated"].eq(True).to_numpy()] = score_floor * CORROBORATED_FLOOR_SHARE
+    # The week's k alerts go to the highest scores among the townships that pass both guards (with one floor
+    # for all, the same as the top k that pass it).
+    eligible &= town["score"].to_numpy() >= floor
     town["rank_in_week"] = _rank(town).astype("Int32")
     elig = town[eligible]
     elig_rank = _rank(elig) if len(elig) else pd.Series(dtype=int)
     k = town.groupby("week_start")["region_code"].transform("size").map(lambda n: budget_k(n, budget_share))
     flagged = pd.Series(False, index=town.index)
-    flagged.loc[elig.index] = (elig_rank <= k.loc[elig.index]) & (elig["score"] >= score_floor)
+    flagged.loc[elig.index] = elig_rank <= k.loc[elig.index]
     town["flagged"] = flagged.astype(bool)
     town["risk_level"] = [level_for(s) if f else None for s, f in zip(town["score"], town["flagged"])]
 

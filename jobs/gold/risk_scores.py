@@ -26,6 +26,7 @@ from jobs.gold.score_marks import TABLES, finish, outage_fingerprints, publish_w
 from models.ears import ALARM_THRESHOLDS, BASELINE_WEEKS, GUARD_WEEKS, ears_scores
 from models.score_frame import RISK_SCORE_COLUMNS
 from models.escalation import predict_horizons, predict_proba, with_context
+from models.keyword_rule import keyword_rule_scores
 from models.levels import DEFAULT_BUDGET_SHARE, SCORE_FLOOR, assign_levels
 from models.reasons import HISTORY_WEEKS, explain_frame
 from models.registry import load_current
@@ -50,6 +51,32 @@ def _reasons_fn(features_df: pd.DataFrame, lead: dict | None = None):
         if empty:
             for j, r in zip(empty, explain_frame(rows.iloc[empty], features_df)):
                 out[j] = r
+        return out
+    return fn
+
+
+def keyword_rule_alarms(features_df: pd.DataFrame) -> pd.DataFrame:
+    """The keyword + signals rule on every township row of ``features_df`` (its own history as the usual
+    level): ``region_code, week_start, corroborated`` (the rule's alarm) and the reason it gives."""
+    rule = keyword_rule_scores(features_df)
+    reason = [f"预警信号（升级用语、群体性/民转刑标记、5人以上案件、调解不成功、重复及退回工单）本周{s:.0f}条，"
+              f"前8周平均{u:.1f}条，翻倍以上" if a else None
+              for s, u, a in zip(rule["warning_signs"], rule["usual_signs"], rule["alarm"])]
+    return pd.DataFrame({"region_code": rule["region_code"].astype(str).to_numpy(),
+                         "week_start": pd.to_datetime(rule["week_start"]).dt.date.to_numpy(),
+                         "corroborated": rule["alarm"].to_numpy(dtype=bool), "rule_reason": reason})
+
+
+def _with_rule_reason(reasons_fn, town: pd.DataFrame):
+    """``reasons_fn`` with the keyword rule's reason first for corroborated rows (why a lower floor applied)."""
+    rule_reason = dict(zip(zip(town["region_code"], town["week_start"]), town["rule_reason"]))
+
+    def fn(rows: pd.DataFrame) -> list[list[str]]:
+        produced = reasons_fn(rows)
+        out = []
+        for code, week, r in zip(rows["region_code"], rows["week_start"], produced):
+            lead = rule_reason.get((code, week))
+            out.append(([lead] + [x for x in r if x != lead][:3]) if isinstance(lead, str) else r)
         return out
     return fn
 
@@ -83,7 +110,8 @@ def score_features(features_df: pd.DataFrame, model, metadata: dict,
     ``weeks`` (optional iterable of dates) restricts the output to those weeks; all rows of
     ``features_df`` still serve as history for the reasons. ``score`` is the model's default (4-week)
     probability; ``score_h1/h2/h4`` come from a multi-horizon model (null for an older single model, except
-    ``score_h4`` = ``score`` when that model's horizon is 4 weeks). Flags use the model's alert threshold.
+    ``score_h4`` = ``score`` when that model's horizon is 4 weeks). Flags use the model's alert threshold, or a
+    third of it where the keyword + signals rule alarms (:data:`models.levels.CORROBORATED_FLOOR_SHARE`).
     """
     f = _prepare(features_df)
     # Context features (township against its county and city that week) for the model and the reasons.
@@ -101,10 +129,14 @@ def score_features(features_df: pd.DataFrame, model, metadata: dict,
         "model_version": str(metadata.get("model_version", "unknown")),
         **{f"score_h{h}": by_horizon.get(h, np.full(len(town), np.nan)) for h in (1, 2, 4)},
     })
+    # The keyword rule corroborates (lower floor, models.levels): computed on all rows, the look-back included.
+    scores = scores.merge(keyword_rule_alarms(f[f["level"] == "township"]), how="left", on=["region_code", "week_start"])
+    scores["corroborated"] = scores["corroborated"].eq(True)
     counties = target[target["level"] == "county"][["region_code", "level", "week_start", "county_code", "region_name"]]
+    reasons_fn = _with_rule_reason(_reasons_fn(f), scores)
     scores = pd.concat([scores, counties.assign(score=0.0)], ignore_index=True)
     return finish(assign_levels(scores, budget_share=budget_share, score_floor=alert_threshold(metadata),
-                                 reasons_fn=_reasons_fn(f)))
+                                 reasons_fn=reasons_fn))
 
 
 def baseline_features(features_df: pd.DataFrame, budget_share: float = DEFAULT_BUDGET_SHARE,

@@ -563,6 +563,7 @@ def test_horizon_models_register_and_score(trained_horizons, tmp_path):
     from fengqiao.core.schemas import RISK_SCORES, columns_of
     from jobs.gold import risk_scores as gold_risk_scores
     from models.escalation import HorizonModels, predict_horizons, predict_proba
+    from models.levels import CORROBORATED_FLOOR_SHARE
     from models.registry import load_current, register
 
     feats, model, meta = trained_horizons
@@ -589,8 +590,12 @@ def test_horizon_models_register_and_score(trained_horizons, tmp_path):
     np.testing.assert_allclose(t["score"], t["score_h4"])
     threshold = gold_risk_scores.alert_threshold(meta2)
     assert threshold == meta2["alert_threshold"]["threshold"]
-    assert (t.loc[t["flagged"], "score"] >= threshold).all()
-    assert not t.loc[t["score"] < threshold, "flagged"].any()
+    # Below the threshold only where the keyword rule corroborates, and never below its share of it.
+    rule = gold_risk_scores.keyword_rule_alarms(feats[feats["level"] == "township"])
+    alarm = set(zip(rule.loc[rule["corroborated"], "region_code"], rule.loc[rule["corroborated"], "week_start"]))
+    low = t[t["flagged"] & (t["score"] < threshold)]
+    assert all((c, pd.Timestamp(w).date()) in alarm for c, w in zip(low["region_code"], low["week_start"]))
+    assert not t.loc[t["score"] < threshold * CORROBORATED_FLOOR_SHARE, "flagged"].any()
     c = out[out["level"] == "county"]
     assert (c["score_h4"] >= t.groupby(["county_code", "week_start"])["score_h4"].max()
             .reindex(list(zip(c["county_code"], c["week_start"]))).to_numpy() - 1e-12).all()
