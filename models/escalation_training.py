@@ -51,13 +51,29 @@ def _calibrate(fitted: Pipeline, X, y, method: str | None = None) -> tuple[Calib
         method = "sigmoid"
     elif method == "auto":
         method = "isotonic" if positives >= ISOTONIC_MIN_POSITIVES else "sigmoid"
+    cal = _fit_calibrator(fitted, X, y, method)
+    if method == "sigmoid" and _sigmoid_inverted(cal):
+        # The trees ranked the calibration weeks backwards (seen once when a model learned from a single
+        # randomised province): a sigmoid of the wrong slope would turn the ranking upside down and alert
+        # nobody, or the wrong townships. Isotonic calibration cannot invert it; the metadata says why.
+        return _fit_calibrator(fitted, X, y, "isotonic"), "isotonic (sigmoid slope inverted)"
+    return cal, method
+
+
+def _fit_calibrator(fitted: Pipeline, X, y, method: str) -> CalibratedClassifierCV:
     cal = CalibratedClassifierCV(FrozenEstimator(fitted), method=method)
     with warnings.catch_warnings():
         # A frozen estimator is not refit per fold (sklearn's ensemble="auto" -> one calibrator on all the
         # calibration rows); the folds only pass predictions through, so few positives per fold do not matter.
         warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
         cal.fit(X, y)
-    return cal, method
+    return cal
+
+
+def _sigmoid_inverted(cal: CalibratedClassifierCV) -> bool:
+    """True when a fitted sigmoid maps higher scores to lower probabilities (sklearn: p = 1 / (1 + e^(aT + b)),
+    so a correct slope has ``a < 0``)."""
+    return any(getattr(c, "a_", -1.0) >= 0 for cc in cal.calibrated_classifiers_ for c in cc.calibrators)
 
 
 def _fit_base(X, y, random_state: int) -> Pipeline:
