@@ -75,7 +75,9 @@ def cross_world_tables(args, echo=print):
 
     def drops(world, which, vary):
         out = []
-        for seed in seeds[world][which]:
+        # Seeds once held out and reported are development seeds from the next modelling pass on.
+        chosen = seeds[world][which] + (seeds[world].get("reported", []) if which == "development" else [])
+        for seed in chosen:
             folder = built_drop(work, world, seed, args.scale, args.weeks, vary, args.rebuild, echo)
             out.append(read_drop(folder / "lake", folder / "source" / "truth"))
         return out
