@@ -63,7 +63,8 @@ TABLES: dict[str, TableDoc] = {
         "Township scores come from the model; a county's score is 1 − Π(1 − p) over its townships. "
         "Flags follow the weekly alert budget (`FENGQIAO_ALERT_BUDGET`, default 2% of townships) with "
         "a small-count guard (≥ 5 contacts) and the model's alert threshold (chosen on held-out calibration "
-        "weeks, in the model's metadata; 0.02 for older models), so a quiet week flags fewer; see "
+        "weeks, in the model's metadata; 0.02 for older models; a third of it where the keyword + signals rule "
+        "alarms), so a quiet week flags fewer; see "
         "`models/levels.py`. `score_h1`, `score_h2`, `score_h4` are the 1-, 2- and 4-week horizons.", engine="pandas"),
     "baseline_scores": TableDoc(
         "gold", "one row per region × week, scored by the EARS C2 count baseline instead of the model",
@@ -138,7 +139,8 @@ _SCORE_DOCS: dict[str, tuple[str, str]] = {
     "risk_level": ("colour of a flagged region: 红 ≥ 0.50, 橙 ≥ 0.30, 黄 ≥ 0.15, else 蓝 (county: its most "
                    "severe township); null when not flagged", "label"),
     "flagged": ("the region is alerted this week (within the alert budget, ≥ 5 contacts, score ≥ the model's "
-                "alert threshold, 0.02 for baselines and older models; a county when any of its townships is)",
+                "alert threshold, or a third of it where the keyword + signals rule alarms; 0.02 for baselines and "
+                "older models; a county when any of its townships is)",
                 "flag"),
     "model_version": ("registered model that scored the row, e.g. `escalation-h4-20260928-d6d97f4b`", "id"),
     "reasons": ("why a flagged region was flagged, in Chinese, strongest first (a county lists its flagged "
