@@ -119,21 +119,51 @@ def summary_rows(table):
     return out.reset_index()
 
 
+# Issue 17's targets for a model scored on a world it was not trained on (as sent, budget 2%).
+TARGET_RECALL, TARGET_LEAD_WEEKS, TARGET_RECALL_OVER_RULE = 0.85, 3.0, 0.10
+TARGET_PRECISION, TARGET_PRECISION_OVER_RULE = 0.30, 2.0
+# ... and on the home simulator itself, no worse than before the issue.
+TARGET_HOME_RECALL, TARGET_HOME_PRECISION = 0.9, 0.45
+
+
+def _check(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
 def verdicts(summary) -> list[str]:
-    """The issue's targets, checked on the model trained on the other world (as sent)."""
+    """Each model row (as sent) against the issue's targets, beside the keyword + signals rule's figures."""
     lines = []
     s = summary[summary["protocol"] == "as_sent"].set_index(["train_world", "eval_world", "detector"])
+    # Equal capacity alerts exactly the budget every week: its alerts a week are the budget.
+    budget = (summary[summary["protocol"] == "equal_capacity"]
+              .set_index(["train_world", "eval_world", "detector"])["alerts_per_week"])
     for (train, ev, det), row in s.iterrows():
-        if det != "model":
+        if det != "model" or (train, ev, "keyword_rule") not in s.index:
             continue
-        kw = s.loc[(train, ev, "keyword_rule")] if (train, ev, "keyword_rule") in s.index else None
-        tag = "other world" if train != ev else "same world"
-        parts = [f"recall {row['recall']:.2f}", f"lead {row['median_lead_weeks']:.1f} wk",
-                 f"precision {row['precision']:.2f}", f"confounder FA {row['false_alerts_confounder']:.0f}"]
-        if kw is not None:
-            parts.append(f"keyword rule: recall {kw['recall']:.2f}, precision {kw['precision']:.2f}, "
-                         f"confounder FA {kw['false_alerts_confounder']:.0f}")
-        lines.append(f"- trained {train} → scored {ev} ({tag}): " + "; ".join(parts))
+        kw = s.loc[(train, ev, "keyword_rule")]
+        cap = budget.get((train, ev, det), float("nan"))
+        r, lead, prec = row["recall"], row["median_lead_weeks"], row["precision"]
+        lines.append(f"- trained {train} → scored {ev} ({'other world' if train != ev else 'same world'}): "
+                     f"recall {r:.3f}, lead {lead:.2f} wk, precision {prec:.3f}, {row['alerts_per_week']:.2f} "
+                     f"alerts a week, confounder false alerts {row['false_alerts_confounder']:.1f}; keyword rule "
+                     f"{kw['recall']:.3f}, {kw['median_lead_weeks']:.2f} wk, {kw['precision']:.3f}, "
+                     f"{kw['alerts_per_week']:.2f} a week, {kw['false_alerts_confounder']:.1f}")
+        if train != ev:
+            checks = [
+                (f"recall >= {TARGET_RECALL}", r >= TARGET_RECALL),
+                (f"median lead >= {TARGET_LEAD_WEEKS:g} wk", lead >= TARGET_LEAD_WEEKS),
+                (f"recall >= keyword rule + {TARGET_RECALL_OVER_RULE}", r >= kw["recall"] + TARGET_RECALL_OVER_RULE),
+                (f"precision >= {TARGET_PRECISION} and >= {TARGET_PRECISION_OVER_RULE:g}x the rule's "
+                 f"({prec / kw['precision']:.2f}x)" if kw["precision"] > 0 else "precision vs rule",
+                 prec >= TARGET_PRECISION and prec >= TARGET_PRECISION_OVER_RULE * kw["precision"]),
+                ("confounder false alerts <= the rule's",
+                 row["false_alerts_confounder"] <= kw["false_alerts_confounder"]),
+                (f"fewer alerts a week than the budget ({cap:.2f})", row["alerts_per_week"] < cap),
+            ]
+        else:
+            checks = [(f"recall >= {TARGET_HOME_RECALL}", r >= TARGET_HOME_RECALL),
+                      (f"precision >= {TARGET_HOME_PRECISION}", prec >= TARGET_HOME_PRECISION)]
+        lines.extend(f"  - {name}: {_check(ok)}" for name, ok in checks)
     return lines
 
 
