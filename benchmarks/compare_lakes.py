@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-import pyarrow.dataset as ds
+
+from fengqiao.lake import read_table
 
 VOLATILE = {"sent_at", "ack_ref", "attempted_at", "published_at", "scored_at", "created_at_run", "run_id",
             "landed_at", "ingested_at", "computed_at", "detail", "trained_at", "quarantined_at"}
@@ -27,11 +28,6 @@ def published_tables(lake: Path) -> dict[str, Path]:
             if table.is_dir() and not table.name.startswith(("_", ".")):
                 found[f"{layer}/{table.name}"] = table
     return found
-
-
-def read_table(path: Path) -> pd.DataFrame:
-    dataset = ds.dataset(str(path), format="parquet", partitioning="hive", exclude_invalid_files=True)
-    return dataset.to_table().to_pandas()
 
 
 def compare_table(name: str, before: pd.DataFrame, after: pd.DataFrame) -> bool:
