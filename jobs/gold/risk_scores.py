@@ -76,7 +76,7 @@ def _with_rule_reason(reasons_fn, town: pd.DataFrame):
         out = []
         for code, week, r in zip(rows["region_code"], rows["week_start"], produced):
             lead = rule_reason.get((code, week))
-            out.append(([lead] + [x for x in r if x != lead][:3]) if isinstance(lead, str) else r)
+            out.append([lead] + r[:3] if isinstance(lead, str) else r)
         return out
     return fn
 
