@@ -8,8 +8,8 @@ re-exported here for the transforms of this package.
 from __future__ import annotations
 
 from fengqiao.core.feature_columns import (CHANGE_BASES, COUNT_COLUMNS, DYNAMIC_COLUMNS, FEATURE_COLUMNS,
-                                           KEY_COLUMNS, SEASON_COLUMNS, SIGNAL_COLUMNS, SPATIAL_COLUMNS,
-                                           TYPE_COUNT_COLUMNS)
+                                           KEY_COLUMNS, REFERRAL_COLUMNS, REFERRAL_COUNT_COLUMNS, SEASON_COLUMNS,
+                                           SIGNAL_COLUMNS, SPATIAL_COLUMNS, TYPE_COUNT_COLUMNS)
 
-__all__ = ["CHANGE_BASES", "COUNT_COLUMNS", "DYNAMIC_COLUMNS", "FEATURE_COLUMNS", "KEY_COLUMNS", "SEASON_COLUMNS",
-           "SIGNAL_COLUMNS", "SPATIAL_COLUMNS", "TYPE_COUNT_COLUMNS"]
+__all__ = ["CHANGE_BASES", "COUNT_COLUMNS", "DYNAMIC_COLUMNS", "FEATURE_COLUMNS", "KEY_COLUMNS", "REFERRAL_COLUMNS",
+           "REFERRAL_COUNT_COLUMNS", "SEASON_COLUMNS", "SIGNAL_COLUMNS", "SPATIAL_COLUMNS", "TYPE_COUNT_COLUMNS"]

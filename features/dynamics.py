@@ -10,6 +10,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from features import CHANGE_BASES, TYPE_COUNT_COLUMNS
+from features.grid import EPOCH_MONDAY, week_index
 
 HISTORY_WEEKS = 8
 
@@ -46,4 +47,35 @@ def add_dynamics(df: DataFrame, partition: tuple[str, ...] = ("region_code", "le
         *[change_ratio(base, window).alias(f"{base}_chg_8w") for base in CHANGE_BASES],
         z_score("total_contacts", window).alias("total_contacts_z_8w"),
         F.greatest(*[change_ratio(col, window) for col in TYPE_COUNT_COLUMNS]).alias("max_type_chg_8w"),
+    )
+
+
+def add_sparse_dynamics(df: DataFrame, first_week, partition: tuple[str, ...] = ("region_code", "level")) -> DataFrame:
+    """The same columns as :func:`add_dynamics` for a frame that has rows only in weeks with records (villages).
+
+    An absent week counts as zero, as a zero-filled row would: sums over the week numbers t-8..t-1 divided by
+    the number of grid weeks behind t (up to 8, counted from ``first_week``, the grid's first Monday) give
+    the dense frame's means; the variance comes from the sums of squares. Values equal :func:`add_dynamics`
+    on the zero-filled frame up to floating-point rounding.
+    """
+    week = week_index("week_start")
+    first = F.floor(F.datediff(F.lit(first_week), F.lit(EPOCH_MONDAY)) / 7).cast("int")
+    window = Window.partitionBy(*partition).orderBy(week).rangeBetween(-HISTORY_WEEKS, -1)
+    n_history = F.least(F.lit(HISTORY_WEEKS), week - first)
+
+    def mean_of(column: str) -> Column:
+        return F.coalesce(F.sum(F.col(column)).over(window), F.lit(0)) / n_history
+
+    def ratio(column: str) -> Column:
+        return F.when(n_history > 0, (F.col(column) + 1) / (mean_of(column) + 1)).otherwise(F.lit(1.0)).cast("double")
+
+    mean = mean_of("total_contacts")
+    mean_sq = F.coalesce(F.sum(F.col("total_contacts") * F.col("total_contacts")).over(window), F.lit(0)) / n_history
+    sd = F.sqrt(F.greatest(mean_sq - mean * mean, F.lit(0.0)))
+    z = F.when(n_history > 0, (F.col("total_contacts") - mean) / (sd + 1)).otherwise(F.lit(0.0)).cast("double")
+    return df.select(
+        *df.columns,
+        *[ratio(base).alias(f"{base}_chg_8w") for base in CHANGE_BASES],
+        z.alias("total_contacts_z_8w"),
+        F.greatest(*[ratio(col) for col in TYPE_COUNT_COLUMNS]).alias("max_type_chg_8w"),
     )

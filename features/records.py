@@ -3,7 +3,8 @@
 The three silver tables are projected onto ``RECORD_COLUMNS`` and unioned (no shuffle), so that
 counts and signals of all feeds come out of one group-by. Feed-specific flags are null-free:
 a flag that does not apply to a feed is false there (party_count stays null outside mediation so
-that means and maxima ignore it).
+that means and maxima ignore it). ``village_code`` is the record's own code where the export placed it in
+a village (12 digits, last three not 000), else null: villages are counted only where an export names them.
 """
 from __future__ import annotations
 
@@ -13,11 +14,14 @@ from pyspark.sql import functions as F
 HOTLINE, ORDERS, CASES = "hotline", "orders", "cases"
 
 RECORD_COLUMNS = [
-    "township_code", "county_code", "week_start", "feed",
+    "village_code", "township_code", "county_code", "week_start", "feed",
     "dispute_type", "is_wage_arrears", "has_escalation_terms",
     "is_complaint",                                   # hotline: request_type 投诉
     "is_repeat_order", "is_returned", "is_urgent",    # orders
     "party_count", "has_result", "is_failed", "is_criminal", "is_group",  # mediation
+    "is_line_12345",                                  # hotline: the call came in on the 12345 government line
+    # mediation 纠纷来源: sent by a court (法院委派), the police (公安移交), the petition office (信访转办), the hotline
+    "is_court_referral", "is_police_referral", "is_petition_referral", "is_hotline_referral",
 ]
 
 # Results that close a mediation either way; 调解中 (still running) is not yet a success or a failure.
@@ -27,6 +31,10 @@ URGENT = ("紧急", "特急")
 RETURNED = "退回"
 COMPLAINT = "投诉"
 LABOUR = "劳动争议"
+GOVERNMENT_LINE = "12345"
+COURT_REFERRAL, POLICE_REFERRAL, PETITION_REFERRAL, HOTLINE_REFERRAL = "法院委派", "公安移交", "信访转办", "热线转办"
+REFERRAL_FLAGS = {"is_court_referral": COURT_REFERRAL, "is_police_referral": POLICE_REFERRAL,
+                  "is_petition_referral": PETITION_REFERRAL, "is_hotline_referral": HOTLINE_REFERRAL}
 
 
 def _flag(condition: Column) -> Column:
@@ -43,10 +51,23 @@ def _no_parties() -> Column:
     return F.lit(None).cast("int").alias("party_count")
 
 
+def village_code() -> Column:
+    """The record's region_code when it names a village (same township, village digits not 000), else null."""
+    code = F.col("region_code")
+    is_village = (F.length(code) == 12) & (F.substring(code, 10, 3) != "000") & (
+        F.substring(code, 1, 9) == F.substring(F.col("township_code"), 1, 9))
+    return F.when(is_village, code)
+
+
+def _no_referrals() -> list[Column]:
+    return [_no(name) for name in REFERRAL_FLAGS]
+
+
 def _common(feed: str, wage_arrears: Column | None = None) -> list[Column]:
     wage_arrears = F.col("is_wage_arrears") if wage_arrears is None else wage_arrears
     return [
-        F.col("township_code"), F.col("county_code"), F.col("week_start"), F.lit(feed).alias("feed"),
+        village_code().alias("village_code"), F.col("township_code"), F.col("county_code"), F.col("week_start"),
+        F.lit(feed).alias("feed"),
         F.col("dispute_type"),
         _flag(wage_arrears).alias("is_wage_arrears"),
         _flag(F.col("has_escalation_terms")).alias("has_escalation_terms"),
@@ -60,6 +81,7 @@ def hotline_records(calls: DataFrame) -> DataFrame:
         _no("is_repeat_order"), _no("is_returned"), _no("is_urgent"),
         _no_parties(), _no("has_result"), _no("is_failed"),
         _no("is_criminal"), _no("is_group"),
+        _flag(F.trim(F.col("line")) == GOVERNMENT_LINE).alias("is_line_12345"), *_no_referrals(),
     )
 
 
@@ -72,6 +94,7 @@ def order_records(orders: DataFrame) -> DataFrame:
         _flag(F.col("urgency").isin(*URGENT)).alias("is_urgent"),
         _no_parties(), _no("has_result"), _no("is_failed"),
         _no("is_criminal"), _no("is_group"),
+        _no("is_line_12345"), *_no_referrals(),
     )
 
 
@@ -87,6 +110,8 @@ def case_records(cases: DataFrame) -> DataFrame:
         _flag(F.col("result") == FAILED_RESULT).alias("is_failed"),
         _flag(F.col("criminal_tendency")).alias("is_criminal"),
         _flag(F.col("group_tendency")).alias("is_group"),
+        _no("is_line_12345"),
+        *[_flag(F.col("case_source") == source).alias(name) for name, source in REFERRAL_FLAGS.items()],
     )
 
 

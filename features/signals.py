@@ -12,8 +12,8 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from features.counts import count_if
-from features.grid import week_index
-from features.records import CASES
+from features.grid import LEVELS, level_code, week_index
+from features.records import CASES, village_code
 
 # "Heard in the same region in the previous 4 weeks": weeks t-4..t-1.
 REPEAT_LOOKBACK_WEEKS = 4
@@ -51,50 +51,45 @@ def share(numerator: str, denominator: str) -> Column:
 
 
 def repeat_calls(calls: DataFrame) -> DataFrame:
-    """``_n_repeat_calls`` per (region_code, level, week_start) from silver hotline calls.
+    """``_n_repeat_calls`` per (region_code, level, week_start) from silver hotline calls, at every level.
 
-    A call is a repeat if its caller was heard in the same region (township, or county) in weeks
-    t-4..t-1, or called more than once there in week t (then every one of those calls counts).
-    Calls without a caller_key never count as repeats (they still count in ``hotline_calls``).
+    A call is a repeat if its caller was heard in the same region (village, township, county, city or
+    province) in weeks t-4..t-1, or called more than once there in week t (then every one of those calls
+    counts). Calls without a caller_key never count as repeats (they still count in ``hotline_calls``).
     """
     keyed = (
         calls.where(F.col("caller_key").isNotNull())
-        .select("county_code", "township_code", "caller_key", "week_start")
-        # Why one repartition by (county, caller): a township lies inside its county, so every window
-        # below partitions by a superset of these keys and Spark sorts without shuffling again.
-        .repartition("county_code", "caller_key")
+        .select(village_code().alias("village_code"), "county_code", "township_code", "caller_key", "week_start")
+        # Why one repartition by the caller: every window below partitions by the caller and a region, a
+        # superset of this key, so Spark sorts without shuffling again.
+        .repartition("caller_key")
     )
     per_week = (
-        keyed.groupBy("county_code", "caller_key", "township_code", "week_start")
+        keyed.groupBy("caller_key", "county_code", "township_code", "village_code", "week_start")
         .agg(F.count(F.lit(1)).alias("n_calls"))
+        .select("*", *[level_code(level).alias(f"_{level}") for level in ("city", "province")])
     )
     week = week_index("week_start")
-    in_township = Window.partitionBy("county_code", "caller_key", "township_code")
-    in_county = Window.partitionBy("county_code", "caller_key")
-    before_township = F.sum("n_calls").over(in_township.orderBy(week).rangeBetween(-REPEAT_LOOKBACK_WEEKS, -1))
-    # Ranges over week numbers span the caller's rows in all townships of the county. Both county
-    # frames share one partitioning and ordering, so Spark computes them in one sorted pass.
-    before_county = F.sum("n_calls").over(in_county.orderBy(week).rangeBetween(-REPEAT_LOOKBACK_WEEKS, -1))
-    county_this_week = F.sum("n_calls").over(in_county.orderBy(week).rangeBetween(0, 0))
+    # The region columns of each level in per_week (villages: null where the calls named none).
+    partition_of = {"village": "village_code", "township": "township_code", "county": "county_code",
+                    "city": "_city", "province": "_province"}
 
-    def repeats_if(heard_before: Column, calls_this_week: Column) -> Column:
-        # Each (township, caller, week) row contributes its own calls, so sums give the region's repeats.
-        repeat = (F.coalesce(heard_before, F.lit(0)) > 0) | (calls_this_week > 1)
-        return F.when(repeat, F.col("n_calls")).otherwise(F.lit(0))
+    def repeated(level: str) -> Column:
+        # Each (village or township, caller, week) row contributes its own calls, so sums give the region's
+        # repeats; "heard before" and "more than once this week" look at all of the caller's rows in the region.
+        window = Window.partitionBy("caller_key", partition_of[level]).orderBy(week)
+        before = F.sum("n_calls").over(window.rangeBetween(-REPEAT_LOOKBACK_WEEKS, -1))
+        this_week = F.sum("n_calls").over(window.rangeBetween(0, 0))
+        repeat = (F.coalesce(before, F.lit(0)) > 0) | (this_week > 1)
+        return F.when(repeat, F.col("n_calls")).otherwise(F.lit(0)).alias(f"_repeats_{level}")
 
-    contributions = per_week.select(
-        "county_code", "township_code", "week_start",
-        repeats_if(before_township, F.col("n_calls")).alias("township_repeats"),
-        repeats_if(before_county, county_this_week).alias("county_repeats"),
-    )
-    levels = F.array(
-        F.struct(F.lit("township").alias("level"), F.col("township_code").alias("region_code"),
-                 F.col("township_repeats").alias("repeats")),
-        F.struct(F.lit("county").alias("level"), F.col("county_code").alias("region_code"),
-                 F.col("county_repeats").alias("repeats")),
-    )
+    contributions = per_week.select("week_start", *[F.col(partition_of[lv]).alias(f"_code_{lv}") for lv in LEVELS],
+                                    *[repeated(level) for level in LEVELS])
+    at_levels = F.array(*[F.struct(F.lit(lv).alias("level"), F.col(f"_code_{lv}").alias("region_code"),
+                                   F.col(f"_repeats_{lv}").alias("repeats")) for lv in LEVELS])
     return (
-        contributions.select("week_start", F.explode(levels).alias("_at"))
+        contributions.select("week_start", F.explode(at_levels).alias("_at"))
+        .where(F.col("_at.region_code").isNotNull())
         .groupBy(F.col("_at.region_code").alias("region_code"), F.col("_at.level").alias("level"), "week_start")
         .agg(F.sum("_at.repeats").cast("long").alias("_n_repeat_calls"))
     )

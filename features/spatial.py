@@ -13,8 +13,10 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-# k nearest regions of the same level: a township sees its ring of adjacent townships, a county fewer.
-K_BY_LEVEL = {"township": 5, "county": 4}
+# k nearest regions of the same level: a township sees its ring of adjacent townships, a county fewer, a city
+# the cities around it. Villages (rows only in weeks with records) and the province get none: their lag is
+# their own value.
+K_BY_LEVEL = {"township": 5, "county": 4, "city": 3}
 EARTH_RADIUS_KM = 6371.0088
 
 EDGE_SCHEMA = T.StructType([
@@ -25,7 +27,8 @@ EDGE_SCHEMA = T.StructType([
 ])
 
 # Published spatial features: nb_<column> for each of these.
-SPATIAL_SOURCES = ["total_contacts_chg_8w", "max_type_chg_8w", "escalation_term_share"]
+SPATIAL_SOURCES = ["total_contacts_chg_8w", "max_type_chg_8w", "escalation_term_share", "referral_cases_chg_8w",
+                   "line_12345_share"]
 
 
 def haversine_km(lat1, lon1, lat2, lon2):
@@ -115,5 +118,5 @@ def spatial_lag(df: DataFrame, edges: DataFrame, columns: list[str], prefix: str
 
 
 def add_spatial_features(df: DataFrame, edges: DataFrame) -> DataFrame:
-    """nb_total_contacts_chg_8w, nb_max_type_chg_8w, nb_escalation_term_share."""
+    """nb_<column> for each column of ``SPATIAL_SOURCES``."""
     return spatial_lag(df, edges, SPATIAL_SOURCES)

@@ -10,6 +10,9 @@ from __future__ import annotations
 from fengqiao.core.disputes import DISPUTE_TYPES
 
 KEY_COLUMNS = ["region_code", "level", "county_code", "week_start"]
+# The five levels of the table's ``level`` column, bottom up. Village rows exist only in weeks with records
+# that name the village; every other level has a row for every week.
+LEVELS = ["village", "township", "county", "city", "province"]
 
 TYPE_COUNT_COLUMNS = [f"type_{slug}" for _, slug in DISPUTE_TYPES]
 
@@ -39,9 +42,25 @@ SIGNAL_COLUMNS = [
     "escalation_term_share",    # the same as a share of total_contacts
 ]
 
+# Referral signals (features.referrals): what courts, police and petition offices pass on, and the line called.
+REFERRAL_COUNT_COLUMNS = [
+    "court_referral_cases",     # mediation cases whose 纠纷来源 is 法院委派
+    "police_referral_cases",    # ... 公安移交
+    "petition_referral_cases",  # ... 信访转办
+    "hotline_referral_cases",   # ... 热线转办
+    "referral_cases",           # 法院委派 + 公安移交 + 信访转办
+    "line_12345_calls",         # calls on the 12345 government line (the rest came in on 12348)
+]
+REFERRAL_COLUMNS = [
+    *REFERRAL_COUNT_COLUMNS,
+    "referral_share",           # referral_cases / mediation_cases
+    "line_12345_share",         # line_12345_calls / hotline_calls
+]
+
 CHANGE_BASES = [
     "total_contacts", "hotline_calls", "work_orders", "mediation_cases",
     "wage_arrears", "escalation_term_records", "failed_mediations",
+    "referral_cases", "petition_referral_cases", "line_12345_calls",
 ]
 DYNAMIC_COLUMNS = [
     *[f"{base}_chg_8w" for base in CHANGE_BASES],  # (x_t + 1) / (mean of x over weeks t-8..t-1 + 1)
@@ -53,6 +72,8 @@ SPATIAL_COLUMNS = [
     "nb_total_contacts_chg_8w",   # mean over the region's neighbours (same level)
     "nb_max_type_chg_8w",
     "nb_escalation_term_share",
+    "nb_referral_cases_chg_8w",
+    "nb_line_12345_share",
 ]
 
 SEASON_COLUMNS = [
@@ -60,4 +81,5 @@ SEASON_COLUMNS = [
     "weeks_to_spring_festival",   # weeks until the next Spring Festival (0-54)
 ]
 
-FEATURE_COLUMNS = COUNT_COLUMNS + SIGNAL_COLUMNS + DYNAMIC_COLUMNS + SPATIAL_COLUMNS + SEASON_COLUMNS
+FEATURE_COLUMNS = (COUNT_COLUMNS + SIGNAL_COLUMNS + REFERRAL_COLUMNS + DYNAMIC_COLUMNS + SPATIAL_COLUMNS
+                   + SEASON_COLUMNS)

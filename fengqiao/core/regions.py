@@ -13,6 +13,14 @@ import pandas as pd
 LEVELS = ("province", "city", "county", "township", "village")
 
 
+def province_of(code: str) -> str:
+    return code[:2] + "0000000000"
+
+
+def city_of(code: str) -> str:
+    return code[:4] + "00000000"
+
+
 def county_of(code: str) -> str:
     return code[:6] + "000000"
 

@@ -12,7 +12,8 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from fengqiao.core.feature_columns import COUNT_COLUMNS, FEATURE_COLUMNS, KEY_COLUMNS, SEASON_COLUMNS
+from fengqiao.core.feature_columns import (COUNT_COLUMNS, FEATURE_COLUMNS, KEY_COLUMNS, REFERRAL_COUNT_COLUMNS,
+                                           SEASON_COLUMNS)
 
 S, TS, D, I, DB, B = T.StringType(), T.TimestampType(), T.DateType(), T.IntegerType(), T.DoubleType(), T.BooleanType()
 
@@ -111,7 +112,7 @@ QUARANTINE = _schema(
 # gold/risk_scores (contract columns first)
 RISK_SCORES = _schema(
     ("region_code", S, False),
-    ("level", S, False),               # county / township
+    ("level", S, False),               # township / county / city / province
     ("week_start", D, False),
     ("score", DB, False),              # 0-1 chance of escalation within the horizon
     ("risk_level", S, True),           # 红 橙 黄 蓝 or null
@@ -210,12 +211,12 @@ FEED_HEALTH = _schema(
 # (RISK_SCORES) plus ``data_gap``, set by jobs.gold.feed_health.mark_outages (jobs/gold/score_marks.py).
 RISK_SCORES_PUBLISHED = T.StructType(RISK_SCORES.fields + [T.StructField("data_gap", B, True)])
 
-# gold/region_week_features: one row per region (township or county) x week (jobs/gold/region_week_features.py).
+# gold/region_week_features: one row per region (village, township, county, city, province) x week (jobs/gold/region_week_features.py).
 # Whole-number features are bigint (zero-filled for weeks without records), the two calendar columns int,
 # shares, ratios and means double.
 INTEGER_FEATURES = [
     *COUNT_COLUMNS, "returned_orders", "mediation_party_max", "large_group_cases", "failed_mediations",
-    "criminal_tendency_cases", "group_tendency_cases", "escalation_term_records",
+    "criminal_tendency_cases", "group_tendency_cases", "escalation_term_records", *REFERRAL_COUNT_COLUMNS,
 ]
 
 

@@ -1,13 +1,19 @@
-"""gold/region_week_features: one row per region (every township and county) × ISO week.
+"""gold/region_week_features: one row per region × ISO week, at five levels.
+
+Levels (``level``): every township and county of regions.csv, and the city and province above them, every
+week; villages only in the weeks whose records name them (an export that places no record in a village
+has no village rows: never invented). Every level's counts are sums over its records.
 
 Flow (Spark passes over the silver records: one query for the first and last week, one group-by of
 the unioned records, one shuffle of keyed calls for repeat callers; everything after that works on
 the small region × week grid, checkpointed once before the spatial self-join):
 
     silver calls, orders, cases -> records (union) -> tag levels -> counts + signal inputs  (1 shuffle)
-    silver calls -> repeat callers per township and county                                   (1 shuffle)
+    silver calls -> repeat callers per region at every level                                 (1 shuffle)
     regions.csv x weeks -> grid, left-joined to both, zero-filled
-      -> signals -> dynamics (8-week windows) -> season -> checkpoint -> spatial lags -> contract
+      -> signals, referral shares -> dynamics (8-week windows)
+    village counts (weeks with records) -> same signals -> dynamics from sums over week numbers
+      -> union -> season -> checkpoint -> spatial lags -> contract
 
 Incremental (``run``): the published table records, per silver table, a fingerprint of each week
 partition it was built from. A later run rebuilds only from the earliest week whose silver partitions
@@ -30,9 +36,11 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from features.counts import weekly_counts
-from features.dynamics import HISTORY_WEEKS, add_dynamics
-from features.grid import REGION_WEEK, grid_weeks, region_week_grid, regions_frame, tag_levels, week_bounds, weeks_frame
+from features.dynamics import HISTORY_WEEKS, add_dynamics, add_sparse_dynamics
+from features.grid import (REGION_WEEK, grid_weeks, region_week_grid, regions_frame, tag_levels, village_names,
+                           week_bounds, weeks_frame)
 from features.records import union_records
+from features.referrals import derive_referral_shares, referral_aggregations
 from features.season import add_season, season_lookup
 from features.signals import REPEAT_LOOKBACK_WEEKS, derive_signals, repeat_calls, signal_aggregations
 from features.spatial import add_spatial_features, edges_frame, neighbour_edges
@@ -94,7 +102,7 @@ def build_region_week_features(hotline: DataFrame, orders: DataFrame, cases: Dat
     grid = region_week_grid(regions_frame(spark, regions_pdf), weeks_frame(spark, weeks))
 
     records = tag_levels(union_records(hotline, orders, cases))
-    weekly = weekly_counts(records, signal_aggregations())
+    weekly = weekly_counts(records, [*signal_aggregations(), *referral_aggregations()])
     repeats = repeat_calls(hotline)
 
     filled = (
@@ -102,7 +110,22 @@ def build_region_week_features(hotline: DataFrame, orders: DataFrame, cases: Dat
         .join(repeats, on=REGION_WEEK, how="left")
         .fillna(0, subset=[*INTEGER_FEATURES, *_ZERO_FILLED_HELPERS])
     )
-    features = add_dynamics(derive_signals(filled))
+    dense = add_dynamics(derive_referral_shares(derive_signals(filled)))
+    # Villages: rows only in the weeks whose records name them (features.grid), same columns.
+    villages = (
+        weekly.where(F.col("level") == "village")
+        .join(repeats, on=REGION_WEEK, how="left")
+        .fillna(0, subset=[*INTEGER_FEATURES, *_ZERO_FILLED_HELPERS])
+        .join(F.broadcast(village_names(spark, regions_pdf)), on="region_code", how="left")
+        .withColumn("county_code", F.concat(F.substring("region_code", 1, 6), F.lit("000000")))
+        .select(*filled.columns)
+    )
+    if weeks:
+        villages = villages.where(F.col("week_start").between(F.lit(weeks[0]), F.lit(weeks[-1])))
+        sparse = add_sparse_dynamics(derive_referral_shares(derive_signals(villages)), weeks[0])
+        features = dense.unionByName(sparse)
+    else:
+        features = dense
     features = add_season(features, season_lookup(spark, weeks))
     if since is not None:  # the look-back weeks only fed the windows above
         features = features.where(F.col("week_start") >= F.lit(week_start(since)))

@@ -12,9 +12,10 @@ from pyspark.sql import types as T
 
 from features import CHANGE_BASES, FEATURE_COLUMNS, KEY_COLUMNS, TYPE_COUNT_COLUMNS
 from features.counts import weekly_counts
-from features.dynamics import add_dynamics
+from features.dynamics import add_dynamics, add_sparse_dynamics
 from features.grid import tag_levels
 from features.records import union_records
+from features.referrals import derive_referral_shares, referral_aggregations
 from features.season import season_rows
 from features.signals import derive_signals, repeat_calls, signal_aggregations
 from features.spatial import haversine_km, neighbour_edges, spatial_lag
@@ -103,7 +104,35 @@ def test_counts_per_feed_type_and_level(spark):
     # county = its records counted directly; no mediation in T1 → share 0 (denominator 0)
     assert c1["total_contacts"] == 7 and c1["type_labour"] == 3 and c1["complaint_share"] == pytest.approx(1 / 3)
     assert t1["failed_mediation_share"] == 0.0 and t1["mediation_party_mean"] == 0.0
-    assert set(rows) == {(T1, "township"), (T2, "township"), (C1, "county")}
+    city, province = "370100000000", "370000000000"
+    assert set(rows) == {(T1, "township"), (T2, "township"), (C1, "county"), (city, "city"), (province, "province")}
+    assert rows[(city, "city")]["total_contacts"] == rows[(province, "province")]["total_contacts"] == 7
+
+
+def test_villages_and_referrals_are_counted_where_records_name_them(spark):
+    village = T1[:9] + "007"
+    calls = silver(spark, HOTLINE_CALLS, [
+        {"region_code": village, "line": "12345"}, {"region_code": village, "line": "12348"},
+        {"region_code": T1, "line": " 12345 "}, {"region_code": T1, "line": None},
+    ])
+    cases = silver(spark, MEDIATION_CASES, [
+        {"region_code": village, "case_source": "信访转办"}, {"region_code": T1, "case_source": "公安移交"},
+        {"region_code": T1, "case_source": "法院委派"}, {"region_code": T1, "case_source": "热线转办"},
+        {"region_code": T1, "case_source": "当事人申请"}, {"region_code": T1, "case_source": None},
+    ])
+    weekly = weekly_counts(tag_levels(union_records(calls, empty(spark, WORK_ORDERS), cases)),
+                           referral_aggregations())
+    rows = {(r["region_code"], r["level"]): r for r in derive_referral_shares(weekly).collect()}
+    v, t = rows[(village, "village")], rows[(T1, "township")]
+    # the village: only the records that name it; the township: all of them
+    assert (v["hotline_calls"], v["mediation_cases"], v["line_12345_calls"], v["petition_referral_cases"]) == (2, 1, 1, 1)
+    assert (t["hotline_calls"], t["mediation_cases"], t["line_12345_calls"]) == (4, 6, 2)
+    assert t["line_12345_share"] == 0.5
+    assert (t["court_referral_cases"], t["police_referral_cases"], t["petition_referral_cases"],
+            t["hotline_referral_cases"], t["referral_cases"]) == (1, 1, 1, 1, 3)
+    assert t["referral_share"] == pytest.approx(3 / 6)
+    assert {lv for _, lv in rows} == {"village", "township", "county", "city", "province"}
+    assert [code for code, lv in rows if lv == "village"] == [village]  # records at township level name no village
 
 
 def test_repeat_caller_share(spark):
@@ -154,6 +183,33 @@ def test_chg_8w_and_z_on_hand_series(spark):
     # type_labour jumps 0 -> 9: (9+1)/(0+1) = 10; other types stay flat at 1.0
     assert last["max_type_chg_8w"] == pytest.approx(10.0) and out[week(4)]["max_type_chg_8w"] == 1.0
     assert all(out[week(k)]["wage_arrears_chg_8w"] == 1.0 for k in range(10))
+
+
+def test_sparse_dynamics_equal_dense_dynamics_on_the_zero_filled_series(spark):
+    """Villages have rows only in weeks with records: their windows must treat absent weeks as zeros."""
+    x = [3, 0, 5, 0, 0, 0, 4, 6, 0, 10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]
+    cols = [*CHANGE_BASES, *TYPE_COUNT_COLUMNS]
+    schema = T.StructType([T.StructField("region_code", T.StringType()), T.StructField("level", T.StringType()),
+                           T.StructField("week_start", T.DateType())] + [T.StructField(c, T.LongType()) for c in cols])
+
+    def rows(keep_zero_weeks: bool):
+        out = []
+        for k, xk in enumerate(x):
+            if xk or keep_zero_weeks:
+                values = {c: 0 for c in cols}
+                values.update(total_contacts=xk, type_labour=xk % 4, referral_cases=xk % 3)
+                out.append(("V", "village", week(k), *[values[c] for c in cols]))
+        return spark.createDataFrame(out, schema)
+
+    dense = {r["week_start"]: r for r in add_dynamics(rows(True)).collect()}
+    sparse = {r["week_start"]: r for r in add_sparse_dynamics(rows(False), week(0)).collect()}
+    assert len(sparse) == sum(1 for v in x if v) < len(dense)
+    dynamic = [c for c in dense[week(0)].asDict() if c.endswith("_8w")]
+    assert "referral_cases_chg_8w" in dynamic and "total_contacts_z_8w" in dynamic
+    for day, row in sparse.items():
+        for c in dynamic:
+            assert row[c] == pytest.approx(dense[day][c], rel=1e-12, abs=1e-12), (day, c)
+    assert sparse[week(19)]["total_contacts_chg_8w"] == pytest.approx(3 / 1)  # 8 quiet weeks behind it
 
 
 # --- spatial ---------------------------------------------------------------------------------
@@ -235,8 +291,11 @@ def built(spark):
 def test_output_contract_and_no_nulls(built):
     assert list(built.columns) == [*KEY_COLUMNS, "region_name", *FEATURE_COLUMNS]
     assert not built[FEATURE_COLUMNS + KEY_COLUMNS].isna().any().any()
-    # 6 regions (4 townships, 2 counties; villages excluded) × weeks 0..5 (through = Wednesday of week 5)
-    assert len(built) == 6 * 6
+    # 8 regions (4 townships, 2 counties, the city, the province) × weeks 0..5 (through = Wednesday of week 5),
+    # and the one village a record names, in its one week
+    assert len(built) == 8 * 6 + 1
+    assert built.loc[built["level"] == "village", ["region_code", "week_start"]].values.tolist() == [
+        ["370102001001", week(0)]]
     assert sorted(built["week_start"].unique()) == [week(k) for k in range(6)]
     assert set(built.loc[built["level"] == "township", "county_code"]) == {C1, C2}
     counties = built[built["level"] == "county"]
@@ -272,6 +331,12 @@ def test_county_counts_equal_sum_of_townships(built):
     counties = built[built["level"] == "county"].set_index(["county_code", "week_start"])[counts]
     pd.testing.assert_frame_equal(counties.sort_index(), towns.sort_index(), check_dtype=False)
     assert counties["total_contacts"].sum() == 11
+    city = built[built["level"] == "city"].set_index("week_start")[counts].sort_index()
+    province = built[built["level"] == "province"].set_index("week_start")[counts].sort_index()
+    pd.testing.assert_frame_equal(city, counties.groupby("week_start").sum().sort_index(), check_dtype=False)
+    pd.testing.assert_frame_equal(province, city)
+    assert (built.loc[built["level"] == "city", "region_code"] == "370100000000").all()
+    assert built.loc[built["level"] == "city", "region_name"].isna().all()  # regions.csv names no city here
 
 
 def test_types_and_season(built):
@@ -303,11 +368,12 @@ def test_run_reads_silver_and_publishes_gold(spark, tmp_path):
     REGIONS.to_csv(lake.reference / "regions.csv", index=False)
 
     result = run(spark, lake, through="2025-03-19")
-    assert result["rows"] == 6 * 3 and result["rows_by_level"] == {"township": 12, "county": 6}
+    assert result["rows"] == 8 * 3
+    assert result["rows_by_level"] == {"township": 12, "county": 6, "city": 3, "province": 3}
     gold = read_table(lake.gold("region_week_features"))
     assert sorted(gold["week_start"].unique()) == [week(0), week(1), week(2)]
     assert set([*KEY_COLUMNS, "region_name", *FEATURE_COLUMNS]) == set(gold.columns)
-    assert gold["total_contacts"].sum() == 2 * 3  # township + county copies of 3 records
+    assert gold["total_contacts"].sum() == 4 * 3  # township, county, city and province copies of 3 records
     assert not any(p.name.startswith("gold-") for p in lake.staging.iterdir())  # staging moved into place
 
 
@@ -331,7 +397,10 @@ def _records(weeks, seed: int, tag: str):
     for k in weeks:
         for town in (T1, T2, T3, T4):
             for _ in range(r.randint(0, 4)):
-                calls.append({"region_code": town, "week_start": week(k), "dispute_type": r.choice(_TYPES),
+                # some calls name one of T1's villages (rows in the weeks they are named)
+                place = town[:9] + f"{r.randint(1, 3):03d}" if town == T1 and r.random() < 0.5 else town
+                calls.append({"region_code": place, "week_start": week(k), "dispute_type": r.choice(_TYPES),
+                              "line": r.choice(["12345", "12348"]),
                               "caller_key": f"c{r.randint(0, 5)}" if r.random() < 0.7 else None,
                               "request_type": r.choice(["投诉", "咨询"]), "has_escalation_terms": r.random() < 0.2,
                               "call_id": f"{tag}-call-{len(calls)}"})
@@ -340,6 +409,7 @@ def _records(weeks, seed: int, tag: str):
                                "order_id": f"{tag}-order-{len(orders)}"})
             if r.random() < 0.5:
                 cases.append({"region_code": town, "week_start": week(k), "dispute_type": r.choice(_TYPES),
+                              "case_source": r.choice(["法院委派", "公安移交", "信访转办", "热线转办", "当事人申请"]),
                               "party_count": r.randint(1, 7), "result": r.choice(["调解成功", "调解不成功"]),
                               "case_id": f"{tag}-case-{len(cases)}"})
     return calls, orders, cases
@@ -411,7 +481,9 @@ def test_incremental_rebuild_equals_full_and_skips_old_weeks(spark, history_lake
     full = run(spark, Lake.at(reference), full=True)
     assert full["mode"] == "full"
     got, want = _gold(lake.gold("region_week_features")), _gold(Lake.at(reference).gold("region_week_features"))
-    assert len(got) == len(want) == 6 * 15
+    dense = got[got["level"] != "village"]
+    assert len(dense) == 8 * 15 and len(got) == len(want) > len(dense)  # 6 regions + city + province; villages
+    assert got["referral_cases"].sum() > 0 and got["line_12345_calls"].sum() > 0
     pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-12, atol=1e-12)
     # And the published weeks before week 11 are the very same files (hard links), not rewritten.
     assert run(spark, lake)["changed"] is False
