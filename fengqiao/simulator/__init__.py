@@ -20,15 +20,17 @@ CPU, 77 s of wall time, 0.23 GB peak memory.
 
 What is planted (all of it listed in ``truth/``): escalation episodes (``episodes.py``,
 ``escalations.py``), confounders (seasonal waves, reporting changes, outages, duplicate exports, media
-stories), dirty records and files (``dirt.py``), and personal data in the fields and texts where real
-exports carry it, including, in a few percent of texts, forms that defeat plain masking rules
-(full-width, spoken or oddly grouped numbers, e-mail addresses, compound surnames, names after kin
-words; ``truth/masking_forms.csv``).
+stories), referral patterns (``referrals.py``: 信访转办 / 公安移交 / 法院委派 cases and 12345 calls building
+up before some escalations, and the confounders ``referral_court_campaign``, ``referral_petition_backlog``
+and ``referral_line_shift``, which precede none), dirty records and files (``dirt.py``), and personal
+data in the fields and texts where real exports carry it, including, in a few percent of texts, forms
+that defeat plain masking rules (full-width, spoken or oddly grouped numbers, e-mail addresses, compound
+surnames, names after kin words; ``truth/masking_forms.csv``).
 
 ``vary=True`` (domain randomisation): rates, type mixes, seasonality and trend, wording (``wording.py``)
 and the number and shape of escalations and confounders, plus habitual complainants, are drawn per seed
-from the ranges in ``variation.py`` and written to ``truth/variation.json``; ``vary=False`` is today's
-world, byte for byte.
+from the ranges in ``variation.py`` (referral rates: ``referrals.py``) and written to
+``truth/variation.json``; ``vary=False`` is today's world, byte for byte.
 """
 from __future__ import annotations
 
@@ -48,6 +50,7 @@ from .dirt import Dirt, MaskingForms, PersonalData
 from .episodes import make_plan
 from .feeds import FeedBuilder
 from .geography import build_geography, bureaus_frame
+from .referrals import ReferralRates, draw_rates, plan_referrals
 from .variation import Variation, draw
 from .wording import VariedText
 from .writer import DropWriter
@@ -121,12 +124,14 @@ def simulate(out_dir: Path, seed: int = 42, scale: str = "city", weeks: int | No
     var = draw(seed) if vary else Variation()
     words = VariedText(seed, var) if vary else None
     plan = make_plan(geo, start, n_weeks, seed, season_region, random.Random(f"pools-{seed}"), var)
+    ref_rates = draw_rates(seed) if vary else ReferralRates()
+    referrals = plan_referrals(plan, geo, seed, ref_rates)  # issue 21; adds its truth rows to the plan's
     dirt, pii, forms = Dirt(seed), PersonalData(), MaskingForms(seed)
     batch_digits = 6 if cfg["batch"] == "county" else 4
     writer = DropWriter(out_dir, start, n_days, seed, dirt, plan.duplicates, geo.county_codes, batch_digits,
                         xlsx_share, gz_share)
     builder = FeedBuilder(geo, plan, start, n_days, cfg["volume"], seed, writer, dirt, pii, batch_digits, var, words,
-                          forms=forms)
+                          forms=forms, referrals=referrals)
 
     d0 = 0
     while d0 < n_days:  # month by month: bounded memory, and a progress line per month
@@ -155,7 +160,8 @@ def simulate(out_dir: Path, seed: int = 42, scale: str = "city", weeks: int | No
     _write_csv(truth / "dirty_records.csv", ["kind", "feed", "where", "detail"],
                ([d["kind"], d["feed"], d["where"], d["detail"]] for d in dirt.log))
     if vary:
-        doc = {"seed": seed, "parameters": var.as_dict(), "text_banks": words.summary(),
+        doc = {"seed": seed, "parameters": var.as_dict(), "referrals": ref_rates.as_dict(),
+               "text_banks": words.summary(),
                "habitual_complainants": [dict(region_code=geo.t_code[h["t"]], dispute_type=TYPE_LABELS[h["k"]],
                                               first_week=h["first"], last_week=h["last"],
                                               calls_per_week=round(h["rate"], 3), cue_share=round(h["cue"], 3))
@@ -179,7 +185,8 @@ def simulate(out_dir: Path, seed: int = 42, scale: str = "city", weeks: int | No
     }
     if vary:  # the drawn world at a glance (all of it in truth/variation.json)
         summary["variation"] = {"volume": var.volume, "esc_rate": var.esc_rate, "subtle_share": var.subtle_share,
-                                "implied_share": var.implied_share, "habitual": len(plan.habituals)}
+                                "implied_share": var.implied_share, "habitual": len(plan.habituals),
+                                "line_12345": ref_rates.line_12345, "referral_buildup_share": ref_rates.buildup_share}
     return summary
 
 

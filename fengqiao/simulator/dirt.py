@@ -6,6 +6,7 @@ in the drop, so that even an 8-week small drop exercises every quarantine path o
 from __future__ import annotations
 
 import random
+from contextlib import contextmanager
 
 from . import text as tx
 
@@ -31,6 +32,16 @@ class Dirt:
             self.done.add(key)
             return True
         return False
+
+    @contextmanager
+    def own_stream(self, name: str):
+        """Meanwhile draw from a stream of its own: records added on top of the world (referral cases)
+        get their defects without moving those of the records drawn after them."""
+        saved, self.r = self.r, random.Random(f"dirt-{name}")
+        try:
+            yield self
+        finally:
+            self.r = saved
 
     def note(self, kind: str, feed: str, where: str, detail: str = "") -> None:
         self.log.append(dict(kind=kind, feed=feed, where=where, detail=detail))

@@ -3,7 +3,10 @@
 Escalations raise one dispute type in one township (and, late, in its nearest neighbours) across all
 three feeds; confounders change volumes in ways that are *not* escalation (see the domain notes):
 province/city-wide seasons, a county's new hotline channel, a feed outage and its catch-up, a
-duplicated export, a media story. Everything planted is listed in ``truth/episodes.csv``.
+duplicated export, a media story. Everything planted is listed in ``truth/episodes.csv``. Referral
+patterns (build-ups of referred cases and 12345 calls before some escalations, and the referral
+confounders ``referral_court_campaign``, ``referral_petition_backlog``, ``referral_line_shift``) are
+planted on top of this plan by ``referrals.py``, from a stream of their own.
 
 Escalations themselves are planted in ``escalations.py``; their number, types and shapes, and the
 confounders' rates and strengths, come from a ``Variation`` (``variation.py``): today's fixed world by

@@ -20,6 +20,7 @@ from . import text as tx
 from .hotline import HotlineRecords
 from .mediation import DATE_FORMATS, MediationRecords
 from .orders import OrderRecords
+from .referral_records import ReferralRecords
 from .type_mix import GROUP_TYPES, TI, K
 from .variation import Variation
 
@@ -42,11 +43,11 @@ POOL_SHARE = {"hotline": (0.45, 0.45), "orders": (0.4, 0.4)}  # chance a surge c
 _CLOCK = [f"T{h:02d}:{m:02d}:{x:02d}+08:00" for h in range(24) for m in range(60) for x in range(60)]
 
 
-class FeedBuilder(HotlineRecords, OrderRecords, MediationRecords):
+class FeedBuilder(HotlineRecords, OrderRecords, MediationRecords, ReferralRecords):
     """Draws the counts of a month and hands each record version to the sink (the writer)."""
 
     def __init__(self, geo, plan, start: dt.date, n_days: int, volume: float, seed: int, sink, dirt, pii,
-                 batch_digits: int = 6, var=None, words=None, *, forms):
+                 batch_digits: int = 6, var=None, words=None, *, forms, referrals):
         self.geo, self.plan, self.start, self.n_days = geo, plan, start, n_days
         self.volume, self.seed, self.sink, self.dirt, self.pii = volume, seed, sink, dirt, pii
         self.forms = forms  # personal data in forms that defeat plain masking (dirt.MaskingForms)
@@ -61,6 +62,11 @@ class FeedBuilder(HotlineRecords, OrderRecords, MediationRecords):
         mix = np.where(geo.t_urban[:, None], np.array(var.mix_urban)[None, :], np.array(var.mix_rural)[None, :])
         mix = mix * rng.lognormal(0, var.township_mix_sigma, size=mix.shape)
         self.base = geo.t_pop[:, None] * mix / mix.sum(axis=1, keepdims=True)  # residents x type share
+        # referral patterns (referrals.py); the usual cases a day per township and type size the extra
+        # cases of the referral confounders
+        self.referrals, self.t_county_list = referrals, [int(c) for c in geo.t_county]
+        self.ordinary_cases = self.base * self.feed_mix["mediation"][None, :] * (
+            RATE_MEDIATION * var.volume["mediation"] * volume)
         self.days = [start + dt.timedelta(days=i) for i in range(n_days + 60)]
         self.daystr = [d.isoformat() for d in self.days]
         self.daycompact = [d.strftime("%Y%m%d") for d in self.days]  # for record ids
@@ -217,6 +223,7 @@ class FeedBuilder(HotlineRecords, OrderRecords, MediationRecords):
         ep_u = rng.random(len(d))
         for i in range(len(d)):
             self.case(r, int(d[i] * DAY + secs[i]), int(t[i]), int(k[i]), ep_u[i])
+        self.referral_cases(d0, d1)  # after the drawn ones: their streams and records stay as they were
 
     def episode_state(self, t: int, k: int, day: int, u: float) -> tuple[bool, float, int]:
         """(record belongs to the episode surge, escalation level 0..1, episode index or -1)."""

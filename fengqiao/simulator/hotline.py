@@ -107,7 +107,7 @@ class HotlineRecords:
                         call_id=call_id, name=name, number=number, person=person, surge=surge, lev=lev, ep=ep,
                         wage=wage, region=region, escalate=escalate))
             updated = start + duration + r.randint(30, 600)
-            rec = {"call_id": call_id, "line": "12348" if r.random() < 0.6 else "12345", "started_at": started,
+            rec = {"call_id": call_id, "line": self.call_line(r.random(), ti, ki, day), "started_at": started,
                    "duration_sec": duration, "caller_number": number, "caller_name": name, "region_code": region,
                    "address_text": address, "request_type": rtype, "topic": topic, "transcript": turns,
                    "satisfaction": sat, "work_order_id": order_id, "updated_at": self.iso(updated)}

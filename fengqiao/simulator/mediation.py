@@ -39,7 +39,8 @@ def fmt_amount(r: random.Random, yuan: float) -> str:
 class MediationRecords:
     """Mixed into ``FeedBuilder``: one case and its later updates."""
 
-    def case(self, r, ts: int, ti: int, ki: int, u: float) -> None:
+    def case(self, r, ts: int, ti: int, ki: int, u: float, source: str | None = None) -> None:
+        """One case; ``source`` fixes its 纠纷来源 (an extra referred case), else it is drawn."""
         g, counts = self.geo, self.counts
         day = ts // DAY
         dtype = TYPE_LABELS[ki]
@@ -82,8 +83,8 @@ class MediationRecords:
         brief = self.words.mediation_brief(r, dtype, wage, g.t_name[ti] + vname, names, escalate, id_txt)
         region = self.region(r, ti, 0.55, "mediation", day)
         org = (g.t_name[ti] if r.random() < 0.5 else vname) + "人民调解委员会"
-        source = r.choices(("主动排查", "当事人申请", "热线转办", "法院委派", "公安移交", "信访转办", "其他"),
-                           weights=(25, 40, 10, 7, 8, 5 + 20 * lev, 5))[0]
+        x = r.random()  # one draw, as random.choices made it before referrals.py: later draws stay put
+        source = source or self.case_source(x, ti, ki, day)
         row = [cid, dtype, source, region, accepted, occurred, str(parties), amount,
                yn(1.0 if wage else var.flag_migrant),
                yn(threat), yn(collective), org, people.person_name(r), "调解中", "已受理", brief,

@@ -37,6 +37,8 @@ Ranges (uniform unless said; "x" = a factor on today's value) and why:
   exports 1-8 a year (3); media stories 0.5-6 a year (2) at 0.3-2.0 x the county's calls (0.9) about
   one of six types; habitual complainants (老上访户) 2-25 per 100 townships, calling 0.5-4 times a week,
   with cue words in 5-50 % of their calls (none today).
+* Referrals (纠纷来源 base rates, 12345 share, build-ups before escalations, referral confounders): drawn
+  in ``referrals.py`` from a stream of its own (``referrals-{seed}``) and written beside these parameters.
 * Text: each phrase bank keeps 30-100 % of its phrases (a per-seed 40-100 % +-15 %; today all); caller lines are paraphrased 10-70 %,
   carry fillers 0-60 %, dialect 0-80 %, a typo or homophone slip 0-6 % (none); 10-70 % of escalation
   cues are only implied (none); ordinary contacts carry a cue word out of context 0-4 % (none); vague

@@ -29,7 +29,8 @@ ORDER_HEADER = ("order_id,created_at,channel,call_id,region_code,category,summar
                 "due_at,closed_at,is_repeat,repeat_of,satisfaction,updated_at").split(",")
 MEDIATION_HEADER = ("案件编号,纠纷类型,纠纷来源,行政区划代码,受理日期,发生日期,当事人数,涉案金额,涉及农民工,民转刑倾向,"
                     "群体性倾向,调解组织,调解员,调解结果,案件状态,纠纷简介,当事人姓名,当事人电话,更新时间").split(",")
-KINDS = {"escalation", "seasonal", "reporting_change", "outage", "duplicate_export", "media"}
+KINDS = {"escalation", "seasonal", "reporting_change", "outage", "duplicate_export", "media",
+         "referral_court_campaign", "referral_petition_backlog", "referral_line_shift"}
 ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+08:00$")
 
 

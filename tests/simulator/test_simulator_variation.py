@@ -30,8 +30,12 @@ WEEKS = 2
 # it and say so: published figures depend on these bytes. Recomputed once since vary existed (commit 6181069):
 # the masking forms (dirt.MaskingForms) add a sentence to ~3 % of transcripts and ~2 % of order summaries,
 # write some of those calls as ASCII-only JSON and add truth/masking_forms.csv, from a stream of their own:
-# every other draw, record and count of the drop is as before.
-TODAY_DIGEST = "0e41246ef5304a6052a04a1f74faa04cc2270c0c77eced977da9eeca997a2031"
+# every other draw, record and count of the drop is as before. Recomputed for the referral patterns
+# (issue 21, referrals.py), also from streams of their own: the 12345 line of the calls of a line shift
+# and of build-ups (22 calls here) and the 纠纷来源 of build-up cases change, extra referred cases are added
+# (with their case numbers, the later cases of their county renumbered), truth gains their rows and the
+# escalations' referral_buildup detail; every other field of every call, order and case is as before.
+TODAY_DIGEST = "335a98b311bea74220e7ae9622b3154efb45a372c95f9579f77b4d6795736a7d"
 
 
 def _digests(root: Path) -> dict[str, str]:
