@@ -97,7 +97,9 @@ def cross_world_tables(args, echo=print):
         every = [d for w in worlds for d in drops(w, role, False)]
     trainings = ({w: drops(w, "training", w == "home") for w in worlds} if not args.train
                  else {"+".join(args.train): named(args.train, True)})
-    tables = [cross_world_backtest(training, every, args.budget, echo=echo) for training in trainings.values()]
+    ablate = bool(getattr(args, "ablate_referrals", False))
+    tables = [cross_world_backtest(training, every, args.budget, echo=echo, ablate_referrals=ablate)
+              for training in trainings.values()]
     return pd.concat(tables, ignore_index=True), role
 
 
@@ -167,6 +169,22 @@ def verdicts(summary) -> list[str]:
     return lines
 
 
+def ablation_lines(summary) -> list[str]:
+    """With and without the referral features (issue 21), as sent: the differences, whatever they are."""
+    s = summary[summary["protocol"] == "as_sent"].set_index(["train_world", "eval_world", "detector"])
+    lines = []
+    for (train, ev, det), row in s.iterrows():
+        if det != "model" or (train, ev, "model_without_referrals") not in s.index:
+            continue
+        off = s.loc[(train, ev, "model_without_referrals")]
+        lines.append(f"- trained {train} → scored {ev}: with referral features recall {row['recall']:.3f}, lead "
+                     f"{row['median_lead_weeks']:.2f} wk, precision {row['precision']:.3f}, AP "
+                     f"{row['average_precision']:.3f}, confounder false alerts {row['false_alerts_confounder']:.1f}; "
+                     f"without: {off['recall']:.3f}, {off['median_lead_weeks']:.2f} wk, {off['precision']:.3f}, "
+                     f"AP {off['average_precision']:.3f}, {off['false_alerts_confounder']:.1f}")
+    return lines
+
+
 def main(args, echo=print) -> None:
     import datetime as dt
     import os
@@ -190,6 +208,8 @@ def main(args, echo=print) -> None:
     with pd.option_context("display.width", 250, "display.max_columns", 40, "display.max_rows", 500):
         text = "\n".join([header, "## Mean over seeds", "", summary.to_markdown(index=False, floatfmt=".3f"), "",
                           "## Against the targets (as sent)", "", *verdicts(summary), "",
+                          *(["## Referral features (issue 21): with and without, as sent", "",
+                              *ablation_lines(summary), ""] if getattr(args, "ablate_referrals", False) else []),
                           "## Every seed", "", table[[c for c in SHOWN if c in table]].to_markdown(
                               index=False, floatfmt=".3f"), ""])
     (out / f"cross_world_{role}.md").write_text(text, encoding="utf-8")

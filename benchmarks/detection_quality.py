@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/detection_quality.py --scale small --seeds 7 8         # ~10 min a seed on 2 cores
     .venv/bin/python benchmarks/detection_quality.py --scale city --seeds 42 43 44 --work /big/disk/dq
     .venv/bin/python benchmarks/detection_quality.py --cross-world [--heldout]      # issue 17, benchmarks/cross_world.py
+    .venv/bin/python benchmarks/detection_quality.py --cross-world --ablate-referrals   # issue 21: with/without
 
 For each seed: simulate a drop (``fengqiao simulate``), run the whole pipeline on it (``fengqiao run`` in a
 child process, with ``FENGQIAO_HOME``/``FENGQIAO_SOURCE``/``FENGQIAO_LAKE`` in the scratch folder and
@@ -181,6 +182,8 @@ def main(argv=None) -> None:
                     "one model on these drops instead of each world's training seeds (home drops varied)")
     ap.add_argument("--evaluate", nargs="+", default=None, metavar="WORLD:SEED", help="with --cross-world: score "
                     "these drops instead of the seeds of --heldout / development (home drops as simulated)")
+    ap.add_argument("--ablate-referrals", action="store_true", help="with --cross-world: also train and score the "
+                    "model without the referral features (detector model_without_referrals)")
     args = ap.parse_args(argv)
     if args.cross_world:
         import cross_world

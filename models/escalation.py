@@ -50,7 +50,16 @@ TRANSFER_COLUMNS = [
     "county_share", "channel_shift", "county_channel_shift", "max_type_rel_city", "max_type_rel_county",
     "max_type_chg_8w",
 ]
-MODEL_COLUMNS = list(TRANSFER_COLUMNS)
+# Referral signals (issue 21): cases passed on by courts, police and petition offices against the township's own
+# weeks and its city, their share of its cases, the 12345 line's share of its calls, and the neighbours'
+# referral change. Relative forms only, like the rest. ``fengqiao train``/the benchmarks can leave them out
+# (``columns=WITHOUT_REFERRALS``) to measure what they add.
+REFERRAL_MODEL_COLUMNS = [
+    "referral_cases_z8", "referral_cases_z3", "referral_cases_z8_city", "referral_share_d8",
+    "line_12345_share_d8", "line_12345_calls_z8_city", "nb_referral_cases_chg_8w",
+]
+MODEL_COLUMNS = TRANSFER_COLUMNS + REFERRAL_MODEL_COLUMNS
+WITHOUT_REFERRALS = list(TRANSFER_COLUMNS)
 assert set(MODEL_COLUMNS) <= set(FEATURE_COLUMNS) | set(CONTEXT_COLUMNS) | set(RELATIVE_COLUMNS)
 
 RANDOM_STATE = 0
@@ -73,14 +82,15 @@ def log1p_nonneg(x):
     return np.log1p(np.clip(np.asarray(x, dtype=float), 0.0, None))
 
 
-def build_pipeline(random_state: int = RANDOM_STATE) -> Pipeline:
-    """The columns of ``MODEL_COLUMNS`` (all relative, none needs a transform) into gradient-boosted trees.
+def build_pipeline(random_state: int = RANDOM_STATE, columns: list[str] | None = None) -> Pipeline:
+    """The columns of ``MODEL_COLUMNS`` (or ``columns``; all relative, none needs a transform) into
+    gradient-boosted trees.
 
     No class weights: the probabilities are calibrated on later weeks anyway, and with sample weights
     scikit-learn 1.9 bins every feature by weighted percentiles, which made a fit ~4x slower (measured
     2026-12-03: 104 s vs 24 s for one model on a city's two years) for no gain in ranking on the
     development seeds."""
-    pre = ColumnTransformer([("pass", "passthrough", MODEL_COLUMNS)], remainder="drop",
+    pre = ColumnTransformer([("pass", "passthrough", list(columns or MODEL_COLUMNS))], remainder="drop",
                             verbose_feature_names_out=False)
     clf = HistGradientBoostingClassifier(
         learning_rate=0.05, max_iter=250, max_leaf_nodes=15, min_samples_leaf=40,

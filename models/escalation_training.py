@@ -79,7 +79,7 @@ def _sigmoid_inverted(cal: CalibratedClassifierCV) -> bool:
 def _fit_base(X, y, random_state: int) -> Pipeline:
     if int(np.sum(y)) == 0:
         raise InsufficientEscalationsError("the training weeks hold no escalation")
-    return build_pipeline(random_state).fit(X, y)
+    return build_pipeline(random_state, list(X.columns)).fit(X, y)
 
 
 def _slice_metrics(y, p) -> dict:
@@ -97,24 +97,26 @@ def _slice_metrics(y, p) -> dict:
 
 def train_escalation_model(features_df: pd.DataFrame, targets: pd.Series, horizon_weeks: int = 4,
                            calibration: str | None = None, refit_full: bool = True,
-                           random_state: int = RANDOM_STATE):
+                           random_state: int = RANDOM_STATE, columns: list[str] | None = None):
     """Fit and calibrate the escalation model with a time-ordered split; returns ``(model, metrics)``.
 
     ``features_df`` holds township rows (county rows and rows whose target is NaN are dropped);
     ``targets`` is aligned to its index (see :func:`models.labels.escalation_targets`). ``model`` is a
     fitted ``CalibratedClassifierCV`` whose ``predict_proba(X[FEATURE_COLUMNS])[:, 1]`` is the
     probability. ``metrics`` holds the split weeks and, for the final held-out slice, average precision,
-    Brier score, base rate (and the same before calibration).
+    Brier score, base rate (and the same before calibration). ``columns``: the model's inputs, by default
+    ``MODEL_COLUMNS`` (e.g. ``WITHOUT_REFERRALS`` for an ablation).
     """
     with model_threads():
-        return _train(features_df, targets, horizon_weeks, calibration, refit_full, random_state)
+        return _train(features_df, targets, horizon_weeks, calibration, refit_full, random_state,
+                      list(columns or MODEL_COLUMNS))
 
 
 def _span(weeks: list) -> dict:
     return {"first_week": str(weeks[0]), "last_week": str(weeks[-1]), "weeks": len(weeks)}
 
 
-def _train(features_df, targets, horizon_weeks, calibration, refit_full, random_state):
+def _train(features_df, targets, horizon_weeks, calibration, refit_full, random_state, columns):
     missing = [c for c in FEATURE_COLUMNS if c not in features_df.columns]
     if missing:
         raise ValueError(f"features lack columns {missing}")
@@ -129,7 +131,7 @@ def _train(features_df, targets, horizon_weeks, calibration, refit_full, random_
     if y.sum() == 0:
         raise InsufficientEscalationsError("the training data hold no escalation: nothing to learn from")
     weeks = pd.to_datetime(pd.Series(df["week_start"].values)).dt.date.to_numpy()
-    X = df[MODEL_COLUMNS].apply(pd.to_numeric, errors="coerce").astype(float)
+    X = df[columns].apply(pd.to_numeric, errors="coerce").astype(float)
 
     def mask(ws):
         return np.isin(weeks, np.array(ws, dtype=object))
@@ -186,7 +188,7 @@ def _train(features_df, targets, horizon_weeks, calibration, refit_full, random_
         return model, metrics
     # 3. Too few escalations to hold any out: fit every week without class weights (log-loss keeps the
     # probabilities near the base rate) and say so in the metadata.
-    model = build_pipeline(random_state).fit(X, y)
+    model = build_pipeline(random_state, columns).fit(X, y)
     metrics["alert_threshold"] = base_rate_threshold(float(np.mean(y)), "no calibration slice")
     all_weeks = sorted(set(weeks))
     metrics["deployed"] = {"fit": _span(all_weeks), "calibrate": None, "calibration_method": "none",

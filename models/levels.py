@@ -1,4 +1,5 @@
-"""Which regions to flag each week and in which colour (红 橙 黄 蓝), townships and counties.
+"""Which regions to flag each week and in which colour (红 橙 黄 蓝): townships, and counties, cities and the
+province above them.
 
 **Townships.** In each week, ``k = max(1, ceil(budget_share × townships scored that week))``. A township
 is *flagged* when
@@ -27,10 +28,12 @@ guards. The budget is the alert capacity (``FENGQIAO_ALERT_BUDGET``); the score 
 蓝 otherwise. Unflagged regions get a null ``risk_level``. For the EARS baseline the score is the logistic
 map of the statistic (0.5 at the alarm threshold), so 红 there means "statistic above the EARS threshold".
 
-**Counties.** For each county and week, ``score = 1 - Π(1 - p_t)`` over its townships scored that week (the
-chance that at least one of them escalates, if they were independent); the county is flagged when any of
-its townships is flagged, and its colour is the most severe colour of its flagged townships.
-``rank_in_week`` ranks townships among townships and counties among counties (1 = highest score).
+**Counties, cities, the province.** For each county (city, province) and week, ``score = 1 - Π(1 - p_t)`` over
+its townships scored that week (the chance that at least one of them escalates, if they were independent);
+it is flagged when any of its townships is flagged, and its colour is the most severe colour of its flagged
+townships. ``rank_in_week`` ranks regions among regions of the same level (1 = highest score). Villages are
+not scored: the model is a township model, and a village's score would be invented from its township's.
+Alerts go to townships and counties only (:data:`fengqiao.core.regions.ALERT_LEVELS`).
 The horizon scores ``score_h1``, ``score_h2``, ``score_h4`` (when the input has them) pass through for
 townships and are aggregated the same way for counties; they do not change flags or colours.
 """
@@ -56,6 +59,9 @@ MIN_CONTACTS = 5
 # precision 0.42-0.50. A third keeps the alerts right about a third of the time on the other world.
 CORROBORATED_FLOOR_SHARE = 1 / 3
 DEFAULT_BUDGET_SHARE = 0.02
+# Levels above the township that get rows derived from their townships' probabilities, and the code of each.
+AGGREGATE_LEVELS = {"county": lambda code: code[:6] + "000000", "city": lambda code: code[:4] + "00000000",
+                    "province": lambda code: code[:2] + "0000000000"}
 
 
 def level_for(score: float) -> str:
@@ -138,8 +144,8 @@ def assign_levels(scores_df: pd.DataFrame, budget_share: float = DEFAULT_BUDGET_
                 f"综合评分{town.at[i, 'score']:.0%}，居本周乡镇第{int(town.at[i, 'rank_in_week'])}位"]
     town["reasons"] = reasons
 
-    county = _aggregate_counties(town, names)
-    out = pd.concat([town[RISK_SCORE_COLUMNS], county[RISK_SCORE_COLUMNS]], ignore_index=True)
+    above = [_aggregate(town, names, level)[RISK_SCORE_COLUMNS] for level in AGGREGATE_LEVELS]
+    out = pd.concat([town[RISK_SCORE_COLUMNS], *above], ignore_index=True)
     out["flagged"] = out["flagged"].astype(bool)
     out["score"] = out["score"].astype(float)
     out["rank_in_week"] = out["rank_in_week"].astype("Int32")
@@ -156,12 +162,14 @@ def _county_probability(p: pd.Series) -> float:
     return float(1.0 - np.exp(np.log1p(-np.minimum(p.to_numpy(dtype=float), 1 - 1e-12)).sum()))
 
 
-def _aggregate_counties(town: pd.DataFrame, names: dict) -> pd.DataFrame:
+def _aggregate(town: pd.DataFrame, names: dict, level: str) -> pd.DataFrame:
+    """One row per region of ``level`` (county, city, province) and week from its townships' rows."""
     if town.empty:
         return pd.DataFrame(columns=RISK_SCORE_COLUMNS)
     t = town.assign(log_safe=np.log1p(-np.minimum(town["score"].to_numpy(), 1 - 1e-12)),
-                    sev=town["risk_level"].map(LEVEL_ORDER).fillna(0))
-    g = t.groupby(["county_code", "week_start"], sort=True)
+                    sev=town["risk_level"].map(LEVEL_ORDER).fillna(0),
+                    above_code=town["region_code"].map(AGGREGATE_LEVELS[level]))
+    g = t.groupby(["above_code", "week_start"], sort=True)
     county = g.agg(log_safe=("log_safe", "sum"), flagged=("flagged", "any"), sev=("sev", "max"),
                    model_version=("model_version", "first")).reset_index()
     county["score"] = 1.0 - np.exp(county["log_safe"])
@@ -169,21 +177,22 @@ def _aggregate_counties(town: pd.DataFrame, names: dict) -> pd.DataFrame:
         county[col] = g[col].agg(_county_probability).to_numpy()
     inv = {v: k for k, v in LEVEL_ORDER.items()}
     county["risk_level"] = [inv.get(int(s)) if f else None for s, f in zip(county["sev"], county["flagged"])]
-    county["region_code"] = county["county_code"]
-    county["level"] = "county"
+    county["region_code"] = county["above_code"]
+    county["county_code"] = county["above_code"].str[:6] + "000000"  # as in gold/region_week_features
+    county["level"] = level
     county["region_name"] = county["region_code"].map(names)
 
-    # Reasons of a flagged county: its flagged townships, most severe first, with their first reason.
+    # Reasons of a flagged region: its flagged townships, most severe first, with their first reason.
     flagged_towns = t[t["flagged"]].sort_values(["sev", "score"], ascending=False)
     by_county: dict = {}
     for row in flagged_towns.itertuples(index=False):
-        key = (row.county_code, row.week_start)
+        key = (row.above_code, row.week_start)
         items = by_county.setdefault(key, [])
         if len(items) < 4:
             name = row.region_name if isinstance(row.region_name, str) and row.region_name else row.region_code
             first = row.reasons[0] if len(row.reasons) else f"预警概率{row.score:.0%}"
             items.append(f"{name}（{row.risk_level}色预警）：{first}")
     county["reasons"] = [by_county.get((c, w), []) if f else []
-                         for c, w, f in zip(county["county_code"], county["week_start"], county["flagged"])]
+                         for c, w, f in zip(county["above_code"], county["week_start"], county["flagged"])]
     county["rank_in_week"] = _rank(county).astype("Int32")
     return county

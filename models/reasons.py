@@ -9,6 +9,8 @@ point where it becomes worth mentioning):
 * repeat callers or repeat orders ("重复来电占31%"), orders sent back (退回), urgent orders, complaints,
 * failed mediations ("本周2起调解不成功"), cases with 群体性 or 民转刑 tendency, cases with 5+ parties,
 * records with escalation words from the lexicon (only the share and count, never any text),
+* cases passed on by the petition office, the police or a court rising against their 8-week mean
+  ("信访转办案件本周3件，高于前8周平均的0.4件"), and more of the calls coming in on the 12345 line,
 * neighbouring townships rising at the same time ("邻近乡镇纠纷同步上升"),
 * the township rising against the rest of its county ("…同区县其他乡镇仅上升5%"), from the model's context
   features (``models.context_features.CONTEXT_COLUMNS``) when the frame holds them.
@@ -57,7 +59,11 @@ def _recent_history(history: pd.DataFrame | None, week) -> pd.DataFrame | None:
 
 
 MEAN_COLUMNS_EXTRA = ("total_contacts", "wage_arrears", "repeat_caller_share", "repeat_order_share",
-                      "complaint_share", "urgent_order_share", "escalation_term_share")
+                      "complaint_share", "urgent_order_share", "escalation_term_share",
+                      "petition_referral_cases", "police_referral_cases", "court_referral_cases", "line_12345_share")
+# Referral channels (gold/region_week_features columns) and how a reason names them.
+REFERRAL_REASONS = (("petition_referral_cases", "信访转办案件"), ("police_referral_cases", "公安移交案件"),
+                    ("court_referral_cases", "法院委派调解案件"))
 
 
 def _means_from_history(history: pd.DataFrame | None, week) -> dict[str, float]:
@@ -185,6 +191,17 @@ def _explain(row, history: dict, fallback: bool = True, score: float | None = No
         add(0.6 + returned / 4, f"{int(returned)}件工单被退回")
     share_finding("urgent_order_share", 0.25, "work_orders", "紧急、特急工单占", 0.4)
     share_finding("complaint_share", 0.35, "hotline_calls", "投诉类来电占", 0.3)
+
+    # Passed on by the petition office, the police or a court: one step from escalation (the strongest channel).
+    referrals = []
+    for col, label in REFERRAL_REASONS:
+        r = _rise(row, history, col, week)
+        if r is not None and r[0] >= 2 and r[0] - r[1] >= 1.5:
+            x, m, rise = r
+            referrals.append((1.1 + min(rise, 10.0) / 3 + (x - m) / 4, _surge_text(label, x, m, rise, unit="件")))
+    if referrals:
+        add(*max(referrals))
+    share_finding("line_12345_share", 0.4, "hotline_calls", "12345政务服务热线来电占", 0.3)
 
     nb_type = _num(row, "nb_max_type_chg_8w", float("nan"))
     nb_total = _num(row, "nb_total_contacts_chg_8w", float("nan"))

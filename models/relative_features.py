@@ -28,9 +28,11 @@ from models.keyword_rule import warning_signs
 
 COUNT_BASES = ["warning_signs", "escalation_term_records", "group_tendency_cases", "criminal_tendency_cases",
                "large_group_cases", "failed_mediations", "returned_orders", "wage_arrears",
-               "hotline_calls", "work_orders", "mediation_cases", "total_contacts"]
+               "hotline_calls", "work_orders", "mediation_cases", "total_contacts",
+               "referral_cases", "line_12345_calls"]
 SHARE_BASES = ["complaint_share", "repeat_caller_share", "repeat_order_share", "urgent_order_share",
-               "failed_mediation_share", "escalation_term_share", "mediation_party_mean"]
+               "failed_mediation_share", "escalation_term_share", "mediation_party_mean",
+               "referral_share", "line_12345_share"]
 RELATIVE_COLUMNS = ([f"{b}_{s}" for b in COUNT_BASES for s in ("z8", "z3", "z8_city")]
                     + [f"{b}_d8" for b in SHARE_BASES])
 MIN_HISTORY = 4

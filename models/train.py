@@ -44,7 +44,9 @@ def training_settings(**kwargs) -> dict:
     return {"alert_target_precision": alert_threshold.ALERT_TARGET_PRECISION,
             "alert_budget_share": alert_threshold.ALERT_BUDGET_SHARE,
             "calibration": kwargs.get("calibration"), "refit_full": kwargs.get("refit_full", True),
-            "random_state": kwargs.get("random_state", RANDOM_STATE)}
+            "random_state": kwargs.get("random_state", RANDOM_STATE),
+            # Only when not the default, so that a default model's version does not change with this key.
+            **({"columns": list(kwargs["columns"])} if kwargs.get("columns") not in (None, MODEL_COLUMNS) else {})}
 
 
 def model_version_for(horizons: str, last_week, data_sha256: str, settings: dict) -> str:
@@ -80,6 +82,7 @@ def model_metadata(model, metrics: dict, rows: pd.DataFrame, targets: pd.Series,
         "feature_columns": list(FEATURE_COLUMNS),
         # Computed from the feature columns of the same week when scoring (models.context_features).
         "context_columns": [c for c in model_columns(model) if c in CONTEXT_COLUMNS],
+        "model_columns": list(model_columns(model)),
         "alert_threshold": metrics["alert_threshold"],
         "horizon_weeks": int(horizon_weeks),
         "label": label,
@@ -178,7 +181,7 @@ def train_horizons_from_tables(features_df: pd.DataFrame, episodes_df: pd.DataFr
         fingerprints.append(meta["training_data_sha256"])
     combined = HorizonModels(fitted, default=f"h{default}",
                              thresholds={k: v["alert_threshold"] for k, v in per_horizon.items()},
-                             columns=MODEL_COLUMNS)
+                             columns=list(kwargs.get("columns") or MODEL_COLUMNS))
     fingerprint = hashlib.sha256("".join(fingerprints).encode()).hexdigest()
     metadata = dict(head)
     metadata.update({

@@ -11,6 +11,8 @@ from pathlib import Path
 import pandas as pd
 
 LEVELS = ("province", "city", "county", "township", "village")
+# Levels that are sent alerts (司法所 and 司法局); cities and the province read the briefing.
+ALERT_LEVELS = ("township", "county")
 
 
 def province_of(code: str) -> str:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from fengqiao.core.bureaus import bureau_index, check_bureaus, one_line, route
-from fengqiao.core.regions import county_of
+from fengqiao.core.regions import ALERT_LEVELS, county_of
 from fengqiao.render.alert_messages import (
     REPLY_INSTRUCTIONS, TREND_WEEKS, action_text, alert_body, alert_subject, level_title, trend_text,
 )
@@ -106,7 +106,8 @@ def plan_alerts(scores_week: pd.DataFrame, bureaus: pd.DataFrame, regions: pd.Da
     bureaus, _ = check_bureaus(bureaus, regions)
     index = bureau_index(bureaus)
     hooks = _webhook_index(bureaus)
-    flagged = flagged_rows(scores_week).drop_duplicates("region_code")
+    # Alerts go to 司法所 and 司法局 (townships and counties); cities and the province read the briefing.
+    flagged = flagged_rows(scores_week[scores_week["level"].isin(ALERT_LEVELS)]).drop_duplicates("region_code")
     totals = _totals_by_region(features, set(flagged["region_code"].astype(str)))
     alerts = []
     for row in flagged.itertuples(index=False):

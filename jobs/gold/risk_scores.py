@@ -1,4 +1,5 @@
-"""gold/risk_scores (the registered escalation model) and gold/baseline_scores (EARS C2), townships and counties.
+"""gold/risk_scores (the registered escalation model) and gold/baseline_scores (EARS C2): townships, and the
+counties, cities and province above them (derived from their townships' probabilities, :mod:`models.levels`).
 
 Reads gold/region_week_features and the current model of the registry (``FENGQIAO_MODEL_DIR``); never reads
 ``truth/``. Each week's flags follow :func:`models.levels.assign_levels` (alert budget
@@ -27,7 +28,7 @@ from models.ears import ALARM_THRESHOLDS, BASELINE_WEEKS, GUARD_WEEKS, ears_scor
 from models.score_frame import RISK_SCORE_COLUMNS
 from models.escalation import predict_horizons, predict_proba, with_context
 from models.keyword_rule import keyword_rule_scores
-from models.levels import DEFAULT_BUDGET_SHARE, SCORE_FLOOR, assign_levels
+from models.levels import AGGREGATE_LEVELS, DEFAULT_BUDGET_SHARE, SCORE_FLOOR, assign_levels
 from models.reasons import HISTORY_WEEKS, explain_frame
 from models.registry import load_current
 
@@ -81,6 +82,12 @@ def _with_rule_reason(reasons_fn, town: pd.DataFrame):
     return fn
 
 
+def _named_regions_above(features_df: pd.DataFrame) -> pd.DataFrame:
+    """Rows of the counties, cities and province: they lend their names to the rows aggregated from townships."""
+    above = features_df[features_df["level"].isin(list(AGGREGATE_LEVELS))]
+    return above[["region_code", "level", "week_start", "county_code", "region_name"]]
+
+
 def _prepare(features_df: pd.DataFrame) -> pd.DataFrame:
     f = features_df.copy()
     f["region_code"] = f["region_code"].astype(str)
@@ -132,9 +139,8 @@ def score_features(features_df: pd.DataFrame, model, metadata: dict,
     # The keyword rule corroborates (lower floor, models.levels): computed on all rows, the look-back included.
     scores = scores.merge(keyword_rule_alarms(f[f["level"] == "township"]), how="left", on=["region_code", "week_start"])
     scores["corroborated"] = scores["corroborated"].eq(True)
-    counties = target[target["level"] == "county"][["region_code", "level", "week_start", "county_code", "region_name"]]
     reasons_fn = _with_rule_reason(_reasons_fn(f), scores)
-    scores = pd.concat([scores, counties.assign(score=0.0)], ignore_index=True)
+    scores = pd.concat([scores, _named_regions_above(target).assign(score=0.0)], ignore_index=True)
     return finish(assign_levels(scores, budget_share=budget_share, score_floor=alert_threshold(metadata),
                                  reasons_fn=reasons_fn))
 
@@ -152,9 +158,9 @@ def baseline_features(features_df: pd.DataFrame, budget_share: float = DEFAULT_B
     lead = {i: f"EARS {method.upper()}统计量为{s:.1f}（报警阈值{thr:g}）"
             for i, s in zip(ears["_row"], ears["ears_stat"]) if pd.notna(s)}
     target = f if weeks is None else f[f["week_start"].isin(set(weeks))]
-    counties = target[target["level"] == "county"][["region_code", "level", "week_start", "county_code", "region_name"]]
-    scores = pd.concat([ears, counties.assign(score=0.0, model_version=ears["model_version"].iloc[0] if len(ears)
-                                               else f"ears-{method.lower()}")], ignore_index=True)
+    scores = pd.concat([ears, _named_regions_above(target).assign(
+        score=0.0, model_version=ears["model_version"].iloc[0] if len(ears) else f"ears-{method.lower()}")],
+        ignore_index=True)
     return finish(assign_levels(scores, budget_share=budget_share, reasons_fn=_reasons_fn(f, lead)))
 
 
@@ -280,6 +286,7 @@ def run(lake: Lake, model_dir: Path, through=None, weeks="all", budget_share: fl
         "rows": int(len(risk)),
         "flagged_townships": int((flagged["level"] == "township").sum()),
         "flagged_counties": int((flagged["level"] == "county").sum()),
+        "rows_by_level": {str(k): int(v) for k, v in risk["level"].value_counts().items()},
         "baseline_flagged_townships": int((base["flagged"] & (base["level"] == "township")).sum()),
         "features_weeks_read": weeks_read,
         "risk_scores": str(lake.gold("risk_scores")),

@@ -127,13 +127,18 @@ def test_training_metrics_and_probabilities(trained):
 def test_model_reads_change_never_level():
     """Issue 17: no absolute count, share or season column reaches the model, only changes against the
     township's own history and its surroundings; the pipeline selects exactly those columns."""
-    from features import COUNT_COLUMNS, SEASON_COLUMNS, SIGNAL_COLUMNS
+    from features import COUNT_COLUMNS, REFERRAL_COLUMNS, SEASON_COLUMNS, SIGNAL_COLUMNS
     from models.context_features import CONTEXT_COLUMNS
-    from models.escalation import MODEL_COLUMNS, build_pipeline
+    from models.escalation import MODEL_COLUMNS, REFERRAL_MODEL_COLUMNS, WITHOUT_REFERRALS, build_pipeline
     from models.relative_features import RELATIVE_COLUMNS
 
-    assert not set(MODEL_COLUMNS) & (set(COUNT_COLUMNS) | set(SEASON_COLUMNS) | set(SIGNAL_COLUMNS))
-    assert set(MODEL_COLUMNS) <= set(RELATIVE_COLUMNS) | set(CONTEXT_COLUMNS) | {"max_type_chg_8w"}
+    levels = set(COUNT_COLUMNS) | set(SEASON_COLUMNS) | set(SIGNAL_COLUMNS) | set(REFERRAL_COLUMNS)
+    assert not set(MODEL_COLUMNS) & levels
+    # changes only: relative, context, and two 8-week change ratios (the township's, its neighbours' referrals)
+    assert set(MODEL_COLUMNS) <= (set(RELATIVE_COLUMNS) | set(CONTEXT_COLUMNS)
+                                  | {"max_type_chg_8w", "nb_referral_cases_chg_8w"})
+    assert set(REFERRAL_MODEL_COLUMNS) <= set(MODEL_COLUMNS) and not set(REFERRAL_MODEL_COLUMNS) & set(WITHOUT_REFERRALS)
+    assert set(WITHOUT_REFERRALS) | set(REFERRAL_MODEL_COLUMNS) == set(MODEL_COLUMNS)
     assert {"warning_signs_z8", "warning_signs_z3", "rel_county_chg_8w"} <= set(MODEL_COLUMNS)
     pipe = build_pipeline()
     assert pipe.steps[-1][0] == "hgb" and pipe.named_steps["hgb"].get_params()["class_weight"] is None
@@ -275,8 +280,17 @@ def test_score_features_and_run(trained, tmp_path):
     feats, _, model, meta = trained
     out = gold_risk_scores.score_features(feats, model, meta, budget_share=0.05)
     assert list(out.columns) == columns_of(RISK_SCORES)
-    assert set(out["level"]) == {"township", "county"}
+    assert set(out["level"]) == {"township", "county", "city", "province"}
     assert out["score"].between(0, 1).all()
+    # Each level above the township: 1 - Π(1 - p) over its townships, flagged when one of them is.
+    town = out[out["level"] == "township"]
+    for level, digits in (("county", 6), ("city", 4), ("province", 2)):
+        rows = out[out["level"] == level].set_index(["region_code", "week_start"])
+        key = town["region_code"].str[:digits].str.ljust(12, "0")
+        expected = town.assign(key=key, q=1 - town["score"]).groupby(["key", "week_start"])
+        assert rows["score"].sort_index().to_numpy() == pytest.approx(1 - expected["q"].prod().sort_index().to_numpy())
+        assert (rows["flagged"].sort_index().to_numpy() == expected["flagged"].any().sort_index().to_numpy()).all()
+    assert out.loc[out["level"] == "city", "region_code"].nunique() == 1
     flagged = out[out["flagged"]]
     assert len(flagged) and all(len(r) >= 1 for r in flagged["reasons"])
     assert all(r == [] for r in out.loc[~out["flagged"], "reasons"])

@@ -133,7 +133,7 @@ def test_rolling_origin_frame_is_risk_scores_format(world):
                                 train_kwargs={"refit_full": False})
     assert list(out.columns) == columns_of(RISK_SCORES)
     assert sorted(out["week_start"].unique()) == [wk(w) for w in range(51, 60)]
-    assert set(out["level"]) == {"township", "county"}
+    assert set(out["level"]) == {"township", "county", "city", "province"}
     town = out[out["level"] == "township"]
     assert town.groupby("week_start")["flagged"].sum().le(budget_k(20, 0.02)).all()
     assert town["flagged"].any()
