@@ -1,7 +1,9 @@
 """Stage: the weekly briefing from the gold tables.
 
-City-wide: outputs/briefings/<week>.html and .pdf (copied to latest.html and latest.pdf); one edition
-per county: outputs/briefings/county/<county_code>/<week>.html and .pdf. The inputs are read once
+The whole drop: outputs/briefings/<week>.html and .pdf (copied to latest.html and latest.pdf), the province
+edition when the drop spans several cities, else its city's; one edition per city when there are several:
+outputs/briefings/city/<city_code>/<week>.html and .pdf; one per county:
+outputs/briefings/county/<county_code>/<week>.html and .pdf. The inputs are read once
 (``briefing_inputs.py``); :mod:`fengqiao.render.briefing` makes the page, :mod:`fengqiao.render.pdf` the PDF.
 """
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 
 from fengqiao.lake import Lake
 from fengqiao.render.briefing import BriefingInputs, build_context, render_html
+from fengqiao.render.briefing.editions import city_codes
 from fengqiao.render.common import as_date
 from fengqiao.render.pdf import html_to_pdf
 from jobs.outputs.briefing_inputs import read_briefing_inputs
@@ -29,6 +32,11 @@ def run(lake: Lake | str | os.PathLike, week_start: dt.date | str | None = None)
     inputs = read_briefing_inputs(lake, week)
     path = _publish(lake, inputs)
     log.info("briefing written to %s (and %s)", path, path.with_suffix(".pdf").name)
+    cities = city_codes(inputs.regions)
+    if len(cities) > 1:
+        for code in cities:
+            _publish(lake, inputs, city_code=code)
+        log.info("%d city editions written under %s", len(cities), lake.briefings / "city")
     county_paths = [_publish(lake, inputs, county_code=code) for code in _county_codes(inputs)]
     log.info("%d county editions written under %s", len(county_paths), lake.briefings / "county")
     return path
@@ -45,6 +53,11 @@ def render_briefing(lake: Lake, week_start: dt.date | None = None, county_code: 
     return _publish(lake, read_briefing_inputs(lake, week_start), county_code, pdf)
 
 
+def render_city_briefing(lake: Lake, city_code: str, week_start: dt.date | None = None, pdf: bool = True) -> Path:
+    """The edition of one city (12 digits): ``briefings/city/<code>/<week>.html|.pdf``."""
+    return _publish(lake, read_briefing_inputs(lake, week_start), pdf=pdf, city_code=city_code)
+
+
 def render_county_briefings(lake: Lake, week_start: dt.date | None = None, pdf: bool = True) -> list[Path]:
     """One edition per county of regions.csv (HTML paths; a PDF beside each)."""
     inputs = read_briefing_inputs(lake, week_start)
@@ -56,16 +69,22 @@ def _county_codes(inputs: BriefingInputs) -> list[str]:
     return sorted(regions.loc[regions["level"] == "county", "code"].astype(str))
 
 
-def _publish(lake: Lake, inputs: BriefingInputs, county_code: str | None = None, pdf: bool = True) -> Path:
-    context = build_context(inputs, county_code=county_code)
+def _publish(lake: Lake, inputs: BriefingInputs, county_code: str | None = None, pdf: bool = True,
+             city_code: str | None = None) -> Path:
+    context = build_context(inputs, county_code=county_code, city_code=city_code)
     html = render_html(context)
-    folder = lake.briefings if county_code is None else lake.briefings / "county" / context["county_code"]
+    if county_code is not None:
+        folder = lake.briefings / "county" / context["county_code"]
+    elif city_code is not None:
+        folder = lake.briefings / "city" / context["city_code"]
+    else:
+        folder = lake.briefings
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{context['week_start'].isoformat()}.html"
     _write_atomically(target, html)
     if pdf:
         html_to_pdf(html, target.with_suffix(".pdf"))
-    if county_code is None:
+    if county_code is None and city_code is None:
         for suffix in (".html", ".pdf") if pdf else (".html",):
             latest = lake.briefings / f"latest{suffix}"
             tmp = latest.with_suffix(suffix + ".tmp")

@@ -19,7 +19,7 @@ import jinja2
 import pandas as pd
 
 from fengqiao.core.bureaus import bureau_index
-from fengqiao.core.regions import county_of
+from fengqiao.core.regions import ALERT_LEVELS, city_of, county_of
 
 from ..common import (
     LEVEL_COLOURS, LEVEL_TEXT_COLOURS, LEVELS, day_label, region_names, scrub, top_area_name, week_label,
@@ -28,6 +28,7 @@ from ..pdf import FONT_FAMILY
 from .charts import trend_charts
 from .completeness import data_completeness
 from .composition import regional, source_mix, type_distribution
+from .editions import EDITION_LABELS, city_codes, city_rows, narrow_to_city, repeat_villages
 from .frames import weekly_totals
 from .hotline import hotline_hotspots
 from .overview import county_rows, hotspots, overview
@@ -59,15 +60,29 @@ class BriefingInputs:
     response_rates: pd.DataFrame        # per county, jobs.gold.response_rates.RATE_COLUMNS
 
 
-def build_context(inputs: BriefingInputs, county_code: str | None = None) -> dict:
+def build_context(inputs: BriefingInputs, county_code: str | None = None, city_code: str | None = None) -> dict:
     """Everything the template shows, as plain Python values (tested without rendering).
 
-    With ``county_code`` only that county and its townships are counted and shown.
+    With ``county_code`` only that county and its townships (and villages) are counted and shown; with
+    ``city_code`` only that city. Without either, the whole drop: a province edition that ranks its cities
+    when the drop spans several, else its one city's edition (:mod:`.editions`).
     """
     week, scores, features, regions = inputs.week, inputs.scores, inputs.features, inputs.regions
     names = {code: scrub(name) for code, name in region_names(regions).items()}
     area_name = scrub(top_area_name(regions))
+    cities = city_codes(regions)
+    edition = "province" if len(cities) > 1 else "city"
+    if city_code is not None and county_code is None:
+        city_code = city_of(str(city_code))
+        if city_code not in cities:
+            raise ValueError(f"{city_code} is not a city above the townships of reference/regions.csv")
+        scores, features = narrow_to_city(regions, scores, city_code), narrow_to_city(regions, features, city_code)
+        regions = narrow_to_city(regions, regions, city_code, column="code")
+        area_name, edition = names.get(city_code, city_code), "city"
+    elif edition == "city" and cities:
+        area_name = names.get(cities[0], area_name)
     if county_code is not None:
+        edition = "county"
         county_code = county_of(str(county_code))
         if county_code not in set(regions.loc[regions["level"] == "county", "code"]):
             raise ValueError(f"{county_code} is not a county of reference/regions.csv")
@@ -81,7 +96,8 @@ def build_context(inputs: BriefingInputs, county_code: str | None = None) -> dic
 
     bureaus = bureau_index(inputs.bureaus)
     weekly = weekly_totals(features)
-    flagged = hotspots(week_scores, features, week, names)
+    # The places to act on are townships and counties (a city's or the province's flag only repeats theirs).
+    flagged = hotspots(week_scores[week_scores["level"].isin(ALERT_LEVELS)], features, week, names)
     counties = county_rows(regions, features, week_scores, week, names)
     completeness = data_completeness(weekly, week, inputs.manifest, inputs.quarantine, inputs.feed_health,
                                      county_code)
@@ -94,6 +110,11 @@ def build_context(inputs: BriefingInputs, county_code: str | None = None) -> dic
         "area_name": area_name,
         "county_code": county_code,
         "is_county_edition": county_code is not None,
+        "edition": edition,
+        "edition_label": EDITION_LABELS[edition],
+        "city_code": city_code if edition == "city" else None,
+        "cities": city_rows(inputs.regions, inputs.features, week_scores, week, names) if edition == "province" else [],
+        "villages": repeat_villages(features, week, names) if edition == "county" else [],
         "overview": overview(weekly, week_scores, week, flagged),
         "sources": source_mix(weekly, week),
         "types": type_distribution(features, week),
