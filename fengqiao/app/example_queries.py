@@ -60,6 +60,55 @@ order by last_4w - previous_4w desc, region_code;""",
                 "involving migrant workers).",
     },
     {
+        "title_zh": "本周各市风险排名及预警乡镇数（全省版口径）",
+        "title_en": "Cities ranked this week, with their flagged townships (the province edition's table)",
+        "sql": """\
+with latest as (select max(week_start) as week_start from risk_scores),
+towns as (
+    select substr(region_code, 1, 4) || '00000000' as city_code,
+           count(*) filter (where flagged) as flagged_townships,
+           string_agg(region_name, '、' order by score desc) filter (where flagged) as flagged_names
+    from risk_scores join latest using (week_start)
+    where level = 'township'
+    group by all
+)
+select c.region_code as city_code, f.region_name as city, f.total_contacts, round(c.score, 3) as score,
+       coalesce(t.flagged_townships, 0) as flagged_townships, t.flagged_names
+from risk_scores c
+join latest using (week_start)
+left join region_week_features f
+       on f.region_code = c.region_code and f.level = 'city' and f.week_start = c.week_start
+left join towns t on t.city_code = c.region_code
+where c.level = 'city'
+order by flagged_townships desc, c.score desc, city_code;""",
+        "note": "A city's score is 1 − Π(1 − p) over its townships, so it is near 1 for any large city: rank "
+                "by flagged townships first. `level` in both tables: village, township, county, city, province.",
+    },
+    {
+        "title_zh": "信访转办、公安移交、法院委派案件近四周明显增加的乡镇",
+        "title_en": "Townships where cases passed on by petition offices, police or courts rose in the last four weeks",
+        "sql": """\
+with latest as (select max(week_start) as last_week from region_week_features),
+windows as (
+    select f.region_code, f.region_name, f.county_code,
+           sum(f.referral_cases) filter (where f.week_start > l.last_week - interval 4 week) as last_4w,
+           sum(f.referral_cases) filter (where f.week_start <= l.last_week - interval 4 week) as previous_4w,
+           sum(f.petition_referral_cases) filter (where f.week_start > l.last_week - interval 4 week) as petition_4w,
+           sum(f.police_referral_cases) filter (where f.week_start > l.last_week - interval 4 week) as police_4w,
+           sum(f.court_referral_cases) filter (where f.week_start > l.last_week - interval 4 week) as court_4w
+    from region_week_features f, latest l
+    where f.level = 'township'
+      and f.week_start > l.last_week - interval 8 week
+    group by all
+)
+select region_code, region_name, county_code, previous_4w, last_4w, petition_4w, police_4w, court_4w
+from windows
+where last_4w >= previous_4w + 3
+order by last_4w - previous_4w desc, region_code;""",
+        "note": "`referral_cases` = 法院委派 + 公安移交 + 信访转办 (the mediation registry's 纠纷来源); a dispute "
+                "passed on by them has already gone one step up.",
+    },
+    {
         "title_zh": "今年被预警周数最多的区县",
         "title_en": "Counties with the most flagged weeks this year",
         "sql": """\

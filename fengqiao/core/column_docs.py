@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fengqiao.core.disputes import DISPUTE_TYPES
+from fengqiao.core.feature_columns import CHANGE_BASES
 
 
 @dataclass(frozen=True)
@@ -51,16 +52,21 @@ TABLES: dict[str, TableDoc] = {
         "Each feed's partition is replaced on every run of that feed, so it holds the rejects of all landed "
         "files, not only the newest ones."),
     "region_week_features": TableDoc(
-        "gold", "one row per region (every township and county of `reference/regions.csv`) × ISO week, "
-        "including weeks without records (zeros)", "`week_start`",
+        "gold", "one row per region × ISO week at five levels (`level`): every township and county of "
+        "`reference/regions.csv` and the city and province above them, every week (zeros without records); "
+        "villages only in the weeks whose records name them", "`week_start`",
         "`jobs/gold/region_week_features.py` (Spark, DAG `fengqiao_features`)",
-        "County rows count every record of the county (not an average of townships). Weeks run from the "
+        "Every level counts its own records (not an average of its children), so townships add up to their "
+        "county, counties to their city, cities to the province; a village counts only the records that name "
+        "it (the rest of its township's records name no village). Weeks run from the "
         "first week with records to the last. The numeric columns are `features.FEATURE_COLUMNS`, the "
         "contract with the models."),
     "risk_scores": TableDoc(
-        "gold", "one row per region (township or county) × week scored by the registered escalation model",
+        "gold", "one row per region (township, county, city, province) × week scored by the registered "
+        "escalation model (villages are not scored)",
         "`week_start`", "`jobs/gold/risk_scores.py` (DAG `fengqiao_scoring`)",
-        "Township scores come from the model; a county's score is 1 − Π(1 − p) over its townships. "
+        "Township scores come from the model; a county's, city's or the province's score is 1 − Π(1 − p) over "
+        "its townships, flagged when one of them is (alerts go to townships and counties only). "
         "Flags follow the weekly alert budget (`FENGQIAO_ALERT_BUDGET`, default 2% of townships) with "
         "a small-count guard (≥ 5 contacts) and the model's alert threshold (chosen on held-out calibration "
         "weeks, in the model's metadata; 0.02 for older models; a third of it where the keyword + signals rule "
@@ -126,17 +132,16 @@ _TYPE_DOCS = {
 _CHANGE_DOCS = {
     f"{base}_chg_8w": (f"change of `{base}`: (this week + 1) / (mean of weeks t-8..t-1 + 1); 1.0 in the "
                        "first week", "ratio")
-    for base in ("total_contacts", "hotline_calls", "work_orders", "mediation_cases", "wage_arrears",
-                 "escalation_term_records", "failed_mediations")
+    for base in CHANGE_BASES
 }
 
 _SCORE_DOCS: dict[str, tuple[str, str]] = {
-    "region_code": ("township or county code", "code"),
-    "level": ("`township` or `county`", "label"),
+    "region_code": ("township, county, city or province code", "code"),
+    "level": ("`township`, `county`, `city` or `province`", "label"),
     "week_start": ("Monday of the ISO week scored (Asia/Shanghai); the partition column", "date (Asia/Shanghai)"),
-    "score": ("township: calibrated probability that a dispute escalates within 4 weeks; county: 1 − Π(1 − p) "
-              "over its townships", "probability 0-1"),
-    "risk_level": ("colour of a flagged region: 红 ≥ 0.50, 橙 ≥ 0.30, 黄 ≥ 0.15, else 蓝 (county: its most "
+    "score": ("township: calibrated probability that a dispute escalates within 4 weeks; county, city, "
+              "province: 1 − Π(1 − p) over its townships", "probability 0-1"),
+    "risk_level": ("colour of a flagged region: 红 ≥ 0.50, 橙 ≥ 0.30, 黄 ≥ 0.15, else 蓝 (above a township: its most "
                    "severe township); null when not flagged", "label"),
     "flagged": ("the region is alerted this week (within the alert budget, ≥ 5 contacts, score ≥ the model's "
                 "alert threshold, or a third of it where the keyword + signals rule alarms; 0.02 for baselines and "
@@ -249,9 +254,10 @@ COLUMN_DOCS: dict[str, dict[str, tuple[str, str]]] = {
         "quarantined_at": ("when the silver job rejected it", "instant"),
     },
     "region_week_features": {
-        "region_code": ("township or county code (every township and county of `reference/regions.csv`)", "code"),
-        "level": ("`township` or `county`", "label"),
-        "county_code": ("county of the region (a county row: itself)", "code"),
+        "region_code": ("village, township, county, city or province code (12 digits)", "code"),
+        "level": ("`village`, `township`, `county`, `city` or `province`", "label"),
+        "county_code": ("county of the region (a county row: itself; a city or province row: its own code "
+                        "cut to 6 digits and zero-padded, which is no county's)", "code"),
         "week_start": _WEEK,
         "region_name": ("name from `reference/regions.csv`; not a model feature", "text"),
         "hotline_calls": ("hotline calls placed in the region this week", "count"),
@@ -277,16 +283,30 @@ COLUMN_DOCS: dict[str, dict[str, tuple[str, str]]] = {
         "group_tendency_cases": ("cases flagged 群体性倾向", "count"),
         "escalation_term_records": ("records across the feeds whose text holds escalation words", "count"),
         "escalation_term_share": ("escalation_term_records / total_contacts (0 when no contacts)", "share 0-1"),
+        "court_referral_cases": ("mediation cases whose 纠纷来源 is 法院委派 (sent by a court)", "count"),
+        "police_referral_cases": ("mediation cases whose 纠纷来源 is 公安移交 (handed over by the police)", "count"),
+        "petition_referral_cases": ("mediation cases whose 纠纷来源 is 信访转办 (passed on by the petition office)",
+                                    "count"),
+        "hotline_referral_cases": ("mediation cases whose 纠纷来源 is 热线转办 (passed on by the hotline)", "count"),
+        "referral_cases": ("court + police + petition referrals", "count"),
+        "line_12345_calls": ("calls on the 12345 government line (the rest came in on 12348)", "count"),
+        "referral_share": ("referral_cases / mediation_cases (0 when no cases)", "share 0-1"),
+        "line_12345_share": ("line_12345_calls / hotline_calls (0 when no calls)", "share 0-1"),
         **_CHANGE_DOCS,
         "total_contacts_z_8w": ("(total_contacts − mean of weeks t-8..t-1) / (sd of those weeks + 1); 0.0 in the "
                                 "first week", "z-score"),
         "max_type_chg_8w": ("largest 8-week change ratio over the 15 `type_*` counts (same formula as `*_chg_8w`)",
                             "ratio"),
         "nb_total_contacts_chg_8w": ("mean `total_contacts_chg_8w` of the region's nearest regions of the same "
-                                     "level (5 for townships, 4 for counties, by distance between seats)", "ratio"),
+                                     "level (5 for townships, 4 for counties, 3 for cities, by distance between "
+                                     "seats; villages and the province: their own value)", "ratio"),
         "nb_max_type_chg_8w": ("mean `max_type_chg_8w` of the region's nearest regions of the same level", "ratio"),
         "nb_escalation_term_share": ("mean `escalation_term_share` of the region's nearest regions of the same "
                                      "level", "share 0-1"),
+        "nb_referral_cases_chg_8w": ("mean `referral_cases_chg_8w` of the region's nearest regions of the same "
+                                     "level", "ratio"),
+        "nb_line_12345_share": ("mean `line_12345_share` of the region's nearest regions of the same level",
+                                "share 0-1"),
         "week_of_year": ("ISO week number of `week_start`", "week 1-53"),
         "weeks_to_spring_festival": ("whole weeks until the next Spring Festival (0 in its week); wage arrears "
                                      "peak before it", "weeks"),

@@ -98,16 +98,21 @@ def _full_tiny_lake(root) -> Lake:
 
     lake = Lake.at(root)
     types = table_schemas()
-    regions = [(code, "township", name) for code, name in TOWNSHIPS.items()] + [(COUNTY, "county", COUNTY_NAME)]
+    regions = ([(code, "township", name) for code, name in TOWNSHIPS.items()] + [(COUNTY, "county", COUNTY_NAME)]
+               + [("370100000000", "city", "济南市")])
     grid = [(code, level, name, week) for week in WEEKS for code, level, name in regions]
     n = len(grid)
-    wage = {"370102001000": [1, 1, 1, 1, 1, 1, 3, 3, 4, 4], "370102002000": [2] * 10, COUNTY: [3] * 6 + [5] * 4}
+    wage = {"370102001000": [1, 1, 1, 1, 1, 1, 3, 3, 4, 4], "370102002000": [2] * 10, COUNTY: [3] * 6 + [5] * 4,
+            "370100000000": [3] * 6 + [5] * 4}
     features = _defaults(
         types["region_week_features"], n,
         region_code=[g[0] for g in grid], level=[g[1] for g in grid], county_code=[COUNTY] * n,
         region_name=[g[2] for g in grid], week_start=[g[3] for g in grid],
         wage_arrears=[wage[g[0]][WEEKS.index(g[3])] for g in grid],
         repeat_caller_share=[0.1 * (i % 4) for i in range(n)],
+        # 甲街道: cases passed on by the petition office rise in the last four weeks
+        referral_cases=[2 * (WEEKS.index(g[3]) >= 6) if g[0] == "370102001000" else 0 for g in grid],
+        petition_referral_cases=[2 * (WEEKS.index(g[3]) >= 6) if g[0] == "370102001000" else 0 for g in grid],
     )
     write_table(features, lake, "gold", "region_week_features")
 

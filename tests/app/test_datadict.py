@@ -84,7 +84,7 @@ def test_committed_example_questions_are_current():
 
 
 def test_examples_are_bilingual_and_complete():
-    assert 8 <= len(EXAMPLE_QUERIES) <= 10
+    assert 8 <= len(EXAMPLE_QUERIES) <= 12
     for q in EXAMPLE_QUERIES:
         assert q["title_zh"] and q["title_en"] and q["sql"].rstrip().endswith(";")
         assert any("\u4e00" <= ch <= "\u9fff" for ch in q["title_zh"])

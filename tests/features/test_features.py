@@ -336,6 +336,8 @@ def test_county_counts_equal_sum_of_townships(built):
     pd.testing.assert_frame_equal(city, counties.groupby("week_start").sum().sort_index(), check_dtype=False)
     pd.testing.assert_frame_equal(province, city)
     assert (built.loc[built["level"] == "city", "region_code"] == "370100000000").all()
+    # no county's code: a county analyst's row filter (county_code) never shows a city's or the province's rows
+    assert set(built.loc[built["level"].isin(["city", "province"]), "county_code"]) == {"370100000000", "370000000000"}
     assert built.loc[built["level"] == "city", "region_name"].isna().all()  # regions.csv names no city here
 
 
