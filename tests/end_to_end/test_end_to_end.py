@@ -63,8 +63,9 @@ def test_gold_tables_follow_the_contract(demo):
     lake = demo["lake"]
     features = read_table(lake.gold("region_week_features"))
     assert {"region_code", "level", "week_start"} <= set(features.columns)
-    assert set(features["level"]) == {"township", "county"}
+    assert set(features["level"]) == {"village", "township", "county", "city", "province"}
     scores = read_table(lake.gold("risk_scores"))
+    assert set(scores["level"]) == {"township", "county", "city", "province"}  # villages are not scored
     for col in ("region_code", "level", "week_start", "score", "risk_level", "flagged", "model_version", "reasons"):
         assert col in scores.columns, col
     assert scores["score"].between(0, 1).all()
@@ -76,6 +77,28 @@ def test_gold_tables_follow_the_contract(demo):
     alerts = read_table(lake.gold("alerts"))
     for col in ("alert_id", "region_code", "week_start", "risk_level", "recipient_unit", "channel", "sent_at", "status"):
         assert col in alerts.columns, col
+
+
+def test_counts_add_up_level_by_level(demo):
+    """Issue 21: every level counts its own records, so children add up to their parent, week by week."""
+    features = read_table(demo["lake"].gold("region_week_features"))
+    counts = ["hotline_calls", "work_orders", "mediation_cases", "total_contacts", "wage_arrears", "referral_cases",
+              "court_referral_cases", "police_referral_cases", "petition_referral_cases", "line_12345_calls"]
+    parent_digits = {"village": 9, "township": 6, "county": 4, "city": 2}
+    parent_level = {"village": "township", "township": "county", "county": "city", "city": "province"}
+    for child, digits in parent_digits.items():
+        rows = features[features["level"] == child]
+        sums = rows.groupby([rows["region_code"].str[:digits].str.ljust(12, "0"), "week_start"])[counts].sum()
+        parent = features[features["level"] == parent_level[child]].set_index(["region_code", "week_start"])[counts]
+        joined = parent.join(sums, rsuffix="_children", how="left").fillna(0)
+        for col in counts:
+            if child == "village":  # a village counts only the records that name it
+                assert (joined[f"{col}_children"] <= joined[col]).all(), col
+            else:
+                assert (joined[f"{col}_children"] == joined[col]).all(), (child, col)
+    villages = features[features["level"] == "village"]
+    assert len(villages) and villages["total_contacts"].gt(0).all()  # rows only in weeks that name the village
+    assert features["referral_cases"].sum() > 0 and features["line_12345_calls"].sum() > 0
 
 
 def test_briefing_is_written_in_chinese(demo):
