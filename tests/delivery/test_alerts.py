@@ -104,6 +104,15 @@ def test_plan_routes_each_flagged_region_to_its_own_bureau(lake):
     assert len({a.alert_id for a in planned}) == len(planned)
 
 
+def test_a_flagged_city_or_province_is_not_alerted(lake):
+    """Alerts go to 司法所 and 司法局 (townships, counties); a city's or the province's flag repeats theirs."""
+    scores_week, bureaus, regions, features = _inputs(lake)
+    above = scores_week.head(2).assign(region_code=["370100000000", "370000000000"], level=["city", "province"],
+                                       flagged=True, risk_level="红", score=0.99)
+    planned = plan_alerts(pd.concat([scores_week, above], ignore_index=True), bureaus, regions, features)
+    assert {a.region_code: (a.recipient_email, a.subject) for a in planned} == EXPECTED
+
+
 def test_plan_refuses_a_bureau_of_another_county(lake, monkeypatch):
     scores_week, bureaus, regions, features = _inputs(lake)
     monkeypatch.setattr(alert_plan_module, "route",
