@@ -234,6 +234,22 @@ def test_reasons_chinese_with_figures():
     assert explain(pd.Series({c: 0.0 for c in FEATURE_COLUMNS} | {"week_start": wk(8)}), None)
 
 
+def test_reasons_name_cases_passed_on_by_petition_office_police_or_court():
+    from models.reasons import explain
+
+    hist = pd.DataFrame({"week_start": [wk(i) for i in range(8)], "total_contacts": [20.0] * 8,
+                         "petition_referral_cases": [0.0, 1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0],
+                         "police_referral_cases": [1.0] * 8, "line_12345_share": [0.3] * 8})
+    base = {c: 0.0 for c in FEATURE_COLUMNS} | {"week_start": wk(8), "total_contacts": 22.0, "hotline_calls": 12.0}
+    text = "；".join(explain(pd.Series(base | {"petition_referral_cases": 4.0, "police_referral_cases": 2.0,
+                                              "line_12345_share": 0.55}), hist))
+    assert "信访转办案件本周4件，前8周平均不足1件" in text
+    assert "公安移交" not in text                     # 2 against 1: not worth a reason, and only the strongest
+    assert "12345政务服务热线来电占55%（此前8周平均30%）" in text
+    quiet = "；".join(explain(pd.Series(base | {"petition_referral_cases": 1.0, "line_12345_share": 0.35}), hist))
+    assert "信访转办" not in quiet and "12345" not in quiet
+
+
 # --- registry ----------------------------------------------------------------------------------
 
 def test_registry_round_trip(trained, tmp_path):
