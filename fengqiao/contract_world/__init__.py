@@ -8,7 +8,14 @@ tested on a world it was not built on.
     summary = simulate(Path("drop"), seed=1, scale="small")
 
 writes reference/, hotline/, workorders/, mediation/ (day folders with _READY) and truth/ (episodes.csv, README.md,
-damage.csv, masking_forms.csv) into the folder, and returns counts. The same seed writes the same bytes.
+damage.csv, masking_forms.csv, referral_buildups.csv) into the folder, and returns counts. The same seed writes the
+same bytes.
+
+Referral patterns (issue 21, referrals.py): per-county base rates of each 纠纷来源 and of the 12345 line; referral
+build-ups (cases referred by the petition office, the police or a court, and/or calls moving to one line) in the
+weeks before 30-70% of the escalations, listed in truth/referral_buildups.csv; and referral patterns that precede
+nothing, written to truth/episodes.csv as their own kinds: ``referral_campaign`` (a court's 诉前调解 drive),
+``petition_backlog`` (a petition office clearing its backlog) and ``line_shift`` (calls moving from 12348 to 12345).
 """
 from __future__ import annotations
 
@@ -22,7 +29,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import episodes as episodes_mod
-from . import geography, world as world_mod
+from . import geography, referrals, world as world_mod
 from .activity import Driver
 from .mess import Mess
 from .state import Gen
@@ -30,7 +37,7 @@ from .writer import Writer
 
 SCALES = tuple(geography.SCALES)
 KINDS = ("escalation", "resolved_buildup", "habitual_complainant", "media_wave", "seasonal", "reporting_change",
-         "outage", "duplicate_export", "campaign")
+         "outage", "duplicate_export", "campaign", *referrals.REFERRAL_KINDS)
 
 _README = """# Ground truth of a contract-world drop
 
@@ -49,6 +56,17 @@ The pipeline never reads this folder.
 - `outage`: a county's feed is silent for days, then a catch-up day with a backlog (county code).
 - `duplicate_export`: the same batch delivered again under another batch name (city code).
 - `campaign`: a 矛盾纠纷大排查 drive or the winter wage drive (冬季攻坚) raises mediation counts (county or city).
+- `referral_campaign`: a county court's 诉前调解 drive sends many 法院委派 cases to the county's townships for some
+  weeks (county code, no type); nothing escalates because of it.
+- `petition_backlog`: a county petition office clears its backlog: a batch of 信访转办 cases, many about old matters,
+  in one or two weeks (county code, no type).
+- `line_shift`: a publicity campaign (some weeks) or the merger of the lines (to the drop's end) moves calls from
+  12348 to 12345 without adding any (county or city code, no type; `peak_week` is when the move is complete).
+
+`referral_buildups.csv`: the escalations (by their `episode_id` in episodes.csv, always the first township) that got
+a referral build-up: in the weeks `start_week`..`end_week` before the peak, extra cases of the matter referred by
+the petition office, the police or a court (`cases`, e.g. `信访转办=3;法院委派=1`, empty when none), and/or the
+episode's calls moving to one line (`line`, empty when they did not). The other escalations got none.
 
 `damage.csv`: the records and files deliberately damaged (feed, where, what), so that a quarantine can be checked.
 
@@ -77,6 +95,7 @@ def simulate(out: Path, *, seed: int, scale: str = "city", weeks: int | None = N
 
     geo = geography.build(scale)
     world = world_mod.draw(seed, geo, start, weeks)
+    referrals.base_rates(world)
     eps = episodes_mod.plan(world)
     say(f"contract world: {len(geo.townships)} townships in {len(geo.counties)} counties of {geo.city.name}, "
         f"{weeks} weeks from {start}, {sum(e.kind == 'escalation' for e in eps)} escalations")
@@ -101,6 +120,9 @@ def simulate(out: Path, *, seed: int, scale: str = "city", weeks: int | None = N
     (out / "truth" / "README.md").write_text(_README, encoding="utf-8")
     _write_csv(out / "truth" / "damage.csv", ["feed", "where", "what"], writer.damages)
     _write_csv(out / "truth" / "masking_forms.csv", ["feed", "form", "value", "digits"], g.forms.log)
+    buildups = referrals.buildup_rows(world, eps)
+    _write_csv(out / "truth" / "referral_buildups.csv",
+               ["episode_id", "region_code", "dispute_type", "start_week", "end_week", "cases", "line"], buildups)
     kinds = Counter(r[6] for r in truth)
     return {"world": "contract", "seed": seed, "scale": scale, "weeks": weeks, "start": start.isoformat(),
             "end": world.date(world.days - 1).isoformat(), "city": geo.city.name,
@@ -109,7 +131,8 @@ def simulate(out: Path, *, seed: int, scale: str = "city", weeks: int | None = N
             "rows_written": dict(writer.lines), "order_snapshots": g.counts["order_snapshots"],
             "case_snapshots": g.counts["case_snapshots"], "files": dict(writer.files),
             "episodes": {k: kinds.get(k, 0) for k in KINDS},
-            "escalations": sum(e.kind == "escalation" for e in eps), "damaged": len(writer.damages),
+            "escalations": sum(e.kind == "escalation" for e in eps), "referral_buildups": len(buildups),
+            "damaged": len(writer.damages),
             "not_yet_exported": writer.unexported}
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import hotline, mediation, orders, people
+from . import hotline, mediation, orders, people, referrals
 from .situations import TYPES
 
 CHANNELS = ("网络", "窗口", "移动端")
@@ -25,8 +25,8 @@ class Driver:
         w, rng = g.w, g.np
         self.n_t, self.n_d = len(g.towns), len(TYPES)
         g.habits = mediation.habits(g)
-        src = rng.dirichlet(np.array([30, 38, 0.001, 6, 12, 4, 6]) * rng.uniform(15, 40))
-        g.source_mix = [float(x) for x in src]
+        g.source_mix = w.p["source_mix"]  # per county (referrals.base_rates)
+        g.ref = referrals.Planter(g)
         g.req_mix = [[float(x) for x in row] for row in w.req_mix]
         self.channel_w = [float(x) for x in rng.dirichlet([4, 2, 3])]
         self.ar_calls = np.zeros((self.n_t, self.n_d))
@@ -103,6 +103,7 @@ class Driver:
                     src = "主动排查" if drive > 0 and g.rng.random() < drive else None
                     mediation.case(g, day, g.towns[ti], TYPES[di], src)
         self._episodes(wk)
+        g.ref.week(wk)
 
     # --- episodes --------------------------------------------------------------------------------------
     def _day_in(self, wk: int) -> int:

@@ -10,13 +10,16 @@ Kinds written to truth/episodes.csv:
 - outage: a county's feed is silent for days, then a catch-up day with a backlog.
 - duplicate_export: the same batch delivered again under another name.
 - campaign: a 矛盾纠纷大排查 drive (or the winter wage drive) that raises mediation counts.
+- referral_campaign, petition_backlog, line_shift: referral patterns that precede nothing (a court's 诉前调解 drive,
+  a petition office clearing its backlog, calls moving from 12348 to 12345); planned in referrals.py, which also
+  gives some escalations a referral build-up before their peak (their rows stay kind=escalation).
 """
 from __future__ import annotations
 
 import datetime as dt
 import random
 
-from . import confounders, people
+from . import confounders, people, referrals
 from .escalation_talk import MATTER, THING
 from .phrasing import place_morpheme
 from .planned import Episode, Site, scaled_count
@@ -43,6 +46,7 @@ def plan(world: World) -> list[Episode]:
     _escalations(world, rng, eps, busy)
     _resolved(world, rng, eps, busy)
     confounders.plan(world, rng, eps)
+    referrals.plan(world, eps)
     return eps
 
 

@@ -62,7 +62,7 @@ def call(g, day: int, town, dtype: str, *, kind: str = "base", ep=None, prog: fl
         return None
     t0 = g.moment(day2, rng.randint(8, 17) if day2 != day else None)
     if line is None:
-        line = "12345" if rng.random() < p["line_12345"][town.county] else "12348"
+        line = g.ref.line(town, day, ep)
     if person is None:
         back = g.returning(town.code, dtype, day) if rng.random() < p["repeat_share"] else None
         person, repeat = (back[0], True) if back else (people.person(rng), False)
@@ -140,6 +140,7 @@ def call(g, day: int, town, dtype: str, *, kind: str = "base", ep=None, prog: fl
     rec["updated_at"] = iso(upd)
     lag = 0 if rng.random() < 0.9 else (1 if rng.random() < 0.8 else rng.randint(2, 4))
     g.out.add("hotline", g.day_of(upd) + lag, rec["started_at"] + call_id, dump(rec))
+    delivered = g.day_of(upd) + lag < w.days
     g.counts["hotline"] += 1
     if late_link or (rng.random() < 0.025):
         rec2 = dict(rec)
@@ -151,9 +152,12 @@ def call(g, day: int, town, dtype: str, *, kind: str = "base", ep=None, prog: fl
         upd2 = upd + dt.timedelta(days=rng.randint(1, 6), seconds=rng.randint(0, 20000))
         rec2["updated_at"] = iso(upd2)
         g.out.add("hotline", g.day_of(upd2), rec2["started_at"] + call_id + "~", dump(rec2))
+        delivered = delivered or g.day_of(upd2) < w.days
+    if planted and not delivered:
+        g.forms.forget_last()  # every export of the call falls after the drop's last day
     g.remember(town.code, dtype, person, day, order_id)
-    if order_id and kind in ("base", "escalation", "resolved_buildup") and rng.random() < p["hotline_to_med"] * (
-            2.5 if kind != "base" else 1.0):
+    transfer = p["hotline_to_med"][town.county] * (2.5 if kind != "base" else 1.0)  # per county: referrals.py
+    if order_id and kind in ("base", "escalation", "resolved_buildup") and rng.random() < transfer:
         mediation.case(g, min(w.days - 1, g.day_of(end) + rng.randint(1, 9)), town, dtype, "热线转办",
                        lead=person, order_ref=order_id, ep=ep, prog=prog)
     return {"call_id": call_id, "order_id": order_id, "person": person, "day": day2}

@@ -61,7 +61,7 @@ def _mediator(g, town) -> str:
 
 
 def case(g, day: int, town, dtype: str, source: str | None = None, *, lead=None, order_ref: str | None = None,
-         ep=None, prog: float | None = None, kind: str = "base", parties: int | None = None) -> None:
+         ep=None, prog: float | None = None, kind: str = "base", parties: int | None = None, old: bool = False) -> None:
     rng, w = g.rng, g.w
     day = g.registry_backlog(town.county, day)
     if day >= w.days:
@@ -69,9 +69,11 @@ def case(g, day: int, town, dtype: str, source: str | None = None, *, lead=None,
     kind = ep.kind if ep is not None else kind
     hab = g.habits[town.county]
     if source is None:
-        source = rng.choices(SOURCES, g.source_mix)[0]
+        source = rng.choices(SOURCES, g.source_mix[town.county])[0]
     accepted = w.date(day)
     occurred = accepted - dt.timedelta(days=int(rng.expovariate(1 / 12)) if rng.random() < 0.9 else rng.randint(30, 400))
+    if old and rng.random() < 0.7:  # a petition backlog holds matters that have waited months or years
+        occurred = accepted - dt.timedelta(days=rng.randint(60, 900))
     hard = min(prog, 1.0) if prog is not None else 0.0
     lo, hi = BANK[dtype]["amount"]
     yuan = None if rng.random() < _NO_MONEY.get(dtype, 0.15) else max(200.0, log_uniform(rng, lo, hi, 2.3))

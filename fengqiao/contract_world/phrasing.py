@@ -242,15 +242,26 @@ class MaskingForms:
         self.rng = random.Random(f"contract-masking-forms-{seed}")
         self.log: list[tuple[str, str, str, str]] = []
         self._logged: dict[str, int] = {}
+        self._last: str | None = None  # the form logged by the last call of words(), if any
 
     def words(self, feed: str, who: people.Person) -> str | None:
         if self.rng.random() >= self.RATES[feed]:
             return None
         form, words, value, digits = masking_form(self.rng, who)
+        self._last = None
         if self._logged.get(form, 0) < self.CAP:
             self._logged[form] = self._logged.get(form, 0) + 1
             self.log.append((feed, form, value, digits))
+            self._last = form
         return words
+
+    def forget_last(self) -> None:
+        """The record that carried the last words will not be delivered in this drop (exported after its last
+        day): take them off the log, so that truth lists only planted values a drop holds."""
+        if self._last is not None:
+            self._logged[self._last] -= 1
+            self.log.pop()
+            self._last = None
 
     def ascii_export(self) -> bool:
         return self.rng.random() < 0.25

@@ -76,8 +76,8 @@ def draw(seed: int, geo: Geography, start: dt.date, weeks: int) -> World:
              p_order={"咨询": u(0.05, 0.2), "求助": u(0.4, 0.75), "投诉": u(0.65, 0.95), "举报": u(0.7, 0.95), "建议": u(0.15, 0.45)},
              p_return=u(0.03, 0.09), repeat_share=u(0.04, 0.12), null_region=u(0.015, 0.045), village_code_share=u(0.05, 0.25),
              dialect=u(0.2, 0.5), slip=u(0.1, 0.35), raw_asr=u(0.05, 0.25), misfire=u(0.02, 0.07), pd_in_text=u(0.15, 0.45),
-             satisfaction_mean=u(3.7, 4.5), ivr_rate=u(0.45, 0.8), med_success=u(0.82, 0.95), hotline_to_med=u(0.04, 0.12),
-             line_12345={c.code: u(0.1, 0.45) for c in geo.counties}, wage_crowd_cue=u(0.02, 0.08))
+             satisfaction_mean=u(3.7, 4.5), ivr_rate=u(0.45, 0.8), med_success=u(0.82, 0.95), wage_crowd_cue=u(0.02, 0.08))
+    # per-county 纠纷来源 mix, hotline transfer chance and 12345 share: referrals.base_rates, once the volumes are drawn
     n_town = len(geo.townships)
     # Volume per township: population, a county effect (how known the hotline is there), a township effect.
     pop = np.array([t.population for t in geo.townships], dtype=float)
