@@ -11,6 +11,7 @@ esda). Partitioned by ``week_start`` (the last week of the window).
 from __future__ import annotations
 
 import pandas as pd
+import pyarrow.dataset as ds
 
 from fengqiao.lake import Lake, for_parquet, read_table, write_table
 from fengqiao.core.regions import read_regions
@@ -23,7 +24,7 @@ TABLE = "hotspot_patterns"
 
 def run(lake: Lake, through=None, window_weeks: int = WINDOW_WEEKS, value: str = "rate") -> dict:
     """Build and publish gold/hotspot_patterns; returns a summary of the latest week."""
-    features = read_table(lake.gold("region_week_features"))
+    features = read_table(lake.gold("region_week_features"), filters=ds.field("level") == "township")
     if through is not None:
         features = features[features["week_start"] <= monday_of(pd.Timestamp(str(through)).date())]
     regions = read_regions(lake.reference / "regions.csv")

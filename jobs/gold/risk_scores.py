@@ -183,10 +183,12 @@ def _without(d: dict, *keys: str) -> dict:
 def _read_features(lake: Lake, selected) -> pd.DataFrame:
     """gold/region_week_features: all weeks, or only what scoring ``selected`` needs (LOOKBACK_WEEKS before)."""
     path = lake.gold("region_week_features")
+    # Villages are not scored (and outnumber townships several times): never read.
+    scored = ds.field("level") != "village"
     if selected is None:
-        return read_table(path)
+        return read_table(path, filters=scored)
     first = min(selected) - dt.timedelta(weeks=LOOKBACK_WEEKS)
-    return read_table(path, filters=ds.field("week_start") >= first.isoformat())
+    return read_table(path, filters=scored & (ds.field("week_start") >= first.isoformat()))
 
 
 def changed_feature_weeks(stored: dict | None, inputs: dict) -> list[dt.date] | None:

@@ -15,9 +15,10 @@ import os
 import time
 
 import pandas as pd
+import pyarrow.dataset as ds
 
 from fengqiao.core.bureaus import read_bureaus_checked
-from fengqiao.core.regions import read_regions
+from fengqiao.core.regions import ALERT_LEVELS, read_regions
 from fengqiao.core.settings import Settings
 from fengqiao.delivery.alert_channels import ALERT_COLUMNS, DeliveryReport, attempts_frame, send_pending
 from fengqiao.delivery.alert_history import apply_cooldown, pending_deliveries
@@ -51,7 +52,8 @@ def run(lake: Lake | str | os.PathLike, settings: Settings, week_start: dt.date 
     for problem in problems:
         log.error("bureaus.csv line %d skipped: %s", problem["line"], problem["reason"])
     features_path = lake.gold("region_week_features")
-    features = (read_table(features_path, columns=["region_code", "week_start", "total_contacts"])
+    features = (read_table(features_path, columns=["region_code", "week_start", "total_contacts"],
+                           filters=ds.field("level").isin(list(ALERT_LEVELS)))
                 if features_path.exists() else None)
     options = delivery_options(settings)
     alerts = plan_alerts(scores_week, bureaus, regions, features, horizon_weeks=settings.horizon_weeks)

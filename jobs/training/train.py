@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.dataset as ds
 
 from fengqiao.lake import Lake, read_table
 from models.labels import read_episodes
@@ -15,8 +16,9 @@ from models.train import train_and_register
 
 
 def lake_features(lake: Lake) -> pd.DataFrame:
-    """gold/region_week_features of ``lake``: what every trainer learns from."""
-    return read_table(lake.gold("region_week_features"))
+    """gold/region_week_features of ``lake`` without its village rows: what every trainer learns from (the
+    model learns townships; villages, several times as many rows, are never read)."""
+    return read_table(lake.gold("region_week_features"), filters=ds.field("level") != "village")
 
 
 def truth_episodes(truth_dir: Path, why: str) -> pd.DataFrame:
