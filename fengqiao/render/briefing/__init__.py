@@ -76,8 +76,8 @@ def build_context(inputs: BriefingInputs, county_code: str | None = None, city_c
         city_code = city_of(str(city_code))
         if city_code not in cities:
             raise ValueError(f"{city_code} is not a city above the townships of reference/regions.csv")
-        scores, features = narrow_to_city(regions, scores, city_code), narrow_to_city(regions, features, city_code)
-        regions = narrow_to_city(regions, regions, city_code, column="code")
+        scores, features = narrow_to_city(scores, city_code), narrow_to_city(features, city_code)
+        regions = narrow_to_city(regions, city_code, column="code")
         area_name, edition = names.get(city_code, city_code), "city"
     elif edition == "city" and cities:
         area_name = names.get(cities[0], area_name)

@@ -30,7 +30,7 @@ def city_codes(regions: pd.DataFrame) -> list[str]:
     return sorted({city_of(code) for code in towns})
 
 
-def narrow_to_city(regions: pd.DataFrame, frame: pd.DataFrame, city_code: str, column: str = "region_code"):
+def narrow_to_city(frame: pd.DataFrame, city_code: str, column: str = "region_code") -> pd.DataFrame:
     """Rows of ``frame`` inside the city (its own row, counties, townships, villages), by code prefix."""
     return frame[frame[column].astype(str).str[:4] == city_code[:4]]
 
