@@ -45,8 +45,8 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from models.score_frame import RISK_SCORE_COLUMNS
-from models.score_frame import HORIZON_SCORE_COLUMNS
+from fengqiao.core.regions import city_of, county_of, province_of
+from models.score_frame import HORIZON_SCORE_COLUMNS, RISK_SCORE_COLUMNS
 
 LEVEL_THRESHOLDS: list[tuple[str, float]] = [("红", 0.50), ("橙", 0.30), ("黄", 0.15), ("蓝", 0.0)]
 LEVEL_ORDER = {"红": 4, "橙": 3, "黄": 2, "蓝": 1}
@@ -60,8 +60,7 @@ MIN_CONTACTS = 5
 CORROBORATED_FLOOR_SHARE = 1 / 3
 DEFAULT_BUDGET_SHARE = 0.02
 # Levels above the township that get rows derived from their townships' probabilities, and the code of each.
-AGGREGATE_LEVELS = {"county": lambda code: code[:6] + "000000", "city": lambda code: code[:4] + "00000000",
-                    "province": lambda code: code[:2] + "0000000000"}
+AGGREGATE_LEVELS = {"county": county_of, "city": city_of, "province": province_of}
 
 
 def level_for(score: float) -> str:
