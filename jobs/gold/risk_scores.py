@@ -29,7 +29,7 @@ from models.score_frame import RISK_SCORE_COLUMNS
 from models.escalation import predict_horizons, predict_proba, with_context
 from models.keyword_rule import keyword_rule_scores
 from models.levels import AGGREGATE_LEVELS, DEFAULT_BUDGET_SHARE, SCORE_FLOOR, assign_levels
-from models.reasons import HISTORY_WEEKS, explain_frame
+from models.reasons import HISTORY_WEEKS, MAX_REASONS, explain_frame
 from models.registry import load_current
 
 BASELINE_METHOD = "C2"
@@ -41,13 +41,14 @@ BASELINE_METHOD = "C2"
 LOOKBACK_WEEKS = max(HISTORY_WEEKS, 1 + max(GUARD_WEEKS.values()) + BASELINE_WEEKS + 2)
 
 
-def _reasons_fn(features_df: pd.DataFrame, lead: dict | None = None):
-    """Reasons for flagged rows; with ``lead`` (row id -> text) that text comes first (baseline)."""
+def _reasons_with_lead(features_df: pd.DataFrame, lead_of=None):
+    """Reasons for flagged rows (``models.reasons.explain_frame`` over ``features_df``); where ``lead_of(rows)``
+    gives a row a text (the EARS statistic, the keyword rule's alarm), that text comes first and the row keeps
+    its MAX_REASONS - 1 strongest findings. A row with neither gets the summary fallback."""
     def fn(rows: pd.DataFrame) -> list[list[str]]:
-        if lead is None:
-            return explain_frame(rows, features_df)
+        leads = lead_of(rows) if lead_of is not None else [None] * len(rows)
         produced = explain_frame(rows, features_df, fallback=False)
-        out = [([lead[i]] if i in lead else []) + r[:3] for i, r in zip(rows["_row"], produced)]
+        out = [[lead] + r[:MAX_REASONS - 1] if isinstance(lead, str) else r for lead, r in zip(leads, produced)]
         empty = [j for j, r in enumerate(out) if not r]
         if empty:
             for j, r in zip(empty, explain_frame(rows.iloc[empty], features_df)):
@@ -68,18 +69,11 @@ def keyword_rule_alarms(features_df: pd.DataFrame) -> pd.DataFrame:
                          "corroborated": rule["alarm"].to_numpy(dtype=bool), "rule_reason": reason})
 
 
-def _with_rule_reason(reasons_fn, town: pd.DataFrame):
-    """``reasons_fn`` with the keyword rule's reason first for corroborated rows (why a lower floor applied)."""
+def _rule_reason_of(town: pd.DataFrame):
+    """``lead_of`` for :func:`_reasons_with_lead`: the keyword rule's reason of a corroborated township-week (why
+    a lower floor applied), else None."""
     rule_reason = dict(zip(zip(town["region_code"], town["week_start"]), town["rule_reason"]))
-
-    def fn(rows: pd.DataFrame) -> list[list[str]]:
-        produced = reasons_fn(rows)
-        out = []
-        for code, week, r in zip(rows["region_code"], rows["week_start"], produced):
-            lead = rule_reason.get((code, week))
-            out.append([lead] + r[:3] if isinstance(lead, str) else r)
-        return out
-    return fn
+    return lambda rows: [rule_reason.get(key) for key in zip(rows["region_code"], rows["week_start"])]
 
 
 def _named_regions_above(features_df: pd.DataFrame) -> pd.DataFrame:
@@ -139,7 +133,7 @@ def score_features(features_df: pd.DataFrame, model, metadata: dict,
     # The keyword rule corroborates (lower floor, models.levels): computed on all rows, the look-back included.
     scores = scores.merge(keyword_rule_alarms(f[f["level"] == "township"]), how="left", on=["region_code", "week_start"])
     scores["corroborated"] = scores["corroborated"].eq(True)
-    reasons_fn = _with_rule_reason(_reasons_fn(f), scores)
+    reasons_fn = _reasons_with_lead(f, _rule_reason_of(scores))
     scores = pd.concat([scores, _named_regions_above(target).assign(score=0.0)], ignore_index=True)
     return finish(assign_levels(scores, budget_share=budget_share, score_floor=alert_threshold(metadata),
                                  reasons_fn=reasons_fn))
@@ -161,7 +155,8 @@ def baseline_features(features_df: pd.DataFrame, budget_share: float = DEFAULT_B
     scores = pd.concat([ears, _named_regions_above(target).assign(
         score=0.0, model_version=ears["model_version"].iloc[0] if len(ears) else f"ears-{method.lower()}")],
         ignore_index=True)
-    return finish(assign_levels(scores, budget_share=budget_share, reasons_fn=_reasons_fn(f, lead)))
+    lead_of = (lambda rows: [lead.get(i) for i in rows["_row"]])
+    return finish(assign_levels(scores, budget_share=budget_share, reasons_fn=_reasons_with_lead(f, lead_of)))
 
 
 def _select_weeks(all_weeks: list[dt.date], weeks) -> list[dt.date] | None:

@@ -67,3 +67,28 @@ def test_scoring_flags_the_township_whose_warning_signs_double_and_says_why():
     # Without the jump nobody stands out: the model alone is below its threshold everywhere.
     feats.loc[jump, "escalation_term_records"] = 0.0
     assert not score_features(feats, _ConstantModel(p), meta, budget_share=0.1)["flagged"].any()
+
+
+def test_a_lead_reason_comes_first_and_trims_only_its_own_row():
+    """One helper puts the EARS statistic or the keyword rule's alarm first: that row keeps three findings of its
+    own, a row without a lead keeps up to four, a row with neither gets the summary fallback."""
+    from jobs.gold.risk_scores import _reasons_with_lead
+    from models.reasons import MAX_REASONS
+
+    feats = synthetic_features(n_counties=1, towns_per_county=3, n_weeks=12)
+    busy = {"group_tendency_cases": 3.0, "criminal_tendency_cases": 2.0, "failed_mediations": 4.0,
+            "large_group_cases": 2.0, "mediation_party_max": 9.0, "returned_orders": 5.0}
+    towns = sorted(feats.loc[feats["level"] == "township", "region_code"].unique())
+    for code in towns[:2]:
+        feats.loc[(feats["region_code"] == code) & (feats["week_start"] == wk(11)), list(busy)] = list(busy.values())
+    quiet = (feats["region_code"] == towns[2]) & (feats["week_start"] == wk(11))
+    numeric = feats.select_dtypes("number").columns
+    feats.loc[quiet, numeric] = 0.0                                # nothing worth a finding
+    rows = feats[(feats["week_start"] == wk(11)) & (feats["level"] == "township")].sort_values("region_code")
+    lead = {towns[0]: "预警信号本周9条"}
+    out = _reasons_with_lead(feats, lambda r: [lead.get(c) for c in r["region_code"]])(rows)
+    assert out[0][0] == "预警信号本周9条" and len(out[0]) == MAX_REASONS
+    assert "预警信号本周9条" not in out[1] and len(out[1]) == MAX_REASONS
+    own = _reasons_with_lead(feats)(rows)                          # the same rows without any lead
+    assert out[0][1:] == own[0][:MAX_REASONS - 1] and out[1] == own[1] and out[2] == own[2]
+    assert len(out[2]) == 1 and out[2][0].startswith("本周来电、工单和调解案件共")
