@@ -5,7 +5,7 @@ province above each of its townships, gets a row for every week, records or not:
 ``features.dynamics`` count rows, so a missing week must be a row of zeros, not an absent row.
 Villages are different: a province has ~20 villages per township, most without a record in most weeks, and
 an export names a village only for some records. A village gets a row only in the weeks where records name
-it (``DENSE_LEVELS`` excludes it); its 8-week windows are computed from sums over week numbers, which treat
+it; its 8-week windows are computed from sums over week numbers, which treat
 an absent week as zero (``features.dynamics.add_sparse_dynamics``).
 """
 from __future__ import annotations
@@ -17,14 +17,10 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from fengqiao.core.regions import city_of, county_of, is_valid_code, province_of, township_of
+from fengqiao.core.regions import CODE_AT_LEVEL, LEVELS, county_of, is_valid_code
 from fengqiao.core.weeks import week_start, weeks_between
 
-LEVELS = ("village", "township", "county", "city", "province")
-DENSE_LEVELS = ("township", "county", "city", "province")
 REGION_WEEK = ["region_code", "level", "week_start"]
-# A record's code at each level, from its township's code (villages: the record's own village code or null).
-LEVEL_CODE_OF = {"township": township_of, "county": county_of, "city": city_of, "province": province_of}
 
 REGION_SCHEMA = T.StructType([
     T.StructField("region_code", T.StringType(), False),
@@ -63,7 +59,7 @@ def region_rows(regions_pdf: pd.DataFrame) -> list[tuple[str, str, str, str | No
         rows[code] = (code, level, county_of(code), names.get(code))
         if level == "township":
             for above in ("city", "province"):
-                top = LEVEL_CODE_OF[above](code)
+                top = CODE_AT_LEVEL[above](code)
                 rows.setdefault(top, (top, above, county_of(top), names.get(top)))
     return sorted(rows.values())
 

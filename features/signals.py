@@ -12,8 +12,9 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from features.counts import count_if
-from features.grid import LEVELS, level_code, week_index
+from features.grid import level_code, week_index
 from features.records import CASES, village_code
+from fengqiao.core.regions import LEVELS
 
 # "Heard in the same region in the previous 4 weeks": weeks t-4..t-1.
 REPEAT_LOOKBACK_WEEKS = 4

@@ -45,7 +45,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from fengqiao.core.regions import city_of, county_of, province_of
+from fengqiao.core.regions import CODE_AT_LEVEL, county_of
 from models.score_frame import HORIZON_SCORE_COLUMNS, RISK_SCORE_COLUMNS
 
 LEVEL_THRESHOLDS: list[tuple[str, float]] = [("红", 0.50), ("橙", 0.30), ("黄", 0.15), ("蓝", 0.0)]
@@ -60,7 +60,7 @@ MIN_CONTACTS = 5
 CORROBORATED_FLOOR_SHARE = 1 / 3
 DEFAULT_BUDGET_SHARE = 0.02
 # Levels above the township that get rows derived from their townships' probabilities, and the code of each.
-AGGREGATE_LEVELS = {"county": county_of, "city": city_of, "province": province_of}
+AGGREGATE_LEVELS = {level: CODE_AT_LEVEL[level] for level in ("county", "city", "province")}
 
 
 def level_for(score: float) -> str:
@@ -177,7 +177,7 @@ def _aggregate(town: pd.DataFrame, names: dict, level: str) -> pd.DataFrame:
     inv = {v: k for k, v in LEVEL_ORDER.items()}
     county["risk_level"] = [inv.get(int(s)) if f else None for s, f in zip(county["sev"], county["flagged"])]
     county["region_code"] = county["above_code"]
-    county["county_code"] = county["above_code"].str[:6] + "000000"  # as in gold/region_week_features
+    county["county_code"] = county["above_code"].map(county_of)  # as in gold/region_week_features
     county["level"] = level
     county["region_name"] = county["region_code"].map(names)
 

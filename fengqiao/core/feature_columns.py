@@ -10,9 +10,6 @@ from __future__ import annotations
 from fengqiao.core.disputes import DISPUTE_TYPES
 
 KEY_COLUMNS = ["region_code", "level", "county_code", "week_start"]
-# The five levels of the table's ``level`` column, bottom up. Village rows exist only in weeks with records
-# that name the village; every other level has a row for every week.
-LEVELS = ["village", "township", "county", "city", "province"]
 
 TYPE_COUNT_COLUMNS = [f"type_{slug}" for _, slug in DISPUTE_TYPES]
 

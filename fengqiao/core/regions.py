@@ -31,6 +31,13 @@ def township_of(code: str) -> str:
     return code[:9] + "000"
 
 
+# The code of the region above (or at) a 12-digit code, by level: a village's or township's township, county,
+# city and province.
+CODE_AT_LEVEL = {"township": township_of, "county": county_of, "city": city_of, "province": province_of}
+
+
+
+
 def is_valid_code(code: str | None) -> bool:
     return bool(code) and len(code) == 12 and code.isdigit()
 

@@ -43,19 +43,15 @@ def run(lake: Lake | str | os.PathLike, week_start: dt.date | str | None = None)
 
 
 def render_briefing(lake: Lake, week_start: dt.date | None = None, county_code: str | None = None,
-                    pdf: bool = True) -> Path:
+                    pdf: bool = True, city_code: str | None = None) -> Path:
     """Write the briefing of ``week_start`` (default: the latest scored week) as HTML and PDF and
     return the HTML's path.
 
-    City-wide: ``briefings/<week>.html|.pdf`` and copies ``latest.html|.pdf``. With ``county_code``
-    (12 digits), the county's edition with only its regions: ``briefings/county/<code>/<week>.html|.pdf``.
+    The whole drop: ``briefings/<week>.html|.pdf`` and copies ``latest.html|.pdf``. With ``county_code``
+    (12 digits), the county's edition with only its regions: ``briefings/county/<code>/<week>.html|.pdf``;
+    with ``city_code``, the city's: ``briefings/city/<code>/<week>.html|.pdf``.
     """
-    return _publish(lake, read_briefing_inputs(lake, week_start), county_code, pdf)
-
-
-def render_city_briefing(lake: Lake, city_code: str, week_start: dt.date | None = None, pdf: bool = True) -> Path:
-    """The edition of one city (12 digits): ``briefings/city/<code>/<week>.html|.pdf``."""
-    return _publish(lake, read_briefing_inputs(lake, week_start), pdf=pdf, city_code=city_code)
+    return _publish(lake, read_briefing_inputs(lake, week_start), county_code, pdf, city_code)
 
 
 def render_county_briefings(lake: Lake, week_start: dt.date | None = None, pdf: bool = True) -> list[Path]:

@@ -46,13 +46,13 @@ def city_rows(regions: pd.DataFrame, features: pd.DataFrame, week_scores: pd.Dat
     out = []
     for code in city_codes(regions):
         this, prev = cities.get((code, week)), cities.get((code, previous))
-        mine = flagged[flagged["region_code"].astype(str).str[:4] == code[:4]]
+        mine = narrow_to_city(flagged, code)
         levels = [lvl for lvl in (level_of(v) for v in mine["risk_level"]) if lvl]
         highest = min(levels, key=LEVEL_RANK.get) if levels else None
         score = scores.get(code)
         out.append({
             "code": code, "name": names.get(code, code),
-            "townships": int((towns["code"].astype(str).str[:4] == code[:4]).sum()),
+            "townships": len(narrow_to_city(towns, code, column="code")),
             "this": as_int(this), "change": count_change_text(this, prev), "direction": direction(change_ratio(this, prev)),
             "flagged_townships": int(len(mine)), "highest": highest,
             "probability": probability_text(score) if score is not None and not pd.isna(score) else "—",
