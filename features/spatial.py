@@ -65,6 +65,7 @@ def neighbour_edges(regions_pdf: pd.DataFrame, k_by_level: dict[str, int] | None
     Regions without a seat (lat/lon blank) get no edges; their lag falls back to their own value.
     """
     k_by_level = k_by_level or K_BY_LEVEL
+    columns = ["region_code", "level", "neighbour_code", "distance_km"]
     frames = []
     for level, k in k_by_level.items():
         seats = regions_pdf.loc[regions_pdf["level"] == level, ["code", "lat", "lon"]].copy()
@@ -72,10 +73,9 @@ def neighbour_edges(regions_pdf: pd.DataFrame, k_by_level: dict[str, int] | None
         seats["lon"] = pd.to_numeric(seats["lon"], errors="coerce")
         seats = seats.dropna().drop_duplicates("code")
         edges = nearest_neighbours(seats["code"].tolist(), seats["lat"].to_numpy(), seats["lon"].to_numpy(), k)
-        frame = pd.DataFrame(edges, columns=["region_code", "neighbour_code", "distance_km"])
-        frame.insert(1, "level", level)
-        frames.append(frame)
-    return pd.concat(frames, ignore_index=True)[["region_code", "level", "neighbour_code", "distance_km"]]
+        if edges:  # a level without seats (e.g. no city rows in regions.csv) adds nothing
+            frames.append(pd.DataFrame([(c, level, n, d) for c, n, d in edges], columns=columns))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
 
 def edges_frame(spark: SparkSession, edges_pdf: pd.DataFrame) -> DataFrame:

@@ -5,8 +5,8 @@ week; villages only in the weeks whose records name them (an export that places 
 has no village rows: never invented). Every level's counts are sums over its records.
 
 Flow (Spark passes over the silver records: one query for the first and last week, one group-by of
-the unioned records, one shuffle of keyed calls for repeat callers; everything after that works on
-the small region × week grid, checkpointed once before the spatial self-join):
+the unioned records, one shuffle of keyed calls for repeat callers, checkpointed together; everything after
+that works on the small region × week grid, checkpointed again before the spatial self-join):
 
     silver calls, orders, cases -> records (union) -> tag levels -> counts + signal inputs  (1 shuffle)
     silver calls -> repeat callers per region at every level                                 (1 shuffle)
@@ -102,19 +102,23 @@ def build_region_week_features(hotline: DataFrame, orders: DataFrame, cases: Dat
     grid = region_week_grid(regions_frame(spark, regions_pdf), weeks_frame(spark, weeks))
 
     records = tag_levels(union_records(hotline, orders, cases))
-    weekly = weekly_counts(records, [*signal_aggregations(), *referral_aggregations()])
-    repeats = repeat_calls(hotline)
+    # Every region-week with records, all five levels (a call with a repeat is a record: repeats add no rows).
+    # Both branches below read it: without the checkpoint Spark would scan and aggregate silver once for the
+    # grid's levels and again for the villages. It is region × week sized, like the grid.
+    counted = (
+        weekly_counts(records, [*signal_aggregations(), *referral_aggregations()])
+        .join(repeat_calls(hotline), on=REGION_WEEK, how="left")
+        .localCheckpoint(eager=True)
+    )
 
     filled = (
-        grid.join(weekly, on=REGION_WEEK, how="left")
-        .join(repeats, on=REGION_WEEK, how="left")
+        grid.join(counted, on=REGION_WEEK, how="left")
         .fillna(0, subset=[*INTEGER_FEATURES, *_ZERO_FILLED_HELPERS])
     )
     dense = add_dynamics(derive_referral_shares(derive_signals(filled)))
     # Villages: rows only in the weeks whose records name them (features.grid), same columns.
     villages = (
-        weekly.where(F.col("level") == "village")
-        .join(repeats, on=REGION_WEEK, how="left")
+        counted.where(F.col("level") == "village")
         .fillna(0, subset=[*INTEGER_FEATURES, *_ZERO_FILLED_HELPERS])
         .join(F.broadcast(village_names(spark, regions_pdf)), on="region_code", how="left")
         .withColumn("county_code", F.concat(F.substring("region_code", 1, 6), F.lit("000000")))
@@ -129,8 +133,8 @@ def build_region_week_features(hotline: DataFrame, orders: DataFrame, cases: Dat
     features = add_season(features, season_lookup(spark, weeks))
     if since is not None:  # the look-back weeks only fed the windows above
         features = features.where(F.col("week_start") >= F.lit(week_start(since)))
-    # The spatial lag joins the frame with itself; without a checkpoint Spark would scan and aggregate
-    # silver twice. The frame is the small region × week grid (~300k rows for a province), so keep it
+    # The spatial lag joins the frame with itself; without a checkpoint Spark would join the counts to the grid
+    # and compute every window twice. The frame is the small region × week grid (~300k rows for a province), so keep it
     # on the executors (memory, spilling to disk) and cut the lineage here.
     features = features.localCheckpoint(eager=True)
     features = add_spatial_features(features, edges_frame(spark, neighbour_edges(regions_pdf)))
