@@ -14,7 +14,7 @@ from pyspark.sql import types as T
 
 from fengqiao.lake import SILVER_TABLES, Lake
 from fengqiao.core.lexicon import ESCALATION_REGEX
-from fengqiao.core.privacy import mask_known_names, mask_personal_data, mask_raw_record, normalise_phone, pseudonym
+from fengqiao.core.privacy import mask_known_names, mask_personal_data, normalise_phone, pseudonym
 from fengqiao.core.settings import Settings
 from fengqiao.core.schemas import HOTLINE_CALLS, conform
 from fengqiao.core.spark import literal_path
@@ -22,7 +22,7 @@ from jobs.silver.parsing import (blank, clean_text, keyword_dispute_type, mentio
                                  parse_iso_timestamp, plain_text, week_of)
 from jobs.silver.publish import run_silver_job
 from jobs.silver.raw_files import CORRUPT, bronze_files, relative_source, scanned_file_path
-from jobs.silver.reasons import first_failure, reason, to_quarantine
+from jobs.silver.reasons import KNOWN_NAMES, RAW_TEXT, first_failure, masked_raw_text, reason, to_quarantine
 from jobs.silver.records import newest_version, townships, with_region_check
 from jobs.silver.rules import split_by_suite
 
@@ -139,11 +139,8 @@ def clean_hotline_calls(raw: DataFrame, regions_df: DataFrame, key: str,
     ])
     as_delivered = [F.col("_region_raw").alias("region_code") if c == "region_code" else F.col(c) for c in RAW_FIELDS]
     raw_text = F.coalesce(F.col(CORRUPT), F.to_json(F.struct(*as_delivered)))
-    checked = checked.withColumns({
-        "_error": error,
-        "_raw_masked": mask_raw_record(mask_known_names(raw_text, F.col("caller_name"))),  # rejects only
-    })
-    rejected = to_quarantine(checked.where(F.col("_error").isNotNull()), FEED, "_error", F.col("_raw_masked"))
+    checked = checked.withColumns({"_error": error, RAW_TEXT: raw_text, KNOWN_NAMES: F.col("caller_name")})
+    rejected = to_quarantine(checked.where(F.col("_error").isNotNull()), FEED, "_error", masked_raw_text())
 
     good = checked.where(F.col("_error").isNull()).withColumns({
         "call_id": F.trim("call_id"), "started_at": F.col("started_ts"), "updated_at": F.col("updated_ts")})
@@ -172,14 +169,14 @@ def clean_hotline_calls(raw: DataFrame, regions_df: DataFrame, key: str,
         clean_text("work_order_id").alias("work_order_id"),
         "updated_at", "source_file",
         week_of(F.col("started_at")).alias("week_start"),
-        "line_no", "_raw_masked",
+        "line_no", RAW_TEXT, KNOWN_NAMES,
     )
     # The text model types the placeholder later, always with one of the 15 labels.
     placeholder_as_other = F.when(F.col("dispute_type") == F.lit(_UNMATCHED), F.lit("其他")).otherwise(
         F.col("dispute_type"))
     kept, broken = split_by_suite(versions, "silver_hotline_calls", HOTLINE_CALLS,
                                   overrides={"dispute_type": placeholder_as_other})
-    rejected = rejected.unionByName(to_quarantine(broken, FEED, "_rule_error", F.col("_raw_masked")))
+    rejected = rejected.unionByName(to_quarantine(broken, FEED, "_rule_error", masked_raw_text()))
     silver = conform(newest_version(kept, "call_id"), HOTLINE_CALLS)
     unmatched = F.col("dispute_type") == F.lit(_UNMATCHED)
     if text_models is None or text_models.dispute_type is None:

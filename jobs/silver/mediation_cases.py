@@ -15,7 +15,7 @@ from pyspark.sql import types as T
 from fengqiao.core.disputes import TYPE_LABELS
 from fengqiao.lake import SILVER_TABLES, Lake
 from fengqiao.core.lexicon import ESCALATION_REGEX
-from fengqiao.core.privacy import mask_known_names, mask_personal_data, mask_raw_record, normalise_phone, pseudonym
+from fengqiao.core.privacy import mask_known_names, mask_personal_data, normalise_phone, pseudonym
 from fengqiao.core.settings import Settings
 from fengqiao.core.schemas import MEDIATION_CASES, conform
 from jobs.silver.parsing import (blank, clean_text, parse_amount, parse_cn_date, parse_cn_timestamp, parse_int,
@@ -23,7 +23,8 @@ from jobs.silver.parsing import (blank, clean_text, parse_amount, parse_cn_date,
 from jobs.silver.publish import run_silver_job
 from jobs.silver.raw_files import (CORRUPT, bronze_files, empty_raw, read_csv_files, relative_to_lake,
                                    with_line_numbers)
-from jobs.silver.reasons import first_failure, reason, to_quarantine, unreadable_quarantine
+from jobs.silver.reasons import (KNOWN_NAMES, RAW_TEXT, first_failure, masked_raw_text, reason, to_quarantine,
+                                 unreadable_quarantine)
 from jobs.silver.records import newest_version, with_region_check
 from jobs.silver.rules import split_by_suite
 
@@ -104,10 +105,9 @@ def clean_mediation_cases(raw: DataFrame, regions_df: DataFrame, key: str) -> tu
     raw_cols = [F.coalesce(F.col(c if c != "行政区划代码" else "region_code"), F.lit("")) for c in COLUMNS]
     raw_text = F.coalesce(F.col(CORRUPT), F.concat_ws(",", *raw_cols))
     known = F.concat_ws("、", F.col("当事人姓名"), F.col("调解员"))
-    checked = checked.withColumns({"_error": first_failure(checks),
-                                   "_raw_masked": mask_raw_record(mask_known_names(raw_text, known))})  # rejects only
+    checked = checked.withColumns({"_error": first_failure(checks), RAW_TEXT: raw_text, KNOWN_NAMES: known})
     rejected = to_quarantine(with_line_numbers(checked.where(F.col("_error").isNotNull()), raw), FEED, "_error",
-                               F.col("_raw_masked"))
+                             masked_raw_text())
 
     good = checked.where(F.col("_error").isNull()).withColumns(
         {"案件编号": F.trim("案件编号"), "updated_at": F.col("_updated")})
@@ -138,11 +138,11 @@ def clean_mediation_cases(raw: DataFrame, regions_df: DataFrame, key: str) -> tu
         pseudonym(party, key).alias("party_key"),
         "updated_at", "source_file",
         week_of(F.col("_accepted")).alias("week_start"),
-        "line_no", "_raw_masked", *[c for c in ("_path", "_mid") if c in raw.columns],  # for line numbers
+        "line_no", RAW_TEXT, KNOWN_NAMES, *[c for c in ("_path", "_mid") if c in raw.columns],  # for line numbers
     )
     kept, broken = split_by_suite(versions, "silver_mediation_cases", MEDIATION_CASES)
     rejected = rejected.unionByName(to_quarantine(with_line_numbers(broken, raw), FEED, "_rule_error",
-                                                    F.col("_raw_masked")))
+                                                    masked_raw_text()))
     silver = newest_version(kept, "case_id")
     return conform(silver, MEDIATION_CASES), rejected
 

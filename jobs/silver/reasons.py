@@ -8,6 +8,8 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from fengqiao.core.privacy import mask_known_names, mask_raw_record
+
 # Readable text for each quarantine code; the reason column holds "code | text".
 REASON_TEXT = {
     "malformed_record": "the record cannot be parsed (truncated line, wrong quoting or column count)",
@@ -29,6 +31,17 @@ REASON_TEXT = {
     "forbidden_pattern": "personal data is left in the clear after masking",
     "order_violation": "a time is earlier than the time it must follow",
 }
+
+
+# A record's delivered text and the names it is known to hold, carried unmasked beside the parsed record and
+# masked (masked_raw_text) only for the records sent to quarantine: masking the raw text of every record,
+# to keep it for the few that are rejected, would cost what masking the transcripts costs.
+RAW_TEXT, KNOWN_NAMES = "_raw_text", "_known_names"
+
+
+def masked_raw_text() -> Column:
+    """The quarantine's ``raw_masked``: the record as delivered, its own names and personal data masked."""
+    return mask_raw_record(mask_known_names(F.col(RAW_TEXT), F.col(KNOWN_NAMES)))
 
 
 def reason(code: str, field: str | None = None) -> Column:

@@ -125,7 +125,15 @@ def suite_failure(suite_name: str, schema: T.StructType, parameters: dict | None
 
 def split_by_suite(rows: DataFrame, suite_name: str, schema: T.StructType, parameters: dict | None = None,
                    overrides: dict[str, Column] | None = None) -> tuple[DataFrame, DataFrame]:
-    """(rows keeping every row-level rule, rows breaking one with their reason in ``_rule_error``)."""
-    checked = rows.withColumn("_rule_error", suite_failure(suite_name, schema, parameters, overrides))
+    """(rows keeping every row-level rule, rows breaking one with their reason in ``_rule_error``).
+
+    Both come from one evaluation of ``rows``: the silver table is written from the first and the quarantine
+    from the second, two Spark jobs, and each would otherwise parse, type, mask and hash every record again
+    (the rules read the masked text and the pseudonyms). A lazy local checkpoint keeps the checked records
+    (memory, spilling to disk) from the first job for the second: measured on a city drop of 1,469 hotline
+    files, the quarantine's job took 110 s of the hotline's 227 s before.
+    """
+    checked = (rows.withColumn("_rule_error", suite_failure(suite_name, schema, parameters, overrides))
+               .localCheckpoint(eager=False))
     return (checked.where(F.col("_rule_error").isNull()).drop("_rule_error"),
             checked.where(F.col("_rule_error").isNotNull()))

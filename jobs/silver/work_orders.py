@@ -13,14 +13,15 @@ from pyspark.sql import functions as F
 from fengqiao.core.disputes import CATEGORY_TO_TYPE, WAGE_ARREARS_CATEGORIES
 from fengqiao.lake import SILVER_TABLES, Lake
 from fengqiao.core.lexicon import ESCALATION_REGEX
-from fengqiao.core.privacy import mask_personal_data, mask_raw_record
+from fengqiao.core.privacy import mask_personal_data
 from fengqiao.core.settings import Settings
 from fengqiao.core.schemas import WORK_ORDERS, conform
 from jobs.silver.parsing import (blank, clean_text, keyword_dispute_type, mentions_wage_arrears, parse_int,
                                  parse_iso_timestamp, parse_yes_no, plain_text, week_of)
 from jobs.silver.publish import run_silver_job
 from jobs.silver.raw_files import CORRUPT, bronze_files, empty_raw, read_csv_files, with_line_numbers
-from jobs.silver.reasons import first_failure, reason, to_quarantine, unreadable_quarantine
+from jobs.silver.reasons import (KNOWN_NAMES, RAW_TEXT, first_failure, masked_raw_text, reason, to_quarantine,
+                                 unreadable_quarantine)
 from jobs.silver.records import newest_version, with_region_check
 from jobs.silver.rules import split_by_suite
 
@@ -64,10 +65,10 @@ def clean_work_orders(raw: DataFrame, regions_df: DataFrame, text_models=None) -
     checks += [(~blank(F.col(n)) & F.col(f"_{n}").isNull(), reason("unparseable_date", n)) for n in timestamps]
     checks += [(F.col("_region_error").isNotNull(), F.col("_region_error"))]
     raw_text = F.coalesce(F.col(CORRUPT), F.concat_ws(",", *[F.coalesce(F.col(c), F.lit("")) for c in COLUMNS]))
-    checked = checked.withColumns({"_error": first_failure(checks),
-                                   "_raw_masked": mask_raw_record(raw_text)})  # used by rejects only
+    checked = checked.withColumns({"_error": first_failure(checks), RAW_TEXT: raw_text,
+                                   KNOWN_NAMES: F.lit(None).cast("string")})
     rejected = to_quarantine(with_line_numbers(checked.where(F.col("_error").isNotNull()), raw), FEED, "_error",
-                               F.col("_raw_masked"))
+                             masked_raw_text())
 
     good = checked.where(F.col("_error").isNull()).withColumns(
         {"order_id": F.trim("order_id"), **{n: F.col(f"_{n}") for n in timestamps},
@@ -93,11 +94,11 @@ def clean_work_orders(raw: DataFrame, regions_df: DataFrame, text_models=None) -
         F.when(satisfaction.between(1, 5), satisfaction).alias("satisfaction"),
         "updated_at", "source_file",
         week_of(F.col("created_at")).alias("week_start"),
-        "_mapped_type", "line_no", "_raw_masked", *[c for c in ("_path", "_mid") if c in raw.columns],  # for line numbers
+        "_mapped_type", "line_no", RAW_TEXT, KNOWN_NAMES, *[c for c in ("_path", "_mid") if c in raw.columns],  # for line numbers
     )
     kept, broken = split_by_suite(versions, "silver_work_orders", WORK_ORDERS)
     rejected = rejected.unionByName(to_quarantine(with_line_numbers(broken, raw), FEED, "_rule_error",
-                                                    F.col("_raw_masked")))
+                                                    masked_raw_text()))
     silver = newest_version(kept, "order_id")
     if text_models is None or text_models.dispute_type is None:
         return conform(silver, WORK_ORDERS), rejected
