@@ -66,9 +66,8 @@ def reference(work: Path, lake: Path) -> dict:
     seconds, peak, _, code = run_measured(cmd, dict(os.environ, PYTHONPATH=str(ROOT)), work / "reference.log")
     if code != 0:
         raise SystemExit(f"the reference failed (exit {code}); see {work / 'reference.log'}")
-    text = (work / "reference.log").read_text(encoding="utf-8")
-    result = json.loads(text[text.index("\n{") + 1:])
-    return dict(seconds=seconds, peak=peak, **result)
+    result = json.loads((out / "result.json").read_text(encoding="utf-8"))
+    return dict(wall=seconds, peak=peak, **result)
 
 
 def written(lake: Path, ref: Path) -> list[tuple[str, int, int, int, int]]:

@@ -416,4 +416,4 @@ if __name__ == "__main__":
     a = ap.parse_args()
     lake = Path(a.lake)
     result = run(lake / "bronze", lake / "reference" / "regions.csv", Path(a.out), b"reference-key")
-    print(json.dumps(result, ensure_ascii=False, indent=1))
+    (Path(a.out) / "result.json").write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")

@@ -13,18 +13,17 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from fengqiao.lake import SILVER_TABLES, Lake
-from fengqiao.core.lexicon import ESCALATION_REGEX
 from fengqiao.core.privacy import mask_known_names, mask_personal_data, normalise_phone, pseudonym
 from fengqiao.core.settings import Settings
 from fengqiao.core.schemas import HOTLINE_CALLS, conform
 from fengqiao.core.spark import literal_path
-from jobs.silver.parsing import (blank, clean_text, keyword_dispute_type, mentions_wage_arrears, parse_int,
-                                 parse_iso_timestamp, plain_text, week_of)
+from jobs.silver.parsing import (blank, clean_text, keyword_dispute_type, mentions_escalation, mentions_wage_arrears,
+                                 parse_int, parse_iso_timestamp, plain_text, week_of)
 from jobs.silver.publish import run_silver_job
 from jobs.silver.raw_files import CORRUPT, bronze_files, relative_source, scanned_file_path
 from jobs.silver.reasons import KNOWN_NAMES, RAW_TEXT, first_failure, masked_raw_text, reason, to_quarantine
 from jobs.silver.records import newest_version, townships, with_region_check
-from jobs.silver.rules import split_by_suite
+from jobs.silver.rules import REJECT, check_records, good_records, rejected_records
 
 FEED = "hotline"
 TABLE = SILVER_TABLES[FEED]
@@ -139,18 +138,17 @@ def clean_hotline_calls(raw: DataFrame, regions_df: DataFrame, key: str,
     ])
     as_delivered = [F.col("_region_raw").alias("region_code") if c == "region_code" else F.col(c) for c in RAW_FIELDS]
     raw_text = F.coalesce(F.col(CORRUPT), F.to_json(F.struct(*as_delivered)))
-    checked = checked.withColumns({"_error": error, RAW_TEXT: raw_text, KNOWN_NAMES: F.col("caller_name")})
-    rejected = to_quarantine(checked.where(F.col("_error").isNotNull()), FEED, "_error", masked_raw_text())
-
-    good = checked.where(F.col("_error").isNull()).withColumns({
-        "call_id": F.trim("call_id"), "started_at": F.col("started_ts"), "updated_at": F.col("updated_ts")})
+    # Every record goes on, the rejected ones with their ``_error`` (jobs.silver.rules.check_records).
+    records = checked.withColumns({"_error": error, RAW_TEXT: raw_text, KNOWN_NAMES: F.col("caller_name"),
+                                   "call_id": F.trim("call_id"), "started_at": F.col("started_ts"),
+                                   "updated_at": F.col("updated_ts")})
 
     transcript_raw = _transcript_text(F.col("transcript"))
     topic, name = plain_text(F.col("topic")), F.col("caller_name")
     satisfaction = parse_int(F.col("satisfaction"))
     # Every version is typed and masked, then held to the suite's row-level rules before the newest is
     # chosen: a version breaking one is quarantined and never pushes a good older one out.
-    versions = good.select(
+    versions = records.select(
         "call_id",
         clean_text("line").alias("line"),
         "started_at",
@@ -163,21 +161,20 @@ def clean_hotline_calls(raw: DataFrame, regions_df: DataFrame, key: str,
         .alias("dispute_type"),
         (mentions_wage_arrears(topic) | mentions_wage_arrears(transcript_raw)).alias("is_wage_arrears"),
         mask_personal_data(mask_known_names(transcript_raw, name)).alias("transcript_text"),
-        F.coalesce(F.concat_ws("\n", topic, transcript_raw).rlike(ESCALATION_REGEX), F.lit(False))
-        .alias("has_escalation_terms"),
+        mentions_escalation(F.concat_ws("\n", topic, transcript_raw)).alias("has_escalation_terms"),
         F.when(satisfaction.between(1, 5), satisfaction).alias("satisfaction"),
         clean_text("work_order_id").alias("work_order_id"),
         "updated_at", "source_file",
         week_of(F.col("started_at")).alias("week_start"),
-        "line_no", RAW_TEXT, KNOWN_NAMES,
+        "line_no", RAW_TEXT, KNOWN_NAMES, "_error",
     )
     # The text model types the placeholder later, always with one of the 15 labels.
     placeholder_as_other = F.when(F.col("dispute_type") == F.lit(_UNMATCHED), F.lit("其他")).otherwise(
         F.col("dispute_type"))
-    kept, broken = split_by_suite(versions, "silver_hotline_calls", HOTLINE_CALLS,
-                                  overrides={"dispute_type": placeholder_as_other})
-    rejected = rejected.unionByName(to_quarantine(broken, FEED, "_rule_error", masked_raw_text()))
-    silver = conform(newest_version(kept, "call_id"), HOTLINE_CALLS)
+    checked = check_records(versions, "silver_hotline_calls", HOTLINE_CALLS,
+                            overrides={"dispute_type": placeholder_as_other})
+    rejected = to_quarantine(rejected_records(checked), FEED, REJECT, masked_raw_text())
+    silver = conform(newest_version(good_records(checked), "call_id"), HOTLINE_CALLS)
     unmatched = F.col("dispute_type") == F.lit(_UNMATCHED)
     if text_models is None or text_models.dispute_type is None:
         return silver.withColumn("dispute_type", F.when(unmatched, F.lit("其他")).otherwise(F.col("dispute_type"))), rejected

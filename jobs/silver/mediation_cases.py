@@ -14,19 +14,18 @@ from pyspark.sql import types as T
 
 from fengqiao.core.disputes import TYPE_LABELS
 from fengqiao.lake import SILVER_TABLES, Lake
-from fengqiao.core.lexicon import ESCALATION_REGEX
 from fengqiao.core.privacy import mask_known_names, mask_personal_data, normalise_phone, pseudonym
 from fengqiao.core.settings import Settings
 from fengqiao.core.schemas import MEDIATION_CASES, conform
-from jobs.silver.parsing import (blank, clean_text, parse_amount, parse_cn_date, parse_cn_timestamp, parse_int,
-                                 parse_yes_no, plain_text, week_of)
+from jobs.silver.parsing import (blank, clean_text, mentions_escalation, parse_amount, parse_cn_date,
+                                 parse_cn_timestamp, parse_int, parse_yes_no, plain_text, week_of)
 from jobs.silver.publish import run_silver_job
 from jobs.silver.raw_files import (CORRUPT, bronze_files, empty_raw, read_csv_files, relative_to_lake,
                                    with_line_numbers)
 from jobs.silver.reasons import (KNOWN_NAMES, RAW_TEXT, first_failure, masked_raw_text, reason, to_quarantine,
                                  unreadable_quarantine)
 from jobs.silver.records import newest_version, with_region_check
-from jobs.silver.rules import split_by_suite
+from jobs.silver.rules import REJECT, check_records, good_records, rejected_records
 
 FEED = "mediation"
 TABLE = SILVER_TABLES[FEED]
@@ -106,10 +105,8 @@ def clean_mediation_cases(raw: DataFrame, regions_df: DataFrame, key: str) -> tu
     raw_text = F.coalesce(F.col(CORRUPT), F.concat_ws(",", *raw_cols))
     known = F.concat_ws("、", F.col("当事人姓名"), F.col("调解员"))
     checked = checked.withColumns({"_error": first_failure(checks), RAW_TEXT: raw_text, KNOWN_NAMES: known})
-    rejected = to_quarantine(with_line_numbers(checked.where(F.col("_error").isNotNull()), raw), FEED, "_error",
-                             masked_raw_text())
-
-    good = checked.where(F.col("_error").isNull()).withColumns(
+    # Every record goes on, the rejected ones with their ``_error`` (jobs.silver.rules.check_records).
+    records = checked.withColumns(
         {"案件编号": F.trim("案件编号"), "updated_at": F.col("_updated")})
     dispute_type = F.trim("纠纷类型")
     summary = plain_text(F.col("纠纷简介"))
@@ -117,7 +114,7 @@ def clean_mediation_cases(raw: DataFrame, regions_df: DataFrame, key: str) -> tu
     party = F.coalesce(first_phone, _first_of_list(F.col("当事人姓名")))
     # Every version is typed and masked, then held to the suite's row-level rules before the newest is
     # chosen: a version breaking one is quarantined and never pushes a good older one out.
-    versions = good.select(
+    versions = records.select(
         F.col("案件编号").alias("case_id"),
         dispute_type.alias("dispute_type"),
         clean_text("纠纷来源").alias("case_source"),
@@ -134,16 +131,16 @@ def clean_mediation_cases(raw: DataFrame, regions_df: DataFrame, key: str) -> tu
         clean_text("调解结果").alias("result"),
         clean_text("案件状态").alias("status"),
         mask_personal_data(mask_known_names(summary, known)).alias("summary"),
-        F.coalesce(summary.rlike(ESCALATION_REGEX), F.lit(False)).alias("has_escalation_terms"),
+        mentions_escalation(summary).alias("has_escalation_terms"),
         pseudonym(party, key).alias("party_key"),
         "updated_at", "source_file",
         week_of(F.col("_accepted")).alias("week_start"),
-        "line_no", RAW_TEXT, KNOWN_NAMES, *[c for c in ("_path", "_mid") if c in raw.columns],  # for line numbers
+        "line_no", RAW_TEXT, KNOWN_NAMES, "_error",
+        *[c for c in ("_path", "_mid") if c in raw.columns],  # for line numbers
     )
-    kept, broken = split_by_suite(versions, "silver_mediation_cases", MEDIATION_CASES)
-    rejected = rejected.unionByName(to_quarantine(with_line_numbers(broken, raw), FEED, "_rule_error",
-                                                    masked_raw_text()))
-    silver = newest_version(kept, "case_id")
+    checked = check_records(versions, "silver_mediation_cases", MEDIATION_CASES)
+    rejected = to_quarantine(with_line_numbers(rejected_records(checked), checked), FEED, REJECT, masked_raw_text())
+    silver = newest_version(good_records(checked), "case_id")
     return conform(silver, MEDIATION_CASES), rejected
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from functools import reduce
 from pathlib import Path
-from urllib.parse import unquote, urlsplit, urlunsplit
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -36,11 +35,6 @@ def scanned_file_path() -> Column:
     first: a URI leaves it alone, the form decoder would turn it into a space.
     """
     return F.url_decode(F.replace(F.col("_metadata.file_path"), F.lit("+"), F.lit("%2B")))
-
-
-def file_uris_as_paths(uris: list[str]) -> list[str]:
-    """Spark's percent-encoded file URIs (``DataFrame.inputFiles``) as paths a reader can load again."""
-    return [urlunsplit(parts._replace(path=unquote(parts.path))) for parts in map(urlsplit, uris)]
 
 
 def relative_source(path_col: Column) -> Column:
@@ -162,21 +156,24 @@ def read_csv_files(spark: SparkSession, lake: Lake, files: list[Path], key: str,
 
 
 def with_line_numbers(rows: DataFrame, raw: DataFrame) -> DataFrame:
-    """``rows`` (a subset of ``raw`` from :func:`read_csv_files`, e.g. the rejected ones) with their ``line_no``.
+    """``rows`` (a subset of ``raw``, e.g. the rejected ones) with their ``line_no``; ``raw`` holds every row
+    read by :func:`read_csv_files` (or a frame derived from them row for row, keeping ``_path`` and ``_mid``).
 
     Per file, the ``_mid`` of its first row (an aggregate over two narrow columns of the same scan, so
     the same ids) gives each row's ordinal, which indexes the file's record starts
     (:func:`_csv_record_starts`); both are one small row per file, broadcast to the rows, which are
     never shuffled for it. Rows that already have a ``line_no`` (spreadsheets, JSON) keep it.
-    Why only a subset: the file's text is read and split a second time for this, a quarter of the
-    work-order job when it was done for every row, and only quarantined rows show line numbers.
+    Why only a subset, and only the files it comes from (collected first): the file's text is read and split
+    a second time for this, a quarter of the work-order job when it was done for every row, and only
+    quarantined rows show line numbers.
     """
     if "_mid" not in raw.columns:
         return rows
-    paths = sorted(file_uris_as_paths(raw.inputFiles()))  # the CSV files scanned (spreadsheet rows come from no file)
+    # The CSV files the rows come from (spreadsheet rows come from no file and have their line already).
+    paths = sorted(r[0] for r in rows.where(F.col("_path").isNotNull()).select("_path").distinct().collect())
     if not paths:
         return rows
-    csv_rows = raw.where(F.col("_mid").isNotNull())
+    csv_rows = raw.where(F.col("_mid").isNotNull() & F.col("_path").isin(*paths))
     first = csv_rows.groupBy("_path").agg(F.min("_mid").alias("_first"))
     per_file = first.join(_csv_record_starts(rows.sparkSession, paths), "_path", "left")
     ordinal = F.col("_mid") - F.col("_first") + 1  # 1 = first row after the header

@@ -123,17 +123,31 @@ def suite_failure(suite_name: str, schema: T.StructType, parameters: dict | None
     return first_failure(checks)
 
 
-def split_by_suite(rows: DataFrame, suite_name: str, schema: T.StructType, parameters: dict | None = None,
-                   overrides: dict[str, Column] | None = None) -> tuple[DataFrame, DataFrame]:
-    """(rows keeping every row-level rule, rows breaking one with their reason in ``_rule_error``).
+# Why a record is rejected: the job's own record checks (``_error``) first, then the suite's row-level rules.
+REJECT = "_reject_reason"
 
-    Both come from one evaluation of ``rows``: the silver table is written from the first and the quarantine
-    from the second, two Spark jobs, and each would otherwise parse, type, mask and hash every record again
-    (the rules read the masked text and the pseudonyms). A lazy local checkpoint keeps the checked records
-    (memory, spilling to disk) from the first job for the second: measured on a city drop of 1,469 hotline
-    files, the quarantine's job took 110 s of the hotline's 227 s before.
+
+def check_records(rows: DataFrame, suite_name: str, schema: T.StructType, parameters: dict | None = None,
+                  overrides: dict[str, Column] | None = None) -> DataFrame:
+    """Every record of ``rows`` with :data:`REJECT`: its ``_error`` (the job's record checks: parse, required
+    fields, dates, region), else its first broken row-level rule of the suite, else null (a good record).
+
+    One evaluation serves both outputs: the silver table is written from the good records and the quarantine
+    from the rejected ones, two Spark jobs, and each would otherwise read, parse, type, mask and hash every
+    record again (the rules read the masked text and the pseudonyms). A lazy local checkpoint keeps the
+    checked records (memory, spilling to disk) from the first job for the second. Measured on a city drop
+    (benchmarks/results/2026-12-04-ingest-city.md): the quarantine's job took 110 s of the hotline's 227 s
+    when it parsed and masked everything again.
     """
-    checked = (rows.withColumn("_rule_error", suite_failure(suite_name, schema, parameters, overrides))
-               .localCheckpoint(eager=False))
-    return (checked.where(F.col("_rule_error").isNull()).drop("_rule_error"),
-            checked.where(F.col("_rule_error").isNotNull()))
+    failure = suite_failure(suite_name, schema, parameters, overrides)
+    if "_error" in rows.columns:  # the rules are not evaluated for a record its checks already rejected
+        failure = F.coalesce(F.col("_error"), failure)
+    return rows.withColumn(REJECT, failure).drop("_error").localCheckpoint(eager=False)
+
+
+def good_records(checked: DataFrame) -> DataFrame:
+    return checked.where(F.col(REJECT).isNull()).drop(REJECT)
+
+
+def rejected_records(checked: DataFrame) -> DataFrame:
+    return checked.where(F.col(REJECT).isNotNull())

@@ -12,18 +12,17 @@ from pyspark.sql import functions as F
 
 from fengqiao.core.disputes import CATEGORY_TO_TYPE, WAGE_ARREARS_CATEGORIES
 from fengqiao.lake import SILVER_TABLES, Lake
-from fengqiao.core.lexicon import ESCALATION_REGEX
 from fengqiao.core.privacy import mask_personal_data
 from fengqiao.core.settings import Settings
 from fengqiao.core.schemas import WORK_ORDERS, conform
-from jobs.silver.parsing import (blank, clean_text, keyword_dispute_type, mentions_wage_arrears, parse_int,
-                                 parse_iso_timestamp, parse_yes_no, plain_text, week_of)
+from jobs.silver.parsing import (blank, clean_text, keyword_dispute_type, mentions_escalation, mentions_wage_arrears,
+                                 parse_int, parse_iso_timestamp, parse_yes_no, plain_text, week_of)
 from jobs.silver.publish import run_silver_job
 from jobs.silver.raw_files import CORRUPT, bronze_files, empty_raw, read_csv_files, with_line_numbers
 from jobs.silver.reasons import (KNOWN_NAMES, RAW_TEXT, first_failure, masked_raw_text, reason, to_quarantine,
                                  unreadable_quarantine)
 from jobs.silver.records import newest_version, with_region_check
-from jobs.silver.rules import split_by_suite
+from jobs.silver.rules import REJECT, check_records, good_records, rejected_records
 
 FEED = "workorders"
 TABLE = SILVER_TABLES[FEED]
@@ -67,13 +66,11 @@ def clean_work_orders(raw: DataFrame, regions_df: DataFrame, text_models=None) -
     raw_text = F.coalesce(F.col(CORRUPT), F.concat_ws(",", *[F.coalesce(F.col(c), F.lit("")) for c in COLUMNS]))
     checked = checked.withColumns({"_error": first_failure(checks), RAW_TEXT: raw_text,
                                    KNOWN_NAMES: F.lit(None).cast("string")})
-    rejected = to_quarantine(with_line_numbers(checked.where(F.col("_error").isNotNull()), raw), FEED, "_error",
-                             masked_raw_text())
-
-    good = checked.where(F.col("_error").isNull()).withColumns(
+    # Every record goes on, the rejected ones with their ``_error`` (jobs.silver.rules.check_records).
+    records = checked.withColumns(
         {"order_id": F.trim("order_id"), **{n: F.col(f"_{n}") for n in timestamps},
          "category": clean_text("category")})
-    typed = good.join(F.broadcast(_category_types(raw.sparkSession)), F.col("category") == F.col("_category"), "left")
+    typed = records.join(F.broadcast(_category_types(raw.sparkSession)), F.col("category") == F.col("_category"), "left")
     summary = plain_text(F.col("summary"))
     text = F.concat_ws(" ", F.col("category"), summary)
     satisfaction = parse_int(F.col("satisfaction"))
@@ -86,7 +83,7 @@ def clean_work_orders(raw: DataFrame, regions_df: DataFrame, text_models=None) -
         (F.coalesce(F.col("category").isin(*sorted(WAGE_ARREARS_CATEGORIES)), F.lit(False))
          | mentions_wage_arrears(summary)).alias("is_wage_arrears"),
         mask_personal_data(summary).alias("summary"),
-        F.coalesce(summary.rlike(ESCALATION_REGEX), F.lit(False)).alias("has_escalation_terms"),
+        mentions_escalation(summary).alias("has_escalation_terms"),
         clean_text("urgency").alias("urgency"), clean_text("status").alias("status"),
         clean_text("assigned_unit").alias("assigned_unit"), "due_at", "closed_at",
         F.coalesce(parse_yes_no(F.col("is_repeat")), F.lit(False)).alias("is_repeat"),
@@ -94,12 +91,11 @@ def clean_work_orders(raw: DataFrame, regions_df: DataFrame, text_models=None) -
         F.when(satisfaction.between(1, 5), satisfaction).alias("satisfaction"),
         "updated_at", "source_file",
         week_of(F.col("created_at")).alias("week_start"),
-        "_mapped_type", "line_no", RAW_TEXT, KNOWN_NAMES, *[c for c in ("_path", "_mid") if c in raw.columns],  # for line numbers
+        "_mapped_type", "line_no", RAW_TEXT, KNOWN_NAMES, "_error", *[c for c in ("_path", "_mid") if c in raw.columns],  # for line numbers
     )
-    kept, broken = split_by_suite(versions, "silver_work_orders", WORK_ORDERS)
-    rejected = rejected.unionByName(to_quarantine(with_line_numbers(broken, raw), FEED, "_rule_error",
-                                                    masked_raw_text()))
-    silver = newest_version(kept, "order_id")
+    checked = check_records(versions, "silver_work_orders", WORK_ORDERS)
+    rejected = to_quarantine(with_line_numbers(rejected_records(checked), checked), FEED, REJECT, masked_raw_text())
+    silver = newest_version(good_records(checked), "order_id")
     if text_models is None or text_models.dispute_type is None:
         return conform(silver, WORK_ORDERS), rejected
     from models.text_models import apply_type_model
