@@ -44,6 +44,9 @@ def spark_conf(settings: Settings) -> dict[str, str]:
         "spark.sql.ansi.enabled": "false",
         # Spark 4 only reads GB18030 (the mediation registry's encoding) with the JDK's full charset list.
         "spark.sql.legacy.javaCharsets": "true",
+        # The silver jobs keep their checked records for the quarantine's job (a local checkpoint: memory,
+        # then local disk); compressed, a province backfill's transcripts take a fraction of the disk.
+        "spark.rdd.compress": "true",
         # Spark lists a table's folders with a distributed job once there are more than 32 of them (one
         # per week: every table after 32 weeks), a job per read that cost 1.3-3.0 s against 0.4-0.6 s
         # listed by the driver (53 weeks of silver). A weekly run reads its tables a dozen times, so a

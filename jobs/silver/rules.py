@@ -21,7 +21,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from jobs.silver import validate
-from jobs.silver.reasons import first_failure, reason
+from jobs.silver.reasons import KNOWN_NAMES, RAW_TEXT, first_failure, reason
 
 # The rule's quarantine code, by expectation type (the reason texts are in jobs.silver.reasons.REASON_TEXT).
 ROW_LEVEL = {
@@ -142,7 +142,12 @@ def check_records(rows: DataFrame, suite_name: str, schema: T.StructType, parame
     failure = suite_failure(suite_name, schema, parameters, overrides)
     if "_error" in rows.columns:  # the rules are not evaluated for a record its checks already rejected
         failure = F.coalesce(F.col("_error"), failure)
-    return rows.withColumn(REJECT, failure).drop("_error").localCheckpoint(eager=False)
+    checked = rows.withColumn(REJECT, failure).drop("_error")
+    # The delivered text is kept for the rejected records only (the quarantine's raw_masked): for the others
+    # it would double what the checkpoint holds.
+    kept_for_rejects = {c: F.when(F.col(REJECT).isNotNull(), F.col(c)) for c in (RAW_TEXT, KNOWN_NAMES)
+                        if c in checked.columns}
+    return checked.withColumns(kept_for_rejects).localCheckpoint(eager=False)
 
 
 def good_records(checked: DataFrame) -> DataFrame:
