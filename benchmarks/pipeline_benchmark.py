@@ -50,8 +50,9 @@ def first_monday(simulated_weeks: int, today: dt.date | None = None) -> dt.date:
 FEEDS = ("hotline", "workorders", "mediation")
 SILVER = {"hotline": "hotline_calls", "workorders": "work_orders", "mediation": "mediation_cases"}
 DEFAULT_WEEKS = {"small": 9, "city": 104, "province": 156}
-TARGETS = {"backfill_min": 30, "weekly_min": 3, "weekly_share": 0.10, "spark_ratio": 2.0, "cost_ratio": 1.2,
-           "peak_gb": 8.0}
+# Issue 22's targets (issue 7's were 30 min, 3 min, 10%, 1.2× and 8 GB); the Spark SQL ratio is issue 7's.
+TARGETS = {"backfill_min": 20, "weekly_min": 2, "weekly_share": 0.05, "spark_ratio": 2.0, "cost_ratio": 1.1,
+           "peak_gb": 6.0}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -400,7 +401,9 @@ class Bench:
 
         engines = layout = None
         # The comparison reads every silver table and checks against the published features.
-        if all((lake_a / "silver" / t).is_dir() for t in SILVER.values()) and \
+        if a.skip_engines:
+            print("[bench] --skip-engines: engine comparison and layout skipped", flush=True)
+        elif all((lake_a / "silver" / t).is_dir() for t in SILVER.values()) and \
                 (lake_a / "gold" / "region_week_features").is_dir():
             engines = self.feature_engines(lake_a)
             layout = self.layout_and_query(lake_a)
@@ -494,15 +497,15 @@ class Bench:
         feat_ratio = feat["seconds"] / e["duckdb_s"] if feat and e else float("nan")
         peak = max(backfill["peak"], weekly["peak"])
         checks = [
-            ("backfill ≤ 30 min", mins(backfill["seconds"]), backfill["seconds"] <= 60 * t["backfill_min"]),
-            ("weekly run ≤ 3 min", mins(weekly["seconds"]), weekly["seconds"] <= 60 * t["weekly_min"]),
-            ("weekly ≤ 10% of backfill", f"{weekly['seconds'] / backfill['seconds']:.0%}",
+            (f"backfill ≤ {t['backfill_min']} min", mins(backfill["seconds"]), backfill["seconds"] <= 60 * t["backfill_min"]),
+            (f"weekly run ≤ {t['weekly_min']} min", mins(weekly["seconds"]), weekly["seconds"] <= 60 * t["weekly_min"]),
+            (f"weekly ≤ {t['weekly_share']:.0%} of backfill", f"{weekly['seconds'] / backfill['seconds']:.0%}",
              weekly["seconds"] <= t["weekly_share"] * backfill["seconds"]),
             ("Spark feature job within 2× DuckDB", f"{feat_ratio:.1f}×", feat_ratio <= t["spark_ratio"]),
-            (f"weekly cost per record at {weeks} weeks ≤ 1.2× at {first_h} weeks",
+            (f"weekly cost per record at {weeks} weeks ≤ {t['cost_ratio']}× at {first_h} weeks",
              f"{ratio_cost:.2f}×" if first_h != weeks else "not measured (--skip-history)",
              ratio_cost <= t["cost_ratio"] if first_h != weeks else None),
-            ("peak memory ≤ 8 GB", gb(peak), peak <= t["peak_gb"] * 1024 ** 3),
+            (f"peak memory ≤ {t['peak_gb']:.0f} GB", gb(peak), peak <= t["peak_gb"] * 1024 ** 3),
         ]
         p.append("| target | measured here | met at this scale |")
         p.append("|---|---|---|")
@@ -664,6 +667,8 @@ def main(argv=None) -> None:
     ap.add_argument("--stages", help="comma-separated subset of bronze, silver:<feed>, validate, features, scores "
                     "(default: all; the silver jobs audit their staged tables even without `validate`)")
     ap.add_argument("--skip-history", action="store_true", help="skip the weekly runs at 1/3 and 2/3 of the history")
+    ap.add_argument("--skip-engines", action="store_true",
+                    help="skip the Spark SQL / DuckDB comparison and the lake layout (~7 min at province scale)")
     ap.add_argument("--reuse-source", action="store_true", help="keep the drop already in WORK/source")
     ap.add_argument("--keep", action="store_true", help="keep the simulated drop afterwards")
     Bench(ap.parse_args(argv)).main()
