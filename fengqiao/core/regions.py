@@ -36,8 +36,6 @@ def township_of(code: str) -> str:
 CODE_AT_LEVEL = {"township": township_of, "county": county_of, "city": city_of, "province": province_of}
 
 
-
-
 def is_valid_code(code: str | None) -> bool:
     return bool(code) and len(code) == 12 and code.isdigit()
 

@@ -21,9 +21,9 @@ from jobs.silver.parsing import (blank, clean_text, keyword_dispute_type, mentio
                                  parse_int, parse_iso_timestamp, plain_text, week_of)
 from jobs.silver.publish import run_silver_job
 from jobs.silver.raw_files import CORRUPT, bronze_files, relative_source, scanned_file_path
-from jobs.silver.reasons import KNOWN_NAMES, RAW_TEXT, first_failure, masked_raw_text, reason, to_quarantine
+from jobs.silver.reasons import KNOWN_NAMES, RAW_TEXT, first_failure, reason
 from jobs.silver.records import newest_version, townships, with_region_check
-from jobs.silver.rules import REJECT, check_records, good_records, rejected_records
+from jobs.silver.rules import check_records, good_records, quarantined_records
 
 FEED = "hotline"
 TABLE = SILVER_TABLES[FEED]
@@ -173,7 +173,7 @@ def clean_hotline_calls(raw: DataFrame, regions_df: DataFrame, key: str,
         F.col("dispute_type"))
     checked = check_records(versions, "silver_hotline_calls", HOTLINE_CALLS,
                             overrides={"dispute_type": placeholder_as_other})
-    rejected = to_quarantine(rejected_records(checked), FEED, REJECT, masked_raw_text())
+    rejected = quarantined_records(checked, FEED)
     silver = conform(newest_version(good_records(checked), "call_id"), HOTLINE_CALLS)
     unmatched = F.col("dispute_type") == F.lit(_UNMATCHED)
     if text_models is None or text_models.dispute_type is None:

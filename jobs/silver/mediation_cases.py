@@ -20,12 +20,10 @@ from fengqiao.core.schemas import MEDIATION_CASES, conform
 from jobs.silver.parsing import (blank, clean_text, mentions_escalation, parse_amount, parse_cn_date,
                                  parse_cn_timestamp, parse_int, parse_yes_no, plain_text, week_of)
 from jobs.silver.publish import run_silver_job
-from jobs.silver.raw_files import (CORRUPT, bronze_files, empty_raw, read_csv_files, relative_to_lake,
-                                   with_line_numbers)
-from jobs.silver.reasons import (KNOWN_NAMES, RAW_TEXT, first_failure, masked_raw_text, reason, to_quarantine,
-                                 unreadable_quarantine)
+from jobs.silver.raw_files import CORRUPT, bronze_files, empty_raw, read_csv_files, relative_to_lake
+from jobs.silver.reasons import KNOWN_NAMES, RAW_TEXT, first_failure, reason, unreadable_quarantine
 from jobs.silver.records import newest_version, with_region_check
-from jobs.silver.rules import REJECT, check_records, good_records, rejected_records
+from jobs.silver.rules import check_records, good_records, quarantined_records
 
 FEED = "mediation"
 TABLE = SILVER_TABLES[FEED]
@@ -104,10 +102,9 @@ def clean_mediation_cases(raw: DataFrame, regions_df: DataFrame, key: str) -> tu
     raw_cols = [F.coalesce(F.col(c if c != "行政区划代码" else "region_code"), F.lit("")) for c in COLUMNS]
     raw_text = F.coalesce(F.col(CORRUPT), F.concat_ws(",", *raw_cols))
     known = F.concat_ws("、", F.col("当事人姓名"), F.col("调解员"))
-    checked = checked.withColumns({"_error": first_failure(checks), RAW_TEXT: raw_text, KNOWN_NAMES: known})
     # Every record goes on, the rejected ones with their ``_error`` (jobs.silver.rules.check_records).
-    records = checked.withColumns(
-        {"案件编号": F.trim("案件编号"), "updated_at": F.col("_updated")})
+    records = checked.withColumns({"_error": first_failure(checks), RAW_TEXT: raw_text, KNOWN_NAMES: known,
+                                   "案件编号": F.trim("案件编号"), "updated_at": F.col("_updated")})
     dispute_type = F.trim("纠纷类型")
     summary = plain_text(F.col("纠纷简介"))
     first_phone = normalise_phone(_first_of_list(F.col("当事人电话")))
@@ -139,7 +136,7 @@ def clean_mediation_cases(raw: DataFrame, regions_df: DataFrame, key: str) -> tu
         *[c for c in ("_path", "_mid") if c in raw.columns],  # for line numbers
     )
     checked = check_records(versions, "silver_mediation_cases", MEDIATION_CASES)
-    rejected = to_quarantine(with_line_numbers(rejected_records(checked), checked), FEED, REJECT, masked_raw_text())
+    rejected = quarantined_records(checked, FEED)
     silver = newest_version(good_records(checked), "case_id")
     return conform(silver, MEDIATION_CASES), rejected
 

@@ -21,7 +21,8 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from jobs.silver import validate
-from jobs.silver.reasons import KNOWN_NAMES, RAW_TEXT, first_failure, reason
+from jobs.silver.raw_files import with_line_numbers
+from jobs.silver.reasons import KNOWN_NAMES, RAW_TEXT, first_failure, masked_raw_text, reason, to_quarantine
 
 # The rule's quarantine code, by expectation type (the reason texts are in jobs.silver.reasons.REASON_TEXT).
 ROW_LEVEL = {
@@ -154,5 +155,8 @@ def good_records(checked: DataFrame) -> DataFrame:
     return checked.where(F.col(REJECT).isNull()).drop(REJECT)
 
 
-def rejected_records(checked: DataFrame) -> DataFrame:
-    return checked.where(F.col(REJECT).isNotNull())
+def quarantined_records(checked: DataFrame, feed: str) -> DataFrame:
+    """The quarantine rows of the rejected records: reason, line number (CSV rows get theirs from their file;
+    JSON and spreadsheet rows have it already) and the delivered text, masked."""
+    rejected = checked.where(F.col(REJECT).isNotNull())
+    return to_quarantine(with_line_numbers(rejected, checked), feed, REJECT, masked_raw_text())

@@ -18,11 +18,10 @@ from fengqiao.core.schemas import WORK_ORDERS, conform
 from jobs.silver.parsing import (blank, clean_text, keyword_dispute_type, mentions_escalation, mentions_wage_arrears,
                                  parse_int, parse_iso_timestamp, parse_yes_no, plain_text, week_of)
 from jobs.silver.publish import run_silver_job
-from jobs.silver.raw_files import CORRUPT, bronze_files, empty_raw, read_csv_files, with_line_numbers
-from jobs.silver.reasons import (KNOWN_NAMES, RAW_TEXT, first_failure, masked_raw_text, reason, to_quarantine,
-                                 unreadable_quarantine)
+from jobs.silver.raw_files import CORRUPT, bronze_files, empty_raw, read_csv_files
+from jobs.silver.reasons import KNOWN_NAMES, RAW_TEXT, first_failure, reason, unreadable_quarantine
 from jobs.silver.records import newest_version, with_region_check
-from jobs.silver.rules import REJECT, check_records, good_records, rejected_records
+from jobs.silver.rules import check_records, good_records, quarantined_records
 
 FEED = "workorders"
 TABLE = SILVER_TABLES[FEED]
@@ -64,11 +63,10 @@ def clean_work_orders(raw: DataFrame, regions_df: DataFrame, text_models=None) -
     checks += [(~blank(F.col(n)) & F.col(f"_{n}").isNull(), reason("unparseable_date", n)) for n in timestamps]
     checks += [(F.col("_region_error").isNotNull(), F.col("_region_error"))]
     raw_text = F.coalesce(F.col(CORRUPT), F.concat_ws(",", *[F.coalesce(F.col(c), F.lit("")) for c in COLUMNS]))
-    checked = checked.withColumns({"_error": first_failure(checks), RAW_TEXT: raw_text,
-                                   KNOWN_NAMES: F.lit(None).cast("string")})
     # Every record goes on, the rejected ones with their ``_error`` (jobs.silver.rules.check_records).
     records = checked.withColumns(
-        {"order_id": F.trim("order_id"), **{n: F.col(f"_{n}") for n in timestamps},
+        {"_error": first_failure(checks), RAW_TEXT: raw_text, KNOWN_NAMES: F.lit(None).cast("string"),
+         "order_id": F.trim("order_id"), **{n: F.col(f"_{n}") for n in timestamps},
          "category": clean_text("category")})
     typed = records.join(F.broadcast(_category_types(raw.sparkSession)), F.col("category") == F.col("_category"), "left")
     summary = plain_text(F.col("summary"))
@@ -94,7 +92,7 @@ def clean_work_orders(raw: DataFrame, regions_df: DataFrame, text_models=None) -
         "_mapped_type", "line_no", RAW_TEXT, KNOWN_NAMES, "_error", *[c for c in ("_path", "_mid") if c in raw.columns],  # for line numbers
     )
     checked = check_records(versions, "silver_work_orders", WORK_ORDERS)
-    rejected = to_quarantine(with_line_numbers(rejected_records(checked), checked), FEED, REJECT, masked_raw_text())
+    rejected = quarantined_records(checked, FEED)
     silver = newest_version(good_records(checked), "order_id")
     if text_models is None or text_models.dispute_type is None:
         return conform(silver, WORK_ORDERS), rejected

@@ -30,7 +30,8 @@ def spans(pattern: str, text: str) -> list[tuple[int, int, tuple]]:
     return [(m.start(), m.end(), m.groups()) for m in re.finditer(pattern, text)]
 
 
-@pytest.mark.parametrize("words", [KIN_WORDS, list(ESCALATION_TERMS), *[list(w) for w, _ in KEYWORD_RULES]],
+@pytest.mark.parametrize("words", [KIN_WORDS, privacy._ROLE_CUES.split("|"), list(ESCALATION_TERMS),
+                                   *[list(w) for w, _ in KEYWORD_RULES]],
                          ids=lambda w: w[0])
 def test_word_alternation_matches_the_plain_alternation(words):
     plain, fast = "(?:" + "|".join(words) + ")", word_alternation(words)
