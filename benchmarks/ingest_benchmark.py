@@ -93,7 +93,7 @@ def report(work: Path, source: Path, started: str, load: str, pipe: dict, ref: d
     p_total = p_silver + ps["validate"]["seconds"] + ps["features"]["seconds"]
     r_total = r_silver + rs["features"]
     lines = [f"# Ingestion against the DuckDB/pyarrow reference, {started}", "",
-             f"Machine: {load}. Drop: `{source}` ({gb(size)}).", "",
+             f"Machine: {load}. Drop: `{source.parent.name}/{source.name}` ({gb(size)}).", "",
              "| stage | pipeline | reference | ratio |", "|---|---|---|---|"]
     lines.append(f"| bronze landing (pipeline only; the reference reads the landed files) | {ps['bronze']['seconds']:.1f} s | | |")
     for f in FEEDS:
