@@ -10,7 +10,7 @@ from pyspark.sql import functions as F
 
 from fengqiao.core.disputes import KEYWORD_RULES, WAGE_ARREARS_WORDS
 from fengqiao.core.lexicon import ESCALATION_TERMS
-from fengqiao.core.regex import word_alternation
+from fengqiao.core.regex import for_java, word_alternation
 
 
 def blank(col: Column) -> Column:
@@ -83,14 +83,14 @@ def week_of(ts_or_date: Column) -> Column:
 
 def keyword_dispute_type(text: Column) -> Column:
     """First matching keyword rule of fengqiao.core.disputes as one CASE WHEN; null when none matches."""
-    rules = [F.when(text.rlike(word_alternation(words)), F.lit(label)) for words, label in KEYWORD_RULES]
+    rules = [F.when(text.rlike(for_java(word_alternation(words))), F.lit(label)) for words, label in KEYWORD_RULES]
     return F.coalesce(*rules, F.lit(None).cast("string"))
 
 
 def mentions_wage_arrears(text: Column) -> Column:
-    return F.coalesce(text.rlike(word_alternation(WAGE_ARREARS_WORDS)), F.lit(False))
+    return F.coalesce(text.rlike(for_java(word_alternation(WAGE_ARREARS_WORDS))), F.lit(False))
 
 
 def mentions_escalation(text: Column) -> Column:
     """True where the text holds a word of the escalation lexicon (fengqiao.core.lexicon); false for no text."""
-    return F.coalesce(text.rlike(word_alternation(ESCALATION_TERMS)), F.lit(False))
+    return F.coalesce(text.rlike(for_java(word_alternation(ESCALATION_TERMS))), F.lit(False))
