@@ -17,8 +17,8 @@ from fengqiao.core.privacy import mask_known_names, mask_personal_data, normalis
 from fengqiao.core.settings import Settings
 from fengqiao.core.schemas import HOTLINE_CALLS, conform
 from fengqiao.core.spark import literal_path
-from jobs.silver.parsing import (blank, clean_text, keyword_dispute_type, mentions_escalation, mentions_wage_arrears,
-                                 parse_int, parse_iso_timestamp, plain_text, week_of)
+from jobs.silver.parsing import (blank, clean_text, dispute_type_from_hits, escalation_from_hits, lexicon_hits,
+                                 parse_int, parse_iso_timestamp, plain_text, wage_arrears_from_hits, week_of)
 from jobs.silver.publish import run_silver_job
 from jobs.silver.raw_files import CORRUPT, bronze_files, relative_source, scanned_file_path
 from jobs.silver.reasons import KNOWN_NAMES, RAW_TEXT, first_failure, reason
@@ -139,12 +139,15 @@ def clean_hotline_calls(raw: DataFrame, regions_df: DataFrame, key: str,
     as_delivered = [F.col("_region_raw").alias("region_code") if c == "region_code" else F.col(c) for c in RAW_FIELDS]
     raw_text = F.coalesce(F.col(CORRUPT), F.to_json(F.struct(*as_delivered)))
     # Every record goes on, the rejected ones with their ``_error`` (jobs.silver.rules.check_records).
-    records = checked.withColumns({"_error": error, RAW_TEXT: raw_text, KNOWN_NAMES: F.col("caller_name"),
-                                   "call_id": F.trim("call_id"), "started_at": F.col("started_ts"),
-                                   "updated_at": F.col("updated_ts")})
-
     transcript_raw = _transcript_text(F.col("transcript"))
     topic, name = plain_text(F.col("topic")), F.col("caller_name")
+    # The lexicon's words in topic and transcript, found once for the type, wage arrears and escalation (a
+    # column of its own: Spark then evaluates it once, not in each expression that reads it).
+    records = checked.withColumns({"_error": error, RAW_TEXT: raw_text, KNOWN_NAMES: F.col("caller_name"),
+                                   "call_id": F.trim("call_id"), "started_at": F.col("started_ts"),
+                                   "updated_at": F.col("updated_ts"), "_topic_hits": lexicon_hits(topic),
+                                   "_transcript_hits": lexicon_hits(transcript_raw)})
+    topic_hits, transcript_hits = F.col("_topic_hits"), F.col("_transcript_hits")
     satisfaction = parse_int(F.col("satisfaction"))
     # Every version is typed and masked, then held to the suite's row-level rules before the newest is
     # chosen: a version breaking one is quarantined and never pushes a good older one out.
@@ -157,11 +160,11 @@ def clean_hotline_calls(raw: DataFrame, regions_df: DataFrame, key: str,
         "region_code", "township_code", "county_code",
         clean_text("request_type").alias("request_type"),
         mask_personal_data(mask_known_names(topic, name)).alias("topic"),
-        F.coalesce(keyword_dispute_type(topic), keyword_dispute_type(transcript_raw), F.lit(_UNMATCHED))
+        F.coalesce(dispute_type_from_hits(topic_hits), dispute_type_from_hits(transcript_hits), F.lit(_UNMATCHED))
         .alias("dispute_type"),
-        (mentions_wage_arrears(topic) | mentions_wage_arrears(transcript_raw)).alias("is_wage_arrears"),
+        (wage_arrears_from_hits(topic_hits) | wage_arrears_from_hits(transcript_hits)).alias("is_wage_arrears"),
         mask_personal_data(mask_known_names(transcript_raw, name)).alias("transcript_text"),
-        mentions_escalation(F.concat_ws("\n", topic, transcript_raw)).alias("has_escalation_terms"),
+        (escalation_from_hits(topic_hits) | escalation_from_hits(transcript_hits)).alias("has_escalation_terms"),
         F.when(satisfaction.between(1, 5), satisfaction).alias("satisfaction"),
         clean_text("work_order_id").alias("work_order_id"),
         "updated_at", "source_file",

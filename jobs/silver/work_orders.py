@@ -15,7 +15,8 @@ from fengqiao.lake import SILVER_TABLES, Lake
 from fengqiao.core.privacy import mask_personal_data
 from fengqiao.core.settings import Settings
 from fengqiao.core.schemas import WORK_ORDERS, conform
-from jobs.silver.parsing import (blank, clean_text, keyword_dispute_type, mentions_escalation, mentions_wage_arrears,
+from jobs.silver.parsing import (blank, clean_text, dispute_type_from_hits, escalation_from_hits, lexicon_hits,
+                                 wage_arrears_from_hits,
                                  parse_int, parse_iso_timestamp, parse_yes_no, plain_text, week_of)
 from jobs.silver.publish import run_silver_job
 from jobs.silver.raw_files import CORRUPT, bronze_files, empty_raw, read_csv_files
@@ -67,21 +68,25 @@ def clean_work_orders(raw: DataFrame, regions_df: DataFrame, text_models=None) -
     records = checked.withColumns(
         {"_error": first_failure(checks), RAW_TEXT: raw_text, KNOWN_NAMES: F.lit(None).cast("string"),
          "order_id": F.trim("order_id"), **{n: F.col(f"_{n}") for n in timestamps},
-         "category": clean_text("category")})
+         "category": clean_text("category"),
+         # the lexicon's words, found once for the type (category and summary), wage arrears and escalation
+         "_category_hits": lexicon_hits(clean_text("category")), "_summary_hits": lexicon_hits(plain_text(F.col("summary")))})
     typed = records.join(F.broadcast(_category_types(raw.sparkSession)), F.col("category") == F.col("_category"), "left")
     summary = plain_text(F.col("summary"))
-    text = F.concat_ws(" ", F.col("category"), summary)
+    no_words = F.array().cast("array<string>")
+    summary_hits = F.col("_summary_hits")
+    text_hits = F.concat(F.coalesce(F.col("_category_hits"), no_words), F.coalesce(summary_hits, no_words))
     satisfaction = parse_int(F.col("satisfaction"))
     # Every version is typed and masked, then held to the suite's row-level rules before the newest is
     # chosen: a version breaking one is quarantined and never pushes a good older one out.
     versions = typed.select(
         "order_id", "created_at", clean_text("channel").alias("channel"), clean_text("call_id").alias("call_id"),
         "region_code", "township_code", "county_code", "category",
-        F.coalesce(F.col("_mapped_type"), keyword_dispute_type(text), F.lit("其他")).alias("dispute_type"),
+        F.coalesce(F.col("_mapped_type"), dispute_type_from_hits(text_hits), F.lit("其他")).alias("dispute_type"),
         (F.coalesce(F.col("category").isin(*sorted(WAGE_ARREARS_CATEGORIES)), F.lit(False))
-         | mentions_wage_arrears(summary)).alias("is_wage_arrears"),
+         | wage_arrears_from_hits(summary_hits)).alias("is_wage_arrears"),
         mask_personal_data(summary).alias("summary"),
-        mentions_escalation(summary).alias("has_escalation_terms"),
+        escalation_from_hits(summary_hits).alias("has_escalation_terms"),
         clean_text("urgency").alias("urgency"), clean_text("status").alias("status"),
         clean_text("assigned_unit").alias("assigned_unit"), "due_at", "closed_at",
         F.coalesce(parse_yes_no(F.col("is_repeat")), F.lit(False)).alias("is_repeat"),
