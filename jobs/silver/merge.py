@@ -19,6 +19,7 @@ from pyspark.sql import types as T
 from fengqiao.core.schemas import conform
 from fengqiao.core.spark import read_parquet
 from fengqiao.lake import Lake, link_or_copy_tree, week_of_partition, week_partitions, write_spark_table
+from jobs.silver.rules import SERIALIZED
 
 
 def day_prefixes(feed: str, days) -> list[str]:
@@ -86,7 +87,8 @@ def merge_silver(spark: SparkSession, new: DataFrame, lake: Lake, table: str, ke
     existing = None
     if parts:
         existing = read_parquet(spark, parts.values(), schema=schema, base_path=target)
-    new = new.localCheckpoint(eager=True)  # built once from the new bronze files, used three times
+    # built once from the new bronze files, used three times; serialized, as the checked records (a catch-up of months)
+    new = new.localCheckpoint(eager=True, storageLevel=SERIALIZED)
     weeks = {r[0] for r in new.select("week_start").distinct().collect()}
     if existing is not None:
         searched = parts
