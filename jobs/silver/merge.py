@@ -19,7 +19,7 @@ from pyspark.sql import types as T
 from fengqiao.core.schemas import conform
 from fengqiao.core.spark import read_parquet
 from fengqiao.lake import Lake, link_or_copy_tree, week_of_partition, week_partitions, write_spark_table
-from jobs.silver.rules import SERIALIZED
+from jobs.silver.rules import CHECKPOINT_LEVEL
 
 
 def day_prefixes(feed: str, days) -> list[str]:
@@ -87,8 +87,8 @@ def merge_silver(spark: SparkSession, new: DataFrame, lake: Lake, table: str, ke
     existing = None
     if parts:
         existing = read_parquet(spark, parts.values(), schema=schema, base_path=target)
-    # built once from the new bronze files, used three times; serialized, as the checked records (a catch-up of months)
-    new = new.localCheckpoint(eager=True, storageLevel=SERIALIZED)
+    # built once from the new bronze files, used three times; on disk, as the checked records (a catch-up of months)
+    new = new.localCheckpoint(eager=True, storageLevel=CHECKPOINT_LEVEL)
     weeks = {r[0] for r in new.select("week_start").distinct().collect()}
     if existing is not None:
         searched = parts

@@ -27,6 +27,7 @@ from fengqiao.lake.validated import record_validated
 from jobs.silver.merge import day_prefixes, merge_silver
 from jobs.silver.quarantine import publish_quarantine
 from jobs.silver.records import load_regions
+from jobs.silver.rules import release_checkpoints
 from jobs.silver.validate import raise_on_failures, suite_hash, validate_frame
 
 
@@ -140,6 +141,7 @@ def run_silver_job(spark: SparkSession, lake: Lake, feed: str, table: str, read,
     rejected = publish_quarantine(spark, quarantine, lake, feed, incremental=not full, drop_prefixes=prefixes,
                                   ledger=q_ledger | todo)
     steps["quarantine"] = round(time.perf_counter() - started, 1)
+    release_checkpoints(spark)
     summary = {"table": table, "new_files": len(todo), "rows": rows, "quarantined": sum(rejected.values()),
                "quarantine_reasons": rejected, "mode": "full" if full else "incremental", "step_seconds": steps}
     if merge is not None:
