@@ -94,7 +94,7 @@ def type_from_category(category: str | None) -> str | None:
 
 
 def keyword_type(text: str | None) -> str | None:
-    """The first matching keyword rule's type, or None (silver's ``keyword_dispute_type`` in plain Python)."""
+    """The first matching keyword rule's type, or None (silver's ``dispute_type_from_hits`` in plain Python)."""
     if text:
         for words, label in KEYWORD_RULES:
             if any(w in text for w in words):

@@ -119,15 +119,6 @@ def escalation_from_hits(hits: Column) -> Column:
     return F.coalesce(_holds_a_word_of(hits, ESCALATION_TERMS), F.lit(False))
 
 
-def keyword_dispute_type(text: Column) -> Column:
-    """First matching keyword rule of fengqiao.core.disputes; null when none matches."""
-    return dispute_type_from_hits(lexicon_hits(text))
-
-
-def mentions_wage_arrears(text: Column) -> Column:
-    return wage_arrears_from_hits(lexicon_hits(text))
-
-
 def mentions_escalation(text: Column) -> Column:
     """True where the text holds a word of the escalation lexicon (fengqiao.core.lexicon); false for no text."""
     return escalation_from_hits(lexicon_hits(text))

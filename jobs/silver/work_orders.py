@@ -16,8 +16,8 @@ from fengqiao.core.privacy import mask_personal_data
 from fengqiao.core.settings import Settings
 from fengqiao.core.schemas import WORK_ORDERS, conform
 from jobs.silver.parsing import (blank, clean_text, dispute_type_from_hits, escalation_from_hits, lexicon_hits,
-                                 wage_arrears_from_hits,
-                                 parse_int, parse_iso_timestamp, parse_yes_no, plain_text, week_of)
+                                 parse_int, parse_iso_timestamp, parse_yes_no, plain_text, wage_arrears_from_hits,
+                                 week_of)
 from jobs.silver.publish import run_silver_job
 from jobs.silver.raw_files import CORRUPT, bronze_files, empty_raw, read_csv_files
 from jobs.silver.reasons import KNOWN_NAMES, RAW_TEXT, first_failure, reason, unreadable_quarantine
@@ -64,15 +64,14 @@ def clean_work_orders(raw: DataFrame, regions_df: DataFrame, text_models=None) -
     checks += [(~blank(F.col(n)) & F.col(f"_{n}").isNull(), reason("unparseable_date", n)) for n in timestamps]
     checks += [(F.col("_region_error").isNotNull(), F.col("_region_error"))]
     raw_text = F.coalesce(F.col(CORRUPT), F.concat_ws(",", *[F.coalesce(F.col(c), F.lit("")) for c in COLUMNS]))
+    category, summary = clean_text("category"), plain_text(F.col("summary"))
     # Every record goes on, the rejected ones with their ``_error`` (jobs.silver.rules.check_records).
     records = checked.withColumns(
         {"_error": first_failure(checks), RAW_TEXT: raw_text, KNOWN_NAMES: F.lit(None).cast("string"),
-         "order_id": F.trim("order_id"), **{n: F.col(f"_{n}") for n in timestamps},
-         "category": clean_text("category"),
+         "order_id": F.trim("order_id"), **{n: F.col(f"_{n}") for n in timestamps}, "category": category,
          # the lexicon's words, found once for the type (category and summary), wage arrears and escalation
-         "_category_hits": lexicon_hits(clean_text("category")), "_summary_hits": lexicon_hits(plain_text(F.col("summary")))})
+         "_category_hits": lexicon_hits(category), "_summary_hits": lexicon_hits(summary)})
     typed = records.join(F.broadcast(_category_types(raw.sparkSession)), F.col("category") == F.col("_category"), "left")
-    summary = plain_text(F.col("summary"))
     no_words = F.array().cast("array<string>")
     summary_hits = F.col("_summary_hits")
     text_hits = F.concat(F.coalesce(F.col("_category_hits"), no_words), F.coalesce(summary_hits, no_words))

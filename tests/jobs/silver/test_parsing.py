@@ -8,7 +8,8 @@ from pyspark.sql import functions as F
 
 from fengqiao.core.disputes import KEYWORD_RULES, WAGE_ARREARS_WORDS, keyword_type
 from fengqiao.core.lexicon import ESCALATION_TERMS
-from jobs.silver.parsing import keyword_dispute_type, lexicon_hits, mentions_escalation, mentions_wage_arrears
+from jobs.silver.parsing import (dispute_type_from_hits, escalation_from_hits, lexicon_hits,
+                                 wage_arrears_from_hits)
 
 WORDS = sorted({w for words, _ in KEYWORD_RULES for w in words} | set(WAGE_ARREARS_WORDS) | set(ESCALATION_TERMS))
 
@@ -23,9 +24,10 @@ def _texts(n: int, seed: int) -> list[str | None]:
 
 def test_one_pass_gives_each_rules_answer(spark):
     texts = _texts(3000, seed=5)
+    hits = lexicon_hits(F.col("t"))
     rows = spark.createDataFrame([(t,) for t in texts], "t string").select(
-        "t", keyword_dispute_type(F.col("t")).alias("type"), mentions_wage_arrears(F.col("t")).alias("wage"),
-        mentions_escalation(F.col("t")).alias("escalation")).collect()
+        "t", dispute_type_from_hits(hits).alias("type"), wage_arrears_from_hits(hits).alias("wage"),
+        escalation_from_hits(hits).alias("escalation")).collect()
     assert [r["t"] for r in rows] == texts
     for r in rows:
         t = r["t"] or ""
