@@ -104,14 +104,14 @@ def cross_world_tables(args, echo=print):
 
 
 SHOWN = ["train_world", "eval_world", "eval_seed", "protocol", "detector", "episodes", "detected", "recall",
-         "median_lead_weeks", "precision", "alerts_per_week", "false_alerts_confounder", "average_precision",
+         "median_lead_weeks", "lead_ceiling_weeks", "precision", "alerts_per_week", "false_alerts_confounder", "average_precision",
          "brier", "mean_probability", "observed_rate"]
 
 
 def summary_rows(table):
     """Mean over evaluation seeds per (train world, eval world, protocol, detector), pooled recall too."""
     keys = ["train_world", "eval_world", "protocol", "detector"]
-    num = ["recall", "median_lead_weeks", "precision", "alerts_per_week", "false_alerts_confounder",
+    num = ["recall", "median_lead_weeks", "lead_ceiling_weeks", "precision", "alerts_per_week", "false_alerts_confounder",
            "average_precision", "brier", "mean_probability", "observed_rate"]
     g = table.groupby(keys, sort=False)
     out = g[num].mean()
@@ -151,6 +151,10 @@ def verdicts(summary) -> list[str]:
                      f"{kw['recall']:.3f}, {kw['median_lead_weeks']:.2f} wk, {kw['precision']:.3f}, "
                      f"{kw['alerts_per_week']:.2f} a week, {kw['false_alerts_confounder']:.1f}")
         if train != ev:
+            ceiling = row.get("lead_ceiling_weeks", float("nan"))
+            if ceiling == ceiling:  # known (not NaN)
+                lines.append(f"  - lead ceiling: {ceiling:.2f} wk (a perfect detector's median lead, alerting every "
+                             f"escalation in the first week of its build-up)")
             checks = [
                 (f"recall >= {TARGET_RECALL}", r >= TARGET_RECALL),
                 (f"median lead >= {TARGET_LEAD_WEEKS:g} wk", lead >= TARGET_LEAD_WEEKS),

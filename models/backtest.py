@@ -55,6 +55,9 @@ training window.
   ``recall = detected / episodes``.
 * ``median_lead_weeks``: over detected episodes, median of ``peak_week - first alert week in that window``
   in weeks (0 = alerted only in the peak week). :func:`episode_outcomes` gives each episode's lead.
+* ``lead_ceiling_weeks``: the median lead a perfect detector would have on the same episodes and weeks (it
+  alerts every escalation in the first week of its build-up; :func:`lead_ceiling_weeks`). At full recall no
+  detector's median lead exceeds it; at recall r, only by missing the shortest build-ups.
 * ``precision``: alert-weeks falling in ``[start_week, end_week]`` of an escalation episode of the same
   township, divided by all alert-weeks; ``false_alerts`` = the other alert-weeks.
 * ``alerts_per_week``: alert-weeks divided by evaluated weeks.
@@ -83,7 +86,7 @@ import pandas as pd
 
 from models.backtest_alerts import PROTOCOLS, alarm_flags, as_sent_alerts, top_alerts
 from models.backtest_metrics import (PROB_HORIZON_WEEKS, episode_outcomes, evaluate_alerts, labelled_rows,
-                                     normalised_once, probability_metrics, township_rows)
+                                     lead_ceiling_weeks, normalised_once, probability_metrics, township_rows)
 from models.ears import ears_scores
 from models.farrington import farrington_scores
 from models.keyword_rule import keyword_rule_scores
@@ -208,6 +211,7 @@ def evaluate_detectors(detectors: dict[str, pd.DataFrame], episodes: pd.DataFram
 
     prepared: dict[str, pd.DataFrame] = {}
     rows = []
+    ceiling = lead_ceiling_weeks(episodes, weeks)
     for name, df in detectors.items():
         d = township_rows(df).copy()
         d["week_start"] = pd.to_datetime(d["week_start"]).dt.date
@@ -229,7 +233,7 @@ def evaluate_detectors(detectors: dict[str, pd.DataFrame], episodes: pd.DataFram
             alerts = top_alerts(d, budget_share) if proto == "equal_capacity" else \
                 as_sent_alerts(d, budget_share, min_contacts)
             row = {"detector": name, "protocol": proto, "model_version": version,
-                   **evaluate_alerts(alerts, episodes, weeks), **probs}
+                   **evaluate_alerts(alerts, episodes, weeks), "lead_ceiling_weeks": ceiling, **probs}
             if training_window is not None:
                 lo, hi = (pd.Timestamp(str(x)).date() for x in training_window)
                 row["training_overlap_weeks"] = sum(lo <= w <= hi for w in weeks) if name == "model" else 0

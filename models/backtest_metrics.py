@@ -80,6 +80,28 @@ def episode_outcomes(alerts: pd.DataFrame, episodes: pd.DataFrame, weeks) -> pd.
                                        "lead_weeks"])
 
 
+def possible_leads(episodes: pd.DataFrame, weeks) -> np.ndarray:
+    """Each evaluated escalation's lead under a perfect detector: one that alerts it in the first week of its
+    build-up (``start_week``, or the first evaluated week when the build-up began before it). No detector
+    that reads a week's data can warn earlier; a flare whose peak is its first week has 0 whatever detects it."""
+    weeks = _week_list(weeks)
+    if not weeks:
+        return np.array([], dtype=float)
+    esc = _escalations(episodes)
+    esc = esc[(esc["peak_week"] >= weeks[0]) & (esc["start_week"] <= weeks[-1])]
+    first_alert = esc["start_week"].map(lambda w: max(w, weeks[0]))
+    oracle = pd.DataFrame({"region_code": esc["township"].to_numpy(), "week_start": first_alert.to_numpy()})
+    return episode_outcomes(oracle, episodes, weeks)["lead_weeks"].dropna().to_numpy(dtype=float)
+
+
+def lead_ceiling_weeks(episodes: pd.DataFrame, weeks) -> float:
+    """The median of :func:`possible_leads`: a perfect detector's median lead at full recall. A detector that
+    finds a share r of the episodes can pass it only by missing the shortest build-ups, and then reaches at
+    most their (1 - r/2) quantile."""
+    leads = possible_leads(episodes, weeks)
+    return float(np.median(leads)) if len(leads) else float("nan")
+
+
 def evaluate_alerts(alerts: pd.DataFrame, episodes: pd.DataFrame, weeks) -> dict:
     """The metrics of the module docstring for one detector's alert-weeks."""
     weeks = _week_list(weeks)

@@ -450,6 +450,7 @@ def test_backtest_known_answer(tmp_path):
     row = res.set_index("detector").loc["model"]
     assert row["weeks"] == 13                                       # weeks 9..21: EARS C2 warm from week 9
     assert row["recall"] == 0.5 and row["median_lead_weeks"] == 2.0 and row["fa_seasonal"] == 1
+    assert row["lead_ceiling_weeks"] == 2.5                         # A could be warned 3 weeks ahead, B 2
     assert row["precision"] == pytest.approx(3 / 13)
     assert "ears_c2" in format_backtest(res)
 
