@@ -12,5 +12,3 @@ ESCALATION_TERMS: tuple[str, ...] = THREAT_TERMS + COLLECTIVE_TERMS
 
 # Regex alternation for Spark's rlike / DuckDB's regexp_matches (terms hold no regex metacharacters).
 ESCALATION_REGEX = "|".join(ESCALATION_TERMS)
-THREAT_REGEX = "|".join(THREAT_TERMS)
-COLLECTIVE_REGEX = "|".join(COLLECTIVE_TERMS)
