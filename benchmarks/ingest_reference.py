@@ -3,7 +3,7 @@
 Not part of Fengqiao: a script a data team would write instead, doing the work the pipeline's silver and
 feature stages do, so that ``benchmarks/ingest_benchmark.py`` measures the pipeline against equal work:
 
-- the same bronze files (JSON Lines, CSV in UTF-8 or GB18030 by the same 64 KB test, .xlsx via openpyxl);
+- the same bronze files (JSON Lines, gzip-compressed or not, CSV in UTF-8 or GB18030 by the same 64 KB test, .xlsx via openpyxl);
 - every record held to the same checks (malformed line, required fields, dates, region code known in
   regions.csv, then the row-level rules compiled from the same ``expectations/*.json``), bad ones written to a
   quarantine table with their reason, line number and masked raw text;
@@ -25,6 +25,7 @@ import json
 import re
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -218,12 +219,38 @@ def region_checks(code: str) -> list[tuple[str, str]]:
              "unknown_region_code")]
 
 
-def hotline(con, files: list[Path]) -> None:
-    listed = ", ".join(lit(str(p)) for p in files)
+def readable_text_files(con, files: list[Path], scratch: Path) -> str:
+    """The paths DuckDB's ``read_text`` reads for ``files``, as a SQL list, and a table ``file_names`` of each
+    path's bronze name (``bronze/<feed>/<day>/<file>``, as silver's ``source_file``). ``read_text`` does not
+    decompress: a gzip file (the pipeline reads them) is decompressed into ``scratch`` first, in the
+    reference's time, and keeps its own name."""
+    import gzip
+    import shutil
+
+    import pandas as pd
+
+    paths, names = [], []
+    for path in files:
+        name = "/".join(path.parts[-4:])
+        if path.name.endswith(".gz"):
+            target = scratch / path.parent.name / path.name[:-3]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with gzip.open(path, "rb") as src, target.open("wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+            path = target
+        paths.append(str(path))
+        names.append(name)
+    con.register("file_names_df", pd.DataFrame({"path": paths, "source_file": names}))
+    con.execute("create or replace temp table file_names as select * from file_names_df")
+    return ", ".join(lit(p) for p in paths)
+
+
+def hotline(con, files: list[Path], scratch: Path) -> None:
+    listed = readable_text_files(con, files, scratch)
     con.execute(f"""
 create or replace temp view lines as
-select regexp_extract(filename, '(bronze/[^/]+/[^/]+/[^/]+)$', 1) as source_file, unnest(range(1, len(string_split(content, chr(10))) + 1)) as line_no,
-       unnest(string_split(content, chr(10))) as line from read_text([{listed}]);
+select n.source_file, unnest(range(1, len(string_split(content, chr(10))) + 1)) as line_no,
+       unnest(string_split(content, chr(10))) as line from read_text([{listed}]) r join file_names n on n.path = r.filename;
 create or replace temp view parsed as
 select source_file, line_no, line as _raw, try_cast(line as json) as j from lines where trim(line) <> '';
 create or replace temp view fields as
@@ -385,7 +412,8 @@ def run(bronze: Path, regions_csv: Path, out: Path, key: bytes, threads: int = 2
     con.register("towns_df", towns)
     con.execute("create temp table towns as select * from towns_df")
     steps, counts = {}, {}
-    feeds = (("hotline", "hotline_calls", hotline, (".jsonl", ".json")),
+    scratch = out / "_gunzip"
+    feeds = (("hotline", "hotline_calls", partial(hotline, scratch=scratch), (".jsonl", ".json", ".jsonl.gz", ".json.gz")),
              ("workorders", "work_orders", work_orders, (".csv",)),
              ("mediation", "mediation_cases", mediation, (".csv", ".xlsx")))
     for feed, table, build, suffixes in feeds:
@@ -393,6 +421,7 @@ def run(bronze: Path, regions_csv: Path, out: Path, key: bytes, threads: int = 2
         files = sorted(p for p in (bronze / feed).glob("*/*") if p.name.endswith(suffixes) and not p.name.startswith("."))
         build(con, files)
         counts[feed] = write_feed(con, out, table, feed, json_fields=feed == "hotline")
+        shutil.rmtree(scratch, ignore_errors=True)
         steps[f"silver:{feed}"] = time.perf_counter() - t0
         echo(f"[reference] silver:{feed}: {steps[f'silver:{feed}']:.1f} s, {counts[feed]}")
     t0 = time.perf_counter()

@@ -44,3 +44,19 @@ def test_every_row_level_rule_compiles_to_sql(suite, schema):
     columns = ", ".join(f"null::{_DUCK[type(f.dataType)]} as {f.name}" for f in schema.fields)
     rows = duckdb.sql(f"select {R.suite_checks(suite)} from (select {columns})").fetchall()
     assert rows[0][0].startswith("null_value:")  # an empty record breaks the first not-null rule
+
+
+def test_gzip_files_are_read_under_their_own_names(tmp_path):
+    import gzip
+
+    day = tmp_path / "lake" / "bronze" / "hotline" / "2025-01-06"
+    day.mkdir(parents=True)
+    text = '{"call_id": "c1", "topic": "欠薪"}\n{"call_id": "c2"}\n'
+    (day / "calls-a.jsonl").write_text(text, encoding="utf-8")
+    (day / "calls-b.jsonl.gz").write_bytes(gzip.compress(text.encode("utf-8")))
+    con = duckdb.connect()
+    listed = R.readable_text_files(con, sorted(day.iterdir()), tmp_path / "scratch")
+    rows = con.execute(f"select n.source_file, r.content from read_text([{listed}]) r "
+                       "join file_names n on n.path = r.filename order by 1").fetchall()
+    assert rows == [("bronze/hotline/2025-01-06/calls-a.jsonl", text),
+                    ("bronze/hotline/2025-01-06/calls-b.jsonl.gz", text)]
