@@ -165,6 +165,11 @@ def child_main(stages: list[str], markers: Path) -> None:
     }
     for stage in stages:
         t0 = time.time()
+        if stage == "scores" and "pyspark" in sys.modules:
+            # As `fengqiao run` does (fengqiao.app.airflow_runner.SPARK_DAGS): no Spark session while pandas scores.
+            from fengqiao.core.spark import stop_spark
+
+            stop_spark(release_jvm=True)
         result = actions[stage]()
         with open(markers, "a", encoding="utf-8") as fh:
             fh.write(json.dumps({"stage": stage, "start": t0, "end": time.time(), "summary": result},

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 import sys
 import threading
 
@@ -114,13 +115,30 @@ def get_spark(app_name: str = "fengqiao", settings: Settings | None = None):
         return spark
 
 
-def stop_spark() -> None:
+def stop_spark(release_jvm: bool = False) -> None:
+    """Stop the process's session. ``release_jvm``: also end the JVM that this process started for it, which
+    PySpark otherwise keeps for the next session together with the heap it grew (gigabytes after a province's
+    silver jobs); the next :func:`get_spark` starts a new one. A JVM that started this process (spark-submit)
+    is left alone."""
+    from pyspark import SparkContext
     from pyspark.sql import SparkSession  # heavy: see get_spark
 
     with _lock:
         active = SparkSession.getActiveSession()
         if active is not None:
             active.stop()
+        gateway = SparkContext._gateway
+        proc = getattr(gateway, "proc", None)
+        if release_jvm and proc is not None:
+            gateway.shutdown()
+            proc.stdin.close()  # the gateway JVM exits when its parent's pipe closes
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            SparkContext._gateway = None
+            SparkContext._jvm = None
 
 
 def literal_path(path) -> str:

@@ -24,10 +24,17 @@ SCRIPT = textwrap.dedent(
     prepare_airflow_home(work / "airflow")
     lake = Lake.at(work / "lake")
 
+    events = []
+
     def stage(name):
         def run(*args):
+            events.append(name.split(" ")[0])
             return pipeline.record_stage(lake, name, {"rows": 3}, time.time())
         return run
+
+    import pyspark  # noqa: F401  (a session may exist: the runner stops it before the DAGs that need none)
+    import fengqiao.app.airflow_runner as runner
+    runner.stop_spark = lambda release_jvm=False: events.append("stop_spark" if release_jvm else "stop_session")
 
     pipeline.land_feed = lambda feed: stage("bronze:" + feed)()
     pipeline.silver_has_new_files = lambda feed: feed != "mediation"  # nothing new for one feed
@@ -63,6 +70,7 @@ SCRIPT = textwrap.dedent(
     except PipelineRunError as exc:
         print("FAILED:", exc)
     print("SECONDS:", round(time.time() - started))
+    print("EVENTS:", " ".join(events))
     print("AFTER THE RUN:", os.environ.get("FENGQIAO_THROUGH"), os.environ.get("AIRFLOW__CORE__DAGS_FOLDER"))
     """
 )
@@ -101,6 +109,10 @@ def test_runner_runs_the_dags_in_order_and_stops_at_the_failed_one(tmp_path):
     assert "[DAG TEST]" not in out
     log = next((tmp_path / "lake" / "_runs").glob("airflow-*.log")).read_text(encoding="utf-8")
     assert "mail server said no" in log
+    # Spark is stopped once the DAGs that use it are done, before pandas scores (and again before the alerts).
+    events = out.split("EVENTS: ")[1].splitlines()[0].split()
+    assert events.index("stop_spark") > events.index("features")
+    assert events.index("stop_spark") < events.index("scores")
 
 
 def test_a_broken_feed_fails_the_ingest_run_but_not_the_other_feeds(tmp_path):
