@@ -104,15 +104,15 @@ def cross_world_tables(args, echo=print):
 
 
 SHOWN = ["train_world", "eval_world", "eval_seed", "protocol", "detector", "episodes", "detected", "recall",
-         "median_lead_weeks", "lead_ceiling_weeks", "precision", "alerts_per_week", "false_alerts_confounder", "average_precision",
-         "brier", "mean_probability", "observed_rate"]
+         "median_lead_weeks", "lead_ceiling_weeks", "precision", "alerts_per_week", "false_alerts_confounder",
+         "average_precision", "brier", "mean_probability", "observed_rate"]
 
 
 def summary_rows(table):
     """Mean over evaluation seeds per (train world, eval world, protocol, detector), pooled recall too."""
     keys = ["train_world", "eval_world", "protocol", "detector"]
-    num = ["recall", "median_lead_weeks", "lead_ceiling_weeks", "precision", "alerts_per_week", "false_alerts_confounder",
-           "average_precision", "brier", "mean_probability", "observed_rate"]
+    num = ["recall", "median_lead_weeks", "lead_ceiling_weeks", "precision", "alerts_per_week",
+           "false_alerts_confounder", "average_precision", "brier", "mean_probability", "observed_rate"]
     g = table.groupby(keys, sort=False)
     out = g[num].mean()
     sums = g[["detected", "episodes", "alerts"]].sum()

@@ -88,10 +88,10 @@ def possible_leads(episodes: pd.DataFrame, weeks) -> np.ndarray:
     if not weeks:
         return np.array([], dtype=float)
     esc = _escalations(episodes)
+    # the episodes :func:`episode_outcomes` evaluates, each alerted in its first evaluated build-up week
     esc = esc[(esc["peak_week"] >= weeks[0]) & (esc["start_week"] <= weeks[-1])]
-    first_alert = esc["start_week"].map(lambda w: max(w, weeks[0]))
-    oracle = pd.DataFrame({"region_code": esc["township"].to_numpy(), "week_start": first_alert.to_numpy()})
-    return episode_outcomes(oracle, episodes, weeks)["lead_weeks"].dropna().to_numpy(dtype=float)
+    leads = [(peak - max(start, weeks[0])).days // 7 for start, peak in zip(esc["start_week"], esc["peak_week"])]
+    return np.array(leads, dtype=float)
 
 
 def lead_ceiling_weeks(episodes: pd.DataFrame, weeks) -> float:

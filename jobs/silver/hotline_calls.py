@@ -18,7 +18,8 @@ from fengqiao.core.settings import Settings
 from fengqiao.core.schemas import HOTLINE_CALLS, conform
 from fengqiao.core.spark import literal_path
 from jobs.silver.parsing import (blank, clean_text, dispute_type_from_hits, escalation_from_hits, lexicon_hits,
-                                 parse_int, parse_iso_timestamp, plain_text, wage_arrears_from_hits, week_of)
+                                 parse_int, parse_iso_timestamp, plain_text, string_array, wage_arrears_from_hits,
+                                 week_of)
 from jobs.silver.publish import run_silver_job
 from jobs.silver.raw_files import CORRUPT, bronze_files, relative_source, scanned_file_path
 from jobs.silver.reasons import KNOWN_NAMES, RAW_TEXT, first_failure, reason
@@ -67,13 +68,6 @@ def _transcript_text(transcript: Column) -> Column:
     turns = F.transform(transcript, lambda t: F.concat(
         F.coalesce(t["speaker"], F.lit("")), F.lit(":"), F.coalesce(t["text"], F.lit(""))))
     return plain_text(F.array_join(turns, "\n"))
-
-
-def string_array(values: list[str]) -> Column:
-    """A literal array of strings as one SQL expression: ``F.lit(list)`` makes one JVM call per element (~3,600
-    for the townships' names and codes, ~1.4 s of every hotline run's planning on a province)."""
-    quoted = ", ".join("'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'" for v in values)
-    return F.expr(f"array({quoted})")
 
 
 def township_by_address(address: Column, regions_df: DataFrame) -> Column:

@@ -8,7 +8,7 @@ from pyspark.sql import functions as F
 
 from fengqiao.core.disputes import KEYWORD_RULES, WAGE_ARREARS_WORDS, keyword_type
 from fengqiao.core.lexicon import ESCALATION_TERMS
-from jobs.silver.parsing import (dispute_type_from_hits, escalation_from_hits, lexicon_hits,
+from jobs.silver.parsing import (dispute_type_from_hits, escalation_from_hits, lexicon_hits, string_array,
                                  wage_arrears_from_hits)
 
 WORDS = sorted({w for words, _ in KEYWORD_RULES for w in words} | set(WAGE_ARREARS_WORDS) | set(ESCALATION_TERMS))
@@ -43,3 +43,8 @@ def test_hits_take_the_longest_word_at_each_position_and_overlapping_ones(spark)
     hits = spark.createDataFrame([("拖欠工资没发，集体上访",)], "t string").select(lexicon_hits(F.col("t"))).first()[0]
     # 拖欠工资 at 0 (not the shorter 拖欠... that are prefixes of it), 工资没发 inside it, 上访 inside 集体上访
     assert "拖欠工资" in hits and "工资没发" in hits and "集体上访" in hits and "上访" in hits
+
+
+def test_string_array_is_the_literal_list(spark):
+    values = ["解放路街道", "a'b", "c\\d", "", "e\\'f", "12号$1"]
+    assert spark.range(1).select(string_array(values).alias("a")).collect()[0]["a"] == values

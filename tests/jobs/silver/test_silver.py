@@ -189,11 +189,6 @@ def test_run_on_a_drop(spark, tmp_path):
     assert not any(str(Path(tmp_path)) in str(r) for r in quarantine.select("source_file").collect())
 
 
-def test_string_array_is_the_literal_list(spark):
-    values = ["解放路街道", "a'b", "c\\d", "", "e\\'f", "12号$1"]
-    assert spark.range(1).select(H.string_array(values).alias("a")).collect()[0]["a"] == values
-
-
 def test_township_by_address_longest_name_then_lower_code(spark):
     regions = spark.createDataFrame([
         ("370102001000", "解放路街道", "township"), ("370102002000", "解放街道", "township"),
