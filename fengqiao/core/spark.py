@@ -21,6 +21,12 @@ from fengqiao.core.settings import Settings
 
 _lock = threading.Lock()
 _JIT_HUGE_METHODS = "-XX:-DontCompileHugeMethods"
+# G1 keeps the heap it grew until the JVM ends: after the silver jobs of a province the driver held its full 4 GB
+# while the features ran beside it (6.1 GB in the process tree). With these ratios a full collection (see
+# release_memory) hands back all but what leaves 30% of the heap free, instead of 70% (the default); the next
+# stage grows it again as it needs (same time on a 2-year feature build, 12.3 s against 12.1 s; its committed
+# heap 3.3 GB instead of 4.3 GB).
+_RETURN_FREE_HEAP = "-XX:MinHeapFreeRatio=10 -XX:MaxHeapFreeRatio=30"
 
 
 def is_cluster_master(master: str) -> bool:
@@ -57,7 +63,7 @@ def spark_conf(settings: Settings) -> dict[str, str]:
         # codegen emits such methods for the silver stages (masking rules, many columns), which then ran
         # interpreted: silver hotline on 1.04 M calls took 188 s, 144 s with this flag (its quarantine
         # pass 54 s, 17 s).
-        "spark.driver.extraJavaOptions": f"-Duser.timezone=UTC {_JIT_HUGE_METHODS}",
+        "spark.driver.extraJavaOptions": f"-Duser.timezone=UTC {_JIT_HUGE_METHODS} {_RETURN_FREE_HEAP}",
         "spark.executor.extraJavaOptions": f"-Duser.timezone=UTC {_JIT_HUGE_METHODS}",
         # Python workers (mapInPandas of the text models) must run this environment's interpreter with its
         # pandas, scikit-learn and jieba, not whatever python3 comes first on PATH. spark-submit (the
@@ -139,6 +145,17 @@ def stop_spark(release_jvm: bool = False) -> None:
                 proc.wait()
             SparkContext._gateway = None
             SparkContext._jvm = None
+
+
+def release_memory(spark) -> None:
+    """Let go of what a finished stage kept in the driver: drop every persisted block (the jobs' local
+    checkpoints: a province hotline's records are gigabytes, and Spark keeps them until the session ends) and run
+    a full collection, after which G1 returns the freed heap to the system (``_RETURN_FREE_HEAP``; it uncommits in
+    the background within seconds). Measured on a 2-year feature build: the driver JVM's resident memory 3.8 GB
+    before, 0.6 GB after."""
+    for rdd in spark.sparkContext._jsc.getPersistentRDDs().values():
+        rdd.unpersist(True)  # blocking: the collection below must find the blocks gone
+    spark.sparkContext._jvm.System.gc()
 
 
 def literal_path(path) -> str:

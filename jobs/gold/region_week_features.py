@@ -51,7 +51,7 @@ from fengqiao.lake.markers import read_inputs, write_inputs
 from fengqiao.core.regions import read_regions
 from fengqiao.core.schemas import (HOTLINE_CALLS, INTEGER_FEATURES, MEDIATION_CASES, REGION_WEEK_FEATURES, WORK_ORDERS,
                                    columns_of, conform)
-from fengqiao.core.spark import read_parquet
+from fengqiao.core.spark import read_parquet, release_memory
 from fengqiao.core.weeks import parse_date, week_start
 
 log = logging.getLogger(__name__)
@@ -247,4 +247,5 @@ def run(spark: SparkSession, lake: Lake, through: dt.date | str | None = None, f
         "last_week": str(bounds["last"]) if bounds["last"] else None,
     }
     log.info("published %s", result)
+    release_memory(spark)  # the two checkpoints of the grid (a province's 3 years: ~1 GB in the heap)
     return result

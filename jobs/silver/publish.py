@@ -19,7 +19,7 @@ import time
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from fengqiao.core.spark import read_parquet
+from fengqiao.core.spark import read_parquet, release_memory
 from fengqiao.lake import (SILVER_KEYS, Lake, clean_stale_staging, publish_directory, recover_interrupted_publish,
                            week_of_partition, write_spark_table)
 from fengqiao.lake.ledgers import feed_manifest, read_ledger, write_ledger
@@ -27,7 +27,6 @@ from fengqiao.lake.validated import record_validated
 from jobs.silver.merge import day_prefixes, merge_silver
 from jobs.silver.quarantine import publish_quarantine
 from jobs.silver.records import load_regions
-from jobs.silver.rules import release_checkpoints
 from jobs.silver.validate import raise_on_failures, suite_hash, validate_frame
 
 
@@ -141,7 +140,7 @@ def run_silver_job(spark: SparkSession, lake: Lake, feed: str, table: str, read,
     rejected = publish_quarantine(spark, quarantine, lake, feed, incremental=not full, drop_prefixes=prefixes,
                                   ledger=q_ledger | todo)
     steps["quarantine"] = round(time.perf_counter() - started, 1)
-    release_checkpoints(spark)
+    release_memory(spark)
     summary = {"table": table, "new_files": len(todo), "rows": rows, "quarantined": sum(rejected.values()),
                "quarantine_reasons": rejected, "mode": "full" if full else "incremental", "step_seconds": steps}
     if merge is not None:

@@ -159,14 +159,6 @@ def check_records(rows: DataFrame, suite_name: str, schema: T.StructType, parame
     return checked.withColumns(kept_for_rejects).localCheckpoint(eager=False, storageLevel=CHECKPOINT_LEVEL)
 
 
-def release_checkpoints(spark) -> None:
-    """Drop the blocks of the job's local checkpoints once its outputs are published. Why: Spark keeps a local
-    checkpoint's blocks until the session ends, so each silver job would leave its records (a province hotline's:
-    gigabytes) in the block manager for the stages after it."""
-    for rdd in spark.sparkContext._jsc.getPersistentRDDs().values():
-        rdd.unpersist(False)
-
-
 def good_records(checked: DataFrame) -> DataFrame:
     return checked.where(F.col(REJECT).isNull()).drop(REJECT)
 

@@ -1,4 +1,5 @@
-"""fengqiao.core.spark: a session's JVM can be ended for the pandas stages and a new one started after."""
+"""fengqiao.core.spark: a session's JVM can be ended for the pandas stages and a new one started after; a finished
+stage's blocks and heap are given back."""
 from __future__ import annotations
 
 import os
@@ -39,3 +40,31 @@ def test_release_jvm_ends_the_gateway_and_the_next_session_starts_a_new_one():
     assert "after stop: True" in proc.stdout
     assert "after release: False" in proc.stdout
     assert "new jvm: True" in proc.stdout
+
+
+def _heap(spark) -> tuple[int, int]:
+    usage = spark.sparkContext._jvm.java.lang.management.ManagementFactory.getMemoryMXBean().getHeapMemoryUsage()
+    return usage.getUsed(), usage.getCommitted()
+
+
+def test_release_memory_drops_persisted_blocks_and_gives_the_heap_back(spark):
+    from pyspark import StorageLevel
+
+    from fengqiao.core.spark import release_memory
+
+    jvm = spark.sparkContext._jvm
+    arguments = list(jvm.java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments())
+    assert "-XX:MaxHeapFreeRatio=30" in arguments  # the ratio that lets a full collection shrink the heap
+    # ~200 MB of deserialised rows in the memory store, as a stage's checkpoints would hold.
+    kept = spark.range(2_000_000).selectExpr("id", "repeat(cast(id as string), 8) as text").persist(
+        StorageLevel.MEMORY_ONLY)
+    assert kept.count() == 2_000_000
+    used_holding, committed_holding = _heap(spark)
+    assert spark.sparkContext._jsc.getPersistentRDDs().size() >= 1
+
+    release_memory(spark)
+
+    used_after, committed_after = _heap(spark)
+    assert spark.sparkContext._jsc.getPersistentRDDs().size() == 0
+    assert used_after < used_holding - 100_000_000          # the blocks were collected
+    assert committed_after < committed_holding              # ... and the heap they needed handed back
