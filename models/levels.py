@@ -15,10 +15,14 @@ is *flagged* when
    the budget is a cap, not a quota; and
 3. it is among the ``k`` highest scores of the townships that pass 1 and 2 (ties broken by region code).
 
-**Corroborated townships.** A township row whose ``corroborated`` column is true (the scoring job sets it
-where the keyword + signals rule alarms: at least three more warning signs than the township's usual week,
-and double, :mod:`models.keyword_rule`) needs only ``CORROBORATED_FLOOR_SHARE`` × ``score_floor``: two
-independent kinds of evidence, the hand-written rule and the model, agree that the township stands out.
+**Two kinds of evidence.** When the rows carry a ``corroborated`` column (the escalation model's scoring job
+sets it where the keyword + signals rule alarms: at least three more warning signs than the township's usual
+week, and double, :mod:`models.keyword_rule`), the floor of rule 2 depends on it. A corroborated township needs
+only ``CORROBORATED_FLOOR_SHARE`` × ``score_floor``: two independent kinds of evidence, the hand-written rule and
+the model, agree that it stands out. The model alone needs ``UNCORROBORATED_FLOOR_MULTIPLE`` × ``score_floor``:
+the threshold is calibrated on the training world, and on a world the model has not seen its confident-looking
+scores without a rise in warning signs were mostly seasonal waves, reporting changes and build-ups that resolved.
+Rows without the column (the baselines, the rolling-origin replay) use ``score_floor`` as it is.
 
 So a week never flags more than ``k`` townships, and flags exactly ``k`` whenever at least ``k`` pass the
 guards. The budget is the alert capacity (``FENGQIAO_ALERT_BUDGET``); the score decides the order.
@@ -52,12 +56,13 @@ LEVEL_THRESHOLDS: list[tuple[str, float]] = [("红", 0.50), ("橙", 0.30), ("黄
 LEVEL_ORDER = {"红": 4, "橙": 3, "黄": 2, "蓝": 1}
 SCORE_FLOOR = 0.02
 MIN_CONTACTS = 5
-# Share of the alert threshold that a township needs when the keyword rule corroborates it (issue 17). Chosen
-# on the development seeds of both worlds (2026-12-04, benchmarks/results/2026-12-04-cross-world-*.md), in
-# the middle of a plateau: on the contract world's development seeds recall was 0.827 for any share from 0.25
-# to 0.40 (0.771 at 0.50, 0.741 without corroboration) at precision 0.31-0.36; on the home world's 1.0 at
-# precision 0.42-0.50. A third keeps the alerts right about a third of the time on the other world.
-CORROBORATED_FLOOR_SHARE = 1 / 3
+# The two floors, as multiples of the model's alert threshold (issue 17). Chosen on 2026-12-05 on development and
+# reported drops only (model trained on home 20240101/02; contract 103/104 and 20250101/02, home 71/72;
+# benchmarks/results/2026-12-05-alert-floors-development.md), in the middle of a plateau: with the corroborated
+# floor at half the threshold, a model-alone floor of 1.5-3 times it found 60 of the contract drops' 66
+# escalations at precision 34-36% (58 at 28% with the earlier third and 1x) and 31 of home's 33 at 66-70% (52%).
+UNCORROBORATED_FLOOR_MULTIPLE = 2.0
+CORROBORATED_FLOOR_SHARE = 1 / 2
 DEFAULT_BUDGET_SHARE = 0.02
 # Levels above the township that get rows derived from their townships' probabilities, and the code of each.
 AGGREGATE_LEVELS = {level: CODE_AT_LEVEL[level] for level in ("county", "city", "province")}
@@ -87,7 +92,8 @@ def assign_levels(scores_df: pd.DataFrame, budget_share: float = DEFAULT_BUDGET_
 
     ``scores_df`` needs ``region_code, level, week_start, score, county_code`` and may hold
     ``region_name``, ``model_version``, ``total_contacts``, ``reasons`` and ``corroborated`` (bool: the
-    township needs only ``CORROBORATED_FLOOR_SHARE`` × ``score_floor``). Only its township rows are
+    township needs ``CORROBORATED_FLOOR_SHARE`` × ``score_floor`` where true, ``UNCORROBORATED_FLOOR_MULTIPLE`` ×
+    ``score_floor`` where false). Only its township rows are
     scored; its county rows (if any) only lend their ``region_name`` to the aggregated county rows.
     ``reasons_fn`` receives the flagged township rows and returns one list of reasons per row; without it
     the input's ``reasons`` (or empty lists) are kept for flagged rows. Unflagged rows get ``[]``.
@@ -117,8 +123,9 @@ def assign_levels(scores_df: pd.DataFrame, budget_share: float = DEFAULT_BUDGET_
     else:
         eligible = np.ones(len(town), dtype=bool)
     floor = np.full(len(town), float(score_floor))
-    if "corroborated" in town:
-        floor[town["corroborated"].eq(True).to_numpy()] = score_floor * CORROBORATED_FLOOR_SHARE
+    if "corroborated" in town:  # the model's scores: two floors (module docstring)
+        floor = np.where(town["corroborated"].eq(True).to_numpy(), score_floor * CORROBORATED_FLOOR_SHARE,
+                         score_floor * UNCORROBORATED_FLOOR_MULTIPLE)
     # The week's k alerts go to the highest scores among the townships that pass both guards (with one floor
     # for all, the same as the top k that pass it).
     eligible &= town["score"].to_numpy() >= floor

@@ -69,8 +69,8 @@ TABLES: dict[str, TableDoc] = {
         "its townships, flagged when one of them is (alerts go to townships and counties only). "
         "Flags follow the weekly alert budget (`FENGQIAO_ALERT_BUDGET`, default 2% of townships) with "
         "a small-count guard (≥ 5 contacts) and the model's alert threshold (chosen on held-out calibration "
-        "weeks, in the model's metadata; 0.02 for older models; a third of it where the keyword + signals rule "
-        "alarms), so a quiet week flags fewer; see "
+        "weeks, in the model's metadata; 0.02 for older models): twice it for the model alone, half of it where "
+        "the keyword + signals rule alarms, so a quiet week flags fewer; see "
         "`models/levels.py`. `score_h1`, `score_h2`, `score_h4` are the 1-, 2- and 4-week horizons.", engine="pandas"),
     "baseline_scores": TableDoc(
         "gold", "one row per region × week, scored by the EARS C2 count baseline instead of the model",
@@ -143,8 +143,8 @@ _SCORE_DOCS: dict[str, tuple[str, str]] = {
               "province: 1 − Π(1 − p) over its townships", "probability 0-1"),
     "risk_level": ("colour of a flagged region: 红 ≥ 0.50, 橙 ≥ 0.30, 黄 ≥ 0.15, else 蓝 (above a township: its most "
                    "severe township); null when not flagged", "label"),
-    "flagged": ("the region is alerted this week (within the alert budget, ≥ 5 contacts, score ≥ the model's "
-                "alert threshold, or a third of it where the keyword + signals rule alarms; 0.02 for baselines and "
+    "flagged": ("the region is alerted this week (within the alert budget, ≥ 5 contacts, score ≥ twice the model's "
+                "alert threshold, or half of it where the keyword + signals rule alarms; 0.02 for baselines and "
                 "older models; a county when any of its townships is)",
                 "flag"),
     "model_version": ("registered model that scored the row, e.g. `escalation-h4-20260928-d6d97f4b`", "id"),

@@ -111,8 +111,8 @@ def score_features(features_df: pd.DataFrame, model, metadata: dict,
     ``weeks`` (optional iterable of dates) restricts the output to those weeks; all rows of
     ``features_df`` still serve as history for the reasons. ``score`` is the model's default (4-week)
     probability; ``score_h1/h2/h4`` come from a multi-horizon model (null for an older single model, except
-    ``score_h4`` = ``score`` when that model's horizon is 4 weeks). Flags use the model's alert threshold, or a
-    third of it where the keyword + signals rule alarms (:data:`models.levels.CORROBORATED_FLOOR_SHARE`).
+    ``score_h4`` = ``score`` when that model's horizon is 4 weeks). Flags need twice the model's alert threshold,
+    or half of it where the keyword + signals rule alarms (:mod:`models.levels`, "Two kinds of evidence").
     """
     f = _prepare(features_df)
     # Context features (township against its county and city that week) for the model and the reasons.

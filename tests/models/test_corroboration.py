@@ -1,13 +1,15 @@
-"""The keyword + signals rule corroborates the model: a township it alarms on needs a third of the threshold."""
+"""The keyword + signals rule corroborates the model: a township it alarms on needs half the threshold, a township
+the model alone points at needs twice it."""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
 from feature_frames import synthetic_features, wk
-from models.levels import CORROBORATED_FLOOR_SHARE, assign_levels
+from models.levels import CORROBORATED_FLOOR_SHARE, UNCORROBORATED_FLOOR_MULTIPLE, assign_levels
 
 THRESHOLD = 0.09
+ALONE = THRESHOLD * UNCORROBORATED_FLOOR_MULTIPLE  # what the model alone needs
 
 
 def _week(scores, corroborated):
@@ -18,20 +20,28 @@ def _week(scores, corroborated):
 
 def test_a_corroborated_township_needs_only_a_share_of_the_floor():
     low = THRESHOLD * CORROBORATED_FLOOR_SHARE
-    s = _week([THRESHOLD + 0.01, low + 0.005, low + 0.005, low - 0.005] + [0.001] * 96,
-              [False, True, False, True] + [False] * 96)
+    s = _week([ALONE + 0.01, low + 0.005, low + 0.005, low - 0.005, ALONE - 0.01] + [0.001] * 95,
+              [False, True, False, True, False] + [False] * 95)
     town = assign_levels(s, budget_share=0.05, score_floor=THRESHOLD).query("level == 'township'")
     flagged = dict(zip(town["region_code"], town["flagged"]))
-    assert flagged["370102001000"]          # above the threshold on its own
-    assert flagged["370102002000"]          # below it, above the lower floor, corroborated
+    assert flagged["370102001000"]          # above the model-alone floor
+    assert flagged["370102002000"]          # far below it, above the lower floor, corroborated
     assert not flagged["370102003000"]      # the same score without the rule's alarm
     assert not flagged["370102004000"]      # corroborated but below the lower floor
+    assert not flagged["370102005000"]      # above the threshold itself, but the model alone and under twice it
     assert town["flagged"].sum() == 2
+
+
+def test_without_a_corroborated_column_the_floor_is_the_threshold_itself():
+    """The baselines' and the rolling replay's rows carry no corroboration: one floor, as given."""
+    s = _week([THRESHOLD + 0.01, THRESHOLD - 0.01] + [0.001] * 98, [False] * 100).drop(columns="corroborated")
+    town = assign_levels(s, budget_share=0.05, score_floor=THRESHOLD).query("level == 'township'")
+    assert town.loc[town["flagged"], "region_code"].tolist() == ["370102001000"]
 
 
 def test_corroborated_townships_still_share_the_weekly_budget():
     low = THRESHOLD * CORROBORATED_FLOOR_SHARE
-    s = _week([THRESHOLD + 0.05, THRESHOLD + 0.04] + [low + 0.01] * 8 + [0.001] * 90,
+    s = _week([ALONE + 0.05, ALONE + 0.04] + [low + 0.01] * 8 + [0.001] * 90,
               [False, False] + [True] * 8 + [False] * 90)
     town = assign_levels(s, budget_share=0.03, score_floor=THRESHOLD).query("level == 'township'")
     assert town["flagged"].sum() == 3       # k = 3: the two confident ones and one corroborated

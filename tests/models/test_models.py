@@ -594,7 +594,7 @@ def test_horizon_models_register_and_score(trained_horizons, tmp_path):
     from fengqiao.core.schemas import RISK_SCORES, columns_of
     from jobs.gold import risk_scores as gold_risk_scores
     from models.escalation import HorizonModels, predict_horizons, predict_proba
-    from models.levels import CORROBORATED_FLOOR_SHARE
+    from models.levels import CORROBORATED_FLOOR_SHARE, UNCORROBORATED_FLOOR_MULTIPLE
     from models.registry import load_current, register
 
     feats, model, meta = trained_horizons
@@ -627,6 +627,11 @@ def test_horizon_models_register_and_score(trained_horizons, tmp_path):
     low = t[t["flagged"] & (t["score"] < threshold)]
     assert all((c, pd.Timestamp(w).date()) in alarm for c, w in zip(low["region_code"], low["week_start"]))
     assert not t.loc[t["score"] < threshold * CORROBORATED_FLOOR_SHARE, "flagged"].any()
+    # ... and the model alone needs twice it.
+    corroborated = [(c, pd.Timestamp(w).date()) in alarm for c, w in zip(t["region_code"], t["week_start"])]
+    between = ~np.asarray(corroborated) & (t["score"] >= threshold).to_numpy() & (
+        t["score"] < threshold * UNCORROBORATED_FLOOR_MULTIPLE).to_numpy()
+    assert between.any() and not t.loc[between, "flagged"].any()
     c = out[out["level"] == "county"]
     assert (c["score_h4"] >= t.groupby(["county_code", "week_start"])["score_h4"].max()
             .reindex(list(zip(c["county_code"], c["week_start"]))).to_numpy() - 1e-12).all()
