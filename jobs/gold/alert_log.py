@@ -31,7 +31,11 @@ def read_alert_log(lake: Lake) -> pd.DataFrame:
 def append_attempts(lake: Lake, existing: pd.DataFrame, attempts: pd.DataFrame) -> None:
     """Publish gold/alerts as ``existing`` (as read at the start of the run) plus this run's ``attempts``."""
     frames = [f for f in (existing[ALERT_COLUMNS] if not existing.empty else None, attempts) if f is not None]
-    combined = pd.concat(frames, ignore_index=True)
+    # A column that is all null in one frame (ack_ref of rows written before it existed, sent_at of failed attempts)
+    # is left out before the concat: pandas is changing whether such columns decide the result's dtype. Every
+    # column is typed explicitly below, and the reindex brings back a column that was null everywhere.
+    combined = pd.concat([f.dropna(axis=1, how="all") for f in frames], ignore_index=True).reindex(
+        columns=ALERT_COLUMNS)
     # Microsecond UTC timestamps and typed strings (even when a column is all null): Spark cannot
     # read Parquet nanosecond timestamps, and an all-null object column would be stored as NULL type.
     combined["sent_at"] = pd.to_datetime(combined["sent_at"], utc=True).astype("datetime64[us, UTC]")

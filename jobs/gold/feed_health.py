@@ -124,7 +124,9 @@ def feed_health(daily: pd.DataFrame, counties: pd.DataFrame, through: dt.date | 
     out = out.sort_values(["feed", "county_code", "week_start"], ignore_index=True)
     series = out.groupby(["feed", "county_code"], sort=False)
     # Freshness: the latest day with data up to this week's end (carried forward through silent weeks).
-    out["last_data_date"] = series["last_day"].transform(lambda s: s.ffill())
+    # GroupBy.ffill, not a per-group Series.ffill: a county that never delivered is all null, and pandas is deprecating
+    # the silent downcast of such an object column.
+    out["last_data_date"] = series["last_day"].ffill()
     week_end = out["week_start"].map(lambda w: min(w + dt.timedelta(days=6), last_day))
     out["days_since_data"] = [int((e - d).days) if isinstance(d, dt.date) else None
                               for e, d in zip(week_end, out["last_data_date"])]
