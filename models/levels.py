@@ -61,6 +61,8 @@ MIN_CONTACTS = 5
 # benchmarks/results/2026-12-05-alert-floors-development.md), in the middle of a plateau: with the corroborated
 # floor at half the threshold, a model-alone floor of 1.5-3 times it found 60 of the contract drops' 66
 # escalations at precision 34-36% (58 at 28% with the earlier third and 1x) and 31 of home's 33 at 66-70% (52%).
+# Held out, scored once after the choice (contract 105/106; 2026-12-05-alert-floors-heldout.md): precision 44.4%
+# against 37.6% with the earlier floors, 37 of 39 escalations against 38, median lead 2.75 against 3.25 weeks.
 UNCORROBORATED_FLOOR_MULTIPLE = 2.0
 CORROBORATED_FLOOR_SHARE = 1 / 2
 DEFAULT_BUDGET_SHARE = 0.02
