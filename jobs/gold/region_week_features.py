@@ -107,7 +107,8 @@ def build_region_week_features(hotline: DataFrame, orders: DataFrame, cases: Dat
     # grid's levels and again for the villages. It is region × week sized, like the grid.
     counted = (
         weekly_counts(records, [*signal_aggregations(), *referral_aggregations()])
-        .join(repeat_calls(hotline), on=REGION_WEEK, how="left")
+        .join(repeat_calls(hotline, from_week=week_start(since) if since is not None else None),
+              on=REGION_WEEK, how="left")
         .localCheckpoint(eager=True)
     )
 

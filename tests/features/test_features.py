@@ -155,6 +155,28 @@ def test_repeat_caller_share(spark):
     assert got[(C1, "county", week(9))] == 1  # A was heard in the county in week 8
 
 
+def test_repeat_calls_from_a_week_equal_the_full_computation(spark):
+    # A weekly rebuild asks only for its weeks; calls from 4 weeks before them still decide whether a call repeats.
+    calls = silver(spark, HOTLINE_CALLS, [
+        {"caller_key": "C", "week_start": week(5), "region_code": T1},   # 3 weeks before week 8: in the look-back
+        {"caller_key": "C", "week_start": week(8), "region_code": T1},
+        {"caller_key": "D", "week_start": week(3), "region_code": T1},   # 5 weeks before: outside it
+        {"caller_key": "D", "week_start": week(8), "region_code": T1},
+        {"caller_key": "E", "week_start": week(9), "region_code": T2},
+        {"caller_key": "E", "week_start": week(9), "region_code": T2},   # twice in week 9
+        {"caller_key": "E", "week_start": week(7), "region_code": T1},   # before, other township, same county
+    ])
+
+    def counts(frame):
+        return {(r["region_code"], r["level"], r["week_start"]): r["_n_repeat_calls"] for r in frame.collect()}
+
+    full, since = counts(repeat_calls(calls)), counts(repeat_calls(calls, from_week=week(8)))
+    assert since == {k: v for k, v in full.items() if k[2] >= week(8)}
+    assert since[(T1, "township", week(8))] == 1  # C, not D
+    assert since[(T2, "township", week(9))] == 2 and since[(C1, "county", week(9))] == 2
+    assert min(k[2] for k in full) == week(3) and min(k[2] for k in since) == week(8)
+
+
 # --- dynamics on a hand-computed series --------------------------------------------------------
 
 def test_chg_8w_and_z_on_hand_series(spark):
