@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from features.counts import count_if
@@ -60,51 +60,48 @@ def repeat_calls(calls: DataFrame, from_week: dt.date | None = None) -> DataFram
     province) in weeks t-4..t-1, or called more than once there in week t (then every one of those calls
     counts). Calls without a caller_key never count as repeats (they still count in ``hotline_calls``).
 
-    ``from_week`` (a Monday): only weeks from it on are returned, from the calls of REPEAT_LOOKBACK_WEEKS
-    before it on: the same values as without it (a weekly rebuild reads 8 weeks for the dynamics; repeats
-    need 4).
-
-    How: one shuffle by caller gathers each caller's (region, week, calls) rows into an array, and array
-    functions look, for every row and level, at the caller's other rows in that region: a few rows per
-    caller. Five windows partitioned by caller and region sorted every row five times, the largest stage of
-    a province's weekly feature build (1.5 M rows: 15 s of executor time of its 55).
+    ``from_week`` (a Monday): only weeks from it on are returned, computed from the calls of REPEAT_LOOKBACK_WEEKS
+    before it on: the same values as without it. Why: a weekly rebuild reads 8 weeks of history for the
+    dynamics, but repeats need 4, and the five windows below sort every call they are given (the largest stage of
+    a province's weekly feature build). Windows, not arrays of each caller's calls compared pairwise: a number
+    that many calls share (a placeholder an exporter writes for a withheld number) would make that quadratic.
     """
     keyed = calls.where(F.col("caller_key").isNotNull())
     if from_week is not None:
         keyed = keyed.where(F.col("week_start") >= F.lit(from_week - dt.timedelta(weeks=REPEAT_LOOKBACK_WEEKS)))
-    # The region columns of each level (villages: null where the calls named none).
-    code_of = {"village": "village_code", "township": "township_code", "county": "county_code",
-               "city": "_city", "province": "_province"}
-    rows = (
-        keyed.select(village_code().alias("village_code"), "county_code", "township_code", "caller_key",
-                     week_index("week_start").alias("week"), "week_start")
-        .groupBy("caller_key", "county_code", "township_code", "village_code", "week", "week_start")
-        .agg(F.count(F.lit(1)).alias("n_calls"))
-        .select("caller_key", F.struct("week", "week_start", "n_calls", "village_code", "township_code",
-                                       "county_code", *[level_code(lv).alias(f"_{lv}") for lv in ("city", "province")])
-                .alias("row"))
-        .groupBy("caller_key").agg(F.collect_list("row").alias("rows"))
+    keyed = (
+        keyed.select(village_code().alias("village_code"), "county_code", "township_code", "caller_key", "week_start")
+        # Why one repartition by the caller: every window below partitions by the caller and a region, a
+        # superset of this key, so Spark sorts without shuffling again.
+        .repartition("caller_key")
     )
+    per_week = (
+        keyed.groupBy("caller_key", "county_code", "township_code", "village_code", "week_start")
+        .agg(F.count(F.lit(1)).alias("n_calls"))
+        .select("*", *[level_code(level).alias(f"_{level}") for level in ("city", "province")])
+    )
+    week = week_index("week_start")
+    # The region columns of each level in per_week (villages: null where the calls named none).
+    partition_of = {"village": "village_code", "township": "township_code", "county": "county_code",
+                    "city": "_city", "province": "_province"}
 
-    def repeats(level: str, row: Column, others: Column) -> Column:
+    def repeated(level: str) -> Column:
         # Each (village or township, caller, week) row contributes its own calls, so sums give the region's
         # repeats; "heard before" and "more than once this week" look at all of the caller's rows in the region.
-        code = code_of[level]
-        same_region = F.filter(others, lambda o: o[code] == row[code])
-        before = F.exists(same_region, lambda o: o["week"].between(row["week"] - REPEAT_LOOKBACK_WEEKS, row["week"] - 1))
-        this_week = F.aggregate(F.filter(same_region, lambda o: o["week"] == row["week"]), F.lit(0).cast("long"),
-                                lambda total, o: total + o["n_calls"])
-        return F.struct(F.lit(level).alias("level"), row[code].alias("region_code"),
-                        F.when(before | (this_week > 1), row["n_calls"]).otherwise(F.lit(0)).alias("repeats"))
+        window = Window.partitionBy("caller_key", partition_of[level]).orderBy(week)
+        before = F.sum("n_calls").over(window.rangeBetween(-REPEAT_LOOKBACK_WEEKS, -1))
+        this_week = F.sum("n_calls").over(window.rangeBetween(0, 0))
+        repeat = (F.coalesce(before, F.lit(0)) > 0) | (this_week > 1)
+        return F.when(repeat, F.col("n_calls")).otherwise(F.lit(0)).alias(f"_repeats_{level}")
 
-    published = F.col("rows")
-    if from_week is not None:  # the weeks before only hold the look-back
-        published = F.filter(published, lambda r: r["week_start"] >= F.lit(from_week))
-    contributions = rows.select(F.explode(F.transform(published, lambda r: F.struct(
-        r["week_start"].alias("week_start"),
-        F.array(*[repeats(level, r, F.col("rows")) for level in LEVELS]).alias("at")))).alias("_r"))
+    contributions = per_week.select("week_start", *[F.col(partition_of[lv]).alias(f"_code_{lv}") for lv in LEVELS],
+                                    *[repeated(level) for level in LEVELS])
+    if from_week is not None:  # the weeks before only held the look-back (a filter after the windows)
+        contributions = contributions.where(F.col("week_start") >= F.lit(from_week))
+    at_levels = F.array(*[F.struct(F.lit(lv).alias("level"), F.col(f"_code_{lv}").alias("region_code"),
+                                   F.col(f"_repeats_{lv}").alias("repeats")) for lv in LEVELS])
     return (
-        contributions.select(F.col("_r.week_start").alias("week_start"), F.explode("_r.at").alias("_at"))
+        contributions.select("week_start", F.explode(at_levels).alias("_at"))
         .where(F.col("_at.region_code").isNotNull())
         .groupBy(F.col("_at.region_code").alias("region_code"), F.col("_at.level").alias("level"), "week_start")
         .agg(F.sum("_at.repeats").cast("long").alias("_n_repeat_calls"))
