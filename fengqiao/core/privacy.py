@@ -231,12 +231,20 @@ def mask_known_names(text_col: Column | str, name_col: Column | str) -> Column:
     )
 
 
+# What exporters write for a withheld or unknown number ("匿名", "未知", "无", "0", "00000000") is no number: such
+# calls have no caller. As one pseudonym they would be one caller heard everywhere, a "repeat" in every region
+# two of them reach in a month.
+_PHONE_NUMBER = r"^[0-9]{5,}$"  # 5 digits up: service lines such as 12345
+_ONE_DIGIT_REPEATED = r"^([0-9])\1*$"
+
+
 def normalise_phone(col: Column | str) -> Column:
-    """Digits of a phone number without +86/0086, spaces, dashes or brackets; null when empty."""
+    """Digits of a phone number without +86/0086, spaces, dashes or brackets; null when empty or no number
+    (fewer than 5 digits, anything but digits, one digit repeated: placeholders for a withheld number)."""
     column = F.col(col) if isinstance(col, str) else col
     digits = F.regexp_replace(column, r"[\s\-()（）]", "")
     national = F.regexp_replace(digits, r"^(?:\+86|0086|86(?=1[3-9][0-9]{9}$))", "")
-    return F.when(F.length(national) > 0, national)
+    return F.when(national.rlike(_PHONE_NUMBER) & ~national.rlike(_ONE_DIGIT_REPEATED), national)
 
 
 # --- the same rules in plain Python ----------------------------------------------------------------

@@ -182,6 +182,15 @@ def test_normalise_phone_then_pseudonym_is_stable(spark):
     assert keys == {hmac.new(b"k", b"13812345678", hashlib.sha256).hexdigest()}
 
 
+def test_placeholders_for_a_withheld_number_are_no_caller(spark):
+    # As one pseudonym, every withheld-number call would be one caller, a "repeat" wherever two of them fall.
+    values = ["匿名", "未知号码", "无", "0", "00000000", "1111-1111", "—", "13812345678", "0531-88881234", "12345",
+              "(0734) 2123456"]
+    df = spark.createDataFrame([(v,) for v in values], "v string")
+    got = [r["n"] for r in df.select(normalise_phone(F.col("v")).alias("n")).collect()]
+    assert got == [None] * 7 + ["13812345678", "053188881234", "12345", "07342123456"]
+
+
 def _fuzz_texts(n: int, seed: int) -> list[str]:
     """Short random texts over surnames, the verbs and titles after a name, and the excluded neighbours."""
     import random

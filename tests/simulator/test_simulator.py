@@ -427,10 +427,11 @@ def test_duplicate_export_has_identical_bytes(drop):
     assert twins and all(len(set(names)) == len(names) for names in twins)
 
 
-def _caller(number: str | None) -> str:
-    """The caller number as the pipeline normalises it (fengqiao.core.privacy.normalise_phone)."""
+def _caller(number: str | None) -> str | None:
+    """The caller number as the pipeline normalises it (fengqiao.core.privacy.normalise_phone); None: no caller."""
     digits = re.sub(r"[\s\-()（）]", "", number or "")
-    return re.sub(r"^(?:\+86|0086|86(?=1[3-9][0-9]{9}$))", "", digits)
+    national = re.sub(r"^(?:\+86|0086|86(?=1[3-9][0-9]{9}$))", "", digits)
+    return national if re.fullmatch(r"[0-9]{5,}", national) and len(set(national)) > 1 else None
 
 
 def _iso_week(ts: str) -> int | None:
@@ -454,7 +455,7 @@ def test_repeat_callers_concentrate_in_escalations(drop):
     n, rep = Counter(), Counter()
     for (town, caller, week), k in per.items():
         n[(town, week)] += k
-        if k > 1 or any(per.get((town, caller, week - j)) for j in range(1, 5)):
+        if caller is not None and (k > 1 or any(per.get((town, caller, week - j)) for j in range(1, 5))):
             rep[(town, week)] += k
     ep = pd.read_csv(root / "truth" / "episodes.csv", dtype=str)
     inside = set()
