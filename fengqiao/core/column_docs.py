@@ -169,7 +169,9 @@ COLUMN_DOCS: dict[str, dict[str, tuple[str, str]]] = {
         "started_at": ("when the call started", "instant"),
         "duration_sec": ("length of the call", "seconds"),
         "caller_key": ("keyed pseudonym (HMAC-SHA256) of the normalised caller number; the same caller has the "
-                       "same key in every table that keys callers, no number in the clear", "pseudonym"),
+                       "same key in every table that keys callers, no number in the clear; null when the export "
+                       "has no number or a placeholder for a withheld one (匿名, 0, 00000000: not 5 or more digits, "
+                       "or one digit repeated)", "pseudonym"),
         "region_code": _REGION_AS_RECORDED,
         "township_code": _TOWNSHIP,
         "county_code": _COUNTY,
