@@ -58,6 +58,9 @@ training window.
 * ``lead_ceiling_weeks``: the median lead a perfect detector would have on the same episodes and weeks (it
   alerts every escalation in the first week of its build-up; :func:`lead_ceiling_weeks`). At full recall no
   detector's median lead exceeds it; at recall r, only by missing the shortest build-ups.
+* ``rule_alarm_lead_weeks`` (when ``keyword_rule`` is among the detectors): the median lead of the keyword +
+  signals rule's every alarm, unbudgeted and unguarded (:func:`rule_alarm_lead_weeks`): when the records first
+  show a rise a hand-written rule can see. A build-up's first weeks often leave nothing in the records.
 * ``precision``: alert-weeks falling in ``[start_week, end_week]`` of an escalation episode of the same
   township, divided by all alert-weeks; ``false_alerts`` = the other alert-weeks.
 * ``alerts_per_week``: alert-weeks divided by evaluated weeks.
@@ -239,6 +242,8 @@ def evaluate_detectors(detectors: dict[str, pd.DataFrame], episodes: pd.DataFram
                 row["training_overlap_weeks"] = sum(lo <= w <= hi for w in weeks) if name == "model" else 0
             rows.append(row)
     out = pd.DataFrame(rows)
+    if "keyword_rule" in prepared and "alarm" in prepared["keyword_rule"]:
+        out["rule_alarm_lead_weeks"] = rule_alarm_lead_weeks(prepared["keyword_rule"], episodes, weeks)
     fa_cols = [c for c in out.columns if c.startswith("fa_")]
     out[fa_cols] = out[fa_cols].fillna(0).astype(int)
     # Probability metrics last: the alert metrics keep their place for readers of older tables.
@@ -249,6 +254,16 @@ def evaluate_detectors(detectors: dict[str, pd.DataFrame], episodes: pd.DataFram
         out = out.sort_values("protocol", key=lambda s: s.map(PROTOCOLS.index), kind="stable",
                               ignore_index=True)
     return BacktestRun(out, prepared, weeks, normalised_once(episodes), budget_share, end, min_contacts)
+
+
+def rule_alarm_lead_weeks(rule: pd.DataFrame, episodes: pd.DataFrame, weeks) -> float:
+    """Median lead of the escalations the keyword + signals rule sees when every one of its alarms counts (no
+    budget, no small-count guard): how early the records show a rise that a hand-written rule can see. Unlike
+    the lead ceiling, which starts at the truth's ``start_week`` whether or not anything is in the records
+    yet, this is a reference point a detector can be compared with; a better detector may see more, earlier."""
+    outcomes = episode_outcomes(rule.loc[rule["alarm"].eq(True), ["region_code", "week_start"]], episodes, weeks)
+    leads = outcomes.loc[outcomes["detected"], "lead_weeks"]
+    return float(leads.median()) if len(leads) else float("nan")
 
 
 def backtest_frames(detectors: dict[str, pd.DataFrame], episodes: pd.DataFrame,

@@ -35,6 +35,16 @@ def test_a_model_that_meets_every_target_on_the_other_world():
     assert "precision >= 0.45: NOT met" in text and "recall >= 0.9: met" in text
 
 
+def test_the_lead_the_records_show_is_printed_beside_the_ceiling():
+    summary = pd.DataFrame([
+        _row("home", "contract", "as_sent", "model", 0.9, 2.0, 0.35, 2.0, 50),
+        _row("home", "contract", "as_sent", "keyword_rule", 0.75, 2, 0.15, 3.9, 210),
+    ]).assign(lead_ceiling_weeks=5.25, rule_alarm_lead_weeks=2.5)
+    text = "\n".join(cross_world.verdicts(summary))
+    assert "lead ceiling: 5.25 wk" in text and "every alarm (no budget): median lead 2.50 wk" in text
+    assert "every alarm" not in "\n".join(cross_world.verdicts(summary.drop(columns="rule_alarm_lead_weeks")))
+
+
 def test_each_missed_target_is_named():
     text = _verdicts(0.8, 2.0, 0.25, 4.5).split("scored home")[0]
     for target in ("recall >= 0.85", "median lead >= 3 wk", "recall >= keyword rule + 0.1",

@@ -51,3 +51,19 @@ def test_no_detector_that_finds_every_episode_leads_by_more():
     # A later first alert shortens the lead below the ceiling.
     late = episode_outcomes(alerts[alerts["week_start"] >= wk(6)], EPISODES, WEEKS)
     assert late.loc[late["detected"], "lead_weeks"].to_list() == [1.0, 2.0]   # A from week 6, B from week 8
+
+
+def test_the_rules_every_alarm_gives_the_lead_the_records_show():
+    from models.backtest import rule_alarm_lead_weeks
+
+    # The rule alarms A from week 5 (lead 2), B in its peak week (0), and a township with no escalation;
+    # C, D and E it never sees. Unbudgeted alarms (``alarm`` false rows are not alerts).
+    rule = pd.DataFrame([
+        {"region_code": "370102001000", "week_start": wk(4), "alarm": False},
+        {"region_code": "370102001000", "week_start": wk(5), "alarm": True},
+        {"region_code": "370102001000", "week_start": wk(6), "alarm": True},
+        {"region_code": "370102002000", "week_start": wk(10), "alarm": True},
+        {"region_code": "370102009000", "week_start": wk(3), "alarm": True},
+    ])
+    assert rule_alarm_lead_weeks(rule, EPISODES, WEEKS) == 1.0          # median of 2 and 0
+    assert np.isnan(rule_alarm_lead_weeks(rule.assign(alarm=False), EPISODES, WEEKS))

@@ -55,6 +55,10 @@ def test_cross_world_backtest_names_both_worlds_and_every_detector():
     # The planted build-ups are visible in this synthetic world: a model trained on another seed finds them.
     assert (model["recall"] > 0.5).all()
     assert table["alert_threshold"].between(0.0, 1.0).all()
+    # How early the records show a rise (the keyword rule's every alarm): one figure per drop, within the ceiling.
+    per_drop = table.groupby("scored_on")[["rule_alarm_lead_weeks", "lead_ceiling_weeks"]].nunique()
+    assert (per_drop == 1).all().all()
+    assert (table["rule_alarm_lead_weeks"] <= table["lead_ceiling_weeks"] + 1e-9).all()
 
 
 def test_read_drop_needs_truth_and_reads_the_world_stamp(tmp_path):
