@@ -10,11 +10,12 @@ one takes ``build_lake(source_dir, lake_dir)``, which lands, cleans and builds t
 into that lake (bronze -> silver -> features; ``jobs.stages`` gives it). Training never reaches up into the
 stages itself.
 
-Where the time goes (seed 20240101, city scale, measured 2026-11-23 stage by stage on the shared 2-core
-machine under a load average of ~15-20): simulate 155 s, land 12 s + 4 s + 1 s, silver hotline 1,254 s,
-work orders 228 s, mediation 165 s, features 12 s; fitting and calibrating the three horizons' models (two
-fits each: the evaluation split and the deployed refit) 15 s wall at a lower load (94 s under the full
-load). The silver jobs, not the model, are what to speed up.
+Where the time goes (city scale, 2 cores, measured 2026-12-05 with nothing else heavy running): a whole
+training drop, simulated, landed, cleaned and featurised, 246 s for seed 20240101 and 262 s for 20240102
+(211-369 s for each of the fourteen city drops of both worlds built that day); fitting and calibrating the three
+horizons' models on both drops (two fits each: the evaluation split and the deployed refit) 15 s. Stage by
+stage on 2026-11-23, before issue 22's changes and under a load average of ~15-20: simulate 155 s, silver
+hotline 1,254 s, work orders 228 s, mediation 165 s, features 12 s. The drops, not the model, are what costs.
 """
 from __future__ import annotations
 
