@@ -34,9 +34,8 @@ TOP_SHARE = 0.02
 
 def early_and_ordinary(features: pd.DataFrame, episodes: pd.DataFrame) -> pd.DataFrame:
     """The township rows of ``features`` that are early or ordinary weeks, with the relative columns and ``early``."""
-    from models.backtest_metrics import normalised_once
+    from models.backtest_metrics import township_escalations
     from models.keyword_rule import keyword_rule_scores
-    from models.labels import is_township_or_village
     from models.relative_features import RELATIVE_COLUMNS, add_relative_features
 
     town = add_relative_features(features[features["level"] == "township"].copy())
@@ -46,13 +45,12 @@ def early_and_ordinary(features: pd.DataFrame, episodes: pd.DataFrame) -> pd.Dat
     rule = rule.assign(region_code=rule["region_code"].astype(str),
                        week_start=pd.to_datetime(rule["week_start"]).dt.date)
     town = town.merge(rule, on=["region_code", "week_start"], how="left")
-    eps = normalised_once(episodes)
-    esc = eps[(eps["kind"] == "escalation") & eps["region_code"].map(is_township_or_village)]
+    esc = township_escalations(episodes)
     weeks, codes, alarm = town["week_start"].to_numpy(), town["region_code"].to_numpy(), town["alarm"].eq(True).to_numpy()
     near, early = np.zeros(len(town), bool), np.zeros(len(town), bool)
     gap = pd.Timedelta(weeks=ORDINARY_DISTANCE_WEEKS)
     for e in esc.itertuples(index=False):
-        here = codes == e.region_code[:9] + "000"
+        here = codes == e.township
         near |= here & (weeks >= e.start_week - gap) & (weeks <= e.end_week + gap)
         build_up = here & (weeks >= e.start_week) & (weeks <= e.peak_week)
         first_alarm = min(weeks[build_up & alarm], default=e.peak_week)
@@ -101,6 +99,9 @@ def main() -> None:
     print("\nAUC of early against ordinary weeks, each relative column (best 10):")
     print(table.sort_values("mean", ascending=False).head(10).round(3).to_string())
 
+    if len(frames) < 2:
+        print("\nAll columns together: needs two drops or more (one to hold out, the others to train on)")
+        return
     print(f"\nAll columns together, leave one drop out (top {TOP_SHARE:.0%} of the held drop's scores):")
     for spec, test in frames.items():
         train = pd.concat([f for s, f in frames.items() if s != spec], ignore_index=True)

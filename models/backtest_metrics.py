@@ -44,7 +44,8 @@ def normalised_once(episodes: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _escalations(episodes: pd.DataFrame) -> pd.DataFrame:
+def township_escalations(episodes: pd.DataFrame) -> pd.DataFrame:
+    """The escalation episodes of townships and villages, each with its ``township`` (a village's counts for it)."""
     eps = normalised_once(episodes)
     esc = eps[(eps["kind"] == "escalation") & eps["region_code"].map(is_township_or_village)].copy()
     esc["township"] = esc["region_code"].str[:9] + "000"
@@ -69,7 +70,7 @@ def episode_outcomes(alerts: pd.DataFrame, episodes: pd.DataFrame, weeks) -> pd.
     alerts = _normalise_alerts(alerts)
     by_town: dict[str, list] = alerts.groupby("region_code")["week_start"].apply(sorted).to_dict()
     rows = []
-    for e in _escalations(episodes).itertuples(index=False):
+    for e in township_escalations(episodes).itertuples(index=False):
         if first is None or e.peak_week < first or e.start_week > last:
             continue
         hits = [w for w in by_town.get(e.township, []) if e.start_week <= w <= e.peak_week]
@@ -87,7 +88,7 @@ def possible_leads(episodes: pd.DataFrame, weeks) -> np.ndarray:
     weeks = _week_list(weeks)
     if not weeks:
         return np.array([], dtype=float)
-    esc = _escalations(episodes)
+    esc = township_escalations(episodes)
     # the episodes :func:`episode_outcomes` evaluates, each alerted in its first evaluated build-up week
     esc = esc[(esc["peak_week"] >= weeks[0]) & (esc["start_week"] <= weeks[-1])]
     leads = [(peak - max(start, weeks[0])).days // 7 for start, peak in zip(esc["start_week"], esc["peak_week"])]
@@ -107,7 +108,7 @@ def evaluate_alerts(alerts: pd.DataFrame, episodes: pd.DataFrame, weeks) -> dict
     weeks = _week_list(weeks)
     alerts = _normalise_alerts(alerts)
     eps = normalised_once(episodes)
-    esc = _escalations(eps)
+    esc = township_escalations(eps)
     conf = eps[eps["kind"] != "escalation"].copy()
     conf["prefix"] = conf["region_code"].map(region_prefix)
 
