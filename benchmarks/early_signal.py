@@ -46,7 +46,8 @@ def early_and_ordinary(features: pd.DataFrame, episodes: pd.DataFrame) -> pd.Dat
                        week_start=pd.to_datetime(rule["week_start"]).dt.date)
     town = town.merge(rule, on=["region_code", "week_start"], how="left")
     esc = township_escalations(episodes)
-    weeks, codes, alarm = town["week_start"].to_numpy(), town["region_code"].to_numpy(), town["alarm"].eq(True).to_numpy()
+    weeks, codes = town["week_start"].to_numpy(), town["region_code"].to_numpy()
+    alarm = town["alarm"].eq(True).to_numpy()
     near, early = np.zeros(len(town), bool), np.zeros(len(town), bool)
     gap = pd.Timedelta(weeks=ORDINARY_DISTANCE_WEEKS)
     for e in esc.itertuples(index=False):
@@ -109,7 +110,8 @@ def main() -> None:
                                              random_state=0).fit(train[RELATIVE_COLUMNS], train["early"])
         p, y = clf.predict_proba(test[RELATIVE_COLUMNS])[:, 1], test["early"].to_numpy()
         top = np.argsort(-p)[: max(1, int(TOP_SHARE * len(p)))]
-        print(f"{spec}: AUC {roc_auc_score(y, p):.3f}, early weeks in the top {len(top)}: {int(y[top].sum())} of {int(y.sum())}")
+        print(f"{spec}: AUC {roc_auc_score(y, p):.3f}, early weeks in the top {len(top)}: "
+              f"{int(y[top].sum())} of {int(y.sum())}")
 
 
 if __name__ == "__main__":

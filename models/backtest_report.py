@@ -117,6 +117,14 @@ TABLE_COLUMNS = [
 ]
 
 
+# Two leads to read the detectors' median leads against (models.backtest, "Definitions"); one figure per run.
+LEAD_REFERENCES = [
+    ("lead_ceiling_weeks", "lead ceiling (a perfect detector, alerting each build-up in its first week)"),
+    ("rule_alarm_lead_weeks",
+     "keyword rule's every alarm, no budget: median lead (when the records first show a rise)"),
+]
+
+
 def _table_html(part: pd.DataFrame, proto: str) -> str:
     kinds = sorted(c for c in part.columns if c.startswith("fa_"))
     cols = TABLE_COLUMNS + [(k, k, None) for k in kinds]
@@ -160,6 +168,8 @@ def render_report(run: BacktestRun, fingerprint: str, budgets=CURVE_BUDGETS) -> 
             ("small-count guard (as sent)", f"total_contacts >= {run.min_contacts} that week"),
             ("model", model_version),
             ("escalation episodes evaluated", str(int(table["episodes"].iloc[0])) if len(table) else "0"),
+            *[(label, f"{table[col].iloc[0]:.1f} weeks") for col, label in LEAD_REFERENCES
+              if col in table and len(table) and table[col].iloc[0] == table[col].iloc[0]],
             ("labels known through", f"{run.label_end} (probability metrics use weeks whose "
                                      f"{PROB_HORIZON_WEEKS}-week horizon ends by then)")]
     meta_html = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in meta)

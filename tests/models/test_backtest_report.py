@@ -213,6 +213,13 @@ def test_report_has_one_svg_per_plot_and_every_detector(tmp_path):
     assert "score_h1 (1-week label)" in text and "score_h4 (4-week label)" in text and "score_h2" not in text
     # Same data, same bytes (no timestamp, fixed SVG ids).
     assert render_report(run, "abc123", budgets) == text
+    # The lead ceiling is in the run's summary (episode A: start week 3, peak week 6); the rule's every-alarm lead
+    # only when the keyword rule was backtested.
+    assert "lead ceiling (a perfect detector" in text and "<td>3.0 weeks</td>" in text
+    assert "every alarm, no budget" not in text
+    run.table["rule_alarm_lead_weeks"] = 1.0
+    assert "every alarm, no budget: median lead (when the records first show a rise)</th><td>1.0 weeks" in \
+        render_report(run, "abc123", budgets)
 
 
 def test_recall_by_budget_grows_with_the_budget():
