@@ -31,6 +31,11 @@ def read_seeds(path: Path = SEEDS_FILE) -> dict:
         return tomllib.load(fh)
 
 
+def heldout_specs(seeds: dict) -> set[str]:
+    """``WORLD:SEED`` of every held-out seed of ``seeds`` (as :func:`read_seeds` gives them)."""
+    return {f"{w}:{s}" for w in seeds for s in seeds[w]["heldout"]}
+
+
 def drop_dir(work: Path, world: str, seed: int, scale: str, vary: bool) -> Path:
     return work / f"{world}{'-varied' if vary else ''}-{scale}-seed-{seed}"
 
@@ -66,7 +71,7 @@ def cross_world_tables(args, echo=print):
     seeds = read_seeds()
     work = Path(args.work).resolve()
     role = "heldout" if args.heldout else "development"
-    heldout = {f"{w}:{s}" for w in seeds for s in seeds[w]["heldout"]}
+    heldout = heldout_specs(seeds)
     if set(args.train or ()) & heldout:
         raise SystemExit(f"never train on a held-out seed: {sorted(set(args.train) & heldout)}")
     if set(args.evaluate or ()) & heldout and not args.heldout:

@@ -61,7 +61,7 @@ def early_and_ordinary(features: pd.DataFrame, episodes: pd.DataFrame) -> pd.Dat
 
 
 def main() -> None:
-    from cross_world import drop_dir, read_seeds
+    from cross_world import drop_dir, heldout_specs, read_seeds
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.metrics import roc_auc_score
 
@@ -74,8 +74,7 @@ def main() -> None:
     parser.add_argument("--scale", default="city")
     parser.add_argument("drops", nargs="+", help="WORLD:SEED of built development or reported drops")
     args = parser.parse_args()
-    seeds = read_seeds()
-    heldout = {f"{w}:{s}" for w in seeds for s in seeds[w]["heldout"]}
+    heldout = heldout_specs(read_seeds())
     if set(args.drops) & heldout:
         raise SystemExit(f"held-out seeds are only scored to report: {sorted(set(args.drops) & heldout)}")
 

@@ -169,7 +169,7 @@ def render_report(run: BacktestRun, fingerprint: str, budgets=CURVE_BUDGETS) -> 
             ("model", model_version),
             ("escalation episodes evaluated", str(int(table["episodes"].iloc[0])) if len(table) else "0"),
             *[(label, f"{table[col].iloc[0]:.1f} weeks") for col, label in LEAD_REFERENCES
-              if col in table and len(table) and table[col].iloc[0] == table[col].iloc[0]],
+              if col in table and len(table) and pd.notna(table[col].iloc[0])],
             ("labels known through", f"{run.label_end} (probability metrics use weeks whose "
                                      f"{PROB_HORIZON_WEEKS}-week horizon ends by then)")]
     meta_html = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in meta)

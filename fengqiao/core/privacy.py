@@ -236,14 +236,15 @@ def mask_known_names(text_col: Column | str, name_col: Column | str) -> Column:
 # two of them reach in a month.
 _PHONE_NUMBER = r"^[0-9]{5,}$"  # 5 digits up: service lines such as 12345
 _ONE_DIGIT_REPEATED = r"^([0-9])\1*$"
+_PHONE_PUNCTUATION = r"[\s\-()（）]"
+_COUNTRY_PREFIX = r"^(?:\+86|0086|86(?=1[3-9][0-9]{9}$))"
 
 
 def normalise_phone(col: Column | str) -> Column:
     """Digits of a phone number without +86/0086, spaces, dashes or brackets; null when empty or no number
     (fewer than 5 digits, anything but digits, one digit repeated: placeholders for a withheld number)."""
     column = F.col(col) if isinstance(col, str) else col
-    digits = F.regexp_replace(column, r"[\s\-()（）]", "")
-    national = F.regexp_replace(digits, r"^(?:\+86|0086|86(?=1[3-9][0-9]{9}$))", "")
+    national = F.regexp_replace(F.regexp_replace(column, _PHONE_PUNCTUATION, ""), _COUNTRY_PREFIX, "")
     return F.when(national.rlike(_PHONE_NUMBER) & ~national.rlike(_ONE_DIGIT_REPEATED), national)
 
 
@@ -278,6 +279,12 @@ def mask_text(s: str | None) -> str | None:
     for pattern, replacement in _PY_RULES:
         s = pattern.sub(replacement, s)
     return s
+
+
+def normalise_phone_text(number: str | None) -> str | None:
+    """Pure-Python twin of :func:`normalise_phone` (the same patterns)."""
+    national = re.sub(_COUNTRY_PREFIX, "", re.sub(_PHONE_PUNCTUATION, "", number or ""))
+    return national if re.search(_PHONE_NUMBER, national) and not re.search(_ONE_DIGIT_REPEATED, national) else None
 
 
 def mask_known_names_text(s: str | None, names: str | None) -> str | None:

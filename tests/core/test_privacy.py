@@ -8,7 +8,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from fengqiao.core.privacy import WIDTH_FOLD, fold_width, mask_known_names, mask_known_names_text, mask_personal_data, \
-    mask_raw_record, mask_text, normalise_phone, pseudonym
+    mask_raw_record, mask_text, normalise_phone, normalise_phone_text, pseudonym
 
 CASES = [
     ("电话13812345678", "[电话]", "13812345678"),
@@ -189,6 +189,7 @@ def test_placeholders_for_a_withheld_number_are_no_caller(spark):
     df = spark.createDataFrame([(v,) for v in values], "v string")
     got = [r["n"] for r in df.select(normalise_phone(F.col("v")).alias("n")).collect()]
     assert got == [None] * 7 + ["13812345678", "053188881234", "12345", "07342123456"]
+    assert [normalise_phone_text(v) for v in values] == got                     # the Python twin agrees
 
 
 def _fuzz_texts(n: int, seed: int) -> list[str]:

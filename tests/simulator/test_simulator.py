@@ -17,6 +17,7 @@ import pytest
 from fengqiao.core.disputes import CATEGORY_TO_TYPE, TYPE_LABELS, type_from_text
 from fengqiao.core.geography import county_polygons, shandong_counties
 from fengqiao.core.lexicon import ESCALATION_TERMS
+from fengqiao.core.privacy import normalise_phone_text
 from fengqiao.core.regions import read_regions, township_of
 from fengqiao.simulator import SCALES, simulate
 from fengqiao.simulator import text as tx
@@ -427,13 +428,6 @@ def test_duplicate_export_has_identical_bytes(drop):
     assert twins and all(len(set(names)) == len(names) for names in twins)
 
 
-def _caller(number: str | None) -> str | None:
-    """The caller number as the pipeline normalises it (fengqiao.core.privacy.normalise_phone); None: no caller."""
-    digits = re.sub(r"[\s\-()（）]", "", number or "")
-    national = re.sub(r"^(?:\+86|0086|86(?=1[3-9][0-9]{9}$))", "", digits)
-    return national if re.fullmatch(r"[0-9]{5,}", national) and len(set(national)) > 1 else None
-
-
 def _iso_week(ts: str) -> int | None:
     try:
         d = dt.date.fromisoformat(ts[:10])
@@ -450,7 +444,7 @@ def test_repeat_callers_concentrate_in_escalations(drop):
     for c in _hotline_records(root):
         week = _iso_week(c["started_at"])
         if c["region_code"] and week is not None:
-            calls[c["call_id"]] = (township_of(c["region_code"]), _caller(c["caller_number"]), week)
+            calls[c["call_id"]] = (township_of(c["region_code"]), normalise_phone_text(c["caller_number"]), week)
     per = Counter(calls.values())
     n, rep = Counter(), Counter()
     for (town, caller, week), k in per.items():
@@ -474,7 +468,7 @@ def test_repeat_callers_concentrate_in_escalations(drop):
 def test_repeat_orders_link_the_same_person(drop, dirty):
     """is_repeat/repeat_of point to an earlier order of the same caller on the same matter."""
     root, _ = drop
-    number = {c["call_id"]: _caller(c["caller_number"]) for c in _hotline_records(root)}
+    number = {c["call_id"]: normalise_phone_text(c["caller_number"]) for c in _hotline_records(root)}
     orders = _orders(root, dirty).sort_values("updated_at").drop_duplicates("order_id", keep="last")
     by_id = orders.set_index("order_id")
     repeats = orders[orders["is_repeat"] == "true"]
