@@ -444,7 +444,9 @@ class Bench:
                  f"**{gb(backfill['peak'])}** | **{mins(weekly['seconds'])}** | **{gb(weekly['peak'])}** |\n")
         p.append(f"Memory is the summed PSS of the process tree (pages shared between processes counted once); the "
                  f"summed RSS, which counts them in every process, peaked at {gb(backfill['rss_peak'])} (backfill) and "
-                 f"{gb(weekly['rss_peak'])} (weekly).\n")
+                 f"{gb(weekly['rss_peak'])} (weekly). The first Spark stage (silver hotline) also starts the JVM "
+                 f"and warms it: ~20-25 s of a weekly run's hotline stage on a 30-week province lake "
+                 f"(results/2026-12-05-weekly-cold-jvm.md).\n")
 
         p.append("### Cost per record as history grows\n")
         p.append("| history | weekly run | new silver records | weekly s per 1,000 records | backfill | "
