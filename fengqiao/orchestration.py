@@ -97,9 +97,11 @@ def spark_stage(task_id: str, stage: str, *args: str, settings: Settings, outlet
     a ``SparkSubmitOperator`` on :data:`SPARK_CONN_ID` whose driver runs the same file (client mode:
     the driver stays on the Airflow worker, which sees the lake at the same path as the executors)
     with :func:`fengqiao.core.spark.spark_conf`, so the driver's memory and JVM options apply from its start.
-    The stage's summary is then in the task log and in ``<lake>/_runs/stages.jsonl``.
+    The stage's summary is then in the task log and in ``<lake>/_runs/stages.jsonl``. With ``SPARK_REMOTE`` (a
+    long-running Spark Connect server, which is the driver and already has its master) the task is the server's
+    client, in the task's process, whatever ``SPARK_MASTER`` says.
     """
-    if not is_cluster_master(settings.spark_master):
+    if settings.spark_remote or not is_cluster_master(settings.spark_master):
         return task(task_id=task_id, outlets=list(outlets), doc_md=doc_md, **task_kwargs)(
             _run_stage_in_process)(stage, list(args))
 

@@ -51,6 +51,7 @@ class PseudonymKeyError(RuntimeError):
 class PseudonymKey:
     secret: str = field(repr=False)
     origin: str  # where it came from, for messages: a variable's name or a file's path
+    file: Path | None = None  # the file it was read from (None: a variable), for readers in other processes
 
 
 def secret_problem(value: str) -> str | None:
@@ -124,10 +125,10 @@ def resolve_pseudonym_key(source_dir: Path, home: Path, key: str | None = None,
     if key:
         found = PseudonymKey(key, "FENGQIAO_PSEUDONYM_KEY")
     elif key_file:
-        found = PseudonymKey(read_key_file(key_file), str(key_file))
+        found = PseudonymKey(read_key_file(key_file), str(key_file), key_file)
     elif simulated:
         path = ensure_demo_key(home)
-        found = PseudonymKey(read_key_file(path), str(path))
+        found = PseudonymKey(read_key_file(path), str(path), path)
     else:
         raise PseudonymKeyError(f"no pseudonym key for the real drop {source_dir} (it has no truth/): "
                                 f"{MAKE_KEY_HINT}")

@@ -8,6 +8,12 @@ plan holds only the UDF's name and the broadcast's id), and the HMAC runs in a v
 with Python's ``hmac``. Measured on 1 M numbers (local[2]) it costs more than the expression did; it
 is one column of silver, and the key is worth it.
 
+Under Spark Connect (``SPARK_REMOTE``) there are no broadcast variables, and a UDF that held the key would carry
+it to the server inside its pickled function. There the UDF holds the path of the key file instead and the Python
+workers read the key from it (:func:`fengqiao.core.keys.read_key_file`, which refuses a file others may read): the
+file must be at the same path on every Spark node, as the code is. A key given as a variable has no such file and
+is refused under Connect.
+
 The construction and encoding are unchanged, so a key gives the same pseudonyms as before:
 ``hmac.new(key.encode("utf-8"), value.encode("utf-8"), sha256).hexdigest()``, null for a null value
 or one of only spaces (Spark's ``trim`` trims the space character alone; so does this).
@@ -17,9 +23,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+from pathlib import Path
+
 import pandas as pd
 from pyspark.sql import Column, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.utils import is_remote
+
+from fengqiao.core.keys import PseudonymKey, PseudonymKeyError, read_key_file
 
 
 def hmac_hex(key: bytes, values: pd.Series) -> pd.Series:
@@ -36,13 +47,33 @@ def hmac_hex(key: bytes, values: pd.Series) -> pd.Series:
     return pd.Series([one(v) for v in values], index=values.index, dtype=object)
 
 
-def pseudonym(col: Column | str, key: str) -> Column:
+def pseudonym(col: Column | str, key: str | PseudonymKey) -> Column:
     """The keyed pseudonym of ``col`` (see the module's docstring), for the active Spark session."""
     column = F.col(col) if isinstance(col, str) else col
-    secret = SparkSession.active().sparkContext.broadcast(key.encode("utf-8"))
+    if is_remote():
+        return _pseudonym_from_key_file(column, key)
+    text = key.secret if isinstance(key, PseudonymKey) else key
+    secret = SparkSession.active().sparkContext.broadcast(text.encode("utf-8"))
 
     @F.pandas_udf("string")
     def pseudonym(values: pd.Series) -> pd.Series:
         return hmac_hex(secret.value, values)
+
+    return pseudonym(column)
+
+
+def _pseudonym_from_key_file(column: Column, key: str | PseudonymKey) -> Column:
+    """Under Spark Connect: the UDF names the key's file and the workers read it; the key is in no plan."""
+    key_file = key.file if isinstance(key, PseudonymKey) else None
+    if key_file is None:
+        raise PseudonymKeyError("under Spark Connect (SPARK_REMOTE) the pseudonym key must come from a file that "
+                                "the Spark workers read, so that it never travels in a plan: set "
+                                "FENGQIAO_PSEUDONYM_KEY_FILE to a file of mode 0600 at the same path on every Spark "
+                                "node, and unset FENGQIAO_PSEUDONYM_KEY")
+    path = str(key_file)
+
+    @F.pandas_udf("string")
+    def pseudonym(values: pd.Series) -> pd.Series:
+        return hmac_hex(read_key_file(Path(path)).encode("utf-8"), values)
 
     return pseudonym(column)

@@ -69,6 +69,9 @@ class Settings:
     spark_executor_memory: str = "1g"
     spark_cores_max: int | None = None
     spark_driver_host: str | None = None
+    # A long-running Spark Connect server (SPARK_REMOTE=sc://host:15002, PySpark's own variable): the stages are
+    # its clients instead of starting a JVM each; the server's JVM, already warm, runs them (docs/operations.md).
+    spark_remote: str | None = None
     # Key of the callers' and parties' pseudonyms (HMAC-SHA256): FENGQIAO_PSEUDONYM_KEY, else the file
     # FENGQIAO_PSEUDONYM_KEY_FILE names. No default: see fengqiao.core.keys for what a run without one does.
     pseudonym_key: str | None = field(default=None, repr=False)
@@ -146,6 +149,7 @@ VARIABLES: dict[str, tuple[str, Callable[[str], Any], str | Callable[[Path], Pat
     "spark_cores_max": ("FENGQIAO_SPARK_CORES_MAX", int, None),
     # Unset: SPARK_LOCAL_IP (read in from_env, not written back: the variable above then holds it).
     "spark_driver_host": ("FENGQIAO_SPARK_DRIVER_HOST", str, None),
+    "spark_remote": ("SPARK_REMOTE", str, None),
     "smtp_host": ("FENGQIAO_SMTP_HOST", str, None),
     "smtp_port": ("FENGQIAO_SMTP_PORT", int, "25"),
     "smtp_user": ("FENGQIAO_SMTP_USER", str, None),

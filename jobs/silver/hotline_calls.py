@@ -13,6 +13,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from fengqiao.lake import SILVER_TABLES, Lake
+from fengqiao.core.keys import PseudonymKey
 from fengqiao.core.privacy import mask_known_names, mask_personal_data, normalise_phone, pseudonym
 from fengqiao.core.settings import Settings
 from fengqiao.core.schemas import HOTLINE_CALLS, conform
@@ -100,7 +101,7 @@ def model_text(topic: Column, transcript_text: Column) -> Column:
     return F.concat(F.coalesce(topic, F.lit("")), F.lit("。"), caller)
 
 
-def clean_hotline_calls(raw: DataFrame, regions_df: DataFrame, key: str,
+def clean_hotline_calls(raw: DataFrame, regions_df: DataFrame, key: str | PseudonymKey,
                         text_models=None) -> tuple[DataFrame, DataFrame]:
     """Raw JSON rows -> (silver hotline_calls, quarantine).
 
@@ -200,7 +201,7 @@ def clean_with_settings(raw: DataFrame, regions_df: DataFrame, settings: Setting
     """:func:`clean_hotline_calls` with the configured pseudonym key and the registered text models."""
     from models.text_models import TextModels
 
-    return clean_hotline_calls(raw, regions_df, settings.resolved_pseudonym_key().secret,
+    return clean_hotline_calls(raw, regions_df, settings.resolved_pseudonym_key(),
                                text_models=TextModels.load(settings.model_dir))
 
 

@@ -14,6 +14,7 @@ from pyspark.sql import types as T
 
 from fengqiao.core.disputes import TYPE_LABELS
 from fengqiao.lake import SILVER_TABLES, Lake
+from fengqiao.core.keys import PseudonymKey
 from fengqiao.core.privacy import mask_known_names, mask_personal_data, normalise_phone, pseudonym
 from fengqiao.core.settings import Settings
 from fengqiao.core.schemas import MEDIATION_CASES, conform
@@ -73,7 +74,7 @@ def _first_of_list(col: Column) -> Column:
     return F.element_at(F.split(F.trim(col), _SEPARATORS), 1)
 
 
-def clean_mediation_cases(raw: DataFrame, regions_df: DataFrame, key: str) -> tuple[DataFrame, DataFrame]:
+def clean_mediation_cases(raw: DataFrame, regions_df: DataFrame, key: str | PseudonymKey) -> tuple[DataFrame, DataFrame]:
     """Raw rows -> (silver mediation_cases, quarantine)."""
     parsed = raw.withColumnRenamed("行政区划代码", "region_code").withColumns({
         "_accepted": parse_cn_date(F.col("受理日期")),
@@ -143,7 +144,7 @@ def clean_mediation_cases(raw: DataFrame, regions_df: DataFrame, key: str) -> tu
 
 def clean_with_settings(raw: DataFrame, regions_df: DataFrame, settings: Settings) -> tuple[DataFrame, DataFrame]:
     """:func:`clean_mediation_cases` with the configured pseudonym key."""
-    return clean_mediation_cases(raw, regions_df, settings.resolved_pseudonym_key().secret)
+    return clean_mediation_cases(raw, regions_df, settings.resolved_pseudonym_key())
 
 
 def run(spark: SparkSession, lake: Lake, settings: Settings, validate: bool = False, forget_days=()) -> dict:

@@ -120,7 +120,7 @@ def _fresh_dagbag(monkeypatch, tmp_path, **env):
 def test_without_a_cluster_the_spark_stages_run_in_the_task_process(monkeypatch, tmp_path):
     from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 
-    dagbag = _fresh_dagbag(monkeypatch, tmp_path, SPARK_MASTER=None)
+    dagbag = _fresh_dagbag(monkeypatch, tmp_path, SPARK_MASTER=None, SPARK_REMOTE=None)
     for dag_id, tasks in SPARK_TASKS.items():
         for task_id, args in tasks.items():
             op = dagbag.dags[dag_id].get_task(task_id)
@@ -133,11 +133,25 @@ def test_without_a_cluster_the_spark_stages_run_in_the_task_process(monkeypatch,
         dagbag.dags["fengqiao_ingest"].get_task("build_silver_hotline_calls"))
 
 
+def test_with_a_spark_connect_server_the_spark_stages_are_its_clients_in_the_task_process(monkeypatch, tmp_path):
+    from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
+
+    # A Connect server is the driver: even beside a cluster master, nothing is submitted.
+    dagbag = _fresh_dagbag(monkeypatch, tmp_path, SPARK_MASTER="spark://spark-master:7077",
+                           SPARK_REMOTE="sc://spark-connect:15002")
+    for dag_id, tasks in SPARK_TASKS.items():
+        for task_id, args in tasks.items():
+            op = dagbag.dags[dag_id].get_task(task_id)
+            assert not isinstance(op, SparkSubmitOperator), (dag_id, task_id)
+            assert list(op.op_args) == [args[0], args[1:]]
+
+
 def test_with_a_cluster_master_the_spark_stages_are_submitted_with_the_spark_provider(monkeypatch, tmp_path):
     from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 
     master = "spark://spark-master:7077"
-    dagbag = _fresh_dagbag(monkeypatch, tmp_path, SPARK_MASTER=master, FENGQIAO_SPARK_EXECUTOR_MEMORY="3g",
+    dagbag = _fresh_dagbag(monkeypatch, tmp_path, SPARK_MASTER=master, SPARK_REMOTE=None,
+                           FENGQIAO_SPARK_EXECUTOR_MEMORY="3g",
                            FENGQIAO_SPARK_DRIVER_MEMORY="2g")
     submit_py = Path(__file__).resolve().parents[2] / "jobs" / "submit.py"
     for dag_id, tasks in SPARK_TASKS.items():

@@ -17,8 +17,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,6 +27,7 @@ import pandas as pd
 import pytest
 
 from drop_builder import write_drop, write_later_days
+from local_processes import free_port, stop_process_group
 from fengqiao.lake import Lake, read_table
 
 # Starting three JVMs, two Spark drivers and their executors on the shared 2-core machine: ~3 min.
@@ -39,32 +38,15 @@ SPARK_CLASS = Path(sys.executable).parent / "spark-class"
 FEATURES = "region_week_features"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _cluster_state(web_port: int) -> dict:
     with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/json/", timeout=5) as response:
         return json.load(response)
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is not None:
-        return
-    os.killpg(proc.pid, signal.SIGTERM)  # spark-class execs java in its own group: the whole JVM goes
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     work = tmp_path_factory.mktemp("spark-cluster")
-    port, web_port = _free_port(), _free_port()
+    port, web_port = free_port(), free_port()
     import pyspark
 
     env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "SPARK_HOME": os.path.dirname(pyspark.__file__)}
@@ -99,7 +81,7 @@ def cluster(tmp_path_factory):
         yield {"master": f"spark://127.0.0.1:{port}", "web_port": web_port, "work": work}
     finally:
         for proc in reversed(procs):
-            _stop(proc)
+            stop_process_group(proc, timeout=20)
 
 
 @pytest.fixture(scope="module")
