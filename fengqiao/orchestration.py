@@ -14,7 +14,6 @@ with the Spark provider's ``SparkSubmitOperator`` when ``SPARK_MASTER`` names on
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -25,7 +24,7 @@ import pendulum
 from airflow.sdk import Asset, task
 
 from fengqiao.core.settings import Settings
-from fengqiao.core.spark import is_cluster_master, spark_conf
+from fengqiao.core.spark import is_cluster_master, pyspark_home, spark_conf
 # The feeds and their silver tables, for the DAG files (which import nothing of the lake itself).
 from fengqiao.lake import SILVER_TABLES
 from jobs import submit
@@ -81,7 +80,7 @@ def _spark_submit_binary() -> str:
 
 def _spark_home() -> str:
     """The pyspark package's folder: spark-submit's SPARK_HOME (its own lookup asks whichever python3 is first on PATH)."""
-    return os.environ.get("SPARK_HOME") or importlib.util.find_spec("pyspark").submodule_search_locations[0]
+    return os.environ.get("SPARK_HOME") or pyspark_home()
 
 
 def _run_stage_in_process(stage: str, args: list[str]) -> dict:

@@ -138,13 +138,18 @@ def _connect_session(settings: Settings):
     return spark
 
 
+def pyspark_home() -> str:
+    """The installed pyspark package's folder, which is a SPARK_HOME (bin/, jars/), found without importing it."""
+    return importlib.util.find_spec("pyspark").submodule_search_locations[0]
+
+
 def connect_server_command(settings: Settings, port: int = 15002) -> list[str]:
     """The command that starts a Spark Connect server for these settings: ``spark-submit`` of PySpark's own
     ``SparkConnectServer`` with the options a local session gets (driver memory, JVM options, time zone, codecs)
     and its gRPC port. Run it once and keep it running; the stages reach it with ``SPARK_REMOTE=sc://host:port``."""
     # The package's own bin/spark-submit finds its SPARK_HOME (the package) by its own path; the copy in the
     # environment's bin/ asks whichever python3 comes first on PATH.
-    submit = os.path.join(importlib.util.find_spec("pyspark").submodule_search_locations[0], "bin", "spark-submit")
+    submit = os.path.join(pyspark_home(), "bin", "spark-submit")
     conf = spark_conf(settings)
     options = [part for key, value in conf.items() if key != "spark.master" for part in ("--conf", f"{key}={value}")]
     # The server starts the Python workers of the UDFs (pseudonyms, text models) with $PYSPARK_PYTHON, else python3

@@ -74,7 +74,8 @@ def _first_of_list(col: Column) -> Column:
     return F.element_at(F.split(F.trim(col), _SEPARATORS), 1)
 
 
-def clean_mediation_cases(raw: DataFrame, regions_df: DataFrame, key: str | PseudonymKey) -> tuple[DataFrame, DataFrame]:
+def clean_mediation_cases(raw: DataFrame, regions_df: DataFrame,
+                          key: str | PseudonymKey) -> tuple[DataFrame, DataFrame]:
     """Raw rows -> (silver mediation_cases, quarantine)."""
     parsed = raw.withColumnRenamed("行政区划代码", "region_code").withColumns({
         "_accepted": parse_cn_date(F.col("受理日期")),

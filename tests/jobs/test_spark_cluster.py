@@ -28,6 +28,7 @@ import pytest
 
 from drop_builder import write_drop, write_later_days
 from local_processes import free_port, stop_process_group
+from fengqiao.core.spark import pyspark_home
 from fengqiao.lake import Lake, read_table
 
 # Starting three JVMs, two Spark drivers and their executors on the shared 2-core machine: ~3 min.
@@ -47,9 +48,7 @@ def _cluster_state(web_port: int) -> dict:
 def cluster(tmp_path_factory):
     work = tmp_path_factory.mktemp("spark-cluster")
     port, web_port = free_port(), free_port()
-    import pyspark
-
-    env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "SPARK_HOME": os.path.dirname(pyspark.__file__)}
+    env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "SPARK_HOME": pyspark_home()}
     procs: list[subprocess.Popen] = []
 
     def start(name: str, *args: str) -> None:

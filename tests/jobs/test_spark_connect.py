@@ -69,6 +69,7 @@ def lakes(spark, tmp_path_factory):
     """A landed tiny drop without silver (to copy for the Connect runs), and the local run's silver."""
     from jobs.bronze.land_drops import land_drops
     from jobs.silver import hotline_calls, mediation_cases
+
     work = tmp_path_factory.mktemp("connect-lakes")
     drop = write_drop(work / "drop")
     bronze_only = Lake.at(work / "bronze-only")
