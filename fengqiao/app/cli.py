@@ -201,6 +201,7 @@ app.command()(cli_analyst.shell)
 app.command()(cli_pipeline.backfill)
 app.command(name="extract-orders-db")(cli_pipeline.extract_orders_db)
 app.command(name="scheduler-trial")(cli_pipeline.scheduler_trial)
+app.command(name="spark-connect-server")(cli_pipeline.spark_connect_server)
 
 
 def main() -> None:  # pragma: no cover

@@ -1,5 +1,5 @@
-"""The commands that run the pipeline: ``run`` (every DAG through Airflow), ``backfill``, ``extract-orders-db``
-and ``scheduler-trial``.
+"""The commands that run the pipeline: ``run`` (every DAG through Airflow), ``backfill``, ``extract-orders-db``,
+``scheduler-trial`` and ``spark-connect-server``.
 
 Each builds the run's settings once, from the environment with the command's options on top
 (``dataclasses.replace``), and hands them on: to the stage functions, and to
@@ -25,6 +25,8 @@ from fengqiao.app.report import summarise_run
 from fengqiao.app.scheduler_trial import run_trial
 from fengqiao.core.keys import PseudonymKeyError
 from fengqiao.core.settings import Settings
+from fengqiao.core.spark import (LOOPBACK_HOSTS, connect_server_command, connect_server_environment,
+                                 connect_token_file)
 from fengqiao.lake import Lake
 from fengqiao.worlds import simulate_world
 from jobs import stages
@@ -153,3 +155,30 @@ def scheduler_trial(
             simulate_world("home", drop, seed=5, scale="small", weeks=4)
     wait = (lambda ui: input(f"Airflow is still running: {ui} (press Enter to stop) ")) if keep else None
     run_trial(work, drop.resolve(), settings.model_dir, days, keep=wait, echo=echo)
+
+
+def spark_connect_server(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on. Off loopback the server has no token: "
+                             "only a private network (docker-compose.yml's spark network) may reach it."),
+    port: int = typer.Option(15002, min=1, max=65535, help="gRPC port of the server."),
+) -> None:
+    """Run a Spark Connect server, in the foreground until stopped, for the Spark stages of later runs.
+
+    Started once and kept up, it spares every run (and every Airflow task) a JVM's start and warm-up; the stages
+    become its clients with SPARK_REMOTE=sc://localhost:PORT. It runs with SPARK_MASTER and the driver's options
+    as they are now. On loopback it demands a token of its clients, made on its first start in
+    FENGQIAO_SPARK_CONNECT_TOKEN_FILE (default $FENGQIAO_HOME/spark-connect.token, mode 0600), which clients of the
+    same user read. Under it the pseudonym key must be a file (FENGQIAO_PSEUDONYM_KEY_FILE): see SECURITY.md.
+    """
+    settings = Settings.from_env()
+    command = connect_server_command(settings, port, host)
+    extra = connect_server_environment(settings, host)
+    # The server is nobody's client, and its spark-submit finds its own SPARK_HOME (the pyspark package).
+    env = {key: value for key, value in os.environ.items() if key not in ("SPARK_REMOTE", "SPARK_HOME")}
+    if host in LOOPBACK_HOSTS:
+        echo(f"Spark Connect server on {host}:{port}, master {settings.spark_master}; its clients' token is in "
+             f"{connect_token_file(settings)}. Run the stages with SPARK_REMOTE=sc://localhost:{port}")
+    else:
+        typer.echo(f"warning: listening on {host}:{port} without a token: whoever reaches this address runs code "
+                   "with this server's rights (bronze, the pseudonym key). Keep it on a private network.", err=True)
+    os.execvpe(command[0], command, {**env, **extra})

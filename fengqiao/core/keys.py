@@ -43,7 +43,12 @@ MAKE_KEY_HINT = ("make one with `(umask 077; python3 -c 'import secrets; print(s
                  "> /etc/fengqiao/pseudonym.key)` and set FENGQIAO_PSEUDONYM_KEY_FILE=/etc/fengqiao/pseudonym.key")
 
 
-class PseudonymKeyError(RuntimeError):
+class SecretFileError(RuntimeError):
+    """A secret's file is missing, empty or readable by others; the message says why and the remedy, never the
+    secret."""
+
+
+class PseudonymKeyError(SecretFileError):
     """No usable pseudonym key; the message says why and how to make one, never the key."""
 
 
@@ -78,32 +83,37 @@ def readable_by_others(path: Path) -> int | None:
     return mode if mode & (stat.S_IRWXG | stat.S_IRWXO) else None
 
 
-def read_key_file(path: Path) -> str:
-    """The key held in ``path`` (surrounding whitespace dropped); refused when others may read it."""
+def read_secret_file(path: Path, what: str, remedy: str, error: type[SecretFileError] = SecretFileError) -> str:
+    """The secret held in ``path`` (surrounding whitespace dropped); refused when others may read it. ``what`` and
+    ``remedy`` name the file and how to make one in the error, which never shows the secret."""
     try:
         mode = readable_by_others(path)
     except OSError as exc:
-        raise PseudonymKeyError(f"pseudonym key file {path} cannot be read ({exc.strerror}); {MAKE_KEY_HINT}") from None
+        raise error(f"{what} {path} cannot be read ({exc.strerror}); {remedy}") from None
     if mode is not None:
-        raise PseudonymKeyError(f"pseudonym key file {path} has mode {mode:04o}: others may read it; "
-                                f"run `chmod 600 {path}`")
-    key = path.read_text(encoding="utf-8").strip()
-    if not key:
-        raise PseudonymKeyError(f"pseudonym key file {path} is empty; {MAKE_KEY_HINT}")
-    return key
+        raise error(f"{what} {path} has mode {mode:04o}: others may read it; run `chmod 600 {path}`")
+    secret = path.read_text(encoding="utf-8").strip()
+    if not secret:
+        raise error(f"{what} {path} is empty; {remedy}")
+    return secret
 
 
-def ensure_demo_key(home: Path) -> Path:
-    """``<home>/demo-pseudonym.key``, made once (random, mode 0600) and kept for the next runs.
+def read_key_file(path: Path) -> str:
+    """The pseudonym key held in ``path``; refused when others may read it."""
+    return read_secret_file(path, "pseudonym key file", MAKE_KEY_HINT, PseudonymKeyError)
+
+
+def ensure_secret_file(path: Path) -> Path:
+    """``path``, made once with a random secret (mode 0600) and kept for the next runs: the demo's pseudonym
+    key, the local Spark Connect server's token.
 
     Written to a private temporary file and linked into place, so two tasks starting together agree
-    on one key and nobody reads a half-written file.
+    on one secret and nobody reads a half-written file.
     """
-    path = home / DEMO_KEY_FILE
     if path.exists():
         return path
-    home.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=home, prefix=".pseudonym-", suffix=".tmp")  # mkstemp makes it 0600
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".secret-", suffix=".tmp")  # mkstemp makes it 0600
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(secrets.token_hex(32) + "\n")
@@ -114,6 +124,11 @@ def ensure_demo_key(home: Path) -> Path:
     finally:
         os.unlink(tmp)
     return path
+
+
+def ensure_demo_key(home: Path) -> Path:
+    """``<home>/demo-pseudonym.key``, made once (random, mode 0600) and kept for the next runs."""
+    return ensure_secret_file(home / DEMO_KEY_FILE)
 
 
 def resolve_pseudonym_key(source_dir: Path, home: Path, key: str | None = None,
@@ -144,13 +159,18 @@ def resolve_pseudonym_key(source_dir: Path, home: Path, key: str | None = None,
 # Variable of the containers -> its name in the operator's .env, and how to make a good value (as in
 # docker/env.example).
 DEPLOYMENT_SECRETS = {
-    "FENGQIAO_PSEUDONYM_KEY": ("FENGQIAO_PSEUDONYM_KEY", "python3 -c 'import secrets; print(secrets.token_hex(32))'"),
     "AIRFLOW__API_AUTH__JWT_SECRET": ("AIRFLOW_JWT_SECRET",
                                       "python3 -c 'import secrets; print(secrets.token_urlsafe(64))'"),
     "AIRFLOW__CORE__FERNET_KEY": ("AIRFLOW_FERNET_KEY", "python3 -c 'import base64, os; "
                                   "print(base64.urlsafe_b64encode(os.urandom(32)).decode())'"),
     "POSTGRES_PASSWORD": ("POSTGRES_PASSWORD", "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"),
 }
+# The pseudonym key reaches the containers as a file (a compose secret), never as a variable; the operator's .env
+# names the file on the host.
+DEPLOYMENT_KEY_FILE_VARIABLE = "FENGQIAO_PSEUDONYM_KEY_FILE"
+DEPLOYMENT_KEY_HOST_FILE = "FENGQIAO_PSEUDONYM_KEY_HOST_FILE"
+MAKE_DEPLOYMENT_KEY = ("python3 -c 'import secrets; print(secrets.token_hex(32))' | sudo install -D -m 600 "
+                       "-o 50000 /dev/stdin /etc/fengqiao/pseudonym.key")
 
 
 def _fernet_problem(value: str) -> str | None:
@@ -164,6 +184,19 @@ def _fernet_problem(value: str) -> str | None:
 def deployment_secret_problems(env: Mapping[str, str]) -> list[str]:
     """One line per deployment secret that is missing, an example value or too weak (values never shown)."""
     problems = []
+    key_file = env.get(DEPLOYMENT_KEY_FILE_VARIABLE, "").strip()
+    if "FENGQIAO_PSEUDONYM_KEY" in env:
+        problems.append("FENGQIAO_PSEUDONYM_KEY is set as a variable: remove it; the key is a file "
+                        f"({DEPLOYMENT_KEY_HOST_FILE} in .env), which no container's environment shows")
+    try:
+        weakness = secret_problem(read_key_file(Path(key_file))) if key_file else None
+        problem = (f"{DEPLOYMENT_KEY_FILE_VARIABLE} is not set" if not key_file else
+                   weakness and f"the pseudonym key in {key_file} {weakness}")
+    except PseudonymKeyError as exc:
+        problem = str(exc).split("; ")[0]  # the reason; the deployment's remedy follows
+    if problem:
+        problems.append(f"{DEPLOYMENT_KEY_HOST_FILE}: {problem}: make the file with `{MAKE_DEPLOYMENT_KEY}` "
+                        "(50000: the containers' user, AIRFLOW_UID if set)")
     for name, (env_file_name, command) in DEPLOYMENT_SECRETS.items():
         value = env.get(name, "")
         problem = ("is not set" if not value.strip() else

@@ -72,6 +72,10 @@ class Settings:
     # A long-running Spark Connect server (SPARK_REMOTE=sc://host:15002, PySpark's own variable): the stages are
     # its clients instead of starting a JVM each; the server's JVM, already warm, runs them (docs/operations.md).
     spark_remote: str | None = None
+    # The token a Spark Connect server on loopback demands of its clients (made by `fengqiao spark-connect-server`
+    # on its first start, mode 0600; the clients of a loopback server read it): without one, any user of the
+    # machine could run code as the server, which reads bronze and the pseudonym key.
+    spark_connect_token_file: Path | None = None
     # Key of the callers' and parties' pseudonyms (HMAC-SHA256): FENGQIAO_PSEUDONYM_KEY, else the file
     # FENGQIAO_PSEUDONYM_KEY_FILE names. No default: see fengqiao.core.keys for what a run without one does.
     pseudonym_key: str | None = field(default=None, repr=False)
@@ -150,6 +154,7 @@ VARIABLES: dict[str, tuple[str, Callable[[str], Any], str | Callable[[Path], Pat
     # Unset: SPARK_LOCAL_IP (read in from_env, not written back: the variable above then holds it).
     "spark_driver_host": ("FENGQIAO_SPARK_DRIVER_HOST", str, None),
     "spark_remote": ("SPARK_REMOTE", str, None),
+    "spark_connect_token_file": ("FENGQIAO_SPARK_CONNECT_TOKEN_FILE", _path, _under_home("spark-connect.token")),
     "smtp_host": ("FENGQIAO_SMTP_HOST", str, None),
     "smtp_port": ("FENGQIAO_SMTP_PORT", int, "25"),
     "smtp_user": ("FENGQIAO_SMTP_USER", str, None),

@@ -18,7 +18,10 @@ import re
 import subprocess
 import sys
 import threading
+import urllib.parse
+from pathlib import Path
 
+from fengqiao.core.keys import ensure_secret_file, read_secret_file
 from fengqiao.core.settings import Settings
 
 _lock = threading.Lock()
@@ -131,11 +134,38 @@ def _connect_session(settings: Settings):
     same as a local session's."""
     from pyspark.sql import SparkSession
 
-    spark = SparkSession.builder.remote(settings.spark_remote).getOrCreate()
+    spark = SparkSession.builder.remote(connect_url(settings)).getOrCreate()
     for key, value in spark_conf(settings).items():
         if key.startswith("spark.sql."):
             spark.conf.set(key, value)
     return spark
+
+
+# A Connect server runs whatever code its clients send, with its own rights: it reads bronze and, on its Python
+# workers, the pseudonym key. On loopback it demands a token (any user of the machine reaches loopback); elsewhere
+# only a private network keeps others out (PySpark's clients send a token only over TLS, or to "localhost").
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+CONNECT_PORT = 15002
+# The server reads its token from this variable (PySpark's own), so that it is in no process listing.
+CONNECT_TOKEN_VARIABLE = "SPARK_CONNECT_AUTHENTICATE_TOKEN"
+CONNECT_TOKEN_HINT = "start the server with `fengqiao spark-connect-server`, which makes it"
+
+
+def connect_token_file(settings: Settings) -> Path:
+    """The token file of a loopback Connect server (FENGQIAO_SPARK_CONNECT_TOKEN_FILE, else under the home)."""
+    return settings.spark_connect_token_file or settings.home / "spark-connect.token"
+
+
+def connect_url(settings: Settings) -> str:
+    """``SPARK_REMOTE`` as a client dials it: a server on loopback as ``localhost`` with its token (PySpark sends a
+    token without TLS only there), any other server as given."""
+    remote = settings.spark_remote or ""
+    parsed = urllib.parse.urlparse("http" + remote[2:]) if remote.startswith("sc://") else None
+    if parsed is None or parsed.hostname not in LOOPBACK_HOSTS or "token=" in parsed.params:
+        return remote
+    token = read_secret_file(connect_token_file(settings), "Spark Connect token file", CONNECT_TOKEN_HINT)
+    params = ";".join(part for part in (parsed.params, f"token={token}") if part)
+    return f"sc://localhost:{parsed.port or CONNECT_PORT}/;{params}"
 
 
 def pyspark_home() -> str:
@@ -143,21 +173,35 @@ def pyspark_home() -> str:
     return importlib.util.find_spec("pyspark").submodule_search_locations[0]
 
 
-def connect_server_command(settings: Settings, port: int = 15002) -> list[str]:
+def connect_server_command(settings: Settings, port: int = CONNECT_PORT, host: str = "127.0.0.1") -> list[str]:
     """The command that starts a Spark Connect server for these settings: ``spark-submit`` of PySpark's own
-    ``SparkConnectServer`` with the options a local session gets (driver memory, JVM options, time zone, codecs)
-    and its gRPC port. Run it once and keep it running; the stages reach it with ``SPARK_REMOTE=sc://host:port``."""
+    ``SparkConnectServer`` with the options a local session gets (driver memory, JVM options, time zone, codecs),
+    listening on ``host:port`` only. Run it with :func:`connect_server_environment` added to its environment
+    (``fengqiao spark-connect-server`` does both) and keep it running; the stages reach it with
+    ``SPARK_REMOTE=sc://localhost:port`` (or the host's name off loopback)."""
     # The package's own bin/spark-submit finds its SPARK_HOME (the package) by its own path; the copy in the
     # environment's bin/ asks whichever python3 comes first on PATH.
     submit = os.path.join(pyspark_home(), "bin", "spark-submit")
     conf = spark_conf(settings)
     options = [part for key, value in conf.items() if key != "spark.master" for part in ("--conf", f"{key}={value}")]
+    return [submit, "--class", "org.apache.spark.sql.connect.service.SparkConnectServer", "--name", "fengqiao-connect",
+            "--master", settings.spark_master, *options,
+            "--conf", f"spark.connect.grpc.binding.address={host}", "--conf", f"spark.connect.grpc.binding.port={port}",
+            "spark-internal"]
+
+
+def connect_server_environment(settings: Settings, host: str = "127.0.0.1") -> dict[str, str]:
+    """Variables the server's command needs: its Python workers' interpreter, and on loopback its token (the token
+    file is made on the first start) and loopback for a local master's own services."""
     # The server starts the Python workers of the UDFs (pseudonyms, text models) with $PYSPARK_PYTHON, else python3
     # from PATH: it must be this environment's interpreter, with its pandas, scikit-learn and jieba.
-    return ["env", f"PYSPARK_PYTHON={conf['spark.pyspark.python']}", submit,
-            "--class", "org.apache.spark.sql.connect.service.SparkConnectServer", "--name", "fengqiao-connect",
-            "--master", settings.spark_master, *options, "--conf", f"spark.connect.grpc.binding.port={port}",
-            "spark-internal"]
+    env = {"PYSPARK_PYTHON": spark_conf(settings)["spark.pyspark.python"]}
+    if host in LOOPBACK_HOSTS:
+        token_file = ensure_secret_file(connect_token_file(settings))
+        env[CONNECT_TOKEN_VARIABLE] = read_secret_file(token_file, "Spark Connect token file", CONNECT_TOKEN_HINT)
+        if not is_cluster_master(settings.spark_master):
+            env["SPARK_LOCAL_IP"] = "127.0.0.1"
+    return env
 
 
 def stop_spark(release_jvm: bool = False) -> None:

@@ -18,23 +18,22 @@ def load():
 def test_airflow_3_components_spark_cluster_and_postgres_are_defined():
     services = load()["services"]
     for name in ("postgres", "airflow-init", "airflow-apiserver", "airflow-scheduler",
-                 "airflow-dag-processor", "airflow-triggerer", "spark-master", "spark-worker"):
+                 "airflow-dag-processor", "airflow-triggerer", "spark-master", "spark-worker", "spark-connect"):
         assert name in services, name
     assert services["airflow-apiserver"]["command"][:2] == ["airflow", "api-server"]
     assert services["airflow-dag-processor"]["command"] == ["airflow", "dag-processor"]
     assert "org.apache.spark.deploy.master.Master" in services["spark-master"]["command"]
     assert "spark://spark-master:7077" in services["spark-worker"]["command"]
+    assert services["spark-connect"]["command"][:2] == ["fengqiao", "spark-connect-server"]
 
 
-def test_airflow_uses_postgres_and_submits_to_the_cluster():
+def test_airflow_uses_postgres_and_the_connect_server():
     services = load()["services"]
     for name in ("airflow-scheduler", "airflow-apiserver", "airflow-dag-processor", "airflow-triggerer"):
         env = services[name]["environment"]
         assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg2://")
-        assert env["SPARK_MASTER"] == "spark://spark-master:7077"
+        assert env["SPARK_REMOTE"] == "sc://spark-connect:15002"
         assert env["FENGQIAO_LAKE"] == "/data/lake"
-        # Secrets come from the operator's .env, never from the file itself.
-        assert env["FENGQIAO_PSEUDONYM_KEY"].startswith("${")
         assert services[name]["depends_on"]["postgres"]["condition"] == "service_healthy"
 
 
@@ -45,6 +44,8 @@ def test_dags_and_lake_are_mounted_where_the_settings_expect_them():
     assert any(m.startswith("./dags:/opt/fengqiao/dags") for m in mounts)
     assert "lake:/data/lake" in mounts
     assert "lake:/data/lake" in services["spark-worker"]["volumes"]
+    # The Connect server is the driver: it commits the tables' files on the lake.
+    assert "lake:/data/lake" in services["spark-connect"]["volumes"]
     assert {"lake", "postgres-db", "models"} <= set(compose["volumes"])
 
 
@@ -73,43 +74,70 @@ def _memory_mb(text: str) -> int:
     return int(number) * (1024 if unit == "g" else 1)
 
 
-def test_the_dags_spark_connection_is_the_compose_master():
+def test_the_connect_server_drives_the_compose_cluster_and_the_tasks_are_its_clients():
     services = load()["services"]
     master_cmd = services["spark-master"]["command"]
     master = f"spark://{master_cmd[master_cmd.index('--host') + 1]}:{master_cmd[master_cmd.index('--port') + 1]}"
     assert master in services["spark-worker"]["command"]
+    connect = services["spark-connect"]
+    assert connect["environment"]["SPARK_MASTER"] == master
+    # Executors reach the driver (the server) by its service name; the server listens on its container's network.
+    assert connect["environment"]["FENGQIAO_SPARK_DRIVER_HOST"] == "spark-connect"
+    command = connect["command"]
+    assert command[command.index("--host") + 1] == "0.0.0.0"
+    remote = f"sc://spark-connect:{command[command.index('--port') + 1]}"
+    assert connect["depends_on"]["spark-master"]["condition"] == "service_healthy"
+    assert services["airflow-scheduler"]["depends_on"]["spark-connect"]["condition"] == "service_healthy"
     for name in AIRFLOW_SERVICES:
         env = services[name]["environment"]
-        assert env["SPARK_MASTER"] == master
-        # SparkSubmitOperator's connection (spark_default) points at the same master.
-        assert env["AIRFLOW_CONN_SPARK_DEFAULT"] == master
-        # The driver runs in this container: it must not listen on loopback (nor on "", which Spark reads as loopback).
-        assert "SPARK_LOCAL_IP" not in env
-        assert services[name]["depends_on"]["spark-master"]["condition"] == "service_healthy"
+        assert env["SPARK_REMOTE"] == remote
+        # Nothing is submitted and no task starts a driver: no master, no Spark connection, no driver options.
+        assert not {"SPARK_MASTER", "AIRFLOW_CONN_SPARK_DEFAULT", "FENGQIAO_SPARK_DRIVER_MEMORY"} & set(env)
 
 
 def test_executors_fit_the_workers_and_share_the_lake_at_the_drivers_path():
     services = load()["services"]
-    env = services["airflow-scheduler"]["environment"]
+    env = services["spark-connect"]["environment"]
     worker = services["spark-worker"]
     cmd = worker["command"]
     worker_memory, worker_cores = _memory_mb(cmd[cmd.index("--memory") + 1]), int(cmd[cmd.index("--cores") + 1])
     assert _memory_mb(_default(env["FENGQIAO_SPARK_EXECUTOR_MEMORY"])) <= worker_memory
-    assert int(_default(env["FENGQIAO_SPARK_CORES_MAX"])) < worker_cores * worker["deploy"]["replicas"]
-    lake_path = env["FENGQIAO_LAKE"]
-    assert f"lake:{lake_path}" in worker["volumes"] and f"lake:{lake_path}" in services["airflow-scheduler"]["volumes"]
+    assert int(_default(env["FENGQIAO_SPARK_CORES_MAX"])) <= worker_cores * worker["deploy"]["replicas"]
+    lake_path = services["airflow-scheduler"]["environment"]["FENGQIAO_LAKE"]
+    for name in ("spark-worker", "spark-connect", "airflow-scheduler"):
+        assert f"lake:{lake_path}" in services[name]["volumes"], name
     # The lake is read-write for executors (they write tables' files); the upstream drop is not theirs to read.
     assert not any(str(v).endswith(":ro") and lake_path in str(v) for v in worker["volumes"])
+
+
+def test_the_pseudonym_key_is_a_file_only_its_readers_get_and_spark_is_on_a_private_network():
+    compose = load()
+    services = compose["services"]
+    key_secret = compose["secrets"]["pseudonym_key"]["file"]
+    assert key_secret.startswith("${FENGQIAO_PSEUDONYM_KEY_HOST_FILE:?")
+    readers = {name for name, service in services.items() if "pseudonym_key" in service.get("secrets", [])}
+    # The check, the scheduler (its tasks check the key and hand its path to the UDF), the executors' Python workers.
+    assert readers == {"fengqiao-secrets-check", "airflow-scheduler", "spark-worker"}
+    for name, service in services.items():
+        env = service.get("environment") or {}
+        assert "FENGQIAO_PSEUDONYM_KEY" not in env, f"{name} has the key as a variable"
+        if name in readers:
+            assert env["FENGQIAO_PSEUDONYM_KEY_FILE"] == "/run/secrets/pseudonym_key", name
+            # A 0600 file is read by its owner only: every reader runs as the containers' user.
+            assert service["user"] == "${AIRFLOW_UID:-50000}:0", name
+    on_spark_network = {name for name, service in services.items() if "spark" in service.get("networks", [])}
+    assert on_spark_network == {"airflow-scheduler", "spark-master", "spark-worker", "spark-connect"}
+    for name in ("spark-master", "spark-worker", "spark-connect"):
+        assert services[name]["networks"] == ["spark"], name
+    assert "spark" in compose["networks"]
 
 
 def test_mail_and_keys_come_from_the_operators_env_file():
     services = load()["services"]
     env = services["airflow-scheduler"]["environment"]
     for key in ("FENGQIAO_SMTP_HOST", "FENGQIAO_SMTP_PORT", "FENGQIAO_SMTP_USER", "FENGQIAO_SMTP_PASSWORD",
-                "FENGQIAO_SMTP_SENDER", "FENGQIAO_SMTP_STARTTLS", "FENGQIAO_PSEUDONYM_KEY", "FENGQIAO_WEBHOOK_KEY"):
+                "FENGQIAO_SMTP_SENDER", "FENGQIAO_SMTP_STARTTLS", "FENGQIAO_WEBHOOK_KEY"):
         assert str(env[key]).startswith("${" + key), key
-    # Required secrets stop `docker compose up` when missing instead of running with a development key.
-    assert env["FENGQIAO_PSEUDONYM_KEY"].startswith("${FENGQIAO_PSEUDONYM_KEY:?")
     # Every variable the compose file reads without a default is documented in docker/env.example.
     text = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
     example = (ROOT / "docker" / "env.example").read_text(encoding="utf-8")
@@ -123,9 +151,10 @@ def test_every_fengqiao_variable_of_the_compose_file_is_read_by_the_settings():
     # The settings, and the outputs' delivery options (fengqiao/delivery/webhooks.py) that read the rest.
     settings_src = "".join((ROOT / "fengqiao" / f).read_text(encoding="utf-8")
                            for f in ("core/settings.py", "delivery/webhooks.py"))
-    env = load()["services"]["airflow-scheduler"]["environment"]
+    services = load()["services"]
+    env = {**services["airflow-scheduler"]["environment"], **services["spark-connect"]["environment"]}
     for key in env:
-        if key.startswith("FENGQIAO_") or key == "SPARK_MASTER":
+        if key.startswith("FENGQIAO_") or key in ("SPARK_MASTER", "SPARK_REMOTE"):
             assert f'"{key}"' in settings_src, f"{key} is set in docker-compose.yml but fengqiao/core/settings.py never reads it"
 
 
@@ -143,7 +172,7 @@ def test_healthchecks_use_tools_the_image_installs():
 # --- secrets: required, never the examples ---------------------------------------------------------
 
 # The operator's .env names of the secrets every deployment must make.
-REQUIRED_SECRETS = ("FENGQIAO_PSEUDONYM_KEY", "AIRFLOW_JWT_SECRET", "AIRFLOW_FERNET_KEY", "POSTGRES_PASSWORD")
+REQUIRED_SECRETS = ("FENGQIAO_PSEUDONYM_KEY_HOST_FILE", "AIRFLOW_JWT_SECRET", "AIRFLOW_FERNET_KEY", "POSTGRES_PASSWORD")
 
 
 def _example_env() -> dict[str, str]:
@@ -161,7 +190,7 @@ def test_required_secrets_stop_compose_when_unset_and_have_no_default():
     env = services["airflow-scheduler"]["environment"]
     assert env["AIRFLOW__API_AUTH__JWT_SECRET"].startswith("${AIRFLOW_JWT_SECRET:?")
     assert env["AIRFLOW__CORE__FERNET_KEY"].startswith("${AIRFLOW_FERNET_KEY:?")
-    assert env["FENGQIAO_PSEUDONYM_KEY"].startswith("${FENGQIAO_PSEUDONYM_KEY:?")
+    assert load()["secrets"]["pseudonym_key"]["file"].startswith("${FENGQIAO_PSEUDONYM_KEY_HOST_FILE:?")
     assert "${POSTGRES_PASSWORD:?" in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
     assert services["postgres"]["environment"]["POSTGRES_PASSWORD"].startswith("${POSTGRES_PASSWORD:?")
     text = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
@@ -181,35 +210,61 @@ def test_the_secrets_check_runs_before_the_database_and_airflow():
         assert services[name]["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"
 
 
-def test_the_secrets_check_refuses_the_example_values_and_accepts_the_documented_commands():
+def _key_file(folder: Path, text: str, mode: int = 0o600) -> Path:
+    """The pseudonym key's file as compose mounts it (a host file, its mode kept)."""
+    path = folder / "pseudonym_key"
+    path.write_text(text + "\n", encoding="utf-8")
+    path.chmod(mode)
+    return path
+
+
+def test_the_secrets_check_refuses_the_example_values_and_accepts_the_documented_commands(tmp_path):
     from fengqiao.core.keys import DEPLOYMENT_SECRETS, deployment_secret_problems
 
-    check_env = load()["services"]["fengqiao-secrets-check"]["environment"]
-    assert set(check_env) == set(DEPLOYMENT_SECRETS)
+    check = load()["services"]["fengqiao-secrets-check"]
+    check_env = check["environment"]
+    assert set(check_env) == set(DEPLOYMENT_SECRETS) | {"FENGQIAO_PSEUDONYM_KEY_FILE"}
+    assert check["secrets"] == ["pseudonym_key"]
+    mounted = check_env["FENGQIAO_PSEUDONYM_KEY_FILE"]
+
+    def problems(env_file: dict[str, str], key_file: Path) -> list[str]:
+        env = {k: _interpolate(v, env_file) for k, v in check_env.items()}
+        return deployment_secret_problems({**env, "FENGQIAO_PSEUDONYM_KEY_FILE": str(key_file)})
+
     example = _example_env()
-    problems = deployment_secret_problems({k: _interpolate(v, example) for k, v in check_env.items()})
-    assert len(problems) == len(REQUIRED_SECRETS)
+    found = problems(example, _key_file(tmp_path, "replace-me-pseudonym-key"))
+    assert len(found) == len(REQUIRED_SECRETS)
     for name in REQUIRED_SECRETS:
-        assert any(line.startswith(name + " ") for line in problems), name
+        assert any(line.startswith(name) for line in found), name
+    assert mounted == "/run/secrets/pseudonym_key"
     # The values earlier releases' env.example held are refused as well.
-    old = {"FENGQIAO_PSEUDONYM_KEY": "change-me-to-a-long-random-secret", "AIRFLOW_JWT_SECRET": "change-me-too",
-           "POSTGRES_PASSWORD": "airflow", "AIRFLOW_FERNET_KEY": ""}
-    assert len(deployment_secret_problems({k: _interpolate(v, old) for k, v in check_env.items()})) == 4
+    old = {"AIRFLOW_JWT_SECRET": "change-me-too", "POSTGRES_PASSWORD": "airflow", "AIRFLOW_FERNET_KEY": ""}
+    assert len(problems(old, _key_file(tmp_path, "change-me-to-a-long-random-secret"))) == 4
     # Each secret's command, documented above it in env.example, makes a value the check accepts.
     text = (ROOT / "docker" / "env.example").read_text(encoding="utf-8")
     made = {}
     for name in REQUIRED_SECRETS:
-        command = re.search(rf"^#\s+python3 -c '([^']+)'\n{name}=", text, flags=re.M)
+        command = re.search(rf"^#\s+python3 -c '([^']+)'[^\n]*\n{name}=", text, flags=re.M)
         assert command, f"env.example shows no command making {name}"
         made[name] = subprocess.run([sys.executable, "-c", command.group(1)], capture_output=True, text=True,
                                     check=True).stdout.strip()
-    assert deployment_secret_problems({k: _interpolate(v, made) for k, v in check_env.items()}) == []
+    good_key = _key_file(tmp_path, made["FENGQIAO_PSEUDONYM_KEY_HOST_FILE"])
+    assert problems(made, good_key) == []
+    # The key's file is refused when others may read it, and the key as a variable is refused outright.
+    good_key.chmod(0o644)
+    assert [line for line in problems(made, good_key) if "others may read it" in line]
+    good_key.chmod(0o600)
+    as_variable = deployment_secret_problems({**{k: _interpolate(v, made) for k, v in check_env.items()},
+                                              "FENGQIAO_PSEUDONYM_KEY_FILE": str(good_key),
+                                              "FENGQIAO_PSEUDONYM_KEY": made["FENGQIAO_PSEUDONYM_KEY_HOST_FILE"]})
+    assert len(as_variable) == 1 and "as a variable" in as_variable[0]
+    assert made["FENGQIAO_PSEUDONYM_KEY_HOST_FILE"] not in as_variable[0]
 
 
 def test_every_long_running_service_has_a_healthcheck_and_airflow_runs_as_no_root():
     services = load()["services"]
     for name in ("postgres", "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer",
-                 "spark-master", "fengqiao-acknowledgements"):
+                 "spark-master", "spark-connect", "fengqiao-acknowledgements"):
         assert services[name].get("healthcheck", {}).get("test"), name
     assert "--job-type DagProcessorJob" in services["airflow-dag-processor"]["healthcheck"]["test"][1]
     assert "--job-type TriggererJob" in services["airflow-triggerer"]["healthcheck"]["test"][1]

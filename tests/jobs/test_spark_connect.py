@@ -1,7 +1,9 @@
 """The silver jobs as clients of a long-running Spark Connect server (SPARK_REMOTE) give the local run's tables.
 
-A Spark Connect server starts on loopback from the pyspark package itself (``spark-submit --class
-...SparkConnectServer``, as ``sbin/start-connect-server.sh`` does). A tiny lake (tests/drop_builder.py, landed,
+A Spark Connect server starts on loopback with ``fengqiao spark-connect-server`` (the pyspark package's own
+``spark-submit --class ...SparkConnectServer``, as ``sbin/start-connect-server.sh`` does), which demands the token
+it keeps in a 0600 file of its own: a client without it, or with another, is refused, and the server is not
+reachable off loopback. A tiny lake (tests/drop_builder.py, landed,
 silver built with the session's local Spark and the suite's key) is copied without its silver; the hotline and
 mediation jobs, the two that pseudonymise, then run in a child process with ``SPARK_REMOTE`` and the same key in a
 file (mode 0600), and their tables must equal the local run's, pseudonyms included: the workers read the key from
@@ -35,10 +37,21 @@ ROOT = Path(__file__).resolve().parents[2]
 FEEDS = {"hotline": "hotline_calls", "mediation": "mediation_cases"}
 
 
-def _listening(port: int) -> bool:
+def _listening(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket() as s:
         s.settimeout(1)
-        return s.connect_ex(("127.0.0.1", port)) == 0
+        return s.connect_ex((host, port)) == 0
+
+
+def _non_loopback_address() -> str | None:
+    """An address of this machine off loopback (the one its default route leaves by), if it has one."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("192.0.2.1", 9))  # TEST-NET-1: nothing is sent, the kernel only picks a route
+            address = s.getsockname()[0]
+        except OSError:
+            return None
+    return None if address.startswith("127.") else address
 
 
 @pytest.fixture(scope="module")
@@ -47,11 +60,11 @@ def connect_server(tmp_path_factory):
     port = free_port()
     # The command finds its own SPARK_HOME and names its Python workers' interpreter: neither is inherited here.
     env = {key: value for key, value in os.environ.items() if key not in ("SPARK_HOME", "PYSPARK_PYTHON")}
-    env["SPARK_LOCAL_IP"] = "127.0.0.1"
+    env.update({"SPARK_MASTER": "local[2]", "FENGQIAO_SPARK_DRIVER_MEMORY": "1g",
+                "FENGQIAO_SPARK_CONNECT_TOKEN_FILE": str(work / "spark-connect.token")})
     log = open(work / "server.log", "wb")
-    settings = replace(Settings.from_env(), spark_master="local[2]", spark_driver_memory="1g")
-    proc = subprocess.Popen(connect_server_command(settings, port), env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True, cwd=work)
+    command = [str(Path(sys.executable).with_name("fengqiao")), "spark-connect-server", "--port", str(port)]
+    proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=work)
     try:
         deadline = time.time() + 180
         while time.time() < deadline and proc.poll() is None and not _listening(port):
@@ -59,7 +72,7 @@ def connect_server(tmp_path_factory):
         if not _listening(port):
             server_log = (work / "server.log").read_text(errors="replace")[-3000:]
             pytest.fail(f"the Spark Connect server did not start\n{server_log}")
-        yield f"sc://127.0.0.1:{port}"
+        yield {"remote": f"sc://127.0.0.1:{port}", "port": port, "token_file": work / "spark-connect.token"}
     finally:
         stop_process_group(proc)
 
@@ -86,9 +99,10 @@ def _silver(lake: Lake, table: str) -> pd.DataFrame:
     return df[sorted(df.columns)].sort_values(SILVER_KEYS[table]).reset_index(drop=True)
 
 
-def _run_in_connect_client(remote: str, lake: Lake, drop: Path, feed: str,
+def _run_in_connect_client(server: dict, lake: Lake, drop: Path, feed: str,
                            key_env: dict) -> subprocess.CompletedProcess:
-    env = {**os.environ, "SPARK_REMOTE": remote, "FENGQIAO_LAKE": str(lake.root), "FENGQIAO_SOURCE": str(drop),
+    env = {**os.environ, "SPARK_REMOTE": server["remote"], "FENGQIAO_SPARK_CONNECT_TOKEN_FILE": str(server["token_file"]),
+           "FENGQIAO_LAKE": str(lake.root), "FENGQIAO_SOURCE": str(drop),
            "FENGQIAO_THROUGH": "", "FENGQIAO_PSEUDONYM_KEY": "", "FENGQIAO_PSEUDONYM_KEY_FILE": "", **key_env}
     return subprocess.run([sys.executable, "-m", "jobs.submit", "silver", feed], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=600)
@@ -122,3 +136,24 @@ def test_a_key_given_as_a_variable_is_refused_under_connect(connect_server, lake
     assert "FENGQIAO_PSEUDONYM_KEY_FILE" in proc.stderr and "never travels in a plan" in proc.stderr
     assert os.environ["FENGQIAO_PSEUDONYM_KEY"] not in proc.stderr + proc.stdout  # the refusal never shows the key
     assert not lake.silver("hotline_calls").exists()
+
+
+def test_the_server_demands_its_token_and_listens_on_loopback_only(connect_server, tmp_path):
+    token = connect_server["token_file"].read_text(encoding="utf-8").strip()
+    assert connect_server["token_file"].stat().st_mode & 0o077 == 0 and len(token) >= 32
+    probe = ("import sys; from pyspark.sql import SparkSession; "
+             "print(SparkSession.builder.remote(sys.argv[1]).getOrCreate().range(3).count())")
+    env = {key: value for key, value in os.environ.items() if key not in ("SPARK_REMOTE",
+                                                                          "SPARK_CONNECT_AUTHENTICATE_TOKEN")}
+    port = connect_server["port"]
+    answers = {url: subprocess.run([sys.executable, "-c", probe, url], env=env, capture_output=True, text=True,
+                                   timeout=120)
+               for url in (f"sc://localhost:{port}", f"sc://localhost:{port}/;token={'0' * 64}",
+                           f"sc://localhost:{port}/;token={token}")}
+    no_token, wrong_token, right_token = answers.values()
+    assert no_token.returncode != 0 and "No authentication token provided" in no_token.stderr
+    assert wrong_token.returncode != 0 and "Invalid authentication token" in wrong_token.stderr
+    assert right_token.returncode == 0 and right_token.stdout.strip() == "3", right_token.stderr[-2000:]
+    address = _non_loopback_address()
+    if address is not None:
+        assert not _listening(port, address), f"the server answers on {address}, off loopback"
