@@ -19,68 +19,29 @@ import os
 import shutil
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from drop_builder import write_drop, write_later_days
-from local_processes import free_port, stop_process_group
-from fengqiao.core.spark import pyspark_home
+from local_processes import cluster_state, standalone_cluster
 from fengqiao.lake import Lake, read_table
 
 # Starting three JVMs, two Spark drivers and their executors on the shared 2-core machine: ~3 min.
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
-SPARK_CLASS = Path(sys.executable).parent / "spark-class"
 FEATURES = "region_week_features"
-
-
-def _cluster_state(web_port: int) -> dict:
-    with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/json/", timeout=5) as response:
-        return json.load(response)
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    work = tmp_path_factory.mktemp("spark-cluster")
-    port, web_port = free_port(), free_port()
-    env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "SPARK_HOME": pyspark_home()}
-    procs: list[subprocess.Popen] = []
-
-    def start(name: str, *args: str) -> None:
-        log = open(work / f"{name}.log", "wb")
-        procs.append(subprocess.Popen([str(SPARK_CLASS), *args], env=env, stdout=log, stderr=subprocess.STDOUT,
-                                      start_new_session=True, cwd=work))
-
     try:
-        start("master", "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1", "--port", str(port),
-              "--webui-port", str(web_port))
-        for i in (1, 2):
-            start(f"worker{i}", "org.apache.spark.deploy.worker.Worker", f"spark://127.0.0.1:{port}",
-                  "--host", "127.0.0.1", "--cores", "1", "--memory", "1g", "--webui-port", "0",
-                  "--work-dir", str(work / f"worker{i}"))
-        deadline, alive = time.time() + 180, 0
-        while time.time() < deadline:
-            try:
-                alive = sum(w["state"] == "ALIVE" for w in _cluster_state(web_port)["workers"])
-            except OSError:
-                alive = 0
-            if alive == 2:
-                break
-            if any(p.poll() is not None for p in procs):
-                break
-            time.sleep(1)
-        if alive != 2:
-            logs = "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-2000:]}" for p in work.glob("*.log"))
-            pytest.fail(f"the standalone cluster did not come up with two workers ({alive} alive)\n{logs}")
-        yield {"master": f"spark://127.0.0.1:{port}", "web_port": web_port, "work": work}
-    finally:
-        for proc in reversed(procs):
-            stop_process_group(proc, timeout=20)
+        with standalone_cluster(tmp_path_factory.mktemp("spark-cluster"), workers=2) as running:
+            yield running
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +86,7 @@ def _cluster_env(cluster: dict, lake: Lake) -> dict:
 
 
 def _finished_apps(cluster: dict) -> list[dict]:
-    return [a for a in _cluster_state(cluster["web_port"])["completedapps"] if a["state"] == "FINISHED"]
+    return [a for a in cluster_state(cluster["web_port"])["completedapps"] if a["state"] == "FINISHED"]
 
 
 def test_feature_stage_in_a_child_process_on_the_cluster_equals_the_local_run(cluster, lakes):

@@ -1,9 +1,11 @@
 """The silver jobs as clients of a long-running Spark Connect server (SPARK_REMOTE) give the local run's tables.
 
 A Spark Connect server starts on loopback with ``fengqiao spark-connect-server`` (the pyspark package's own
-``spark-submit --class ...SparkConnectServer``, as ``sbin/start-connect-server.sh`` does), which demands the token
-it keeps in a 0600 file of its own: a client without it, or with another, is refused, and the server is not
-reachable off loopback. A tiny lake (tests/drop_builder.py, landed,
+``spark-submit --class ...SparkConnectServer``, as ``sbin/start-connect-server.sh`` does) and drives a standalone
+cluster of one worker, as docker-compose.yml's spark-connect service does: the pseudonyms are computed by Python
+workers of an executor in the worker's JVM, which read the key file. The server demands the token it keeps in a
+0600 file of its own: a client without it, or with another, is refused, and the server is not reachable off
+loopback. A tiny lake (tests/drop_builder.py, landed,
 silver built with the session's local Spark and the suite's key) is copied without its silver; the hotline and
 mediation jobs, the two that pseudonymise, then run in a child process with ``SPARK_REMOTE`` and the same key in a
 file (mode 0600), and their tables must equal the local run's, pseudonyms included: the workers read the key from
@@ -11,6 +13,7 @@ the file, no plan carries it. A key given only as a variable is refused under Co
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -25,12 +28,12 @@ import pandas as pd
 import pytest
 
 from drop_builder import write_drop
-from local_processes import free_port, stop_process_group
+from local_processes import cluster_state, free_port, standalone_cluster, stop_process_group
 from fengqiao.core.settings import Settings
 from fengqiao.core.spark import connect_server_command
 from fengqiao.lake import SILVER_KEYS, Lake, read_table
 
-# A server JVM and two client runs on the shared 2-core machine: ~1-2 min.
+# A master, a worker, a server JVM and two client runs on the shared 2-core machine: ~2 min.
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,24 +60,31 @@ def _non_loopback_address() -> str | None:
 @pytest.fixture(scope="module")
 def connect_server(tmp_path_factory):
     work = tmp_path_factory.mktemp("spark-connect")
-    port = free_port()
-    # The command finds its own SPARK_HOME and names its Python workers' interpreter: neither is inherited here.
-    env = {key: value for key, value in os.environ.items() if key not in ("SPARK_HOME", "PYSPARK_PYTHON")}
-    env.update({"SPARK_MASTER": "local[2]", "FENGQIAO_SPARK_DRIVER_MEMORY": "1g",
-                "FENGQIAO_SPARK_CONNECT_TOKEN_FILE": str(work / "spark-connect.token")})
-    log = open(work / "server.log", "wb")
-    command = [str(Path(sys.executable).with_name("fengqiao")), "spark-connect-server", "--port", str(port)]
-    proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=work)
-    try:
+    with contextlib.ExitStack() as stack:
+        try:
+            cluster = stack.enter_context(standalone_cluster(work, workers=1))
+        except RuntimeError as exc:
+            pytest.fail(str(exc))
+        port = free_port()
+        # The command finds its own SPARK_HOME and names its Python workers' interpreter: neither is inherited here.
+        env = {key: value for key, value in os.environ.items() if key not in ("SPARK_HOME", "PYSPARK_PYTHON")}
+        env.update({"SPARK_MASTER": cluster["master"], "SPARK_LOCAL_IP": "127.0.0.1",
+                    "FENGQIAO_SPARK_DRIVER_HOST": "127.0.0.1", "FENGQIAO_SPARK_DRIVER_MEMORY": "1g",
+                    "FENGQIAO_SPARK_EXECUTOR_MEMORY": "512m",
+                    "FENGQIAO_SPARK_CONNECT_TOKEN_FILE": str(work / "spark-connect.token")})
+        log = open(work / "server.log", "wb")
+        command = [str(Path(sys.executable).with_name("fengqiao")), "spark-connect-server", "--port", str(port)]
+        proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                cwd=work)
+        stack.callback(stop_process_group, proc)
         deadline = time.time() + 180
         while time.time() < deadline and proc.poll() is None and not _listening(port):
             time.sleep(1)
         if not _listening(port):
             server_log = (work / "server.log").read_text(errors="replace")[-3000:]
             pytest.fail(f"the Spark Connect server did not start\n{server_log}")
-        yield {"remote": f"sc://127.0.0.1:{port}", "port": port, "token_file": work / "spark-connect.token"}
-    finally:
-        stop_process_group(proc)
+        yield {"remote": f"sc://127.0.0.1:{port}", "port": port, "token_file": work / "spark-connect.token",
+               "web_port": cluster["web_port"]}
 
 
 @pytest.fixture(scope="module")
@@ -122,6 +132,8 @@ def test_silver_jobs_as_connect_clients_equal_the_local_run(connect_server, lake
         remote, local = _silver(lake, table), _silver(lakes["local"], table)
         assert summary["rows"] == len(remote) > 0
         pd.testing.assert_frame_equal(remote, local)
+    # The server ran them as an application of the cluster, whose executor computed the pseudonyms.
+    assert [app["name"] for app in cluster_state(connect_server["web_port"])["activeapps"]] == ["fengqiao-connect"]
     # The pseudonyms are there, and are the local run's (checked above): not null, not the clear numbers.
     calls = _silver(lake, "hotline_calls")
     assert calls["caller_key"].notna().any() and calls["caller_key"].str.fullmatch("[0-9a-f]{64}").dropna().all()
