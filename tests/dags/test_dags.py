@@ -181,7 +181,7 @@ def test_with_a_cluster_master_the_spark_stages_are_submitted_with_the_spark_pro
 
 
 def test_a_defined_spark_connection_wins_over_the_derived_one(monkeypatch, tmp_path):
-    # As docker-compose.yml defines it (a URI); parsing the DAGs must not replace it.
+    # As a deployment may define it (a URI); parsing the DAGs must not replace it.
     dagbag = _fresh_dagbag(monkeypatch, tmp_path, SPARK_MASTER="spark://spark-master:7077",
                            AIRFLOW_CONN_SPARK_DEFAULT="spark://other-master:7078")
     hook = dagbag.dags["fengqiao_features"].get_task("build_features")._get_hook()
