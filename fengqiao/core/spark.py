@@ -191,16 +191,17 @@ def connect_server_command(settings: Settings, port: int = CONNECT_PORT, host: s
 
 
 def connect_server_environment(settings: Settings, host: str = "127.0.0.1") -> dict[str, str]:
-    """Variables the server's command needs: its Python workers' interpreter, and on loopback its token (the token
-    file is made on the first start) and loopback for a local master's own services."""
+    """Variables the server's command needs: its Python workers' interpreter, on loopback its token (the token file
+    is made on the first start), and with a local master loopback for Spark's own services (as a local session)."""
     # The server starts the Python workers of the UDFs (pseudonyms, text models) with $PYSPARK_PYTHON, else python3
     # from PATH: it must be this environment's interpreter, with its pandas, scikit-learn and jieba.
     env = {"PYSPARK_PYTHON": spark_conf(settings)["spark.pyspark.python"]}
     if host in LOOPBACK_HOSTS:
         token_file = ensure_secret_file(connect_token_file(settings))
         env[CONNECT_TOKEN_VARIABLE] = read_secret_file(token_file, "Spark Connect token file", CONNECT_TOKEN_HINT)
-        if not is_cluster_master(settings.spark_master):
-            env["SPARK_LOCAL_IP"] = "127.0.0.1"
+    if not is_cluster_master(settings.spark_master) and not os.environ.get("SPARK_LOCAL_IP"):
+        # A local master's driver RPC and block manager serve no other machine (only the gRPC port may, --host).
+        env["SPARK_LOCAL_IP"] = "127.0.0.1"
     return env
 
 
