@@ -23,7 +23,7 @@ from fengqiao.app.cli_options import echo, iso_date, monday
 from fengqiao.app.loopback_postgres import server_unavailable
 from fengqiao.app.report import summarise_run
 from fengqiao.app.scheduler_trial import run_trial
-from fengqiao.core.keys import PseudonymKeyError
+from fengqiao.core.keys import KEY_FILE_UNDER_CONNECT, PseudonymKeyError
 from fengqiao.core.settings import Settings
 from fengqiao.core.spark import (LOOPBACK_HOSTS, connect_server_command, connect_server_environment,
                                  connect_token_file)
@@ -36,6 +36,8 @@ def check_pseudonym_key(settings: Settings) -> None:
     """Stop before any stage when the drop has no usable pseudonym key; say where the key comes from."""
     try:
         key = settings.resolved_pseudonym_key()
+        if settings.spark_remote and key.file is None:
+            raise PseudonymKeyError(KEY_FILE_UNDER_CONNECT)  # the silver jobs would refuse it, after bronze
     except PseudonymKeyError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2)

@@ -43,6 +43,12 @@ MAKE_KEY_HINT = ("make one with `(umask 077; python3 -c 'import secrets; print(s
                  "> /etc/fengqiao/pseudonym.key)` and set FENGQIAO_PSEUDONYM_KEY_FILE=/etc/fengqiao/pseudonym.key")
 
 
+# Under Spark Connect the pseudonym UDF carries the key file's path, never the key (fengqiao.core.pseudonyms).
+KEY_FILE_UNDER_CONNECT = ("under Spark Connect (SPARK_REMOTE) the pseudonym key must come from a file that the Spark "
+                          "workers read, so that it never travels in a plan: set FENGQIAO_PSEUDONYM_KEY_FILE to a file "
+                          "of mode 0600 at the same path on every Spark node, and unset FENGQIAO_PSEUDONYM_KEY")
+
+
 class SecretFileError(RuntimeError):
     """A secret's file is missing, empty or readable by others; the message says why and the remedy, never the
     secret."""

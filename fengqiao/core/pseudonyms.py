@@ -30,7 +30,7 @@ from pyspark.sql import Column, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.utils import is_remote
 
-from fengqiao.core.keys import PseudonymKey, PseudonymKeyError, read_key_file
+from fengqiao.core.keys import KEY_FILE_UNDER_CONNECT, PseudonymKey, PseudonymKeyError, read_key_file
 
 
 def hmac_hex(key: bytes, values: pd.Series) -> pd.Series:
@@ -66,10 +66,7 @@ def _pseudonym_from_key_file(column: Column, key: str | PseudonymKey) -> Column:
     """Under Spark Connect: the UDF names the key's file and the workers read it; the key is in no plan."""
     key_file = key.file if isinstance(key, PseudonymKey) else None
     if key_file is None:
-        raise PseudonymKeyError("under Spark Connect (SPARK_REMOTE) the pseudonym key must come from a file that "
-                                "the Spark workers read, so that it never travels in a plan: set "
-                                "FENGQIAO_PSEUDONYM_KEY_FILE to a file of mode 0600 at the same path on every Spark "
-                                "node, and unset FENGQIAO_PSEUDONYM_KEY")
+        raise PseudonymKeyError(KEY_FILE_UNDER_CONNECT)
     path = str(key_file)
 
     @F.pandas_udf("string")

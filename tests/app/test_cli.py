@@ -71,3 +71,19 @@ def test_cli_and_make_demo_share_one_home(monkeypatch):
     settings = Settings.from_env()
     assert settings.home == root / make_home
     assert settings.model_dir == root / make_home / "models"
+
+
+def test_run_under_spark_connect_refuses_a_key_given_as_a_variable_before_any_stage(tmp_path, monkeypatch):
+    """The silver jobs would refuse it after bronze had landed: `fengqiao run` says so before anything starts."""
+    from drop_builder import write_drop
+
+    drop = write_drop(tmp_path / "drop")
+    key = "a-strong-pseudonym-key-for-this-test-0123456789"
+    monkeypatch.setenv("SPARK_REMOTE", "sc://spark-connect:15002")
+    monkeypatch.setenv("FENGQIAO_PSEUDONYM_KEY", key)
+    monkeypatch.delenv("FENGQIAO_PSEUDONYM_KEY_FILE", raising=False)
+    result = _invoke("run", "--source", str(drop), "--lake", str(tmp_path / "lake"))
+    assert result.exit_code == 2
+    assert "FENGQIAO_PSEUDONYM_KEY_FILE" in result.output and "never travels in a plan" in result.output
+    assert key not in result.output
+    assert not (tmp_path / "lake").exists()

@@ -111,7 +111,8 @@ def _silver(lake: Lake, table: str) -> pd.DataFrame:
 
 def _run_in_connect_client(server: dict, lake: Lake, drop: Path, feed: str,
                            key_env: dict) -> subprocess.CompletedProcess:
-    env = {**os.environ, "SPARK_REMOTE": server["remote"], "FENGQIAO_SPARK_CONNECT_TOKEN_FILE": str(server["token_file"]),
+    env = {**os.environ, "SPARK_REMOTE": server["remote"],
+           "FENGQIAO_SPARK_CONNECT_TOKEN_FILE": str(server["token_file"]),
            "FENGQIAO_LAKE": str(lake.root), "FENGQIAO_SOURCE": str(drop),
            "FENGQIAO_THROUGH": "", "FENGQIAO_PSEUDONYM_KEY": "", "FENGQIAO_PSEUDONYM_KEY_FILE": "", **key_env}
     return subprocess.run([sys.executable, "-m", "jobs.submit", "silver", feed], env=env, cwd=ROOT,
