@@ -1,0 +1,118 @@
+"""A weekly run on a backfilled lake, in a fresh process against as a client of a warm Spark Connect server.
+
+Run on demand, never by the tests (minutes per run at province scale)::
+
+    FENGQIAO_SOURCE=DROP FENGQIAO_PSEUDONYM_KEY_FILE=KEY FENGQIAO_MODEL_DIR=MODELS \\
+      .venv/bin/python benchmarks/weekly_connect.py --lake LAKE --through 2026-11-22 --work SCRATCH
+
+``LAKE`` is backfilled up to the week before ``--through``; every run adds that week to its own copy of it and the
+copy is removed after. The copies are hard links (the lake's files are written once and published by renaming
+folders, so no run changes a file in place) except the run log and other files that are appended to, which are
+copied. In order: a run in a fresh process (``pipeline_benchmark.py _child``, the stages as ``fengqiao run`` runs
+them with one Spark session), a Connect server started with ``fengqiao spark-connect-server`` (loopback, its token
+in SCRATCH), one client run to warm it (reported, not counted), ``--runs`` client runs, and a fresh-process run
+again. Prints a Markdown table of wall time and stage times.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+from local_processes import free_port, stop_process_group  # noqa: E402  (the tests' loopback helpers)
+
+STAGES = "bronze,silver:hotline,silver:workorders,silver:mediation,validate,features,scores"
+
+
+def copy_lake(source: Path, target: Path) -> None:
+    """``target`` as a copy of ``source``: hard links for Parquet files and bronze's landed files, copies of the rest."""
+    shutil.rmtree(target, ignore_errors=True)
+    for folder, _, files in os.walk(source):
+        relative = Path(folder).relative_to(source)
+        (target / relative).mkdir(parents=True, exist_ok=True)
+        write_once = relative.parts[:1] == ("bronze",)
+        for name in files:
+            if write_once or name.endswith(".parquet"):
+                os.link(Path(folder) / name, target / relative / name)
+            else:
+                shutil.copy2(Path(folder) / name, target / relative / name)
+
+
+def run_week(label: str, lake: Path, work: Path, through: str, stages: str, remote: str | None) -> dict:
+    copy = work / f"lake-{label}"
+    copy_lake(lake, copy)
+    markers = work / f"{label}.markers.jsonl"
+    markers.unlink(missing_ok=True)
+    env = {**os.environ, "FENGQIAO_LAKE": str(copy), "FENGQIAO_THROUGH": through}
+    env.pop("SPARK_REMOTE", None)
+    if remote:
+        env.update({"SPARK_REMOTE": remote, "FENGQIAO_SPARK_CONNECT_TOKEN_FILE": str(work / "spark-connect.token")})
+    started = time.time()
+    with open(work / f"{label}.log", "wb") as log:
+        proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "pipeline_benchmark.py"), "_child",
+                               "--markers", str(markers), "--stages", stages], env=env, stdout=log,
+                              stderr=subprocess.STDOUT)
+    wall = time.time() - started
+    shutil.rmtree(copy)
+    if proc.returncode != 0:
+        raise SystemExit(f"{label} failed (rc {proc.returncode}): see {work / f'{label}.log'}")
+    rows = [json.loads(line) for line in markers.read_text(encoding="utf-8").splitlines()]
+    return {"label": label, "wall": wall, "stages": {r["stage"]: r["end"] - r["start"] for r in rows}}
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(1)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def start_server(work: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {**os.environ, "FENGQIAO_SPARK_CONNECT_TOKEN_FILE": str(work / "spark-connect.token")}
+    log = open(work / "connect-server.log", "wb")
+    proc = subprocess.Popen([str(Path(sys.executable).with_name("fengqiao")), "spark-connect-server", "--port",
+                             str(port)], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.time() + 180
+    while time.time() < deadline and proc.poll() is None and not _listening(port):
+        time.sleep(1)
+    if not _listening(port):
+        stop_process_group(proc)
+        raise SystemExit(f"the Connect server did not start: see {work / 'connect-server.log'}")
+    return proc, f"sc://localhost:{port}"
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--lake", type=Path, required=True, help="backfilled lake (never changed)")
+    ap.add_argument("--through", required=True, help="last day of the week each run adds (YYYY-MM-DD)")
+    ap.add_argument("--work", type=Path, required=True, help="scratch folder for the copies, logs and token")
+    ap.add_argument("--runs", type=int, default=2, help="counted client runs of the warm server")
+    ap.add_argument("--stages", default=STAGES)
+    a = ap.parse_args(argv)
+    a.work.mkdir(parents=True, exist_ok=True)
+    results = [run_week("fresh-1", a.lake, a.work, a.through, a.stages, None)]
+    server, remote = start_server(a.work)
+    try:
+        for label in ["client-warm-up", *(f"client-{i}" for i in range(1, a.runs + 1))]:
+            results.append(run_week(label, a.lake, a.work, a.through, a.stages, remote))
+    finally:
+        stop_process_group(server)
+    results.append(run_week("fresh-2", a.lake, a.work, a.through, a.stages, None))
+    stages = a.stages.split(",")
+    print(f"| run | wall | {' | '.join(stages)} |")
+    print("|---|---|" + "---|" * len(stages))
+    for r in results:
+        cells = " | ".join(f"{r['stages'].get(s, 0):.1f}" for s in stages)
+        print(f"| {r['label']} | {r['wall'] // 60:.0f} min {r['wall'] % 60:.1f} s | {cells} |")
+
+
+if __name__ == "__main__":
+    main()
