@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -27,13 +26,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-from local_processes import free_port, stop_process_group  # noqa: E402  (the tests' loopback helpers)
+from local_processes import spark_connect_server  # noqa: E402  (the tests' loopback helpers)
 
 STAGES = "bronze,silver:hotline,silver:workorders,silver:mediation,validate,features,scores"
 
 
 def copy_lake(source: Path, target: Path) -> None:
-    """``target`` as a copy of ``source``: hard links for Parquet files and bronze's landed files, copies of the rest."""
+    """``target`` as a copy of ``source``: hard links for Parquet files and bronze's landed files (written once),
+    copies of the rest."""
     shutil.rmtree(target, ignore_errors=True)
     for folder, _, files in os.walk(source):
         relative = Path(folder).relative_to(source)
@@ -68,27 +68,6 @@ def run_week(label: str, lake: Path, work: Path, through: str, stages: str, remo
     return {"label": label, "wall": wall, "stages": {r["stage"]: r["end"] - r["start"] for r in rows}}
 
 
-def _listening(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(1)
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-def start_server(work: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = {**os.environ, "FENGQIAO_SPARK_CONNECT_TOKEN_FILE": str(work / "spark-connect.token")}
-    log = open(work / "connect-server.log", "wb")
-    proc = subprocess.Popen([str(Path(sys.executable).with_name("fengqiao")), "spark-connect-server", "--port",
-                             str(port)], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.time() + 180
-    while time.time() < deadline and proc.poll() is None and not _listening(port):
-        time.sleep(1)
-    if not _listening(port):
-        stop_process_group(proc)
-        raise SystemExit(f"the Connect server did not start: see {work / 'connect-server.log'}")
-    return proc, f"sc://localhost:{port}"
-
-
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--lake", type=Path, required=True, help="backfilled lake (never changed)")
@@ -99,12 +78,12 @@ def main(argv=None) -> None:
     a = ap.parse_args(argv)
     a.work.mkdir(parents=True, exist_ok=True)
     results = [run_week("fresh-1", a.lake, a.work, a.through, a.stages, None)]
-    server, remote = start_server(a.work)
     try:
-        for label in ["client-warm-up", *(f"client-{i}" for i in range(1, a.runs + 1))]:
-            results.append(run_week(label, a.lake, a.work, a.through, a.stages, remote))
-    finally:
-        stop_process_group(server)
+        with spark_connect_server(a.work, dict(os.environ)) as port:
+            for label in ["client-warm-up", *(f"client-{i}" for i in range(1, a.runs + 1))]:
+                results.append(run_week(label, a.lake, a.work, a.through, a.stages, f"sc://localhost:{port}"))
+    except RuntimeError as exc:
+        raise SystemExit(str(exc))
     results.append(run_week("fresh-2", a.lake, a.work, a.through, a.stages, None))
     stages = a.stages.split(",")
     print(f"| run | wall | {' | '.join(stages)} |")

@@ -1,6 +1,6 @@
-"""Servers the tests start on loopback (a Spark standalone cluster, a Spark Connect server): a free port, a
-standalone cluster from the pyspark package, and stopping a server's whole process group (spark-class and
-spark-submit exec java in the group they start)."""
+"""Servers the tests (and benchmarks/weekly_connect.py) start on loopback: a free port, a standalone cluster from the
+pyspark package, a Spark Connect server (`fengqiao spark-connect-server`), and stopping a server's whole process group
+(spark-class and spark-submit exec java in the group they start)."""
 from __future__ import annotations
 
 import contextlib
@@ -18,6 +18,12 @@ from typing import Iterator
 from fengqiao.core.spark import pyspark_home
 
 SPARK_CLASS = Path(sys.executable).parent / "spark-class"
+
+
+def listening(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as s:
+        s.settimeout(1)
+        return s.connect_ex((host, port)) == 0
 
 
 def free_port() -> int:
@@ -81,3 +87,27 @@ def standalone_cluster(work: Path, workers: int) -> Iterator[dict]:
     finally:
         for proc in reversed(procs):
             stop_process_group(proc, timeout=20)
+
+
+@contextlib.contextmanager
+def spark_connect_server(work: Path, env: dict[str, str]) -> Iterator[int]:
+    """``fengqiao spark-connect-server`` on a free loopback port with ``env`` (its token made in
+    ``work/spark-connect.token``); yields the port, raises RuntimeError with its log when it does not start, and
+    stops its process group on exit."""
+    port = free_port()
+    env = {**env, "FENGQIAO_SPARK_CONNECT_TOKEN_FILE": str(work / "spark-connect.token")}
+    log_path = work / "connect-server.log"
+    command = [str(Path(sys.executable).with_name("fengqiao")), "spark-connect-server", "--port", str(port)]
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                cwd=work)
+    try:
+        deadline = time.time() + 180
+        while time.time() < deadline and proc.poll() is None and not listening(port):
+            time.sleep(1)
+        if not listening(port):
+            tail = log_path.read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"the Spark Connect server did not start\n{tail}")
+        yield port
+    finally:
+        stop_process_group(proc)

@@ -194,12 +194,13 @@ def deployment_secret_problems(env: Mapping[str, str]) -> list[str]:
     if "FENGQIAO_PSEUDONYM_KEY" in env:
         problems.append("FENGQIAO_PSEUDONYM_KEY is set as a variable: remove it; the key is a file "
                         f"({DEPLOYMENT_KEY_HOST_FILE} in .env), which no container's environment shows")
-    try:
-        weakness = secret_problem(read_key_file(Path(key_file))) if key_file else None
-        problem = (f"{DEPLOYMENT_KEY_FILE_VARIABLE} is not set" if not key_file else
-                   weakness and f"the pseudonym key in {key_file} {weakness}")
-    except PseudonymKeyError as exc:
-        problem = str(exc).split("; ")[0]  # the reason; the deployment's remedy follows
+    problem = f"{DEPLOYMENT_KEY_FILE_VARIABLE} is not set" if not key_file else None
+    if key_file:
+        try:
+            weakness = secret_problem(read_key_file(Path(key_file)))
+            problem = weakness and f"the pseudonym key in {key_file} {weakness}"
+        except PseudonymKeyError as exc:
+            problem = str(exc).split("; ")[0]  # the reason; the deployment's remedy follows
     if problem:
         problems.append(f"{DEPLOYMENT_KEY_HOST_FILE}: {problem}: make the file with `{MAKE_DEPLOYMENT_KEY}` "
                         "(50000: the containers' user, AIRFLOW_UID if set)")

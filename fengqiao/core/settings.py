@@ -130,6 +130,10 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+# The loopback Spark Connect server's token file under the home (FENGQIAO_SPARK_CONNECT_TOKEN_FILE overrides it).
+CONNECT_TOKEN_FILE = "spark-connect.token"
+
+
 def _under_home(*parts: str) -> Callable[[Path], Path]:
     return lambda home: home.joinpath(*parts)
 
@@ -154,7 +158,7 @@ VARIABLES: dict[str, tuple[str, Callable[[str], Any], str | Callable[[Path], Pat
     # Unset: SPARK_LOCAL_IP (read in from_env, not written back: the variable above then holds it).
     "spark_driver_host": ("FENGQIAO_SPARK_DRIVER_HOST", str, None),
     "spark_remote": ("SPARK_REMOTE", str, None),
-    "spark_connect_token_file": ("FENGQIAO_SPARK_CONNECT_TOKEN_FILE", _path, _under_home("spark-connect.token")),
+    "spark_connect_token_file": ("FENGQIAO_SPARK_CONNECT_TOKEN_FILE", _path, _under_home(CONNECT_TOKEN_FILE)),
     "smtp_host": ("FENGQIAO_SMTP_HOST", str, None),
     "smtp_port": ("FENGQIAO_SMTP_PORT", int, "25"),
     "smtp_user": ("FENGQIAO_SMTP_USER", str, None),

@@ -22,7 +22,7 @@ import urllib.parse
 from pathlib import Path
 
 from fengqiao.core.keys import ensure_secret_file, read_secret_file
-from fengqiao.core.settings import Settings
+from fengqiao.core.settings import CONNECT_TOKEN_FILE, Settings
 
 _lock = threading.Lock()
 _JIT_HUGE_METHODS = "-XX:-DontCompileHugeMethods"
@@ -153,7 +153,11 @@ CONNECT_TOKEN_HINT = "start the server with `fengqiao spark-connect-server`, whi
 
 def connect_token_file(settings: Settings) -> Path:
     """The token file of a loopback Connect server (FENGQIAO_SPARK_CONNECT_TOKEN_FILE, else under the home)."""
-    return settings.spark_connect_token_file or settings.home / "spark-connect.token"
+    return settings.spark_connect_token_file or settings.home / CONNECT_TOKEN_FILE
+
+
+def _read_connect_token(path: Path) -> str:
+    return read_secret_file(path, "Spark Connect token file", CONNECT_TOKEN_HINT)
 
 
 def connect_url(settings: Settings) -> str:
@@ -163,7 +167,7 @@ def connect_url(settings: Settings) -> str:
     parsed = urllib.parse.urlparse("http" + remote[2:]) if remote.startswith("sc://") else None
     if parsed is None or parsed.hostname not in LOOPBACK_HOSTS or "token=" in parsed.params:
         return remote
-    token = read_secret_file(connect_token_file(settings), "Spark Connect token file", CONNECT_TOKEN_HINT)
+    token = _read_connect_token(connect_token_file(settings))
     params = ";".join(part for part in (parsed.params, f"token={token}") if part)
     return f"sc://localhost:{parsed.port or CONNECT_PORT}/;{params}"
 
@@ -197,8 +201,7 @@ def connect_server_environment(settings: Settings, host: str = "127.0.0.1") -> d
     # from PATH: it must be this environment's interpreter, with its pandas, scikit-learn and jieba.
     env = {"PYSPARK_PYTHON": spark_conf(settings)["spark.pyspark.python"]}
     if host in LOOPBACK_HOSTS:
-        token_file = ensure_secret_file(connect_token_file(settings))
-        env[CONNECT_TOKEN_VARIABLE] = read_secret_file(token_file, "Spark Connect token file", CONNECT_TOKEN_HINT)
+        env[CONNECT_TOKEN_VARIABLE] = _read_connect_token(ensure_secret_file(connect_token_file(settings)))
     if not is_cluster_master(settings.spark_master) and not os.environ.get("SPARK_LOCAL_IP"):
         # A local master's driver RPC and block manager serve no other machine (only the gRPC port may, --host).
         env["SPARK_LOCAL_IP"] = "127.0.0.1"

@@ -20,17 +20,14 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
-from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from drop_builder import write_drop
-from local_processes import cluster_state, free_port, standalone_cluster, stop_process_group
+from local_processes import cluster_state, listening, spark_connect_server, standalone_cluster
 from fengqiao.core.settings import Settings
-from fengqiao.core.spark import connect_server_command
 from fengqiao.lake import SILVER_KEYS, Lake, read_table
 
 # A master, a worker, a server JVM and two client runs on the shared 2-core machine: ~2 min.
@@ -38,12 +35,6 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 FEEDS = {"hotline": "hotline_calls", "mediation": "mediation_cases"}
-
-
-def _listening(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket() as s:
-        s.settimeout(1)
-        return s.connect_ex((host, port)) == 0
 
 
 def _non_loopback_address() -> str | None:
@@ -60,29 +51,17 @@ def _non_loopback_address() -> str | None:
 @pytest.fixture(scope="module")
 def connect_server(tmp_path_factory):
     work = tmp_path_factory.mktemp("spark-connect")
+    # The command finds its own SPARK_HOME and names its Python workers' interpreter: neither is inherited here.
+    env = {key: value for key, value in os.environ.items() if key not in ("SPARK_HOME", "PYSPARK_PYTHON")}
     with contextlib.ExitStack() as stack:
         try:
             cluster = stack.enter_context(standalone_cluster(work, workers=1))
+            env.update({"SPARK_MASTER": cluster["master"], "SPARK_LOCAL_IP": "127.0.0.1",
+                        "FENGQIAO_SPARK_DRIVER_HOST": "127.0.0.1", "FENGQIAO_SPARK_DRIVER_MEMORY": "1g",
+                        "FENGQIAO_SPARK_EXECUTOR_MEMORY": "512m"})
+            port = stack.enter_context(spark_connect_server(work, env))
         except RuntimeError as exc:
             pytest.fail(str(exc))
-        port = free_port()
-        # The command finds its own SPARK_HOME and names its Python workers' interpreter: neither is inherited here.
-        env = {key: value for key, value in os.environ.items() if key not in ("SPARK_HOME", "PYSPARK_PYTHON")}
-        env.update({"SPARK_MASTER": cluster["master"], "SPARK_LOCAL_IP": "127.0.0.1",
-                    "FENGQIAO_SPARK_DRIVER_HOST": "127.0.0.1", "FENGQIAO_SPARK_DRIVER_MEMORY": "1g",
-                    "FENGQIAO_SPARK_EXECUTOR_MEMORY": "512m",
-                    "FENGQIAO_SPARK_CONNECT_TOKEN_FILE": str(work / "spark-connect.token")})
-        log = open(work / "server.log", "wb")
-        command = [str(Path(sys.executable).with_name("fengqiao")), "spark-connect-server", "--port", str(port)]
-        proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                cwd=work)
-        stack.callback(stop_process_group, proc)
-        deadline = time.time() + 180
-        while time.time() < deadline and proc.poll() is None and not _listening(port):
-            time.sleep(1)
-        if not _listening(port):
-            server_log = (work / "server.log").read_text(errors="replace")[-3000:]
-            pytest.fail(f"the Spark Connect server did not start\n{server_log}")
         yield {"remote": f"sc://127.0.0.1:{port}", "port": port, "token_file": work / "spark-connect.token",
                "web_port": cluster["web_port"]}
 
@@ -169,4 +148,4 @@ def test_the_server_demands_its_token_and_listens_on_loopback_only(connect_serve
     assert right_token.returncode == 0 and right_token.stdout.strip() == "3", right_token.stderr[-2000:]
     address = _non_loopback_address()
     if address is not None:
-        assert not _listening(port, address), f"the server answers on {address}, off loopback"
+        assert not listening(port, address), f"the server answers on {address}, off loopback"
