@@ -278,7 +278,9 @@ def test_every_long_running_service_has_a_healthcheck_and_airflow_runs_as_no_roo
         # Bureaus' files reach the inbox on the host; their keys come read-only from a host folder.
         assert any(v.endswith(":/data/inbox") for v in volumes) and any(":/run/fengqiao-secrets:ro" in v for v in volumes)
     dockerfile = (ROOT / "docker" / "Dockerfile").read_text(encoding="utf-8")
-    assert "USER 50000" in dockerfile and "amd64" not in dockerfile and "JAVA_HOME=/opt/java" in dockerfile
+    # Not root: the uid is a build argument, 50000 unless AIRFLOW_UID says otherwise (tests/deploy/test_image_user.py).
+    assert "ARG FENGQIAO_UID=50000" in dockerfile and "USER ${FENGQIAO_UID}" in dockerfile
+    assert "amd64" not in dockerfile and "JAVA_HOME=/opt/java" in dockerfile
 
 
 def test_the_acknowledgement_receiver_serves_bureaus_with_their_keys():
