@@ -51,7 +51,11 @@ KEY_FILE_UNDER_CONNECT = ("under Spark Connect (SPARK_REMOTE) the pseudonym key 
 
 class SecretFileError(RuntimeError):
     """A secret's file is missing, empty or readable by others; the message says why and the remedy, never the
-    secret."""
+    secret. ``reason`` is the why alone (a caller with a remedy of its own, such as the deployment check, shows it)."""
+
+    def __init__(self, message: str, reason: str | None = None):
+        super().__init__(message)
+        self.reason = reason or message
 
 
 class PseudonymKeyError(SecretFileError):
@@ -92,15 +96,18 @@ def readable_by_others(path: Path) -> int | None:
 def read_secret_file(path: Path, what: str, remedy: str, error: type[SecretFileError] = SecretFileError) -> str:
     """The secret held in ``path`` (surrounding whitespace dropped); refused when others may read it. ``what`` and
     ``remedy`` name the file and how to make one in the error, which never shows the secret."""
+    def refuse(reason: str, fix: str) -> SecretFileError:
+        return error(f"{reason}; {fix}", reason=reason)
+
     try:
         mode = readable_by_others(path)
     except OSError as exc:
-        raise error(f"{what} {path} cannot be read ({exc.strerror}); {remedy}") from None
+        raise refuse(f"{what} {path} cannot be read ({exc.strerror})", remedy) from None
     if mode is not None:
-        raise error(f"{what} {path} has mode {mode:04o}: others may read it; run `chmod 600 {path}`")
+        raise refuse(f"{what} {path} has mode {mode:04o}: others may read it", f"run `chmod 600 {path}`")
     secret = path.read_text(encoding="utf-8").strip()
     if not secret:
-        raise error(f"{what} {path} is empty; {remedy}")
+        raise refuse(f"{what} {path} is empty", remedy)
     return secret
 
 
@@ -200,7 +207,7 @@ def deployment_secret_problems(env: Mapping[str, str]) -> list[str]:
             weakness = secret_problem(read_key_file(Path(key_file)))
             problem = weakness and f"the pseudonym key in {key_file} {weakness}"
         except PseudonymKeyError as exc:
-            problem = str(exc).split("; ")[0]  # the reason; the deployment's remedy follows
+            problem = exc.reason  # the deployment's own remedy follows
     if problem:
         problems.append(f"{DEPLOYMENT_KEY_HOST_FILE}: {problem}: make the file with `{MAKE_DEPLOYMENT_KEY}` "
                         "(50000: the containers' user, AIRFLOW_UID if set)")

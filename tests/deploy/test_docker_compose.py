@@ -254,6 +254,12 @@ def test_the_secrets_check_refuses_the_example_values_and_accepts_the_documented
     good_key.chmod(0o644)
     assert [line for line in problems(made, good_key) if "others may read it" in line]
     good_key.chmod(0o600)
+    # The reason is shown whole, whatever the key's path holds (a "; " in it once cut the line short there).
+    odd = tmp_path / "keys; prod"
+    odd.mkdir()
+    missing = [line for line in problems(made, odd / "pseudonym_key") if "FENGQIAO_PSEUDONYM_KEY_HOST_FILE" in line]
+    assert len(missing) == 1 and f"{odd / 'pseudonym_key'} cannot be read (No such file or directory)" in missing[0]
+    assert "python3 -c" not in missing[0].split(": make the file")[0]  # the key file's own remedy is not repeated
     as_variable = deployment_secret_problems({**{k: _interpolate(v, made) for k, v in check_env.items()},
                                               "FENGQIAO_PSEUDONYM_KEY_FILE": str(good_key),
                                               "FENGQIAO_PSEUDONYM_KEY": made["FENGQIAO_PSEUDONYM_KEY_HOST_FILE"]})
