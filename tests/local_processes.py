@@ -90,10 +90,10 @@ def standalone_cluster(work: Path, workers: int) -> Iterator[dict]:
 
 
 @contextlib.contextmanager
-def spark_connect_server(work: Path, env: dict[str, str]) -> Iterator[int]:
+def spark_connect_server(work: Path, env: dict[str, str]) -> Iterator[dict]:
     """``fengqiao spark-connect-server`` on a free loopback port with ``env`` (its token made in
-    ``work/spark-connect.token``); yields the port, raises RuntimeError with its log when it does not start, and
-    stops its process group on exit."""
+    ``work/spark-connect.token``); yields its ``port`` and ``pid`` (the process whose tree is the server), raises
+    RuntimeError with its log when it does not start, and stops its process group on exit."""
     port = free_port()
     env = {**env, "FENGQIAO_SPARK_CONNECT_TOKEN_FILE": str(work / "spark-connect.token")}
     log_path = work / "connect-server.log"
@@ -108,6 +108,6 @@ def spark_connect_server(work: Path, env: dict[str, str]) -> Iterator[int]:
         if not listening(port):
             tail = log_path.read_text(errors="replace")[-3000:]
             raise RuntimeError(f"the Spark Connect server did not start\n{tail}")
-        yield port
+        yield {"port": port, "pid": proc.pid}
     finally:
         stop_process_group(proc)

@@ -59,7 +59,7 @@ def connect_server(tmp_path_factory):
             env.update({"SPARK_MASTER": cluster["master"], "SPARK_LOCAL_IP": "127.0.0.1",
                         "FENGQIAO_SPARK_DRIVER_HOST": "127.0.0.1", "FENGQIAO_SPARK_DRIVER_MEMORY": "1g",
                         "FENGQIAO_SPARK_EXECUTOR_MEMORY": "512m"})
-            port = stack.enter_context(spark_connect_server(work, env))
+            port = stack.enter_context(spark_connect_server(work, env))["port"]
         except RuntimeError as exc:
             pytest.fail(str(exc))
         yield {"remote": f"sc://127.0.0.1:{port}", "port": port, "token_file": work / "spark-connect.token",
