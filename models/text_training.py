@@ -105,3 +105,54 @@ def train_and_register_text_models(model_dir: Path, mediation: pd.DataFrame, ord
                                 {"training_seed": seed})
     echo(f"  text escalation-cue model {v_cue}: F1 {cue_eval['model']['f1']} vs lexicon {cue_eval['lexicon']['f1']}")
     return {"dispute_type": v_type, "cue": v_cue, "type_eval": type_eval, "cue_eval": cue_eval}
+
+
+# --- a deployment's own texts ----------------------------------------------------------------------
+# Fewer texts with a stated type than this, and the classifier would learn a county's few cases, not its words.
+MIN_OWN_TEXTS = 2_000
+HELD_OUT_SHARE = 0.2  # the latest weeks holding about this share of the texts are held out
+
+
+def split_by_time(frame: pd.DataFrame, held_share: float = HELD_OUT_SHARE) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(earlier, later): texts of the weeks after the ``1 - held_share`` quantile of ``week_start`` are held out,
+    so the classifier is measured on weeks it has not seen, as it will be used."""
+    weeks = pd.to_datetime(frame["week_start"])
+    later = weeks > weeks.quantile(1 - held_share)
+    return frame[~later].reset_index(drop=True), frame[later].reset_index(drop=True)
+
+
+def retrain_type_model(model_dir: Path, mediation: pd.DataFrame, orders: pd.DataFrame | None,
+                       current: Pipeline | None, source: str, force: bool = False, seed: int = 0,
+                       max_rows: int = 60_000) -> dict:
+    """Train the dispute-type classifier on a deployment's own texts whose type its systems state (mediation
+    纠纷简介 by 纠纷类型, work orders of mapped categories: :func:`models.text_models.type_training_frame`).
+
+    Time-ordered: trained on the earlier weeks, measured on the latest (:func:`split_by_time`) beside ``current``
+    (the registered classifier, trained elsewhere) on the same texts. Registered only when it is at least as
+    accurate there, or with ``force``. Returns both measurements, ``registered`` (its version, or None) and why.
+    """
+    frame = type_training_frame(mediation, orders).dropna(subset=["week_start"])
+    if len(frame) < MIN_OWN_TEXTS:
+        raise ValueError(f"{source}: {len(frame):,} texts with a stated type; at least {MIN_OWN_TEXTS:,} are needed")
+    earlier, later = split_by_time(frame)
+    if later.empty or earlier["label"].nunique() < 2:
+        raise ValueError(f"{source}: the texts span too few weeks or types to hold the latest weeks out")
+    if len(earlier) > max_rows:
+        earlier = earlier.sample(n=max_rows, random_state=seed).reset_index(drop=True)
+    challenger = train_type_model(earlier)
+    held_texts = later["text"].tolist()
+    measured = {"held_out_own_texts": type_metrics(later["label"], predict_types(challenger, held_texts)),
+                "held_out_from_week": str(pd.to_datetime(later["week_start"]).min().date())}
+    if current is not None:
+        measured["registered_model_on_same"] = type_metrics(later["label"], predict_types(current, held_texts))
+    result = {**measured, "registered": None}
+    beaten = (current is not None and measured["held_out_own_texts"]["accuracy"]
+              < measured["registered_model_on_same"]["accuracy"])
+    if beaten and not force:
+        result["why"] = "less accurate than the registered classifier on the held-out weeks: kept the registered one"
+        return result
+    result["registered"] = register_text_model(
+        challenger, TYPE_KIND, model_dir, earlier["text"], earlier["label"], measured, earlier["week_start"],
+        {"training_sources": earlier["source"].value_counts().to_dict(), "training_lake": source})
+    result["why"] = "forced" if beaten else "at least as accurate on the held-out weeks"
+    return result

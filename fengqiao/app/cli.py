@@ -138,6 +138,34 @@ def train(
     _echo(f"registered {result['model_version']} in {target} ({role})")
 
 
+@app.command("train-types")
+def train_types(
+    lake: Path = typer.Option(..., "--lake", help="Lake whose silver mediation cases and work orders (types as "
+                              "their systems state them) train the classifier."),
+    model_dir: Optional[Path] = typer.Option(None, help="Model registry (default FENGQIAO_MODEL_DIR)."),
+    force: bool = typer.Option(False, "--force", help="Make the new classifier current even if it is worse."),
+) -> None:
+    """Train the dispute-type text classifier on this lake's own labelled texts (silver types the calls and orders
+    its keyword rules and category table cannot with it). It becomes current only if it is at least as accurate as
+    the current one on the lake's latest weeks, unless --force. Training data: the texts, never the callers."""
+    from fengqiao.core.settings import Settings
+    from jobs.training.text_models import retrain_type_model_on_lake
+
+    target = (model_dir or Settings.from_env().model_dir).resolve()
+    try:
+        result = retrain_type_model_on_lake(target, lake.resolve(), force=force, echo=_echo)
+    except ValueError as exc:
+        _echo(f"not trained: {exc}")
+        raise typer.Exit(code=2)
+    own = result["held_out_own_texts"]
+    line = f"held-out weeks from {result['held_out_from_week']} ({own['n']:,} texts): new classifier {own['accuracy']:.1%}"
+    if "registered_model_on_same" in result:
+        line += f", current one {result['registered_model_on_same']['accuracy']:.1%}"
+    _echo(line)
+    _echo(f"registered {result['registered']} in {target / 'text_dispute_type'} (current): {result['why']}"
+          if result["registered"] else f"not registered: {result['why']}")
+
+
 # The other groups' commands are registered between this module's, in the order `fengqiao --help` lists them.
 app.command()(cli_pipeline.run)
 

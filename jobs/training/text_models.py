@@ -31,3 +31,24 @@ def train_text_models_from_lake(model_dir: Path, lake_dir: Path, seed: int, echo
     orders = read_table(lake.silver("work_orders"), columns=["summary", "category", "week_start"])
     echo(f"  training the text models on {len(mediation):,} mediation cases and {len(orders):,} work orders …")
     return train_text_models(model_dir, mediation, orders, seed, echo=echo)
+
+
+def retrain_type_model_on_lake(model_dir: Path, lake_dir: Path, force: bool = False, echo=print) -> dict:
+    """``fengqiao train-types``: the dispute-type classifier trained on the lake's own silver texts with a stated
+    type, registered when at least as accurate as the current one on the lake's latest weeks
+    (:func:`models.text_training.retrain_type_model`)."""
+    from models.text_models import TYPE_KIND, load_text_model
+    from models.text_training import retrain_type_model
+
+    lake = Lake.at(lake_dir)
+    if not lake.silver("mediation_cases").exists():
+        raise ValueError(f"{lake_dir} has no silver mediation cases: run the pipeline on it first (fengqiao run)")
+    mediation = read_table(lake.silver("mediation_cases"), columns=["summary", "dispute_type", "week_start"])
+    # A feed that never delivered has no table: the mediation cases alone then train the classifier.
+    orders = (read_table(lake.silver("work_orders"), columns=["summary", "category", "week_start"])
+              if lake.silver("work_orders").exists() else pd.DataFrame(columns=["summary", "category", "week_start"]))
+    current = load_text_model(model_dir, TYPE_KIND)
+    echo(f"  training the dispute-type classifier on {len(mediation):,} mediation cases and {len(orders):,} work "
+         f"orders of {lake_dir} (the latest weeks held out) …")
+    return retrain_type_model(model_dir, mediation, orders, current[0] if current else None, str(lake_dir),
+                              force=force)

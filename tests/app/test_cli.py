@@ -87,3 +87,46 @@ def test_run_under_spark_connect_refuses_a_key_given_as_a_variable_before_any_st
     assert "FENGQIAO_PSEUDONYM_KEY_FILE" in result.output and "never travels in a plan" in result.output
     assert key not in result.output
     assert not (tmp_path / "lake").exists()
+
+
+def _mediation_silver(lake, weeks: int = 20, per_week: int = 120, phrasing: int = 1) -> None:
+    """A lake whose silver holds only mediation cases: per week ``per_week`` cases of six types, each type worded
+    with its own made-up words (CJK characters no other type uses), types stated as the registry states them."""
+    import datetime as dt
+
+    import pandas as pd
+
+    from fengqiao.core.disputes import TYPE_LABELS
+
+    labels = [t for t in TYPE_LABELS if t != "其他"][:6]
+    for week in range(weeks):
+        monday = dt.date(2025, 1, 6) + dt.timedelta(weeks=week)
+        rows = []
+        for i in range(per_week):
+            base = 0x4E00 + 3000 * phrasing + 40 * (i % 6) + 2 * (i % 5)
+            rows.append({"summary": f"{chr(base)}{chr(base + 1)}，{chr(base + 10)}{chr(base + 11)}。",
+                         "dispute_type": labels[i % 6]})
+        folder = lake / "silver" / "mediation_cases" / f"week_start={monday}"
+        folder.mkdir(parents=True)
+        pd.DataFrame(rows).to_parquet(folder / "part-0.parquet", index=False)
+
+
+def test_train_types_replaces_a_classifier_of_other_words_and_refuses_a_lake_without_enough_texts(tmp_path):
+    from models import text_models as TM
+
+    lake, models = tmp_path / "lake", tmp_path / "models"
+    _mediation_silver(lake)
+    result = _invoke("train-types", "--lake", str(lake), "--model-dir", str(models))
+    assert result.exit_code == 0, result.output
+    assert "new classifier 100.0%" in result.output and "(current)" in result.output
+    first = TM.load_text_model(models, TM.TYPE_KIND)[1]["model_version"]
+    # Once more on the same lake: as accurate as the current one, so the same texts give the same version again.
+    again = _invoke("train-types", "--lake", str(lake), "--model-dir", str(models))
+    assert "current one 100.0%" in again.output
+    assert TM.load_text_model(models, TM.TYPE_KIND)[1]["model_version"] == first
+    small = tmp_path / "small"
+    _mediation_silver(small, weeks=4)
+    refused = _invoke("train-types", "--lake", str(small), "--model-dir", str(models))
+    assert refused.exit_code == 2 and "not trained:" in refused.output and "at least 2,000" in refused.output
+    no_lake = _invoke("train-types", "--lake", str(tmp_path / "nothing"), "--model-dir", str(models))
+    assert no_lake.exit_code == 2 and "has no silver mediation cases: run the pipeline" in no_lake.output
