@@ -232,7 +232,9 @@ def _land_parts(lake: Lake, parts: list[tuple[Path, Path]], log) -> tuple[list[s
     skipped = 0
     with manifest_lock(lake):  # the file-drop landing of the ingest DAGs may run at once
         manifest = read_manifest(lake)
-        known_sha = set(manifest.column("sha256").to_pylist())
+        # The work-order feed's batches only (bronze's duplicate test is per feed: jobs.bronze.land_drops).
+        known_sha = {sha for feed, sha in zip(manifest.column("feed").to_pylist(), manifest.column("sha256").to_pylist())
+                     if feed == FEED}
         known_paths = set(manifest.column("bronze_path").to_pylist())
         rows, renames = [], []
         for partial, final in parts:  # decide everything first: a refusal leaves bronze untouched

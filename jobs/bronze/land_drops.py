@@ -1,8 +1,10 @@
 """Bronze: copy delivered files into the lake unchanged, with a manifest of what landed.
 
 Only day folders holding ``_READY`` are read (the upstream writes it last). ``truth/`` is never
-touched. A file whose content (sha256) is already in the manifest is the same batch delivered
-again under another name and is not landed twice, which also makes a re-run land nothing.
+touched. A file whose content (sha256) is already in the manifest for its feed is the same batch delivered
+again under another name and is not landed twice, which also makes a re-run land nothing. Per feed, and never an
+empty file: an empty export (a county with nothing that day) repeats no batch, and with the duplicate test across
+feeds, which feed's empty file landed depended on which feed was landed first.
 
 A file is copied under a hidden ``.<name>.partial`` name and renamed into place, and the manifest
 is rewritten beside and renamed over, so a process killed mid-landing leaves no half file in
@@ -227,7 +229,7 @@ def _is_regular(path: Path) -> bool:
 def _land_locked(source: Path, lake: Lake, through: date | None, log, feeds: tuple[str, ...],
                  since: date | None = None) -> dict:
     manifest = read_manifest(lake)
-    known_sha = set(manifest.column("sha256").to_pylist())
+    known_sha = set(zip(manifest.column("feed").to_pylist(), manifest.column("sha256").to_pylist()))
     known_paths = set(manifest.column("bronze_path").to_pylist())
     new_rows: list[dict] = []
     refused_rows: list[dict] = []
@@ -318,13 +320,13 @@ def _land_day(lake: Lake, feed: str, day: str, day_fd: int, counts: dict, known_
             sha, size = _copy_hashing(fd, partial)  # one read: the copy is exactly what was hashed
         finally:
             os.close(fd)
-        if sha in known_sha:
+        if size and (feed, sha) in known_sha:
             partial.unlink()
             counts["skipped_duplicate"] += 1
             log(f"bronze: {feed}/{day}/{name} repeats a landed batch; not landed again")
             continue
         os.replace(partial, target)     # never a half file under the real name
-        known_sha.add(sha)
+        known_sha.add((feed, sha))
         known_paths.add(bronze_path)
         counts["landed"] += 1
         new_rows.append({"feed": feed, "day": day, "file_name": name, "bronze_path": bronze_path,

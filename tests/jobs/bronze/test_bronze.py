@@ -49,3 +49,27 @@ def test_through_limits_days_and_ready_folder_lands_later(tmp_path):
     later = land_drops(source, lake, log=lambda _: None)
     assert later["per_feed"]["hotline"]["landed"] == 2  # calls-b.jsonl.gz and the now-ready calls-c.jsonl
     assert (lake.bronze("hotline") / "2025-03-05" / "calls-c.jsonl").exists()
+
+
+def test_duplicates_are_per_feed_and_an_empty_export_is_never_one(tmp_path):
+    """The same bytes in two feeds are two deliveries; empty exports of other days are deliveries too (which of
+    them landed once depended on which feed was landed first); a batch sent again in its own feed is not."""
+    source, lake = tmp_path / "drop", Lake.at(tmp_path / "lake")
+    batch = b'{"call_id": "C1"}\n'
+    files = {("hotline", "2025-03-03", "calls-1.jsonl"): batch, ("hotline", "2025-03-04", "calls-1-again.jsonl"): batch,
+             ("workorders", "2025-03-03", "same-bytes.jsonl"): batch,
+             ("hotline", "2025-03-03", "calls-empty.jsonl"): b"", ("hotline", "2025-03-04", "calls-empty.jsonl"): b"",
+             ("workorders", "2025-03-03", "orders-empty.csv"): b""}
+    for (feed, day, name), content in files.items():
+        (source / feed / day).mkdir(parents=True, exist_ok=True)
+        (source / feed / day / name).write_bytes(content)
+        (source / feed / day / "_READY").write_bytes(b"")
+    for feeds in (("workorders", "hotline"), ("hotline", "workorders")):  # either order, the same files land
+        lake = Lake.at(tmp_path / f"lake-{feeds[0]}")
+        counts = land_drops(source, lake, feeds=feeds, log=lambda _: None)
+        assert counts["per_feed"]["hotline"]["landed"] == 3 and counts["per_feed"]["hotline"]["skipped_duplicate"] == 1
+        assert counts["per_feed"]["workorders"]["landed"] == 2 and counts["per_feed"]["workorders"]["skipped_duplicate"] == 0
+        assert not (lake.bronze("hotline") / "2025-03-04" / "calls-1-again.jsonl").exists()
+        assert (lake.bronze("hotline") / "2025-03-04" / "calls-empty.jsonl").exists()
+        assert (lake.bronze("workorders") / "2025-03-03" / "orders-empty.csv").exists()
+        assert land_drops(source, lake, feeds=feeds, log=lambda _: None)["landed"] == 0  # a re-run lands nothing
