@@ -24,11 +24,21 @@ def train_text_models(model_dir: Path, mediation: pd.DataFrame, orders: pd.DataF
                                           corpus["cue_train"], corpus["cue_eval"], seed, echo=echo)
 
 
+def stated_type_texts(lake_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(mediation cases, work orders) of the lake's silver, the columns the type classifier learns from. A feed that
+    never delivered has no table: no work orders is an empty frame; no mediation cases, a ValueError."""
+    lake = Lake.at(lake_dir)
+    if not lake.silver("mediation_cases").exists():
+        raise ValueError(f"{lake_dir} has no silver mediation cases: run the pipeline on it first (fengqiao run)")
+    mediation = read_table(lake.silver("mediation_cases"), columns=["summary", "dispute_type", "week_start"])
+    orders = (read_table(lake.silver("work_orders"), columns=["summary", "category", "week_start"])
+              if lake.silver("work_orders").exists() else pd.DataFrame(columns=["summary", "category", "week_start"]))
+    return mediation, orders
+
+
 def train_text_models_from_lake(model_dir: Path, lake_dir: Path, seed: int, echo=print) -> dict:
     """Both text models from the silver mediation cases and work orders of the lake at ``lake_dir``."""
-    lake = Lake.at(lake_dir)
-    mediation = read_table(lake.silver("mediation_cases"), columns=["summary", "dispute_type", "week_start"])
-    orders = read_table(lake.silver("work_orders"), columns=["summary", "category", "week_start"])
+    mediation, orders = stated_type_texts(lake_dir)
     echo(f"  training the text models on {len(mediation):,} mediation cases and {len(orders):,} work orders …")
     return train_text_models(model_dir, mediation, orders, seed, echo=echo)
 
@@ -40,13 +50,7 @@ def retrain_type_model_on_lake(model_dir: Path, lake_dir: Path, force: bool = Fa
     from models.text_models import TYPE_KIND, load_text_model
     from models.text_training import retrain_type_model
 
-    lake = Lake.at(lake_dir)
-    if not lake.silver("mediation_cases").exists():
-        raise ValueError(f"{lake_dir} has no silver mediation cases: run the pipeline on it first (fengqiao run)")
-    mediation = read_table(lake.silver("mediation_cases"), columns=["summary", "dispute_type", "week_start"])
-    # A feed that never delivered has no table: the mediation cases alone then train the classifier.
-    orders = (read_table(lake.silver("work_orders"), columns=["summary", "category", "week_start"])
-              if lake.silver("work_orders").exists() else pd.DataFrame(columns=["summary", "category", "week_start"]))
+    mediation, orders = stated_type_texts(lake_dir)
     current = load_text_model(model_dir, TYPE_KIND)
     echo(f"  training the dispute-type classifier on {len(mediation):,} mediation cases and {len(orders):,} work "
          f"orders of {lake_dir} (the latest weeks held out) …")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import shlex
 import shutil
 import subprocess
 import sys
@@ -36,9 +37,13 @@ def unused_uid() -> int:
     raise RuntimeError("no free uid")
 
 
+def setpriv(uid: int, argv: list[str]) -> list[str]:
+    """``argv`` run as ``uid`` in group 0 (the containers' group), with no other group."""
+    return ["setpriv", f"--reuid={uid}", "--regid=0", "--clear-groups", *argv]
+
+
 def as_uid(uid: int, argv: list[str], env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run(["setpriv", f"--reuid={uid}", "--regid=0", "--clear-groups", *argv],
-                          capture_output=True, text=True, env=env, **kwargs)
+    return subprocess.run(setpriv(uid, argv), capture_output=True, text=True, env=env, **kwargs)
 
 
 def test_the_image_account_is_made_for_the_uid_every_service_runs_as():
@@ -94,14 +99,14 @@ def test_spark_runs_as_a_uid_only_once_it_has_an_account():
         run_spark_as(uid, Path(folder))
 
 
-def run_spark_as(uid: int, tmp_path: Path) -> None:
-    work = tmp_path / "work"
+def run_spark_as(uid: int, folder: Path) -> None:
+    work = folder / "work"
     work.mkdir()
     work.chmod(0o777)
-    script = tmp_path / "round_trip.py"
+    script = folder / "round_trip.py"
     script.write_text(SPARK_ROUND_TRIP, encoding="utf-8")
     script.chmod(0o644)
-    tmp_path.chmod(0o755)
+    folder.chmod(0o755)
     env = {"PATH": os.environ["PATH"], "HOME": str(work), "JAVA_HOME": os.environ.get("JAVA_HOME", "")}
     env = {k: v for k, v in env.items() if v}
 
@@ -111,14 +116,13 @@ def run_spark_as(uid: int, tmp_path: Path) -> None:
 
     # The line the image's `useradd --uid UID --gid 0 --home-dir /opt/airflow airflow` writes, here in a copy of
     # /etc/passwd mounted over the real one in a mount namespace of this command only.
-    passwd = tmp_path / "passwd"
+    passwd = folder / "passwd"
     passwd.write_text(Path("/etc/passwd").read_text(encoding="utf-8") + f"airflow:x:{uid}:0::{work}:/bin/sh\n",
                       encoding="utf-8")
     passwd.chmod(0o644)
-    inner = " ".join(["setpriv", f"--reuid={uid}", "--regid=0", "--clear-groups",
-                      sys.executable, str(script), str(work / "with")])
-    with_account = subprocess.run(["unshare", "--mount", "sh", "-c",
-                                   f"mount --make-rprivate / && mount --bind {passwd} /etc/passwd && exec {inner}"],
+    inner = shlex.join(setpriv(uid, [sys.executable, str(script), str(work / "with")]))
+    with_account = subprocess.run(["unshare", "--mount", "sh", "-c", "mount --make-rprivate / && "
+                                   f"mount --bind {shlex.quote(str(passwd))} /etc/passwd && exec {inner}"],
                                   capture_output=True, text=True, env=env, timeout=300)
     assert with_account.returncode == 0, with_account.stderr[-3000:]
     assert "rows 7 user airflow" in with_account.stdout
