@@ -59,9 +59,11 @@ def pipeline(work: Path, source: Path) -> dict:
     return dict(seconds=seconds, peak=peak, stages=stages, lake=lake)
 
 
-def reference(work: Path, lake: Path) -> dict:
+def reference(work: Path, lake: Path, batch_days: int | None = None) -> dict:
     out = work / "reference"
     cmd = [sys.executable, str(ROOT / "benchmarks" / "ingest_reference.py"), "--lake", str(lake), "--out", str(out)]
+    if batch_days:
+        cmd += ["--batch-days", str(batch_days)]
     print("[ingest] reference: DuckDB and pyarrow over the same bronze ...", flush=True)
     seconds, peak, _, code = run_measured(cmd, dict(os.environ, PYTHONPATH=str(ROOT)), work / "reference.log")
     if code != 0:
@@ -80,7 +82,7 @@ def written(lake: Path, ref: Path) -> list[tuple[str, int, int, int, int]]:
         p = duckdb.sql(f"select count(*) from read_parquet('{lake}/silver/{table}/*/*.parquet')").fetchall()[0][0]
         r = duckdb.sql(f"select count(*) from read_parquet('{ref}/silver/{table}/*/*.parquet')").fetchall()[0][0]
         qp = duckdb.sql(f"select count(*) from read_parquet('{lake}/silver/quarantine/feed={feed}/*.parquet')").fetchall()[0][0]
-        qr = duckdb.sql(f"select count(*) from read_parquet('{ref}/quarantine/{feed}.parquet')").fetchall()[0][0]
+        qr = duckdb.sql(f"select count(*) from read_parquet('{ref}/quarantine/{feed}*.parquet')").fetchall()[0][0]
         rows.append((feed, p, r, qp, qr))
     return rows
 
@@ -121,12 +123,13 @@ def main(argv=None) -> None:
     ap.add_argument("--source", required=True, help="a drop (hotline/, workorders/, mediation/, reference/)")
     ap.add_argument("--work", required=True, help="scratch folder for the lake and the reference's output")
     ap.add_argument("--out", help="write the report here too")
+    ap.add_argument("--batch-days", type=int, help="the reference reads this many day folders at a time (province years)")
     a = ap.parse_args(argv)
     work, source = Path(a.work).resolve(), Path(a.source).resolve()
     work.mkdir(parents=True, exist_ok=True)
     started, load = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), machine()
     pipe = pipeline(work, source)
-    ref = reference(work, pipe["lake"])
+    ref = reference(work, pipe["lake"], a.batch_days)
     text = report(work, source, started, load, pipe, ref, written(pipe["lake"], work / "reference"))
     print(text)
     (work / "report.md").write_text(text, encoding="utf-8")

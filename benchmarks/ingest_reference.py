@@ -369,8 +369,8 @@ def mediation(con, files: list[Path]) -> list[Path]:
 
 
 # ---------------------------------------------------------------------------------------------- the run
-def write_feed(con, out: Path, table: str, feed: str, json_fields: bool) -> dict:
-    """Silver (one folder per week, sorted by region code) and the feed's quarantine, from the views above."""
+def quarantined_sql(feed: str, json_fields: bool) -> str:
+    """The feed's rejected records (first failed check, then suite rule) with their masked raw text."""
     from fengqiao.core.privacy import _JSON_FIELD_RULES
 
     raw = "_raw"
@@ -378,20 +378,69 @@ def write_feed(con, out: Path, table: str, feed: str, json_fields: bool) -> dict
         for _, pattern, token, keep in _JSON_FIELD_RULES:
             raw = f"regexp_replace({raw}, {lit(re2(pattern))}, {lit((BACKREF if keep else '') + token)}, 'g')"
     raw = mask_personal(raw)
+    return f"""select '{feed}' as feed, source_file, line_no, _error as reason, {raw} as raw_masked from checked
+               where _error is not null
+               union all
+               select '{feed}', source_file, line_no, _rule_error, {raw} from ruled where _rule_error is not null"""
+
+
+def write_feed(con, out: Path, table: str, feed: str, json_fields: bool) -> dict:
+    """Silver (one folder per week, sorted by region code) and the feed's quarantine, from the views above."""
     con.execute(f"""copy (select * from silver order by week_start, region_code)
                     to '{out / 'silver' / table}' (format parquet, partition_by (week_start), overwrite_or_ignore)""")
-    con.execute(f"""copy (select '{feed}' as feed, source_file, line_no, _error as reason, {raw} as raw_masked from checked
-                          where _error is not null
-                          union all
-                          select '{feed}', source_file, line_no, _rule_error, {raw} from ruled where _rule_error is not null)
-                    to '{out / 'quarantine' / feed}.parquet' (format parquet)""")
+    con.execute(f"copy ({quarantined_sql(feed, json_fields)}) to '{out / 'quarantine' / feed}.parquet' (format parquet)")
     rows = con.execute(f"select count(*) from read_parquet('{out / 'silver' / table}/*/*.parquet')").fetchall()[0][0]
     rejected = con.execute(f"select count(*) from read_parquet('{out / 'quarantine' / feed}.parquet')").fetchall()[0][0]
     return {"rows": rows, "quarantined": rejected}
 
 
-def run(bronze: Path, regions_csv: Path, out: Path, key: bytes, threads: int = 2, echo=print) -> dict:
-    """Every feed, then the core features; returns seconds per step and row counts."""
+def stage_batch(con, out: Path, table: str, feed: str, batch: int, json_fields: bool) -> None:
+    """One batch of a feed's files: its checked, masked versions (before the newest-version pick, which needs
+    every batch) to ``_staged``, its rejects to the quarantine, from the views above."""
+    staged = out / "_staged" / table
+    staged.mkdir(parents=True, exist_ok=True)
+    con.execute(f"""copy (select * exclude (_rule_error, _raw) from ruled where _rule_error is null)
+                    to '{staged / f'batch-{batch:04d}.parquet'}' (format parquet)""")
+    con.execute(f"copy ({quarantined_sql(feed, json_fields)}) to '{out / 'quarantine' / f'{feed}-batch-{batch:04d}.parquet'}' "
+                "(format parquet)")
+
+
+def finish_batches(con, out: Path, table: str, feed: str, key: str) -> dict:
+    """The newest version per record over every batch (picked on the narrow key columns, then the rows
+    themselves), written as silver per week, as :func:`write_feed` writes one batch."""
+    import shutil
+
+    staged = f"read_parquet('{out / '_staged' / table}/*.parquet')"
+    con.execute(f"""create or replace temp table newest as select {key}, source_file, line_no from {staged}
+  qualify row_number() over (partition by {key} order by updated_at desc, source_file desc, line_no desc) = 1""")
+    con.execute(f"""copy (select s.* exclude (line_no) from {staged} s semi join newest n using ({key}, source_file, line_no)
+                          order by week_start, region_code)
+                    to '{out / 'silver' / table}' (format parquet, partition_by (week_start), overwrite_or_ignore)""")
+    shutil.rmtree(out / "_staged" / table)
+    rows = con.execute(f"select count(*) from read_parquet('{out / 'silver' / table}/*/*.parquet')").fetchall()[0][0]
+    rejected = con.execute(f"select count(*) from read_parquet('{out / 'quarantine'}/{feed}-batch-*.parquet')").fetchall()[0][0]
+    return {"rows": rows, "quarantined": rejected}
+
+
+def batches_of_days(files: list[Path], days: int | None) -> list[list[Path]]:
+    """``files`` (``<feed>/<day>/<file>``) in batches of ``days`` consecutive day folders; one batch if None."""
+    if not days:
+        return [files]
+    folders = sorted({p.parent.name for p in files})
+    starts = {d: i // days for i, d in enumerate(folders)}
+    out: dict[int, list[Path]] = {}
+    for p in files:
+        out.setdefault(starts[p.parent.name], []).append(p)
+    return [out[k] for k in sorted(out)]
+
+
+def run(bronze: Path, regions_csv: Path, out: Path, key: bytes, threads: int = 2, echo=print,
+        batch_days: int | None = None, memory_limit: str | None = None) -> dict:
+    """Every feed, then the core features; returns seconds per step and row counts.
+
+    ``batch_days``: read and check a feed's files ``batch_days`` day folders at a time (a province's years do
+    not fit in memory at once), then pick the newest version per record over all batches; None: all at once.
+    """
     import shutil
 
     import duckdb
@@ -405,6 +454,9 @@ def run(bronze: Path, regions_csv: Path, out: Path, key: bytes, threads: int = 2
     (out / "silver").mkdir()
     con = duckdb.connect()
     con.execute(f"set threads to {threads}; set preserve_insertion_order = false; set TimeZone = 'Asia/Shanghai'")
+    con.execute(f"set temp_directory = {lit(str(out / '_spill'))}")
+    if memory_limit:
+        con.execute(f"set memory_limit = {lit(memory_limit)}")
     con.create_function("hmac_hex", lambda values: pa.array(hmac_hex(key, values.to_pandas())), ["VARCHAR"], "VARCHAR",
                         type="arrow")
     towns = read_regions(regions_csv)
@@ -413,14 +465,24 @@ def run(bronze: Path, regions_csv: Path, out: Path, key: bytes, threads: int = 2
     con.execute("create temp table towns as select * from towns_df")
     steps, counts = {}, {}
     scratch = out / "_gunzip"
-    feeds = (("hotline", "hotline_calls", partial(hotline, scratch=scratch), (".jsonl", ".json", ".jsonl.gz", ".json.gz")),
-             ("workorders", "work_orders", work_orders, (".csv",)),
-             ("mediation", "mediation_cases", mediation, (".csv", ".xlsx")))
-    for feed, table, build, suffixes in feeds:
+    feeds = (("hotline", "hotline_calls", partial(hotline, scratch=scratch), (".jsonl", ".json", ".jsonl.gz", ".json.gz"), "call_id"),
+             ("workorders", "work_orders", work_orders, (".csv",), "order_id"),
+             ("mediation", "mediation_cases", mediation, (".csv", ".xlsx"), "case_id"))
+    for feed, table, build, suffixes, key_column in feeds:
         t0 = time.perf_counter()
         files = sorted(p for p in (bronze / feed).glob("*/*") if p.name.endswith(suffixes) and not p.name.startswith("."))
-        build(con, files)
-        counts[feed] = write_feed(con, out, table, feed, json_fields=feed == "hotline")
+        batches = batches_of_days(files, batch_days)
+        if len(batches) == 1:
+            build(con, files)
+            counts[feed] = write_feed(con, out, table, feed, json_fields=feed == "hotline")
+        else:
+            for k, part in enumerate(batches):
+                build(con, part)
+                stage_batch(con, out, table, feed, k, json_fields=feed == "hotline")
+                shutil.rmtree(scratch, ignore_errors=True)
+                if k % 10 == 9:
+                    echo(f"[reference] silver:{feed}: batch {k + 1}/{len(batches)}, {time.perf_counter() - t0:.0f} s")
+            counts[feed] = finish_batches(con, out, table, feed, key_column)
         shutil.rmtree(scratch, ignore_errors=True)
         steps[f"silver:{feed}"] = time.perf_counter() - t0
         echo(f"[reference] silver:{feed}: {steps[f'silver:{feed}']:.1f} s, {counts[feed]}")
@@ -442,7 +504,10 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--lake", required=True, help="a lake whose bronze/ and reference/ are read")
     ap.add_argument("--out", required=True)
+    ap.add_argument("--batch-days", type=int, help="day folders per batch (a province's years); default: all at once")
+    ap.add_argument("--memory-limit", help="DuckDB's memory_limit, e.g. 8GB (it spills to OUT/_spill beyond it)")
     a = ap.parse_args()
     lake = Path(a.lake)
-    result = run(lake / "bronze", lake / "reference" / "regions.csv", Path(a.out), b"reference-key")
+    result = run(lake / "bronze", lake / "reference" / "regions.csv", Path(a.out), b"reference-key",
+                 echo=partial(print, flush=True), batch_days=a.batch_days, memory_limit=a.memory_limit)
     (Path(a.out) / "result.json").write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
