@@ -253,14 +253,23 @@ select n.source_file, unnest(range(1, len(string_split(content, chr(10))) + 1)) 
        unnest(string_split(content, chr(10))) as line from read_text([{listed}]) r join file_names n on n.path = r.filename;
 create or replace temp view parsed as
 select source_file, line_no, line as _raw, try_cast(line as json) as j from lines where trim(line) <> '';
-create or replace temp view fields as
+create or replace temp table fields as
 select source_file, line_no, _raw, j is null as _malformed,
   {", ".join(f"j->>'{f}' as {f}" for f in HOTLINE_FIELDS)},
   try_cast(j->'transcript' as struct(speaker varchar, text varchar)[]) as transcript,
   try_cast(j->>'started_at' as timestamptz) as started_ts, try_cast(j->>'updated_at' as timestamptz) as updated_ts
-from parsed;""")
+from parsed;
+-- A call without a region code is placed in the township its address names (the longest name, then the lower
+-- code), as silver places it: only those calls are compared with the township names.
+create or replace temp view by_address as
+select f.source_file, f.line_no, first(t.code order by length(t.name) desc, t.code) as code
+from fields f join towns t on contains(f.address_text, t.name)
+where nullif(trim(f.region_code), '') is null group by f.source_file, f.line_no;
+create or replace temp view placed as
+select f.*, coalesce(nullif(trim(f.region_code), ''), a.code) as _region
+from fields f left join by_address a using (source_file, line_no);""")
     text = "regexp_replace(array_to_string(list_transform(transcript, lambda t: coalesce(t.speaker, '') || ':' || coalesce(t.text, '')), chr(10)), '\\r\\n?', chr(10), 'g')"
-    region = "coalesce(nullif(trim(region_code), ''), (select t.code from towns t where contains(address_text, t.name) order by length(t.name) desc, t.code limit 1))"
+    region = "_region"
     checks = [("_malformed", "malformed_record"), ("nullif(trim(call_id), '') is null", "missing_required_field:call_id"),
               ("started_ts is null", "unparseable_date:started_at"), ("updated_ts is null", "unparseable_date:updated_at")]
     checks += region_checks(region)
@@ -276,7 +285,7 @@ from parsed;""")
   case when try_cast(satisfaction as int) between 1 and 5 then try_cast(satisfaction as int) end as satisfaction,
   nullif(trim(work_order_id), '') as work_order_id, updated_ts as updated_at, source_file,
   cast(date_trunc('week', started_ts) as date) as week_start, line_no, _raw"""
-    con.execute(checked_sql("fields", checks, select, "silver_hotline_calls", "call_id"))
+    con.execute(checked_sql("placed", checks, select, "silver_hotline_calls", "call_id"))
 
 
 def wage_words() -> str:
