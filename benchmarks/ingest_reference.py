@@ -180,6 +180,9 @@ def csv_tables(files: list[Path], key: str, columns: list[str]):
         cols["source_file"] = pa.array([relative(path)] * n, pa.string())
         cols["line_no"] = pa.array(range(2, n + 2), pa.int64())
         tables.append(pa.table(cols))
+    if not tables:  # a batch of empty or unreadable files
+        tables = [pa.table({**{c: pa.array([], pa.string()) for c in columns},
+                            "source_file": pa.array([], pa.string()), "line_no": pa.array([], pa.int64())})]
     return pa.concat_tables(tables), unreadable
 
 

@@ -60,3 +60,44 @@ def test_gzip_files_are_read_under_their_own_names(tmp_path):
                        "join file_names n on n.path = r.filename order by 1").fetchall()
     assert rows == [("bronze/hotline/2025-01-06/calls-a.jsonl", text),
                     ("bronze/hotline/2025-01-06/calls-b.jsonl.gz", text)]
+
+
+def _tables(out: Path) -> dict:
+    """Every silver table and quarantine the reference wrote, as sorted rows (source paths without the drop's root)."""
+    found = {}
+    for name, pattern in [("hotline_calls", "silver/hotline_calls/*/*.parquet"),
+                          ("work_orders", "silver/work_orders/*/*.parquet"),
+                          ("mediation_cases", "silver/mediation_cases/*/*.parquet")]:
+        found[name] = sorted(map(str, duckdb.sql(f"select * from read_parquet('{out}/{pattern}')").fetchall()))
+    for feed in ("hotline", "workorders", "mediation"):
+        found[feed] = sorted(map(str, duckdb.sql(f"select * from read_parquet('{out}/quarantine/{feed}*.parquet')").fetchall()))
+    return found
+
+
+def test_batches_of_days_give_the_silver_of_one_pass(tmp_path):
+    """A province's years are read in batches of day folders: the newest version of a record must win across
+    batches (C1 and W1 are corrected in later day folders) and the quarantine must hold the same records."""
+    from tests.drop_builder import write_drop, write_later_days
+
+    # A drop's layout is bronze's (<feed>/<day>/<file>); named so, its paths are bronze's as the suites expect.
+    drop = write_later_days(write_drop(tmp_path / "bronze"))
+    regions = drop / "reference" / "regions.csv"
+    one = R.run(drop, regions, tmp_path / "one", b"k", echo=lambda *_: None)
+    batched = R.run(drop, regions, tmp_path / "batched", b"k", echo=lambda *_: None, batch_days=1)
+    assert one["counts"] == batched["counts"]
+    tables = _tables(tmp_path / "batched")
+    assert tables == _tables(tmp_path / "one")
+    calls = duckdb.sql(f"select call_id, topic, region_code from read_parquet('{tmp_path}/batched/silver/hotline_calls/*/*.parquet')"
+                       " order by call_id").fetchall()
+    assert ("C1", "欠薪已经解决", "370102001001") in calls  # the correction of 2025-03-10, three batches later
+    assert ("C2", "楼上漏水", "370102002000") in calls  # no region code: placed by the township its address names
+    assert len(calls) == len({c[0] for c in calls})
+    assert {p.name.split("=")[0] for p in (tmp_path / "batched" / "silver" / "hotline_calls").iterdir()} == {"week_start"}
+
+
+def test_batches_of_days_split_by_day_folder():
+    files = [Path(f"bronze/hotline/2025-03-0{d}/calls-{k}.jsonl") for d in (3, 4, 5, 6, 7) for k in "ab"]
+    batches = R.batches_of_days(files, 2)
+    assert [sorted({p.parent.name for p in b}) for b in batches] == [
+        ["2025-03-03", "2025-03-04"], ["2025-03-05", "2025-03-06"], ["2025-03-07"]]
+    assert R.batches_of_days(files, None) == [files]
