@@ -11,7 +11,8 @@ feature stages do, so that ``benchmarks/ingest_benchmark.py`` measures the pipel
   form (DuckDB's regex engine has no look-around: the look-arounds are dropped, the scanning is the same);
   the record's own names replaced; phone numbers and names as HMAC-SHA256 pseudonyms (the same Arrow
   function as silver); dispute types by the same keyword rules; escalation words by the same lexicon;
-- newest version per record (``updated_at``, then source file, then line);
+- newest version per record (``updated_at``, then source file, then line), over every batch when the files are read
+  in batches of day folders (``--batch-days``: a province's years do not fit in memory at once);
 - silver written as Parquet, one folder per week, sorted by region code; then the core aggregation of
   ``pipeline_benchmark.core_sql`` (counts per feed and type, wage arrears, escalation words, repeat calls).
 
