@@ -397,14 +397,19 @@ def quarantined_sql(feed: str, json_fields: bool) -> str:
                select '{feed}', source_file, line_no, _rule_error, {raw} from ruled where _rule_error is not null"""
 
 
+def written_counts(con, out: Path, table: str, quarantine_files: str) -> dict:
+    """Rows of the silver table written and of the quarantine files (a glob under ``out/quarantine``)."""
+    rows = con.execute(f"select count(*) from read_parquet('{out / 'silver' / table}/*/*.parquet')").fetchall()[0][0]
+    rejected = con.execute(f"select count(*) from read_parquet('{out / 'quarantine'}/{quarantine_files}')").fetchall()[0][0]
+    return {"rows": rows, "quarantined": rejected}
+
+
 def write_feed(con, out: Path, table: str, feed: str, json_fields: bool) -> dict:
     """Silver (one folder per week, sorted by region code) and the feed's quarantine, from the views above."""
     con.execute(f"""copy (select * from silver order by week_start, region_code)
                     to '{out / 'silver' / table}' (format parquet, partition_by (week_start), overwrite_or_ignore)""")
     con.execute(f"copy ({quarantined_sql(feed, json_fields)}) to '{out / 'quarantine' / feed}.parquet' (format parquet)")
-    rows = con.execute(f"select count(*) from read_parquet('{out / 'silver' / table}/*/*.parquet')").fetchall()[0][0]
-    rejected = con.execute(f"select count(*) from read_parquet('{out / 'quarantine' / feed}.parquet')").fetchall()[0][0]
-    return {"rows": rows, "quarantined": rejected}
+    return written_counts(con, out, table, f"{feed}.parquet")
 
 
 def stage_batch(con, out: Path, table: str, feed: str, batch: int, json_fields: bool) -> None:
@@ -430,9 +435,7 @@ def finish_batches(con, out: Path, table: str, feed: str, key: str) -> dict:
                           order by week_start, region_code)
                     to '{out / 'silver' / table}' (format parquet, partition_by (week_start), overwrite_or_ignore)""")
     shutil.rmtree(out / "_staged" / table)
-    rows = con.execute(f"select count(*) from read_parquet('{out / 'silver' / table}/*/*.parquet')").fetchall()[0][0]
-    rejected = con.execute(f"select count(*) from read_parquet('{out / 'quarantine'}/{feed}-batch-*.parquet')").fetchall()[0][0]
-    return {"rows": rows, "quarantined": rejected}
+    return written_counts(con, out, table, f"{feed}-batch-*.parquet")
 
 
 def batches_of_days(files: list[Path], days: int | None) -> list[list[Path]]:
