@@ -5,11 +5,11 @@ week; villages only in the weeks whose records name them (an export that places 
 has no village rows: never invented). Every level's counts are sums over its records.
 
 Flow (Spark passes over the silver records: one query for the first and last week, one group-by of
-the unioned records, one shuffle of keyed calls for repeat callers, checkpointed together; everything after
+the unioned records, two shuffles of keyed calls for repeat callers, checkpointed together; everything after
 that works on the small region × week grid, checkpointed again before the spatial self-join):
 
     silver calls, orders, cases -> records (union) -> tag levels -> counts + signal inputs  (1 shuffle)
-    silver calls -> repeat callers per region at every level                                 (1 shuffle)
+    silver calls -> callers heard again -> repeat callers per region at every level         (2 shuffles)
     regions.csv x weeks -> grid, left-joined to both, zero-filled
       -> signals, referral shares -> dynamics (8-week windows)
     village counts (weeks with records) -> same signals -> dynamics from sums over week numbers
