@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from models.score_frame import unlevelled_scores
+from models.trailing import trailing_mean
 
 MODEL_VERSION = "keyword-rule"
 HISTORY_WEEKS = 8
@@ -56,7 +57,8 @@ def keyword_rule_scores(features: pd.DataFrame, history_weeks: int = HISTORY_WEE
     wide = wide.reindex(pd.date_range(wide.index.min(), wide.index.max(), freq="7D"))
     started = wide.notna().cummax()                      # a township's span starts at its first row
     filled = wide.fillna(0.0).where(started)
-    usual = filled.shift(1).rolling(history_weeks, min_periods=1).mean()
+    usual = pd.DataFrame(trailing_mean(filled.to_numpy(), history_weeks, 1, lag=1), index=filled.index,
+                         columns=filled.columns)
     keys = pd.MultiIndex.from_arrays([weeks, town["region_code"].astype(str)])
     stack = lambda w: w.stack(future_stack=True).reindex(keys).to_numpy(dtype=float)  # noqa: E731
     signs, base = stack(filled), stack(usual)

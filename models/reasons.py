@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 
 from fengqiao.core.disputes import SLUG_TO_LABEL
+from models.trailing import grouped_previous_mean
 
 MAX_REASONS = 4
 HISTORY_WEEKS = 8
@@ -252,10 +254,11 @@ def history_means(features_df: pd.DataFrame) -> pd.DataFrame:
     f = f.sort_values(["region_code", "_w"])
     cols = [c for c in f.columns if str(c).startswith("type_") or c in MEAN_COLUMNS_EXTRA]
     vals = f[cols].apply(pd.to_numeric, errors="coerce").fillna(0)
-    means = (vals.groupby(f["region_code"]).shift(1)
-             .groupby(f["region_code"]).rolling(HISTORY_WEEKS, min_periods=1).mean()
-             .reset_index(level=0, drop=True))
-    means = means.reindex(f.index)
+    codes = f["region_code"].to_numpy()
+    first_of_group = np.r_[True, codes[1:] != codes[:-1]] if len(codes) else np.zeros(0, dtype=bool)
+    group_starts = np.maximum.accumulate(np.where(first_of_group, np.arange(len(codes)), 0))
+    means = pd.DataFrame(grouped_previous_mean(vals.to_numpy(dtype=float), group_starts, HISTORY_WEEKS),
+                         index=f.index, columns=cols)
     means.index = pd.MultiIndex.from_arrays([f["region_code"], f["_w"]])
     return means
 

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from models.keyword_rule import warning_signs
+from models.trailing import trailing_mean, trailing_sum
 
 COUNT_BASES = ["warning_signs", "escalation_term_records", "group_tendency_cases", "criminal_tendency_cases",
                "large_group_cases", "failed_mediations", "returned_orders", "wage_arrears",
@@ -39,10 +40,15 @@ MIN_HISTORY = 4
 HISTORY_NEEDED = 11  # weeks t-10 .. t-1 behind the 3-week build-up
 
 
-def _past_mean(wide: np.ndarray, lag: int, span: int) -> np.ndarray:
-    """Mean of weeks ``t-lag-span+1 .. t-lag`` per column (at least MIN_HISTORY of them present), else NaN."""
-    frame = pd.DataFrame(wide).shift(lag)
-    return frame.rolling(span, min_periods=MIN_HISTORY).mean().to_numpy()
+def _past_mean(wide: np.ndarray, lag: int, span: int, counts: bool = True) -> np.ndarray:
+    """Mean of weeks ``t-lag-span+1 .. t-lag`` per column (at least MIN_HISTORY of them present), else NaN.
+
+    ``counts``: whole numbers, whose means models.trailing computes exactly as pandas does, in one operation.
+    Shares keep pandas' own running sums: the model's trees split on these values, and a mean that differs in
+    its last digit moved scores (by up to 0.0024 in 30 of 12,719 township-weeks of a province's weekly run)."""
+    if counts:
+        return trailing_mean(wide, span, MIN_HISTORY, lag=lag)
+    return pd.DataFrame(wide).shift(lag).rolling(span, min_periods=MIN_HISTORY).mean().to_numpy()
 
 
 def add_relative_features(features_df: pd.DataFrame) -> pd.DataFrame:
@@ -73,7 +79,7 @@ def add_relative_features(features_df: pd.DataFrame) -> pd.DataFrame:
                 x = wide(values)
                 m8 = _past_mean(x, 1, 8)
                 z8 = (x - m8) / np.sqrt(np.clip(m8, 0, None) + 1.0)
-                recent = pd.DataFrame(x).rolling(3, min_periods=3).sum().to_numpy()
+                recent = trailing_sum(x, 3, min_periods=3)
                 m3 = _past_mean(x, 3, 8)
                 z3 = (recent - 3 * m3) / np.sqrt(3 * np.clip(m3, 0, None) + 1.0)
                 city = np.nanmedian(np.where(np.isnan(z8).all(axis=1, keepdims=True), 0.0, z8), axis=1, keepdims=True)
@@ -83,7 +89,7 @@ def add_relative_features(features_df: pd.DataFrame) -> pd.DataFrame:
             for base in SHARE_BASES:
                 if base in town:
                     x = wide(town[base])
-                    put(f"{base}_d8", x - _past_mean(x, 1, 8))
+                    put(f"{base}_d8", x - _past_mean(x, 1, 8, counts=False))
     for col in RELATIVE_COLUMNS:
         out[col] = new[col]
     return out
