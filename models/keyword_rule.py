@@ -59,8 +59,10 @@ def keyword_rule_scores(features: pd.DataFrame, history_weeks: int = HISTORY_WEE
     filled = wide.fillna(0.0).where(started)
     usual = pd.DataFrame(trailing_mean(filled.to_numpy(), history_weeks, 1, lag=1), index=filled.index,
                          columns=filled.columns)
-    keys = pd.MultiIndex.from_arrays([weeks, town["region_code"].astype(str)])
-    stack = lambda w: w.stack(future_stack=True).reindex(keys).to_numpy(dtype=float)  # noqa: E731
+    # Each township row's cell in the weeks x townships matrices (every row has one: the pivot is built from them);
+    # numpy look-ups, not pandas' stack and reindex, which went one township column at a time.
+    rows, cols = wide.index.get_indexer(weeks), wide.columns.get_indexer(town["region_code"].astype(str))
+    stack = lambda w: w.to_numpy(dtype=float)[rows, cols]  # noqa: E731
     signs, base = stack(filled), stack(usual)
     excess = signs - base
     out = unlevelled_scores(town, np.where(np.isnan(excess), 0.0, excess), MODEL_VERSION)

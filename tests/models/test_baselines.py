@@ -255,3 +255,22 @@ def test_keyword_rule_counts_every_sign_and_compares_with_own_history():
     assert not loud["alarm"].any() and loud["score"].iloc[1:].abs().max() == 0
     # A jump of 3 over a usual level of 10 is not double: no alarm.
     assert not keyword_rule_scores(_sign_rows([10] * 8 + [13]))["alarm"].iloc[8]
+
+
+def test_keyword_rule_keeps_each_township_and_week_apart_in_any_row_order():
+    from models.keyword_rule import keyword_rule_scores
+
+    quiet_then_loud = _sign_rows([2] * 8 + [5, 4], code="370102001000")
+    loud = _sign_rows([20] * 10, code="370102002000")
+    late = _sign_rows([0] * 6 + [9], code="370102003000").iloc[3:]  # a township whose rows start in week 3
+    rows = pd.concat([quiet_then_loud, loud, late]).sample(frac=1.0, random_state=3).reset_index(drop=True)
+    out = keyword_rule_scores(rows)
+    assert out["region_code"].tolist() == rows["region_code"].tolist()  # one output row per input row, in order
+    for part in (quiet_then_loud, loud, late):
+        alone = keyword_rule_scores(part.reset_index(drop=True))
+        mine = out[out["region_code"] == part["region_code"].iloc[0]].assign(week=lambda d: d["week_start"].astype(str))
+        got = mine.sort_values("week")
+        assert got["warning_signs"].tolist() == alone["warning_signs"].tolist()
+        assert got["usual_signs"].fillna(-1).tolist() == alone["usual_signs"].fillna(-1).tolist()
+        assert got["alarm"].tolist() == alone["alarm"].tolist()
+    assert out.loc[(out["region_code"] == "370102003000"), "alarm"].sum() == 1
