@@ -59,10 +59,11 @@ def keyword_rule_scores(features: pd.DataFrame, history_weeks: int = HISTORY_WEE
     filled = wide.fillna(0.0).where(started)
     usual = pd.DataFrame(trailing_mean(filled.to_numpy(), history_weeks, 1, lag=1), index=filled.index,
                          columns=filled.columns)
-    # Each township row's cell in the weeks x townships matrices (every row has one: the pivot is built from them);
-    # numpy look-ups, not pandas' stack and reindex, which went one township column at a time.
+    # Each township row's cell in the weeks x townships matrices, by numpy look-ups (pandas' stack and reindex went
+    # one township column at a time). A row off the weekly index (a week_start that is no Monday) has none: NaN.
     rows, cols = wide.index.get_indexer(weeks), wide.columns.get_indexer(town["region_code"].astype(str))
-    stack = lambda w: w.to_numpy(dtype=float)[rows, cols]  # noqa: E731
+    off_grid = (rows < 0) | (cols < 0)
+    stack = lambda w: np.where(off_grid, np.nan, w.to_numpy(dtype=float)[rows, cols])  # noqa: E731
     signs, base = stack(filled), stack(usual)
     excess = signs - base
     out = unlevelled_scores(town, np.where(np.isnan(excess), 0.0, excess), MODEL_VERSION)

@@ -274,3 +274,13 @@ def test_keyword_rule_keeps_each_township_and_week_apart_in_any_row_order():
         assert got["usual_signs"].fillna(-1).tolist() == alone["usual_signs"].fillna(-1).tolist()
         assert got["alarm"].tolist() == alone["alarm"].tolist()
     assert out.loc[(out["region_code"] == "370102003000"), "alarm"].sum() == 1
+
+
+def test_keyword_rule_gives_a_row_off_the_weekly_grid_no_value_of_another_week():
+    from models.keyword_rule import keyword_rule_scores
+
+    rows = _sign_rows([2] * 8 + [9])
+    odd = rows.iloc[[0]].assign(week_start=rows["week_start"].iloc[0] + pd.Timedelta(days=3), escalation_term_records=50)
+    out = keyword_rule_scores(pd.concat([rows, odd], ignore_index=True))
+    assert len(out) == 10 and bool(out["alarm"].iloc[8])
+    assert pd.isna(out["warning_signs"].iloc[9]) and not out["alarm"].iloc[9]  # the old code's reindex gave NaN too
