@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pandas as pd
 
 from fengqiao.core.disputes import SLUG_TO_LABEL
@@ -254,10 +253,7 @@ def history_means(features_df: pd.DataFrame) -> pd.DataFrame:
     f = f.sort_values(["region_code", "_w"])
     cols = [c for c in f.columns if str(c).startswith("type_") or c in MEAN_COLUMNS_EXTRA]
     vals = f[cols].apply(pd.to_numeric, errors="coerce").fillna(0)
-    codes = f["region_code"].to_numpy()
-    first_of_group = np.r_[True, codes[1:] != codes[:-1]] if len(codes) else np.zeros(0, dtype=bool)
-    group_starts = np.maximum.accumulate(np.where(first_of_group, np.arange(len(codes)), 0))
-    means = pd.DataFrame(grouped_previous_mean(vals.to_numpy(dtype=float), group_starts, HISTORY_WEEKS),
+    means = pd.DataFrame(grouped_previous_mean(vals.to_numpy(dtype=float), f["region_code"].to_numpy(), HISTORY_WEEKS),
                          index=f.index, columns=cols)
     means.index = pd.MultiIndex.from_arrays([f["region_code"], f["_w"]])
     return means

@@ -41,19 +41,21 @@ def trailing_sum(x: np.ndarray, span: int, min_periods: int) -> np.ndarray:
     return np.where(counts >= max(min_periods, 1), sums, np.nan)
 
 
-def grouped_previous_mean(values: np.ndarray, group_starts: np.ndarray, span: int) -> np.ndarray:
+def grouped_previous_mean(values: np.ndarray, groups: np.ndarray, span: int) -> np.ndarray:
     """Mean of the previous ``span`` rows of the same group, for rows sorted by group (and time within it).
 
-    ``values`` has no missing values; ``group_starts`` is, per row, the index of its group's first row. NaN
-    where the row is its group's first. pandas' ``groupby(g).shift(1).groupby(g).rolling(span,
-    min_periods=1).mean()``.
+    ``values`` has no missing values; ``groups`` holds each row's group label. NaN where the row is its group's
+    first. pandas' ``groupby(g).shift(1).groupby(g).rolling(span, min_periods=1).mean()``.
     """
     values = np.asarray(values, dtype=float)
+    groups = np.asarray(groups)
+    rows = np.arange(len(values))
+    first_of_group = np.r_[True, groups[1:] != groups[:-1]] if len(groups) else np.zeros(0, dtype=bool)
+    group_start = np.maximum.accumulate(np.where(first_of_group, rows, 0)) if len(groups) else rows
     total = np.concatenate([np.zeros((1, *values.shape[1:])), np.cumsum(values, axis=0)])
-    end = np.arange(len(values))
-    start = np.maximum(end - span, np.asarray(group_starts))
-    counts = (end - start).astype(float)
+    start = np.maximum(rows - span, group_start)
+    counts = (rows - start).astype(float)
     if values.ndim > 1:
         counts = counts[:, None]
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(counts > 0, (total[end] - total[start]) / counts, np.nan)
+        return np.where(counts > 0, (total[rows] - total[start]) / counts, np.nan)
