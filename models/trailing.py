@@ -50,8 +50,9 @@ def grouped_previous_mean(values: np.ndarray, groups: np.ndarray, span: int) -> 
     values = np.asarray(values, dtype=float)
     groups = np.asarray(groups)
     rows = np.arange(len(values))
-    first_of_group = np.r_[True, groups[1:] != groups[:-1]] if len(groups) else np.zeros(0, dtype=bool)
-    group_start = np.maximum.accumulate(np.where(first_of_group, rows, 0)) if len(groups) else rows
+    first_of_group = np.ones(len(groups), dtype=bool)  # empty for no rows
+    first_of_group[1:] = groups[1:] != groups[:-1]
+    group_start = np.maximum.accumulate(np.where(first_of_group, rows, 0))
     total = np.concatenate([np.zeros((1, *values.shape[1:])), np.cumsum(values, axis=0)])
     start = np.maximum(rows - span, group_start)
     counts = (rows - start).astype(float)
