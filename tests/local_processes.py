@@ -90,14 +90,16 @@ def standalone_cluster(work: Path, workers: int) -> Iterator[dict]:
 
 
 @contextlib.contextmanager
-def spark_connect_server(work: Path, env: dict[str, str]) -> Iterator[dict]:
-    """``fengqiao spark-connect-server`` on a free loopback port with ``env`` (its token made in
-    ``work/spark-connect.token``); yields its ``port`` and ``pid`` (the process whose tree is the server), raises
-    RuntimeError with its log when it does not start, and stops its process group on exit."""
+def spark_connect_server(work: Path, env: dict[str, str], options: tuple[str, ...] = ()) -> Iterator[dict]:
+    """``fengqiao spark-connect-server`` on a free loopback port with ``env`` and the command's ``options`` (its
+    token made in ``work/spark-connect.token``); yields its ``port``, ``pid`` (the process whose tree is the server)
+    and ``log`` (its output's file), raises RuntimeError with its log when it does not start, and stops its process
+    group on exit."""
     port = free_port()
     env = {**env, "FENGQIAO_SPARK_CONNECT_TOKEN_FILE": str(work / "spark-connect.token")}
     log_path = work / "connect-server.log"
-    command = [str(Path(sys.executable).with_name("fengqiao")), "spark-connect-server", "--port", str(port)]
+    command = [str(Path(sys.executable).with_name("fengqiao")), "spark-connect-server", "--port", str(port),
+               *options]
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                                 cwd=work)
@@ -108,6 +110,6 @@ def spark_connect_server(work: Path, env: dict[str, str]) -> Iterator[dict]:
         if not listening(port):
             tail = log_path.read_text(errors="replace")[-3000:]
             raise RuntimeError(f"the Spark Connect server did not start\n{tail}")
-        yield {"port": port, "pid": proc.pid}
+        yield {"port": port, "pid": proc.pid, "log": log_path}
     finally:
         stop_process_group(proc)

@@ -20,6 +20,7 @@ import typer
 
 from fengqiao.app.airflow_runner import PipelineRunError, logs_to, prepare_airflow_home, run_dags
 from fengqiao.app.cli_options import echo, iso_date, monday
+from fengqiao.app.connect_recycling import RecyclePolicy, serve_recycled
 from fengqiao.app.loopback_postgres import server_unavailable
 from fengqiao.app.report import summarise_run
 from fengqiao.app.scheduler_trial import run_trial
@@ -163,6 +164,12 @@ def spark_connect_server(
     host: str = typer.Option("127.0.0.1", help="Address to listen on. Off loopback the server has no token: "
                              "only a private network (docker-compose.yml's spark network) may reach it."),
     port: int = typer.Option(15002, min=1, max=65535, help="gRPC port of the server."),
+    recycle_after_hours: float = typer.Option(
+        24.0, min=0, help="Restart the server once it has run this long and no client has been connected for "
+        "--recycle-idle-minutes: it keeps every session's Python workers until it stops (docs/operations.md). "
+        "0: never."),
+    recycle_idle_minutes: float = typer.Option(10.0, min=0, help="How long no client may have been connected "
+                                               "before a due restart."),
 ) -> None:
     """Run a Spark Connect server, in the foreground until stopped, for the Spark stages of later runs.
 
@@ -171,6 +178,7 @@ def spark_connect_server(
     as they are now. On loopback it demands a token of its clients, made on its first start in
     FENGQIAO_SPARK_CONNECT_TOKEN_FILE (default $FENGQIAO_HOME/spark-connect.token, mode 0600), which clients of the
     same user read. Under it the pseudonym key must be a file (FENGQIAO_PSEUDONYM_KEY_FILE): see SECURITY.md.
+    It is restarted when due (--recycle-after-hours) and no client is connected (fengqiao.app.connect_recycling).
     """
     settings = Settings.from_env()
     command = connect_server_command(settings, port, host)
@@ -183,4 +191,8 @@ def spark_connect_server(
     else:
         typer.echo(f"warning: listening on {host}:{port} without a token: whoever reaches this address runs code "
                    "with this server's rights (bronze, the pseudonym key). Keep it on a private network.", err=True)
-    os.execvpe(command[0], command, {**env, **extra})
+    policy = RecyclePolicy(after_seconds=recycle_after_hours * 3600, idle_seconds=recycle_idle_minutes * 60)
+    if not policy.after_seconds:
+        os.execvpe(command[0], command, {**env, **extra})
+    echo(f"recycled after {recycle_after_hours:g} h when no client has been connected for {recycle_idle_minutes:g} min")
+    raise typer.Exit(code=serve_recycled(command, {**env, **extra}, port, policy, echo=echo))
