@@ -200,3 +200,16 @@ def test_work_orders_keep_the_category_table_and_classify_the_rest(spark, region
     for oid in ("K1", "U1", "U2"):  # the rest passes through the Arrow batches unchanged
         assert [with_model[oid][c] for c in other] == [fallback[oid][c] for c in other]
     assert with_model["U1"]["closed_at"] is None and with_model["U1"]["satisfaction"] is None
+
+
+def test_applying_the_classifier_does_not_import_the_registrys_file_format():
+    """The Python workers that type calls in silver import this module but load no file: skops (0.4 s of imports
+    in every new worker) stays out until a model is saved or loaded."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    probe = "import sys, models.text_models; print(sorted(m for m in sys.modules if m.split('.')[0] == 'skops'))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert out.stdout.strip() == "[]"
