@@ -25,6 +25,8 @@ def test_airflow_3_components_spark_cluster_and_postgres_are_defined():
     assert "org.apache.spark.deploy.master.Master" in services["spark-master"]["command"]
     assert "spark://spark-master:7077" in services["spark-worker"]["command"]
     assert services["spark-connect"]["command"][:2] == ["fengqiao", "spark-connect-server"]
+    # The command supervises the server (it restarts it when due): an init is PID 1, passing signals on and reaping.
+    assert services["spark-connect"]["init"] is True
 
 
 def test_airflow_uses_postgres_and_the_connect_server():
