@@ -41,9 +41,16 @@ def established_connections(port: int, tables: Sequence[Path] = SOCKET_TABLES) -
         for row in rows:
             fields = row.split()
             # fields: slot, local address:port, remote address:port, state, ... (addresses and ports in hex)
-            if len(fields) > 3 and fields[3] == _ESTABLISHED and int(fields[1].rsplit(":", 1)[1], 16) == port:
+            if len(fields) > 3 and fields[3] == _ESTABLISHED and _port_of(fields[1]) == port:
                 found += 1
     return found if readable else None
+
+
+def _port_of(address: str) -> int | None:
+    try:
+        return int(address.rsplit(":", 1)[1], 16)
+    except (IndexError, ValueError):  # not a row of the table's format: counts as no client rather than stopping
+        return None
 
 
 @dataclass(frozen=True)
