@@ -195,4 +195,5 @@ def spark_connect_server(
     if not policy.after_seconds:
         os.execvpe(command[0], command, {**env, **extra})
     echo(f"recycled after {recycle_after_hours:g} h when no client has been connected for {recycle_idle_minutes:g} min")
-    raise typer.Exit(code=serve_recycled(command, {**env, **extra}, port, policy, echo=echo))
+    code = serve_recycled(command, {**env, **extra}, port, policy, echo=echo)
+    raise typer.Exit(code=code if code >= 0 else 128 - code)  # a server ended by signal N: the shell's 128 + N

@@ -168,3 +168,31 @@ def test_the_real_server_is_recycled_between_clients_and_its_python_workers_end(
             time.sleep(0.5)
         assert not _pids_alive(workers), "the first server's Python workers outlived it"
         client(hold=0)  # the new server serves
+
+
+def test_the_command_supervises_by_default_and_execs_the_server_when_told_never_to_recycle(monkeypatch, tmp_path):
+    from typer.testing import CliRunner
+
+    from fengqiao.app import cli_pipeline
+    from fengqiao.app.cli import app
+
+    monkeypatch.setenv("FENGQIAO_SPARK_CONNECT_TOKEN_FILE", str(tmp_path / "token"))
+    seen = {}
+
+    def fake_serve(command, env, port, policy, echo):
+        seen["serve"] = (command[-1], port, policy)
+        return -signal.SIGTERM
+
+    def fake_exec(path, command, env):
+        seen["exec"] = command[-1]
+        raise SystemExit(0)
+
+    monkeypatch.setattr(cli_pipeline, "serve_recycled", fake_serve)
+    monkeypatch.setattr(cli_pipeline.os, "execvpe", fake_exec)
+    result = CliRunner().invoke(app, ["spark-connect-server", "--port", "15999"])
+    # Supervised with the defaults (24 h, 10 min); a server stopped by SIGTERM ends the command with 128 + 15.
+    assert seen == {"serve": ("spark-internal", 15999, RecyclePolicy(after_seconds=86400, idle_seconds=600))}
+    assert result.exit_code == 143
+    seen.clear()
+    result = CliRunner().invoke(app, ["spark-connect-server", "--port", "15999", "--recycle-after-hours", "0"])
+    assert seen == {"exec": "spark-internal"} and result.exit_code == 0
