@@ -99,6 +99,7 @@ def serve_recycled(command: Sequence[str], env: dict[str, str], port: int, polic
     stopping: list[int] = []
     previous = {sig: signal.signal(sig, lambda signum, _frame: stopping.append(signum))
                 for sig in (signal.SIGTERM, signal.SIGINT)}
+    server = None
     try:
         generation = 0
         while True:
@@ -127,5 +128,7 @@ def serve_recycled(command: Sequence[str], env: dict[str, str], port: int, polic
                     stop_server(server)
                     break
     finally:
+        if server is not None and server.poll() is None:  # left by an error here: no server outlives its supervisor
+            stop_server(server)
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -196,3 +196,17 @@ def test_the_command_supervises_by_default_and_execs_the_server_when_told_never_
     seen.clear()
     result = CliRunner().invoke(app, ["spark-connect-server", "--port", "15999", "--recycle-after-hours", "0"])
     assert seen == {"exec": "spark-internal"} and result.exit_code == 0
+
+
+def test_an_error_in_the_loop_stops_the_server_it_started(tmp_path):
+    pid_file = tmp_path / "pid"
+    command = [sys.executable, "-c", f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); "
+               "time.sleep(120)"]
+
+    def broken(port):
+        raise RuntimeError("socket table unreadable in an unexpected way")
+
+    with pytest.raises(RuntimeError):
+        serve_recycled(command, dict(os.environ), 15002, RecyclePolicy(60, 1), echo=lambda _: None,
+                       connections=broken)
+    assert not Path(f"/proc/{pid_file.read_text()}").exists()
