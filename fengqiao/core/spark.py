@@ -191,6 +191,9 @@ def connect_server_command(settings: Settings, port: int = CONNECT_PORT, host: s
     return [submit, "--class", "org.apache.spark.sql.connect.service.SparkConnectServer", "--name", "fengqiao-connect",
             "--master", settings.spark_master, *options,
             "--conf", f"spark.connect.grpc.binding.address={host}", "--conf", f"spark.connect.grpc.binding.port={port}",
+            # Warnings and errors only: at INFO the server logs every RPC's session access and every file it scans
+            # (~100 kB a silver job), a container log that grows all year.
+            "--conf", "spark.log.level=WARN",
             "spark-internal"]
 
 

@@ -168,6 +168,12 @@ def test_the_real_server_is_recycled_between_clients_and_its_python_workers_end(
             time.sleep(0.5)
         assert not _pids_alive(workers), "the first server's Python workers outlived it"
         client(hold=0)  # the new server serves
+    # Warnings and errors only once the server is up (spark.log.level; a start logs a few INFO lines before it
+    # applies): at INFO the log grows by every RPC, job and task of every session.
+    per_request = [line for line in server["log"].read_text(errors="replace").splitlines()
+                   if " INFO " in line and not any(f" INFO {at}:" in line for at in ("SparkContext",
+                                                                                    "SparkConnectServer"))]
+    assert not per_request, per_request[:10]
 
 
 def test_the_command_supervises_by_default_and_execs_the_server_when_told_never_to_recycle(monkeypatch, tmp_path):
