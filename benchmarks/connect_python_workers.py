@@ -51,6 +51,13 @@ def python_workers(server_pid: int) -> list[int]:
     return found
 
 
+def _row(label, rows: str, server_pid: int) -> str:
+    """One line of the table: the Python workers under the server now, their PSS and the server tree's."""
+    workers = python_workers(server_pid)
+    return (f"| {label} | {rows} | {len(workers)} | {sum(map(_pss_kb, workers)) / 1024:.0f} MB "
+            f"| {sum(map(_pss_kb, _tree(server_pid))) / 1024:.0f} MB |")
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sessions", type=int, default=8)
@@ -73,18 +80,14 @@ def main(argv=None) -> None:
             if run.returncode != 0:
                 raise SystemExit(run.stderr[-2000:])
             time.sleep(2)
-            workers = python_workers(server["pid"])
-            print(f"| {i} | {run.stdout.strip()} | {len(workers)} | {sum(map(_pss_kb, workers)) / 1024:.0f} MB "
-                  f"| {sum(map(_pss_kb, _tree(server['pid']))) / 1024:.0f} MB |", flush=True)
+            print(_row(i, run.stdout.strip(), server["pid"]), flush=True)
         if a.recycle:
             deadline = time.time() + 180
             while "recycling the Spark Connect server" not in server["log"].read_text(errors="replace") \
                     and time.time() < deadline:
                 time.sleep(1)
             time.sleep(15)  # the new server's JVM up
-            workers = python_workers(server["pid"])
-            print(f"| recycled | | {len(workers)} | {sum(map(_pss_kb, workers)) / 1024:.0f} MB "
-                  f"| {sum(map(_pss_kb, _tree(server['pid']))) / 1024:.0f} MB |", flush=True)
+            print(_row("recycled", "", server["pid"]), flush=True)
 
 
 if __name__ == "__main__":

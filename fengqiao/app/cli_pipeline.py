@@ -191,9 +191,10 @@ def spark_connect_server(
     else:
         typer.echo(f"warning: listening on {host}:{port} without a token: whoever reaches this address runs code "
                    "with this server's rights (bronze, the pseudonym key). Keep it on a private network.", err=True)
+    server_env = {**env, **extra}
     policy = RecyclePolicy(after_seconds=recycle_after_hours * 3600, idle_seconds=recycle_idle_minutes * 60)
     if not policy.after_seconds:
-        os.execvpe(command[0], command, {**env, **extra})
+        os.execvpe(command[0], command, server_env)
     echo(f"recycled after {recycle_after_hours:g} h when no client has been connected for {recycle_idle_minutes:g} min")
-    code = serve_recycled(command, {**env, **extra}, port, policy, echo=echo)
+    code = serve_recycled(command, server_env, port, policy, echo=echo)
     raise typer.Exit(code=code if code >= 0 else 128 - code)  # a server ended by signal N: the shell's 128 + N

@@ -91,8 +91,7 @@ def _sleep_unless(stopping: list, seconds: float) -> None:
 
 def serve_recycled(command: Sequence[str], env: dict[str, str], port: int, policy: RecyclePolicy,
                    echo: Callable[[str], None] = print,
-                   connections: Callable[[int], int | None] = established_connections,
-                   clock: Callable[[], float] = time.monotonic) -> int:
+                   connections: Callable[[int], int | None] = established_connections) -> int:
     """Run the server ``command`` in the foreground, restarting it whenever ``policy`` says it is due; returns the
     server's exit code when it ends by itself, or after this process is asked to stop (SIGTERM, SIGINT), which it
     passes on to the server."""
@@ -105,7 +104,7 @@ def serve_recycled(command: Sequence[str], env: dict[str, str], port: int, polic
         while True:
             generation += 1
             server = subprocess.Popen(list(command), env=env)
-            started = last_client = clock()
+            started = last_client = time.monotonic()
             served, unknown_said = False, False
             while True:
                 _sleep_unless(stopping, policy.poll_seconds)
@@ -114,7 +113,7 @@ def serve_recycled(command: Sequence[str], env: dict[str, str], port: int, polic
                 if server.poll() is not None:
                     echo(f"the Spark Connect server ended (exit code {server.returncode})")
                     return server.returncode
-                clients, now = connections(port), clock()
+                clients, now = connections(port), time.monotonic()
                 if clients is None:
                     if not unknown_said:
                         echo("cannot read the socket tables (/proc/net/tcp): the server will not be recycled")
